@@ -1,0 +1,1 @@
+"""Node package; empty on purpose so policy modules import without docker."""

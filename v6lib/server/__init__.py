@@ -1,0 +1,1 @@
+"""Server package; empty on purpose so service modules import without falcon."""
