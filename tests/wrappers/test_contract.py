@@ -1,0 +1,103 @@
+"""The container contract: environment parsing and the per-label database variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from v6lib.errors import DataError
+from v6lib.wrappers.contract import ContainerEnv, DatabaseSpec, database_env, database_env_names
+
+BASE_ENV = {"INPUT_FILE": "/mnt/in", "OUTPUT_FILE": "/mnt/out", "TOKEN_FILE": "/mnt/token"}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch):
+    def make(**extra: str) -> ContainerEnv:
+        for key in ("TEMPORARY_FOLDER", "HOST", "PORT", "API_PATH", "PKG_NAME",
+                    "USER_REQUESTED_DATABASE_LABELS"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in {**BASE_ENV, **extra}.items():
+            monkeypatch.setenv(key, value)
+        return ContainerEnv()
+
+    return make
+
+
+def test_paths_and_defaults(env) -> None:
+    parsed = env()
+    assert parsed.input_file == Path("/mnt/in")
+    assert parsed.output_file == Path("/mnt/out")
+    assert parsed.token_file == Path("/mnt/token")
+    assert parsed.temporary_folder is None
+    assert parsed.api_path == "/api"
+    assert parsed.user_requested_database_labels == []
+    assert parsed.databases() == []
+    assert parsed.server_url() is None
+
+
+def test_labels_are_split_on_commas_in_order(env) -> None:
+    parsed = env(USER_REQUESTED_DATABASE_LABELS=" second, first ,,third",
+                 TEMPORARY_FOLDER="/mnt/tmp", PKG_NAME="average", PORT="7654")
+    assert parsed.user_requested_database_labels == ["second", "first", "third"]
+    assert parsed.temporary_folder == Path("/mnt/tmp")
+    assert parsed.pkg_name == "average"
+    assert parsed.port == 7654
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "api_path", "url"),
+    [
+        ("172.18.0.1", "7654", "/api", "http://172.18.0.1:7654/api"),
+        ("http://proxy/", "80", "api/", "http://proxy:80/api"),
+        ("https://proxy.example", None, "/", "https://proxy.example"),
+    ],
+)
+def test_server_url(env, host: str, port: str | None, api_path: str, url: str) -> None:
+    extra = {"HOST": host, "API_PATH": api_path}
+    if port:
+        extra["PORT"] = port
+    assert env(**extra).server_url() == url
+
+
+def test_databases_read_per_label_variables(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = env(USER_REQUESTED_DATABASE_LABELS="beta,alpha")
+    monkeypatch.setenv("ALPHA_DATABASE_URI", "/data/a.csv")
+    monkeypatch.setenv("ALPHA_DATABASE_TYPE", "CSV")
+    monkeypatch.setenv("BETA_DATABASE_URI", "sqlite:///b.db")
+    monkeypatch.setenv("BETA_DATABASE_TYPE", "sql")
+    monkeypatch.setenv("BETA_QUERY", "SELECT * FROM t")
+    assert parsed.databases() == [
+        DatabaseSpec(label="beta", uri="sqlite:///b.db", type="sql", query="SELECT * FROM t"),
+        DatabaseSpec(label="alpha", uri="/data/a.csv", type="csv", query=None),
+    ]
+
+
+def test_databases_from_explicit_mapping(env) -> None:
+    parsed = env(USER_REQUESTED_DATABASE_LABELS="default")
+    environ = {"DEFAULT_DATABASE_URI": "/d.parquet", "DEFAULT_DATABASE_TYPE": "parquet"}
+    assert parsed.databases(environ) == [DatabaseSpec("default", "/d.parquet", "parquet")]
+
+
+@pytest.mark.parametrize("missing", ["DEFAULT_DATABASE_URI", "DEFAULT_DATABASE_TYPE"])
+def test_missing_database_variable_names_label_and_variable(env, missing: str) -> None:
+    parsed = env(USER_REQUESTED_DATABASE_LABELS="default")
+    environ = {"DEFAULT_DATABASE_URI": "/d.csv", "DEFAULT_DATABASE_TYPE": "csv"}
+    del environ[missing]
+    with pytest.raises(DataError) as info:
+        parsed.databases(environ)
+    assert "'default'" in str(info.value)
+    assert missing in str(info.value)
+
+
+def test_database_env_is_the_inverse_of_databases(env) -> None:
+    specs = [DatabaseSpec("Mixed", "/x.csv", "csv"), DatabaseSpec("q", "db://", "sql", "SELECT 1")]
+    environ: dict[str, str] = {}
+    for spec in specs:
+        environ.update(database_env(spec))
+    assert database_env_names("Mixed") == ("MIXED_DATABASE_URI", "MIXED_DATABASE_TYPE",
+                                           "MIXED_QUERY")
+    assert "Q_QUERY" in environ and "MIXED_QUERY" not in environ
+    parsed = env(USER_REQUESTED_DATABASE_LABELS="Mixed,q")
+    assert parsed.databases(environ) == specs

@@ -1,0 +1,176 @@
+"""What an algorithm needs from the server (``AlgorithmApi``), and its HTTP implementation.
+
+A central function reaches the server only through its node's proxy, with the container
+token as bearer. :class:`HttpAlgorithmApi` speaks that HTTP; the MockNetwork provides an
+in-process implementation of the same Protocol, and :class:`AlgorithmClient` works on
+either without knowing which.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import time
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from v6lib import serialization
+from v6lib.errors import AlgorithmError, SerializationError
+from v6lib.schemas.run_status import TERMINAL_STATUSES, RunStatus
+
+if TYPE_CHECKING:
+    from v6lib.client.transport import Transport
+    from v6lib.wrappers.context import RunMetadata
+
+__all__ = ["MAX_LONG_POLL", "AlgorithmApi", "HttpAlgorithmApi", "decode_payload",
+           "encode_payload"]
+
+MAX_LONG_POLL = 60  # seconds the server holds GET /task/{id}/wait at most
+
+_TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
+_NOT_TERMINAL = frozenset(s.value for s in RunStatus) - _TERMINAL
+
+
+@runtime_checkable
+class AlgorithmApi(Protocol):
+    """The server operations a central function may use (scoped by its container token)."""
+
+    def create_task(
+        self,
+        *,
+        name: str,
+        description: str,
+        organizations: list[int],
+        input_: dict[str, Any],
+        databases: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        """Create a subtask with one run per organization; returns the task."""
+        ...
+
+    def wait_for_task(self, task_id: int, timeout: float | None) -> dict[str, Any]:
+        """Block (without busy-looping) until every run of the task is terminal or
+        ``timeout`` seconds passed (None: no limit); returns the task as last seen."""
+        ...
+
+    def get_runs(self, task_id: int) -> list[dict[str, Any]]:
+        """The task's runs: each with ``organization_id``, ``status``, ``result`` (the
+        decoded Python value, or None) and ``log``."""
+        ...
+
+    def get_organizations(self) -> list[dict[str, Any]]:
+        """The organizations of the run's collaboration."""
+        ...
+
+    def get_organization(self, organization_id: int) -> dict[str, Any]:
+        ...
+
+    def get_collaboration(self) -> dict[str, Any]:
+        """The run's collaboration."""
+        ...
+
+
+def encode_payload(value: Any, *, root: str = "input") -> str:
+    """A Python value as the base64 text of its serialized JSON (the wire form)."""
+    return base64.b64encode(serialization.dumps(value, root=root)).decode("ascii")
+
+
+def decode_payload(text: str | None, *, what: str = "result") -> Any:
+    """The inverse of :func:`encode_payload`; None and "" stay None."""
+    if text is None or text == "":
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise SerializationError(f"{what} is not valid base64: {exc}") from None
+    return serialization.loads(raw)
+
+
+class HttpAlgorithmApi:
+    """:class:`AlgorithmApi` over HTTP against the node proxy (same paths as the server).
+
+    Args:
+        transport: a Transport whose ``base_url`` is ``http://HOST:PORT/API_PATH`` and whose
+            ``token`` is the container token.
+        metadata: the run's metadata (collaboration id and image go into subtasks).
+    """
+
+    def __init__(self, transport: Transport, metadata: RunMetadata) -> None:
+        self.transport = transport
+        self.metadata = metadata
+
+    def create_task(
+        self,
+        *,
+        name: str,
+        description: str,
+        organizations: list[int],
+        input_: dict[str, Any],
+        databases: list[dict[str, Any]] | None,
+    ) -> dict[str, Any]:
+        # NOTE: the same plain input goes to every organization; the proxy encrypts it per
+        # organization when the collaboration is encrypted.
+        encoded = encode_payload(input_)
+        body: dict[str, Any] = {
+            "name": name,
+            "description": description,
+            "organizations": [{"id": org, "input": encoded} for org in organizations],
+        }
+        if self.metadata.collaboration_id is not None:
+            body["collaboration_id"] = self.metadata.collaboration_id
+        if self.metadata.image:
+            body["image"] = self.metadata.image
+        if databases is not None:
+            body["databases"] = databases
+        return dict(self.transport.post("/task", json=body))
+
+    def wait_for_task(self, task_id: int, timeout: float | None) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0.0)
+        while True:
+            remaining = MAX_LONG_POLL if deadline is None else deadline - time.monotonic()
+            hold = max(0, min(MAX_LONG_POLL, math.ceil(remaining)))
+            started = time.monotonic()
+            task = dict(self.transport.get(f"/task/{task_id}/wait", params={"timeout": hold},
+                                           timeout=hold + self.transport.timeout))
+            if self._finished(task_id, task):
+                return task
+            if deadline is not None and time.monotonic() >= deadline:
+                return task
+            if hold and time.monotonic() - started < 0.05 * hold:
+                # The server answered at once although nothing finished: do not spin.
+                time.sleep(min(0.5, hold))
+
+    def _finished(self, task_id: int, task: dict[str, Any]) -> bool:
+        status = task.get("status")
+        if status in _TERMINAL:
+            return True
+        if status in _NOT_TERMINAL:
+            return False
+        runs = list(self.transport.iter_pages("/run", params={"task_id": task_id}))
+        return bool(runs) and all(run.get("status") in _TERMINAL for run in runs)
+
+    def get_runs(self, task_id: int) -> list[dict[str, Any]]:
+        runs = []
+        for raw in self.transport.iter_pages("/run", params={"task_id": task_id}):
+            run = dict(raw)
+            run["result"] = decode_payload(
+                run.get("result"),
+                what=f"result of run {run.get('id')} (organization {run.get('organization_id')})",
+            )
+            runs.append(run)
+        return runs
+
+    def get_organizations(self) -> list[dict[str, Any]]:
+        params = {"collaboration_id": self._collaboration_id()}
+        return [dict(org) for org in self.transport.iter_pages("/organization", params=params)]
+
+    def get_organization(self, organization_id: int) -> dict[str, Any]:
+        return dict(self.transport.get(f"/organization/{organization_id}"))
+
+    def get_collaboration(self) -> dict[str, Any]:
+        return dict(self.transport.get(f"/collaboration/{self._collaboration_id()}"))
+
+    def _collaboration_id(self) -> int:
+        if self.metadata.collaboration_id is None:
+            raise AlgorithmError("the container token names no collaboration, so the "
+                                 "collaboration of this run is unknown")
+        return self.metadata.collaboration_id

@@ -1,0 +1,110 @@
+"""The container contract: every environment variable and file the node hands an algorithm.
+
+Parsed once, at the edge (``runner.main``); everything below receives typed values. The
+names follow vantage6's so its algorithm documentation applies unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from v6lib.errors import DataError
+
+__all__ = ["ContainerEnv", "DatabaseSpec", "database_env", "database_env_names"]
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """One database the run may read: its label, where it is, what kind, and a query.
+
+    ``query`` is the SQL or SPARQL text for query-based sources, or the sheet name for an
+    Excel file; file sources (csv, parquet) ignore it.
+    """
+
+    label: str
+    uri: str
+    type: str
+    query: str | None = None
+
+
+def database_env_names(label: str) -> tuple[str, str, str]:
+    """The names of the URI, TYPE and QUERY variables for ``label`` (label upper-cased)."""
+    key = label.upper()
+    return f"{key}_DATABASE_URI", f"{key}_DATABASE_TYPE", f"{key}_QUERY"
+
+
+def database_env(spec: DatabaseSpec) -> dict[str, str]:
+    """The environment variables that describe ``spec`` to a container (the inverse of
+    :meth:`ContainerEnv.databases`); the node and the tests build containers with it."""
+    uri_name, type_name, query_name = database_env_names(spec.label)
+    env = {uri_name: spec.uri, type_name: spec.type}
+    if spec.query is not None:
+        env[query_name] = spec.query
+    return env
+
+
+class ContainerEnv(BaseSettings):
+    """The environment of an algorithm container (no prefix: the names are the contract).
+
+    ``HOST`` may carry a scheme (``http://172.18.0.1``); without one ``http://`` is used.
+    ``HOST``/``PORT`` are only needed by central functions that create subtasks.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    input_file: Path
+    output_file: Path
+    token_file: Path
+    temporary_folder: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    api_path: str = "/api"
+    user_requested_database_labels: Annotated[list[str], NoDecode] = []
+    pkg_name: str | None = None
+
+    @field_validator("user_requested_database_labels", mode="before")
+    @classmethod
+    def _split_labels(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def server_url(self) -> str | None:
+        """``http://HOST:PORT/API_PATH`` of the node proxy, or None when HOST is unset."""
+        if not self.host:
+            return None
+        host = self.host.rstrip("/")
+        if "://" not in host:
+            host = f"http://{host}"
+        port = f":{self.port}" if self.port else ""
+        path = "/" + self.api_path.strip("/") if self.api_path.strip("/") else ""
+        return f"{host}{port}{path}"
+
+    def databases(self, environ: Mapping[str, str] | None = None) -> list[DatabaseSpec]:
+        """The requested databases, in the order of ``USER_REQUESTED_DATABASE_LABELS``.
+
+        Raises:
+            DataError: a requested label lacks its URI or TYPE variable.
+        """
+        env = os.environ if environ is None else environ
+        specs = []
+        for label in self.user_requested_database_labels:
+            uri_name, type_name, query_name = database_env_names(label)
+            for name in (uri_name, type_name):
+                if not env.get(name):
+                    raise DataError(
+                        f"database {label!r} was requested but the environment variable "
+                        f"{name} is not set; the node configuration must define the "
+                        f"{label!r} database with a uri and a type"
+                    )
+            query = env.get(query_name) or None
+            specs.append(DatabaseSpec(label=label, uri=env[uri_name],
+                                      type=env[type_name].strip().lower(), query=query))
+        return specs

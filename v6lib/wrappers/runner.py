@@ -1,0 +1,327 @@
+"""The container entrypoint: read the input, call the algorithm's method, write the output.
+
+``main()`` is the only place that turns errors into exit codes (``V6Error.exit_code``;
+1 for any other exception). ``dispatch()`` is the part the MockNetwork shares: it resolves
+the method on the algorithm module and calls it inside the run's context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal, NoReturn
+
+import pydantic
+
+from v6lib import serialization
+from v6lib.errors import AlgorithmError, ConfigurationError, DataError, V6Error, ValidationError
+from v6lib.schemas.task_input import TaskInput
+
+from .context import AlgorithmContext, RunMetadata, use_context
+from .contract import ContainerEnv
+from .decorators import registry
+from .token import metadata_from_token
+
+__all__ = [
+    "dispatch",
+    "docker_wrapper",
+    "main",
+    "public_functions",
+    "resolve_method",
+    "wrap_algorithm",
+    "write_atomic",
+]
+
+CallStyle = Literal["plain", "legacy_partial", "legacy_central"]
+LEGACY_PREFIX = "RPC_"
+
+
+# ----------------------------------------------------------------------------- dispatch
+
+
+def public_functions(module: ModuleType) -> list[str]:
+    """Names a task may call: decorated functions, and public functions the package defines."""
+    return sorted(name for name, obj in vars(module).items() if _callable_here(module, name, obj))
+
+
+def _callable_here(module: ModuleType, name: str, obj: Any) -> bool:
+    if name.startswith("_") or not callable(obj) or inspect.isclass(obj):
+        return False
+    if obj in registry:
+        return True
+    # NOTE: undecorated functions are reachable only when the algorithm's own package
+    # defines them; a task must not be able to call e.g. ``os.system`` that the module
+    # happened to import.
+    package = module.__name__.split(".")[0]
+    owner = getattr(obj, "__module__", None) or ""
+    return owner == package or owner.startswith(package + ".")
+
+
+def resolve_method(module: ModuleType, task_input: TaskInput) -> tuple[Callable[..., Any],
+                                                                        CallStyle]:
+    """The function ``task_input`` names and how to call it.
+
+    Decorated and plain functions are called with the task's args/kwargs. Undecorated
+    functions reached the legacy way get the legacy arguments first: ``RPC_<method>``
+    receives the first database as ``data``; a ``master`` call receives ``client, data``.
+
+    Raises:
+        AlgorithmError: no such public function (the message lists the available ones).
+    """
+    name = task_input.method
+    if task_input.master:
+        candidates = [name]
+    elif name.startswith(LEGACY_PREFIX):
+        candidates = [name, name[len(LEGACY_PREFIX):]]
+    else:
+        candidates = [name, LEGACY_PREFIX + name]
+    for candidate in candidates:
+        function = getattr(module, candidate, None)
+        if function is None or not _callable_here(module, candidate, function):
+            continue
+        if function in registry:
+            return function, "plain"
+        if task_input.master:
+            return function, "legacy_central"
+        if candidate.startswith(LEGACY_PREFIX):
+            return function, "legacy_partial"
+        return function, "plain"
+    available = ", ".join(public_functions(module)) or "none"
+    raise AlgorithmError(
+        f"the algorithm {module.__name__!r} has no public function {name!r}; "
+        f"available: {available} (callable are functions decorated with @data, "
+        "@algorithm_client or @metadata, and undecorated functions the package defines)"
+    )
+
+
+def _legacy_data(context: AlgorithmContext, required: bool) -> Any:
+    if not context.databases:
+        if required:
+            raise DataError("this legacy RPC_ function takes data, but the task requested "
+                            "no database")
+        return None
+    return context.load(context.databases[0])
+
+
+def dispatch(module: ModuleType | str, task_input: TaskInput | Mapping[str, Any],
+             context: AlgorithmContext) -> Any:
+    """Call the method ``task_input`` names on ``module`` within ``context``; return its result.
+
+    Raises:
+        AlgorithmError: unknown method; anything the algorithm raises propagates unchanged.
+    """
+    if isinstance(module, str):
+        module = importlib.import_module(module)
+    if not isinstance(task_input, TaskInput):
+        task_input = _validate_input(task_input, "the task input")
+    function, style = resolve_method(module, task_input)
+    _check_arguments(function, task_input, 0 if style == "plain" else
+                     (2 if style == "legacy_central" else 1))
+    with use_context(context):
+        leading: list[Any] = []
+        if style == "legacy_central":
+            leading = [context.client(), _legacy_data(context, required=False)]
+        elif style == "legacy_partial":
+            leading = [_legacy_data(context, required=True)]
+        return function(*leading, *task_input.args, **task_input.kwargs)
+
+
+def _check_arguments(function: Callable[..., Any], task_input: TaskInput, leading: int) -> None:
+    """Fail before any data is loaded when the task's arguments cannot fit the function."""
+    registration = registry.get(function)
+    target = registration.function if registration is not None else function
+    injected = registration.injected_count if registration is not None else leading
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    try:
+        signature.bind(*([None] * injected), *task_input.args, **task_input.kwargs)
+    except TypeError as exc:
+        keywords = ", ".join(sorted(task_input.kwargs)) or "none"
+        raise ValidationError(
+            f"{task_input.method!r} cannot be called with {len(task_input.args)} positional "
+            f"argument(s) and keyword argument(s) {keywords}: {exc}; it is defined as "
+            f"{target.__name__}{signature}"
+            + (f", of which the first {injected} argument(s) are filled in by the wrapper"
+               if injected else "")
+        ) from None
+
+
+def _validate_input(raw: Any, where: str) -> TaskInput:
+    try:
+        return TaskInput.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ValidationError(
+            f"{where} is not a valid task input ({problems}); expected "
+            '{"method": str, "args": [...], "kwargs": {...}}'
+        ) from None
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _load_env() -> ContainerEnv:
+    try:
+        return ContainerEnv()  # type: ignore[call-arg]  # values come from the environment
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigurationError(
+            f"the container environment is incomplete or invalid ({problems}); the node "
+            "sets these variables when it starts an algorithm"
+        ) from None
+
+
+def _read_input(path: Path) -> TaskInput:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read INPUT_FILE {path}: {exc.strerror}") from None
+    try:
+        decoded = serialization.loads(raw)
+    except V6Error as exc:
+        raise ValidationError(f"INPUT_FILE {path} is not valid JSON: {exc.message}") from None
+    return _validate_input(decoded, f"INPUT_FILE {path}")
+
+
+def _read_token(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        # Partial functions do not need the token; a central one gets a clear error later.
+        return ""
+
+
+def _client_factory(env: ContainerEnv, token: str, metadata: RunMetadata) -> Callable[[], Any]:
+    def build() -> Any:
+        url = env.server_url()
+        if url is None:
+            raise ConfigurationError("HOST is not set, so this run cannot reach the server; "
+                                     "only partial functions can run without it")
+        if not token:
+            raise ConfigurationError(f"TOKEN_FILE {env.token_file} is missing or empty, so "
+                                     "this run cannot create subtasks")
+        from v6lib.client.algorithm_api import HttpAlgorithmApi
+        from v6lib.client.algorithm_client import AlgorithmClient
+        from v6lib.client.transport import Transport
+
+        transport = Transport(url)
+        transport.token = token
+        return AlgorithmClient(HttpAlgorithmApi(transport, metadata), metadata)
+
+    return build
+
+
+def _import_algorithm(name: str) -> ModuleType:
+    candidates = [name] if "-" not in name else [name, name.replace("-", "_")]
+    for candidate in candidates:
+        try:
+            return importlib.import_module(candidate)
+        except ModuleNotFoundError as exc:
+            if exc.name != candidate.split(".")[0] and exc.name != candidate:
+                raise  # the package exists but one of its own imports is missing
+    raise ConfigurationError(
+        f"the algorithm package {name!r} (PKG_NAME) cannot be imported; it must name the "
+        "Python package installed in the image"
+    )
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so a reader never sees a partial file.
+
+    A temporary file in the same folder is renamed over ``path``. When the node mounts
+    the output file itself (rename onto a mount point fails), the file is written in place.
+    """
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError:
+        with open(path, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+def _run(argv: Sequence[str]) -> None:
+    env = _load_env()
+    package = argv[0] if argv else env.pkg_name
+    if not package:
+        raise ConfigurationError("PKG_NAME is not set: the image must name its algorithm "
+                                 "package (ENV PKG_NAME=...)")
+    task_input = _read_input(env.input_file)
+    token = _read_token(env.token_file)
+    metadata = metadata_from_token(token, temporary_folder=env.temporary_folder)
+    context = AlgorithmContext(databases=env.databases(), metadata=metadata,
+                               client_factory=_client_factory(env, token, metadata))
+    module = _import_algorithm(package)
+    print(f"v6lib: running {package}.{task_input.method}", file=sys.stderr, flush=True)
+    result = dispatch(module, task_input, context)
+    try:
+        payload = serialization.dumps(result, root="result")
+    except V6Error as exc:
+        raise type(exc)(f"the result of {package}.{task_input.method} cannot be written to "
+                        f"OUTPUT_FILE: {exc.message}") from exc
+    write_atomic(env.output_file, payload)
+    print(f"v6lib: wrote {len(payload)} bytes of result", file=sys.stderr, flush=True)
+
+
+def _report(exc: BaseException, code: int) -> None:
+    if isinstance(exc, V6Error):
+        summary = f"{type(exc).__name__}: {exc.message}"
+    else:
+        summary = f"the algorithm raised {type(exc).__name__}: {exc}"
+    print(f"v6lib: the run failed and wrote no result. {summary} (exit code {code})",
+          file=sys.stderr)
+    traceback.print_exception(exc, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one algorithm call as described by the container environment; return the exit
+    code (0 on success). ``argv[0]``, when given, overrides PKG_NAME."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _run(args)
+    except V6Error as exc:
+        _report(exc, exc.exit_code)
+        return exc.exit_code
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) and exc.code != 0 else 1
+        _report(AlgorithmError(f"the algorithm called exit({exc.code!r}) instead of "
+                               "returning a result"), code)
+        return code
+    except Exception as exc:
+        _report(exc, 1)
+        return 1
+    return 0
+
+
+def wrap_algorithm(pkg_name: str | None = None) -> NoReturn:
+    """Entrypoint for an image's CMD: ``python -c "from v6lib.wrappers import
+    wrap_algorithm; wrap_algorithm()"``; exits the process with :func:`main`'s code."""
+    raise SystemExit(main([pkg_name] if pkg_name else []))
+
+
+docker_wrapper = wrap_algorithm
+"""The vantage6 name of :func:`wrap_algorithm` (``docker_wrapper('${PKG_NAME}')``)."""

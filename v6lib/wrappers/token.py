@@ -1,0 +1,63 @@
+"""Read the container token's claims (without verifying them) to learn the run's ids.
+
+The token is verified by the server on every request; inside the container its claims
+only tell the algorithm who it is. Stdlib only, so algorithm images need no JWT library.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+from .context import RunMetadata
+
+__all__ = ["metadata_from_token", "read_claims"]
+
+_ID_FIELDS = ("task_id", "organization_id", "collaboration_id", "run_id", "job_id", "node_id")
+# Where a token may keep the run's identity: flat claims, or nested (vantage6 puts a dict
+# in "sub"; others use "identity" or "container").
+_NESTED = ("sub", "identity", "container", "claims")
+
+
+def read_claims(token: str) -> dict[str, Any]:
+    """The JSON claims of a JWT, or ``{}`` when ``token`` is not a readable JWT."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return {}
+    segment = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(segment.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def metadata_from_token(token: str, *, temporary_folder: Path | None = None) -> RunMetadata:
+    """Fill :class:`RunMetadata` from the token's claims; unknown fields stay None."""
+    claims = read_claims(token)
+    sources = [claims] + [claims[k] for k in _NESTED if isinstance(claims.get(k), dict)]
+    found: dict[str, Any] = {}
+    for name in (*_ID_FIELDS, "image"):
+        for source in sources:
+            if source.get(name) is not None:
+                found[name] = source[name]
+                break
+    image = found.get("image")
+    return RunMetadata(
+        **{name: _as_int(found.get(name)) for name in _ID_FIELDS},
+        image=image if isinstance(image, str) else None,
+        temporary_folder=temporary_folder,
+    )
