@@ -1,0 +1,208 @@
+"""Node configuration model: server connection, databases, encryption and data-owner policies."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+
+from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
+
+__all__ = [
+    "ContainerLimits",
+    "DatabaseConfig",
+    "DockerRegistry",
+    "EncryptionConfig",
+    "NodeConfig",
+    "NodePolicies",
+]
+
+DatabaseType = Literal["csv", "parquet", "sql", "sparql", "excel"]
+_LABEL = re.compile(r"^[A-Za-z0-9_]+$")
+_SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                 ".sqlite": "sql", ".sqlite3": "sql", ".db": "sql", ".ttl": "sparql",
+                 ".rdf": "sparql", ".nt": "sparql", ".owl": "sparql", ".xlsx": "excel",
+                 ".xls": "excel"}
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
+# vantage6 keys accepted for compatibility but without meaning here.
+_VANTAGE6_NODE = {"vpn_subnet", "images", "node_extra_env", "node_extra_mounts",
+                  "share_algorithm_logs", "share_config", "algorithm_device_requests",
+                  "ssh_tunnels", "whitelist", "dev", "prometheus"}
+
+
+def _check_label(label: str) -> str:
+    if not _LABEL.match(label):
+        raise ValueError(
+            f"database label {label!r} may only contain letters, digits and underscores"
+        )
+    return label
+
+
+#: A database label becomes part of environment variable names inside algorithm containers.
+DatabaseLabel = Annotated[str, AfterValidator(_check_label)]
+
+
+def _infer_type(uri: str) -> str | None:
+    lowered = uri.lower()
+    scheme = lowered.split("://", 1)[0] if "://" in lowered else ""
+    if scheme in ("http", "https"):
+        return "sparql"
+    if scheme.split("+", 1)[0] in _SQL_SCHEMES:
+        return "sql"
+    name = lowered.replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix, kind in _SUFFIX_TYPES.items():
+        if name.endswith(suffix):
+            return kind
+    return None
+
+
+class DatabaseConfig(StrictModel):
+    """One data source: a plain URI string, or ``{uri, type, query}``."""
+
+    uri: str = Field(min_length=1)
+    type: DatabaseType
+    query: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize(cls, value: Any) -> Any:
+        if isinstance(value, str | Path):
+            value = {"uri": str(value)}
+        if isinstance(value, dict):
+            value = dict(value)
+            if isinstance(value.get("type"), str):
+                value["type"] = value["type"].lower()
+            if value.get("type") is None and isinstance(value.get("uri"), str):
+                inferred = _infer_type(value["uri"])
+                if inferred is None:
+                    raise ValueError(
+                        f"cannot infer the database type from {value['uri']!r}; "
+                        "add type: csv, parquet, sql, sparql or excel"
+                    )
+                value["type"] = inferred
+        return value
+
+
+class EncryptionConfig(StrictModel):
+    enabled: bool = False
+    private_key: Path | None = None
+
+
+class NodePolicies(StrictModel):
+    """Data-owner policies: which images, organizations and users may run here."""
+
+    allowed_images: list[str] = []
+    allowed_organizations: list[int] | None = None
+    allowed_users: list[int] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vantage6_names(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "allowed_algorithms" in value:
+            value = dict(value)
+            if "allowed_images" in value:
+                raise ValueError("give allowed_images or allowed_algorithms, not both")
+            value["allowed_images"] = value.pop("allowed_algorithms")
+        return value
+
+    @field_validator("allowed_images", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("allowed_images")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+        return patterns
+
+
+class DockerRegistry(StrictModel):
+    registry: str
+    username: str | None = None
+    password: SecretStr | None = None
+
+
+class ContainerLimits(StrictModel):
+    cpus: float | None = Field(default=None, gt=0)
+    memory: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?[bkmgtBKMGT]?$")
+
+
+class NodeConfig(StrictModel):
+    name: str = "node"
+    api_key: SecretStr
+    server_url: str = "http://localhost"
+    port: int = Field(default=7601, ge=1, le=65535)
+    api_path: str = "/api"
+    task_dir: Path | None = None
+    databases: dict[DatabaseLabel, DatabaseConfig] = {}
+    encryption: EncryptionConfig = EncryptionConfig()
+    policies: NodePolicies = NodePolicies()
+    algorithm_env: dict[str, str] = {}
+    docker_registries: list[DockerRegistry] = []
+    logging: LoggingConfig = LoggingConfig()
+    runtime: Literal["docker", "process"] = "docker"
+    container: ContainerLimits = ContainerLimits()
+    proxy_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vantage6_forms(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if k not in _VANTAGE6_NODE}
+        if "allowed_images" in data:
+            policies = dict(data.get("policies") or {})
+            if "allowed_images" in policies or "allowed_algorithms" in policies:
+                raise ValueError("allowed_images is given both at top level and in policies")
+            policies["allowed_images"] = data.pop("allowed_images")
+            data["policies"] = policies
+        databases = data.get("databases")
+        if isinstance(databases, list):
+            data["databases"] = _database_list(databases)
+        return data
+
+    @field_validator("api_path")
+    @classmethod
+    def _api_path(cls, value: str) -> str:
+        return normalize_api_path(value)
+
+    @field_validator("algorithm_env", mode="before")
+    @classmethod
+    def _env_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _default_task_dir(self) -> NodeConfig:
+        if self.task_dir is None:
+            object.__setattr__(self, "task_dir", user_data_dir("node", self.name))
+        return self
+
+    @property
+    def server_api_url(self) -> str:
+        """Base URL of the server API, e.g. ``http://localhost:7601/api``."""
+        base = self.server_url.rstrip("/")
+        has_port = re.search(r"://[^/]*:\d+$", base) is not None
+        return f"{base}{'' if has_port else f':{self.port}'}{self.api_path}"
+
+
+def _database_list(items: list[Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for position, item in enumerate(items):
+        if not isinstance(item, dict) or "label" not in item:
+            raise ValueError(f"databases[{position}] must be a mapping with label, uri and type")
+        entry = dict(item)
+        label = str(entry.pop("label"))
+        if label in result:
+            raise ValueError(f"database label {label!r} is used twice")
+        result[label] = entry
+    return result
