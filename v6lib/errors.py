@@ -31,6 +31,7 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
     ├── ServerUnavailableError        the server cannot be reached (retry later)
+    ├── WaitTimeoutError              a task did not finish within the time waited for it
     └── VersionMismatchError          client/node and server versions are incompatible
 """
 
@@ -63,6 +64,7 @@ __all__ = [
     "V6Error",
     "ValidationError",
     "VersionMismatchError",
+    "WaitTimeoutError",
     "WrongKeyError",
     "error_class_for_code",
 ]
@@ -214,6 +216,12 @@ class VersionMismatchError(V6Error):
     code = "version_mismatch"
     http_status = 426
     exit_code = 76
+
+
+class WaitTimeoutError(V6Error):
+    code = "wait_timeout"
+    http_status = 408
+    exit_code = 75  # EX_TEMPFAIL: the task keeps running, wait again later
 
 
 def _all_subclasses(cls: type[V6Error]) -> list[type[V6Error]]:

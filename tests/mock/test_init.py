@@ -1,0 +1,22 @@
+"""``v6lib.mock`` exports exactly its public names."""
+
+from __future__ import annotations
+
+import v6lib.mock
+
+
+def test_all_imports_are_exported() -> None:
+    public = {name for name in vars(v6lib.mock) if not name.startswith("_")}
+    modules = {
+        "annotations",
+        "api",
+        "codec",
+        "datasets",
+        "network",
+        "runtime",
+        "store",
+        "pytest_plugin",
+    }
+
+    assert set(v6lib.mock.__all__) == public - modules
+    assert v6lib.mock.__all__ == sorted(v6lib.mock.__all__)

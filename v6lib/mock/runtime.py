@@ -1,0 +1,131 @@
+"""Execute one run in process: what a node and the container entrypoint do, minus Docker.
+
+The steps mirror production: the node refuses a run whose database labels it lacks
+(``not allowed``), the wrapper decodes the (sealed) input, builds the run's context and
+dispatches through :func:`v6lib.wrappers.runner.dispatch`, the result is serialized with
+the real codec (so an unserializable result fails with the same SerializationError), and
+the run ends ``completed`` or ``failed`` with the traceback as its log.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from v6lib.client.algorithm_client import AlgorithmClient
+from v6lib.errors import V6Error
+from v6lib.mock.api import MOCK_IMAGE, MockAlgorithmApi
+from v6lib.schemas.run_status import RunStatus
+from v6lib.schemas.task_input import TaskInput
+from v6lib.wrappers.context import AlgorithmContext, RunMetadata
+from v6lib.wrappers.contract import DatabaseSpec
+from v6lib.wrappers.runner import dispatch
+
+if TYPE_CHECKING:
+    from v6lib.mock.datasets import OrganizationData
+    from v6lib.mock.network import MockNetwork
+    from v6lib.mock.store import RunRecord, TaskRecord
+
+__all__ = ["execute_run", "failure_log"]
+
+
+def _databases(
+    data: OrganizationData, requested: list[dict[str, Any]]
+) -> tuple[list[DatabaseSpec], str | None]:
+    """The run's databases in the requested order, or the node's reason to refuse it."""
+    specs = []
+    for database in requested:
+        label = str(database.get("label"))
+        spec = data.spec(label)
+        if spec is None:
+            available = ", ".join(repr(x) for x in data.labels)
+            return [], (
+                f"database label {label!r} is not configured on node 'organization "
+                f"{data.organization_id}' (it has {available})"
+            )
+        query = database.get("query")
+        specs.append(
+            spec if query is None else DatabaseSpec(spec.label, spec.uri, spec.type, query)
+        )
+    return specs, None
+
+
+def failure_log(exc: BaseException) -> str:
+    """The log a failed run leaves: the wrapper's summary line, then the traceback."""
+    if isinstance(exc, V6Error):
+        summary = f"{type(exc).__name__}: {exc.message}"
+        code = exc.exit_code
+    elif isinstance(exc, SystemExit):
+        summary = (
+            f"AlgorithmError: the algorithm called exit({exc.code!r}) instead of returning a result"
+        )
+        code = exc.code if isinstance(exc.code, int) and exc.code != 0 else 1
+    else:
+        summary = f"the algorithm raised {type(exc).__name__}: {exc}"
+        code = 1
+    lines = traceback.format_exception(exc)
+    return f"v6lib: the run failed and wrote no result. {summary} (exit code {code})\n" + "".join(
+        lines
+    )
+
+
+def _result_blob(
+    network: MockNetwork, task: TaskRecord, run: RunRecord, task_input: TaskInput, result: Any
+) -> bytes:
+    try:
+        return network.codec.encode_result(
+            result,
+            task_uid=task.uid,
+            organization_id=run.organization_id,
+            recipient_id=task.init_org_id,
+        )
+    except V6Error as exc:
+        # Same wording as the container entrypoint, so mock and production logs match.
+        raise type(exc)(
+            f"the result of {network.module.__name__}.{task_input.method} cannot "
+            f"be written to OUTPUT_FILE: {exc.message}"
+        ) from exc
+
+
+def execute_run(network: MockNetwork, task: TaskRecord, run: RunRecord) -> None:
+    """Take ``run`` from pending to a terminal status. Never raises for algorithm errors."""
+    store = network.store
+    data = network.organizations[run.organization_id]
+    store.transition(run, RunStatus.INITIALIZING)
+    specs, refusal = _databases(data, task.databases)
+    if refusal is not None:
+        store.transition(run, RunStatus.NOT_ALLOWED, log=refusal)
+        return
+    store.transition(run, RunStatus.ACTIVE)
+    try:
+        value = network.codec.decode_input(
+            run.input, task_uid=task.uid, organization_id=run.organization_id
+        )
+        task_input = TaskInput.model_validate(value)
+        metadata = RunMetadata(
+            task_id=task.id,
+            organization_id=run.organization_id,
+            collaboration_id=task.collaboration_id,
+            run_id=run.id,
+            job_id=task.job_id,
+            node_id=run.organization_id,
+            image=MOCK_IMAGE,
+            temporary_folder=network.temporary_folder(task.job_id, run.organization_id),
+        )
+
+        def client() -> AlgorithmClient:
+            api = MockAlgorithmApi(network, organization_id=run.organization_id, parent=task)
+            return AlgorithmClient(api, metadata)
+
+        context = AlgorithmContext(
+            databases=specs, metadata=metadata, client_factory=client, data_loader=data.load
+        )
+        network.raise_injected_failure(run.organization_id, task_input)
+        result = dispatch(network.module, task_input, context)
+        blob = _result_blob(network, task, run, task_input, result)
+    except (Exception, SystemExit) as exc:
+        # NOTE: SystemExit too: in a container exit() ends the run, here it must not end
+        # the developer's process (sequential mode runs in the caller's thread).
+        store.transition(run, RunStatus.FAILED, log=failure_log(exc))
+        return
+    store.transition(run, RunStatus.COMPLETED, result=blob, log="")

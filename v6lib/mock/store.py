@@ -1,0 +1,169 @@
+"""The mock server's memory: tasks and runs, the run state machine, and waiting on them.
+
+One ``threading.Condition`` guards everything; a waiter sleeps on it until a run of its
+task reaches a terminal status (no polling). Status changes go through the same
+:func:`~v6lib.schemas.run_status.can_transition` the real server enforces.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from v6lib.errors import ConflictError, NotFoundError
+from v6lib.schemas.run_status import RunStatus, can_transition
+
+__all__ = ["RunRecord", "TaskRecord", "TaskStore", "task_status"]
+
+
+@dataclass
+class RunRecord:
+    """One organization's run of a task. ``input``/``result`` are wire bytes (serialized,
+    and sealed when the network is encrypted)."""
+
+    id: int
+    task_id: int
+    organization_id: int
+    input: bytes
+    status: RunStatus = RunStatus.PENDING
+    result: bytes | None = None
+    log: str = ""
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass
+class TaskRecord:
+    """A task as the server keeps it; ``job_id`` is shared by a task and all its subtasks."""
+
+    id: int
+    uid: str
+    name: str
+    description: str
+    collaboration_id: int
+    init_org_id: int
+    parent_id: int | None
+    job_id: int
+    databases: list[dict[str, Any]]
+    run_ids: list[int] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+
+def task_status(runs: list[RunRecord]) -> str:
+    """A task's status derived from its runs, as the server derives it."""
+    statuses = {run.status for run in runs}
+    if statuses and all(s.is_terminal for s in statuses):
+        if statuses == {RunStatus.COMPLETED}:
+            return RunStatus.COMPLETED.value
+        return RunStatus.FAILED.value
+    if RunStatus.ACTIVE in statuses or any(s.is_terminal for s in statuses):
+        return RunStatus.ACTIVE.value
+    if RunStatus.INITIALIZING in statuses:
+        return RunStatus.INITIALIZING.value
+    return RunStatus.PENDING.value
+
+
+class TaskStore:
+    """Tasks and runs in memory, safe to use from many threads."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._tasks: dict[int, TaskRecord] = {}
+        self._runs: dict[int, RunRecord] = {}
+        self._task_ids = itertools.count(1)
+        self._run_ids = itertools.count(1)
+
+    @staticmethod
+    def new_uid() -> str:
+        """A fresh task uid (the crypto binding of the task's inputs and results)."""
+        return str(uuid.uuid4())
+
+    def add_task(
+        self,
+        *,
+        name: str,
+        description: str,
+        collaboration_id: int,
+        init_org_id: int,
+        parent: TaskRecord | None,
+        databases: list[dict[str, Any]],
+        inputs: dict[int, bytes],
+        uid: str | None = None,
+    ) -> tuple[TaskRecord, list[RunRecord]]:
+        """Store a task with one pending run per organization of ``inputs``."""
+        with self._changed:
+            task_id = next(self._task_ids)
+            task = TaskRecord(
+                id=task_id,
+                uid=uid or self.new_uid(),
+                name=name,
+                description=description,
+                collaboration_id=collaboration_id,
+                init_org_id=init_org_id,
+                parent_id=parent.id if parent else None,
+                job_id=parent.job_id if parent else task_id,
+                databases=databases,
+            )
+            runs = [
+                RunRecord(id=next(self._run_ids), task_id=task_id, organization_id=org, input=blob)
+                for org, blob in inputs.items()
+            ]
+            task.run_ids = [run.id for run in runs]
+            self._tasks[task_id] = task
+            self._runs.update((run.id, run) for run in runs)
+            return task, runs
+
+    def task(self, task_id: int) -> TaskRecord:
+        """The task, or NotFoundError."""
+        try:
+            return self._tasks[task_id]
+        except KeyError:
+            raise NotFoundError(f"task {task_id} does not exist") from None
+
+    def runs(self, task_id: int) -> list[RunRecord]:
+        """The task's runs in the order they were created."""
+        with self._changed:
+            return [self._runs[i] for i in self.task(task_id).run_ids]
+
+    def transition(
+        self,
+        run: RunRecord,
+        status: RunStatus,
+        *,
+        result: bytes | None = None,
+        log: str | None = None,
+    ) -> None:
+        """Move ``run`` to ``status`` (legal moves only) and wake whoever waits on its task.
+
+        Raises:
+            ConflictError: the run's state machine does not allow the move.
+        """
+        with self._changed:
+            if not can_transition(run.status, status):
+                raise ConflictError(
+                    f"run {run.id} cannot go from {run.status.value!r} to {status.value!r}"
+                )
+            run.status = status
+            if status is RunStatus.ACTIVE:
+                run.started_at = time.time()
+            if status.is_terminal:
+                run.finished_at = time.time()
+                run.result = result
+                if log is not None:
+                    run.log = log
+                self._changed.notify_all()
+
+    def wait(self, task_id: int, timeout: float | None) -> bool:
+        """Sleep until every run of the task is terminal (True) or ``timeout`` passes."""
+        task = self.task(task_id)
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: all(self._runs[i].status.is_terminal for i in task.run_ids), timeout
+            )
+
+    def status(self, task_id: int) -> str:
+        return task_status(self.runs(task_id))
