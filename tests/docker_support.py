@@ -1,0 +1,142 @@
+"""A real Docker engine and the locally built images, for tests marked ``docker``.
+
+CI starts the engine with ``.ci/docker.sh`` and builds the images with ``.ci/images.sh``.
+When either is missing the tests FAIL with the command that fixes it: a Docker test
+that silently skips would let isolation regressions through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+__all__ = [
+    "BASE_IMAGE",
+    "PROBE_IMAGE",
+    "PYTHON_IMAGE",
+    "REQUIRED_IMAGES",
+    "cleanup_node",
+    "docker_client",
+    "http_server",
+    "outside_host_ip",
+    "unique_node_name",
+]
+
+PYTHON_IMAGE = "v6lib-python:3.11"
+BASE_IMAGE = "v6lib-base:latest"
+PROBE_IMAGE = "v6-probe:latest"
+AVERAGE_IMAGE = "v6-average:latest"
+REQUIRED_IMAGES = (PYTHON_IMAGE, BASE_IMAGE, PROBE_IMAGE)
+
+
+def _engine() -> Any:
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        pytest.fail(
+            f"Docker tests need a running engine, none answered ({exc}). "
+            "Start one with `sudo bash .ci/docker.sh`.", pytrace=False,
+        )
+    return client
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    """A client of a running engine that holds every image of ``.ci/images.sh``."""
+    client = _engine()
+    import docker.errors
+
+    missing = []
+    for image in REQUIRED_IMAGES:
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(image)
+    if missing:
+        pytest.fail(
+            f"Docker images {', '.join(missing)} are missing; build them with "
+            "`sudo bash .ci/images.sh`.", pytrace=False,
+        )
+    return client
+
+
+def unique_node_name(prefix: str = "t") -> str:
+    """A node name no other test (or parallel run) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def cleanup_node(client: Any, runtime: Any) -> list[str]:
+    """Remove what a test node left (containers, firewall rules, network); return leftovers.
+
+    The runtime's own ``remove``/``close`` do the work; what this returns afterwards is
+    what they missed, so tests can assert it is empty.
+    """
+    from v6lib.node.runtime.base import LABEL_NODE
+
+    for job in runtime.list_managed():
+        runtime.remove(job.handle)
+    for container in client.containers.list(all=True,
+                                            filters={"label": f"{LABEL_NODE}={runtime.node_name}"}):
+        container.remove(force=True, v=True)
+    runtime.close()
+    left = [c.name for c in client.containers.list(
+        all=True, filters={"label": f"{LABEL_NODE}={runtime.node_name}"})]
+    left += [n.name for n in client.networks.list(names=[runtime.network_name])
+             if n.name == runtime.network_name]
+    return left
+
+
+def outside_host_ip() -> str:
+    """A host address that is not on any Docker bridge (the one of the default route)."""
+    import socket
+
+    from v6lib.node.runtime.docker_isolation import host_ipv4_addresses
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # UDP connect sends nothing; it picks a route
+        address = probe.getsockname()[0]
+    except OSError:
+        address = ""
+    finally:
+        probe.close()
+    if address and not address.startswith("127."):
+        return address
+    others = [ip for ip in host_ipv4_addresses() if not ip.startswith("172.")]
+    if not others:
+        pytest.fail("the host has no address outside Docker's bridges to test against")
+    return others[0]
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello from the host"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def http_server(host: str, port: int = 0) -> Iterator[tuple[str, int]]:
+    """A tiny HTTP server on ``host`` answering 'hello from the host'; yields its address."""
+    server = ThreadingHTTPServer((host, port), _Hello)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[0], server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

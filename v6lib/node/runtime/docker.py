@@ -1,0 +1,400 @@
+"""The Docker container runtime: algorithms in locked-down containers on an internal network.
+
+Why these choices: a container sees only its own files (input, token and output
+directory, temporary folder, data read-only) and can reach only the node's proxy on the
+gateway of a per-node ``--internal`` network (see :mod:`docker_isolation`); it runs
+without capabilities, without privilege escalation, as an unprivileged user, on a
+read-only root file system, with CPU, memory and process limits. Everything it starts
+carries the node's labels so a restarted node finds its runs again.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from v6lib.errors import ConflictError, NotFoundError, RuntimeUnavailableError
+from v6lib.node.runtime import docker_isolation as iso
+from v6lib.node.runtime.base import (
+    LABEL_JOB,
+    LABEL_NODE,
+    LABEL_RUN,
+    LABEL_TASK,
+    ExitInfo,
+    JobSpec,
+    ManagedJob,
+    contract_environment,
+)
+from v6lib.node.runtime.docker_images import ensure_image, registry_entry
+
+__all__ = ["LOG_LIMIT", "DockerRuntime", "container_paths"]
+
+log = logging.getLogger(__name__)
+
+LOG_LIMIT = 64 * 1024
+NOBODY = "65534:65534"
+_RUNNING = {"created", "running", "restarting", "paused"}
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]+", "-", name).strip("-.") or "node"
+
+
+def container_paths(spec: JobSpec) -> dict[str, str]:
+    """Where the run's files appear inside the container (the contract's values)."""
+    paths = {
+        "input": "/mnt/input",
+        "token": "/mnt/token",
+        "output": str(PurePosixPath("/mnt/output") / spec.output_file.name),
+        "tmp": "/mnt/tmp",
+    }
+    for db in spec.databases:
+        if db.is_file:
+            host = Path(db.uri)
+            target = PurePosixPath("/mnt/data") / _slug(db.label)
+            paths[f"db:{db.label}"] = str(target if host.is_dir() else target / host.name)
+    return paths
+
+
+class DockerRuntime:
+    """Runs algorithm containers for one node through the Docker engine.
+
+    Args:
+        node_name: the node's name (labels, network and container names).
+        client: a ``docker.DockerClient``; ``docker.from_env()`` when omitted.
+        network_name: the internal network; ``v6-<node>-net`` when omitted.
+        registries: logins (mappings or config objects with ``registry``, ``username``,
+            ``password``) an absent image may be pulled from; images of other registries
+            are never pulled.
+        cpus, memory: default limits (``JobSpec`` values win), e.g. ``1.5`` and ``"2g"``.
+        pids_limit: most processes/threads a run may have.
+        read_only_root: mount the image read-only (``/tmp`` is a tmpfs).
+        user: container user; by default ``nobody`` when the node runs as root (the
+            run's files are handed to it), else the node's own uid:gid.
+        check_image: a local image with ``python3`` for the isolation self-check.
+        host_firewall: add host iptables rules (default: when running as root).
+    """
+
+    name = "docker"
+    isolated = True
+
+    def __init__(
+        self,
+        node_name: str,
+        *,
+        client: Any = None,
+        network_name: str | None = None,
+        registries: Sequence[Mapping[str, str]] = (),
+        cpus: float | None = None,
+        memory: str | None = None,
+        pids_limit: int = 512,
+        read_only_root: bool = True,
+        user: str | None = None,
+        check_image: str = "v6lib-base:latest",
+        host_firewall: bool | None = None,
+    ) -> None:
+        self.node_name = node_name
+        self.network_name = network_name or f"v6-{_slug(node_name)}-net"
+        self.registries = [registry_entry(r) for r in registries]
+        self.cpus, self.memory, self.pids_limit = cpus, memory, pids_limit
+        self.read_only_root = read_only_root
+        self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.geteuid()}:{os.getegid()}")
+        self.check_image = check_image
+        self.firewall = iso.Firewall()
+        self.host_firewall = self.firewall.available() if host_firewall is None else host_firewall
+        self._client = client
+        self._network: iso.NodeNetwork | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_options(cls, options: Any) -> DockerRuntime:
+        """Build from the node's settings (``NodeOptions``; optional fields read defensively)."""
+        kwargs: dict[str, Any] = {
+            "cpus": getattr(options, "cpus", None),
+            "memory": getattr(options, "memory", None),
+            "registries": tuple(getattr(options, "docker_registries", None) or ()),
+        }
+        for name in ("network_name", "check_image", "pids_limit", "host_firewall"):
+            value = getattr(options, f"docker_{name}", None)
+            if value is not None:
+                kwargs[name] = value
+        return cls(str(options.name), **kwargs)
+
+    # -- engine and network -------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                self._client = docker.from_env()
+            except docker.errors.DockerException as exc:
+                raise RuntimeUnavailableError(
+                    f"cannot reach the Docker engine ({exc}); start it (e.g. "
+                    "`bash .ci/docker.sh`) or choose the process runtime for development"
+                ) from exc
+        return self._client
+
+    def network(self) -> iso.NodeNetwork:
+        """The node's internal network (created, and firewalled, on first use)."""
+        with self._lock:
+            if self._network is None:
+                net = self._engine(iso.ensure_network, self.client, self.network_name,
+                                   {LABEL_NODE: self.node_name})
+                if self.host_firewall:
+                    self.firewall.protect(net)
+                self._network = net
+            return self._network
+
+    def _engine(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the engine, turning connection trouble into RuntimeUnavailableError."""
+        import docker.errors
+        import requests
+
+        try:
+            return fn(*args, **kwargs)
+        except (docker.errors.NotFound, docker.errors.ImageNotFound):
+            raise
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise RuntimeUnavailableError(f"Docker engine error: {exc}") from exc
+
+    def verify(self) -> None:
+        """Engine reachable, internal network ready, isolation proven by a probe container."""
+        self._engine(self.client.ping)
+        self.check_isolation()
+
+    def proxy_bind_host(self) -> str:
+        return self.network().gateway
+
+    def allow_proxy_port(self, port: int) -> None:
+        """Open the node's proxy port to the containers (done by :meth:`start` too)."""
+        if self.host_firewall:
+            self.firewall.allow_port(self.network(), port)
+
+    def check_isolation(self) -> iso.IsolationReport:
+        """Run a throw-away container that must fail to reach the outside and the host."""
+        import docker.errors
+
+        net = self.network()
+        try:
+            self.client.images.get(self.check_image)
+        except docker.errors.ImageNotFound:
+            raise RuntimeUnavailableError(
+                f"isolation check impossible: image {self.check_image!r} is not present "
+                "locally (build it with .ci/images.sh or set another check image)"
+            ) from None
+        command = iso.probe_command(net)
+        output = self._engine(
+            self.client.containers.run, self.check_image, command[1:],
+            entrypoint=command[:1], network=net.name, remove=True, stdout=True, stderr=True,
+            user=self.user, read_only=True, cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
+        )
+        report = iso.read_report(output.decode("utf-8", "replace"))
+        report.raise_if_leaking(net.name)
+        return report
+
+    def close(self) -> None:
+        """At node shutdown: remove the network and its firewall rules, unless in use.
+
+        Containers that outlive the node (it reconciles them at its next start) keep
+        the network and, above all, the rules that cage them.
+        """
+        net = self._network
+        if iso.remove_network(self.client, self.network_name):
+            if self.host_firewall:
+                self.firewall.release(net or iso.NodeNetwork(
+                    self.network_name, "", "", "", iso.bridge_name(self.network_name)))
+            self._network = None
+
+    # -- runs ---------------------------------------------------------------------------
+    def _mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
+        from docker.types import Mount
+
+        def bind(target: str, source: Path, read_only: bool) -> Mount:
+            if not source.exists():
+                raise RuntimeUnavailableError(
+                    f"run {spec.run_id}: {source} does not exist on node {self.node_name!r}"
+                )
+            return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
+
+        mounts = [
+            bind(paths["input"], spec.input_file, True),
+            bind(paths["token"], spec.token_file, True),
+            bind(str(PurePosixPath(paths["output"]).parent), spec.output_file.parent, False),
+            bind(paths["tmp"], spec.temporary_folder, False),
+        ]
+        for db in spec.databases:
+            if db.is_file:
+                mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
+        return mounts
+
+    def _hand_over(self, spec: JobSpec) -> None:
+        """Let the container user read its input/token and write output and tmp."""
+        uid, _, gid = self.user.partition(":")
+        if os.geteuid() != 0 or not uid.isdigit():
+            return  # same uid as the node, or an image user we cannot map: leave as is
+        owner = (int(uid), int(gid or uid))
+        for path in (spec.input_file, spec.token_file, spec.output_file.parent,
+                     spec.temporary_folder):
+            os.chown(path, *owner)
+        if spec.output_file.exists():
+            os.chown(spec.output_file, *owner)
+
+    def start(self, spec: JobSpec) -> str:
+        net = self.network()
+        self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name)
+        self.allow_proxy_port(spec.proxy_port)
+        paths = container_paths(spec)
+        env = contract_environment(
+            input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
+            temporary_folder=paths["tmp"], host=net.gateway, port=spec.proxy_port,
+            api_path=spec.api_path, databases=spec.databases,
+            database_uris={db.label: paths[f"db:{db.label}"] for db in spec.databases
+                           if db.is_file},
+            extra={"HOME": "/tmp", **spec.environment},
+        )
+        mounts = self._mounts(spec, paths)
+        self._hand_over(spec)
+        labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
+                  LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
+        cpus = spec.cpus if spec.cpus is not None else self.cpus
+        memory = spec.memory if spec.memory is not None else self.memory
+        from docker.types import LogConfig
+
+        options: dict[str, Any] = {
+            "name": f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", "environment": env,
+            "labels": labels, "mounts": mounts, "network": net.name, "user": self.user,
+            "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
+            "pids_limit": self.pids_limit, "read_only": self.read_only_root,
+            "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"}, "ipc_mode": "private",
+            "detach": True,
+            "log_config": LogConfig(type="json-file",
+                                    config={"max-size": "16m", "max-file": "2"}),
+        }
+        if cpus:
+            options["nano_cpus"] = int(float(cpus) * 1e9)
+        if memory:
+            options["mem_limit"] = options["memswap_limit"] = memory
+        container = self._create(spec, options)
+        try:
+            self._engine(container.start)
+        except RuntimeUnavailableError:
+            self.remove(container.id)
+            raise
+        log.info("run %d: container %s started from %s", spec.run_id, container.id[:12],
+                 spec.image)
+        return str(container.id)
+
+    def _create(self, spec: JobSpec, options: dict[str, Any]) -> Any:
+        import docker.errors
+
+        create = self.client.containers.create
+        try:
+            return self._engine(create, spec.image, **options)
+        except docker.errors.ImageNotFound as exc:
+            raise NotFoundError(f"docker image {spec.image!r} vanished: {exc}") from exc
+        except RuntimeUnavailableError as exc:
+            cause = exc.__cause__
+            if getattr(cause, "status_code", None) != 409:
+                raise
+        # Name taken: a leftover of this run from an earlier life may go, anything else not.
+        old = self._engine(self.client.api.inspect_container, options["name"])
+        state = (old.get("State") or {}).get("Status", "")
+        labels = (old.get("Config") or {}).get("Labels") or {}
+        if labels.get(LABEL_RUN) != str(spec.run_id) or state in _RUNNING:
+            raise ConflictError(
+                f"container {options['name']!r} already exists ({state}); run "
+                f"{spec.run_id} is not started twice"
+            )
+        self.remove(old["Id"])
+        return self._engine(create, spec.image, **options)
+
+    def _inspect(self, handle: str) -> dict[str, Any]:
+        import docker.errors
+
+        try:
+            return self._engine(self.client.api.inspect_container, handle)
+        except docker.errors.NotFound:
+            raise NotFoundError(f"no container {handle[:12]!r} on this node") from None
+
+    def wait(self, handle: str, timeout: float | None = None) -> ExitInfo | None:
+        import requests
+
+        state = self._inspect(handle)["State"]
+        if state.get("Status") in _RUNNING:
+            if timeout is not None and timeout <= 0:
+                return None
+            try:
+                self._engine(self.client.api.wait, handle, timeout=timeout)
+            except RuntimeUnavailableError as exc:
+                if not isinstance(exc.__cause__, requests.exceptions.RequestException):
+                    raise
+            state = self._inspect(handle)["State"]
+            if state.get("Status") in _RUNNING:
+                return None
+        logs = self.logs(handle)
+        if state.get("OOMKilled"):
+            logs += "\n[v6lib: the container was stopped: out of memory]\n"
+        return ExitInfo(exit_code=int(state.get("ExitCode", -1)), logs=logs)
+
+    def logs(self, handle: str, limit: int = LOG_LIMIT) -> str:
+        """stdout+stderr, only the last ``limit`` bytes (with a marker) of long logs."""
+        import docker.errors
+
+        tail: collections.deque[bytes] = collections.deque()
+        kept = total = 0
+        try:
+            stream = self.client.api.logs(handle, stdout=True, stderr=True, stream=True,
+                                          follow=False)
+            for chunk in stream:
+                tail.append(chunk)
+                kept += len(chunk)
+                total += len(chunk)
+                while kept - len(tail[0]) >= limit:
+                    kept -= len(tail.popleft())
+        except docker.errors.NotFound:
+            return ""
+        data = b"".join(tail)[-limit:]
+        text = data.decode("utf-8", "replace")
+        if total > len(data):
+            text = f"[... {total - len(data)} bytes of earlier log truncated ...]\n" + text
+        return text
+
+    def kill(self, handle: str) -> None:
+        import docker.errors
+
+        try:
+            self.client.api.kill(handle)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: not running any more
+                raise RuntimeUnavailableError(f"cannot kill {handle[:12]}: {exc}") from exc
+
+    def remove(self, handle: str) -> None:
+        import docker.errors
+
+        try:
+            self.client.api.remove_container(handle, v=True, force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise RuntimeUnavailableError(f"cannot remove {handle[:12]}: {exc}") from exc
+
+    def list_managed(self) -> list[ManagedJob]:
+        found = self._engine(self.client.api.containers, all=True,
+                             filters={"label": [f"{LABEL_NODE}={self.node_name}", LABEL_RUN]})
+        return [
+            ManagedJob(handle=c["Id"], run_id=int(c["Labels"][LABEL_RUN]),
+                       running=c.get("State") in _RUNNING)
+            for c in found
+        ]
