@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from v6lib.schemas import TERMINAL_STATUSES, RunStatus, can_transition
@@ -9,7 +11,7 @@ from v6lib.schemas import TERMINAL_STATUSES, RunStatus, can_transition
 
 def test_happy_path_is_legal() -> None:
     path = [RunStatus.PENDING, RunStatus.INITIALIZING, RunStatus.ACTIVE, RunStatus.COMPLETED]
-    for current, new in zip(path, path[1:], strict=False):
+    for current, new in itertools.pairwise(path):
         assert can_transition(current, new)
 
 

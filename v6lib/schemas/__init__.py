@@ -2,14 +2,122 @@
 
 from __future__ import annotations
 
+from .collaboration import CollaborationIn as CollaborationIn
+from .collaboration import CollaborationOut as CollaborationOut
+from .collaboration import CollaborationPatch as CollaborationPatch
+from .collaboration import IdRef as IdRef
 from .common import ErrorBody as ErrorBody
 from .common import Links as Links
 from .common import Page as Page
 from .common import PageParams as PageParams
+from .event import EventOut as EventOut
+from .event import EventsOut as EventsOut
+from .event import EventType as EventType
+from .health import HealthOut as HealthOut
+from .health import VersionOut as VersionOut
+from .node import ApiKeyOut as ApiKeyOut
+from .node import NodeCreated as NodeCreated
+from .node import NodeIn as NodeIn
+from .node import NodeOut as NodeOut
+from .node import NodePatch as NodePatch
+from .node import NodeStatus as NodeStatus
+from .organization import OrganizationIn as OrganizationIn
+from .organization import OrganizationOut as OrganizationOut
+from .organization import OrganizationPatch as OrganizationPatch
+from .role import RoleIn as RoleIn
+from .role import RoleOut as RoleOut
+from .role import RolePatch as RolePatch
+from .rule import Operation as Operation
+from .rule import Resource as Resource
+from .rule import RuleOut as RuleOut
+from .rule import Scope as Scope
+from .run import ResultOut as ResultOut
+from .run import RunOut as RunOut
+from .run import RunPatch as RunPatch
 from .run_status import TERMINAL_STATUSES as TERMINAL_STATUSES
 from .run_status import RunStatus as RunStatus
 from .run_status import can_transition as can_transition
+from .study import StudyIn as StudyIn
+from .study import StudyOut as StudyOut
+from .study import StudyPatch as StudyPatch
+from .task import DatabaseRef as DatabaseRef
+from .task import TaskIn as TaskIn
+from .task import TaskOrganization as TaskOrganization
+from .task import TaskOut as TaskOut
+from .task import TaskStatus as TaskStatus
 from .task_input import TaskInput as TaskInput
+from .token import ContainerTokenIn as ContainerTokenIn
+from .token import ContainerTokenOut as ContainerTokenOut
+from .token import Message as Message
+from .token import NodeLogin as NodeLogin
+from .token import NodeTokenOut as NodeTokenOut
+from .token import PasswordChange as PasswordChange
+from .token import RecoverLost as RecoverLost
+from .token import RecoverReset as RecoverReset
+from .token import RefreshOut as RefreshOut
+from .token import UserLogin as UserLogin
+from .token import UserTokenOut as UserTokenOut
+from .user import UserIn as UserIn
+from .user import UserOut as UserOut
+from .user import UserPatch as UserPatch
 
-__all__ = ["TERMINAL_STATUSES", "ErrorBody", "Links", "Page", "PageParams", "RunStatus",
-           "TaskInput", "can_transition"]
+__all__ = [
+    "TERMINAL_STATUSES",
+    "ApiKeyOut",
+    "CollaborationIn",
+    "CollaborationOut",
+    "CollaborationPatch",
+    "ContainerTokenIn",
+    "ContainerTokenOut",
+    "DatabaseRef",
+    "ErrorBody",
+    "EventOut",
+    "EventType",
+    "EventsOut",
+    "HealthOut",
+    "IdRef",
+    "Links",
+    "Message",
+    "NodeCreated",
+    "NodeIn",
+    "NodeLogin",
+    "NodeOut",
+    "NodePatch",
+    "NodeStatus",
+    "NodeTokenOut",
+    "Operation",
+    "OrganizationIn",
+    "OrganizationOut",
+    "OrganizationPatch",
+    "Page",
+    "PageParams",
+    "PasswordChange",
+    "RecoverLost",
+    "RecoverReset",
+    "RefreshOut",
+    "Resource",
+    "ResultOut",
+    "RoleIn",
+    "RoleOut",
+    "RolePatch",
+    "RuleOut",
+    "RunOut",
+    "RunPatch",
+    "RunStatus",
+    "Scope",
+    "StudyIn",
+    "StudyOut",
+    "StudyPatch",
+    "TaskIn",
+    "TaskInput",
+    "TaskOrganization",
+    "TaskOut",
+    "TaskStatus",
+    "UserIn",
+    "UserLogin",
+    "UserOut",
+    "UserPatch",
+    "UserTokenOut",
+    "VersionOut",
+    "can_transition",
+]

@@ -1,0 +1,69 @@
+"""``v6 server`` commands through click's runner (no real gunicorn here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from v6lib.cli.server import server
+from v6lib.server.runner import gunicorn_options
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_new_then_list(env: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(server, ["new", "--name", "alpha", "--port", "7777"])
+    assert result.exit_code == 0, result.output
+    written = env / "config" / "v6lib" / "server" / "alpha.yaml"
+    assert yaml.safe_load(written.read_text())["port"] == 7777
+    again = runner.invoke(server, ["new", "--name", "alpha"])
+    assert again.exit_code != 0 and "--force" in again.output
+    listed = runner.invoke(server, ["list"])
+    assert "alpha" in listed.output
+
+
+def test_import_command(env: Path) -> None:
+    runner = CliRunner()
+    db = env / "srv.sqlite"
+    runner.invoke(server, ["new", "--name", "beta", "--uri", f"sqlite:///{db}"])
+    doc = env / "import.yaml"
+    doc.write_text(yaml.safe_dump({
+        "organizations": [{"name": "A", "users": [{"username": "a", "password": "pw"}]}],
+        "collaborations": [{"name": "C", "participants": [{"name": "A"}]}]}))
+    result = runner.invoke(server, ["import", str(doc), "--config", "beta"])
+    assert result.exit_code == 0, result.output
+    assert "organizations: 1, users: 1, collaborations: 1, new nodes: 1" in result.output
+    assert "api key for node 'A - C'" in result.output
+    bad = env / "bad.yaml"
+    bad.write_text("collaborations: [{name: C, participants: [{name: Ghost}]}]")
+    failed = runner.invoke(server, ["import", str(bad), "--config", "beta"])
+    assert failed.exit_code == 65 and "Ghost" in failed.output
+
+
+def test_stop_without_server_fails_clearly(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(server, ["new", "--name", "gamma"])
+    result = runner.invoke(server, ["stop", "gamma"])
+    assert result.exit_code != 0 and "not running" in result.output
+
+
+def test_unknown_config_fails_clearly(env: Path) -> None:
+    result = CliRunner().invoke(server, ["start", "nope"])
+    assert result.exit_code == 78 and "not found" in result.output
+
+
+def test_gunicorn_options_outlive_long_polls() -> None:
+    from v6lib.config import ServerConfig
+
+    options = gunicorn_options(ServerConfig(port=1234), workers=3, threads=4, pid_file=None)
+    assert options["bind"] == "127.0.0.1:1234" and options["workers"] == 3
+    assert options["worker_class"] == "gthread" and options["timeout"] > 60

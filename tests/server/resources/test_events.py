@@ -1,0 +1,91 @@
+"""Long polls: ``GET /event`` and ``GET /task/{id}/wait`` answer as soon as things happen."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from tests.server.conftest import Api, World
+
+
+def _later(delay: float, action: Any) -> threading.Thread:
+    def run() -> None:
+        time.sleep(delay)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_node_event_long_poll_wakes_on_new_task(db_world: World) -> None:
+    world = db_world
+    api = world.api
+    node = world.node_token("a")
+    cursor = api.ok("GET", "/event", token=node)["cursor"]
+    thread = _later(0.3, lambda: world.task())
+    started = time.monotonic()
+    body = api.ok("GET", "/event", token=node, params={"since": cursor, "timeout": 10})
+    elapsed = time.monotonic() - started
+    thread.join()
+    assert elapsed < 5
+    assert [e["type"] for e in body["events"]] == ["run_created"]
+    assert body["events"][0]["organization_id"] == world.org_a
+    assert body["cursor"] >= body["events"][0]["id"]
+
+
+def test_event_poll_times_out_empty(world: World) -> None:
+    node = world.node_token("a")
+    started = time.monotonic()
+    body = world.api.ok("GET", "/event", token=node, params={"timeout": 0.3})
+    assert body["events"] == [] and time.monotonic() - started >= 0.25
+
+
+def test_events_are_filtered_per_caller(world: World, api: Api) -> None:
+    other = api.ok("POST", "/collaboration", 201, json={"name": "o", "organization_ids":
+                                                        [world.org_c]})
+    api.ok("POST", "/node", 201, json={"collaboration_id": other["id"],
+                                       "organization_id": world.org_c})
+    api.ok("POST", "/task", 201, json={"collaboration_id": other["id"], "image": "i",
+                                       "organizations": [{"id": world.org_c,
+                                                          "input": "e30="}]})
+    world.task(orgs=[world.org_b])
+    node_a = world.node_token("a")
+    assert api.ok("GET", "/event", token=node_a, params={"since": 0})["events"] == []
+    node_b = world.node_token("b")
+    assert len(api.ok("GET", "/event", token=node_b, params={"since": 0})["events"]) == 1
+    viewer_a = world.user("viewer-a", world.org_a, ["Viewer"])
+    assert api.ok("GET", "/event", token=viewer_a, params={"since": 0})["events"] == []
+    viewer_b = world.user("viewer-b", world.org_b, ["Viewer"])
+    seen = api.ok("GET", "/event", token=viewer_b, params={"since": 0})["events"]
+    assert len(seen) == 1 and seen[0]["organization_id"] == world.org_b
+    assert len(api.ok("GET", "/event", params={"since": 0})["events"]) == 2
+
+
+def test_task_wait_returns_when_last_run_finishes(db_world: World) -> None:
+    world = db_world
+    api = world.api
+    task = world.task(orgs=[world.org_a])
+    node = world.node_token("a")
+    run = api.ok("GET", "/run", params={"task_id": task["id"]})["data"][0]
+
+    def finish() -> None:
+        for status in ("initializing", "active"):
+            api.ok("PATCH", f"/run/{run['id']}", json={"status": status}, token=node)
+        api.ok("PATCH", f"/run/{run['id']}", json={"status": "completed", "result": "e30="},
+               token=node)
+
+    thread = _later(0.3, finish)
+    started = time.monotonic()
+    body = api.ok("GET", f"/task/{task['id']}/wait", params={"timeout": 20})
+    elapsed = time.monotonic() - started
+    thread.join()
+    assert body["status"] == "completed" and elapsed < 10
+
+
+def test_task_wait_times_out_with_current_state(world: World) -> None:
+    task = world.task()
+    body = world.api.ok("GET", f"/task/{task['id']}/wait", params={"timeout": 0.2})
+    assert body["status"] == "pending"
+    assert world.api.get(f"/task/{task['id']}/wait", params={"timeout": 61}).status_code == 400

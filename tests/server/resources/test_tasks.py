@@ -1,0 +1,166 @@
+"""``/task``: fan-out, targeting rules, subtasks from containers, kill and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.server.conftest import Api, World
+
+
+def _runs(api: Api, task_id: int, token: str | None = None) -> list[dict[str, Any]]:
+    return list(api.ok("GET", "/run", params={"task_id": task_id, "per_page": 100},
+                       token=token)["data"])
+
+
+def _start(api: Api, run_id: int, node: str) -> None:
+    for status in ("initializing", "active"):
+        api.ok("PATCH", f"/run/{run_id}", json={"status": status}, token=node)
+
+
+def test_fan_out_one_pending_run_per_organization(world: World) -> None:
+    api = world.api
+    task = world.task(databases=[{"label": "default"}], description="d")
+    assert task["status"] == "pending" and task["job_id"] == task["id"]
+    assert task["parent_id"] is None and task["databases"] == [{"label": "default"}]
+    runs = _runs(api, task["id"])
+    assert sorted(r["organization_id"] for r in runs) == [world.org_a, world.org_b]
+    assert {r["status"] for r in runs} == {"pending"}
+    assert {r["input"] for r in runs} == {"e30="}
+    assert {r["node_id"] for r in runs} == {world.node_a, world.node_b}
+    assert all(r["assigned_at"] for r in runs)
+
+
+def test_only_organizations_with_a_node_may_be_targeted(world: World, api: Api) -> None:
+    api.ok("POST", f"/collaboration/{world.collab}/organization", json={"id": world.org_c})
+    result = api.post("/task", json={
+        "collaboration_id": world.collab, "image": "i",
+        "organizations": [{"id": world.org_a, "input": "e30="},
+                          {"id": world.org_c, "input": "e30="}]})
+    assert result.status_code == 400
+    assert result.json["details"]["organization_ids"] == [world.org_c]
+
+
+def test_study_limits_targets(world: World) -> None:
+    api = world.api
+    study = api.ok("POST", "/study", 201, json={"name": "s", "collaboration_id": world.collab,
+                                                "organization_ids": [world.org_a]})
+    ok = world.task(orgs=[world.org_a], study_id=study["id"])
+    assert ok["study_id"] == study["id"]
+    bad = api.post("/task", json={"collaboration_id": world.collab, "image": "i",
+                                  "study_id": study["id"],
+                                  "organizations": [{"id": world.org_b, "input": "e30="}]})
+    assert bad.status_code == 400 and "study" in bad.json["message"]
+
+
+def test_duplicate_uid_and_organization(world: World) -> None:
+    world.task(uid="fixed-uid")
+    again = world.api.post("/task", json={
+        "collaboration_id": world.collab, "image": "i", "uid": "fixed-uid",
+        "organizations": [{"id": world.org_a, "input": "e30="}]})
+    assert again.status_code == 409
+    twice = world.api.post("/task", json={
+        "collaboration_id": world.collab, "image": "i",
+        "organizations": [{"id": world.org_a, "input": "e30="},
+                          {"id": world.org_a, "input": "e30="}]})
+    assert twice.status_code == 400
+
+
+def _container(world: World, task: dict[str, Any], node: str) -> tuple[str, int]:
+    api = world.api
+    run = next(r for r in _runs(api, task["id"]) if r["organization_id"] == world.org_a)
+    _start(api, run["id"], node)
+    token = api.ok("POST", "/token/container", token=node,
+                   json={"run_id": run["id"], "image": task["image"]})["container_token"]
+    return token, run["id"]
+
+
+def test_container_creates_subtask_in_same_job(world: World) -> None:
+    api = world.api
+    parent = world.task(orgs=[world.org_a])
+    node = world.node_token("a")
+    container, _ = _container(world, parent, node)
+    sub = world.task(token=container)
+    assert sub["parent_id"] == parent["id"] and sub["job_id"] == parent["job_id"]
+    assert sub["init_org_id"] == world.org_a
+    wrong_image = api.post("/task", token=container, json={
+        "collaboration_id": world.collab, "image": "other:1",
+        "organizations": [{"id": world.org_b, "input": "e30="}]})
+    assert wrong_image.status_code == 403
+    assert api.delete(f"/task/{sub['id']}", token=container).status_code == 403
+    children = api.ok("GET", "/task", params={"parent_id": parent["id"]})["data"]
+    assert [c["id"] for c in children] == [sub["id"]]
+    # the container sees its own job's results, not other jobs
+    other = world.task()
+    assert api.get(f"/task/{other['id']}", token=container).status_code == 404
+    assert len(_runs(api, sub["id"], token=container)) == 2
+    killed = api.ok("POST", f"/task/{sub['id']}/kill", token=container)
+    assert killed["status"] == "killed by user"
+
+
+def test_kill_kills_the_whole_tree(world: World) -> None:
+    api = world.api
+    parent = world.task(orgs=[world.org_a])
+    node = world.node_token("a")
+    container, parent_run = _container(world, parent, node)
+    sub = world.task(token=container)
+    grandchild_parent = next(r for r in _runs(api, sub["id"])
+                             if r["organization_id"] == world.org_a)
+    _start(api, grandchild_parent["id"], node)
+    killed = api.ok("POST", f"/task/{parent['id']}/kill")
+    assert killed["status"] == "killed by user"
+    for task_id in (parent["id"], sub["id"]):
+        runs = _runs(api, task_id)
+        assert {r["status"] for r in runs} == {"killed by user"}
+        assert all(r["finished_at"] for r in runs)
+    events = api.ok("GET", "/event", params={"since": 0}, token=node)["events"]
+    kills = [e for e in events if e["type"] == "task_killed"]
+    assert {e["task_id"] for e in kills} == {parent["id"], sub["id"]}
+    assert all(e["organization_id"] == world.org_a for e in kills)
+    # a killed run cannot be revived, but resending its final status is fine
+    assert api.patch(f"/run/{parent_run}", json={"status": "completed"},
+                     token=node).status_code == 409
+
+
+def test_finished_runs_survive_a_kill(world: World) -> None:
+    api = world.api
+    task = world.task()
+    node = world.node_token("a")
+    run = next(r for r in _runs(api, task["id"]) if r["organization_id"] == world.org_a)
+    _start(api, run["id"], node)
+    api.ok("PATCH", f"/run/{run['id']}", json={"status": "completed", "result": "e30="},
+           token=node)
+    api.ok("POST", f"/task/{task['id']}/kill")
+    statuses = {r["organization_id"]: r["status"] for r in _runs(api, task["id"])}
+    assert statuses == {world.org_a: "completed", world.org_b: "killed by user"}
+
+
+def test_delete_removes_task_runs_and_subtasks(world: World) -> None:
+    api = world.api
+    parent = world.task(orgs=[world.org_a])
+    container, _ = _container(world, parent, world.node_token("a"))
+    sub = world.task(token=container)
+    api.ok("DELETE", f"/task/{parent['id']}")
+    assert api.get(f"/task/{parent['id']}").status_code == 404
+    assert api.get(f"/task/{sub['id']}").status_code == 404
+    assert api.ok("GET", "/run")["total"] == 0
+
+
+def test_task_filters_and_status(world: World) -> None:
+    api = world.api
+    first = world.task()
+    world.task()
+    node = world.node_token("a")
+    run = next(r for r in _runs(api, first["id"]) if r["organization_id"] == world.org_a)
+    _start(api, run["id"], node)
+    active = api.ok("GET", "/task", params={"status": "active"})["data"]
+    assert [t["id"] for t in active] == [first["id"]]
+    assert api.ok("GET", "/task", params={"collaboration_id": world.collab})["total"] == 2
+    assert api.ok("GET", "/task", params={"job_id": first["id"]})["total"] == 1
+    assert api.get("/task", params={"status": "bogus"}).status_code == 400
+
+
+def test_nodes_cannot_create_tasks(world: World) -> None:
+    result = world.api.post("/task", token=world.node_token("a"), json={
+        "collaboration_id": world.collab, "image": "i",
+        "organizations": [{"id": world.org_a, "input": "e30="}]})
+    assert result.status_code == 403

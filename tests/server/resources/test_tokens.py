@@ -1,0 +1,189 @@
+"""Logins, lockout, MFA, refresh, container tokens, password change and recovery."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+
+from tests.server.conftest import PASSWORD, Api, World, build_app
+
+
+def test_login_answers_tokens_and_urls(world: World) -> None:
+    world.user("u1", world.org_a, ["Viewer"])
+    body = world.api.ok("POST", "/token/user", json={"username": "u1", "password": PASSWORD},
+                        token="")
+    assert body["user_url"].startswith("/api/user/")
+    assert body["refresh_url"] == "/api/token/refresh"
+    refreshed = world.api.ok("POST", "/token/refresh", token=body["refresh_token"])
+    assert world.api.ok("GET", "/organization", token=refreshed["access_token"])["total"] >= 1
+    # an access token is not a refresh token
+    assert world.api.post("/token/refresh", token=body["access_token"]).status_code == 401
+
+
+def test_wrong_password_and_unknown_user_look_alike(api: Api) -> None:
+    a = api.post("/token/user", json={"username": "root", "password": "nope"}, token="")
+    b = api.post("/token/user", json={"username": "ghost", "password": "nope"}, token="")
+    assert a.status_code == b.status_code == 401
+    assert a.json["message"] == b.json["message"]
+
+
+def test_lockout_after_max_failed_logins(sqlite_url: str) -> None:
+    app = build_app(sqlite_url, config={"max_failed_logins": 3, "lockout_minutes": 10})
+    try:
+        api = Api(app)
+        for _ in range(3):
+            assert api.post("/token/user", json={"username": "root",
+                                                 "password": "bad"}).status_code == 401
+        locked = api.post("/token/user", json={"username": "root",
+                                               "password": "Root-pass-1234!"})
+        assert locked.status_code == 429 and locked.json["code"] == "rate_limited"
+        assert int(locked.headers["Retry-After"]) > 0
+    finally:
+        app.v6_state.hub.stop()
+
+
+def test_mfa_enrolment_then_code_required(sqlite_url: str) -> None:
+    app = build_app(sqlite_url, config={"mfa_required": True})
+    try:
+        api = Api(app)
+        creds = {"username": "root", "password": "Root-pass-1234!"}
+        first = api.post("/token/user", json=creds)
+        assert first.status_code == 401 and first.json["code"] == "mfa_required"
+        secret = first.json["details"]["otp_secret"]
+        assert first.json["details"]["provisioning_uri"].startswith("otpauth://")
+        again = api.post("/token/user", json=creds)
+        assert again.status_code == 401 and again.json["code"] == "mfa_required"
+        totp, now = pyotp.TOTP(secret), datetime.now(UTC)
+        valid = {totp.at(now + timedelta(seconds=30 * k)) for k in (-2, -1, 0, 1, 2)}
+        bad_code = next(c for c in ("000000", "111111", "222222", "333333", "444444",
+                                    "555555") if c not in valid)
+        wrong = api.post("/token/user", json={**creds, "mfa_code": bad_code})
+        assert wrong.status_code == 401 and wrong.json["code"] == "authentication_error"
+        code = pyotp.TOTP(secret).at(datetime.now(UTC))
+        assert api.post("/token/user", json={**creds, "mfa_code": code}).status_code == 200
+        replay = api.post("/token/user", json={**creds, "mfa_code": code})
+        assert replay.status_code == 401 and "already used" in replay.json["message"]
+    finally:
+        app.v6_state.hub.stop()
+
+
+class FakeClock:
+    """An injectable clock the test moves forward by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clocked(sqlite_url: str) -> Iterator[tuple[Api, FakeClock]]:
+    clock = FakeClock()
+    app = build_app(sqlite_url, clock=clock)
+    yield Api(app), clock
+    app.v6_state.hub.stop()
+
+
+def test_password_change_revokes_old_tokens(clocked: tuple[Api, FakeClock]) -> None:
+    api, clock = clocked
+    body = api.ok("POST", "/token/user", json={"username": "root",
+                                               "password": "Root-pass-1234!"})
+    token, refresh = body["access_token"], body["refresh_token"]
+    wrong = api.post("/password/change", token=token, json={
+        "current_password": "nope", "new_password": "Another-pass-77!"})
+    assert wrong.status_code == 401
+    clock.advance(seconds=5)
+    api.ok("POST", "/password/change", token=token, json={
+        "current_password": "Root-pass-1234!", "new_password": "Another-pass-77!"})
+    clock.advance(seconds=5)
+    assert api.get("/organization", token=token).status_code == 401
+    assert api.post("/token/refresh", token=refresh).status_code == 401
+    fresh = api.login("root", "Another-pass-77!")
+    assert api.get("/organization", token=fresh).status_code == 200
+    assert api.post("/token/user", json={"username": "root", "password": "Root-pass-1234!"},
+                    token="").status_code == 401
+
+
+def test_access_token_expires_on_the_server_clock(clocked: tuple[Api, FakeClock]) -> None:
+    api, clock = clocked
+    token = api.login("root", "Root-pass-1234!")
+    clock.advance(minutes=14)
+    assert api.get("/organization", token=token).status_code == 200
+    clock.advance(minutes=2)
+    expired = api.get("/organization", token=token)
+    assert expired.status_code == 401 and "expired" in expired.json["message"]
+
+
+def test_lockout_ends_after_the_window(sqlite_url: str) -> None:
+    clock = FakeClock()
+    app = build_app(sqlite_url, clock=clock, config={"max_failed_logins": 2,
+                                                     "lockout_minutes": 10})
+    try:
+        api = Api(app)
+        for _ in range(2):
+            api.post("/token/user", json={"username": "root", "password": "bad"})
+        good = {"username": "root", "password": "Root-pass-1234!"}
+        assert api.post("/token/user", json=good).status_code == 429
+        clock.advance(minutes=11)
+        assert api.post("/token/user", json=good).status_code == 200
+    finally:
+        app.v6_state.hub.stop()
+
+
+def test_recover_lost_and_reset(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world.user("lost", world.org_a, ["Viewer"])
+    api = world.api
+    with caplog.at_level(logging.WARNING, logger="v6lib.server.recover"):
+        msg = api.ok("POST", "/recover/lost", json={"username": "lost"}, token="")
+    same = api.ok("POST", "/recover/lost", json={"username": "nobody"}, token="")
+    assert msg == same
+    token = re.search(r": (\S+)$", caplog.records[-1].getMessage()).group(1)  # type: ignore[union-attr]
+    bad = api.post("/recover/reset", json={"reset_token": "wrong", "password": "X-pass-123!"},
+                   token="")
+    assert bad.status_code == 401
+    api.ok("POST", "/recover/reset", json={"reset_token": token, "password": "New-pass-123!"},
+           token="")
+    assert api.login("lost", "New-pass-123!")
+    reuse = api.post("/recover/reset", json={"reset_token": token, "password": "Z-pass-123!"},
+                     token="")
+    assert reuse.status_code == 401
+    assert api.post("/recover/lost", json={}, token="").status_code == 400
+
+
+def test_container_token_for_active_run_only(world: World) -> None:
+    api = world.api
+    task = world.task()
+    node = world.node_token("a")
+    run = api.ok("GET", "/run", token=node, params={"task_id": task["id"],
+                                                    "organization_id": world.org_a})["data"][0]
+    pending = api.post("/token/container", token=node, json={"run_id": run["id"],
+                                                             "image": "img:1"})
+    assert pending.status_code == 409
+    api.ok("PATCH", f"/run/{run['id']}", token=node, json={"status": "initializing"})
+    wrong_image = api.post("/token/container", token=node, json={"run_id": run["id"],
+                                                                 "image": "evil:1"})
+    assert wrong_image.status_code == 403
+    other_node = world.node_token("b")
+    foreign = api.post("/token/container", token=other_node, json={"run_id": run["id"],
+                                                                   "image": "img:1"})
+    assert foreign.status_code == 403
+    user_try = api.post("/token/container", json={"run_id": run["id"], "image": "img:1"})
+    assert user_try.status_code == 403
+    ok = api.ok("POST", "/token/container", token=node, json={"run_id": run["id"],
+                                                              "image": "img:1"})
+    container = ok["container_token"]
+    assert api.ok("GET", f"/task/{task['id']}", token=container)["id"] == task["id"]
+    # the token dies with its run
+    api.ok("PATCH", f"/run/{run['id']}", token=node, json={"status": "active"})
+    api.ok("PATCH", f"/run/{run['id']}", token=node, json={"status": "completed",
+                                                           "result": "e30="})
+    assert api.get(f"/task/{task['id']}", token=container).status_code == 401

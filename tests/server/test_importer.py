@@ -1,0 +1,90 @@
+"""Batch import in the vantage6 ``vserver import`` format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.server.conftest import Api
+from v6lib.errors import ValidationError
+from v6lib.server.auth.passwords import TEST_COST
+from v6lib.server.importer import import_file
+
+DOC = {
+    "organizations": [
+        {"name": "IKNL", "domain": "iknl.nl", "address1": "Street 1", "address2": None,
+         "zipcode": "3511DT", "country": "Netherlands", "public_key": "QUJD",
+         "users": [{"username": "admin", "firstname": "admin", "lastname": "robot",
+                    "password": "password"}]},
+        {"name": "Small Organization", "zipcode": 54331,
+         "users": [{"username": "stan", "firstname": "Stan", "lastname": "the man",
+                    "password": "password"}]},
+    ],
+    "collaborations": [
+        {"name": "ZEPPELIN", "encrypted": False, "tasks": ["hello-world"],
+         "participants": [{"name": "IKNL", "api_key": "123e4567-e89b-12d3-a456-426614174001"},
+                          {"name": "Small Organization"}]},
+    ],
+}
+
+
+def _write(tmp_path: Path, doc: Any) -> Path:
+    path = tmp_path / "import.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_import_then_log_in_everywhere(app: Any, api: Api, tmp_path: Path) -> None:
+    path = _write(tmp_path, DOC)
+    with app.v6_state.session_factory() as session:
+        report = import_file(session, path, kdf_cost=TEST_COST)
+        session.commit()
+    assert report.organizations == ["IKNL", "Small Organization"]
+    assert report.users == ["admin", "stan"]
+    assert list(report.api_keys) == ["Small Organization - ZEPPELIN"]
+    admin = api.login("admin", "password")
+    orgs = api.ok("GET", "/organization", token=admin, params={"name": "IKNL"})["data"]
+    assert orgs[0]["zipcode"] == "3511DT" and orgs[0]["public_key"] == "QUJD"
+    node = api.node_login("123e4567-e89b-12d3-a456-426614174001")
+    assert node
+    assert api.node_login(report.api_keys["Small Organization - ZEPPELIN"])
+    collab = api.ok("GET", "/collaboration", params={"name": "ZEPPELIN"})["data"][0]
+    assert len(collab["organization_ids"]) == 2
+
+
+def test_import_is_idempotent(app: Any, api: Api, tmp_path: Path) -> None:
+    path = _write(tmp_path, DOC)
+    for _ in range(2):
+        with app.v6_state.session_factory() as session:
+            import_file(session, path, kdf_cost=TEST_COST)
+            session.commit()
+    assert api.ok("GET", "/user", params={"username": "stan"})["total"] == 1
+    assert api.ok("GET", "/node")["total"] == 2
+    assert api.ok("GET", "/collaboration")["total"] == 1
+
+
+@pytest.mark.parametrize(("doc", "error", "fragment"), [
+    ({"organisations": []}, ValidationError, "organisations"),
+    ({"collaborations": [{"name": "C", "participants": [{"name": "Ghost"}]}]},
+     ValidationError, "Ghost"),
+    ({"organizations": [{"users": []}]}, ValidationError, "organizations.0.name"),
+])
+def test_import_errors_name_the_entry(app: Any, tmp_path: Path, doc: Any,
+                                      error: type[Exception], fragment: str) -> None:
+    path = _write(tmp_path, doc)
+    with app.v6_state.session_factory() as session, pytest.raises(error) as info:
+        import_file(session, path, kdf_cost=TEST_COST)
+    assert fragment in str(info.value)
+
+
+def test_missing_or_broken_file(app: Any, tmp_path: Path) -> None:
+    with app.v6_state.session_factory() as session:
+        with pytest.raises(ValidationError, match="not found"):
+            import_file(session, tmp_path / "nope.yaml")
+        broken = tmp_path / "broken.yaml"
+        broken.write_text("organizations: [", encoding="utf-8")
+        with pytest.raises(ValidationError, match="invalid YAML"):
+            import_file(session, broken)

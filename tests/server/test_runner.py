@@ -1,0 +1,116 @@
+"""``v6 server start`` under real gunicorn: migrations in the master, workers serve, stop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early with {proc.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"server not healthy at {url} before the deadline")
+
+
+V6 = [sys.executable, "-c", "from v6lib.cli import main; main()"]
+
+
+def _config(tmp_path: Path, **extra: object) -> tuple[int, dict[str, str]]:
+    port = _free_port()
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    config = tmp_path / "cfg" / "v6lib" / "server" / "it.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(yaml.safe_dump({"name": "it", "port": port,
+                                      "uri": f"sqlite:///{tmp_path / 'it.sqlite'}", **extra}))
+    return port, env
+
+
+@pytest.mark.integration
+def test_dev_server_prints_generated_root_password(tmp_path: Path) -> None:
+    port, env = _config(tmp_path)
+    proc = subprocess.Popen([*V6, "server", "start", "it", "--dev"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}/api"
+        _wait_healthy(f"{base}/health", proc, time.monotonic() + 60)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
+    password = output.split("with password '", 1)[1].split("'", 1)[0]
+    assert len(password) >= 16 and "(dev) listening on" in output
+
+
+@pytest.mark.integration
+def test_start_serves_and_stop_ends_it(tmp_path: Path) -> None:
+    port, env = _config(tmp_path, root_password="Root-pass-1234!")
+    v6 = V6
+    proc = subprocess.Popen([*v6, "server", "start", "it", "--workers", "2", "--threads", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}/api"
+        _wait_healthy(f"{base}/health", proc, time.monotonic() + 60)
+        login = requests.post(f"{base}/token/user", timeout=10,
+                              json={"username": "root", "password": "Root-pass-1234!"})
+        assert login.status_code == 200
+        token = login.json()["access_token"]
+        # several requests spread over both workers all see the same database
+        for _ in range(6):
+            got = requests.get(f"{base}/organization", timeout=10,
+                               headers={"Authorization": f"Bearer {token}"})
+            assert got.status_code == 200 and got.json()["total"] == 1
+        stopped = subprocess.run([*v6, "server", "stop", "it"], env=env, timeout=30,
+                                 capture_output=True, text=True)
+        assert stopped.returncode == 0, stopped.stderr
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = proc.stdout.read().decode() if proc.stdout else ""
+    assert f"listening on http://127.0.0.1:{port}/api" in output
+
+
+def test_wsgi_app_is_built_lazily_from_the_env_config(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    config = tmp_path / "w.yaml"
+    config.write_text(yaml.safe_dump({"name": "w", "root_password": "Root-pass-1234!",
+                                      "uri": f"sqlite:///{tmp_path / 'w.sqlite'}"}))
+    monkeypatch.setenv("V6_SERVER_CONFIG", str(config))
+    monkeypatch.delenv("V6_SERVER_MIGRATED", raising=False)
+    module = importlib.reload(importlib.import_module("v6lib.server.wsgi"))
+    assert not (tmp_path / "w.sqlite").exists()  # importing touches no database
+    app = module.app
+    try:
+        from falcon import testing
+
+        result = testing.TestClient(app).simulate_get("/api/health")
+        assert result.json == {"status": "ok", "database": "ok"}
+        assert (tmp_path / "w.sqlite").exists()
+    finally:
+        app.v6_state.hub.stop()
+        app.v6_state.engine.dispose()
+        importlib.reload(module)

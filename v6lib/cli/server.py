@@ -1,0 +1,161 @@
+"""``v6 server``: create a config, start/stop the server, import entities, list configs.
+
+Configs live in the per-user config directory (``$XDG_CONFIG_HOME/v6lib/server``);
+every command also takes a path to a config file instead of a name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from v6lib import errors
+
+__all__ = ["config_dir", "server"]
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base, "v6lib", "server")
+
+
+def _resolve(name: str) -> Path:
+    """A config by file path, or by name in the user's config directory."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    return config_dir() / f"{name}.yaml"
+
+
+def _load(name: str) -> Any:
+    from v6lib.config import load_server_config
+
+    return load_server_config(_resolve(name))
+
+
+def _pid_file(config: Any) -> Path:
+    from v6lib.config import user_data_dir
+
+    return user_data_dir("server", config.name) / "server.pid"
+
+
+def _fail(exc: errors.V6Error) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group()
+def server() -> None:
+    """Run the central server."""
+
+
+@server.command("new")
+@click.option("--name", prompt="Server name", help="Name of the new configuration.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=7601, show_default=True, type=int)
+@click.option("--uri", default=None, help="Database URL (default: SQLite in the data dir).")
+@click.option("--root-username", default="root", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the file (default: the user config directory).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def new(name: str, host: str, port: int, uri: str | None, root_username: str,
+        output: Path | None, force: bool) -> None:
+    """Write a new server configuration file."""
+    target = output or config_dir() / f"{name}.yaml"
+    if target.exists() and not force:
+        _fail(errors.ConfigurationError(f"{target} exists; pass --force to overwrite"))
+    data: dict[str, Any] = {"name": name, "host": host, "port": port,
+                            "root_username": root_username}
+    if uri:
+        data["uri"] = uri
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    click.echo(f"wrote {target}")
+
+
+@server.command("list")
+def list_configs() -> None:
+    """List the configurations in the user config directory."""
+    found = sorted(config_dir().glob("*.yaml")) if config_dir().is_dir() else []
+    if not found:
+        click.echo(f"no server configurations in {config_dir()}")
+    for path in found:
+        click.echo(f"{path.stem}\t{path}")
+
+
+@server.command("start")
+@click.argument("name")
+@click.option("--workers", type=int, default=None, help="Gunicorn worker processes.")
+@click.option("--threads", type=int, default=None, help="Threads per worker.")
+@click.option("--dev", is_flag=True, help="One process, no gunicorn (development only).")
+def start(name: str, workers: int | None, threads: int | None, dev: bool) -> None:
+    """Start the server in the foreground (Ctrl+C stops it)."""
+    try:
+        config = _load(name)
+        from v6lib.server.runner import run_dev, run_gunicorn
+
+        if dev:
+            run_dev(config)
+        else:
+            run_gunicorn(config, _resolve(name), workers=workers or config.workers,
+                         threads=threads or config.threads, pid_file=_pid_file(config))
+    except errors.V6Error as exc:
+        _fail(exc)
+
+
+@server.command("stop")
+@click.argument("name")
+def stop(name: str) -> None:
+    """Stop a server started with ``v6 server start`` (via its pid file)."""
+    try:
+        config = _load(name)
+    except errors.V6Error as exc:
+        _fail(exc)
+        return
+    pid_file = _pid_file(config)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        _fail(errors.ConfigurationError(f"server {config.name!r} is not running "
+                                        f"(no pid file at {pid_file})"))
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        _fail(errors.ConfigurationError(f"server {config.name!r} was not running "
+                                        "(stale pid file removed)"))
+    click.echo(f"stopping server {config.name!r} (pid {pid})")
+
+
+@server.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--config", "name", required=True, help="Server config name or path.")
+def import_cmd(file: Path, name: str) -> None:
+    """Import organizations, users and collaborations from a YAML FILE."""
+    try:
+        config = _load(name)
+        from v6lib.server.db.engine import make_engine, make_session_factory
+        from v6lib.server.db.migrate import upgrade_database
+        from v6lib.server.importer import import_file
+
+        engine = make_engine(str(config.uri))
+        upgrade_database(engine)
+        with make_session_factory(engine)() as session:
+            report = import_file(session, file)
+            session.commit()
+        engine.dispose()
+    except errors.V6Error as exc:
+        _fail(exc)
+        return
+    click.echo(f"organizations: {len(report.organizations)}, users: {len(report.users)}, "
+               f"collaborations: {len(report.collaborations)}, new nodes: "
+               f"{len(report.nodes)}")
+    for node, key in report.api_keys.items():
+        click.echo(f"api key for node {node!r}: {key}")

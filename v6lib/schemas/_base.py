@@ -1,0 +1,41 @@
+"""Base classes for wire models: strict inputs (unknown fields rejected) and ORM outputs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+__all__ = ["MAX_ID", "Base64Str", "DbId", "InModel", "Name", "OutModel"]
+
+
+class InModel(BaseModel):
+    """A request body: unknown fields are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class OutModel(BaseModel):
+    """A response body, built from ORM objects or dicts."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+def _check_base64(value: str) -> str:
+    try:
+        base64.b64decode(value.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise ValueError("must be a base64 string") from exc
+    return value
+
+
+#: Standard base64 with padding (what ``base64.b64encode`` produces).
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+Base64Str = Annotated[str, Field(pattern=BASE64_PATTERN), AfterValidator(_check_base64)]
+
+#: Largest id a client may send: ids are 32-bit integers in every supported database.
+MAX_ID = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -1,0 +1,70 @@
+"""Task payloads: what to run (image, per-organization input) and where."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ConfigDict, Field, field_validator
+
+from ._base import Base64Str, DbId, InModel, OutModel
+from .run_status import RunStatus
+
+__all__ = ["DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"]
+
+# A task's status is one of the run statuses; it is derived from its runs.
+TaskStatus = RunStatus
+
+
+class TaskOrganization(InModel):
+    id: DbId
+    input: Base64Str = Field(max_length=50_000_000)
+
+
+class DatabaseRef(InModel):
+    """Which node database the algorithm gets, optionally with a query or sheet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=100)
+    query: str | None = Field(default=None, max_length=100_000)
+    sheet_name: str | None = Field(default=None, max_length=200)
+    preprocessing: list[dict[str, Any]] | None = None
+
+
+class TaskIn(InModel):
+    collaboration_id: DbId
+    study_id: DbId | None = None
+    name: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    image: str = Field(min_length=1, max_length=500)
+    organizations: list[TaskOrganization] = Field(min_length=1, max_length=10_000)
+    databases: list[DatabaseRef] = Field(default_factory=list, max_length=100)
+    uid: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("organizations")
+    @classmethod
+    def _unique_organizations(cls, value: list[TaskOrganization]) -> list[TaskOrganization]:
+        seen: set[int] = set()
+        for org in value:
+            if org.id in seen:
+                raise ValueError(f"organization {org.id} is listed twice")
+            seen.add(org.id)
+        return value
+
+
+class TaskOut(OutModel):
+    id: int
+    uid: str
+    name: str
+    description: str
+    image: str
+    collaboration_id: int
+    study_id: int | None = None
+    init_org_id: int | None = None
+    init_user_id: int | None = None
+    parent_id: int | None = None
+    job_id: int | None = None
+    databases: list[dict[str, Any]]
+    status: RunStatus
+    created_at: datetime

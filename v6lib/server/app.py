@@ -1,0 +1,150 @@
+"""``create_app``: wire config, database, tokens, events and routes into a Falcon app.
+
+Wiring only: no logic lives here, and nothing connects to a database at import time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import falcon
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from v6lib import __version__
+from v6lib.config import ServerConfig
+from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, PasswordPolicy
+from v6lib.server.auth.tokens import TokenService
+from v6lib.server.bootstrap import BootstrapResult, bootstrap, server_secret
+from v6lib.server.db.base import utcnow
+from v6lib.server.db.engine import make_engine, make_session_factory
+from v6lib.server.db.migrate import upgrade_database
+from v6lib.server.errors import install_error_handlers
+from v6lib.server.middleware import RequestMiddleware
+from v6lib.server.openapi import build_openapi
+from v6lib.server.resources._base import Resource
+from v6lib.server.routes import build_routes
+from v6lib.server.services.context import ServiceSettings
+from v6lib.server.state import ServerState
+
+__all__ = ["V6App", "create_app", "prepare_database", "service_settings"]
+
+
+def _announce(result: BootstrapResult, username: str) -> None:
+    if result.root_password:
+        print(f"v6 server: created user {username!r} with password "
+              f"{result.root_password!r}; it is shown only once", file=sys.stderr)
+
+
+def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings:
+    p = config.password_policy
+    return ServiceSettings(
+        kdf_cost=kdf_cost,
+        password_policy=PasswordPolicy(
+            min_length=p.min_length, require_digit=p.require_digit,
+            require_letter=p.require_letter, require_upper=p.require_upper,
+            require_lower=False, require_symbol=p.require_symbol),
+        max_failed_logins=config.max_failed_logins,
+        lockout_minutes=config.lockout_minutes,
+        mfa_required=config.mfa_required,
+        container_token_ttl=timedelta(hours=config.container_token_hours),
+        api_path=config.api_path,
+    )
+
+
+def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost = DEFAULT_COST,
+                     announce: Callable[[BootstrapResult, str], None] = _announce,
+                     migrate: bool = True) -> str:
+    """Migrate, seed rules/roles/root and return the token secret. Idempotent.
+
+    The CLI calls this once in the gunicorn master so workers never race on DDL.
+    """
+    if migrate:
+        upgrade_database(engine)
+    factory = make_session_factory(engine)
+    root_password = config.root_password.get_secret_value() if config.root_password else None
+    for attempt in range(3):
+        with factory() as session:
+            try:
+                result = bootstrap(session, root_username=config.root_username,
+                                   root_password=root_password, kdf_cost=kdf_cost)
+                secret = server_secret(session)
+                session.commit()
+            except IntegrityError:  # another process seeded at the same moment
+                session.rollback()
+                if attempt == 2:
+                    raise
+                continue
+        announce(result, config.root_username)
+        break
+    if config.jwt_secret_key is not None:
+        return config.jwt_secret_key.get_secret_value()
+    return secret
+
+
+class V6App(falcon.App):
+    """A falcon app that also carries its ``ServerState`` (``app.v6_state``) for tests,
+    the CLI and shutdown."""
+
+    v6_state: ServerState
+
+
+class ApiDocs(Resource):
+    auth = False
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.document
+
+
+def create_app(
+    config: ServerConfig,
+    *,
+    engine: Engine | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    kdf_cost: KdfCost = DEFAULT_COST,
+    hub: Any = None,
+    migrate: bool = True,
+    announce: Callable[[BootstrapResult, str], None] = _announce,
+) -> V6App:
+    """The WSGI app for ``config``.
+
+    Args:
+        engine: use this engine instead of one made from ``config.uri`` (tests, mock).
+        clock: time source for tokens, runs and events.
+        kdf_cost: argon2 cost for new password and API-key hashes (lower only in tests).
+        hub: an ``EventHub``; one is created on ``engine`` when omitted.
+        migrate: run migrations first (the CLI's master already did so).
+    """
+    from v6lib.server.events import EventHub
+
+    engine = engine or make_engine(str(config.uri))
+    secret = prepare_database(config, engine, kdf_cost=kdf_cost, announce=announce,
+                              migrate=migrate)
+    hub = hub or EventHub(engine, clock=clock)
+    hub.start()
+    state = ServerState(
+        engine=engine, session_factory=make_session_factory(engine),
+        tokens=TokenService(secret, clock=clock, access_minutes=config.access_token_minutes,
+                            refresh_hours=config.refresh_token_hours),
+        hub=hub, settings=service_settings(config, kdf_cost), clock=clock,
+        max_request_bytes=config.max_request_bytes, version=__version__)
+    middleware: list[Any] = [RequestMiddleware(state)]
+    if config.cors_origins:
+        middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
+    app = V6App(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = True
+    install_error_handlers(app)
+    routes = build_routes(hub=hub, version=__version__)
+    for path, resource in routes:
+        app.add_route(f"{config.api_path}{path}", resource)
+    docs = ApiDocs(build_openapi(routes, api_path=config.api_path, version=__version__))
+    app.add_route("/apidocs", docs)
+    app.add_route(f"{config.api_path}/apidocs", docs)
+    app.v6_state = state
+    return app

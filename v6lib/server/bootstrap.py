@@ -1,0 +1,91 @@
+"""First-start and every-start database setup: rules, default roles, root account, secret.
+
+Idempotent: running it again adds what is missing and changes nothing else, except
+that default roles are brought back to their defined rule sets.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, hash_secret
+from v6lib.server.db.models import Organization, Role, Rule, ServerMeta, User
+from v6lib.server.permissions.roles import DEFAULT_ROLES, ROOT_ROLE
+from v6lib.server.permissions.rules import CATALOGUE, RuleKey
+
+__all__ = ["BootstrapResult", "bootstrap", "ensure_rules", "server_secret"]
+
+ROOT_ORGANIZATION = "root"
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """What a start created; ``root_password`` is set only when it was generated now."""
+
+    root_user_id: int
+    root_password: str | None
+
+
+def ensure_rules(session: Session) -> dict[RuleKey, Rule]:
+    existing = {RuleKey(r.name, r.scope, r.operation): r
+                for r in session.scalars(select(Rule))}
+    for key in CATALOGUE:
+        if key not in existing:
+            rule = Rule(name=key.name, scope=key.scope, operation=key.operation)
+            session.add(rule)
+            existing[key] = rule
+    session.flush()
+    return existing
+
+
+def ensure_default_roles(session: Session, rules: dict[RuleKey, Rule]) -> dict[str, Role]:
+    roles = {r.name: r for r in session.scalars(select(Role).where(
+        Role.organization_id.is_(None)))}
+    for name, (description, keys) in DEFAULT_ROLES.items():
+        role = roles.get(name)
+        if role is None:
+            role = Role(name=name, description=description, organization_id=None)
+            session.add(role)
+            roles[name] = role
+        role.rules = [rules[k] for k in keys]
+    session.flush()
+    return roles
+
+
+def server_secret(session: Session, name: str = "jwt_secret") -> str:
+    """A random secret generated once and shared by every worker through the database."""
+    row = session.get(ServerMeta, name)
+    if row is None:
+        row = ServerMeta(key=name, value=secrets.token_urlsafe(48))
+        session.add(row)
+        session.flush()
+    return row.value
+
+
+def bootstrap(session: Session, *, root_username: str, root_password: str | None,
+              kdf_cost: KdfCost = DEFAULT_COST) -> BootstrapResult:
+    """Seed rules and roles; create the root organization and user when missing."""
+    rules = ensure_rules(session)
+    roles = ensure_default_roles(session, rules)
+    user = session.scalars(select(User).where(User.username == root_username)).first()
+    generated: str | None = None
+    if user is None:
+        org = session.scalars(select(Organization).where(
+            Organization.name == ROOT_ORGANIZATION)).first()
+        if org is None:
+            org = Organization(name=ROOT_ORGANIZATION)
+            session.add(org)
+            session.flush()
+        password = root_password
+        if not password:
+            password = generated = secrets.token_urlsafe(18)
+        user = User(username=root_username, organization_id=org.id,
+                    password_hash=hash_secret(password, cost=kdf_cost),
+                    roles=[roles[ROOT_ROLE]], failed_login_attempts=0)
+        session.add(user)
+        session.flush()
+    return BootstrapResult(root_user_id=user.id, root_password=generated)

@@ -1,0 +1,1 @@
+"""Database layer of the server: declarative base, models, engine and migrations."""

@@ -1,0 +1,90 @@
+"""Engine and session factory: SQLite tuned for concurrent workers, PostgreSQL pooled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from v6lib.errors import ConfigurationError
+
+__all__ = ["SQLITE_BEGIN_IMMEDIATE", "is_sqlite", "make_engine", "make_session_factory",
+           "write_options"]
+
+#: Execution option: start the SQLite transaction with BEGIN IMMEDIATE (take the write
+#: lock first). Ignored by other databases.
+SQLITE_BEGIN_IMMEDIATE = "v6_sqlite_begin_immediate"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def write_options() -> dict[str, Any]:
+    """Execution options for a transaction that will write."""
+    return {SQLITE_BEGIN_IMMEDIATE: True}
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # NOTE: WAL lets readers proceed while one writer commits; busy_timeout makes
+    # gunicorn workers wait for the write lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create the engine for ``url`` with per-backend settings.
+
+    SQLite gets WAL, a busy timeout and enforced foreign keys; PostgreSQL gets a
+    bounded pool with pre-ping so connections killed by the database are replaced.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ConfigurationError(f"database url {url!r} is not a valid SQLAlchemy URL") from exc
+    if parsed.get_backend_name() == "sqlite":
+        memory = parsed.database in (None, "", ":memory:")
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if memory:
+            from sqlalchemy.pool import StaticPool
+
+            kwargs["poolclass"] = StaticPool
+        else:
+            kwargs["poolclass"] = NullPool
+        engine = create_engine(url, echo=echo, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        # NOTE: pysqlite's own transaction handling defers BEGIN; issuing it ourselves
+        # makes SELECT ... then UPDATE inside one request a real transaction.
+        event.listen(engine, "connect", _disable_pysqlite_begin)
+        event.listen(engine, "begin", _emit_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return create_engine(
+        url, echo=echo, pool_size=5, max_overflow=10, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+def _disable_pysqlite_begin(dbapi_connection: Any, connection_record: Any) -> None:
+    dbapi_connection.isolation_level = None
+
+
+def _emit_begin(conn: Any) -> None:
+    # NOTE: a deferred transaction that reads and then writes fails at once with
+    # "database is locked" when another connection wrote in between (SQLite cannot
+    # upgrade a stale snapshot). Writers therefore ask for BEGIN IMMEDIATE, which waits
+    # (busy_timeout) for the write lock up front.
+    immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (we serialize after commit)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)

@@ -1,0 +1,31 @@
+"""The ``run`` table: one organization's execution of a task, with input and result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from v6lib.server.db.base import Base, IdMixin
+
+
+class Run(IdMixin, Base):
+    __tablename__ = "run"
+    __table_args__ = (Index("ix_run_organization_id_status", "organization_id", "status"),)
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("node.id", ondelete="SET NULL"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(30), default="pending")
+    input: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    assigned_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Permissions: the rule catalogue, default roles, principals and the one policy engine."""

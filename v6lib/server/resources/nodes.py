@@ -1,0 +1,82 @@
+"""``/node`` resources; creating a node or resetting its key answers the key once."""
+
+from __future__ import annotations
+
+import falcon
+
+from v6lib.schemas._base import DbId
+from v6lib.schemas.node import ApiKeyOut, NodeCreated, NodeIn, NodeOut, NodePatch
+from v6lib.schemas.token import Message
+from v6lib.server.db.models import Node
+from v6lib.server.resources._base import (
+    ListQuery,
+    Op,
+    Resource,
+    page_reply,
+    parse_body,
+    parse_query,
+    reply,
+)
+from v6lib.server.services import nodes as svc
+from v6lib.server.services.context import ServiceContext
+
+__all__ = ["NodeApiKey", "NodeCollection", "NodeItem", "node_out"]
+
+
+def node_out(ctx: ServiceContext, node: Node) -> NodeOut:
+    return NodeOut(id=node.id, name=node.name, organization_id=node.organization_id,
+                   collaboration_id=node.collaboration_id,
+                   status=svc.node_status(node, ctx),  # type: ignore[arg-type]
+                   last_seen_at=node.last_seen_at)
+
+
+class NodeQuery(ListQuery):
+    organization_id: DbId | None = None
+    collaboration_id: DbId | None = None
+    name: str | None = None
+
+
+class NodeCollection(Resource):
+    api = {
+        "get": Op("List nodes", NodeOut, query=NodeQuery, paged=True),
+        "post": Op("Register a node; the answer holds its API key, shown only this once",
+                   NodeCreated, body=NodeIn, status=201, errors=(400, 403, 409)),
+    }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ctx, q = self.ctx(req), parse_query(req, NodeQuery)
+        rows, total = svc.list_nodes(ctx, **q.model_dump())
+        page_reply(req, resp, rows, total, q, lambda n: node_out(ctx, n))
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ctx = self.ctx(req)
+        node, api_key = svc.create_node(ctx, parse_body(req, NodeIn))
+        reply(resp, NodeCreated(**node_out(ctx, node).model_dump(), api_key=api_key), 201)
+
+
+class NodeItem(Resource):
+    api = {
+        "get": Op("One node", NodeOut, errors=(404,)),
+        "patch": Op("Rename a node", NodeOut, body=NodePatch, errors=(400, 403, 404)),
+        "delete": Op("Delete a node", Message, errors=(403, 404)),
+    }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        ctx = self.ctx(req)
+        reply(resp, node_out(ctx, svc.get_node(ctx, id)))
+
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        ctx = self.ctx(req)
+        reply(resp, node_out(ctx, svc.update_node(ctx, id, parse_body(req, NodePatch))))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        svc.delete_node(self.ctx(req), id)
+        reply(resp, Message(msg=f"node {id} deleted"))
+
+
+class NodeApiKey(Resource):
+    api = {"post": Op("Replace the node's API key; the new key is shown only this once",
+                      ApiKeyOut, errors=(403, 404))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        reply(resp, ApiKeyOut(api_key=svc.reset_api_key(self.ctx(req), id)))

@@ -1,0 +1,92 @@
+"""``/task`` resources: create (fan-out), list, view, kill, delete and wait."""
+
+from __future__ import annotations
+
+import falcon
+from pydantic import BaseModel, ConfigDict, Field
+
+from v6lib.schemas._base import DbId
+from v6lib.schemas.run_status import RunStatus
+from v6lib.schemas.task import TaskIn, TaskOut
+from v6lib.schemas.token import Message
+from v6lib.server.resources._base import (
+    ListQuery,
+    Op,
+    Resource,
+    page_reply,
+    parse_body,
+    parse_query,
+    reply,
+)
+from v6lib.server.services import events as event_svc
+from v6lib.server.services import tasks as svc
+
+__all__ = ["TaskCollection", "TaskItem", "TaskKill", "TaskWait"]
+
+
+class TaskQuery(ListQuery):
+    collaboration_id: DbId | None = None
+    init_org_id: DbId | None = None
+    init_user_id: DbId | None = None
+    job_id: DbId | None = None
+    parent_id: DbId | None = None
+    study_id: DbId | None = None
+    status: RunStatus | None = None
+    name: str | None = None
+
+
+class WaitQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: float = Field(default=30, ge=0, le=60)
+
+
+class TaskCollection(Resource):
+    api = {
+        "get": Op("List tasks", TaskOut, query=TaskQuery, paged=True),
+        "post": Op("Create a task: one pending run per organization", TaskOut, body=TaskIn,
+                   status=201, errors=(400, 403, 409)),
+    }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        q = parse_query(req, TaskQuery)
+        rows, total = svc.list_tasks(self.ctx(req), **q.model_dump())
+        page_reply(req, resp, rows, total, q, TaskOut.model_validate)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, TaskOut.model_validate(
+            svc.create_task(self.ctx(req), parse_body(req, TaskIn))), 201)
+
+
+class TaskItem(Resource):
+    api = {
+        "get": Op("One task", TaskOut, errors=(404,)),
+        "delete": Op("Delete a task with its runs and subtasks", Message, errors=(403, 404)),
+    }
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        reply(resp, TaskOut.model_validate(svc.get_task(self.ctx(req), id)))
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        svc.delete_task(self.ctx(req), id)
+        reply(resp, Message(msg=f"task {id} deleted"))
+
+
+class TaskKill(Resource):
+    api = {"post": Op("Kill the task and all its descendants", TaskOut, errors=(403, 404))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        reply(resp, TaskOut.model_validate(svc.kill_task(self.ctx(req), id)))
+
+
+class TaskWait(Resource):
+    api = {"get": Op("Long-poll until every run of the task is final (timeout <= 60 s)",
+                     TaskOut, query=WaitQuery, errors=(404,))}
+
+    def __init__(self, hub: object) -> None:
+        self.hub = hub
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        q = parse_query(req, WaitQuery)
+        task = event_svc.wait_for_task(self.ctx(req), self.hub, id, q.timeout)
+        reply(resp, TaskOut.model_validate(task))

@@ -1,0 +1,86 @@
+"""``/token/*``, ``/password/change`` and ``/recover/*``: logging in and passwords."""
+
+from __future__ import annotations
+
+import falcon
+
+from v6lib.schemas.token import (
+    ContainerTokenIn,
+    ContainerTokenOut,
+    Message,
+    NodeLogin,
+    NodeTokenOut,
+    PasswordChange,
+    RecoverLost,
+    RecoverReset,
+    RefreshOut,
+    UserLogin,
+    UserTokenOut,
+)
+from v6lib.server.middleware import bearer_token
+from v6lib.server.resources._base import Op, Resource, parse_body, reply
+from v6lib.server.services import accounts, logins
+
+__all__ = ["ContainerToken", "NodeToken", "PasswordChangeResource", "RecoverLostResource",
+           "RecoverResetResource", "RefreshToken", "UserToken"]
+
+
+class UserToken(Resource):
+    auth = False
+    api = {"post": Op("Log in as a user (password, optional TOTP code)", UserTokenOut,
+                      body=UserLogin, auth=False, errors=(400, 401, 429))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, logins.login_user(self.ctx(req), parse_body(req, UserLogin)))
+
+
+class NodeToken(Resource):
+    auth = False
+    api = {"post": Op("Log in as a node with its API key", NodeTokenOut, body=NodeLogin,
+                      auth=False, errors=(400, 401))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, logins.login_node(self.ctx(req), parse_body(req, NodeLogin).api_key))
+
+
+class ContainerToken(Resource):
+    api = {"post": Op("Mint a token for the algorithm container of one of the node's runs",
+                      ContainerTokenOut, body=ContainerTokenIn, errors=(400, 401, 403, 409))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, logins.container_token(self.ctx(req), parse_body(req, ContainerTokenIn)))
+
+
+class RefreshToken(Resource):
+    auth = False
+    api = {"post": Op("New access and refresh tokens for a refresh token (Bearer header)",
+                      RefreshOut, auth=False, errors=(401,))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, logins.refresh_tokens(self.ctx(req), bearer_token(req)))
+
+
+class PasswordChangeResource(Resource):
+    api = {"post": Op("Change the caller's password", Message, body=PasswordChange,
+                      errors=(400, 401))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, accounts.change_password(self.ctx(req), parse_body(req, PasswordChange)))
+
+
+class RecoverLostResource(Resource):
+    auth = False
+    api = {"post": Op("Request a password reset token (written to the server log)",
+                      Message, body=RecoverLost, auth=False, errors=(400,))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, accounts.recover_lost(self.ctx(req), parse_body(req, RecoverLost)))
+
+
+class RecoverResetResource(Resource):
+    auth = False
+    api = {"post": Op("Set a new password with a reset token", Message, body=RecoverReset,
+                      auth=False, errors=(400, 401))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, accounts.recover_reset(self.ctx(req), parse_body(req, RecoverReset)))

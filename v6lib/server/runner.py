@@ -1,0 +1,123 @@
+"""Run the server: under gunicorn (migrations once in the master) or in one process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from v6lib.config import ServerConfig
+
+__all__ = ["configure_logging", "gunicorn_options", "run_dev", "run_gunicorn"]
+
+
+def configure_logging(config: ServerConfig) -> None:
+    """Server logs (including password-reset tokens) to stderr and/or the configured file."""
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    settings = config.logging
+    handlers: list[logging.Handler] = []
+    if settings.use_console:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    if settings.file is not None:
+        settings.file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(RotatingFileHandler(settings.file, maxBytes=settings.max_size * 1024,
+                                            backupCount=settings.backup_count))
+    fmt = settings.format or "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter(fmt, settings.datefmt))
+    logger = logging.getLogger("v6lib")
+    logger.setLevel(settings.level)
+    for handler in handlers:
+        logger.addHandler(handler)
+
+
+def _prepare(config: ServerConfig) -> None:
+    """Migrate and seed before any worker exists, so workers never race on DDL."""
+    from v6lib.server.app import prepare_database
+    from v6lib.server.db.engine import make_engine
+
+    engine = make_engine(str(config.uri))
+    try:
+        prepare_database(config, engine)
+    finally:
+        engine.dispose()
+
+
+def _ensure_sqlite_dir(config: ServerConfig) -> None:
+    uri = str(config.uri)
+    if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def gunicorn_options(config: ServerConfig, *, workers: int, threads: int,
+                     pid_file: Path | None) -> dict[str, Any]:
+    return {
+        "bind": f"{config.host}:{config.port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        # NOTE: long polls hold a request up to 60 s; the worker timeout must exceed it.
+        "timeout": 120,
+        "graceful_timeout": 10,
+        "pidfile": str(pid_file) if pid_file else None,
+        "accesslog": "-",
+        # NOTE: several servers may run on one host; gunicorn's shared control socket
+        # in the home directory would clash between them.
+        "control_socket_disable": True,
+    }
+
+
+def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threads: int,
+                 pid_file: Path | None = None) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    _ensure_sqlite_dir(config)
+    configure_logging(config)
+    _prepare(config)
+    os.environ["V6_SERVER_CONFIG"] = str(config_path)
+    os.environ["V6_SERVER_MIGRATED"] = "1"
+    if pid_file:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+    options = gunicorn_options(config, workers=workers, threads=threads, pid_file=pid_file)
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from v6lib.server.wsgi import load_app
+
+            return load_app()  # logging was set up in the master and is inherited
+
+    print(f"v6 server {config.name!r} listening on "
+          f"http://{config.host}:{config.port}{config.api_path}", file=sys.stderr)
+    _App().run()
+
+
+def run_dev(config: ServerConfig) -> None:
+    """A single-process threaded server; for development and demos only."""
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIServer, make_server
+
+    from v6lib.server.app import create_app
+
+    class _Threaded(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    _ensure_sqlite_dir(config)
+    configure_logging(config)
+    app = create_app(config)
+    with make_server(config.host, config.port, app, server_class=_Threaded) as httpd:
+        print(f"v6 server {config.name!r} (dev) listening on "
+              f"http://{config.host}:{config.port}{config.api_path}", file=sys.stderr)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            app.v6_state.hub.stop()

@@ -1,0 +1,55 @@
+"""Helpers every service shares: visible lookups, pagination and id checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from v6lib.errors import NotFoundError
+from v6lib.server.db.base import Base
+from v6lib.server.permissions.policy import visible_filter
+from v6lib.server.permissions.principal import Principal
+
+__all__ = ["check_ids_exist", "get_visible", "paginate"]
+
+M = TypeVar("M", bound=Base)
+
+
+def get_visible(session: Session, model: type[M], item_id: int, principal: Principal,
+                resource: str) -> M:
+    """The row ``item_id`` if it exists and ``principal`` may view it, else ``NotFoundError``.
+
+    NOTE: an invisible row answers 404, not 403, so ids of others' things do not leak.
+    """
+    stmt = select(model).where(model.id == item_id,  # type: ignore[attr-defined]
+                               visible_filter(principal, resource, "view"))
+    row = session.scalars(stmt).first()
+    if row is None:
+        raise NotFoundError(f"{resource} {item_id} does not exist or is not visible to you")
+    return row
+
+
+def paginate(session: Session, stmt: Select[Any], page: int,
+             per_page: int) -> tuple[Sequence[Any], int]:
+    """One page of ``stmt`` and the total count, in two queries."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return rows, int(total or 0)
+
+
+def check_ids_exist(session: Session, model: type[M], ids: Iterable[int],
+                    field: str) -> list[M]:
+    """Load rows by id, or fail naming the ids that do not exist."""
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return []
+    rows = session.scalars(select(model).where(model.id.in_(wanted))).all()  # type: ignore[attr-defined]
+    found = {row.id for row in rows}  # type: ignore[attr-defined]
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFoundError(f"{field}: no such id(s) {missing}", details={"field": field})
+    by_id = {row.id: row for row in rows}  # type: ignore[attr-defined]
+    return [by_id[i] for i in wanted]

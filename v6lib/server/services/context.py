@@ -1,0 +1,66 @@
+"""What every service call needs: the DB session, the caller, the clock and settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from v6lib.errors import AuthenticationError
+from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, PasswordPolicy
+from v6lib.server.auth.tokens import TokenService
+from v6lib.server.permissions.principal import Principal
+
+__all__ = ["EventPublisher", "ServiceContext", "ServiceSettings"]
+
+
+class EventPublisher(Protocol):
+    """The part of the event hub the services use: add an event in the caller's transaction."""
+
+    def publish(self, session: Session, type: str, *, task_id: int,
+                run_id: int | None = None, organization_id: int | None = None,
+                collaboration_id: int | None = None, status: str | None = None) -> Any: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Knobs of the service layer, taken from the server config at wiring time."""
+
+    kdf_cost: KdfCost = DEFAULT_COST
+    password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
+    max_failed_logins: int = 5
+    lockout_minutes: float = 15
+    mfa_required: bool = False
+    container_token_ttl: timedelta = timedelta(hours=24)
+    reset_token_minutes: float = 30
+    node_offline_after: timedelta = timedelta(minutes=5)
+    api_path: str = "/api"
+
+
+@dataclass
+class ServiceContext:
+    """One unit of work: services read the caller from here and write through ``session``."""
+
+    session: Session
+    tokens: TokenService
+    events: EventPublisher
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
+    principal: Principal | None = None
+    clock: Callable[[], datetime] = _utcnow
+
+    @property
+    def me(self) -> Principal:
+        """The authenticated caller; services that need one call this."""
+        if self.principal is None:
+            raise AuthenticationError("this needs an access token (Authorization: Bearer ...)")
+        return self.principal
+
+    def now(self) -> datetime:
+        return self.clock()

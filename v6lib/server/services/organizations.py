@@ -1,0 +1,67 @@
+"""Organization use cases: list, view, create and edit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from v6lib.errors import ConflictError
+from v6lib.schemas.organization import OrganizationIn, OrganizationPatch
+from v6lib.server.db.models import Organization, collaboration_organization
+from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.services.common import get_visible, paginate
+from v6lib.server.services.context import ServiceContext
+
+__all__ = ["create_organization", "get_organization", "list_organizations",
+           "update_organization"]
+
+
+def list_organizations(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+                       name: str | None = None,
+                       collaboration_id: int | None = None
+                       ) -> tuple[Sequence[Organization], int]:
+    stmt = select(Organization).where(visible_filter(ctx.me, "organization"))
+    if name is not None:
+        stmt = stmt.where(Organization.name.like(f"%{name}%"))
+    if collaboration_id is not None:
+        co = collaboration_organization
+        stmt = stmt.where(Organization.id.in_(
+            select(co.c.organization_id).where(co.c.collaboration_id == collaboration_id)))
+    return paginate(ctx.session, stmt.order_by(Organization.id), page, per_page)
+
+
+def get_organization(ctx: ServiceContext, organization_id: int) -> Organization:
+    return get_visible(ctx.session, Organization, organization_id, ctx.me, "organization")
+
+
+def _flush_unique(ctx: ServiceContext, what: str) -> None:
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(f"{what} already exists") from exc
+
+
+def create_organization(ctx: ServiceContext, payload: OrganizationIn) -> Organization:
+    require(ctx.me, "create", "organization")
+    org = Organization(**payload.model_dump())
+    ctx.session.add(org)
+    _flush_unique(ctx, f"an organization named {payload.name!r}")
+    return org
+
+
+def update_organization(ctx: ServiceContext, organization_id: int,
+                        payload: OrganizationPatch) -> Organization:
+    org = get_organization(ctx, organization_id)
+    require(ctx.me, "edit", "organization", organization_ids=[org.id])
+    for key, value in payload.model_dump(exclude_unset=True).items():
+        if key == "name" and value is None:
+            continue
+        setattr(org, key, value)
+    _flush_unique(ctx, f"an organization named {org.name!r}")
+    return org
+
+
+flush_unique = _flush_unique

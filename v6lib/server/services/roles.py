@@ -1,0 +1,82 @@
+"""Role use cases; default roles (organization_id null) need global rights to change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+
+from v6lib.errors import NotFoundError
+from v6lib.schemas.role import RoleIn, RolePatch
+from v6lib.server.db.models import Organization, Role, Rule, user_role
+from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.services.common import check_ids_exist, get_visible, paginate
+from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.grants import check_grantable_rules
+from v6lib.server.services.organizations import flush_unique
+
+__all__ = ["create_role", "delete_role", "get_role", "list_roles", "update_role"]
+
+
+def list_roles(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+               organization_id: int | None = None, user_id: int | None = None,
+               name: str | None = None, include_default: bool = True
+               ) -> tuple[Sequence[Role], int]:
+    stmt = select(Role).where(visible_filter(ctx.me, "role"))
+    if organization_id is not None:
+        cond = Role.organization_id == organization_id
+        stmt = stmt.where(or_(cond, Role.organization_id.is_(None)) if include_default
+                          else cond)
+    elif not include_default:
+        stmt = stmt.where(Role.organization_id.is_not(None))
+    if user_id is not None:
+        stmt = stmt.where(Role.id.in_(select(user_role.c.role_id).where(
+            user_role.c.user_id == user_id)))
+    if name is not None:
+        stmt = stmt.where(Role.name.like(f"%{name}%"))
+    return paginate(ctx.session, stmt.order_by(Role.id), page, per_page)
+
+
+def get_role(ctx: ServiceContext, role_id: int) -> Role:
+    return get_visible(ctx.session, Role, role_id, ctx.me, "role")
+
+
+def create_role(ctx: ServiceContext, payload: RoleIn) -> Role:
+    me = ctx.me
+    org_id = payload.organization_id or me.organization_id
+    require(me, "create", "role", organization_ids=[org_id])
+    if ctx.session.get(Organization, org_id) is None:
+        raise NotFoundError(f"organization_id: no organization {org_id}",
+                              details={"field": "organization_id"})
+    rules = check_ids_exist(ctx.session, Rule, payload.rule_ids, "rule_ids")
+    check_grantable_rules(me, rules)
+    role = Role(name=payload.name, description=payload.description, organization_id=org_id,
+                rules=rules)
+    ctx.session.add(role)
+    flush_unique(ctx, f"a role named {payload.name!r} in this organization")
+    return role
+
+
+def update_role(ctx: ServiceContext, role_id: int, payload: RolePatch) -> Role:
+    me = ctx.me
+    role = get_role(ctx, role_id)
+    require(me, "edit", "role", organization_ids=[role.organization_id])
+    data = payload.model_dump(exclude_unset=True)
+    if data.get("name") is not None:
+        role.name = data["name"]
+    if "description" in data:
+        role.description = data["description"]
+    if data.get("rule_ids") is not None:
+        rules = check_ids_exist(ctx.session, Rule, data["rule_ids"], "rule_ids")
+        changed = set(data["rule_ids"]) ^ set(role.rule_ids)
+        check_grantable_rules(me, [r for r in [*rules, *role.rules] if r.id in changed])
+        role.rules = rules
+    flush_unique(ctx, f"a role named {role.name!r} in this organization")
+    return role
+
+
+def delete_role(ctx: ServiceContext, role_id: int) -> None:
+    role = get_role(ctx, role_id)
+    require(ctx.me, "delete", "role", organization_ids=[role.organization_id])
+    ctx.session.delete(role)
+    ctx.session.flush()

@@ -1,0 +1,89 @@
+"""Run use cases: list and view runs and results; the node's state-machine update."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from v6lib.errors import ConflictError, PermissionDenied, ValidationError
+from v6lib.schemas.run import RunPatch
+from v6lib.schemas.run_status import RunStatus, can_transition
+from v6lib.server.db.models import Run, Task
+from v6lib.server.permissions.policy import visible_filter
+from v6lib.server.services.common import get_visible, paginate
+from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.task_status import refresh_task_status
+
+__all__ = ["get_run", "list_runs", "update_run"]
+
+
+def list_runs(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+              task_id: int | None = None, organization_id: int | None = None,
+              node_id: int | None = None, status: str | None = None,
+              job_id: int | None = None) -> tuple[Sequence[Run], int]:
+    stmt = select(Run).where(visible_filter(ctx.me, "run"))
+    for column, value in ((Run.task_id, task_id), (Run.organization_id, organization_id),
+                          (Run.node_id, node_id), (Run.status, status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if job_id is not None:
+        stmt = stmt.where(Run.task_id.in_(select(Task.id).where(Task.job_id == job_id)))
+    return paginate(ctx.session, stmt.order_by(Run.id), page, per_page)
+
+
+def get_run(ctx: ServiceContext, run_id: int) -> Run:
+    return get_visible(ctx.session, Run, run_id, ctx.me, "run")
+
+
+def _check_owner(ctx: ServiceContext, run: Run) -> Task:
+    me = ctx.me
+    if not me.is_node:
+        raise PermissionDenied("only the node of the run's organization may update a run")
+    task = ctx.session.get(Task, run.task_id)
+    assert task is not None
+    if run.organization_id != me.organization_id or \
+            task.collaboration_id not in me.collaboration_ids:
+        raise PermissionDenied(f"run {run.id} belongs to another node")
+    return task
+
+
+def update_run(ctx: ServiceContext, run_id: int, payload: RunPatch) -> Run:
+    """Move a run along its state machine.
+
+    Repeating the current terminal status is an idempotent no-op (200) so a node
+    can resend a result safely; any other illegal move is a ``ConflictError`` (409).
+    """
+    run = get_run(ctx, run_id)
+    task = _check_owner(ctx, run)
+    current, new = RunStatus(run.status), payload.status
+    if current == new and current.is_terminal:
+        return run
+    if not can_transition(current, new):
+        raise ConflictError(f"run {run.id} cannot go from {current.value!r} to {new.value!r}",
+                            details={"current": current.value, "requested": new.value})
+    if payload.result is not None and not new.is_terminal:
+        raise ValidationError(
+            f"result: a result is only accepted with a final status, not {new.value!r}",
+            details={"field": "result"})
+    now = ctx.now()
+    run.status = new.value
+    run.node_id = ctx.me.node_id
+    if new is RunStatus.ACTIVE:
+        run.started_at = now
+    if new is RunStatus.PENDING:
+        run.started_at = None
+    if new.is_terminal:
+        run.finished_at = now
+    if payload.result is not None:
+        run.result = payload.result
+    if payload.log is not None:
+        run.log = payload.log
+    if payload.reason is not None:
+        run.reason = payload.reason
+    ctx.session.flush()
+    refresh_task_status(ctx.session, task)
+    ctx.events.publish(ctx.session, "run_updated", task_id=task.id, run_id=run.id,
+                       organization_id=run.organization_id,
+                       collaboration_id=task.collaboration_id, status=run.status)
+    return run

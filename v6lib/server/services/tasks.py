@@ -1,0 +1,189 @@
+"""Task use cases: create with fan-out to one run per organization, list, kill, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+
+from v6lib.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from v6lib.schemas.run_status import RunStatus
+from v6lib.schemas.task import TaskIn
+from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
+from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.services.common import get_visible, paginate
+from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.task_status import refresh_task_status
+
+__all__ = ["create_task", "delete_task", "descendant_ids", "get_task", "kill_runs",
+           "kill_task", "list_tasks"]
+
+
+def list_tasks(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+               collaboration_id: int | None = None, init_org_id: int | None = None,
+               init_user_id: int | None = None, job_id: int | None = None,
+               parent_id: int | None = None, study_id: int | None = None,
+               status: str | None = None, name: str | None = None
+               ) -> tuple[Sequence[Task], int]:
+    stmt = select(Task).where(visible_filter(ctx.me, "task"))
+    filters = {Task.collaboration_id: collaboration_id, Task.init_org_id: init_org_id,
+               Task.init_user_id: init_user_id, Task.job_id: job_id,
+               Task.parent_id: parent_id, Task.study_id: study_id, Task.status: status}
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if name is not None:
+        stmt = stmt.where(Task.name.like(f"%{name}%"))
+    return paginate(ctx.session, stmt.order_by(Task.id), page, per_page)
+
+
+def get_task(ctx: ServiceContext, task_id: int) -> Task:
+    return get_visible(ctx.session, Task, task_id, ctx.me, "task")
+
+
+def _resolve_origin(ctx: ServiceContext, payload: TaskIn) -> dict[str, int | None]:
+    """Who creates the task, and for a container which job and parent it belongs to."""
+    me = ctx.me
+    if me.is_node:
+        raise PermissionDenied("nodes cannot create tasks; use a user or container token")
+    if me.is_container:
+        if payload.collaboration_id not in me.collaboration_ids:
+            raise PermissionDenied("a subtask must stay in the collaboration of its parent")
+        if payload.image != me.image:
+            raise PermissionDenied(
+                f"a subtask must use the image of its parent ({me.image!r})")
+        parent = ctx.session.get(Task, me.task_id)
+        return {"init_org_id": me.organization_id,
+                "init_user_id": parent.init_user_id if parent else None,
+                "parent_id": me.task_id, "job_id": me.job_id}
+    require(me, "create", "task", collaboration_id=payload.collaboration_id)
+    return {"init_org_id": me.organization_id, "init_user_id": me.user_id,
+            "parent_id": None, "job_id": None}
+
+
+def _resolve_collaboration(ctx: ServiceContext, payload: TaskIn) -> Collaboration:
+    collab = ctx.session.get(Collaboration, payload.collaboration_id)
+    if collab is None:
+        raise NotFoundError(f"collaboration_id: no collaboration {payload.collaboration_id}",
+                              details={"field": "collaboration_id"})
+    return collab
+
+
+def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
+    """organization id -> node id for every targeted organization, or a 400 naming the
+    organizations that have no node in the collaboration (or are outside the study)."""
+    nodes = dict(ctx.session.execute(
+        select(Node.organization_id, Node.id).where(
+            Node.collaboration_id == payload.collaboration_id)).all())
+    allowed = set(nodes)
+    if payload.study_id is not None:
+        study = ctx.session.get(Study, payload.study_id)
+        if study is None or study.collaboration_id != payload.collaboration_id:
+            raise ValidationError(
+                f"study_id: study {payload.study_id} is not part of collaboration "
+                f"{payload.collaboration_id}", details={"field": "study_id"})
+        allowed &= set(study.organization_ids)
+    wanted = [o.id for o in payload.organizations]
+    refused = [o for o in wanted if o not in allowed]
+    if refused:
+        raise ValidationError(
+            f"organizations: {refused} have no node in collaboration "
+            f"{payload.collaboration_id}" + (" or are not in the study"
+                                             if payload.study_id is not None else ""),
+            details={"field": "organizations", "organization_ids": refused})
+    return {o: nodes[o] for o in wanted}
+
+
+def _fan_out_runs(ctx: ServiceContext, task: Task, payload: TaskIn,
+                  nodes: dict[int, int]) -> list[Run]:
+    now = ctx.now()
+    runs = [Run(task_id=task.id, organization_id=o.id, node_id=nodes[o.id],
+                status=RunStatus.PENDING.value, input=o.input, assigned_at=now)
+            for o in payload.organizations]
+    ctx.session.add_all(runs)
+    ctx.session.flush()
+    for run in runs:
+        ctx.events.publish(ctx.session, "run_created", task_id=task.id, run_id=run.id,
+                           organization_id=run.organization_id,
+                           collaboration_id=task.collaboration_id, status=run.status)
+    return runs
+
+
+def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
+    origin = _resolve_origin(ctx, payload)
+    collab = _resolve_collaboration(ctx, payload)
+    nodes = _target_nodes(ctx, payload)
+    uid = payload.uid or uuid.uuid4().hex
+    if ctx.session.scalar(select(Task.id).where(Task.uid == uid)) is not None:
+        raise ConflictError(f"a task with uid {uid!r} already exists")
+    task = Task(uid=uid, name=payload.name, description=payload.description,
+                image=payload.image, collaboration_id=collab.id, study_id=payload.study_id,
+                databases=[d.model_dump(exclude_none=True) for d in payload.databases],
+                status=RunStatus.PENDING.value, created_at=ctx.now(), **origin)
+    ctx.session.add(task)
+    ctx.session.flush()
+    if task.job_id is None:
+        task.job_id = task.id
+    _fan_out_runs(ctx, task, payload, nodes)
+    return task
+
+
+def descendant_ids(ctx: ServiceContext, task_id: int) -> list[int]:
+    """``task_id`` and every task below it, breadth first (one query per level)."""
+    found, level = [task_id], [task_id]
+    while level:
+        level = list(ctx.session.scalars(select(Task.id).where(Task.parent_id.in_(level))))
+        found.extend(level)
+    return found
+
+
+def kill_runs(ctx: ServiceContext, task_ids: list[int]) -> int:
+    """Mark unfinished runs killed and tell each organization's node to stop them."""
+    terminal = [s.value for s in RunStatus if s.is_terminal]
+    runs = ctx.session.scalars(select(Run).where(Run.task_id.in_(task_ids),
+                                                 Run.status.not_in(terminal))).all()
+    now = ctx.now()
+    tasks = {t.id: t for t in ctx.session.scalars(select(Task).where(Task.id.in_(task_ids)))}
+    for run in runs:
+        run.status = RunStatus.KILLED.value
+        run.finished_at = now
+        run.reason = "killed by user"
+        ctx.events.publish(ctx.session, "task_killed", task_id=run.task_id, run_id=run.id,
+                           organization_id=run.organization_id,
+                           collaboration_id=tasks[run.task_id].collaboration_id,
+                           status=run.status)
+    ctx.session.flush()
+    for task in tasks.values():
+        refresh_task_status(ctx.session, task)
+    return len(runs)
+
+
+def kill_task(ctx: ServiceContext, task_id: int) -> Task:
+    """Kill the task and all its descendants; already finished runs stay as they are."""
+    task = get_task(ctx, task_id)
+    _require_manage(ctx, task, container_may=True)
+    kill_runs(ctx, descendant_ids(ctx, task.id))
+    ctx.session.flush()
+    return task
+
+
+def delete_task(ctx: ServiceContext, task_id: int) -> None:
+    """Delete the task with its runs and subtasks, stopping whatever still runs."""
+    task = get_task(ctx, task_id)
+    _require_manage(ctx, task)
+    ids = descendant_ids(ctx, task.id)
+    kill_runs(ctx, ids)
+    ctx.session.execute(delete(Run).where(Run.task_id.in_(ids)))
+    for tid in reversed(ids):
+        ctx.session.execute(delete(Task).where(Task.id == tid))
+    ctx.session.expunge(task)
+
+
+def _require_manage(ctx: ServiceContext, task: Task, *, container_may: bool = False) -> None:
+    me = ctx.me
+    if container_may and me.is_container and task.job_id == me.job_id:
+        return  # a central algorithm may stop (not delete) its own job's tasks
+    require(me, "delete", "task", organization_ids=[task.init_org_id],
+            collaboration_id=task.collaboration_id, owner_id=task.init_user_id,
+            job_id=task.job_id)

@@ -1,0 +1,28 @@
+"""The server's long-lived collaborators, built once by ``create_app`` and shared by requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from v6lib.server.auth.tokens import TokenService
+from v6lib.server.services.context import ServiceSettings
+
+__all__ = ["ServerState"]
+
+
+@dataclass
+class ServerState:
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    tokens: TokenService
+    hub: Any  # v6lib.server.events.EventHub
+    settings: ServiceSettings
+    clock: Callable[[], datetime]
+    max_request_bytes: int
+    version: str

@@ -1,0 +1,28 @@
+"""Gunicorn entry point: ``gunicorn v6lib.server.wsgi:app`` with ``V6_SERVER_CONFIG`` set."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["load_app"]  # and the lazily built ``app``
+
+
+def load_app() -> Any:
+    """Build the app from the file in ``V6_SERVER_CONFIG`` (or defaults when unset)."""
+    from v6lib.config import ServerConfig, load_server_config
+    from v6lib.server.app import create_app
+
+    path = os.environ.get("V6_SERVER_CONFIG")
+    config = load_server_config(path) if path else ServerConfig()
+    migrate = os.environ.get("V6_SERVER_MIGRATED") != "1"
+    return create_app(config, migrate=migrate)
+
+
+def __getattr__(name: str) -> Any:
+    # NOTE: built on first access, so importing this module never touches a database.
+    if name == "app":
+        value = load_app()
+        globals()["app"] = value
+        return value
+    raise AttributeError(name)
