@@ -50,7 +50,7 @@ def _engine() -> Any:
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Any:
+def docker_client() -> Iterator[Any]:
     """A client of a running engine that holds every image of ``.ci/images.sh``."""
     client = _engine()
     import docker.errors
@@ -66,7 +66,8 @@ def docker_client() -> Any:
             f"Docker images {', '.join(missing)} are missing; build them with "
             "`sudo bash .ci/images.sh`.", pytrace=False,
         )
-    return client
+    yield client
+    client.close()
 
 
 def unique_node_name(prefix: str = "t") -> str:

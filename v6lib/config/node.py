@@ -151,6 +151,12 @@ class NodeConfig(StrictModel):
     runtime: Literal["docker", "process"] = "docker"
     container: ContainerLimits = ContainerLimits()
     proxy_port: int | None = Field(default=None, ge=1, le=65535)
+    # Process runtime only: image name (or regex) -> importable algorithm module.
+    process_images: dict[str, str] = {}
+    # Seconds one long-poll for events may be held open by the server.
+    event_timeout: float = Field(default=25.0, gt=0, le=60)
+    # Seconds between sweeps for pending runs missed while the event stream was down.
+    sweep_interval: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

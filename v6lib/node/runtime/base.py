@@ -114,6 +114,9 @@ class ContainerRuntime(Protocol):
     def list_managed(self) -> list[ManagedJob]:
         """Every run of this node known to the runtime, for reconciliation after a restart."""
 
+    def close(self) -> None:
+        """Release what the runtime set up for the node (networks, rules) at shutdown."""
+
 
 def contract_environment(
     *,

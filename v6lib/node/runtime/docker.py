@@ -109,6 +109,7 @@ class DockerRuntime:
         self.firewall = iso.Firewall()
         self.host_firewall = self.firewall.available() if host_firewall is None else host_firewall
         self._client = client
+        self._owns_client = False
         self._network: iso.NodeNetwork | None = None
         self._lock = threading.Lock()
 
@@ -134,6 +135,7 @@ class DockerRuntime:
 
             try:
                 self._client = docker.from_env()
+                self._owns_client = True
             except docker.errors.DockerException as exc:
                 raise RuntimeUnavailableError(
                     f"cannot reach the Docker engine ({exc}); start it (e.g. "
@@ -213,6 +215,9 @@ class DockerRuntime:
                 self.firewall.release(net or iso.NodeNetwork(
                     self.network_name, "", "", "", iso.bridge_name(self.network_name)))
             self._network = None
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client = None
 
     # -- runs ---------------------------------------------------------------------------
     def _mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:

@@ -1,0 +1,139 @@
+"""ProcessRuntime with a real subprocess: contract environment, exit codes, kill, restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from v6lib.node.runtime.base import ContainerRuntime, JobDatabase, JobSpec
+from v6lib.node.runtime.process import ProcessRuntime, module_for_image
+
+ALGORITHMS = Path(__file__).resolve().parents[1] / "algorithms"
+
+
+@pytest.fixture(autouse=True)
+def algorithms_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = [str(ALGORITHMS), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[ProcessRuntime]:
+    rt = ProcessRuntime(tmp_path / "state")
+    yield rt
+    for job in rt.list_managed():
+        rt.remove(job.handle)
+
+
+def spec_for(tmp_path: Path, run_id: int, method: str, kwargs: dict[str, object],
+             image: str = "v6-node-testalgo:latest") -> JobSpec:
+    run_dir = tmp_path / str(run_id)
+    run_dir.mkdir()
+    (run_dir / "input").write_text(json.dumps({"method": method, "kwargs": kwargs}))
+    (run_dir / "token").write_text("not-a-real-token")
+    data = tmp_path / "data.csv"
+    data.write_text("x\n1\n")
+    return JobSpec(node_name="n", run_id=run_id, task_id=1, job_id=1, image=image,
+                   input_file=run_dir / "input", output_file=run_dir / "output",
+                   token_file=run_dir / "token", temporary_folder=tmp_path / "tmp",
+                   databases=[JobDatabase("default", str(data), "csv")], proxy_port=1234,
+                   environment={"PLAYER": "Alice"})
+
+
+def test_satisfies_the_protocol(runtime: ProcessRuntime) -> None:
+    assert isinstance(runtime, ContainerRuntime)
+    assert runtime.isolated is False
+    assert runtime.proxy_bind_host() == "127.0.0.1"
+
+
+def test_verify_warns_that_it_is_not_isolated(runtime: ProcessRuntime,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    runtime.verify()
+    assert "process runtime: algorithms run unisolated on this machine" in caplog.text
+
+
+@pytest.mark.parametrize(("image", "module"), [
+    ("v6-average:latest", "v6_average"),
+    ("harbor.example.org:5000/algorithms/v6-average:1.0", "v6_average"),
+    ("v6-average@sha256:abcd", "v6_average"),
+])
+def test_module_from_image_name(image: str, module: str) -> None:
+    assert module_for_image(image) == module
+
+
+def test_module_mapping_from_config() -> None:
+    mapping = {"exact:1": "pkg_exact", r"harbor\.org/.*": "pkg_regex"}
+    assert module_for_image("exact:1", mapping) == "pkg_exact"
+    assert module_for_image("harbor.org/x:2", mapping) == "pkg_regex"
+    assert module_for_image("other", mapping) == "other"
+
+
+def test_contract_environment(runtime: ProcessRuntime, tmp_path: Path) -> None:
+    env = runtime.environment(spec_for(tmp_path, 1, "echo", {"value": 1}))
+    assert env["PKG_NAME"] == "v6_node_testalgo"
+    assert env["PORT"] == "1234" and env["HOST"] == "http://127.0.0.1"
+    assert env["USER_REQUESTED_DATABASE_LABELS"] == "default"
+    assert env["DEFAULT_DATABASE_TYPE"] == "csv"
+    assert env["PLAYER"] == "Alice"
+    assert env["INPUT_FILE"].endswith("/1/input")
+
+
+def test_runs_the_algorithm_and_reports_exit_code(runtime: ProcessRuntime,
+                                                  tmp_path: Path) -> None:
+    spec = spec_for(tmp_path, 2, "echo", {"value": [1, 2]})
+    handle = runtime.start(spec)
+    info = runtime.wait(handle, timeout=60)
+    assert info is not None, "algorithm did not finish"
+    assert info.exit_code == 0, info.logs
+    assert json.loads(spec.output_file.read_text()) == {"echo": [1, 2]}
+    runtime.remove(handle)
+    assert runtime.list_managed() == []
+
+
+def test_failure_gives_nonzero_exit_and_log(runtime: ProcessRuntime, tmp_path: Path) -> None:
+    handle = runtime.start(spec_for(tmp_path, 3, "fail", {"message": "data is bad"}))
+    info = runtime.wait(handle, timeout=60)
+    assert info is not None and info.exit_code != 0
+    assert "data is bad" in info.logs
+
+
+def test_kill_within_one_second(runtime: ProcessRuntime, tmp_path: Path) -> None:
+    handle = runtime.start(spec_for(tmp_path, 4, "sleep_echo", {"seconds": 60, "value": 1}))
+    assert runtime.wait(handle, timeout=0.5) is None
+    assert [j.running for j in runtime.list_managed()] == [True]
+    started = time.monotonic()
+    runtime.kill(handle)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    info = runtime.wait(handle, timeout=1)
+    assert info is not None and info.exit_code != 0
+    assert [j.running for j in runtime.list_managed()] == [False]
+
+
+def test_a_new_runtime_instance_finds_and_waits_for_old_processes(tmp_path: Path) -> None:
+    first = ProcessRuntime(tmp_path / "state")
+    spec = spec_for(tmp_path, 5, "sleep_echo", {"seconds": 1, "value": "x"})
+    handle = first.start(spec)
+    second = ProcessRuntime(tmp_path / "state")  # as after a node restart
+    jobs = second.list_managed()
+    assert [(j.handle, j.run_id, j.running) for j in jobs] == [(handle, 5, True)]
+    info = second.wait(handle, timeout=60)
+    assert info is not None and info.exit_code == 0, info
+    assert json.loads(spec.output_file.read_text())["echo"] == "x"
+    second.remove(handle)
+    first.wait(handle, timeout=10)  # reap the child the first instance started
+
+
+def test_log_is_truncated_to_the_tail(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(tmp_path / "state", log_limit=100)
+    handle = runtime.start(spec_for(tmp_path, 6, "fail", {"message": "E" * 500}))
+    info = runtime.wait(handle, timeout=60)
+    assert info is not None
+    assert info.logs.startswith("[log truncated to the last 100 bytes]")
+    assert len(info.logs) < 200
+    runtime.remove(handle)

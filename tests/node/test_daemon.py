@@ -1,0 +1,179 @@
+"""The node daemon against a fake server and runtime: the run life cycle and its outcomes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+
+from v6lib.errors import VersionMismatchError
+from v6lib.node.daemon import check_version
+from v6lib.node.journal import LocalState
+from v6lib.node.runtime.base import JobSpec
+
+from .conftest import NodeHarness, wait_until
+from .fakes import FakeRuntime, FakeServer
+
+
+def server_with_node(org: int = 2, **kw: object) -> FakeServer:
+    server = FakeServer(**kw)  # type: ignore[arg-type]
+    server.add_node(1, api_key="key1")
+    server.add_node(org, api_key=f"key{org}")
+    return server
+
+
+def decoded_result(run: dict[str, object]) -> bytes:
+    return base64.b64decode(str(run["result"]))
+
+
+def test_run_completes_with_input_token_and_result(harness: NodeHarness) -> None:
+    seen: dict[str, bytes] = {}
+
+    def algorithm(spec: JobSpec) -> tuple[int, bytes, str]:
+        seen["input"] = spec.input_file.read_bytes()
+        seen["token"] = spec.token_file.read_bytes()
+        seen["db"] = spec.databases[0].uri.encode()
+        return 0, b'{"sum": 6}', "all good"
+
+    server, runtime = server_with_node(), FakeRuntime(auto=algorithm)
+    harness.start(server, runtime)
+    task = server.create_task("v6-average:latest", {2: b'{"method": "partial"}'})
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="completed run")
+    assert decoded_result(run) == b'{"sum": 6}'
+    assert run["log"] == "all good"
+    assert seen["input"] == b'{"method": "partial"}'
+    assert seen["token"] == f"container-{run['id']}".encode()
+    assert seen["db"].endswith(b"data.csv")
+    statuses = [b["status"] for r, b, _ in server.patches if r == run["id"]]
+    assert statuses == ["initializing", "active", "completed"]
+    wait_until(lambda: runtime.removed, what="container removed")
+    job_dir = harness.tmp_path / "node2" / "jobs" / str(task["id"])
+    wait_until(lambda: not job_dir.exists(), what="job files removed")
+
+
+def test_refused_run_never_starts_and_names_the_reason(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    harness.start(server, runtime)
+    task = server.create_task("v6-average", {2: b"{}"}, databases=[{"label": "x"}])
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "not allowed", what="refusal")
+    assert run["reason"] == "database label 'x' is not configured on node 'node2'"
+    assert runtime.started == []
+
+
+def test_image_policy_refusal(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    harness.start(server, runtime, allowed_images=(r"harbor\.example/.*",))
+    task = server.create_task("evil:1", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "not allowed", what="refusal")
+    assert run["reason"] == "image 'evil:1' refused by node 'node2': not in allowed_images"
+
+
+def test_nonzero_exit_is_failed_with_log(harness: NodeHarness) -> None:
+    server = server_with_node()
+    runtime = FakeRuntime(auto=lambda spec: (3, None, "Traceback: boom"))
+    harness.start(server, runtime)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: run["status"] == "failed", what="failure")
+    assert run["reason"] == "algorithm exited with code 3"
+    assert run["log"] == "Traceback: boom"
+
+
+@pytest.mark.parametrize(("output", "reason"), [
+    (None, "the algorithm wrote no output file"),
+    (b"not json", "the output file is not JSON"),
+])
+def test_missing_or_invalid_output_is_unexpected(harness: NodeHarness, output: bytes | None,
+                                                 reason: str) -> None:
+    server = server_with_node()
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, output, "")))
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: run["status"] == "unexpected output", what="unexpected output")
+    assert str(run["reason"]).startswith(reason)
+
+
+def test_start_failure_is_reported(harness: NodeHarness) -> None:
+    from v6lib.errors import NotFoundError
+
+    server, runtime = server_with_node(), FakeRuntime()
+    runtime.fail_start = NotFoundError("image 'img' not found")
+    harness.start(server, runtime)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: run["status"] == "no docker image", what="no image")
+    assert run["reason"] == "image 'img' not found"
+
+
+def test_kill_stops_the_container_within_a_second(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime)
+    task = server.create_task("img", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    job = runtime.wait_started(run["id"])
+    wait_until(lambda: run["status"] == "active", what="active")
+    started = time.monotonic()
+    server.kill_task(task["id"])
+    wait_until(lambda: job.killed, timeout=1.0, what="container killed")
+    assert time.monotonic() - started < 1.0
+    entry = wait_until(lambda: (e := node.journal.get(run["id"])) and
+                       e.state is LocalState.UPLOADED and e, what="kill delivered")
+    assert entry.status == "killed by user"
+    assert run["status"] == "killed by user"
+
+
+def test_pending_runs_are_taken_at_start(harness: NodeHarness) -> None:
+    server = server_with_node()
+    task = server.create_task("img", {2: b"{}"})  # before the node exists
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"1", "")))
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="pending run done")
+
+
+def test_run_of_other_organization_is_ignored(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    harness.start(server, runtime)
+    task = server.create_task("img", {1: b"{}"})
+    time.sleep(0.3)
+    assert runtime.started == []
+    assert server.run_of(task["id"], 1)["status"] == "pending"
+
+
+def test_outage_then_reauthentication_and_queued_run(harness: NodeHarness) -> None:
+    server = server_with_node()
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"2", "")))
+    logins = server.logins
+    server.down = True
+    time.sleep(0.2)
+    server.valid_tokens.clear()  # tokens expired during the long outage
+    task = server.create_task("img", {2: b"{}"})
+    server.down = False
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="queued run done after outage")
+    assert server.logins > logins
+
+
+def test_version_check() -> None:
+    check_version({"version": "0.1.5", "api": 1}, "0.1.0")
+    check_version({"version": "0.2.0", "api": 1}, "0.1.0")  # minor skew: warning only
+    with pytest.raises(VersionMismatchError, match="upgrade the node"):
+        check_version({"version": "1.0.0", "api": 1}, "0.1.0")
+    with pytest.raises(VersionMismatchError, match="upgrade the server"):
+        check_version({"version": "0.9.0", "api": 1}, "1.0.0")
+
+
+def test_incompatible_server_refuses_start(harness: NodeHarness) -> None:
+    server = server_with_node(version="9.0.0")
+    with pytest.raises(VersionMismatchError):
+        harness.start(server, FakeRuntime())
+
+
+def test_output_is_json_checked_not_reencoded(harness: NodeHarness) -> None:
+    payload = json.dumps({"a": [1, 2, 3], "b": "x" * 1000}).encode()
+    server = server_with_node()
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, payload, "")))
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="completed")
+    assert decoded_result(run) == payload

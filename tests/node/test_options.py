@@ -1,0 +1,65 @@
+"""NodeOptions from a real node config file, and the runtime factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from v6lib.config import load_node_config
+from v6lib.errors import ConfigurationError
+from v6lib.node.daemon import make_runtime
+from v6lib.node.executor import _json_problem
+from v6lib.node.options import NodeOptions
+from v6lib.node.runtime.process import ProcessRuntime
+
+
+def test_from_config(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    path = tmp_path / "alpha.yaml"
+    path.write_text(
+        "api_key: s3cret\nserver_url: http://10.0.0.1\nport: 7000\nruntime: process\n"
+        "task_dir: tasks\ndatabases:\n  default: a.csv\n  extra: {uri: postgresql://db/x,"
+        " type: sql, query: select 1}\nencryption: {enabled: true, private_key: k.pem}\n"
+        "policies: {allowed_images: ['v6-.*'], allowed_organizations: [1, 2]}\n"
+        "algorithm_env: {PLAYER: Alice}\ncontainer: {cpus: 1.5, memory: 2g}\n")
+    options = NodeOptions.from_config(load_node_config(path))
+    assert options.name == "alpha" and options.api_key == "s3cret"
+    assert options.server_api_url == "http://10.0.0.1:7000/api"
+    assert options.task_dir == tmp_path / "tasks"
+    assert options.databases["default"].uri == str(tmp_path / "a.csv")
+    assert options.databases["extra"].query == "select 1"
+    assert options.encryption_enabled and options.private_key_path == tmp_path / "k.pem"
+    assert options.allowed_images == ("v6-.*",)
+    assert options.allowed_organizations == frozenset({1, 2})
+    assert options.allowed_users == frozenset()
+    assert dict(options.algorithm_env) == {"PLAYER": "Alice"}
+    assert (options.cpus, options.memory, options.runtime) == (1.5, "2g", "process")
+    assert "s3cret" not in repr(options)
+    assert options.policy.database_labels == frozenset({"default", "extra"})
+
+
+def test_make_runtime(tmp_path: Path) -> None:
+    options = NodeOptions(name="n", api_key="k", server_api_url="http://x/api",
+                          task_dir=tmp_path, runtime="process")
+    assert isinstance(make_runtime(options), ProcessRuntime)
+    bad = NodeOptions(name="n", api_key="k", server_api_url="http://x/api",
+                      task_dir=tmp_path, runtime="vm")
+    with pytest.raises(ConfigurationError, match="runtime must be 'docker' or 'process'"):
+        make_runtime(bad)
+
+
+@pytest.mark.parametrize(("data", "ok"), [
+    (b'{"a": 1}', True), (b"[1, 2]", True), (b'"x"', True), (b"3", True),
+    (b"", False), (b"{nope", False), (b"NaN-ish", False),
+])
+def test_output_json_check(data: bytes, ok: bool) -> None:
+    assert (_json_problem(data) is None) is ok
+
+
+def test_large_output_gets_a_cheap_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import v6lib.node.executor as executor
+
+    monkeypatch.setattr(executor, "FULL_CHECK_LIMIT", 10)
+    assert executor._json_problem(b'{"a": "' + b"x" * 100 + b'"}') is None
+    assert executor._json_problem(b'{"a": "' + b"x" * 100) is not None

@@ -1,0 +1,198 @@
+"""The node proxy against a fake upstream server: tokens, sealing inputs, opening results."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from v6lib.crypto import Binding, generate_private_key, open_sealed, seal
+from v6lib.node.keys import NodeKeys
+from v6lib.node.proxy import NodeProxy
+
+OWN = generate_private_key(2048)  # organization 1: this node
+OTHER = generate_private_key(2048)  # organization 2
+UID = "11111111-2222-4333-8444-555555555555"
+
+
+class Upstream:
+    """Records requests and answers like the server would."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str | None, Any]] = []
+        self.runs: list[dict[str, Any]] = []
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                upstream.requests.append(("GET", self.path, self.headers.get("Authorization"),
+                                          None))
+                if self.path.startswith(("/api/run", "/api/result")):
+                    self._answer(200, {"data": upstream.runs, "links": {}, "total": 2,
+                                       "page": 1, "per_page": 10})
+                elif self.path == "/api/task/10":
+                    self._answer(200, {"id": 10, "uid": UID})
+                elif self.path.startswith("/api/task/10/wait"):
+                    self._answer(200, {"id": 10, "status": "completed"})
+                else:
+                    self._answer(404, {"code": "not_found", "message": self.path})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                upstream.requests.append(("POST", self.path, self.headers.get("Authorization"),
+                                          body))
+                self._answer(201, {"id": 10, "uid": body.get("uid")})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    up = Upstream()
+    yield up
+    up.server.shutdown()
+    up.server.server_close()
+
+
+def make_proxy(upstream: Upstream, encrypted: bool) -> NodeProxy:
+    orgs = {1: OWN, 2: OTHER}
+    from v6lib.crypto import public_key_b64
+
+    keys = NodeKeys(encrypted=encrypted, private_key=OWN if encrypted else None,
+                    organization_getter=lambda i: {"id": i,
+                                                   "public_key": public_key_b64(orgs[i])})
+    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, new_uid=lambda: UID)
+    proxy.start()
+    return proxy
+
+
+@pytest.fixture
+def enc_proxy(upstream: Upstream) -> Iterator[NodeProxy]:
+    proxy = make_proxy(upstream, encrypted=True)
+    yield proxy
+    proxy.stop()
+
+
+def url(proxy: NodeProxy, path: str) -> str:
+    return f"http://127.0.0.1:{proxy.port}/api{path}"
+
+
+AUTH = {"Authorization": "Bearer container-token"}
+
+
+def test_requests_without_token_are_refused(upstream: Upstream, enc_proxy: NodeProxy) -> None:
+    for method, path in (("GET", "/run?task_id=10"), ("POST", "/task")):
+        resp = requests.request(method, url(enc_proxy, path), json={}, timeout=5)
+        assert resp.status_code == 401
+        assert resp.json()["code"] == "authentication_error"
+        assert "container token" in resp.json()["message"]
+    assert upstream.requests == []
+
+
+def test_subtask_input_is_sealed_per_organization(upstream: Upstream,
+                                                  enc_proxy: NodeProxy) -> None:
+    inputs = {1: b'{"method": "partial", "args": [1]}', 2: b'{"method": "partial", "args": [2]}'}
+    body = {"collaboration_id": 1, "name": "sub", "image": "img", "databases": [],
+            "organizations": [{"id": i, "input": base64.b64encode(v).decode()}
+                              for i, v in inputs.items()]}
+    resp = requests.post(url(enc_proxy, "/task"), json=body, headers=AUTH, timeout=10)
+    assert resp.status_code == 201
+    method, path, auth, sent = upstream.requests[-1]
+    assert (method, path, auth) == ("POST", "/api/task", "Bearer container-token")
+    assert sent["uid"] == UID
+    keys = {1: OWN, 2: OTHER}
+    for org in sent["organizations"]:
+        blob = base64.b64decode(org["input"])
+        assert blob != inputs[org["id"]]
+        assert open_sealed(blob, keys[org["id"]], Binding(UID, org["id"], "input")) == \
+            inputs[org["id"]]
+
+
+def test_results_are_opened_for_the_algorithm(upstream: Upstream, enc_proxy: NodeProxy) -> None:
+    upstream.runs = [
+        {"id": 21, "task_id": 10, "organization_id": 2, "status": "completed",
+         "result": base64.b64encode(seal(b'{"n": 2}', [OWN.public_key()],
+                                         Binding(UID, 2, "result"))).decode()},
+        {"id": 22, "task_id": 10, "organization_id": 3, "status": "failed", "result": None},
+    ]
+    resp = requests.get(url(enc_proxy, "/run?task_id=10"), headers=AUTH, timeout=10)
+    assert resp.status_code == 200
+    data = resp.json()["data"]
+    assert base64.b64decode(data[0]["result"]) == b'{"n": 2}'
+    assert data[1]["result"] is None
+
+
+def test_result_with_wrong_binding_is_a_clear_error(upstream: Upstream,
+                                                    enc_proxy: NodeProxy) -> None:
+    upstream.runs = [{"id": 21, "task_id": 10, "organization_id": 2, "status": "completed",
+                      "result": base64.b64encode(seal(b"1", [OWN.public_key()],
+                                                      Binding(UID, 3, "result"))).decode()}]
+    resp = requests.get(url(enc_proxy, "/result?task_id=10"), headers=AUTH, timeout=10)
+    assert resp.status_code == 502
+    assert resp.json()["code"] == "binding_mismatch"
+
+
+def test_pass_through_and_refusals(upstream: Upstream, enc_proxy: NodeProxy) -> None:
+    resp = requests.get(url(enc_proxy, "/task/10/wait?timeout=5"), headers=AUTH, timeout=10)
+    assert resp.json() == {"id": 10, "status": "completed"}
+    assert upstream.requests[-1][1] == "/api/task/10/wait?timeout=5"
+    assert requests.delete(url(enc_proxy, "/task/10"), headers=AUTH, timeout=5).status_code == 405
+    assert requests.get(url(enc_proxy, "/user"), headers=AUTH, timeout=5).status_code == 405
+    outside = requests.get(f"http://127.0.0.1:{enc_proxy.port}/other", headers=AUTH, timeout=5)
+    assert outside.status_code == 404
+
+
+def test_bad_requests_get_json_errors(upstream: Upstream, enc_proxy: NodeProxy) -> None:
+    bad_json = requests.post(url(enc_proxy, "/task"), data=b"{nope", headers=AUTH, timeout=5)
+    assert bad_json.status_code == 400 and "not JSON" in bad_json.json()["message"]
+    no_orgs = requests.post(url(enc_proxy, "/task"), json={"x": 1}, headers=AUTH, timeout=5)
+    assert no_orgs.status_code == 400 and "organizations" in no_orgs.json()["message"]
+    bad_b64 = requests.post(url(enc_proxy, "/task"), headers=AUTH, timeout=5,
+                            json={"organizations": [{"id": 2, "input": "***"}]})
+    assert bad_b64.status_code == 400 and "base64" in bad_b64.json()["message"]
+
+
+def test_plain_collaboration_passes_payloads_unchanged(upstream: Upstream) -> None:
+    proxy = make_proxy(upstream, encrypted=False)
+    try:
+        body = {"organizations": [{"id": 2, "input": base64.b64encode(b"{}").decode()}]}
+        requests.post(url(proxy, "/task"), json=body, headers=AUTH, timeout=5)
+        assert upstream.requests[-1][3] == body
+        upstream.runs = [{"id": 1, "task_id": 10, "organization_id": 2, "result": "e30="}]
+        resp = requests.get(url(proxy, "/run?task_id=10"), headers=AUTH, timeout=5)
+        assert resp.json()["data"][0]["result"] == "e30="
+    finally:
+        proxy.stop()
+
+
+def test_subtask_without_databases_inherits_the_parent_runs(upstream: Upstream,
+                                                            enc_proxy: NodeProxy) -> None:
+    enc_proxy.register("container-token", [{"label": "default", "query": None}])
+    body = {"organizations": [{"id": 2, "input": base64.b64encode(b"{}").decode()}]}
+    requests.post(url(enc_proxy, "/task"), json=body, headers=AUTH, timeout=10)
+    assert upstream.requests[-1][3]["databases"] == [{"label": "default", "query": None}]
+    explicit = {**body, "databases": [{"label": "other"}]}
+    requests.post(url(enc_proxy, "/task"), json=explicit, headers=AUTH, timeout=10)
+    assert upstream.requests[-1][3]["databases"] == [{"label": "other"}]
+    enc_proxy.unregister("container-token")
+    requests.post(url(enc_proxy, "/task"), json=body, headers=AUTH, timeout=10)
+    assert "databases" not in upstream.requests[-1][3]

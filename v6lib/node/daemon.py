@@ -1,0 +1,344 @@
+"""The node daemon: connect, reconcile, then react to server events until stopped.
+
+Lifecycle of :class:`Node`:
+
+1. log in with the API key (retrying while the server is away), check the server's
+   version, learn the node's organization and collaboration;
+2. with encryption enabled: make sure the server holds this node's public key (upload
+   it when missing; refuse to start when it holds a different one);
+3. start the proxy for algorithms and the outbox uploader, reconcile the journal with
+   the runtime and the server, take every pending run;
+4. long-poll ``GET /event``: ``run_created`` starts a run, ``task_killed`` (and a
+   ``run_updated`` to killed) stops its containers within a second. After an outage the
+   node re-authenticates by itself and sweeps pending runs again.
+
+Shutdown (SIGTERM/SIGINT through :meth:`Node.stop`): the node stops taking runs and
+leaves running containers alone; the journal already holds everything, and the next
+start reconciles them (keeps watching, collects their output, or reports them crashed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from v6lib import __version__
+from v6lib.client.transport import Transport
+from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem, public_key_b64
+from v6lib.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    EncryptionError,
+    PermissionDenied,
+    ServerUnavailableError,
+    V6Error,
+    VersionMismatchError,
+)
+from v6lib.node.executor import Identity, RunExecutor
+from v6lib.node.journal import Journal
+from v6lib.node.keys import NodeKeys
+from v6lib.node.options import NodeOptions
+from v6lib.node.outbox import Outbox
+from v6lib.node.proxy import NodeProxy
+from v6lib.node.reconcile import ReconcileReport, reconcile
+from v6lib.node.retry import Backoff, retry_call
+from v6lib.node.runtime.base import ContainerRuntime
+from v6lib.node.server_link import ServerLink
+
+__all__ = ["Node", "check_version", "make_runtime"]
+
+log = logging.getLogger(__name__)
+
+
+def check_version(server: dict[str, Any], node_version: str = __version__) -> None:
+    """Compare major.minor of the server's and node's versions; name what to upgrade."""
+    server_version = str(server.get("version", "0.0.0"))
+    theirs = tuple(int(p) for p in server_version.split(".")[:2] if p.isdigit())
+    ours = tuple(int(p) for p in node_version.split(".")[:2] if p.isdigit())
+    if theirs == ours:
+        return
+    component = "the node (pip install -U v6lib on this machine)" if theirs > ours else \
+        "the server"
+    message = (f"version skew: server {server_version}, node {node_version}; "
+               f"upgrade {component}")
+    if theirs[:1] != ours[:1] or int(server.get("api", 1)) != 1:
+        raise VersionMismatchError(message + " (incompatible major version)")
+    log.warning("%s (minor versions differ; continuing)", message)
+
+
+def make_runtime(options: NodeOptions) -> ContainerRuntime:
+    """The runtime named in the config (docker imported only when chosen)."""
+    if options.runtime == "process":
+        from v6lib.node.runtime.process import ProcessRuntime
+
+        return ProcessRuntime(options.task_dir / "process-runtime",
+                              image_modules=options.process_images)
+    if options.runtime == "docker":
+        from v6lib.node.runtime import docker as docker_runtime
+
+        return docker_runtime.DockerRuntime.from_options(options)  # type: ignore[attr-defined]
+    raise ConfigurationError(f"runtime must be 'docker' or 'process', got {options.runtime!r}")
+
+
+class Node:
+    """One node daemon.
+
+    Args:
+        options: node settings (``NodeOptions.from_config(load_node_config(path))``).
+        transport: HTTP transport to the server (tests inject a fake).
+        runtime: the container runtime (default from ``options.runtime``).
+        clock: current UTC time, for the journal.
+        backoff: delays while the server is unreachable.
+    """
+
+    def __init__(
+        self,
+        options: NodeOptions,
+        *,
+        transport: Transport | None = None,
+        runtime: ContainerRuntime | None = None,
+        clock: Callable[[], datetime] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        if not isinstance(options, NodeOptions):
+            options = NodeOptions.from_config(options)
+        self.options = options
+        self.stop_event = threading.Event()
+        self.backoff = backoff or Backoff(base=0.5, max_delay=30.0)
+        self.link = ServerLink(transport or Transport(options.server_api_url), options.api_key)
+        self.runtime = runtime or make_runtime(options)
+        options.task_dir.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(options.journal_path,
+                               clock=clock or (lambda: datetime.now(UTC).replace(tzinfo=None)))
+        self.outbox = Outbox(self.journal, self.link, backoff=self.backoff)
+        self.identity: Identity | None = None
+        self.keys: NodeKeys | None = None
+        self.proxy: NodeProxy | None = None
+        self.executor: RunExecutor | None = None
+        self.cursor: int | None = None
+        self.reconcile_report: ReconcileReport | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="node-start")
+        self._threads: list[threading.Thread] = []
+
+    # -- start-up -----------------------------------------------------------------------
+    def connect(self) -> Identity:
+        """Log in, check versions, learn who we are; retries while the server is away."""
+        retry_call(self.link.login, backoff=self.backoff, stop=self.stop_event,
+                   what="login")
+        check_version(self.link.version())
+        node = self.link.node(int(self.link.node_id or 0))
+        collaboration = self.link.collaboration(int(node["collaboration_id"]))
+        self.identity = Identity(
+            node_id=int(node["id"]), organization_id=int(node["organization_id"]),
+            collaboration_id=int(node["collaboration_id"]),
+            encrypted=bool(collaboration.get("encrypted")),
+        )
+        if self.identity.encrypted != self.options.encryption_enabled:
+            log.error("collaboration %d is %sencrypted but node '%s' has encryption %s: "
+                      "every run will be refused until the node configuration matches",
+                      self.identity.collaboration_id,
+                      "" if self.identity.encrypted else "not ",
+                      self.options.name,
+                      "enabled" if self.options.encryption_enabled else "disabled")
+        log.info("node '%s' connected as node %d of organization %d in collaboration %d",
+                 self.options.name, self.identity.node_id, self.identity.organization_id,
+                 self.identity.collaboration_id)
+        return self.identity
+
+    def setup_keys(self) -> NodeKeys:
+        """Load the private key and make sure the server holds its public half."""
+        assert self.identity is not None
+        private_key = None
+        use_encryption = self.options.encryption_enabled and self.identity.encrypted
+        if self.options.encryption_enabled:
+            if self.options.private_key_path is None:
+                raise ConfigurationError(
+                    f"node '{self.options.name}': encryption.enabled is true but "
+                    "encryption.private_key is not set")
+            private_key = load_private_key(self.options.private_key_path)
+            org = self.link.organization(self.identity.organization_id)
+            held = org.get("public_key")
+            ours = public_key_b64(private_key)
+            if not held:
+                try:
+                    self.link.set_public_key(self.identity.organization_id, ours)
+                except PermissionDenied as exc:
+                    raise EncryptionError(
+                        f"organization {self.identity.organization_id} has no public key on "
+                        f"the server and the server refused this node's upload ({exc.message});"
+                        " an organization admin must upload it (public key of "
+                        f"{self.options.private_key_path})") from exc
+                log.info("uploaded the public key of organization %d (fingerprint %s)",
+                         self.identity.organization_id, fingerprint(private_key)[:16])
+            elif fingerprint(load_public_key_pem(held)) != fingerprint(private_key):
+                raise EncryptionError(
+                    f"the server holds a different public key for organization "
+                    f"{self.identity.organization_id} (fingerprint "
+                    f"{fingerprint(load_public_key_pem(held))[:16]}) than the private key in "
+                    f"{self.options.private_key_path} (fingerprint "
+                    f"{fingerprint(private_key)[:16]}); use the matching private key, or "
+                    "upload this one with `v6 node create-private-key --upload`")
+        self.keys = NodeKeys(encrypted=use_encryption, private_key=private_key,
+                             organization_getter=self.link.organization)
+        return self.keys
+
+    def start(self) -> None:
+        """Everything up to (not including) the event loop."""
+        self.runtime.verify()
+        self.connect()
+        keys = self.setup_keys()
+        assert self.identity is not None
+        self.proxy = NodeProxy(upstream_url=self.options.server_api_url, keys=keys,
+                               api_path=self.options.algorithm_api_path,
+                               host=self.runtime.proxy_bind_host(),
+                               port=self.options.proxy_port)
+        self.proxy.start()
+        allow = getattr(self.runtime, "allow_proxy_port", None)
+        if callable(allow):  # a firewalled runtime must let algorithms reach the proxy
+            allow(self.proxy.port)
+        self.executor = RunExecutor(
+            options=self.options, identity=self.identity, journal=self.journal,
+            link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
+            proxy_port=self.proxy.port, stop=self.stop_event, backoff=self.backoff,
+            tokens=self.proxy,
+        )
+        self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
+        self.cursor = self._current_cursor()
+        self.reconcile_report = reconcile(self.executor)
+        self.sweep()
+
+    def _current_cursor(self) -> int | None:
+        try:
+            return int(self.link.events(None, 0)["cursor"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def sweep(self) -> None:
+        """Take every pending run (after start-up and after every outage)."""
+        assert self.executor is not None and self.identity is not None
+        seen: set[int] = set()
+        for filters in ({"node_id": self.identity.node_id},
+                        {"organization_id": self.identity.organization_id}):
+            for run in list(self.link.runs(status="pending", **filters)):
+                if run["id"] not in seen:
+                    seen.add(run["id"])
+                    self._submit(run)
+        for entry in self.journal.in_flight():
+            if entry.handle is None and entry.run_id not in seen:
+                self._submit(self.link.run(entry.run_id))
+
+    # -- event loop ---------------------------------------------------------------------
+    def run_forever(self) -> None:
+        """React to events until :meth:`stop` is called."""
+        failures = 0
+        last_sweep = time.monotonic()
+        while not self.stop_event.is_set():
+            if time.monotonic() - last_sweep >= self.options.sweep_interval:
+                # A safety net for anything an event or a failed call left behind.
+                last_sweep = time.monotonic()
+                self._safe(self.sweep)
+            try:
+                body = self.link.events(self.cursor, self.options.event_timeout)
+            except (ServerUnavailableError, AuthenticationError) as exc:
+                delay = self.backoff.delay(failures)
+                failures += 1
+                log.warning("event stream: %s; retrying in %.1f s", exc, delay)
+                self.stop_event.wait(delay)
+                continue
+            except V6Error as exc:
+                log.error("event stream error: %s", exc)
+                self.stop_event.wait(self.backoff.delay(failures))
+                failures += 1
+                continue
+            if failures:
+                log.info("server reachable again; sweeping pending runs")
+                failures = 0
+                self._safe(self.sweep)
+                self.outbox.notify()
+            self.cursor = body.get("cursor", self.cursor)
+            for event in body.get("events", []):
+                self._safe(self.dispatch, event)
+
+    def dispatch(self, event: dict[str, Any]) -> None:
+        """React to one server event."""
+        assert self.executor is not None and self.identity is not None
+        kind = event.get("type")
+        if kind == "run_created":
+            if event.get("organization_id") not in (None, self.identity.organization_id):
+                return
+            if event.get("run_id") is not None:
+                self._submit(self.link.run(int(event["run_id"])))
+            else:
+                for run in self.link.runs(task_id=event["task_id"],
+                                          organization_id=self.identity.organization_id):
+                    self._submit(run)
+        elif kind == "task_killed":
+            killed = self.executor.kill_task(int(event["task_id"]))
+            log.info("task %s killed: stopped runs %s", event["task_id"], killed)
+        elif kind == "run_updated" and event.get("status") == "killed by user" and \
+                event.get("run_id") is not None:
+            self.executor.kill_run(int(event["run_id"]))
+
+    def _submit(self, run: dict[str, Any]) -> None:
+        assert self.executor is not None
+        self._pool.submit(self._safe, self.executor.handle_run, run)
+
+    def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except ServerUnavailableError as exc:
+            log.warning("%s postponed: %s", getattr(fn, "__name__", fn), exc)
+        except Exception:
+            log.exception("error in %s", getattr(fn, "__name__", fn))
+
+    def _spawn(self, target: Callable[..., Any], *args: Any, name: str) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- shutdown -----------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop taking runs; running containers stay and are reconciled on the next start."""
+        self.stop_event.set()
+        self.outbox.notify()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Release threads, the proxy and the journal (after :meth:`stop`)."""
+        self.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for thread in self._threads:
+            if thread.name != "node-events":  # may sit in a long-poll; it is a daemon
+                thread.join(timeout)
+        if self.executor is not None:
+            for thread in list(self.executor.watchers.values()):
+                thread.join(timeout)
+        try:
+            self.outbox.flush()
+        except V6Error as exc:
+            log.warning("final upload attempt failed (%s); the journal keeps it", exc)
+        if self.proxy is not None:
+            self.proxy.stop()
+        try:
+            self.runtime.close()
+        except V6Error as exc:
+            log.warning("runtime clean-up failed: %s", exc)
+        self.journal.close()
+
+    def serve(self) -> None:
+        """Start, loop until :meth:`stop`, and close.
+
+        The event loop runs in a daemon thread so that a stop request does not wait for
+        the current long-poll to return.
+        """
+        try:
+            self.start()
+            self._spawn(self.run_forever, name="node-events")
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.close()

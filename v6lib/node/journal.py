@@ -1,0 +1,276 @@
+"""The node's run journal: every run's local state, durable on disk before the node acts.
+
+Why: a node may die at any instant (SIGKILL, power cut). Each step is written to a local
+SQLite database (through SQLAlchemy) *before* the node acts on it or reports it, so a
+restarted node knows exactly which runs it received, which container it started, and
+which finished results still wait for upload. Nothing leaves the journal except by a
+confirmed upload (``uploaded``) or an explicit, logged decision (``dropped``).
+
+States::
+
+    received ─► starting ─► started ─► finished ─► uploaded
+        │            │          │           └────► dropped (server killed the run; logged)
+        └────────────┴──────────┴─► finished (refused, start failed, killed, crashed)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["Journal", "JournalEntry", "LocalState"]
+
+
+class LocalState(StrEnum):
+    RECEIVED = "received"
+    STARTING = "starting"
+    STARTED = "started"
+    FINISHED = "finished"
+    UPLOADED = "uploaded"
+    DROPPED = "dropped"
+
+
+IN_FLIGHT = (LocalState.RECEIVED, LocalState.STARTING, LocalState.STARTED)
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Row(_Base):
+    __tablename__ = "node_run"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    task_id: Mapped[int] = mapped_column(Integer, index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    task_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    image: Mapped[str] = mapped_column(String(512), default="")
+    init_org_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recipient_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    handle: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    active_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    result: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    log: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A snapshot of one run's journal row."""
+
+    run_id: int
+    task_id: int
+    job_id: int | None
+    task_uid: str | None
+    image: str
+    init_org_id: int | None
+    recipient_key: str | None
+    state: LocalState
+    handle: str | None
+    active_reported: bool
+    status: str | None
+    result: bytes | None
+    log: str | None
+    reason: str | None
+    attempts: int
+    note: str | None
+
+    @property
+    def in_flight(self) -> bool:
+        return self.state in IN_FLIGHT
+
+
+def _snapshot(row: _Row) -> JournalEntry:
+    return JournalEntry(
+        run_id=row.run_id, task_id=row.task_id, job_id=row.job_id, task_uid=row.task_uid,
+        image=row.image, init_org_id=row.init_org_id, recipient_key=row.recipient_key,
+        state=LocalState(row.state), handle=row.handle, active_reported=row.active_reported,
+        status=row.status, result=row.result, log=row.log, reason=row.reason,
+        attempts=row.attempts, note=row.note,
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Journal:
+    """SQLite-backed journal; safe to share between the node's threads.
+
+    Args:
+        path: the database file (created with its directory), or ``":memory:"`` in tests.
+        clock: returns the current UTC time (injected for tests).
+    """
+
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        memory = str(path) == ":memory:"
+        self._engine = create_engine(
+            "sqlite://" if memory else f"sqlite:///{path}",
+            connect_args={"check_same_thread": False},
+            poolclass=StaticPool if memory else None,
+        )
+        event.listen(self._engine, "connect", _sqlite_pragmas)
+        _Base.metadata.create_all(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- writes -------------------------------------------------------------------------
+    def receive(
+        self,
+        run_id: int,
+        *,
+        task_id: int,
+        job_id: int | None = None,
+        task_uid: str | None = None,
+        image: str = "",
+        init_org_id: int | None = None,
+        recipient_key: str | None = None,
+    ) -> bool:
+        """Record a run the node is about to handle; False if it is already journaled."""
+        with self._lock, Session(self._engine) as s, s.begin():
+            if s.get(_Row, run_id) is not None:
+                return False
+            now = self._clock()
+            s.add(_Row(
+                run_id=run_id, task_id=task_id, job_id=job_id, task_uid=task_uid, image=image,
+                init_org_id=init_org_id, recipient_key=recipient_key,
+                state=LocalState.RECEIVED.value, active_reported=False, attempts=0,
+                created_at=now, updated_at=now,
+            ))
+            return True
+
+    def update(self, run_id: int, **fields: object) -> None:
+        """Set fields of a run's row (e.g. ``recipient_key``, ``active_reported``)."""
+        with self._lock, Session(self._engine) as s, s.begin():
+            row = self._row(s, run_id)
+            for name, value in fields.items():
+                if not hasattr(_Row, name) or name in ("run_id", "state"):
+                    raise ValueError(f"journal has no updatable field {name!r}")
+                setattr(row, name, value)
+            row.updated_at = self._clock()
+
+    def mark_starting(self, run_id: int) -> bool:
+        return self._transition(run_id, LocalState.STARTING, IN_FLIGHT)
+
+    def mark_started(self, run_id: int, handle: str) -> bool:
+        """False when the run ended meanwhile (killed while starting)."""
+        return self._transition(run_id, LocalState.STARTED, IN_FLIGHT, handle=handle)
+
+    def finish(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        result: bytes | None = None,
+        log: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Record a terminal outcome; False (and nothing changes) if already finished."""
+        return self._transition(
+            run_id, LocalState.FINISHED, IN_FLIGHT,
+            status=status, result=result, log=log, reason=reason,
+        )
+
+    def mark_uploaded(self, run_id: int) -> None:
+        """Called only after the server confirmed the terminal status (2xx)."""
+        self._transition(run_id, LocalState.UPLOADED, (LocalState.FINISHED,), result=None)
+
+    def mark_dropped(self, run_id: int, note: str) -> None:
+        """The server will never accept this outcome (e.g. the run was killed); keep why."""
+        self._transition(run_id, LocalState.DROPPED, (LocalState.FINISHED,), note=note,
+                         result=None)
+
+    def abandon(self, run_id: int, note: str) -> bool:
+        """An in-flight run this node must not report on (taken elsewhere, already final)."""
+        return self._transition(run_id, LocalState.DROPPED, IN_FLIGHT, note=note)
+
+    def record_attempt(self, run_id: int, note: str | None = None) -> None:
+        with self._lock, Session(self._engine) as s, s.begin():
+            row = self._row(s, run_id)
+            row.attempts += 1
+            row.note = note
+            row.updated_at = self._clock()
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, run_id: int) -> JournalEntry | None:
+        with self._lock, Session(self._engine) as s:
+            row = s.get(_Row, run_id)
+            return _snapshot(row) if row is not None else None
+
+    def in_state(self, *states: LocalState) -> list[JournalEntry]:
+        with self._lock, Session(self._engine) as s:
+            rows = s.scalars(
+                select(_Row).where(_Row.state.in_([st.value for st in states]))
+                .order_by(_Row.run_id)
+            )
+            return [_snapshot(r) for r in rows]
+
+    def in_flight(self) -> list[JournalEntry]:
+        return self.in_state(*IN_FLIGHT)
+
+    def to_upload(self) -> list[JournalEntry]:
+        return self.in_state(LocalState.FINISHED)
+
+    def of_task(self, task_id: int) -> list[JournalEntry]:
+        with self._lock, Session(self._engine) as s:
+            rows = s.scalars(select(_Row).where(_Row.task_id == task_id).order_by(_Row.run_id))
+            return [_snapshot(r) for r in rows]
+
+    # -- helpers ------------------------------------------------------------------------
+    def _row(self, s: Session, run_id: int) -> _Row:
+        row = s.get(_Row, run_id)
+        if row is None:
+            raise KeyError(f"run {run_id} is not in the node's journal")
+        return row
+
+    def _transition(
+        self, run_id: int, new: LocalState, allowed_from: tuple[LocalState, ...],
+        **fields: object,
+    ) -> bool:
+        with self._lock, Session(self._engine) as s, s.begin():
+            row = self._row(s, run_id)
+            if LocalState(row.state) not in allowed_from:
+                return False
+            row.state = new.value
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = self._clock()
+            return True
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL + FULL sync: a committed journal entry survives a crash of the process or host.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()

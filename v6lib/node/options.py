@@ -1,0 +1,99 @@
+"""What the node daemon needs from its configuration, as one small immutable value.
+
+Why: the daemon and its tests should not depend on every field of the YAML model
+(:class:`v6lib.config.NodeConfig`); the entry point converts the config once with
+:meth:`NodeOptions.from_config`, tests build options directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from v6lib.node.policies import NodePolicy
+from v6lib.node.runtime.base import JobDatabase
+
+if TYPE_CHECKING:
+    from v6lib.config import NodeConfig
+
+__all__ = ["NodeOptions"]
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    """Settings of one node daemon (see ``docs`` of the node config for their meaning)."""
+
+    name: str
+    api_key: str
+    server_api_url: str
+    task_dir: Path
+    databases: Mapping[str, JobDatabase] = field(default_factory=dict)
+    encryption_enabled: bool = False
+    private_key_path: Path | None = None
+    allowed_images: tuple[str, ...] = ()
+    allowed_organizations: frozenset[int] = frozenset()
+    allowed_users: frozenset[int] = frozenset()
+    algorithm_env: Mapping[str, str] = field(default_factory=dict)
+    runtime: str = "docker"
+    cpus: float | None = None
+    memory: str | None = None
+    proxy_port: int = 0
+    process_images: Mapping[str, str] = field(default_factory=dict)
+    algorithm_api_path: str = "/api"
+    event_timeout: float = 25.0
+    sweep_interval: float = 30.0
+    docker_registries: tuple[Any, ...] = ()
+
+    def __repr__(self) -> str:  # never print the API key
+        return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
+
+    @property
+    def policy(self) -> NodePolicy:
+        return NodePolicy(
+            node_name=self.name,
+            database_labels=frozenset(self.databases),
+            encryption_enabled=self.encryption_enabled,
+            allowed_images=tuple(self.allowed_images),
+            allowed_organizations=self.allowed_organizations,
+            allowed_users=self.allowed_users,
+        )
+
+    @property
+    def journal_path(self) -> Path:
+        return self.task_dir / "node-journal.sqlite"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.task_dir / "node.pid"
+
+    @classmethod
+    def from_config(cls, config: NodeConfig) -> NodeOptions:
+        """Convert the node's YAML configuration once, at the entry point."""
+        databases = {
+            label: JobDatabase(label=label, uri=str(db.uri), type=str(db.type), query=db.query)
+            for label, db in config.databases.items()
+        }
+        assert config.task_dir is not None  # NodeConfig fills in the default
+        return cls(
+            name=config.name,
+            api_key=config.api_key.get_secret_value(),
+            server_api_url=config.server_api_url,
+            task_dir=Path(config.task_dir),
+            databases=databases,
+            encryption_enabled=config.encryption.enabled,
+            private_key_path=config.encryption.private_key,
+            allowed_images=tuple(config.policies.allowed_images),
+            allowed_organizations=frozenset(config.policies.allowed_organizations or ()),
+            allowed_users=frozenset(config.policies.allowed_users or ()),
+            algorithm_env=dict(config.algorithm_env),
+            runtime=config.runtime,
+            cpus=config.container.cpus,
+            memory=config.container.memory,
+            proxy_port=config.proxy_port or 0,
+            process_images=dict(config.process_images),
+            event_timeout=config.event_timeout,
+            sweep_interval=config.sweep_interval,
+            docker_registries=tuple(config.docker_registries),
+        )

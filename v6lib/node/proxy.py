@@ -1,0 +1,328 @@
+"""The node proxy: the only network path from an algorithm to the server.
+
+Why it exists: algorithm containers sit on an internal network and must not see the
+server, the node's credentials or private key. They call this proxy with their
+container token; it forwards to the server and does the encryption on their behalf:
+
+* ``POST /task`` (a subtask): each organization's base64 input is sealed with that
+  organization's public key, bound to (task uid, organization, "input"); the proxy picks
+  the task uid (uuid4) unless the algorithm sent one.
+* ``GET /run``, ``/run/{id}``, ``/result``, ``/result/{id}``: each result is opened with
+  this node's private key, bound to (task uid, run organization, "result"), so the
+  algorithm receives base64 of plain serialized JSON.
+* ``GET`` of ``/task``, ``/organization``, ``/collaboration``, ``/study``, ``/version``,
+  ``/health`` (including ``/task/{id}/wait``) pass through untouched (streamed).
+
+Every request must carry ``Authorization: Bearer <container token>``; the server checks
+the token, the proxy refuses requests without one. Errors are JSON with a ``code``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from v6lib.errors import DecryptionError, EncryptionError, V6Error
+from v6lib.node.keys import NodeKeys
+
+__all__ = ["NodeProxy"]
+
+log = logging.getLogger(__name__)
+
+_PASS_THROUGH = ("task", "organization", "collaboration", "study", "version", "health")
+_DECRYPT = ("run", "result")
+_CHUNK = 1 << 16
+MAX_BODY = 512 * 1024 * 1024
+
+
+class ProxyError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class NodeProxy:
+    """Threaded HTTP proxy between algorithms and the server.
+
+    Args:
+        upstream_url: the server's URL including its API path.
+        keys: the node's encryption helper (plain pass-through when not encrypted).
+        api_path: the path prefix algorithms use (their ``API_PATH``).
+        host, port: where to listen (port 0 picks a free port; see :attr:`port`).
+        new_uid: generates task uids (injected for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        upstream_url: str,
+        keys: NodeKeys,
+        api_path: str = "/api",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout: float = 90.0,
+        new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.upstream_url = upstream_url.rstrip("/")
+        self.keys = keys
+        self.api_path = "/" + api_path.strip("/") if api_path.strip("/") else ""
+        self.timeout = timeout
+        self.new_uid = new_uid
+        self._uids: dict[int, str] = {}
+        self._parents: dict[str, list[Any]] = {}
+        self._local = threading.local()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    def start(self) -> int:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="node-proxy",
+                                        daemon=True)
+        self._thread.start()
+        log.info("proxy listening on %s:%d", self.host, self.port)
+        return self.port
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- container tokens ---------------------------------------------------------------
+    def register(self, token: str, databases: list[Any]) -> None:
+        """Remember the databases of the run a container token belongs to.
+
+        A subtask created without ``databases`` gets its parent's, as algorithm code
+        expects (``client.task.create(...)`` without databases fans out on the same data).
+        """
+        self._parents[token] = list(databases)
+
+    def unregister(self, token: str) -> None:
+        self._parents.pop(token, None)
+
+    # -- upstream -----------------------------------------------------------------------
+    def session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def upstream(self, method: str, path_qs: str, token: str, *, json_body: Any = None,
+                 stream: bool = False) -> requests.Response:
+        try:
+            return self.session().request(
+                method, f"{self.upstream_url}{path_qs}", json=json_body, stream=stream,
+                headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise ProxyError(502, "server_unavailable",
+                             f"the node proxy cannot reach the server: {exc}") from exc
+
+    def task_uid(self, task_id: int, token: str) -> str:
+        if task_id in self._uids:
+            return self._uids[task_id]
+        resp = self.upstream("GET", f"/task/{task_id}", token)
+        if not resp.ok:
+            raise ProxyError(resp.status_code, "not_found", f"cannot read task {task_id}")
+        uid = resp.json().get("uid")
+        if not uid:
+            raise ProxyError(502, "encryption_error", f"task {task_id} has no uid")
+        self._uids[task_id] = str(uid)
+        return self._uids[task_id]
+
+    # -- transformations ----------------------------------------------------------------
+    def seal_task(self, body: Any, token: str | None = None) -> Any:
+        """Seal each organization's input of a subtask (encrypted collaborations)."""
+        if not isinstance(body, dict) or not isinstance(body.get("organizations"), list):
+            raise ProxyError(400, "validation_error",
+                             "POST /task needs a JSON object with an 'organizations' list")
+        if body.get("databases") is None and token in self._parents:
+            body = {**body, "databases": self._parents[token]}
+        if not self.keys.encrypted:
+            return body
+        uid = str(body.get("uid") or self.new_uid())
+        body = {**body, "uid": uid}
+        sealed = []
+        for i, org in enumerate(body["organizations"]):
+            if not isinstance(org, dict) or not isinstance(org.get("id"), int):
+                raise ProxyError(400, "validation_error",
+                                 f"organizations[{i}] needs an integer 'id'")
+            try:
+                plain = base64.b64decode(org.get("input") or "", validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ProxyError(400, "validation_error",
+                                 f"organizations[{i}].input is not valid base64: {exc}") from exc
+            try:
+                blob = self.keys.seal_for(plain, org["id"], uid, "input")
+            except EncryptionError as exc:
+                raise ProxyError(400, exc.code, exc.message) from exc
+            sealed.append({**org, "input": base64.b64encode(blob).decode("ascii")})
+        body["organizations"] = sealed
+        return body
+
+    def open_results(self, body: Any, token: str) -> Any:
+        """Replace each sealed ``result`` by base64 of its plaintext."""
+        if not self.keys.encrypted:
+            return body
+        items = body.get("data") if isinstance(body, dict) and "data" in body else [body]
+        for item in items or []:
+            if not isinstance(item, dict) or not item.get("result"):
+                continue
+            uid = self.task_uid(int(item["task_id"]), token)
+            try:
+                plain = self.keys.open(base64.b64decode(item["result"]), uid,
+                                       int(item["organization_id"]), "result")
+            except (DecryptionError, binascii.Error, ValueError) as exc:
+                code = getattr(exc, "code", "decryption_error")
+                raise ProxyError(502, code, f"result of run {item.get('run_id', item.get('id'))}"
+                                 f" cannot be decrypted by this node: {exc}") from exc
+            item["result"] = base64.b64encode(plain).decode("ascii")
+        return body
+
+
+def _handler_for(proxy: NodeProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(_ProxyHandler):
+        pass
+
+    Handler.proxy = proxy
+    return Handler
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    proxy: NodeProxy
+    protocol_version = "HTTP/1.1"
+    server_version = "v6lib-node-proxy"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("proxy: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    # -- dispatch -----------------------------------------------------------------------
+    def _handle(self, method: str) -> None:
+        try:
+            token = self._token()
+            path_qs = self._relative_path()
+            resource = urlsplit(path_qs).path.strip("/").split("/")[0]
+            if method == "POST" and resource == "task" and urlsplit(path_qs).path.rstrip(
+                    "/") == "/task":
+                self._create_task(path_qs, token)
+            elif method == "GET" and resource in _DECRYPT:
+                resp = self.proxy.upstream("GET", path_qs, token)
+                if not resp.ok:
+                    self._send_raw(resp.status_code, resp.content, resp.headers)
+                    return
+                self._send_json(200, self.proxy.open_results(resp.json(), token))
+            elif method == "GET" and resource in _PASS_THROUGH:
+                self._stream(self.proxy.upstream("GET", path_qs, token, stream=True))
+            else:
+                raise ProxyError(405, "method_not_allowed",
+                                 f"{method} /{resource} is not available to algorithms")
+        except ProxyError as exc:
+            self._send_json(exc.status, {"code": exc.code, "message": exc.message})
+        except V6Error as exc:
+            self._send_json(502, exc.to_dict())
+        except Exception:  # keep the proxy alive; the algorithm gets a JSON error
+            log.exception("proxy: unexpected error on %s %s", method, self.path)
+            self._send_json(500, {"code": "internal_error",
+                                  "message": "the node proxy failed; see the node's log"})
+
+    def _token(self) -> str:
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self._discard_body()
+            raise ProxyError(401, "authentication_error",
+                             "the node proxy only forwards requests that carry a container "
+                             "token (Authorization: Bearer <token>)")
+        return token.strip()
+
+    def _relative_path(self) -> str:
+        prefix = self.proxy.api_path
+        if prefix and not (self.path == prefix or self.path.startswith(prefix + "/")
+                           or self.path.startswith(prefix + "?")):
+            raise ProxyError(404, "not_found", f"the node proxy serves only {prefix}/...")
+        rest = self.path[len(prefix):] or "/"
+        if ".." in urlsplit(rest).path.split("/"):
+            raise ProxyError(400, "validation_error", "'..' is not allowed in a path")
+        return rest
+
+    def _read_body(self) -> bytes:
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            raise ProxyError(411, "validation_error", "a Content-Length header is required")
+        try:
+            length = int(length_header)
+        except ValueError as exc:
+            raise ProxyError(400, "validation_error", "Content-Length is not a number") from exc
+        if length > MAX_BODY:
+            raise ProxyError(413, "payload_too_large",
+                             f"request body of {length} bytes exceeds {MAX_BODY} bytes")
+        return self.rfile.read(length)
+
+    def _discard_body(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length and length.isdigit():
+            self.rfile.read(min(int(length), MAX_BODY))
+
+    def _create_task(self, path_qs: str, token: str) -> None:
+        try:
+            body = json.loads(self._read_body() or b"null")
+        except ValueError as exc:
+            raise ProxyError(400, "validation_error", f"request body is not JSON: {exc}") from exc
+        sealed = self.proxy.seal_task(body, token)
+        resp = self.proxy.upstream("POST", path_qs, token, json_body=sealed)
+        self._send_raw(resp.status_code, resp.content, resp.headers)
+
+    # -- responses ----------------------------------------------------------------------
+    def _send_json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self._send_raw(status, data, {"Content-Type": "application/json"})
+
+    def _send_raw(self, status: int, data: bytes, headers: Any) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, resp: requests.Response) -> None:
+        length = resp.headers.get("Content-Length")
+        if length is None or resp.headers.get("Content-Encoding"):
+            self._send_raw(resp.status_code, resp.content, resp.headers)
+            return
+        self.send_response(resp.status_code)
+        self.send_header("Content-Type", resp.headers.get("Content-Type", "application/json"))
+        self.send_header("Content-Length", length)
+        self.end_headers()
+        for chunk in resp.raw.stream(_CHUNK, decode_content=False):
+            self.wfile.write(chunk)
+        resp.close()

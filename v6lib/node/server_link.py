@@ -1,0 +1,129 @@
+"""The node's authenticated connection to the server: login, token refresh and typed calls.
+
+Why a separate module: the daemon, the outbox and the proxy all talk to the server as
+this node; they share one :class:`Transport` whose 401 handler refreshes the token, or
+logs in again with the API key when the refresh token itself has expired (after a long
+outage), so no loop ever has to think about authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from v6lib.client.transport import Transport
+from v6lib.errors import AuthenticationError, ServerUnavailableError
+
+__all__ = ["ServerLink", "server_base_url"]
+
+log = logging.getLogger(__name__)
+
+
+def server_base_url(server_url: str, port: int | None = None, api_path: str = "/api") -> str:
+    """Join the node config's ``server_url``, ``port`` and ``api_path`` into one URL.
+
+    A port already present in ``server_url`` wins over ``port``.
+    """
+    parts = urlsplit(server_url if "://" in server_url else f"http://{server_url}")
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    path = "/".join(p.strip("/") for p in (parts.path, api_path or "") if p.strip("/"))
+    return urlunsplit((parts.scheme, netloc, f"/{path}" if path else "", "", "")).rstrip("/")
+
+
+class ServerLink:
+    """Node-authenticated API calls.
+
+    Args:
+        transport: the HTTP transport (its ``base_url`` includes the API path).
+        api_key: the node's API key, used to log in and to log in again.
+    """
+
+    def __init__(self, transport: Transport, api_key: str) -> None:
+        self.transport = transport
+        self._api_key = api_key
+        self._refresh_token: str | None = None
+        self._lock = threading.Lock()
+        self.node_id: int | None = None
+        transport.refresh = self._renew
+
+    # -- authentication -----------------------------------------------------------------
+    def login(self) -> int:
+        """Log in with the API key; returns the node id."""
+        with self._lock:
+            return self._login_locked()
+
+    def _login_locked(self) -> int:
+        body = self.transport.post(
+            "/token/node", json={"api_key": self._api_key}, authenticated=False
+        )
+        self.transport.token = body["access_token"]
+        self._refresh_token = body.get("refresh_token")
+        self.node_id = int(body["id"])
+        return self.node_id
+
+    def _renew(self) -> str | None:
+        """Called by the transport on a 401: refresh, or log in again with the API key."""
+        with self._lock:
+            if self._refresh_token:
+                try:
+                    body = self.transport.post(
+                        "/token/refresh", authenticated=False,
+                        headers={"Authorization": f"Bearer {self._refresh_token}"},
+                    )
+                    self._refresh_token = body.get("refresh_token", self._refresh_token)
+                    return str(body["access_token"])
+                except AuthenticationError:
+                    log.info("refresh token no longer valid; logging in again with the API key")
+                except ServerUnavailableError:
+                    return None
+            try:
+                self._login_locked()
+            except (AuthenticationError, ServerUnavailableError) as exc:
+                log.error("re-authentication failed: %s", exc)
+                return None
+            return self.transport.token
+
+    # -- resources ----------------------------------------------------------------------
+    def version(self) -> dict[str, Any]:
+        return self.transport.get("/version", authenticated=False)
+
+    def node(self, node_id: int) -> dict[str, Any]:
+        return self.transport.get(f"/node/{node_id}")
+
+    def organization(self, org_id: int) -> dict[str, Any]:
+        return self.transport.get(f"/organization/{org_id}")
+
+    def set_public_key(self, org_id: int, public_key_b64: str) -> dict[str, Any]:
+        return self.transport.patch(f"/organization/{org_id}", json={"public_key": public_key_b64})
+
+    def collaboration(self, collaboration_id: int) -> dict[str, Any]:
+        return self.transport.get(f"/collaboration/{collaboration_id}")
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        return self.transport.get(f"/task/{task_id}")
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        return self.transport.get(f"/run/{run_id}")
+
+    def runs(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every run matching ``filters``, all pages."""
+        return self.transport.iter_pages("/run", params=filters, per_page=100)
+
+    def patch_run(self, run_id: int, body: dict[str, Any]) -> dict[str, Any] | None:
+        return self.transport.patch(f"/run/{run_id}", json=body)
+
+    def container_token(self, run_id: int, image: str) -> str:
+        body = self.transport.post("/token/container", json={"run_id": run_id, "image": image})
+        return str(body["container_token"])
+
+    def events(self, since: int | None, timeout: float) -> dict[str, Any]:
+        """Long-poll for events; the HTTP timeout exceeds the server's hold time."""
+        return self.transport.get(
+            "/event", params={"since": since, "timeout": int(timeout)}, timeout=timeout + 15
+        )
+
