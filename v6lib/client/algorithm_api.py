@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from v6lib import serialization
-from v6lib.errors import AlgorithmError, SerializationError
+from v6lib.errors import AlgorithmError, NotFoundError, SerializationError
 from v6lib.schemas.run_status import TERMINAL_STATUSES, RunStatus
 
 if TYPE_CHECKING:
@@ -49,12 +49,20 @@ class AlgorithmApi(Protocol):
 
     def wait_for_task(self, task_id: int, timeout: float | None) -> dict[str, Any]:
         """Block (without busy-looping) until every run of the task is terminal or
-        ``timeout`` seconds passed (None: no limit); returns the task as last seen."""
+        ``timeout`` seconds passed (None: no limit); returns the task as last seen.
+
+        Raises:
+            NotFoundError: no such task, or one of another job (invisible to a run).
+        """
         ...
 
     def get_runs(self, task_id: int) -> list[dict[str, Any]]:
         """The task's runs: each with ``organization_id``, ``status``, ``result`` (the
-        decoded Python value, or None) and ``log``."""
+        decoded Python value, or None) and ``log``.
+
+        Raises:
+            NotFoundError: no such task, or one of another job (invisible to a run).
+        """
         ...
 
     def get_organizations(self) -> list[dict[str, Any]]:
@@ -157,6 +165,11 @@ class HttpAlgorithmApi:
                 what=f"result of run {run.get('id')} (organization {run.get('organization_id')})",
             )
             runs.append(run)
+        if not runs:
+            # NOTE: every task has at least one run, so none means the server hid the task
+            # from this token (another job's) or it does not exist: say so, as the mock does.
+            raise NotFoundError(f"task {task_id} does not exist or belongs to another job; "
+                                "a run may only read the tasks of its own job")
         return runs
 
     def get_organizations(self) -> list[dict[str, Any]]:

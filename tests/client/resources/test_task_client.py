@@ -1,0 +1,169 @@
+"""TaskClient: the POST /task body (plain and sealed), input checks, and long-poll waiting."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import pytest
+
+from v6lib import errors, serialization
+from v6lib.client import Client
+from v6lib.client.resources.task import normalize_databases
+from v6lib.crypto import Binding, generate_private_key, open_sealed, public_key_b64
+
+INPUT = {"method": "central_average", "kwargs": {"column": "age"}}
+
+
+def _created(req: Any) -> Any:
+    return {"id": 9, "uid": req.body["uid"], **{k: req.body[k] for k in ("name", "image")}}
+
+
+def test_create_plain_task_body(client: Client, server: Any) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})
+    server.on("POST", "/task", _created)
+
+    task = client.task.create(collaboration=1, organizations=[2, 3], name="avg",
+                              image="v6-average:latest", description="d", input_=INPUT)
+
+    body = server.requests_to("/task", "POST")[0].body
+    assert task["id"] == 9
+    assert uuid.UUID(body["uid"]).version == 4
+    assert body["collaboration_id"] == 1 and body["study_id"] is None
+    assert body["databases"] == [{"label": "default"}]
+    assert [o["id"] for o in body["organizations"]] == [2, 3]
+    for org in body["organizations"]:
+        decoded = serialization.loads(base64.b64decode(org["input"]))
+        assert decoded == {"method": "central_average", "args": [], "kwargs": {"column": "age"}}
+
+
+def test_create_encrypted_task_seals_per_organization(client: Client, server: Any) -> None:
+    keys = {2: generate_private_key(2048), 3: generate_private_key(2048)}
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": True})
+    for org_id, key in keys.items():
+        server.on("GET", f"/organization/{org_id}",
+                  {"id": org_id, "name": f"o{org_id}", "public_key": public_key_b64(key)})
+    server.on("POST", "/task", _created)
+
+    client.task.create(collaboration=1, organizations=[2, 3], name="avg",
+                       image="v6-average:latest", input_=INPUT)
+
+    body = server.requests_to("/task", "POST")[0].body
+    for org in body["organizations"]:
+        blob = base64.b64decode(org["input"])
+        plain = open_sealed(blob, keys[org["id"]], Binding(body["uid"], org["id"], "input"))
+        assert serialization.loads(plain)["kwargs"] == {"column": "age"}
+    # An input sealed for organization 2 does not open as organization 3's.
+    blob2 = base64.b64decode(body["organizations"][0]["input"])
+    with pytest.raises(errors.DecryptionError):
+        open_sealed(blob2, keys[3], Binding(body["uid"], 2, "input"))
+    with pytest.raises(errors.BindingMismatchError):
+        open_sealed(blob2, keys[2], Binding(body["uid"], 3, "input"))
+
+
+def test_encrypted_task_needs_public_keys(client: Client, server: Any) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": True})
+    server.on("GET", "/organization/3", {"id": 3, "name": "Three", "public_key": None})
+    with pytest.raises(errors.EncryptionError, match=r"organization 3 \(Three\) has no public key"):
+        client.task.create(collaboration=1, organizations=[3], image="i", input_=INPUT)
+    assert server.requests_to("/task", "POST") == []
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ({"kwargs": {}}, "method"),
+    ({"method": "m", "extra": 1}, "extra"),
+    ("central_average", "must be a dict"),
+])
+def test_invalid_input_is_refused(client: Client, server: Any, bad: Any, message: str) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})
+    with pytest.raises(errors.ValidationError, match=message):
+        client.task.create(collaboration=1, organizations=[2], image="i", input_=bad)
+    assert server.requests_to("/task", "POST") == []
+
+
+def test_required_arguments_are_named(client: Client) -> None:
+    with pytest.raises(errors.ValidationError, match="image is required"):
+        client.task.create(collaboration=1, organizations=[2], input_=INPUT)
+    with pytest.raises(errors.ValidationError, match="at least one organization"):
+        client.task.create(collaboration=1, organizations=[], image="i", input_=INPUT)
+
+
+def test_unserializable_input_names_the_path(client: Client, server: Any) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})
+    with pytest.raises(errors.SerializationError, match="kwargs"):
+        client.task.create(collaboration=1, organizations=[2], image="i",
+                           input_={"method": "m", "kwargs": {"x": object()}})
+
+
+@pytest.mark.parametrize(("databases", "database", "expected"), [
+    (None, None, [{"label": "default"}]),
+    (["a", "b"], None, [{"label": "a"}, {"label": "b"}]),
+    ([{"label": "sql", "query": "SELECT 1"}], None, [{"label": "sql", "query": "SELECT 1"}]),
+    (None, "other", [{"label": "other"}]),
+    ("one", None, [{"label": "one"}]),
+])
+def test_normalize_databases(databases: Any, database: Any, expected: Any) -> None:
+    assert normalize_databases(databases, database) == expected
+
+
+def test_normalize_databases_rejects_nonsense() -> None:
+    with pytest.raises(errors.ValidationError, match="label"):
+        normalize_databases([42])
+    with pytest.raises(errors.ValidationError, match="not both"):
+        normalize_databases(["a"], "b")
+
+
+def test_create_with_study_and_databases(client: Client, server: Any) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})
+    server.on("POST", "/task", _created)
+    client.task.create(collaboration=1, organizations=[2], image="i", input_=INPUT, study=4,
+                       databases=["cohort"])
+    body = server.requests_to("/task", "POST")[0].body
+    assert body["study_id"] == 4 and body["databases"] == [{"label": "cohort"}]
+
+
+def _runs(statuses: list[str]) -> dict[str, Any]:
+    data = [{"id": i, "task_id": 9, "organization_id": i, "status": s}
+            for i, s in enumerate(statuses)]
+    return {"data": data, "links": {}, "total": len(data), "page": 1, "per_page": 100}
+
+
+def test_wait_long_polls_until_finished(client: Client, server: Any) -> None:
+    answers = iter(["active", "active", "completed"])
+    server.on("GET", "/task/9/wait", lambda req: {"id": 9, "status": next(answers)})
+    server.on("GET", "/run", _runs(["completed", "completed"]))
+
+    task = client.task.wait(9, interval=0.01)
+
+    waits = server.requests_to("/task/9/wait")
+    assert task["status"] == "completed"
+    assert len(waits) == 3
+    assert {w.params["timeout"] for w in waits} == {"0.01"}
+    # The HTTP read timeout covers the server's hold time.
+    assert all((w.timeout[1] if isinstance(w.timeout, tuple) else w.timeout) >= 15
+               for w in waits)
+
+
+def test_wait_window_is_capped_at_sixty_seconds(client: Client, server: Any) -> None:
+    server.on("GET", "/task/9/wait", {"id": 9, "status": "completed"})
+    server.on("GET", "/run", _runs(["completed"]))
+    client.task.wait(9, interval=600)
+    assert server.requests_to("/task/9/wait")[0].params["timeout"] == "60.0"
+
+
+def test_wait_checks_every_run_is_terminal(client: Client, server: Any) -> None:
+    runs = iter([_runs(["completed", "active"]), _runs(["completed", "failed"])])
+    server.on("GET", "/task/9/wait", {"id": 9, "status": "failed"})
+    server.on("GET", "/run", lambda req: next(runs))
+    client.task.wait(9, interval=0.01)
+    assert len(server.requests_to("/task/9/wait")) == 2
+
+
+def test_wait_timeout_raises_and_says_task_continues(client: Client, server: Any) -> None:
+    server.on("GET", "/task/9/wait", {"id": 9, "status": "active"})
+    with pytest.raises(errors.WaitTimeoutError, match="keeps running") as info:
+        client.task.wait(9, timeout=0.2, interval=0.05)
+    assert info.value.exit_code == 75
+    # Backoff keeps an early-answering server from turning this into a busy loop.
+    assert len(server.requests_to("/task/9/wait")) < 20

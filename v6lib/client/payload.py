@@ -1,0 +1,136 @@
+"""Turn task inputs into what the server stores, and stored results back into values.
+
+Plain collaborations carry the UTF-8 JSON of :mod:`v6lib.serialization`, base64-encoded.
+Encrypted collaborations carry a :mod:`v6lib.crypto` envelope instead, sealed per
+organization and bound to (task uid, organization, purpose), so the server can neither
+read an input nor move a sealed value to another task or organization.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from v6lib import serialization
+from v6lib.client.transport import Transport
+from v6lib.crypto import (
+    Binding,
+    RSAPrivateKey,
+    RSAPublicKey,
+    is_envelope,
+    load_public_key_pem,
+    open_sealed,
+    seal,
+)
+from v6lib.errors import DecryptionError, EncryptionError, ValidationError
+from v6lib.schemas import TaskInput
+
+__all__ = ["PayloadCodec", "validate_input"]
+
+
+def validate_input(input_: Any) -> dict[str, Any]:
+    """Check a task input against :class:`TaskInput` and return the dict to serialize."""
+    if not isinstance(input_, Mapping):
+        raise ValidationError(
+            "input_ must be a dict like {'method': 'central_average', 'kwargs': {...}}, "
+            f"got {type(input_).__name__}")
+    try:
+        parsed = TaskInput.model_validate(dict(input_))
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'input_'}: {err['msg']}"
+            for err in exc.errors())
+        raise ValidationError(f"invalid task input: {problems}") from None
+    body: dict[str, Any] = {"method": parsed.method, "args": parsed.args,
+                            "kwargs": parsed.kwargs}
+    if parsed.master:
+        body["master"] = True
+    return body
+
+
+class PayloadCodec:
+    """Encodes inputs and decodes results, encrypting where the collaboration says so.
+
+    Holds the user's private key (``None`` until ``setup_encryption``) and caches what
+    does not change: collaboration encryption flags and organization public keys.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.private_key: RSAPrivateKey | None = None
+        self.organization_id: int | None = None
+        self._encrypted: dict[int, bool] = {}
+        self._public_keys: dict[int, RSAPublicKey] = {}
+
+    # ------------------------------------------------------------------ lookups
+    def is_encrypted(self, collaboration_id: int) -> bool:
+        """Whether the collaboration seals inputs and results (asked once, then cached)."""
+        if collaboration_id not in self._encrypted:
+            body = self.transport.get(f"/collaboration/{collaboration_id}")
+            self._encrypted[collaboration_id] = bool(body.get("encrypted"))
+        return self._encrypted[collaboration_id]
+
+    def public_key(self, organization_id: int) -> RSAPublicKey:
+        """An organization's public key from the server, with a clear error if it has none."""
+        if organization_id not in self._public_keys:
+            body = self.transport.get(f"/organization/{organization_id}")
+            pem = body.get("public_key")
+            if not pem:
+                raise EncryptionError(
+                    f"organization {organization_id} ({body.get('name', '?')}) has no public "
+                    "key, so nothing can be encrypted for it; its administrator must upload "
+                    "one (client.organization.update(id, public_key=public_key_b64(key)))")
+            self._public_keys[organization_id] = load_public_key_pem(pem)
+        return self._public_keys[organization_id]
+
+    # ------------------------------------------------------------------ inputs
+    def encode_inputs(self, collaboration_id: int, organizations: Sequence[int],
+                      input_: Mapping[str, Any], uid: str) -> list[dict[str, Any]]:
+        """The ``organizations`` array of ``POST /task``: one (sealed) input per organization."""
+        plaintext = serialization.dumps(validate_input(input_), root="input")
+        encrypted = self.is_encrypted(collaboration_id)
+        out = []
+        for org_id in organizations:
+            blob = plaintext
+            if encrypted:
+                recipients = [self.public_key(org_id)]
+                if self.private_key is not None and self.organization_id != org_id:
+                    # NOTE: sealed to the sender too, so the researcher can read back what
+                    # was sent; a node only ever opens its own organization's slot.
+                    recipients.append(self.private_key.public_key())
+                blob = seal(plaintext, recipients, Binding(uid, org_id, "input"))
+            out.append({"id": org_id, "input": base64.b64encode(blob).decode("ascii")})
+        return out
+
+    # ------------------------------------------------------------------ results
+    def decode(self, value: str | None, *, task_uid: str, organization_id: int,
+               encrypted: bool, purpose: str = "result") -> Any:
+        """A stored base64 value back into a Python value (``None`` stays ``None``)."""
+        if value is None:
+            return None
+        try:
+            blob = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError(f"the server sent a {purpose} that is not base64: {exc}") \
+                from None
+        if encrypted:
+            if not is_envelope(blob):
+                raise DecryptionError(
+                    f"the {purpose} of organization {organization_id} is not encrypted although "
+                    "the collaboration is; refusing to trust it")
+            if self.private_key is None:
+                raise EncryptionError(
+                    "this collaboration is encrypted: call client.setup_encryption("
+                    "'/path/to/private_key.pem') with your organization's private key first")
+            blob = open_sealed(blob, self.private_key,
+                               Binding(task_uid, organization_id, purpose))  # type: ignore[arg-type]
+        return serialization.loads(blob)
+
+    def task_context(self, task_id: int) -> tuple[str, bool]:
+        """``(uid, encrypted)`` of a task: what decoding its runs' values needs."""
+        task = self.transport.get(f"/task/{task_id}")
+        return str(task.get("uid") or ""), self.is_encrypted(int(task["collaboration_id"]))

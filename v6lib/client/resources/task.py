@@ -1,0 +1,161 @@
+"""``client.task``: send an algorithm to organizations, follow it, stop it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from v6lib.client.payload import PayloadCodec
+from v6lib.client.resources.base import ResourceClient, check_id, ids
+from v6lib.errors import ValidationError, WaitTimeoutError
+from v6lib.schemas import RunStatus
+
+__all__ = ["TaskClient", "normalize_databases"]
+
+#: Longest a single ``GET /task/{id}/wait`` may be held by the server (the API's cap).
+MAX_WAIT_WINDOW = 60.0
+DEFAULT_WAIT_WINDOW = 30.0
+
+
+def normalize_databases(databases: Any, database: str | None = None) -> list[dict[str, Any]]:
+    """``["default"]``, ``[{"label": "default"}]`` or ``None`` into the API's database list."""
+    if database is not None:
+        if databases is not None:
+            raise ValidationError("give either databases=[...] or database='label', not both")
+        databases = [database]
+    if databases is None:
+        return [{"label": "default"}]
+    if isinstance(databases, str | Mapping):
+        databases = [databases]
+    out = []
+    for entry in databases:
+        if isinstance(entry, str):
+            out.append({"label": entry})
+        elif isinstance(entry, Mapping) and isinstance(entry.get("label"), str):
+            out.append(dict(entry))
+        else:
+            raise ValidationError("databases: each entry is a label or "
+                                  f"{{'label': ..., 'query': ...}}, got {entry!r}")
+    return out
+
+
+class TaskClient(ResourceClient):
+    """Tasks: created by researchers (or by central algorithms as subtasks)."""
+
+    path = "/task"
+    filter_aliases = {"collaboration": "collaboration_id", "init_org": "init_org_id",
+                      "job": "job_id", "parent": "parent_id", "study": "study_id"}
+
+    def __init__(self, transport: Any, codec: PayloadCodec) -> None:
+        super().__init__(transport)
+        self.codec = codec
+
+    def list(self, *, page: int | None = None, per_page: int | None = None,
+             all_pages: bool = False, fields: Iterable[str] | None = None,
+             **filters: Any) -> Any:
+        """One page of tasks (filters: collaboration, init_org, job, parent, status)."""
+        return self._list(filters, page, per_page, all_pages, fields)
+
+    def get(self, id_: int) -> dict[str, Any]:
+        """One task; ``status`` is derived from its runs."""
+        return self._get(id_)
+
+    def create(self, collaboration: int, organizations: Iterable[int], name: str = "",
+               image: str = "", description: str = "",
+               input_: Mapping[str, Any] | None = None, databases: Any = None,
+               study: int | None = None, *, database: str | None = None) -> dict[str, Any]:
+        """Create a task: one run of ``image`` per organization with the same input.
+
+        Args:
+            collaboration: id of the collaboration the task belongs to.
+            organizations: ids of the organizations that run it.
+            name: a name people recognize the task by.
+            image: the algorithm image, e.g. ``"v6-average:latest"``.
+            description: free text.
+            input_: ``{"method": str, "args": [...], "kwargs": {...}}``; serialized with
+                ``v6lib.serialization`` and, in an encrypted collaboration, sealed for each
+                organization.
+            databases: labels (``["default"]``) or dicts (``[{"label": ..., "query": ...}]``);
+                ``None`` means ``[{"label": "default"}]``.
+            study: restrict the task to a study of the collaboration.
+            database: shorthand for a single label (``database="other"``).
+
+        Returns:
+            The created task, including its ``id`` and ``uid``.
+        """
+        if not image:
+            raise ValidationError("image is required, e.g. image='v6-average:latest'")
+        if input_ is None:
+            raise ValidationError("input_ is required, e.g. input_={'method': 'central_average',"
+                                  " 'kwargs': {'column': 'age'}}")
+        org_ids = ids(list(organizations), "organizations") or []
+        if not org_ids:
+            raise ValidationError("organizations: give at least one organization id")
+        collaboration = check_id(collaboration)
+        uid = str(uuid.uuid4())
+        body: dict[str, Any] = {
+            "collaboration_id": collaboration,
+            "study_id": None if study is None else check_id(study),
+            "name": name, "description": description, "image": image,
+            "organizations": self.codec.encode_inputs(collaboration, org_ids, input_, uid),
+            "databases": normalize_databases(databases, database),
+            "uid": uid,
+        }
+        return self._create(body)
+
+    def delete(self, id_: int) -> None:
+        """Delete a task with its runs and results."""
+        self._delete(id_)
+
+    def kill(self, id_: int) -> dict[str, Any] | None:
+        """Stop a task and every subtask it created; their runs end as 'killed by user'."""
+        return self.transport.post(  # type: ignore[no-any-return]
+            f"{self.path}/{check_id(id_)}/kill")
+
+    def wait(self, id_: int, timeout: float | None = None,
+             interval: float | None = None) -> dict[str, Any]:
+        """Block until every run of the task is terminal; returns the task.
+
+        The server holds each request until the task finishes or ``interval`` seconds
+        (at most 60) pass, so finishing is noticed at once without busy polling.
+
+        Raises:
+            WaitTimeoutError: ``timeout`` seconds passed first (the task keeps running).
+        """
+        check_id(id_)
+        window = min(MAX_WAIT_WINDOW, interval or DEFAULT_WAIT_WINDOW)
+        if window <= 0:
+            raise ValidationError(f"interval must be positive, got {interval}")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        backoff = 0.05
+        while True:
+            hold = window
+            if deadline is not None:
+                hold = max(0.0, min(window, deadline - time.monotonic()))
+            started = time.monotonic()
+            task = self.transport.get(
+                f"{self.path}/{id_}/wait", params={"timeout": round(hold, 3)},
+                timeout=max(self.transport.timeout, hold + 15.0))
+            if self._finished(task):
+                return task  # type: ignore[no-any-return]
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeoutError(
+                    f"task {id_} still has unfinished runs after {timeout:g} s (status "
+                    f"'{task.get('status')}'); it keeps running, wait again or kill it",
+                    details={"task_id": id_, "status": task.get("status")})
+            # NOTE: a server answering before its window ended without the task being
+            # done must not turn this loop into a busy poll.
+            if time.monotonic() - started < hold / 2:
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+            else:
+                backoff = 0.05
+
+    def _finished(self, task: Mapping[str, Any]) -> bool:
+        status = task.get("status")
+        if status is None or not RunStatus(status).is_terminal:
+            return False
+        runs = self.transport.iter_pages("/run", params={"task_id": task["id"]})
+        return all(RunStatus(run["status"]).is_terminal for run in runs)

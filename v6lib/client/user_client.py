@@ -1,0 +1,257 @@
+"""The researcher's and administrator's Python client for a v6lib server.
+
+``Client("http://127.0.0.1", 7601, "/api")`` keeps vantage6's constructor and method
+names; differences are listed in ``docs/researcher.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+
+import requests
+
+from v6lib import errors
+from v6lib.client.outcome import RunOutcome, failure_error
+from v6lib.client.payload import PayloadCodec
+from v6lib.client.resources import (
+    CollaborationClient,
+    NodeClient,
+    OrganizationClient,
+    ResultClient,
+    RoleClient,
+    RuleClient,
+    RunClient,
+    StudyClient,
+    TaskClient,
+    UserClientResource,
+)
+from v6lib.client.transport import DEFAULT_TIMEOUT, Transport
+from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem
+from v6lib.schemas import RunStatus
+
+__all__ = ["UserClient", "build_base_url"]
+
+log = logging.getLogger(__name__)
+
+
+def build_base_url(server_url: str, port: int | None, api_path: str = "/api") -> str:
+    """``("http://127.0.0.1", 7601, "/api")`` -> ``"http://127.0.0.1:7601/api"``.
+
+    A port already in ``server_url`` is kept; ``port=None`` means "use the URL as is".
+    """
+    url = server_url.rstrip("/")
+    if not re.match(r"^https?://", url):
+        raise errors.ValidationError(
+            f"server_url must start with http:// or https://, got {server_url!r}")
+    host_part = url.split("://", 1)[1].split("/", 1)[0]
+    if port is not None and not re.search(r":\d+$", host_part):
+        if "/" in url.split("://", 1)[1]:
+            scheme, rest = url.split("://", 1)
+            host, path = rest.split("/", 1)
+            url = f"{scheme}://{host}:{port}/{path}"
+        else:
+            url = f"{url}:{port}"
+    path = (api_path or "").strip("/")
+    return f"{url}/{path}" if path else url
+
+
+class UserClient:
+    """Talk to a v6lib server as a user: manage resources, create tasks, collect results.
+
+    Args:
+        server_url: e.g. ``"http://127.0.0.1"`` or ``"https://v6.example.org"``.
+        port: the server's port (``None`` when ``server_url`` already has it).
+        api_path: the API prefix, ``"/api"`` by default.
+        session: a ``requests.Session`` to reuse (proxies, certificates, retries).
+        timeout: seconds for each ordinary request.
+        verbose: log every request at INFO level (for debugging a connection).
+    """
+
+    def __init__(self, server_url: str, port: int | None = None, api_path: str = "/api",
+                 *, session: requests.Session | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, verbose: bool = False) -> None:
+        self.base_url = build_base_url(server_url, port, api_path)
+        self.transport = Transport(self.base_url, session=session, timeout=timeout,
+                                   refresh=self._refresh)
+        self.verbose = verbose
+        if verbose:
+            _log_to_stderr()
+        self.refresh_token: str | None = None
+        self.user_id: int | None = None
+        self._whoami: dict[str, Any] | None = None
+        self.codec = PayloadCodec(self.transport)
+        self.organization = OrganizationClient(self.transport)
+        self.collaboration = CollaborationClient(self.transport)
+        self.study = StudyClient(self.transport)
+        self.node = NodeClient(self.transport)
+        self.user = UserClientResource(self.transport)
+        self.role = RoleClient(self.transport)
+        self.rule = RuleClient(self.transport)
+        self.task = TaskClient(self.transport, self.codec)
+        self.run = RunClient(self.transport)
+        self.result = ResultClient(self.transport, self.codec)
+
+    def __repr__(self) -> str:
+        who = f" as user {self.user_id}" if self.user_id is not None else ""
+        return f"<UserClient {self.base_url}{who}>"
+
+    # ------------------------------------------------------------------ session
+    @property
+    def token(self) -> str | None:
+        """The current access token (``None`` before ``authenticate``)."""
+        return self.transport.token
+
+    def authenticate(self, username: str, password: str,
+                     mfa_code: str | int | None = None) -> None:
+        """Log in; the access token is then renewed automatically when it expires.
+
+        Raises:
+            MFARequiredError: the account has two-factor authentication; pass ``mfa_code``.
+            AuthenticationError: wrong username or password.
+        """
+        body: dict[str, Any] = {"username": username, "password": password}
+        if mfa_code is not None:
+            body["mfa_code"] = str(mfa_code)
+        try:
+            answer = self.transport.post("/token/user", json=body, authenticated=False)
+        except errors.MFARequiredError as exc:
+            raise errors.MFARequiredError(
+                f"{exc.message} (call authenticate(username, password, mfa_code='123456') "
+                "with the code from your authenticator app)", details=exc.details) from None
+        self.transport.token = answer["access_token"]
+        self.refresh_token = answer.get("refresh_token")
+        self.user_id = _id_from_url(answer.get("user_url"))
+        self._whoami = None
+        if self.verbose:
+            log.info("authenticated at %s as %s (user id %s)", self.base_url, username,
+                     self.user_id)
+
+    def _refresh(self) -> str | None:
+        """Called by the transport on a 401: trade the refresh token for a new access token."""
+        if not self.refresh_token:
+            return None
+        try:
+            answer = self.transport.post(
+                "/token/refresh", authenticated=False,
+                headers={"Authorization": f"Bearer {self.refresh_token}"})
+        except errors.AuthenticationError:
+            return None
+        self.refresh_token = answer.get("refresh_token") or self.refresh_token
+        return str(answer["access_token"])
+
+    @property
+    def whoami(self) -> dict[str, Any]:
+        """``{"user": {...}, "organization": {...}}`` of the logged-in user (cached)."""
+        if self._whoami is None:
+            if self.user_id is None:
+                raise errors.AuthenticationError("not logged in: call authenticate() first")
+            user = self.user.get(self.user_id)
+            organization = self.organization.get(int(user["organization_id"]))
+            self._whoami = {"user": user, "organization": organization}
+            self.codec.organization_id = int(user["organization_id"])
+        return self._whoami
+
+    def setup_encryption(self, private_key_path: str | os.PathLike[str] | None) -> None:
+        """Load your organization's private key to read and write encrypted payloads.
+
+        ``None`` means "no encryption" (allowed for unencrypted collaborations only;
+        tasks in encrypted ones then fail with a clear error). A key that does not match
+        the public key the server holds for your organization is reported in the log.
+        """
+        if private_key_path is None:
+            self.codec.private_key = None
+            return
+        key = load_private_key(private_key_path)
+        self.codec.private_key = key
+        if self.user_id is None:
+            return
+        try:
+            organization = self.whoami["organization"]
+        except errors.V6Error as exc:  # the check is a courtesy; not being allowed is fine
+            log.info("cannot compare the key with the server's public key: %s", exc.message)
+            return
+        stored = organization.get("public_key")
+        if not stored:
+            log.warning("organization %s has no public key on the server; others cannot "
+                        "encrypt for it until one is uploaded", organization.get("id"))
+        elif fingerprint(load_public_key_pem(stored)) != fingerprint(key):
+            log.warning("the private key %s does not match the public key the server holds "
+                        "for organization %s: results sealed for it will not open",
+                        private_key_path, organization.get("id"))
+
+    # ------------------------------------------------------------------ results
+    def wait_for_results(self, task_id: int, timeout: float | None = None,
+                         interval: float | None = None, *,
+                         raise_on_failure: bool = True) -> list[Any]:
+        """Wait until every run of the task has ended, then return the results.
+
+        Args:
+            task_id: the task to wait for.
+            timeout: give up after this many seconds (``None``: wait as long as it takes).
+            interval: longest single long-poll, in seconds (at most 60); the server
+                answers as soon as the task is done, so this is not a polling period.
+            raise_on_failure: when false, return a :class:`RunOutcome` per run instead of
+                raising, so completed results survive a failure elsewhere.
+
+        Returns:
+            Decoded results in run order, or ``RunOutcome`` objects.
+
+        Raises:
+            AlgorithmError: a run did not complete; names organization, status and log.
+            WaitTimeoutError: ``timeout`` passed first.
+        """
+        self.task.wait(task_id, timeout=timeout, interval=interval)
+        outcomes = self.outcomes(task_id)
+        if raise_on_failure:
+            if any(not o.ok for o in outcomes):
+                raise failure_error(task_id, outcomes, self._organization_names(outcomes))
+            return [o.result for o in outcomes]
+        return outcomes
+
+    def outcomes(self, task_id: int) -> list[RunOutcome]:
+        """What each run of a task ended with (decoded results for completed runs)."""
+        outcomes = []
+        for run in self.run.from_task(task_id):
+            status = RunStatus(run["status"])
+            result = None
+            if status is RunStatus.COMPLETED:
+                result = self.result.decode({**run, "task_id": task_id})
+            outcomes.append(RunOutcome(
+                run_id=int(run["id"]), organization_id=int(run["organization_id"]),
+                status=status, result=result, log=run.get("log"), reason=run.get("reason")))
+        return outcomes
+
+    def _organization_names(self, outcomes: list[RunOutcome]) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for outcome in outcomes:
+            if outcome.ok or outcome.organization_id in names:
+                continue
+            try:
+                names[outcome.organization_id] = str(
+                    self.organization.get(outcome.organization_id).get("name", ""))
+            except errors.V6Error:
+                continue  # the name is a courtesy; the id is already in the message
+        return names
+
+
+def _log_to_stderr() -> None:
+    """``verbose=True``: show the client's messages and every HTTP request on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    for name, level in (("v6lib.client", logging.INFO), ("urllib3", logging.DEBUG)):
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(getattr(h, "_v6_verbose", False) for h in logger.handlers):
+            handler._v6_verbose = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+
+
+def _id_from_url(url: Any) -> int | None:
+    """The trailing id of ``/api/user/7``."""
+    if not isinstance(url, str):
+        return None
+    match = re.search(r"/(\d+)/?$", url)
+    return int(match.group(1)) if match else None
