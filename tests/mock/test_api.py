@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from v6lib.client.algorithm_api import AlgorithmApi
-from v6lib.errors import NotFoundError, PermissionDenied
+from v6lib.errors import NotFoundError
 from v6lib.mock import MockAlgorithmApi, MockNetwork
 
 
@@ -62,7 +62,7 @@ def test_run_scoped_api_cannot_read_another_job(
         api = MockAlgorithmApi(network, organization_id=1, parent=other_job)
 
         assert len(api.get_runs(2)) == 3
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFoundError):
             api.get_runs(1)
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFoundError):
             api.wait_for_task(1, timeout=0)

@@ -52,7 +52,9 @@ def test_plain_network_stores_serialized_json(
 
 def test_results_open_only_for_the_initiating_organization() -> None:
     codec = PayloadCodec([1, 2], encrypted=True)
-    blob = codec.encode_result({"sum": 3}, task_uid="t-1", organization_id=2, recipient_id=1)
+    blob = codec.encode_result(
+        serialization.dumps({"sum": 3}), task_uid="t-1", organization_id=2, recipient_id=1
+    )
 
     assert codec.decode_result(blob, task_uid="t-1", organization_id=2, reader_id=1) == {"sum": 3}
     with pytest.raises(WrongKeyError):

@@ -185,3 +185,21 @@ def test_files_are_read_once_per_organization_unless_the_cache_is_off(
     assert first == second == [float(df["value"].sum()) for df in sites]
     assert len(calls) == reads
     assert sorted(set(calls)) == sorted(str(p) for p in paths)
+
+
+def test_sparql_organizations_load_concurrently(
+    algorithms: ModuleType, sites: list[pd.DataFrame], tmp_path: Path
+) -> None:
+    # The mock has no special case for SPARQL: the source itself serializes rdflib, so
+    # runs at many organizations reading RDF at the same moment all succeed.
+    datasets = []
+    frames = [site.assign(value=site["value"] + k) for k in range(3) for site in sites]
+    for n, df in enumerate(frames):
+        path = tmp_path / f"org{n}.ttl"
+        _write_turtle(path, df)
+        datasets.append({"uri": str(path), "type": "sparql", "query": _SPARQL})
+
+    with MockNetwork(algorithms, datasets, cache_data=False, max_workers=len(frames)) as network:
+        for _ in range(3):
+            sums = network.run("column_sum", kwargs={"column": "value"})
+            assert sums == pytest.approx([float(df["value"].sum()) for df in frames])

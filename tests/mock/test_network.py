@@ -13,7 +13,7 @@ from v6lib import serialization
 from v6lib.errors import (
     AlgorithmError,
     ConfigurationError,
-    PermissionDenied,
+    NotFoundError,
     SerializationError,
     ValidationError,
 )
@@ -127,7 +127,7 @@ def test_a_run_cannot_read_tasks_of_another_job(
         with pytest.raises(AlgorithmError) as caught:
             network.run("read_foreign_task", kwargs={"task_id": 1})
 
-    assert PermissionDenied.__name__ in str(caught.value)
+    assert NotFoundError.__name__ in str(caught.value)
     assert "may only read its own job's tasks" in str(caught.value)
 
 

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from v6lib.mock import MockNetwork
-from v6lib.mock.runtime import failure_log
 from v6lib.wrappers.runner import main
 
 
@@ -60,15 +59,3 @@ def test_mock_log_starts_like_the_container_log(
     assert run["status"] == "failed"
     assert run["log"].splitlines()[0] == summary
     assert f"(exit code {exit_code})" in summary
-
-
-def test_failure_log_of_a_plain_exception() -> None:
-    try:
-        raise KeyError("age")
-    except KeyError as exc:
-        log = failure_log(exc)
-
-    assert log.startswith(
-        "v6lib: the run failed and wrote no result. the algorithm raised "
-        "KeyError: 'age' (exit code 1)\nTraceback (most recent call last):"
-    )

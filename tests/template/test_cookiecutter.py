@@ -43,7 +43,7 @@ def test_baked_project_tests_pass(tmp_path: Path) -> None:
     )
 
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "4 passed" in completed.stdout
+    assert "5 passed" in completed.stdout
 
 
 def test_baked_project_layout(tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""A node proxy stand-in on 127.0.0.1: routes by (method, path), records every request."""
+"""A node proxy stand-in on 127.0.0.1: routes by (method, path), records every request.
+
+Shared by the wrapper, algorithm-api and contract tests; the first matching route answers.
+"""
 
 from __future__ import annotations
 
@@ -79,7 +82,9 @@ class FakeProxy:
         return [r for r in self.requests if r.method == method and r.path == path]
 
 
-def page(items: list[Any]) -> dict[str, Any]:
-    """A one-page list envelope."""
-    return {"data": items, "links": {"first": "f", "self": "s", "last": "l"},
-            "total": len(items), "page": 1, "per_page": 100}
+def page(items: list[Any], has_next: bool = False) -> dict[str, Any]:
+    """A list envelope: the first page, with a ``next`` link when ``has_next``."""
+    links = {"first": "f", "self": "s", "last": "l"}
+    if has_next:
+        links["next"] = "n"
+    return {"data": items, "links": links, "total": len(items), "page": 1, "per_page": 100}

@@ -5,10 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from v6lib.errors import AlgorithmError, DataError
+from v6lib.errors import AlgorithmError, DataError, ValidationError
 from v6lib.wrappers.context import AlgorithmContext, RunMetadata, use_context
 from v6lib.wrappers.contract import DatabaseSpec
-from v6lib.wrappers.decorators import Injection, algorithm_client, data, metadata, registry
+from v6lib.wrappers.decorators import (
+    Injection,
+    algorithm_client,
+    data,
+    from_argument,
+    metadata,
+    registry,
+)
 
 
 def _frames_by_label(*labels: str) -> tuple[list[DatabaseSpec], object]:
@@ -190,3 +197,126 @@ def test_calling_outside_a_run_is_a_clear_error() -> None:
 
     with pytest.raises(AlgorithmError, match="through the wrapper or the MockNetwork"):
         partial()
+
+
+# ----------------------------------------------------------------------------- columns
+
+
+def test_from_argument_reads_the_column_the_call_names() -> None:
+    @data(1, columns=from_argument("column"))
+    def partial(df, column, scale=1):
+        return df["columns"][0], column
+
+    specs, loader = _frames_by_label("x")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)):
+        assert partial(column="age") == (("age",), "age")
+        assert partial("bmi", 2) == (("bmi",), "bmi")
+
+
+def test_from_argument_takes_lists_defaults_and_several_names_once_each() -> None:
+    @data(2, columns=from_argument("target", "features", "weights"))
+    def fit(a, b, target, features=("age", "bmi"), weights=None):
+        return a["columns"][0], b["columns"][0]
+
+    specs, loader = _frames_by_label("one", "two")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)):
+        assert fit("y") == (("y", "age", "bmi"), ("y", "age", "bmi"))
+        assert fit("age", ["age", "sex"], weights="w")[0] == ("age", "sex", "w")
+
+
+def test_from_argument_all_none_reads_every_column() -> None:
+    @data(1, columns=from_argument("columns"))
+    def partial(df, columns=None):
+        return df["columns"][0]
+
+    specs, loader = _frames_by_label("x")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)):
+        assert partial() is None
+        assert partial(columns=["a"]) == ("a",)
+
+
+def test_a_callable_selector_sees_the_arguments_by_name() -> None:
+    seen = []
+
+    def pick(arguments):
+        seen.append(dict(arguments))
+        return [arguments["x"], arguments["y"]]
+
+    @algorithm_client
+    @metadata
+    @data(1, columns=pick)
+    def central(client, meta, df, x, *, y="b", **extra):
+        return df["columns"][0]
+
+    specs, loader = _frames_by_label("x")
+    context = AlgorithmContext(databases=specs, data_loader=loader, client_factory=object)
+    with use_context(context):
+        assert central("a", z=1) == ("a", "b")
+    assert seen == [{"x": "a", "y": "b", "z": 1}]
+
+
+def test_from_argument_finds_names_passed_through_kwargs() -> None:
+    @data(1, columns=from_argument("column"))
+    def partial(df, **options):
+        return df["columns"][0]
+
+    specs, loader = _frames_by_label("x")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)):
+        assert partial(column="age") == ("age",)
+
+
+@pytest.mark.parametrize("bad", [3, ["age", 4], {"age": 1}])
+def test_an_argument_that_names_no_column_is_refused(bad: object) -> None:
+    @data(1, columns=from_argument("column"))
+    def partial(df, column):
+        raise AssertionError("not reached")
+
+    specs, loader = _frames_by_label("x")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)), \
+            pytest.raises(ValidationError, match="argument 'column' names the column"):
+        partial(column=bad)
+
+
+def test_a_selector_giving_no_names_is_refused() -> None:
+    @data(1, columns=lambda arguments: [1, 2])
+    def partial(df):
+        raise AssertionError("not reached")
+
+    specs, loader = _frames_by_label("x")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)), \
+            pytest.raises(ValidationError, match="must give column names"):
+        partial()
+
+
+def test_from_argument_must_name_a_parameter_of_the_function() -> None:
+    with pytest.raises(ValueError, match=r"has no argument 'colum' \(its arguments after the "
+                                         r"injected ones: column\)"):
+        @data(1, columns=from_argument("colum"))
+        def partial(df, column):
+            return df
+
+
+@pytest.mark.parametrize("bad", [(), ("",), (3,)])
+def test_from_argument_needs_names(bad: tuple[object, ...]) -> None:
+    with pytest.raises(ValueError, match="one or more parameter names"):
+        from_argument(*bad)  # type: ignore[arg-type]
+
+
+def test_column_lists_hold_names_only() -> None:
+    with pytest.raises(ValueError, match="takes column names"):
+        data(1, columns=["age", 3])  # type: ignore[list-item]
+
+
+def test_projection_reaches_a_real_parquet_file(tmp_path, make_context) -> None:
+    path = tmp_path / "data.parquet"
+    pd.DataFrame({"age": [30, 40], "bmi": [20.0, 25.0], "sex": ["F", "M"]}).to_parquet(path)
+    spec = DatabaseSpec(label="default", uri=str(path), type="parquet")
+
+    @data(1, columns=from_argument("column"))
+    def partial(df, column):
+        return list(df.columns), float(df[column].sum())
+
+    with use_context(make_context([spec])):
+        assert partial(column="bmi") == (["bmi"], 45.0)
+        with pytest.raises(DataError, match=r"has no column\(s\) 'weight'; available: age"):
+            partial(column="weight")

@@ -27,3 +27,19 @@ def test_drivers_load_only_with_their_source() -> None:
     loaded = _loaded_after("from v6lib.wrappers.sources import get_source; get_source('csv')")
     assert "sqlalchemy" not in loaded and "rdflib" not in loaded
     assert "v6lib.wrappers.sources.csv" in loaded
+
+
+def test_the_entrypoint_does_not_load_the_client_package() -> None:
+    # ``python -m v6lib.wrappers`` for a partial function needs no client: importing
+    # v6lib.client runs its __init__ (the researcher's client and all resource schemas).
+    loaded = _loaded_after("import v6lib.wrappers.__main__")
+    assert sorted(name for name in loaded if name.startswith("v6lib.client")) == []
+
+
+def test_algorithm_client_is_still_exported_on_first_use() -> None:
+    code = ("import sys, v6lib.wrappers as w; assert 'v6lib.client' not in sys.modules; "
+            "from v6lib.client.algorithm_client import AlgorithmClient; "
+            "assert w.AlgorithmClient is AlgorithmClient; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -11,12 +11,29 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from v6lib.errors import AlgorithmError, ConfigurationError, DataError, ValidationError
+from v6lib import serialization
+from v6lib.errors import (
+    AlgorithmError,
+    ConfigurationError,
+    DataError,
+    SerializationError,
+    ValidationError,
+)
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import AlgorithmContext, RunMetadata
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.decorators import data
-from v6lib.wrappers.runner import dispatch, main, public_functions, resolve_method, write_atomic
+from v6lib.wrappers.runner import (
+    describe_failure,
+    dispatch,
+    encode_result,
+    exit_code,
+    failure_log,
+    main,
+    public_functions,
+    resolve_method,
+    write_atomic,
+)
 
 from .algorithm_fixture import forget, write_algorithm
 
@@ -221,3 +238,60 @@ def test_arguments_that_do_not_fit_fail_before_loading_data(algorithm: ModuleTyp
     with pytest.raises(ValidationError, match=expected) as info:
         dispatch(algorithm, task_input, ctx)
     assert "filled in by the wrapper" in str(info.value)
+
+
+def test_encode_result_is_the_serialized_result() -> None:
+    assert encode_result({"sum": 3.5, "n": [1, 2]}, "pkg.f") == serialization.dumps(
+        {"sum": 3.5, "n": [1, 2]}, root="result")
+
+
+def test_encode_result_names_the_call_and_the_bad_value() -> None:
+    with pytest.raises(SerializationError) as caught:
+        encode_result({"model": [1, object()]}, "pkg.fit")
+
+    assert caught.value.message.startswith(
+        "the result of pkg.fit cannot be written to OUTPUT_FILE: ")
+    assert "result['model'][1]" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "summary"),
+    [
+        (DataError("column 'age' is missing"), DataError.exit_code,
+         "DataError: column 'age' is missing"),
+        (KeyError("age"), 1, "the algorithm raised KeyError: 'age'"),
+        (SystemExit(3), 3,
+         "AlgorithmError: the algorithm called exit(3) instead of returning a result"),
+        (SystemExit(0), 1,
+         "AlgorithmError: the algorithm called exit(0) instead of returning a result"),
+        (SystemExit("bye"), 1,
+         "AlgorithmError: the algorithm called exit('bye') instead of returning a result"),
+    ],
+)
+def test_describe_failure_and_exit_code(exc: BaseException, code: int, summary: str) -> None:
+    assert exit_code(exc) == code
+    assert describe_failure(exc) == (
+        f"v6lib: the run failed and wrote no result. {summary} (exit code {code})")
+
+
+def test_failure_log_is_the_summary_then_the_traceback() -> None:
+    try:
+        raise KeyError("age")
+    except KeyError as exc:
+        log = failure_log(exc)
+
+    first, second, *rest = log.splitlines()
+    assert first == describe_failure(KeyError("age"))
+    assert second == "Traceback (most recent call last):"
+    assert rest[-1] == "KeyError: 'age'"
+
+
+def test_main_writes_the_failure_log(container, capsys: pytest.CaptureFixture[str]) -> None:
+    container["input"].write_text(json.dumps({"method": "bad_data"}))
+    code = main([])
+    err = capsys.readouterr().err
+
+    assert code == DataError.exit_code
+    expected = describe_failure(DataError("column 'age' is missing in database 'default'"))
+    assert err[err.index("v6lib: the run failed"):].startswith(
+        expected + "\nTraceback (most recent call last):")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from v6lib.errors import NotFoundError, PermissionDenied, ValidationError
+from v6lib.errors import NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from v6lib.mock.network import MockNetwork
@@ -152,7 +152,8 @@ class MockAlgorithmApi:
     def _visible_task(self, task_id: int) -> TaskRecord:
         task = self._network.store.task(task_id)
         if self.parent is not None and task.job_id != self.parent.job_id:
-            raise PermissionDenied(
+            # NOTE: NotFoundError, as the server answers 404 for what a caller may not see.
+            raise NotFoundError(
                 f"task {task_id} belongs to job {task.job_id}; a run of job "
                 f"{self.parent.job_id} may only read its own job's tasks"
             )

@@ -61,11 +61,11 @@ class PayloadCodec:
         return serialization.loads(blob)
 
     def encode_result(
-        self, value: Any, *, task_uid: str, organization_id: int, recipient_id: int
+        self, raw: bytes, *, task_uid: str, organization_id: int, recipient_id: int
     ) -> bytes:
-        """Serialize a run's result (SerializationError names the bad path) and seal it
-        for ``recipient_id``, the task's initiating organization."""
-        raw = serialization.dumps(value, root="result")
+        """Serialized result bytes (from :func:`v6lib.wrappers.runner.encode_result`) as
+        stored on the run: sealed for ``recipient_id``, the task's initiating organization,
+        when the network is encrypted."""
         if not self.encrypted:
             return raw
         binding = Binding(task_uid, organization_id, "result")

@@ -37,12 +37,6 @@ DEFAULT_LABEL = "default"
 #: ``DatabaseSpec.type`` of a frame handed to the mock in memory (no source reads it).
 MEMORY_TYPE = "dataframe"
 
-# NOTE: rdflib's SPARQL parser (pyparsing) is not thread-safe: concurrent queries in one
-# process fail at random. Containers are separate processes, so only the mock must
-# serialize these reads.
-_THREAD_UNSAFE_TYPES = frozenset({"sparql"})
-_THREAD_UNSAFE_LOCK = threading.Lock()
-
 _SUFFIX_TYPES = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -180,9 +174,7 @@ class OrganizationData:
             return select_columns(full, columns, spec)
         from v6lib.wrappers.sources import load_data
 
-        if spec.type in _THREAD_UNSAFE_TYPES:
-            with _THREAD_UNSAFE_LOCK:
-                return load_data(spec, columns=columns)
+        # NOTE: sources that are not thread-safe (rdflib's SPARQL) lock themselves.
         return load_data(spec, columns=columns)
 
 

@@ -31,13 +31,13 @@ from v6lib.errors import AlgorithmError, ConfigurationError, ValidationError
 from v6lib.mock.api import MockAlgorithmApi, database_requests
 from v6lib.mock.codec import PayloadCodec
 from v6lib.mock.datasets import OrganizationData, normalize_datasets
-from v6lib.mock.runtime import execute_run, failure_log
+from v6lib.mock.runtime import execute_run
 from v6lib.mock.store import RunRecord, TaskRecord, TaskStore
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import RunMetadata
 from v6lib.wrappers.decorators import registry
-from v6lib.wrappers.runner import resolve_method
+from v6lib.wrappers.runner import failure_log, resolve_method
 
 __all__ = ["MockNetwork"]
 

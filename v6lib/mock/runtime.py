@@ -2,31 +2,30 @@
 
 The steps mirror production: the node refuses a run whose database labels it lacks
 (``not allowed``), the wrapper decodes the (sealed) input, builds the run's context and
-dispatches through :func:`v6lib.wrappers.runner.dispatch`, the result is serialized with
-the real codec (so an unserializable result fails with the same SerializationError), and
-the run ends ``completed`` or ``failed`` with the traceback as its log.
+dispatches through :func:`v6lib.wrappers.runner.dispatch`, the result is serialized by
+the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result` and a failure is logged
+by its :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs fail with
+the same words by construction.
 """
 
 from __future__ import annotations
 
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from v6lib.client.algorithm_client import AlgorithmClient
-from v6lib.errors import V6Error
 from v6lib.mock.api import MOCK_IMAGE, MockAlgorithmApi
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import AlgorithmContext, RunMetadata
 from v6lib.wrappers.contract import DatabaseSpec
-from v6lib.wrappers.runner import dispatch
+from v6lib.wrappers.runner import dispatch, encode_result, failure_log
 
 if TYPE_CHECKING:
     from v6lib.mock.datasets import OrganizationData
     from v6lib.mock.network import MockNetwork
     from v6lib.mock.store import RunRecord, TaskRecord
 
-__all__ = ["execute_run", "failure_log"]
+__all__ = ["execute_run"]
 
 
 def _databases(
@@ -50,41 +49,13 @@ def _databases(
     return specs, None
 
 
-def failure_log(exc: BaseException) -> str:
-    """The log a failed run leaves: the wrapper's summary line, then the traceback."""
-    if isinstance(exc, V6Error):
-        summary = f"{type(exc).__name__}: {exc.message}"
-        code = exc.exit_code
-    elif isinstance(exc, SystemExit):
-        summary = (
-            f"AlgorithmError: the algorithm called exit({exc.code!r}) instead of returning a result"
-        )
-        code = exc.code if isinstance(exc.code, int) and exc.code != 0 else 1
-    else:
-        summary = f"the algorithm raised {type(exc).__name__}: {exc}"
-        code = 1
-    lines = traceback.format_exception(exc)
-    return f"v6lib: the run failed and wrote no result. {summary} (exit code {code})\n" + "".join(
-        lines
-    )
-
-
 def _result_blob(
     network: MockNetwork, task: TaskRecord, run: RunRecord, task_input: TaskInput, result: Any
 ) -> bytes:
-    try:
-        return network.codec.encode_result(
-            result,
-            task_uid=task.uid,
-            organization_id=run.organization_id,
-            recipient_id=task.init_org_id,
-        )
-    except V6Error as exc:
-        # Same wording as the container entrypoint, so mock and production logs match.
-        raise type(exc)(
-            f"the result of {network.module.__name__}.{task_input.method} cannot "
-            f"be written to OUTPUT_FILE: {exc.message}"
-        ) from exc
+    raw = encode_result(result, f"{network.module.__name__}.{task_input.method}")
+    return network.codec.encode_result(
+        raw, task_uid=task.uid, organization_id=run.organization_id, recipient_id=task.init_org_id
+    )
 
 
 def execute_run(network: MockNetwork, task: TaskRecord, run: RunRecord) -> None:

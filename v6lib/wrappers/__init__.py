@@ -1,12 +1,14 @@
 """Tools that run inside an algorithm container: decorators, run context and entrypoint.
 
 Light on purpose: importing this package pulls in neither server frameworks nor data
-drivers (SQL, SPARQL and Excel drivers load only when such a database is read).
+drivers (SQL, SPARQL and Excel drivers load only when such a database is read), nor the
+client package: ``AlgorithmClient`` is imported on first access, and the runner builds
+one only for a central function.
 """
 
 from __future__ import annotations
 
-from v6lib.client.algorithm_client import AlgorithmClient as AlgorithmClient
+import typing
 
 from .context import AlgorithmContext as AlgorithmContext
 from .context import RunMetadata as RunMetadata
@@ -16,6 +18,7 @@ from .contract import ContainerEnv as ContainerEnv
 from .contract import DatabaseSpec as DatabaseSpec
 from .decorators import algorithm_client as algorithm_client
 from .decorators import data as data
+from .decorators import from_argument as from_argument
 from .decorators import metadata as metadata
 from .decorators import registry as registry
 from .runner import dispatch as dispatch
@@ -34,9 +37,29 @@ __all__ = [
     "data",
     "dispatch",
     "docker_wrapper",
+    "from_argument",
     "main",
     "metadata",
     "registry",
     "use_context",
     "wrap_algorithm",
 ]
+
+
+if typing.TYPE_CHECKING:
+    from v6lib.client.algorithm_client import AlgorithmClient as AlgorithmClient
+
+
+def __getattr__(name: str) -> typing.Any:
+    # NOTE: lazy, because importing anything under v6lib.client runs v6lib/client/__init__,
+    # which loads the researcher's client; a partial function never needs any of it.
+    if name == "AlgorithmClient":
+        from v6lib.client.algorithm_client import AlgorithmClient
+
+        globals()[name] = AlgorithmClient
+        return AlgorithmClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "AlgorithmClient"})

@@ -11,17 +11,21 @@ are written, top to bottom, before the caller's arguments::
 
 Values come from the current :class:`~v6lib.wrappers.context.AlgorithmContext`, which the
 runner or the MockNetwork sets; calling a decorated function outside a run is an error.
+
+``@data(columns=...)`` lets a function read only the columns it uses, fixed or chosen by
+the call's own arguments (:func:`from_argument`), so Parquet and CSV sources skip the rest.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
-from v6lib.errors import DataError
+from v6lib.errors import DataError, ValidationError
 
 from .context import AlgorithmContext, RunMetadata, current_context
 
@@ -29,11 +33,14 @@ if TYPE_CHECKING:
     from v6lib.client.algorithm_client import AlgorithmClient
 
 __all__ = [
+    "ColumnSelector",
     "DecoratorRegistry",
+    "FromArguments",
     "Injection",
     "Registration",
     "algorithm_client",
     "data",
+    "from_argument",
     "metadata",
     "registry",
 ]
@@ -43,6 +50,45 @@ R = TypeVar("R")
 
 InjectionKind = Literal["client", "data", "metadata"]
 
+#: Picks the columns to read from the call's arguments (parameter name -> value, defaults
+#: applied, the injected leading arguments left out); None reads every column.
+ColumnSelector = Callable[[Mapping[str, Any]], "Sequence[str] | str | None"]
+
+
+@dataclass(frozen=True)
+class FromArguments:
+    """The column selector :func:`from_argument` makes: the columns the named arguments hold."""
+
+    names: tuple[str, ...]
+
+    def __call__(self, arguments: Mapping[str, Any]) -> list[str] | None:
+        columns: list[str] = []
+        for name in self.names:
+            value = arguments.get(name)
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list | tuple) or not all(
+                isinstance(v, str) for v in values
+            ):
+                raise ValidationError(
+                    f"argument {name!r} names the column(s) to read, so it must be a column "
+                    f"name or a list of column names; got {value!r}"
+                )
+            columns.extend(values)
+        return columns or None
+
+
+def from_argument(*names: str) -> FromArguments:
+    """A column selector for ``@data(columns=...)``: read only the column(s) that the call's
+    arguments ``names`` hold (each a column name or a list of them; None adds nothing).
+
+    When every named argument is None, every column is read.
+    """
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"from_argument() takes one or more parameter names, got {names!r}")
+    return FromArguments(tuple(names))
+
 
 @dataclass(frozen=True)
 class Injection:
@@ -50,7 +96,7 @@ class Injection:
 
     kind: InjectionKind
     count: int = 1
-    columns: tuple[str, ...] | None = None
+    columns: tuple[str, ...] | ColumnSelector | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +150,8 @@ class DecoratorRegistry:
 registry = DecoratorRegistry()
 
 
-def _values(ctx: AlgorithmContext, registration: Registration) -> list[Any]:
+def _values(ctx: AlgorithmContext, registration: Registration, args: tuple[Any, ...],
+            kwargs: dict[str, Any]) -> list[Any]:
     """The values the injections ask for, in order, from the current run."""
     name = registration.function.__qualname__
     wanted = registration.data_count
@@ -123,10 +170,48 @@ def _values(ctx: AlgorithmContext, registration: Registration) -> list[Any]:
         elif injection.kind == "metadata":
             values.append(ctx.metadata)
         else:
+            columns = _columns(registration, injection, args, kwargs)
             for spec in ctx.databases[next_db: next_db + injection.count]:
-                values.append(ctx.load(spec, injection.columns))
+                values.append(ctx.load(spec, columns))
             next_db += injection.count
     return values
+
+
+def _columns(registration: Registration, injection: Injection, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> tuple[str, ...] | None:
+    """The columns ``injection`` reads for this call (None: the context's hint, or all)."""
+    selector = injection.columns
+    if selector is None or isinstance(selector, tuple):
+        return selector
+    chosen = selector(_call_arguments(registration, args, kwargs))
+    if chosen is None:
+        return None
+    columns = (chosen,) if isinstance(chosen, str) else tuple(chosen)
+    if not all(isinstance(c, str) for c in columns):
+        raise ValidationError(
+            f"the column selector of {registration.function.__qualname__} must give column "
+            f"names, got {chosen!r}"
+        )
+    return tuple(dict.fromkeys(columns))  # once each, in the order given
+
+
+def _call_arguments(registration: Registration, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The caller's arguments by parameter name (defaults applied; ``**kwargs`` merged)."""
+    signature = inspect.signature(registration.function)
+    injected = registration.injected_count
+    bound = signature.bind(*([None] * injected), *args, **kwargs)
+    bound.apply_defaults()
+    skipped = list(signature.parameters)[:injected]
+    arguments: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        if name in skipped:
+            continue
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        else:
+            arguments[name] = value
+    return arguments
 
 
 def _decorate(function: Callable[..., Any], injection: Injection) -> Callable[..., Any]:
@@ -144,16 +229,42 @@ def _decorate(function: Callable[..., Any], injection: Injection) -> Callable[..
         injections = (injection,)
     registration = Registration(function=base, injections=injections)
 
+    _check_selectors(registration)
+
     @functools.wraps(base)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return base(*_values(current_context(), registration), *args, **kwargs)
+        return base(*_values(current_context(), registration, args, kwargs), *args, **kwargs)
 
     registry.register(wrapper, registration)
     return wrapper
 
 
+def _check_selectors(registration: Registration) -> None:
+    """Refuse, at import time, a :func:`from_argument` naming no parameter of the function."""
+    function = registration.function
+    selectors = [i.columns for i in registration.injections if isinstance(i.columns,
+                                                                          FromArguments)]
+    if not selectors:
+        return
+    parameters = inspect.signature(function).parameters
+    accepted = list(parameters)[registration.injected_count:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    for selector in selectors:
+        unknown = [n for n in selector.names if n not in accepted]
+        if unknown:
+            raise ValueError(
+                f"@data(columns=from_argument({', '.join(map(repr, selector.names))})) on "
+                f"{function.__qualname__}: it has no argument {', '.join(map(repr, unknown))}"
+                f" (its arguments after the injected ones: {', '.join(accepted) or 'none'})"
+            )
+
+
 def _decorator_name(injection: Injection) -> str:
     return {"client": "algorithm_client", "data": "data", "metadata": "metadata"}[injection.kind]
+
+
+Columns = Sequence[str] | ColumnSelector | None
 
 
 @overload
@@ -162,33 +273,63 @@ def data(n: Callable[..., R], /) -> Callable[..., R]: ...
 
 @overload
 def data(
-    n: int = 1, *, columns: Sequence[str] | None = None
+    n: int = 1, *, columns: Columns = None
 ) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
 
 
-def data(n: Any = 1, *, columns: Sequence[str] | None = None) -> Any:
+def data(n: Any = 1, *, columns: Columns = None) -> Any:
     """Pass the first ``n`` databases of the run as DataFrames, in the order the task
     requested them, as the first positional arguments.
 
     Args:
         n: how many databases the function takes (``@data`` alone means 1).
-        columns: read only these columns (sources project them where they can).
+        columns: read only these columns of each of the ``n`` databases; Parquet and CSV
+            sources then read nothing else from disk (others drop the rest after reading).
+            One of:
+
+            * a list of names, the same for every call: ``columns=["age", "bmi"]``;
+            * :func:`from_argument`, when a call's arguments name the columns::
+
+                  @data(1, columns=from_argument("column"))
+                  def partial_average(df, column): ...   # df has only that column
+
+              (several names, lists of names and None are accepted:
+              ``from_argument("target", "features")``);
+            * any callable taking the call's arguments (a mapping of parameter name to
+              value, defaults applied) and returning names or None (every column):
+              ``columns=lambda a: [a["x"], a["y"]]``.
+
+            None (the default) reads every column (or the run context's hint).
 
     Raises:
-        DataError: at call time, when the run has fewer than ``n`` databases.
+        ValueError: at decoration time, for a bad ``n`` or ``columns``, or a
+            :func:`from_argument` naming no argument of the function.
+        DataError: at call time, when the run has fewer than ``n`` databases or a
+            database lacks a selected column (the message lists the available ones).
+        ValidationError: at call time, when an argument meant to name columns does not.
     """
     if callable(n):
         return data(1)(n)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"@data(n) needs a positive number of databases, got {n!r}")
-    if isinstance(columns, str):
-        raise ValueError("@data(columns=...) takes a list of column names, not one string")
-    injection = Injection("data", n, tuple(columns) if columns is not None else None)
+    injection = Injection("data", n, _column_spec(columns))
 
     def decorator(function: Callable[..., R]) -> Callable[..., R]:
         return _decorate(function, injection)
 
     return decorator
+
+
+def _column_spec(columns: Columns) -> tuple[str, ...] | ColumnSelector | None:
+    if columns is None or callable(columns):
+        return columns
+    if isinstance(columns, str):
+        raise ValueError("@data(columns=...) takes a list of column names, not one string "
+                         "(for a column named by an argument: from_argument(name))")
+    names = tuple(columns)
+    if not all(isinstance(c, str) for c in names):
+        raise ValueError(f"@data(columns=...) takes column names, got {list(names)!r}")
+    return names
 
 
 def algorithm_client(function: Callable[Concatenate[AlgorithmClient, P], R]) -> Callable[P, R]:

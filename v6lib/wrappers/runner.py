@@ -1,8 +1,9 @@
 """The container entrypoint: read the input, call the algorithm's method, write the output.
 
-``main()`` is the only place that turns errors into exit codes (``V6Error.exit_code``;
-1 for any other exception). ``dispatch()`` is the part the MockNetwork shares: it resolves
-the method on the algorithm module and calls it inside the run's context.
+``main()`` turns errors into exit codes (``V6Error.exit_code``; 1 for any other
+exception). The MockNetwork shares the rest: ``dispatch()`` resolves the method on the
+algorithm module and calls it inside the run's context, ``encode_result()`` turns its
+result into OUTPUT_FILE's bytes, and ``failure_log()`` writes what a failed run leaves.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ from .decorators import registry
 from .token import metadata_from_token
 
 __all__ = [
+    "describe_failure",
     "dispatch",
     "docker_wrapper",
+    "encode_result",
+    "exit_code",
+    "failure_log",
     "main",
     "public_functions",
     "resolve_method",
@@ -156,16 +161,68 @@ def _check_arguments(function: Callable[..., Any], task_input: TaskInput, leadin
         ) from None
 
 
+def _problems(exc: pydantic.ValidationError, name: Callable[[str], str]) -> str:
+    """pydantic's errors as ``field: message; ...``, each field dotted and shown by ``name``."""
+    return "; ".join(f"{name('.'.join(map(str, e['loc'])))}: {e['msg']}" for e in exc.errors())
+
+
 def _validate_input(raw: Any, where: str) -> TaskInput:
     try:
         return TaskInput.model_validate(raw)
     except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
-                             for e in exc.errors())
+        problems = _problems(exc, lambda loc: loc or "input")
         raise ValidationError(
             f"{where} is not a valid task input ({problems}); expected "
             '{"method": str, "args": [...], "kwargs": {...}}'
         ) from None
+
+
+# ----------------------------------------------------------------------------- outcome
+# The container entrypoint and the MockNetwork both end a run through these, so a result
+# that cannot be stored and a failure read the same in both.
+
+
+def encode_result(result: Any, call: str) -> bytes:
+    """``result`` as the bytes of OUTPUT_FILE; ``call`` (``package.method``) names the
+    function in the error.
+
+    Raises:
+        SerializationError: the result holds a value JSON cannot carry (the message names
+            its path, e.g. ``result['model'][2]``).
+    """
+    try:
+        return serialization.dumps(result, root="result")
+    except V6Error as exc:
+        raise type(exc)(f"the result of {call} cannot be written to OUTPUT_FILE: "
+                        f"{exc.message}") from exc
+
+
+def exit_code(exc: BaseException) -> int:
+    """The process exit code a run ending in ``exc`` has: ``V6Error.exit_code``, the
+    algorithm's own non-zero ``exit()`` code, or 1."""
+    if isinstance(exc, V6Error):
+        return exc.exit_code
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) and exc.code != 0 else 1
+    return 1
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line saying why the run wrote no result, ending in its exit code."""
+    if isinstance(exc, V6Error):
+        summary = f"{type(exc).__name__}: {exc.message}"
+    elif isinstance(exc, SystemExit):
+        summary = (f"AlgorithmError: the algorithm called exit({exc.code!r}) instead of "
+                   "returning a result")
+    else:
+        summary = f"the algorithm raised {type(exc).__name__}: {exc}"
+    return (f"v6lib: the run failed and wrote no result. {summary} "
+            f"(exit code {exit_code(exc)})")
+
+
+def failure_log(exc: BaseException) -> str:
+    """The log of a failed run: :func:`describe_failure`'s line, then the traceback."""
+    return describe_failure(exc) + "\n" + "".join(traceback.format_exception(exc))
 
 
 # ----------------------------------------------------------------------------- main
@@ -175,8 +232,7 @@ def _load_env() -> ContainerEnv:
     try:
         return ContainerEnv()  # type: ignore[call-arg]  # values come from the environment
     except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-                             for e in exc.errors())
+        problems = _problems(exc, str.upper)
         raise ConfigurationError(
             f"the container environment is incomplete or invalid ({problems}); the node "
             "sets these variables when it starts an algorithm"
@@ -277,24 +333,15 @@ def _run(argv: Sequence[str]) -> None:
     module = _import_algorithm(package)
     print(f"v6lib: running {package}.{task_input.method}", file=sys.stderr, flush=True)
     result = dispatch(module, task_input, context)
-    try:
-        payload = serialization.dumps(result, root="result")
-    except V6Error as exc:
-        raise type(exc)(f"the result of {package}.{task_input.method} cannot be written to "
-                        f"OUTPUT_FILE: {exc.message}") from exc
+    payload = encode_result(result, f"{package}.{task_input.method}")
     write_atomic(env.output_file, payload)
     print(f"v6lib: wrote {len(payload)} bytes of result", file=sys.stderr, flush=True)
 
 
-def _report(exc: BaseException, code: int) -> None:
-    if isinstance(exc, V6Error):
-        summary = f"{type(exc).__name__}: {exc.message}"
-    else:
-        summary = f"the algorithm raised {type(exc).__name__}: {exc}"
-    print(f"v6lib: the run failed and wrote no result. {summary} (exit code {code})",
-          file=sys.stderr)
-    traceback.print_exception(exc, file=sys.stderr)
+def _report(exc: BaseException) -> int:
+    sys.stderr.write(failure_log(exc))
     sys.stderr.flush()
+    return exit_code(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -303,17 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         _run(args)
-    except V6Error as exc:
-        _report(exc, exc.exit_code)
-        return exc.exit_code
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) and exc.code != 0 else 1
-        _report(AlgorithmError(f"the algorithm called exit({exc.code!r}) instead of "
-                               "returning a result"), code)
-        return code
-    except Exception as exc:
-        _report(exc, 1)
-        return 1
+    except (Exception, SystemExit) as exc:
+        # NOTE: SystemExit too: an algorithm calling exit() must still leave a log that
+        # says the run wrote no result, and a non-zero code.
+        return _report(exc)
     return 0
 
 

@@ -64,3 +64,12 @@ def test_text_column_is_refused(mock_network: MockFactory, sites: list[pd.DataFr
 
     with pytest.raises(AlgorithmError, match="column 'group' is not numeric"):
         network.run("partial_statistics", kwargs={"column": "group"}, organizations=[1])
+
+
+def test_missing_column_names_the_available_ones(
+    mock_network: MockFactory, sites: list[pd.DataFrame]
+) -> None:
+    network = mock_network({{ cookiecutter.package_name }}, sites)
+
+    with pytest.raises(AlgorithmError, match=r"has no column\(s\) 'weight'; available: age, group"):
+        network.run("partial_statistics", kwargs={"column": "weight"}, organizations=[1])

@@ -7,18 +7,17 @@ from typing import Any
 import pandas as pd
 
 from v6lib.errors import DataError
-from v6lib.wrappers import data
+from v6lib.wrappers import data, from_argument
 
 
-@data(1)
+@data(1, columns=from_argument("column"))
 def partial_statistics(df: pd.DataFrame, column: str) -> dict[str, Any]:
     """Count, sum and sum of squares of the non-missing values of ``column``.
 
-    Only these three numbers leave the organization. The frame is read, never modified.
+    Only these three numbers leave the organization. ``df`` holds just ``column``: the
+    wrapper reads no other column, and refuses a column the data lacks (naming the
+    available ones). The frame is read, never modified.
     """
-    if column not in df.columns:
-        available = ", ".join(map(str, df.columns))
-        raise DataError(f"column {column!r} not found; available columns: {available}")
     values = df[column]
     if not pd.api.types.is_numeric_dtype(values):
         raise DataError(f"column {column!r} is not numeric (dtype {values.dtype})")

@@ -86,8 +86,8 @@ def test_missing_column_names_the_available_ones(mock_network: MockFactory) -> N
         network.run("partial_average", kwargs={"column": "weight"}, organizations=[1])
 
     message = str(caught.value)
-    assert "DataError: column 'weight' not found" in message
-    assert "available columns: id, age, sex, bmi, systolic_bp, smoker" in message
+    assert "DataError: database 'default' has no column(s) 'weight'" in message
+    assert "available: id, age, sex, bmi, systolic_bp, smoker" in message
 
 
 def test_text_column_is_refused(mock_network: MockFactory) -> None:

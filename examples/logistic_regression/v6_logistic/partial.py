@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from v6lib.errors import DataError, PrivacyError
-from v6lib.wrappers import data
+from v6lib.wrappers import data, from_argument
 
 #: Fewer complete rows than this and an organization refuses to share its Hessian, which
 #: for very small samples reveals too much about individual records.
@@ -33,11 +33,13 @@ def design(df: pd.DataFrame, features: list[str], outcome: str) -> tuple[np.ndar
     return x, y
 
 
-@data(1)
+@data(1, columns=from_argument("features", "outcome"))
 def partial_newton(
     df: pd.DataFrame, features: list[str], outcome: str, coefficients: list[float]
 ) -> dict[str, Any]:
     """Gradient, Hessian (of the negative log-likelihood's curvature) and log-likelihood.
+
+    Only the ``features`` and ``outcome`` columns are read from the database.
 
     Returns:
         ``{"gradient": [p], "hessian": [[p x p]], "loglik": float, "count": int}`` with

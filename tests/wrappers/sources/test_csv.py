@@ -26,7 +26,14 @@ def test_usecols_is_passed_to_pandas(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setattr(csv_source.pd, "read_csv", spy)
     loaded = csv_source.SOURCE.load(write_csv(frame, tmp_path), columns=["weight"])
     assert list(loaded.columns) == ["weight"]
-    assert calls[-1] == {"usecols": ["weight"]}
+    assert calls == [{"usecols": ["weight"]}]  # one pass over the file
+
+
+def test_a_bad_csv_with_columns_stays_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text('a,b\n1,"2\n')
+    with pytest.raises(DataError, match="cannot read CSV file"):
+        csv_source.SOURCE.load(DatabaseSpec("r", str(path), "csv"), columns=["a"])
 
 
 def test_empty_file_is_a_data_error(tmp_path: Path) -> None:

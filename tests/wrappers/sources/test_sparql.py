@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,24 @@ def test_remote_endpoint_error_status(endpoint: str) -> None:
 def test_unreachable_endpoint() -> None:
     with pytest.raises(DataError, match="cannot reach the SPARQL endpoint"):
         SOURCE.load(spec("http://127.0.0.1:9/sparql", "SELECT * WHERE { ?s ?p ?o }"))
+
+
+def test_concurrent_local_queries_all_succeed(tmp_path: Path) -> None:
+    # rdflib's SPARQL engine is not thread-safe; unguarded, threads that query at the
+    # same moment fail with pyparsing errors. The source serializes them itself.
+    path = tmp_path / "many.ttl"
+    table = pd.DataFrame({"id": range(120), "age": [20 + i % 50 for i in range(120)]})
+    path.write_text(turtle(table), encoding="utf-8")
+    queries = [f"PREFIX ex: <{EX}> SELECT ?id WHERE {{ ?s ex:id ?id ; ex:age ?age . "
+               f"FILTER(?age > {20 + 5 * k}) }}" for k in range(8)]
+    expected = [sum(1 for i in range(120) if 20 + i % 50 > 20 + 5 * k) for k in range(8)]
+
+    def load(k: int, start: threading.Barrier) -> int:
+        start.wait()
+        return len(SOURCE.load(spec(path, queries[k])))
+
+    for _ in range(3):
+        start = threading.Barrier(len(queries))
+        with ThreadPoolExecutor(len(queries)) as pool:
+            counts = list(pool.map(load, range(len(queries)), [start] * len(queries)))
+        assert counts == expected

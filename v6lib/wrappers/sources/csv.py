@@ -19,11 +19,16 @@ class CsvSource:
 
     def load(self, spec: DatabaseSpec, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         path = local_path(spec)
-        if columns is not None:
-            header = _read(spec, path, nrows=0)
-            check_columns(list(header.columns), columns, spec)
-        frame = _read(spec, path, usecols=list(columns) if columns is not None else None)
-        return frame.loc[:, list(columns)] if columns is not None else frame
+        if columns is None:
+            return _read(spec, path)
+        try:
+            frame = _read(spec, path, usecols=list(columns))
+        except DataError:
+            # NOTE: the header is read only on failure (one pass over the file otherwise),
+            # to name the missing columns and the available ones.
+            check_columns(list(_read(spec, path, nrows=0).columns), columns, spec)
+            raise
+        return frame.loc[:, list(columns)]
 
 
 def _read(spec: DatabaseSpec, path: object, **kwargs: object) -> pd.DataFrame:

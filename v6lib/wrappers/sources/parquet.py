@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import pandas as pd
@@ -22,10 +23,14 @@ class ParquetSource:
     def load(self, spec: DatabaseSpec, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
         path = local_path(spec)
         try:
-            if columns is not None:
-                check_columns(pq.read_schema(path).names, columns, spec)
             table = pq.read_table(path, columns=list(columns) if columns is not None else None)
         except (pa.ArrowException, OSError) as exc:
+            if columns is not None:
+                # NOTE: the schema is read only on failure (one open otherwise), to name
+                # the missing columns and the available ones.
+                with contextlib.suppress(pa.ArrowException, OSError):
+                    names = pq.read_schema(path).names
+                    check_columns(names, columns, spec)
             raise DataError(
                 f"database {spec.label!r}: cannot read Parquet file {path}: {exc}"
             ) from None

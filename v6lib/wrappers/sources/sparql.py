@@ -6,6 +6,7 @@ everything else (IRIs, strings, dates) becomes text, unbound values become None.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,13 @@ _INTEGER_TYPES = {f"{_XSD}{t}" for t in (
     "unsignedByte")}
 _FLOAT_TYPES = {f"{_XSD}{t}" for t in ("decimal", "double", "float")}
 REMOTE_TIMEOUT = 120.0
+
+# NOTE: rdflib's SPARQL parser (pyparsing grammar objects shared at module level) and its
+# evaluation are not thread-safe: concurrent queries in one process fail at random with
+# errors such as "postParse2() missing 1 required positional argument". Every local
+# parse and query in this process goes through this lock (threads of the MockNetwork, or
+# an algorithm reading several databases at once); remote endpoints do not need it.
+_RDFLIB_LOCK = threading.Lock()
 
 
 def rdf_format(path: Path) -> str:
@@ -82,6 +90,30 @@ def _json_value(binding: dict[str, Any] | None) -> Any:
     return value
 
 
+def _select(rdflib: Any, spec: DatabaseSpec, path: Path, fmt: str) -> pd.DataFrame:
+    """Parse ``path`` and run the SELECT query; the caller holds :data:`_RDFLIB_LOCK`."""
+    graph = rdflib.Dataset() if fmt in ("trig", "nquads") else rdflib.Graph()
+    try:
+        graph.parse(str(path), format=fmt)
+    except Exception as exc:  # the parsers raise many unrelated exception types
+        raise DataError(f"database {spec.label!r}: cannot parse {path} as {fmt}: "
+                        f"{type(exc).__name__}: {exc}") from None
+    try:
+        result = graph.query(spec.query)  # type: ignore[arg-type]
+        if result.type != "SELECT" or result.vars is None:
+            raise DataError(f"database {spec.label!r}: only SELECT queries give a table; "
+                            f"this is a {result.type} query")
+        names = [str(v) for v in result.vars]
+        # NOTE: the rows are evaluated lazily, while iterating: still under the lock.
+        rows = [[_python_value(term) for term in row] for row in result]  # type: ignore[union-attr]
+    except DataError:
+        raise
+    except Exception as exc:  # pyparsing and rdflib evaluation errors
+        raise DataError(f"database {spec.label!r}: the SPARQL query failed: "
+                        f"{type(exc).__name__}: {exc}") from None
+    return pd.DataFrame(rows, columns=names)
+
+
 class SparqlSource:
     """Runs the SELECT query ``spec.query`` on ``spec.uri`` (RDF file or http(s) endpoint)."""
 
@@ -107,23 +139,8 @@ class SparqlSource:
                 f"database {spec.label!r} is an RDF file, but rdflib is not installed in "
                 "this image; install v6lib[sparql]"
             ) from None
-        graph = rdflib.Dataset() if fmt in ("trig", "nquads") else rdflib.Graph()
-        try:
-            graph.parse(str(path), format=fmt)
-        except Exception as exc:  # the parsers raise many unrelated exception types
-            raise DataError(f"database {spec.label!r}: cannot parse {path} as {fmt}: "
-                            f"{type(exc).__name__}: {exc}") from None
-        try:
-            result = graph.query(spec.query)  # type: ignore[arg-type]
-        except Exception as exc:  # pyparsing and rdflib evaluation errors
-            raise DataError(f"database {spec.label!r}: the SPARQL query failed: "
-                            f"{type(exc).__name__}: {exc}") from None
-        if result.type != "SELECT" or result.vars is None:
-            raise DataError(f"database {spec.label!r}: only SELECT queries give a table; "
-                            f"this is a {result.type} query")
-        names = [str(v) for v in result.vars]
-        rows = [[_python_value(term) for term in row] for row in result]  # type: ignore[union-attr]
-        return pd.DataFrame(rows, columns=names)
+        with _RDFLIB_LOCK:
+            return _select(rdflib, spec, path, fmt)
 
     def _remote(self, spec: DatabaseSpec) -> pd.DataFrame:
         import requests
