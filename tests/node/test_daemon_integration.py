@@ -156,17 +156,24 @@ def test_encrypted_federated_average(live_server: int, federation: Federation,
             tmp_path / f"sealed-{site}.yaml", site, api_key, live_server, tmp_path,
             encryption={"enabled": True, "private_key": str(tmp_path / f"key-{site}.pem")})
     for org, site in zip(ids, ("a", "b"), strict=True):
+        # site a uploads with the CLI, site b's node uploads its key itself at start
+        upload = ["--upload"] if site == "a" else []
         subprocess.run(
             [sys.executable, "-c", "from v6lib.cli import main; main()", "node",
-             "create-private-key", "--config", str(configs[org])],
+             "create-private-key", "--config", str(configs[org]), *upload],
             check=True, capture_output=True, timeout=120)
-        # NOTE: the server lets organization admins (not nodes) set the public key
-        key = load_private_key(tmp_path / f"key-{site}.pem")
-        root.organization.update(org, public_key=public_key_b64(key))
+    key_a = public_key_b64(load_private_key(tmp_path / "key-a.pem"))
+    assert root.organization.get(ids[0])["public_key"] == key_a
+    assert not root.organization.get(ids[1])["public_key"]
     sealed = Federation(live_server, federation.researcher, ids, collab, configs, tmp_path)
     try:
         for org in ids:
             sealed.start_node(org)
+        key_b = public_key_b64(load_private_key(tmp_path / "key-b.pem"))
+        deadline = time.monotonic() + 60
+        while root.organization.get(ids[1])["public_key"] != key_b:
+            assert time.monotonic() < deadline, sealed.log_of(ids[1])[-4000:]
+            time.sleep(0.2)
         researcher = Client("http://127.0.0.1", live_server, "/api")
         researcher.authenticate("researcher", RESEARCHER_PASSWORD)
         researcher.setup_encryption(tmp_path / "key-a.pem")

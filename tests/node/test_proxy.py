@@ -184,15 +184,12 @@ def test_plain_collaboration_passes_payloads_unchanged(upstream: Upstream) -> No
         proxy.stop()
 
 
-def test_subtask_without_databases_inherits_the_parent_runs(upstream: Upstream,
-                                                            enc_proxy: NodeProxy) -> None:
-    enc_proxy.register("container-token", [{"label": "default", "query": None}])
+def test_subtask_databases_pass_through_untouched(upstream: Upstream,
+                                                 enc_proxy: NodeProxy) -> None:
+    """The server gives a subtask without databases its parent's; the proxy adds none."""
     body = {"organizations": [{"id": 2, "input": base64.b64encode(b"{}").decode()}]}
     requests.post(url(enc_proxy, "/task"), json=body, headers=AUTH, timeout=10)
-    assert upstream.requests[-1][3]["databases"] == [{"label": "default", "query": None}]
+    assert "databases" not in upstream.requests[-1][3]
     explicit = {**body, "databases": [{"label": "other"}]}
     requests.post(url(enc_proxy, "/task"), json=explicit, headers=AUTH, timeout=10)
     assert upstream.requests[-1][3]["databases"] == [{"label": "other"}]
-    enc_proxy.unregister("container-token")
-    requests.post(url(enc_proxy, "/task"), json=body, headers=AUTH, timeout=10)
-    assert "databases" not in upstream.requests[-1][3]

@@ -114,3 +114,77 @@ def test_wsgi_app_is_built_lazily_from_the_env_config(tmp_path: Path,
         app.v6_state.hub.stop()
         app.v6_state.engine.dispose()
         importlib.reload(module)
+
+
+def _held_long_polls(base: str) -> list[tuple[str, dict[str, str]]]:
+    """A node's /event poll and a user's /task/{id}/wait, both asking for 60 s."""
+    root = {"Authorization": "Bearer " + requests.post(
+        f"{base}/token/user", timeout=10,
+        json={"username": "root", "password": "Root-pass-1234!"}).json()["access_token"]}
+
+    def post(path: str, body: dict) -> dict:
+        answer = requests.post(f"{base}{path}", json=body, headers=root, timeout=10)
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    orgs = [post("/organization", {"name": f"o{i}"})["id"] for i in range(2)]
+    collab = post("/collaboration", {"name": "c", "organization_ids": orgs})["id"]
+    key = post("/node", {"collaboration_id": collab, "organization_id": orgs[0]})["api_key"]
+    task = post("/task", {"collaboration_id": collab, "image": "i:1",
+                          "organizations": [{"id": orgs[0], "input": "e30="}]})
+    node = {"Authorization": "Bearer " + requests.post(
+        f"{base}/token/node", json={"api_key": key}, timeout=10).json()["access_token"]}
+    cursor = requests.get(f"{base}/event", headers=node, timeout=10).json()["cursor"]
+    return [(f"{base}/event?since={cursor}&timeout=60", node),
+            (f"{base}/task/{task['id']}/wait?timeout=60", root)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["v6 server stop", "SIGINT"])
+def test_stop_ends_held_long_polls_promptly(tmp_path: Path, how: str) -> None:
+    import signal
+    import threading
+
+    port, env = _config(tmp_path, root_password="Root-pass-1234!")
+    proc = subprocess.Popen([*V6, "server", "start", "it", "--workers", "2", "--threads", "4"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    answers: list[object] = []
+    try:
+        base = f"http://127.0.0.1:{port}/api"
+        _wait_healthy(f"{base}/health", proc, time.monotonic() + 60)
+        polls = _held_long_polls(base)
+
+        def hold(url: str, headers: dict[str, str]) -> None:
+            try:
+                answers.append(requests.get(url, headers=headers, timeout=90))
+            except requests.RequestException as exc:
+                answers.append(exc)
+
+        # several of each, so both workers hold some
+        threads = [threading.Thread(target=hold, args=poll, daemon=True)
+                   for poll in polls * 3]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)  # the requests are being held now
+        assert answers == []
+        started = time.monotonic()
+        if how == "SIGINT":
+            proc.send_signal(signal.SIGINT)
+        else:
+            stopped = subprocess.run([*V6, "server", "stop", "it"], env=env, timeout=30,
+                                     capture_output=True, text=True)
+            assert stopped.returncode == 0, stopped.stderr
+        proc.wait(timeout=30)
+        took = time.monotonic() - started
+        for thread in threads:
+            thread.join(5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert took < 5, f"stopping took {took:.1f} s"
+    assert len(answers) == 6
+    events = [a for a in answers if isinstance(a, requests.Response) and "/event" in a.url]
+    # the held event polls were answered (no events), not cut off
+    assert len(events) == 3 and all(a.status_code == 200 and a.json()["events"] == []
+                                    for a in events), answers

@@ -8,21 +8,31 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
 
-__all__ = ["PasswordPolicy", "ServerConfig", "SmtpConfig"]
+__all__ = ["MAX_SECRET_LENGTH", "PasswordPolicy", "ServerConfig", "SmtpConfig"]
 
 _VANTAGE6_SERVER = {"type", "allow_drop_all", "email_token_validity_minutes", "support_email",
                     "vpn_server", "rabbitmq_uri", "rabbitmq", "server_url", "ui_url", "dev",
                     "algorithm_stores", "runs_data_cleanup_days", "two_factor_auth",
                     "jwt_token_expiration", "prometheus"}
 
+#: Longest secret accepted for hashing; guards the KDF against absurd request bodies.
+MAX_SECRET_LENGTH = 4096
 
 
 class PasswordPolicy(StrictModel):
+    """What a new password must satisfy; the one definition, used by the server's
+    ``check_password_policy`` (``v6lib.server.auth.passwords``). The defaults are
+    vantage6's documented policy: at least 8 characters with an uppercase letter, a
+    lowercase letter, a digit and a special character."""
+
     min_length: int = Field(default=8, ge=1)
-    require_digit: bool = True
+    max_length: int = Field(default=1024, ge=1, le=MAX_SECRET_LENGTH)
     require_letter: bool = True
-    require_upper: bool = False
-    require_symbol: bool = False
+    require_upper: bool = True
+    require_lower: bool = True
+    require_digit: bool = True
+    require_symbol: bool = True
+    forbid_username: bool = True
 
 
 class SmtpConfig(StrictModel):

@@ -43,8 +43,8 @@ V6 = (sys.executable, "-c", "from v6lib.cli import main; main(prog_name='v6')")
 
 
 def _password() -> str:
-    # NOTE: the suffix satisfies the default password policy (a letter and a digit).
-    return secrets.token_urlsafe(15) + "a7"
+    # NOTE: the suffix satisfies the default password policy (upper, lower, digit, symbol).
+    return secrets.token_urlsafe(15) + "-Aa7"
 
 
 @dataclass

@@ -205,7 +205,6 @@ class Node:
             options=self.options, identity=self.identity, journal=self.journal,
             link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
             proxy_port=self.proxy.port, stop=self.stop_event, backoff=self.backoff,
-            tokens=self.proxy,
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
         self.cursor = self._current_cursor()

@@ -9,7 +9,6 @@ from here but handed to the :class:`~v6lib.node.outbox.Outbox`, which delivers t
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from v6lib.crypto import Binding, load_public_key_pem
 from v6lib.errors import (
@@ -76,14 +75,6 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-class TokenRegistry(Protocol):
-    """Where container tokens are announced (the proxy), with their run's databases."""
-
-    def register(self, token: str, databases: list[Any]) -> None: ...
-
-    def unregister(self, token: str) -> None: ...
-
-
 class RunExecutor:
     """Starts runs on the runtime and turns their ends into journaled outcomes."""
 
@@ -100,10 +91,8 @@ class RunExecutor:
         proxy_port: int,
         stop: threading.Event,
         backoff: Backoff | None = None,
-        tokens: TokenRegistry | None = None,
     ) -> None:
         self.options = options
-        self.tokens = tokens
         self.identity = identity
         self.journal = journal
         self.link = link
@@ -238,8 +227,6 @@ class RunExecutor:
 
             self.journal.update(run_id, recipient_key=public_key_b64(recipient))
         token = self.link.container_token(run_id, str(task["image"]))
-        if self.tokens is not None:
-            self.tokens.register(token, list(task.get("databases") or []))
         try:
             plain = self.keys.open(base64.b64decode(run.get("input") or ""),
                                    str(task.get("uid") or ""), self.identity.organization_id,
@@ -322,23 +309,7 @@ class RunExecutor:
         except EncryptionError as exc:
             return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
 
-    def register_token_of(self, entry: JournalEntry) -> None:
-        """After a restart: announce a still-running container's token again."""
-        if self.tokens is None:
-            return
-        paths = run_paths(self.options.task_dir, entry.job_id or entry.task_id, entry.run_id)
-        try:
-            token = paths.token_file.read_text().strip()
-        except OSError:
-            return
-        self.tokens.register(token, list(self.link.task(entry.task_id).get("databases") or []))
-
     def _cleanup(self, entry: JournalEntry | None, handle: str | None) -> None:
-        if self.tokens is not None and entry is not None and not entry.in_flight:
-            token_file = run_paths(self.options.task_dir, entry.job_id or entry.task_id,
-                                   entry.run_id).token_file
-            with contextlib.suppress(OSError):
-                self.tokens.unregister(token_file.read_text().strip())
         if handle:
             try:
                 self.runtime.remove(handle)

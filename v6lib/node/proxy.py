@@ -79,7 +79,6 @@ class NodeProxy:
         self.timeout = timeout
         self.new_uid = new_uid
         self._uids: dict[int, str] = {}
-        self._parents: dict[str, list[Any]] = {}
         self._local = threading.local()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -103,18 +102,6 @@ class NodeProxy:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-    # -- container tokens ---------------------------------------------------------------
-    def register(self, token: str, databases: list[Any]) -> None:
-        """Remember the databases of the run a container token belongs to.
-
-        A subtask created without ``databases`` gets its parent's, as algorithm code
-        expects (``client.task.create(...)`` without databases fans out on the same data).
-        """
-        self._parents[token] = list(databases)
-
-    def unregister(self, token: str) -> None:
-        self._parents.pop(token, None)
 
     # -- upstream -----------------------------------------------------------------------
     def session(self) -> requests.Session:
@@ -146,13 +133,11 @@ class NodeProxy:
         return self._uids[task_id]
 
     # -- transformations ----------------------------------------------------------------
-    def seal_task(self, body: Any, token: str | None = None) -> Any:
+    def seal_task(self, body: Any) -> Any:
         """Seal each organization's input of a subtask (encrypted collaborations)."""
         if not isinstance(body, dict) or not isinstance(body.get("organizations"), list):
             raise ProxyError(400, "validation_error",
                              "POST /task needs a JSON object with an 'organizations' list")
-        if body.get("databases") is None and token in self._parents:
-            body = {**body, "databases": self._parents[token]}
         if not self.keys.encrypted:
             return body
         uid = str(body.get("uid") or self.new_uid())
@@ -298,7 +283,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             body = json.loads(self._read_body() or b"null")
         except ValueError as exc:
             raise ProxyError(400, "validation_error", f"request body is not JSON: {exc}") from exc
-        sealed = self.proxy.seal_task(body, token)
+        sealed = self.proxy.seal_task(body)
         resp = self.proxy.upstream("POST", path_qs, token, json_body=sealed)
         self._send_raw(resp.status_code, resp.content, resp.headers)
 

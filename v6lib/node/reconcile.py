@@ -93,7 +93,6 @@ def _one(executor: RunExecutor, entry: JournalEntry, job: ManagedJob | None,
         if entry.state is not LocalState.STARTED:
             executor.journal.mark_started(run_id, job.handle)
         if job.running:
-            executor.register_token_of(entry)
             executor.watch(run_id, job.handle)
             report.watching.append(run_id)
         else:

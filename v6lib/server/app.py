@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from v6lib import __version__
 from v6lib.config import ServerConfig
-from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, PasswordPolicy
+from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.bootstrap import BootstrapResult, bootstrap, server_secret
 from v6lib.server.db.base import utcnow
@@ -40,13 +40,9 @@ def _announce(result: BootstrapResult, username: str) -> None:
 
 
 def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings:
-    p = config.password_policy
     return ServiceSettings(
         kdf_cost=kdf_cost,
-        password_policy=PasswordPolicy(
-            min_length=p.min_length, require_digit=p.require_digit,
-            require_letter=p.require_letter, require_upper=p.require_upper,
-            require_lower=False, require_symbol=p.require_symbol),
+        password_policy=config.password_policy,
         max_failed_logins=config.max_failed_logins,
         lockout_minutes=config.lockout_minutes,
         mfa_required=config.mfa_required,

@@ -1,7 +1,8 @@
 """First-start and every-start database setup: rules, default roles, root account, secret.
 
 Idempotent: running it again adds what is missing and changes nothing else, except
-that default roles are brought back to their defined rule sets.
+that default roles are brought back to their defined rule sets and rules the catalogue
+no longer defines are removed.
 """
 
 from __future__ import annotations
@@ -9,11 +10,19 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, hash_secret
-from v6lib.server.db.models import Organization, Role, Rule, ServerMeta, User
+from v6lib.server.db.models import (
+    Organization,
+    Role,
+    Rule,
+    ServerMeta,
+    User,
+    role_rule,
+    user_rule,
+)
 from v6lib.server.permissions.roles import DEFAULT_ROLES, ROOT_ROLE
 from v6lib.server.permissions.rules import CATALOGUE, RuleKey
 
@@ -31,8 +40,18 @@ class BootstrapResult:
 
 
 def ensure_rules(session: Session) -> dict[RuleKey, Rule]:
+    """Add catalogue rules the database lacks; drop rules the catalogue no longer has
+    (e.g. ``event send``), with their grants to roles and users."""
     existing = {RuleKey(r.name, r.scope, r.operation): r
                 for r in session.scalars(select(Rule))}
+    stale = [rule for key, rule in existing.items() if key not in set(CATALOGUE)]
+    if stale:
+        ids = [rule.id for rule in stale]
+        session.execute(delete(role_rule).where(role_rule.c.rule_id.in_(ids)))
+        session.execute(delete(user_rule).where(user_rule.c.rule_id.in_(ids)))
+        session.execute(delete(Rule).where(Rule.id.in_(ids)))
+        session.expire_all()
+        existing = {key: rule for key, rule in existing.items() if key in set(CATALOGUE)}
     for key in CATALOGUE:
         if key not in existing:
             rule = Rule(name=key.name, scope=key.scope, operation=key.operation)
@@ -82,7 +101,8 @@ def bootstrap(session: Session, *, root_username: str, root_password: str | None
             session.flush()
         password = root_password
         if not password:
-            password = generated = secrets.token_urlsafe(18)
+            # NOTE: the suffix makes a generated password meet the default policy too
+            password = generated = secrets.token_urlsafe(18) + "-Aa1"
         user = User(username=root_username, organization_id=org.id,
                     password_hash=hash_secret(password, cost=kdf_cost),
                     roles=[roles[ROOT_ROLE]], failed_login_attempts=0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import falcon
@@ -27,14 +27,12 @@ from v6lib.server.permissions.principal import (
     node_principal,
 )
 from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.logins import check_token_generation
 from v6lib.server.state import ServerState
 
 __all__ = ["RequestMiddleware", "authenticate", "bearer_token"]
 
 log = logging.getLogger("v6lib.server")
-
-_TOUCH_EVERY = timedelta(seconds=30)
-
 
 def bearer_token(req: falcon.Request) -> str:
     header = req.get_header("Authorization") or ""
@@ -57,17 +55,15 @@ def authenticate(state: ServerState, session: Session, token: str, *,
         user = session.get(User, subject)
         if user is None:
             raise AuthenticationError("the user of this token no longer exists")
-        changed = user.password_changed_at
-        if changed is not None and claims["iat"] < int(changed.timestamp()):
-            raise AuthenticationError("token issued before the last password change; "
-                                      "log in again")
+        check_token_generation(user, claims)
         return load_user_principal(session, user)
     if kind == "node":
         node = session.get(Node, subject)
         if node is None:
             raise AuthenticationError("the node of this token no longer exists")
         now = state.clock()
-        if node.last_seen_at is None or now - node.last_seen_at > _TOUCH_EVERY:
+        if node.last_seen_at is None or \
+                now - node.last_seen_at >= state.settings.node_seen_every:
             if writer:
                 node.status = "online"
                 node.last_seen_at = now

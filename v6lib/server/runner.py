@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,10 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
     if pid_file:
         pid_file.parent.mkdir(parents=True, exist_ok=True)
     options = gunicorn_options(config, workers=workers, threads=threads, pid_file=pid_file)
+    # a stop ends held long-polls at once instead of waiting graceful_timeout for them
+    from v6lib.server.worker import post_worker_init
+
+    options["post_worker_init"] = post_worker_init
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -112,6 +118,12 @@ def run_dev(config: ServerConfig) -> None:
     _ensure_sqlite_dir(config)
     configure_logging(config)
     app = create_app(config)
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM stops the dev server like Ctrl+C does
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     with make_server(config.host, config.port, app, server_class=_Threaded) as httpd:
         print(f"v6 server {config.name!r} (dev) listening on "
               f"http://{config.host}:{config.port}{config.api_path}", file=sys.stderr)

@@ -89,3 +89,42 @@ def test_task_wait_times_out_with_current_state(world: World) -> None:
     body = world.api.ok("GET", f"/task/{task['id']}/wait", params={"timeout": 0.2})
     assert body["status"] == "pending"
     assert world.api.get(f"/task/{task['id']}/wait", params={"timeout": 61}).status_code == 400
+
+
+def _rule_ids(api: Api, *keys: tuple[str, str, str]) -> list[int]:
+    ids = []
+    for name, scope, operation in keys:
+        found = api.ok("GET", "/rule", params={"name": name, "scope": scope,
+                                               "operation": operation})["data"]
+        ids.append(found[0]["id"])
+    return ids
+
+
+def test_event_receive_rules_are_applied(world: World) -> None:
+    api = world.api
+    assert api.ok("GET", "/rule", params={"name": "event", "operation": "receive"})[
+        "total"] == 3
+    assert api.get("/rule", params={"name": "event", "operation": "send"}).json.get(
+        "total", 0) == 0  # events are made by the server: no "send" rule exists
+    world.task(orgs=[world.org_a])
+    world.task(orgs=[world.org_b])
+    task_view = ("task", "collaboration", "view")
+
+    def user_with(name: str, *extra: tuple[str, str, str]) -> str:
+        role = api.ok("POST", "/role", 201, json={
+            "name": name, "organization_id": world.org_a,
+            "rule_ids": _rule_ids(api, task_view, *extra)})
+        api.ok("POST", "/user", 201, json={"username": name, "password": "Secret-pass-99!",
+                                           "organization_id": world.org_a,
+                                           "role_ids": [role["id"]]})
+        return api.login(name)
+
+    def orgs_seen(token: str) -> list[int]:
+        events = api.ok("GET", "/event", token=token, params={"since": 0})["events"]
+        return sorted(e["organization_id"] for e in events)
+
+    assert orgs_seen(user_with("no-receive")) == []
+    assert orgs_seen(user_with("org-receive", ("event", "organization", "receive"))) == [
+        world.org_a]
+    assert orgs_seen(user_with("col-receive", ("event", "collaboration", "receive"))) == [
+        world.org_a, world.org_b]

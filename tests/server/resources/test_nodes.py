@@ -55,3 +55,42 @@ def test_node_sees_its_collaboration_only(world: World, api: Api) -> None:
     assert {n["id"] for n in nodes} == {world.node_a, world.node_b}
     assert api.get(f"/collaboration/{other['id']}", token=token).status_code == 404
     assert api.post("/organization", json={"name": "x"}, token=token).status_code == 403
+
+
+def test_node_status_follows_logins_and_event_polls(sqlite_url: str) -> None:
+    from tests.server.conftest import ROOT_PASSWORD, build_app, make_world
+    from tests.server.resources.test_tokens import FakeClock
+
+    clock = FakeClock()
+    app = build_app(sqlite_url, clock=clock)
+    try:
+        anonymous = Api(app)
+        world = make_world(anonymous.as_(anonymous.login("root", ROOT_PASSWORD)))
+        api = world.api
+
+        def seen() -> tuple[str, str | None]:
+            node = api.ok("GET", f"/node/{world.node_a}")
+            listed = api.ok("GET", "/node", params={"collaboration_id": world.collab})
+            assert next(n for n in listed["data"] if n["id"] == world.node_a) == node
+            return node["status"], node["last_seen_at"]
+
+        assert seen() == ("offline", None)
+        token = world.node_token("a")  # logging in counts as being seen
+        status, at_login = seen()
+        assert status == "online" and at_login is not None
+        clock.advance(seconds=10)
+        api.ok("GET", "/event", token=token)
+        assert seen() == ("online", at_login)  # at most one write per 30 s
+        clock.advance(seconds=25)
+        api.ok("GET", "/event", token=token)
+        status, polled = seen()
+        assert status == "online" and polled is not None and polled > at_login
+        clock.advance(seconds=119)
+        assert seen()[0] == "online"
+        clock.advance(seconds=2)  # two event timeouts (2 x 60 s) without a poll
+        assert seen() == ("offline", polled)
+        api.ok("GET", "/event", token=token)
+        assert seen()[0] == "online"
+    finally:
+        app.v6_state.hub.stop()
+        app.v6_state.engine.dispose()

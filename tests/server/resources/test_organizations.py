@@ -72,3 +72,22 @@ def test_study_crud(world: World) -> None:
     assert api.ok("GET", "/study", params={"collaboration_id": world.collab})["total"] == 1
     api.ok("DELETE", f"/study/{study['id']}")
     assert api.get(f"/study/{study['id']}").status_code == 404
+
+
+def test_node_may_set_only_its_own_organization_public_key(world: World) -> None:
+    api = world.api
+    node = world.node_token("a")
+    done = api.ok("PATCH", f"/organization/{world.org_a}", token=node,
+                  json={"public_key": "QUJD"})
+    assert done["public_key"] == "QUJD"
+    assert api.ok("GET", f"/organization/{world.org_a}")["public_key"] == "QUJD"
+    # nothing else of its organization, not even together with the key
+    for body in ({"name": "renamed"}, {"public_key": "REVG", "domain": "x.org"},
+                 {"public_key": None}):
+        refused = api.patch(f"/organization/{world.org_a}", token=node, json=body)
+        assert refused.status_code == 403, (body, refused.text)
+    # another organization of its collaboration: visible, but not editable
+    other = api.patch(f"/organization/{world.org_b}", token=node, json={"public_key": "QUJD"})
+    assert other.status_code == 403
+    assert api.ok("GET", f"/organization/{world.org_b}")["public_key"] is None
+    assert api.ok("GET", f"/organization/{world.org_a}")["name"] == "org-a"

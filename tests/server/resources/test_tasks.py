@@ -97,6 +97,21 @@ def test_container_creates_subtask_in_same_job(world: World) -> None:
     assert killed["status"] == "killed by user"
 
 
+def test_subtask_without_databases_inherits_the_parents(world: World) -> None:
+    dbs = [{"label": "default", "query": "SELECT 1"}, {"label": "extra"}]
+    parent = world.task(orgs=[world.org_a], databases=dbs)
+    assert parent["databases"] == dbs
+    container, _ = _container(world, parent, world.node_token("a"))
+    inherited = world.task(token=container)
+    assert inherited["databases"] == dbs
+    explicit = world.task(token=container, databases=[{"label": "other"}])
+    assert explicit["databases"] == [{"label": "other"}]
+    empty = world.task(token=container, databases=[])
+    assert empty["databases"] == []
+    # a user's task without databases has none
+    assert world.task()["databases"] == []
+
+
 def test_kill_kills_the_whole_tree(world: World) -> None:
     api = world.api
     parent = world.task(orgs=[world.org_a])

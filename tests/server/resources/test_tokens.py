@@ -187,3 +187,91 @@ def test_container_token_for_active_run_only(world: World) -> None:
     api.ok("PATCH", f"/run/{run['id']}", token=node, json={"status": "completed",
                                                            "result": "e30="})
     assert api.get(f"/task/{task['id']}", token=container).status_code == 401
+
+
+def test_password_change_revokes_tokens_of_the_same_second(
+        clocked: tuple[Api, FakeClock]) -> None:
+    """Revocation must not depend on the clock: the clock does not move at all here."""
+    api, _clock = clocked
+    first = api.ok("POST", "/token/user", json={"username": "root",
+                                                "password": "Root-pass-1234!"})
+    second = api.ok("POST", "/token/user", json={"username": "root",
+                                                 "password": "Root-pass-1234!"})
+    api.ok("POST", "/password/change", token=first["access_token"], json={
+        "current_password": "Root-pass-1234!", "new_password": "Another-pass-77!"})
+    for body in (first, second):
+        assert api.get("/organization", token=body["access_token"]).status_code == 401
+        assert api.post("/token/refresh", token=body["refresh_token"]).status_code == 401
+    fresh = api.ok("POST", "/token/user", json={"username": "root",
+                                                "password": "Another-pass-77!"})
+    assert api.get("/organization", token=fresh["access_token"]).status_code == 200
+    renewed = api.ok("POST", "/token/refresh", token=fresh["refresh_token"])
+    assert api.get("/organization", token=renewed["access_token"]).status_code == 200
+
+
+def test_login_rehashes_a_password_made_with_another_cost(sqlite_url: str) -> None:
+    from sqlalchemy import select
+
+    from v6lib.config import ServerConfig
+    from v6lib.server.app import create_app
+    from v6lib.server.auth.passwords import KdfCost, needs_rehash
+    from v6lib.server.db.engine import make_engine
+    from v6lib.server.db.models import User
+
+    first = build_app(sqlite_url)  # root hashed with the cheap test cost
+    first.v6_state.hub.stop()
+    first.v6_state.engine.dispose()
+    raised = KdfCost(time_cost=2, memory_cost_kib=16, parallelism=1)
+    config = ServerConfig(uri=sqlite_url, jwt_secret_key="x" * 40)
+    app = create_app(config, engine=make_engine(sqlite_url), kdf_cost=raised,
+                     announce=lambda result, name: None)
+    try:
+        def stored() -> str:
+            with app.v6_state.session_factory() as session:
+                return session.scalars(select(User.password_hash).where(
+                    User.username == "root")).one()
+
+        before = stored()
+        assert needs_rehash(before, cost=raised)
+        Api(app).login("root", "Root-pass-1234!")
+        after = stored()
+        assert after != before and not needs_rehash(after, cost=raised)
+        assert "m=16,t=2,p=1" in after
+        Api(app).login("root", "Root-pass-1234!")  # the new hash verifies
+        assert stored() == after  # and is not re-made on every login
+    finally:
+        app.v6_state.hub.stop()
+        app.v6_state.engine.dispose()
+
+
+def test_failed_node_logins_are_rate_limited(sqlite_url: str) -> None:
+    clock = FakeClock()
+    app = build_app(sqlite_url, clock=clock, config={"max_failed_logins": 3,
+                                                     "lockout_minutes": 10})
+    try:
+        root = Api(app)
+        from tests.server.conftest import make_world
+        world = make_world(root.as_(root.login("root", "Root-pass-1234!")))
+        anonymous = Api(app)
+        assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
+        for _ in range(3):
+            bad = anonymous.post("/token/node", json={"api_key": "not-a-key"})
+            assert bad.status_code == 401
+        locked = anonymous.post("/token/node", json={"api_key": world.key_a})
+        assert locked.status_code == 429 and locked.json["code"] == "rate_limited"
+        assert 0 < int(locked.headers["Retry-After"]) <= 600
+        # another client address is not affected
+        other = anonymous.client.simulate_post("/api/token/node", json={"api_key": world.key_b},
+                                               remote_addr="10.1.2.3")
+        assert other.status_code == 200
+        clock.advance(minutes=11)
+        assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
+        # a success forgets earlier failures
+        for _ in range(2):
+            anonymous.post("/token/node", json={"api_key": "not-a-key"})
+        assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
+        for _ in range(2):
+            anonymous.post("/token/node", json={"api_key": "not-a-key"})
+        assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
+    finally:
+        app.v6_state.hub.stop()

@@ -80,3 +80,39 @@ def test_roles_of_another_organization_cannot_be_given(world: World) -> None:
                                      "organization_id": world.org_a,
                                      "role_ids": [role["id"]]})
     assert result.status_code == 400
+
+
+def test_default_password_policy_is_vantage6s(world: World) -> None:
+    """8+ characters with upper, lower, digit and special character, by default."""
+    from v6lib.config import ServerConfig
+    from v6lib.server.auth.passwords import PasswordPolicy
+
+    assert isinstance(ServerConfig().password_policy, PasswordPolicy)
+    api = world.api
+    for weak, missing in (("abcdefg1", "uppercase"), ("ABCDEFG1!", "lowercase"),
+                          ("Abcdefgh!", "digit"), ("Abcdefg12", "special"),
+                          ("Ab1!", "8 characters")):
+        result = api.post("/user", json={"username": "weak", "password": weak,
+                                         "organization_id": world.org_a})
+        assert result.status_code == 400, weak
+        assert missing in result.json["message"], (weak, result.json["message"])
+    api.ok("POST", "/user", 201, json={"username": "strong", "password": "Abcdefg1!",
+                                       "organization_id": world.org_a})
+
+
+def test_default_roles_are_protected(api: Api) -> None:
+    """Even root cannot delete a default role or change its name or rules (409)."""
+    rules = api.ok("GET", "/rule", params={"per_page": 1})["data"]
+    for name in ("Root", "Viewer", "Researcher"):
+        rid = role_id(api, name)
+        role = api.ok("GET", f"/role/{rid}")
+        deleted = api.delete(f"/role/{rid}")
+        assert deleted.status_code == 409 and "default role" in deleted.json["message"]
+        for body in ({"name": f"{name} 2"}, {"rule_ids": [rules[0]["id"]]}):
+            edited = api.patch(f"/role/{rid}", json=body)
+            assert edited.status_code == 409, (name, body, edited.text)
+            assert "only its description" in edited.json["message"]
+        same = api.ok("PATCH", f"/role/{rid}", json={"description": "mine", "name": name,
+                                                     "rule_ids": role["rule_ids"]})
+        assert same["description"] == "mine" and same["rule_ids"] == role["rule_ids"]
+        assert api.ok("GET", f"/role/{rid}")["name"] == name

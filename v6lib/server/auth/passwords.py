@@ -14,10 +14,12 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import BaseModel, ConfigDict, Field
 
+from v6lib.config.server import MAX_SECRET_LENGTH, PasswordPolicy
 from v6lib.errors import ValidationError
 
 __all__ = [
     "DEFAULT_COST",
+    "MAX_SECRET_LENGTH",
     "TEST_COST",
     "KdfCost",
     "PasswordPolicy",
@@ -27,10 +29,6 @@ __all__ = [
     "needs_rehash",
     "verify_secret",
 ]
-
-#: Longest secret accepted for hashing; guards the KDF against absurd request bodies.
-MAX_SECRET_LENGTH = 4096
-
 
 class KdfCost(BaseModel):
     """argon2id work factors. Frozen so one instance can key a hasher cache."""
@@ -119,22 +117,6 @@ def dummy_verify(secret: str | None) -> bool:
     """
     verify_secret(_dummy_hash(), secret if isinstance(secret, str) else "")
     return False
-
-
-class PasswordPolicy(BaseModel):
-    """What a new password must satisfy. Defaults follow vantage6: 8+ characters with
-    at least one uppercase, one lowercase, one digit and one special character."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    min_length: int = Field(default=8, ge=1)
-    max_length: int = Field(default=1024, ge=1, le=MAX_SECRET_LENGTH)
-    require_letter: bool = True
-    require_upper: bool = True
-    require_lower: bool = True
-    require_digit: bool = True
-    require_symbol: bool = True
-    forbid_username: bool = True
 
 
 def _failures(password: str, policy: PasswordPolicy, username: str | None) -> list[str]:

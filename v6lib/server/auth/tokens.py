@@ -104,15 +104,21 @@ class TokenService:
                 raise ValidationError(f"a container token needs the claims {missing}")
         return self._encode(kind, subject_id, "access", ttl or self.access_ttl, extra)
 
-    def issue_refresh(self, kind: TokenKind, subject_id: int) -> str:
+    def issue_refresh(self, kind: TokenKind, subject_id: int,
+                      claims: Mapping[str, Any] | None = None) -> str:
         """A refresh token: accepted only by the refresh endpoint, never as access.
 
         Raises:
-            ValidationError: containers get no refresh tokens (their token dies with the run).
+            ValidationError: containers get no refresh tokens (their token dies with the
+                run), or a reserved claim is overridden.
         """
         if kind == "container":
             raise ValidationError("container tokens cannot be refreshed")
-        return self._encode(kind, subject_id, "refresh", self.refresh_ttl, {})
+        extra = dict(claims or {})
+        clash = sorted(_RESERVED & extra.keys())
+        if clash:
+            raise ValidationError(f"claims {clash} are reserved and set by the token service")
+        return self._encode(kind, subject_id, "refresh", self.refresh_ttl, extra)
 
     def _encode(
         self,

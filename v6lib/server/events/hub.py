@@ -112,6 +112,7 @@ class EventHub:
         self._waiting = 0  # threads of this process inside wait()
         self._gap: Gap | None = None
         self._started = False
+        self._closed = False  # set by stop(): waits answer at once until start() again
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._poke = threading.Event()
@@ -124,6 +125,7 @@ class EventHub:
         """Read the current position and start the watcher thread (idempotent)."""
         if self._pid != os.getpid():
             self._reset_state()
+        self._closed = False
         with self._start_lock:
             if self._started:
                 return
@@ -150,7 +152,16 @@ class EventHub:
             self._started = True
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the watcher thread and wake every waiter (idempotent)."""
+        """Wake every waiter, then stop the watcher thread (idempotent).
+
+        Woken waiters (and any ``wait`` called later, until ``start``) answer at once
+        with no events, so a stopping server's long-polls end within milliseconds.
+        """
+        if self._pid == os.getpid():
+            self._closed = True
+            with self._cond:
+                self._generation += 1
+                self._cond.notify_all()
         with self._start_lock:
             if not self._started or self._pid != os.getpid():
                 return
@@ -167,6 +178,11 @@ class EventHub:
     @property
     def running(self) -> bool:
         return self._started and self._pid == os.getpid()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``stop`` was called in this process (and ``start`` not since)."""
+        return self._closed and self._pid == os.getpid()
 
     # -- publishing ----------------------------------------------------------------------
 
@@ -341,6 +357,8 @@ class EventHub:
         """
         if since is not None and since < 0:
             raise ValidationError("since must be 0 or more", details={"field": "since"})
+        if self.closed:  # shutting down: never hold a request
+            return [], since if since is not None else self._latest
         self.start()
         # NOTE: one cheap indexed read so everything committed before this call counts,
         # even if the watcher has not polled yet (a timeout=0 poll must see it).
@@ -371,10 +389,10 @@ class EventHub:
             if found:
                 return [record.to_out() for record in found], cursor
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self.running:
+            if remaining <= 0 or not self.running or self._closed:
                 return [], cursor
             with self._cond:
-                if self._generation == generation:
+                if self._generation == generation and not self._closed:
                     self._cond.wait(remaining)
 
     def _select(

@@ -72,7 +72,7 @@ _COLLAB_ADMIN = _extend(_ORG_ADMIN, {
     "task": {"collaboration": ("view", "create", "delete")},
     "run": {"collaboration": _V},
     "study": {"collaboration": _ALL},
-    "event": {"collaboration": ("receive", "send")},
+    "event": {"collaboration": ("receive",)},
 })
 
 # name -> (description, rules)

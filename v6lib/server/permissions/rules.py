@@ -15,7 +15,7 @@ __all__ = ["CATALOGUE", "RuleKey"]
 
 OWN, ORG, COL, G = Scope.OWN, Scope.ORGANIZATION, Scope.COLLABORATION, Scope.GLOBAL
 VIEW, CREATE, EDIT, DELETE = Operation.VIEW, Operation.CREATE, Operation.EDIT, Operation.DELETE
-SEND, RECEIVE = Operation.SEND, Operation.RECEIVE
+RECEIVE = Operation.RECEIVE
 
 
 class RuleKey(NamedTuple):
@@ -45,7 +45,7 @@ CATALOGUE: tuple[RuleKey, ...] = (
         *_grid(Resource.RUN, (OWN, ORG, COL, G), (VIEW,)),
         *_grid(Resource.STUDY, (ORG, COL, G), (VIEW,)),
         *_grid(Resource.STUDY, (COL, G), (CREATE, EDIT, DELETE)),
+        # NOTE: no "send" rule: events are made by the server, never posted by callers
         *_grid(Resource.EVENT, (ORG, COL, G), (RECEIVE,)),
-        *_grid(Resource.EVENT, (COL, G), (SEND,)),
         *_grid(Resource.RULE, (G,), (VIEW,)),
     )

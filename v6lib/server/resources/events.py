@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from v6lib.schemas.event import EventsOut
 from v6lib.server.resources._base import Op, Resource, parse_query, reply
 from v6lib.server.services import events as svc
+from v6lib.server.services.context import MAX_EVENT_TIMEOUT
 
 __all__ = ["EventCollection"]
 
@@ -16,7 +17,7 @@ class EventQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     since: int | None = Field(default=None, ge=0)
-    timeout: float = Field(default=0, ge=0, le=60)
+    timeout: float = Field(default=0, ge=0, le=MAX_EVENT_TIMEOUT)
 
 
 class EventCollection(Resource):

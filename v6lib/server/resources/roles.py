@@ -53,7 +53,8 @@ class RoleItem(Resource):
     api = {
         "get": Op("One role", RoleOut, errors=(404,)),
         "patch": Op("Edit a role", RoleOut, body=RolePatch, errors=(400, 403, 404, 409)),
-        "delete": Op("Delete a role", Message, errors=(403, 404)),
+        "delete": Op("Delete a role (default roles cannot be deleted: 409)", Message,
+                     errors=(403, 404, 409)),
     }
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:

@@ -36,11 +36,13 @@ class UserToken(Resource):
 
 class NodeToken(Resource):
     auth = False
-    api = {"post": Op("Log in as a node with its API key", NodeTokenOut, body=NodeLogin,
-                      auth=False, errors=(400, 401))}
+    api = {"post": Op("Log in as a node with its API key (bad keys are rate limited per "
+                      "client address)", NodeTokenOut, body=NodeLogin, auth=False,
+                      errors=(400, 401, 429))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, logins.login_node(self.ctx(req), parse_body(req, NodeLogin).api_key))
+        reply(resp, logins.login_node(self.ctx(req), parse_body(req, NodeLogin).api_key,
+                                      client=req.remote_addr or ""))
 
 
 class ContainerToken(Resource):

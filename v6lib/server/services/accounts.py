@@ -33,6 +33,7 @@ def _set_password(ctx: ServiceContext, user: User, password: str) -> None:
     check_password_policy(password, ctx.settings.password_policy, username=user.username)
     user.password_hash = hash_secret(password, cost=ctx.settings.kdf_cost)
     user.password_changed_at = ctx.now()
+    user.token_generation = (user.token_generation or 0) + 1  # revokes every older token
     user.failed_login_attempts = 0
     user.last_failed_login_at = None
 

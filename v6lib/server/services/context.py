@@ -14,7 +14,10 @@ from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, PasswordPolicy
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.permissions.principal import Principal
 
-__all__ = ["EventPublisher", "ServiceContext", "ServiceSettings"]
+__all__ = ["MAX_EVENT_TIMEOUT", "EventPublisher", "ServiceContext", "ServiceSettings"]
+
+#: Longest a long-poll (``/event``, ``/task/{id}/wait``) is held, in seconds.
+MAX_EVENT_TIMEOUT = 60.0
 
 
 class EventPublisher(Protocol):
@@ -40,7 +43,11 @@ class ServiceSettings:
     mfa_required: bool = False
     container_token_ttl: timedelta = timedelta(hours=24)
     reset_token_minutes: float = 30
-    node_offline_after: timedelta = timedelta(minutes=5)
+    # a polling node is never silent longer than one long-poll; missing two of them
+    # means it is gone (derived when read, no background job)
+    node_offline_after: timedelta = timedelta(seconds=2 * MAX_EVENT_TIMEOUT)
+    # "last seen" is written at most this often per node (each poll would be a write)
+    node_seen_every: timedelta = timedelta(seconds=30)
     api_path: str = "/api"
 
 

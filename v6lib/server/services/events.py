@@ -22,13 +22,22 @@ __all__ = ["event_matcher", "visible_events", "wait_for_events", "wait_for_task"
 def event_matcher(p: Principal) -> Any:
     """A cheap in-memory pre-filter on event records (exact for nodes).
 
-    A node receives the events of its own organization in its collaboration; users
-    and containers are narrowed further in SQL by ``visible_events``.
+    A node receives the events of its own organization in its collaboration. A user
+    needs an ``event receive`` rule: ``global`` (every event), ``collaboration`` (events
+    of its organization's collaborations) or ``organization`` (events of runs at its
+    organization and of tasks it created); users and containers are narrowed further
+    in SQL by ``visible_events`` (only events of tasks they may view).
     """
     if p.is_node:
         return lambda r: (r.organization_id == p.organization_id
                           and r.collaboration_id in p.collaboration_ids)
-    if "global" in p.scopes("task", "view"):
+    if p.is_user:
+        scopes = p.scopes("event", "receive")
+        if not scopes:
+            return lambda r: False
+        if "global" in scopes:
+            return lambda r: True
+    elif "global" in p.scopes("task", "view"):
         return lambda r: True
     return lambda r: r.collaboration_id in p.collaboration_ids
 
@@ -39,9 +48,19 @@ def visible_events(ctx: ServiceContext, events: Sequence[EventOut]) -> list[Even
     if me.is_node or not events:
         return list(events)
     task_ids = {e.task_id for e in events}
-    visible = set(ctx.session.scalars(select(Task.id).where(
-        Task.id.in_(task_ids), visible_filter(me, "task"))))
-    return [e for e in events if e.task_id in visible]
+    rows = ctx.session.execute(select(Task.id, Task.init_org_id).where(
+        Task.id.in_(task_ids), visible_filter(me, "task"))).all()
+    initiator: dict[int, int] = dict(rows)  # type: ignore[arg-type]
+    if me.is_container or me.scopes("event", "receive") & {"global", "collaboration"}:
+        return [e for e in events if e.task_id in initiator]
+    org = me.organization_id  # organization scope: runs at it, tasks it created
+    return [e for e in events if e.task_id in initiator
+            and (e.organization_id == org or initiator[e.task_id] == org)]
+
+
+def _closing(hub: Any) -> bool:
+    """The server is stopping: answer held requests now instead of at their timeout."""
+    return bool(getattr(hub, "closed", False))
 
 
 def _release(ctx: ServiceContext) -> None:
@@ -59,7 +78,7 @@ def wait_for_events(ctx: ServiceContext, hub: Any, since: int | None,
         found, cursor = hub.wait(match, cursor, max(0.0, deadline - time.monotonic()))
         events = visible_events(ctx, found)
         _release(ctx)
-        if events or time.monotonic() >= deadline:
+        if events or time.monotonic() >= deadline or _closing(hub):
             return events, cursor
 
 
@@ -70,7 +89,7 @@ def wait_for_task(ctx: ServiceContext, hub: Any, task_id: int, timeout: float) -
     deadline = time.monotonic() + timeout
     while not RunStatus(task.status).is_terminal:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or _closing(hub):
             break
         _release(ctx)
         _, cursor = hub.wait(lambda r: r.task_id == task_id, cursor, remaining)

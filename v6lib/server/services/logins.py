@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from v6lib.errors import (
     AuthenticationError,
@@ -21,12 +22,13 @@ from v6lib.schemas.token import (
 )
 from v6lib.server.auth import mfa
 from v6lib.server.auth.lockout import lockout_error, next_failed_attempts, remaining_lockout
-from v6lib.server.auth.passwords import dummy_verify, verify_secret
-from v6lib.server.db.models import Node, Run, Task, User
+from v6lib.server.auth.passwords import dummy_verify, hash_secret, needs_rehash, verify_secret
+from v6lib.server.db.models import LoginFailure, Node, Run, Task, User
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.nodes import authenticate_node
 
-__all__ = ["container_token", "login_node", "login_user", "refresh_tokens"]
+__all__ = ["check_token_generation", "container_token", "login_node", "login_user",
+           "refresh_tokens", "user_token_claims"]
 
 _BAD_LOGIN = "invalid username or password"
 
@@ -79,15 +81,56 @@ def login_user(ctx: ServiceContext, payload: UserLogin) -> UserTokenOut:
     _check_mfa(ctx, user, payload.mfa_code)
     user.failed_login_attempts = 0
     user.last_failed_login_at = None
+    if needs_rehash(user.password_hash, cost=ctx.settings.kdf_cost):
+        # the cost was raised (or lowered) since this hash was made: upgrade it now,
+        # the only moment the plain password is at hand
+        user.password_hash = hash_secret(payload.password, cost=ctx.settings.kdf_cost)
     api = ctx.settings.api_path
+    claims = user_token_claims(user)
     return UserTokenOut(
-        access_token=ctx.tokens.issue_access("user", user.id),
-        refresh_token=ctx.tokens.issue_refresh("user", user.id),
+        access_token=ctx.tokens.issue_access("user", user.id, claims),
+        refresh_token=ctx.tokens.issue_refresh("user", user.id, claims),
         user_url=f"{api}/user/{user.id}", refresh_url=f"{api}/token/refresh")
 
 
-def login_node(ctx: ServiceContext, api_key: str) -> NodeTokenOut:
-    node = authenticate_node(ctx, api_key)
+def _node_failures(ctx: ServiceContext, client: str) -> LoginFailure | None:
+    return ctx.session.get(LoginFailure, f"node:{client}"[:100])
+
+
+def _record_node_failure(ctx: ServiceContext, client: str,
+                         row: LoginFailure | None) -> None:
+    now = ctx.now()
+    if row is None:
+        row = LoginFailure(key=f"node:{client}"[:100], failed_attempts=0)
+        ctx.session.add(row)
+    row.failed_attempts = next_failed_attempts(
+        row.failed_attempts or 0, row.last_failed_at, now,
+        lockout_minutes=ctx.settings.lockout_minutes)
+    row.last_failed_at = now
+    try:
+        # NOTE: committed before the error is raised, as for users (see _record_failure)
+        ctx.session.commit()
+    except IntegrityError:  # a concurrent failure from the same address created the row
+        ctx.session.rollback()
+
+
+def login_node(ctx: ServiceContext, api_key: str, *, client: str = "") -> NodeTokenOut:
+    """Log a node in. Bad API keys are counted per client address: after
+    ``max_failed_logins`` of them that address waits ``lockout_minutes`` (429)."""
+    failures = _node_failures(ctx, client)
+    if failures is not None:
+        left = remaining_lockout(failures.failed_attempts or 0, failures.last_failed_at,
+                                 ctx.now(), max_attempts=ctx.settings.max_failed_logins,
+                                 lockout_minutes=ctx.settings.lockout_minutes)
+        if left:
+            raise lockout_error(left)
+    try:
+        node = authenticate_node(ctx, api_key)
+    except AuthenticationError:
+        _record_node_failure(ctx, client, failures)
+        raise
+    if failures is not None:
+        ctx.session.delete(failures)
     return NodeTokenOut(
         access_token=ctx.tokens.issue_access("node", node.id),
         refresh_token=ctx.tokens.issue_refresh("node", node.id),
@@ -129,9 +172,25 @@ def refresh_tokens(ctx: ServiceContext, refresh_token: str) -> RefreshOut:
     subject_row = ctx.session.get(model, subject)
     if subject_row is None:
         raise AuthenticationError(f"the {kind} of this token no longer exists")
+    extra: dict[str, int] = {}
     if isinstance(subject_row, User):
-        changed = subject_row.password_changed_at
-        if changed is not None and claims["iat"] < int(changed.timestamp()):
-            raise AuthenticationError("token issued before the last password change")
-    return RefreshOut(access_token=ctx.tokens.issue_access(kind, subject),
-                      refresh_token=ctx.tokens.issue_refresh(kind, subject))
+        check_token_generation(subject_row, claims)
+        extra = user_token_claims(subject_row)
+    return RefreshOut(access_token=ctx.tokens.issue_access(kind, subject, extra),
+                      refresh_token=ctx.tokens.issue_refresh(kind, subject, extra))
+
+
+def user_token_claims(user: User) -> dict[str, int]:
+    """The claims a user token carries: the user's current token generation."""
+    return {"gen": int(user.token_generation or 0)}
+
+
+def check_token_generation(user: User, claims: dict) -> None:
+    """Refuse a user token issued before the user's last password change or reset.
+
+    A counter, not a time: a token issued in the same second as the change is still
+    refused. Tokens without the claim count as generation 0.
+    """
+    if claims.get("gen", 0) != (user.token_generation or 0):
+        raise AuthenticationError("token issued before the last password change; "
+                                  "log in again")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from v6lib.errors import ConflictError
+from v6lib.errors import ConflictError, PermissionDenied
 from v6lib.schemas.organization import OrganizationIn, OrganizationPatch
 from v6lib.server.db.models import Organization, collaboration_organization
 from v6lib.server.permissions.policy import require, visible_filter
@@ -55,13 +55,29 @@ def create_organization(ctx: ServiceContext, payload: OrganizationIn) -> Organiz
 def update_organization(ctx: ServiceContext, organization_id: int,
                         payload: OrganizationPatch) -> Organization:
     org = get_organization(ctx, organization_id)
-    require(ctx.me, "edit", "organization", organization_ids=[org.id])
-    for key, value in payload.model_dump(exclude_unset=True).items():
+    changes = payload.model_dump(exclude_unset=True)
+    _require_edit(ctx, org, changes)
+    for key, value in changes.items():
         if key == "name" and value is None:
             continue
         setattr(org, key, value)
     _flush_unique(ctx, f"an organization named {org.name!r}")
     return org
+
+
+def _require_edit(ctx: ServiceContext, org: Organization, changes: dict) -> None:
+    """Users need the ``edit organization`` rule; a node may only set its own
+    organization's public key (it uploads the key it encrypts with at start)."""
+    me = ctx.me
+    if me.is_node:
+        if org.id != me.organization_id:
+            raise PermissionDenied("a node may only edit its own organization")
+        if set(changes) != {"public_key"} or changes["public_key"] is None:
+            raise PermissionDenied(
+                "a node may only set its own organization's public_key; "
+                "other fields need a user with the edit organization rule")
+        return
+    require(me, "edit", "organization", organization_ids=[org.id])
 
 
 flush_unique = _flush_unique

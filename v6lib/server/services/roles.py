@@ -1,4 +1,9 @@
-"""Role use cases; default roles (organization_id null) need global rights to change."""
+"""Role use cases; default roles (organization_id null) need global rights to change.
+
+Default roles are the server's fixed vocabulary (bootstrap re-applies their rules on
+every start): they cannot be deleted, renamed or given other rules; only their
+description may be edited.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from v6lib.errors import NotFoundError
+from v6lib.errors import ConflictError, NotFoundError
 from v6lib.schemas.role import RoleIn, RolePatch
 from v6lib.server.db.models import Organization, Role, Rule, user_role
 from v6lib.server.permissions.policy import require, visible_filter
@@ -62,6 +67,8 @@ def update_role(ctx: ServiceContext, role_id: int, payload: RolePatch) -> Role:
     role = get_role(ctx, role_id)
     require(me, "edit", "role", organization_ids=[role.organization_id])
     data = payload.model_dump(exclude_unset=True)
+    if role.organization_id is None:
+        _check_default_role_edit(role, data)
     if data.get("name") is not None:
         role.name = data["name"]
     if "description" in data:
@@ -75,8 +82,24 @@ def update_role(ctx: ServiceContext, role_id: int, payload: RolePatch) -> Role:
     return role
 
 
+def _check_default_role_edit(role: Role, data: dict) -> None:
+    """Only the description of a default role may change."""
+    renamed = data.get("name") is not None and data["name"] != role.name
+    rules = data.get("rule_ids")
+    regranted = rules is not None and set(rules) != set(role.rule_ids)
+    if renamed or regranted:
+        raise ConflictError(
+            f"role {role.name!r} is a default role: only its description can be edited; "
+            "create a role of your organization for other rule sets",
+            details={"role_id": role.id, "default_role": True})
+
+
 def delete_role(ctx: ServiceContext, role_id: int) -> None:
     role = get_role(ctx, role_id)
     require(ctx.me, "delete", "role", organization_ids=[role.organization_id])
+    if role.organization_id is None:
+        raise ConflictError(
+            f"role {role.name!r} is a default role and cannot be deleted; remove it from "
+            "users instead", details={"role_id": role.id, "default_role": True})
     ctx.session.delete(role)
     ctx.session.flush()

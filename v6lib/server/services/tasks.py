@@ -110,6 +110,18 @@ def _fan_out_runs(ctx: ServiceContext, task: Task, payload: TaskIn,
     return runs
 
 
+def _databases(ctx: ServiceContext, payload: TaskIn) -> list[dict]:
+    """The task's databases; a subtask that names none gets its parent task's.
+
+    Algorithm code calls ``client.task.create(...)`` without databases and expects the
+    subtask to run on the same data as itself, whichever client sent the request.
+    """
+    if ctx.me.is_container and "databases" not in payload.model_fields_set:
+        parent = ctx.session.get(Task, ctx.me.task_id)
+        return [dict(d) for d in (parent.databases if parent is not None else [])]
+    return [d.model_dump(exclude_none=True) for d in payload.databases]
+
+
 def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
     origin = _resolve_origin(ctx, payload)
     collab = _resolve_collaboration(ctx, payload)
@@ -119,7 +131,7 @@ def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
         raise ConflictError(f"a task with uid {uid!r} already exists")
     task = Task(uid=uid, name=payload.name, description=payload.description,
                 image=payload.image, collaboration_id=collab.id, study_id=payload.study_id,
-                databases=[d.model_dump(exclude_none=True) for d in payload.databases],
+                databases=_databases(ctx, payload),
                 status=RunStatus.PENDING.value, created_at=ctx.now(), **origin)
     ctx.session.add(task)
     ctx.session.flush()

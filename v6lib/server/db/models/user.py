@@ -30,6 +30,9 @@ class User(IdMixin, CreatedAtMixin, Base):
     last_failed_login_at: Mapped[datetime | None]
     # Tokens issued before this moment are refused (password change, reset).
     password_changed_at: Mapped[datetime | None]
+    # Goes up by one on every password change or reset; user tokens carry the value
+    # they were issued with ("gen") and are refused once it no longer matches.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Digest of the one outstanding password-reset token and when it expires.
     reset_token_hash: Mapped[str | None] = mapped_column(String(128))
     reset_token_expires_at: Mapped[datetime | None]

@@ -1,0 +1,52 @@
+"""Gunicorn worker hook of ``v6 server start``: end held long-polls when a worker stops.
+
+Why: a node holds ``GET /event`` open for up to a minute. On SIGTERM (graceful stop,
+``v6 server stop``) and SIGINT/SIGQUIT (quick stop) gunicorn waits for requests in
+flight, so without this a stop took the whole ``graceful_timeout``. The hook wraps the
+worker's signal handlers so the signal also stops the app's ``EventHub``, which wakes
+every held long-poll; they answer with no events at once and the worker exits promptly.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+__all__ = ["post_worker_init", "wake_long_polls"]
+
+
+def wake_long_polls(app: Any) -> threading.Thread | None:
+    """Stop ``app``'s event hub in a helper thread (a signal handler must not block).
+
+    Returns the thread, or None when ``app`` carries no hub (e.g. it failed to load).
+    """
+    hub = getattr(getattr(app, "v6_state", None), "hub", None)
+    if hub is None:
+        return None
+    thread = threading.Thread(target=hub.stop, name="v6-hub-stop", daemon=True)
+    thread.start()
+    return thread
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn ``post_worker_init`` hook: chain hub shutdown before the stop handlers.
+
+    gunicorn installs its handlers before loading the app, so they are replaced here
+    (after loading) by wrappers that first wake the long-polls.
+    """
+    graceful, quick = worker.handle_exit, worker.handle_quit
+
+    def on_term(sig: int, frame: Any) -> None:
+        wake_long_polls(getattr(worker, "wsgi", None))
+        graceful(sig, frame)
+
+    def on_quit(sig: int, frame: Any) -> None:
+        thread = wake_long_polls(getattr(worker, "wsgi", None))
+        if thread is not None:
+            thread.join(1.0)  # let woken requests answer before the pool is abandoned
+        quick(sig, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_quit)
+    signal.signal(signal.SIGQUIT, on_quit)
