@@ -6,10 +6,14 @@ Fenced blocks are picked by their info string:
   server in a thread (fresh database per page) with ``V6_PORT``, ``V6_USERNAME`` and
   ``V6_PASSWORD`` (root) set in the environment and ``examples/average`` importable;
 * ```` ```python test-federation ```` runs against ``v6 demo --keep`` (a server with three
-  real nodes), logged in as the demo researcher (integration);
+  real nodes), logged in as the demo researcher (integration); ``client`` starts out as
+  that researcher's logged-in ``Client``, as the quickstart's console output shows;
 * ```` ```console test ```` runs every ``$ v6 ...`` line and expects exit code 0;
-* every other ``python`` block must at least parse, and every ``$ v6 <command>`` line in
+* every ``python`` block must at least parse, and every ``$ v6 <command>`` line in
   any ``console`` block must name an existing command (checked through ``--help``).
+
+YAML, Dockerfile, ``python test-mock``/``test-pytest``/``no-test`` blocks and the rule that
+every python and yaml block carries a marker live in ``test_samples.py``.
 """
 
 from __future__ import annotations
@@ -67,8 +71,8 @@ def _pages(marker: str, language: str = "python") -> list[Path]:
     return sorted({b.page for b in blocks() if b.language == language and b.marker == marker})
 
 
-def _run_page(page: Path, marker: str) -> None:
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+def _run_page(page: Path, marker: str, preset: dict[str, object] | None = None) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}", **(preset or {})}
     for block in blocks():
         if block.page == page and block.language == "python" and block.marker == marker:
             code = compile(block.code, block.where, "exec")
@@ -144,7 +148,12 @@ def test_federation_examples(page: Path, federation: dict[str, object],
     monkeypatch.setenv("V6_PORT", str(federation["port"]))
     monkeypatch.setenv("V6_USERNAME", str(federation["username"]))
     monkeypatch.setenv("V6_PASSWORD", str(federation["password"]))
-    _run_page(page, "test-federation")
+    # Pages that show the login in a console block (the quickstart) continue from it.
+    from v6lib.client import Client
+
+    client = Client("http://127.0.0.1", int(str(federation["port"])), "/api")
+    client.authenticate(str(federation["username"]), str(federation["password"]))
+    _run_page(page, "test-federation", {"client": client})
 
 
 # ---------------------------------------------------------------- shell commands

@@ -48,12 +48,6 @@ def _prepare(config: ServerConfig) -> None:
         engine.dispose()
 
 
-def _ensure_sqlite_dir(config: ServerConfig) -> None:
-    uri = str(config.uri)
-    if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-
-
 def gunicorn_options(config: ServerConfig, *, workers: int, threads: int,
                      pid_file: Path | None) -> dict[str, Any]:
     return {
@@ -76,7 +70,6 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
                  pid_file: Path | None = None) -> None:
     from gunicorn.app.base import BaseApplication
 
-    _ensure_sqlite_dir(config)
     configure_logging(config)
     _prepare(config)
     os.environ["V6_SERVER_CONFIG"] = str(config_path)
@@ -115,7 +108,6 @@ def run_dev(config: ServerConfig) -> None:
     class _Threaded(ThreadingMixIn, WSGIServer):
         daemon_threads = True
 
-    _ensure_sqlite_dir(config)
     configure_logging(config)
     app = create_app(config)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -58,6 +59,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = StaticPool
         else:
             kwargs["poolclass"] = NullPool
+            # An embedded database lives in a per-user data dir that may not exist yet.
+            Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         # NOTE: pysqlite's own transaction handling defers BEGIN; issuing it ourselves
