@@ -20,7 +20,7 @@ def env(monkeypatch: pytest.MonkeyPatch):
             monkeypatch.delenv(key, raising=False)
         for key, value in {**BASE_ENV, **extra}.items():
             monkeypatch.setenv(key, value)
-        return ContainerEnv()
+        return ContainerEnv.from_environ()
 
     return make
 

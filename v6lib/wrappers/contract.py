@@ -10,10 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from v6lib.errors import DataError
 
@@ -50,14 +48,17 @@ def database_env(spec: DatabaseSpec) -> dict[str, str]:
     return env
 
 
-class ContainerEnv(BaseSettings):
+class ContainerEnv(BaseModel):
     """The environment of an algorithm container (no prefix: the names are the contract).
 
     ``HOST`` may carry a scheme (``http://172.18.0.1``); without one ``http://`` is used.
     ``HOST``/``PORT`` are only needed by central functions that create subtasks.
+
+    NOTE: a plain model read by :meth:`from_environ`, not pydantic-settings: importing
+    that costs about 0.1 s, paid by every run of every algorithm.
     """
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = ConfigDict(extra="ignore")
 
     input_file: Path
     output_file: Path
@@ -66,8 +67,21 @@ class ContainerEnv(BaseSettings):
     host: str | None = None
     port: int | None = None
     api_path: str = "/api"
-    user_requested_database_labels: Annotated[list[str], NoDecode] = []
+    user_requested_database_labels: list[str] = []
     pkg_name: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
+        """Read the contract's variables (names matched case-insensitively).
+
+        Raises:
+            pydantic.ValidationError: a required variable is missing or mistyped.
+        """
+        env = os.environ if environ is None else environ
+        wanted = set(cls.model_fields)
+        values = {key.lower(): value for key, value in env.items()
+                  if key.lower() in wanted and value != ""}
+        return cls.model_validate(values)
 
     @field_validator("user_requested_database_labels", mode="before")
     @classmethod

@@ -230,7 +230,7 @@ def failure_log(exc: BaseException) -> str:
 
 def _load_env() -> ContainerEnv:
     try:
-        return ContainerEnv()  # type: ignore[call-arg]  # values come from the environment
+        return ContainerEnv.from_environ()
     except pydantic.ValidationError as exc:
         problems = _problems(exc, str.upper)
         raise ConfigurationError(
