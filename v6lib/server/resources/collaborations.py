@@ -12,15 +12,8 @@ from v6lib.schemas.collaboration import (
     IdRef,
 )
 from v6lib.schemas.token import Message
-from v6lib.server.resources._base import (
-    ListQuery,
-    Op,
-    Resource,
-    page_reply,
-    parse_body,
-    parse_query,
-    reply,
-)
+from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, reply
+from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
 from v6lib.server.services import collaborations as svc
 
 __all__ = ["CollaborationCollection", "CollaborationItem", "CollaborationOrganizations"]
@@ -31,25 +24,18 @@ class CollaborationQuery(ListQuery):
     organization_id: DbId | None = None
 
 
-class CollaborationCollection(Resource):
+class CollaborationCollection(Listing, Creating):
     api = {
         "get": Op("List collaborations", CollaborationOut, query=CollaborationQuery,
                   paged=True),
         "post": Op("Create a collaboration", CollaborationOut, body=CollaborationIn,
                    status=201, errors=(400, 403, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, CollaborationQuery)
-        rows, total = svc.list_collaborations(self.ctx(req), **q.model_dump())
-        page_reply(req, resp, rows, total, q, CollaborationOut.model_validate)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        collab = svc.create_collaboration(self.ctx(req), parse_body(req, CollaborationIn))
-        reply(resp, CollaborationOut.model_validate(collab), 201)
+    list_rows = service(svc, "list_collaborations")
+    create_row = service(svc, "create_collaboration")
 
 
-class CollaborationItem(Resource):
+class CollaborationItem(Reading, Editing, Deleting):
     api = {
         "get": Op("One collaboration", CollaborationOut, errors=(404,)),
         "patch": Op("Edit a collaboration", CollaborationOut, body=CollaborationPatch,
@@ -57,17 +43,10 @@ class CollaborationItem(Resource):
         "delete": Op("Delete a collaboration with its nodes, studies and tasks", Message,
                      errors=(403, 404)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, CollaborationOut.model_validate(svc.get_collaboration(self.ctx(req), id)))
-
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        collab = svc.update_collaboration(self.ctx(req), id, parse_body(req, CollaborationPatch))
-        reply(resp, CollaborationOut.model_validate(collab))
-
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        svc.delete_collaboration(self.ctx(req), id)
-        reply(resp, Message(msg=f"collaboration {id} deleted"))
+    noun = "collaboration"
+    get_row = service(svc, "get_collaboration")
+    update_row = service(svc, "update_collaboration")
+    delete_row = service(svc, "delete_collaboration")
 
 
 class CollaborationOrganizations(Resource):

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from v6lib.schemas._base import DbId
 from v6lib.schemas.node import ApiKeyOut, NodeCreated, NodeIn, NodeOut, NodePatch
 from v6lib.schemas.token import Message
 from v6lib.server.db.models import Node
-from v6lib.server.resources._base import (
-    ListQuery,
-    Op,
-    Resource,
-    page_reply,
-    parse_body,
-    parse_query,
-    reply,
-)
+from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, reply
+from v6lib.server.resources._crud import Deleting, Editing, Listing, Reading, service
 from v6lib.server.services import nodes as svc
 from v6lib.server.services.context import ServiceContext
 
@@ -36,17 +31,20 @@ class NodeQuery(ListQuery):
     name: str | None = None
 
 
-class NodeCollection(Resource):
+class _NodeReply:
+    """A node's reply carries its live status, which needs the request's context."""
+
+    def out(self, ctx: ServiceContext, row: Any, method: str) -> NodeOut:
+        return node_out(ctx, row)
+
+
+class NodeCollection(_NodeReply, Listing):
     api = {
         "get": Op("List nodes", NodeOut, query=NodeQuery, paged=True),
         "post": Op("Register a node; the answer holds its API key, shown only this once",
                    NodeCreated, body=NodeIn, status=201, errors=(400, 403, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        ctx, q = self.ctx(req), parse_query(req, NodeQuery)
-        rows, total = svc.list_nodes(ctx, **q.model_dump())
-        page_reply(req, resp, rows, total, q, lambda n: node_out(ctx, n))
+    list_rows = service(svc, "list_nodes")
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         ctx = self.ctx(req)
@@ -54,24 +52,16 @@ class NodeCollection(Resource):
         reply(resp, NodeCreated(**node_out(ctx, node).model_dump(), api_key=api_key), 201)
 
 
-class NodeItem(Resource):
+class NodeItem(_NodeReply, Reading, Editing, Deleting):
     api = {
         "get": Op("One node", NodeOut, errors=(404,)),
         "patch": Op("Rename a node", NodeOut, body=NodePatch, errors=(400, 403, 404)),
         "delete": Op("Delete a node", Message, errors=(403, 404)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        ctx = self.ctx(req)
-        reply(resp, node_out(ctx, svc.get_node(ctx, id)))
-
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        ctx = self.ctx(req)
-        reply(resp, node_out(ctx, svc.update_node(ctx, id, parse_body(req, NodePatch))))
-
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        svc.delete_node(self.ctx(req), id)
-        reply(resp, Message(msg=f"node {id} deleted"))
+    noun = "node"
+    get_row = service(svc, "get_node")
+    update_row = service(svc, "update_node")
+    delete_row = service(svc, "delete_node")
 
 
 class NodeApiKey(Resource):

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import falcon
-
 from v6lib.schemas._base import DbId
 from v6lib.schemas.organization import OrganizationIn, OrganizationOut, OrganizationPatch
-from v6lib.server.resources._base import (
-    ListQuery,
-    Op,
-    Resource,
-    page_reply,
-    parse_body,
-    parse_query,
-    reply,
-)
+from v6lib.server.resources._base import ListQuery, Op
+from v6lib.server.resources._crud import Creating, Editing, Listing, Reading, service
 from v6lib.server.services import organizations as svc
 
 __all__ = ["OrganizationCollection", "OrganizationItem"]
@@ -25,33 +16,21 @@ class OrganizationQuery(ListQuery):
     collaboration_id: DbId | None = None
 
 
-class OrganizationCollection(Resource):
+class OrganizationCollection(Listing, Creating):
     api = {
         "get": Op("List organizations", OrganizationOut, query=OrganizationQuery, paged=True),
         "post": Op("Create an organization", OrganizationOut, body=OrganizationIn, status=201,
                    errors=(400, 403, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, OrganizationQuery)
-        rows, total = svc.list_organizations(self.ctx(req), **q.model_dump())
-        page_reply(req, resp, rows, total, q, OrganizationOut.model_validate)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        org = svc.create_organization(self.ctx(req), parse_body(req, OrganizationIn))
-        reply(resp, OrganizationOut.model_validate(org), 201)
+    list_rows = service(svc, "list_organizations")
+    create_row = service(svc, "create_organization")
 
 
-class OrganizationItem(Resource):
+class OrganizationItem(Reading, Editing):
     api = {
         "get": Op("One organization", OrganizationOut, errors=(404,)),
         "patch": Op("Edit an organization", OrganizationOut, body=OrganizationPatch,
                     errors=(400, 403, 404, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, OrganizationOut.model_validate(svc.get_organization(self.ctx(req), id)))
-
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        org = svc.update_organization(self.ctx(req), id, parse_body(req, OrganizationPatch))
-        reply(resp, OrganizationOut.model_validate(org))
+    get_row = service(svc, "get_organization")
+    update_row = service(svc, "update_organization")

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import falcon
-
 from v6lib.schemas._base import DbId
 from v6lib.schemas.role import RoleIn, RoleOut, RolePatch
 from v6lib.schemas.rule import Operation, RuleOut, Scope
 from v6lib.schemas.rule import Resource as ResourceName
 from v6lib.schemas.token import Message
-from v6lib.server.resources._base import (
-    ListQuery,
-    Op,
-    Resource,
-    page_reply,
-    parse_body,
-    parse_query,
-    reply,
-)
+from v6lib.server.resources._base import ListQuery, Op
+from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
 from v6lib.server.services import roles as svc
 from v6lib.server.services import rules as rule_svc
 
@@ -31,42 +22,28 @@ class RoleQuery(ListQuery):
     include_default: bool = True
 
 
-class RoleCollection(Resource):
+class RoleCollection(Listing, Creating):
     api = {
         "get": Op("List roles (default roles included unless include_default=false)",
                   RoleOut, query=RoleQuery, paged=True),
         "post": Op("Create a role", RoleOut, body=RoleIn, status=201,
                    errors=(400, 403, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, RoleQuery)
-        rows, total = svc.list_roles(self.ctx(req), **q.model_dump())
-        page_reply(req, resp, rows, total, q, RoleOut.model_validate)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, RoleOut.model_validate(
-            svc.create_role(self.ctx(req), parse_body(req, RoleIn))), 201)
+    list_rows = service(svc, "list_roles")
+    create_row = service(svc, "create_role")
 
 
-class RoleItem(Resource):
+class RoleItem(Reading, Editing, Deleting):
     api = {
         "get": Op("One role", RoleOut, errors=(404,)),
         "patch": Op("Edit a role", RoleOut, body=RolePatch, errors=(400, 403, 404, 409)),
         "delete": Op("Delete a role (default roles cannot be deleted: 409)", Message,
                      errors=(403, 404, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, RoleOut.model_validate(svc.get_role(self.ctx(req), id)))
-
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, RoleOut.model_validate(
-            svc.update_role(self.ctx(req), id, parse_body(req, RolePatch))))
-
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        svc.delete_role(self.ctx(req), id)
-        reply(resp, Message(msg=f"role {id} deleted"))
+    noun = "role"
+    get_row = service(svc, "get_role")
+    update_row = service(svc, "update_role")
+    delete_row = service(svc, "delete_role")
 
 
 class RuleQuery(ListQuery):
@@ -77,17 +54,11 @@ class RuleQuery(ListQuery):
     user_id: DbId | None = None
 
 
-class RuleCollection(Resource):
+class RuleCollection(Listing):
     api = {"get": Op("List rules", RuleOut, query=RuleQuery, paged=True)}
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, RuleQuery)
-        rows, total = rule_svc.list_rules(self.ctx(req), **q.model_dump())
-        page_reply(req, resp, rows, total, q, RuleOut.model_validate)
+    list_rows = service(rule_svc, "list_rules")
 
 
-class RuleItem(Resource):
+class RuleItem(Reading):
     api = {"get": Op("One rule", RuleOut, errors=(404,))}
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, RuleOut.model_validate(rule_svc.get_rule(self.ctx(req), id)))
+    get_row = service(rule_svc, "get_rule")

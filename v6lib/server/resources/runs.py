@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import falcon
+from typing import Any
 
 from v6lib.schemas._base import DbId
 from v6lib.schemas.run import ResultOut, RunOut, RunPatch
 from v6lib.schemas.run_status import RunStatus
 from v6lib.server.db.models import Run
-from v6lib.server.resources._base import (
-    ListQuery,
-    Op,
-    Resource,
-    page_reply,
-    parse_body,
-    parse_query,
-    reply,
-)
+from v6lib.server.resources._base import ListQuery, Op
+from v6lib.server.resources._crud import Editing, Listing, Reading, service
 from v6lib.server.services import runs as svc
+from v6lib.server.services.context import ServiceContext
 
 __all__ = ["ResultCollection", "ResultItem", "RunCollection", "RunItem", "result_out"]
 
@@ -36,29 +30,20 @@ class RunQuery(ListQuery):
     job_id: DbId | None = None
 
 
-class RunCollection(Resource):
+class RunCollection(Listing):
     api = {"get": Op("List runs", RunOut, query=RunQuery, paged=True)}
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, RunQuery)
-        rows, total = svc.list_runs(self.ctx(req), **q.model_dump())
-        page_reply(req, resp, rows, total, q, RunOut.model_validate)
+    list_rows = service(svc, "list_runs")
 
 
-class RunItem(Resource):
+class RunItem(Reading, Editing):
     api = {
         "get": Op("One run", RunOut, errors=(404,)),
         "patch": Op("Report a run's progress or result (its node only); repeating the "
                     "final status is a no-op", RunOut, body=RunPatch,
                     errors=(400, 403, 404, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, RunOut.model_validate(svc.get_run(self.ctx(req), id)))
-
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, RunOut.model_validate(
-            svc.update_run(self.ctx(req), id, parse_body(req, RunPatch))))
+    get_row = service(svc, "get_run")
+    update_row = service(svc, "update_run")
 
 
 class ResultQuery(ListQuery):
@@ -67,20 +52,19 @@ class ResultQuery(ListQuery):
     job_id: DbId | None = None
 
 
-class ResultCollection(Resource):
+class _AsResult:
+    """A run seen as a result: the reply is built by ``result_out``."""
+
+    def out(self, ctx: ServiceContext, row: Any, method: str) -> ResultOut:
+        return result_out(row)
+
+
+class ResultCollection(_AsResult, Listing):
     api = {"get": Op("List results (a run seen as a result)", ResultOut, query=ResultQuery,
                      paged=True)}
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, ResultQuery)
-        rows, total = svc.list_runs(self.ctx(req), page=q.page, per_page=q.per_page,
-                                    task_id=q.task_id, organization_id=q.organization_id,
-                                    job_id=q.job_id)
-        page_reply(req, resp, rows, total, q, result_out)
+    list_rows = service(svc, "list_runs")
 
 
-class ResultItem(Resource):
+class ResultItem(_AsResult, Reading):
     api = {"get": Op("One result", ResultOut, errors=(404,))}
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, result_out(svc.get_run(self.ctx(req), id)))
+    get_row = service(svc, "get_run")

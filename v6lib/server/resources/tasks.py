@@ -9,15 +9,8 @@ from v6lib.schemas._base import DbId
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn, TaskOut
 from v6lib.schemas.token import Message
-from v6lib.server.resources._base import (
-    ListQuery,
-    Op,
-    Resource,
-    page_reply,
-    parse_body,
-    parse_query,
-    reply,
-)
+from v6lib.server.resources._base import ListQuery, Op, Resource, parse_query, reply
+from v6lib.server.resources._crud import Creating, Deleting, Listing, Reading, service
 from v6lib.server.services import events as event_svc
 from v6lib.server.services import tasks as svc
 
@@ -41,35 +34,24 @@ class WaitQuery(BaseModel):
     timeout: float = Field(default=30, ge=0, le=60)
 
 
-class TaskCollection(Resource):
+class TaskCollection(Listing, Creating):
     api = {
         "get": Op("List tasks", TaskOut, query=TaskQuery, paged=True),
         "post": Op("Create a task: one pending run per organization", TaskOut, body=TaskIn,
                    status=201, errors=(400, 403, 409)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = parse_query(req, TaskQuery)
-        rows, total = svc.list_tasks(self.ctx(req), **q.model_dump())
-        page_reply(req, resp, rows, total, q, TaskOut.model_validate)
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, TaskOut.model_validate(
-            svc.create_task(self.ctx(req), parse_body(req, TaskIn))), 201)
+    list_rows = service(svc, "list_tasks")
+    create_row = service(svc, "create_task")
 
 
-class TaskItem(Resource):
+class TaskItem(Reading, Deleting):
     api = {
         "get": Op("One task", TaskOut, errors=(404,)),
         "delete": Op("Delete a task with its runs and subtasks", Message, errors=(403, 404)),
     }
-
-    def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        reply(resp, TaskOut.model_validate(svc.get_task(self.ctx(req), id)))
-
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
-        svc.delete_task(self.ctx(req), id)
-        reply(resp, Message(msg=f"task {id} deleted"))
+    noun = "task"
+    get_row = service(svc, "get_task")
+    delete_row = service(svc, "delete_task")
 
 
 class TaskKill(Resource):

@@ -16,7 +16,7 @@ from v6lib.server.db.models import (
     collaboration_organization,
 )
 from v6lib.server.permissions.policy import require, visible_filter
-from v6lib.server.services.common import check_ids_exist, get_visible, paginate
+from v6lib.server.services.common import check_ids_exist, get_visible, linked, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
 from v6lib.server.services.tasks import kill_runs
@@ -35,7 +35,7 @@ def list_collaborations(ctx: ServiceContext, *, page: int = 1, per_page: int = 1
     if organization_id is not None:
         co = collaboration_organization
         stmt = stmt.where(Collaboration.id.in_(
-            select(co.c.collaboration_id).where(co.c.organization_id == organization_id)))
+            linked(co.c.collaboration_id, co.c.organization_id, organization_id)))
     return paginate(ctx.session, stmt.order_by(Collaboration.id), page, per_page)
 
 

@@ -1,19 +1,21 @@
-"""Helpers every service shares: visible lookups, pagination and id checks."""
+"""Helpers every service shares: visible lookups, pagination, link filters and id checks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from v6lib.errors import NotFoundError
 from v6lib.server.db.base import Base
-from v6lib.server.permissions.policy import visible_filter
+from v6lib.server.db.models import Organization
+from v6lib.server.permissions.policy import require, visible_filter
 from v6lib.server.permissions.principal import Principal
+from v6lib.server.services.context import ServiceContext
 
-__all__ = ["check_ids_exist", "get_visible", "paginate"]
+__all__ = ["check_ids_exist", "creation_organization", "get_visible", "linked", "paginate"]
 
 M = TypeVar("M", bound=Base)
 
@@ -53,3 +55,23 @@ def check_ids_exist(session: Session, model: type[M], ids: Iterable[int],
         raise NotFoundError(f"{field}: no such id(s) {missing}", details={"field": field})
     by_id = {row.id: row for row in rows}  # type: ignore[attr-defined]
     return [by_id[i] for i in wanted]
+
+
+def linked(wanted: ColumnElement[Any], key: ColumnElement[Any], value: int) -> Select[Any]:
+    """The ``wanted`` ids of a link table's rows whose ``key`` is ``value``, for ``in_``."""
+    return select(wanted).where(key == value)
+
+
+def creation_organization(ctx: ServiceContext, organization_id: int | None,
+                          resource: str) -> int:
+    """The organization a new ``resource`` goes to (default: the caller's), once allowed.
+
+    Permission is checked before existence, so a caller without the right learns nothing
+    about which organization ids exist.
+    """
+    org_id = organization_id or ctx.me.organization_id
+    require(ctx.me, "create", resource, organization_ids=[org_id])
+    if ctx.session.get(Organization, org_id) is None:
+        raise NotFoundError(f"organization_id: no organization {org_id}",
+                            details={"field": "organization_id"})
+    return org_id

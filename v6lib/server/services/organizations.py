@@ -11,7 +11,7 @@ from v6lib.errors import ConflictError, PermissionDenied
 from v6lib.schemas.organization import OrganizationIn, OrganizationPatch
 from v6lib.server.db.models import Organization, collaboration_organization
 from v6lib.server.permissions.policy import require, visible_filter
-from v6lib.server.services.common import get_visible, paginate
+from v6lib.server.services.common import get_visible, linked, paginate
 from v6lib.server.services.context import ServiceContext
 
 __all__ = ["create_organization", "get_organization", "list_organizations",
@@ -28,7 +28,7 @@ def list_organizations(ctx: ServiceContext, *, page: int = 1, per_page: int = 10
     if collaboration_id is not None:
         co = collaboration_organization
         stmt = stmt.where(Organization.id.in_(
-            select(co.c.organization_id).where(co.c.collaboration_id == collaboration_id)))
+            linked(co.c.organization_id, co.c.collaboration_id, collaboration_id)))
     return paginate(ctx.session, stmt.order_by(Organization.id), page, per_page)
 
 

@@ -11,11 +11,17 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from v6lib.errors import ConflictError, NotFoundError
+from v6lib.errors import ConflictError
 from v6lib.schemas.role import RoleIn, RolePatch
-from v6lib.server.db.models import Organization, Role, Rule, user_role
+from v6lib.server.db.models import Role, Rule, user_role
 from v6lib.server.permissions.policy import require, visible_filter
-from v6lib.server.services.common import check_ids_exist, get_visible, paginate
+from v6lib.server.services.common import (
+    check_ids_exist,
+    creation_organization,
+    get_visible,
+    linked,
+    paginate,
+)
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.grants import check_grantable_rules
 from v6lib.server.services.organizations import flush_unique
@@ -35,8 +41,8 @@ def list_roles(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
     elif not include_default:
         stmt = stmt.where(Role.organization_id.is_not(None))
     if user_id is not None:
-        stmt = stmt.where(Role.id.in_(select(user_role.c.role_id).where(
-            user_role.c.user_id == user_id)))
+        stmt = stmt.where(Role.id.in_(linked(user_role.c.role_id, user_role.c.user_id,
+                                             user_id)))
     if name is not None:
         stmt = stmt.where(Role.name.like(f"%{name}%"))
     return paginate(ctx.session, stmt.order_by(Role.id), page, per_page)
@@ -48,11 +54,7 @@ def get_role(ctx: ServiceContext, role_id: int) -> Role:
 
 def create_role(ctx: ServiceContext, payload: RoleIn) -> Role:
     me = ctx.me
-    org_id = payload.organization_id or me.organization_id
-    require(me, "create", "role", organization_ids=[org_id])
-    if ctx.session.get(Organization, org_id) is None:
-        raise NotFoundError(f"organization_id: no organization {org_id}",
-                              details={"field": "organization_id"})
+    org_id = creation_organization(ctx, payload.organization_id, "role")
     rules = check_ids_exist(ctx.session, Rule, payload.rule_ids, "rule_ids")
     check_grantable_rules(me, rules)
     role = Role(name=payload.name, description=payload.description, organization_id=org_id,

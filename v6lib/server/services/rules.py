@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from v6lib.server.db.models import Rule, role_rule, user_rule
 from v6lib.server.permissions.policy import visible_filter
-from v6lib.server.services.common import get_visible, paginate
+from v6lib.server.services.common import get_visible, linked, paginate
 from v6lib.server.services.context import ServiceContext
 
 __all__ = ["get_rule", "list_rules"]
@@ -24,11 +24,9 @@ def list_rules(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
         if value is not None:
             stmt = stmt.where(column == value)
     if role_id is not None:
-        stmt = stmt.where(Rule.id.in_(select(role_rule.c.rule_id).where(
-            role_rule.c.role_id == role_id)))
+        stmt = stmt.where(Rule.id.in_(linked(role_rule.c.rule_id, role_rule.c.role_id, role_id)))
     if user_id is not None:
-        stmt = stmt.where(Rule.id.in_(select(user_rule.c.rule_id).where(
-            user_rule.c.user_id == user_id)))
+        stmt = stmt.where(Rule.id.in_(linked(user_rule.c.rule_id, user_rule.c.user_id, user_id)))
     return paginate(ctx.session, stmt.order_by(Rule.id), page, per_page)
 
 

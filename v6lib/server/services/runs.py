@@ -9,10 +9,11 @@ from sqlalchemy import select
 from v6lib.errors import ConflictError, PermissionDenied, ValidationError
 from v6lib.schemas.run import RunPatch
 from v6lib.schemas.run_status import RunStatus, can_transition
-from v6lib.server.db.models import Run, Task
+from v6lib.server.db.models import Collaboration, Run, Task
 from v6lib.server.permissions.policy import visible_filter
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.sealed import require_sealed
 from v6lib.server.services.task_status import refresh_task_status
 
 __all__ = ["get_run", "list_runs", "update_run"]
@@ -66,6 +67,9 @@ def update_run(ctx: ServiceContext, run_id: int, payload: RunPatch) -> Run:
         raise ValidationError(
             f"result: a result is only accepted with a final status, not {new.value!r}",
             details={"field": "result"})
+    collaboration = ctx.session.get(Collaboration, task.collaboration_id)
+    if collaboration is not None and collaboration.encrypted:
+        require_sealed(payload.result, field="result", organization_id=run.organization_id)
     now = ctx.now()
     run.status = new.value
     run.node_id = ctx.me.node_id

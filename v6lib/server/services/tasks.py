@@ -14,6 +14,7 @@ from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
 from v6lib.server.permissions.policy import require, visible_filter
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.sealed import require_sealed
 from v6lib.server.services.task_status import refresh_task_status
 
 __all__ = ["create_task", "delete_task", "descendant_ids", "get_task", "kill_runs",
@@ -126,6 +127,9 @@ def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
     origin = _resolve_origin(ctx, payload)
     collab = _resolve_collaboration(ctx, payload)
     nodes = _target_nodes(ctx, payload)
+    if collab.encrypted:
+        for org in payload.organizations:
+            require_sealed(org.input, field="organizations.input", organization_id=org.id)
     uid = payload.uid or uuid.uuid4().hex
     if ctx.session.scalar(select(Task.id).where(Task.uid == uid)) is not None:
         raise ConflictError(f"a task with uid {uid!r} already exists")

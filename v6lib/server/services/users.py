@@ -6,12 +6,18 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from v6lib.errors import ConflictError, NotFoundError
+from v6lib.errors import ConflictError
 from v6lib.schemas.user import UserIn, UserPatch
 from v6lib.server.auth.passwords import check_password_policy, hash_secret
-from v6lib.server.db.models import Organization, Role, Rule, User, user_role
+from v6lib.server.db.models import Role, Rule, User, user_role
 from v6lib.server.permissions.policy import require, visible_filter
-from v6lib.server.services.common import check_ids_exist, get_visible, paginate
+from v6lib.server.services.common import (
+    check_ids_exist,
+    creation_organization,
+    get_visible,
+    linked,
+    paginate,
+)
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.grants import check_grantable_roles, check_grantable_rules
 from v6lib.server.services.organizations import flush_unique
@@ -28,8 +34,8 @@ def list_users(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
     if username is not None:
         stmt = stmt.where(User.username.like(f"%{username}%"))
     if role_id is not None:
-        stmt = stmt.where(User.id.in_(select(user_role.c.user_id).where(
-            user_role.c.role_id == role_id)))
+        stmt = stmt.where(User.id.in_(linked(user_role.c.user_id, user_role.c.role_id,
+                                             role_id)))
     return paginate(ctx.session, stmt.order_by(User.id), page, per_page)
 
 
@@ -39,11 +45,7 @@ def get_user(ctx: ServiceContext, user_id: int) -> User:
 
 def create_user(ctx: ServiceContext, payload: UserIn) -> User:
     me = ctx.me
-    org_id = payload.organization_id or me.organization_id
-    require(me, "create", "user", organization_ids=[org_id])
-    if ctx.session.get(Organization, org_id) is None:
-        raise NotFoundError(f"organization_id: no organization {org_id}",
-                              details={"field": "organization_id"})
+    org_id = creation_organization(ctx, payload.organization_id, "user")
     check_password_policy(payload.password, ctx.settings.password_policy,
                           username=payload.username)
     roles = check_ids_exist(ctx.session, Role, payload.role_ids, "role_ids")
