@@ -260,8 +260,11 @@ def test_kill_stops_a_run_within_a_second(tmp_path: Path, runtime: DockerRuntime
 
 
 def test_logs_keep_only_the_tail(tmp_path: Path, runtime: DockerRuntime) -> None:
-    spec = make_spec(tmp_path, runtime, "import sys\nfor i in range(4000):\n"
+    # NOTE: the engine does not keep the order *between* stdout and stderr, so the
+    # stderr line is written only after stdout was flushed and had time to be stored.
+    spec = make_spec(tmp_path, runtime, "import sys, time\nfor i in range(4000):\n"
                                         "    print(f'line {i:05d} ' + 'x' * 60)\n"
+                                        "sys.stdout.flush()\ntime.sleep(0.5)\n"
                                         "print('the end', file=sys.stderr)", run_id=3)
     handle = runtime.start(spec)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +138,28 @@ def test_log_is_truncated_to_the_tail(tmp_path: Path) -> None:
     assert info.logs.startswith("[log truncated to the last 100 bytes]")
     assert len(info.logs) < 200
     runtime.remove(handle)
+
+
+def test_launcher_records_the_exit_code_without_python(tmp_path: Path) -> None:
+    from v6lib.node.runtime._launch import SHELL, launcher_argv
+
+    exit_file = tmp_path / "run.exit"
+    argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
+    assert argv[0] == SHELL
+    assert subprocess.run(argv, check=False).returncode == 7
+    assert exit_file.read_text() == "7"
+    assert not Path(f"{exit_file}.tmp").exists()
+
+
+def test_foreign_wait_wakes_at_the_exit_not_a_poll_later(tmp_path: Path) -> None:
+    from v6lib.node.runtime.process import _start_time, _wait_foreign
+
+    proc = subprocess.Popen(["sleep", "0.3"])
+    try:
+        start_time = _start_time(proc.pid)
+        assert _wait_foreign(proc.pid, start_time, 0.05) is False
+        began = time.monotonic()
+        assert _wait_foreign(proc.pid, start_time, 5.0) is True
+        assert time.monotonic() - began < 0.4
+    finally:
+        proc.wait(5)

@@ -136,6 +136,9 @@ class Firewall:
 
     def __init__(self, command: str = "iptables") -> None:
         self.command = command
+        # (bridge, port) pairs already opened by this node: checking the rule again per
+        # run costs an ``iptables`` process (tens of ms) on the start path.
+        self._opened: set[tuple[str, int]] = set()
 
     def available(self) -> bool:
         return os.geteuid() == 0 and shutil.which(self.command) is not None
@@ -166,11 +169,15 @@ class Firewall:
 
     def allow_port(self, net: NodeNetwork, port: int) -> None:
         """Open ``gateway:port`` (the node's proxy) to the containers on ``net``."""
+        if (net.bridge, int(port)) in self._opened:
+            return
         self._ensure("top", ["-i", net.bridge, "-d", f"{net.gateway}/32", "-p", "tcp",
                              "-m", "tcp", "--dport", str(int(port)), "-j", "ACCEPT"])
+        self._opened.add((net.bridge, int(port)))
 
     def release(self, net: NodeNetwork) -> None:
         """Remove every rule of ``net``'s bridge (at node shutdown)."""
+        self._opened = {key for key in self._opened if key[0] != net.bridge}
         proc = subprocess.run([self.command, "-w", "10", "-S", CHAIN], capture_output=True,
                               text=True, check=False)
         for line in proc.stdout.splitlines():

@@ -10,8 +10,8 @@ is the image's repository name without registry and tag, with "-" replaced by "_
 (``harbor.example.org/algorithms/v6-average:latest`` -> ``v6_average``).
 
 Each run gets a state file ``<state_dir>/run-<id>.json`` (pid, process start time) so
-a restarted node finds processes of its previous life; a small launcher parent
-(:mod:`v6lib.node.runtime._launch`) writes the exit code to ``run-<id>.exit``.
+a restarted node finds processes of its previous life; a small ``/bin/sh`` launcher
+parent (:mod:`v6lib.node.runtime._launch`) writes the exit code to ``run-<id>.exit``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.policies import split_image
+from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob, contract_environment
 
 __all__ = ["ProcessRuntime", "module_for_image"]
@@ -87,6 +89,36 @@ def _alive(pid: int, start_time: str | None) -> bool:
     if fields and fields[0] in ("Z", "X"):
         return False
     return start_time is None or _start_time(pid) == start_time
+
+
+def _wait_foreign(pid: int, start_time: str | None, timeout: float | None) -> bool:
+    """Wait for a process that is not our child; True once it ended, False on timeout.
+
+    Why: a restarted node must notice the end of its previous life's runs promptly. A
+    pidfd wakes us the moment the process exits; without one (old kernel, no permission)
+    we fall back to a short polling period.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    fd = None
+    with contextlib.suppress(AttributeError, OSError):
+        fd = os.pidfd_open(pid)
+    try:
+        if fd is not None and not _alive(pid, start_time):  # pid reused before the open
+            return True
+        while _alive(pid, start_time):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if fd is None:
+                time.sleep(0.02 if left is None else min(0.02, left))
+                continue
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.poll(None if left is None else max(1, int(left * 1000)))
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 class ProcessRuntime:
@@ -163,8 +195,7 @@ class ProcessRuntime:
         for stale in (exit_file, log_file):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
-        argv = [self.python, "-m", "v6lib.node.runtime._launch", str(exit_file), "--",
-                *self.command]
+        argv = launcher_argv(str(exit_file), self.command)
         try:
             with log_file.open("wb") as log_fh:
                 proc = subprocess.Popen(
@@ -203,11 +234,8 @@ class ProcessRuntime:
         state = self._state(handle)
         if state is None:
             return self._exit_info(handle, -1)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while _alive(int(state["pid"]), state.get("start_time")):  # type: ignore[arg-type]
-            if deadline is not None and time.monotonic() >= deadline:
-                return None
-            time.sleep(0.1)
+        if not _wait_foreign(int(state["pid"]), state.get("start_time"), timeout):  # type: ignore[arg-type]
+            return None
         return self._exit_info(handle, -1)  # -1: not our child and no exit file
 
     def kill(self, handle: str) -> None:
