@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
-import socketserver
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from click.testing import CliRunner
 
+from tests.live_server import serve_sqlite_server
 from v6lib import errors, serialization
 from v6lib.cli import main
 from v6lib.client import Client, RunOutcome
 from v6lib.client.transport import Transport
-from v6lib.config import ServerConfig
 from v6lib.crypto import (
     Binding,
     generate_private_key,
@@ -32,22 +29,11 @@ from v6lib.crypto import (
     save_private_key,
     seal,
 )
-from v6lib.server.app import create_app
-from v6lib.server.auth.passwords import TEST_COST
 
 pytestmark = pytest.mark.integration
 
 ROOT_PASSWORD = "Root-password-1"
 RESEARCHER_PASSWORD = "Researcher-pw-2"
-
-
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        return
 
 
 @dataclass
@@ -66,21 +52,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    db = tmp_path_factory.mktemp("server") / "server.sqlite"
-    config = ServerConfig(uri=f"sqlite:///{db}", root_password=ROOT_PASSWORD,
-                          jwt_secret_key="k" * 40)
-    app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
-    httpd = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer,
-                        handler_class=_QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        app.v6_state.hub.stop()
-        app.v6_state.engine.dispose()
+    yield from serve_sqlite_server(tmp_path_factory, ROOT_PASSWORD)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ on the method named in the task input.
 
 from __future__ import annotations
 
-import socketserver
 import sys
 import threading
 import time
@@ -18,20 +17,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pandas as pd
 import pytest
 
+from tests.live_server import serve_sqlite_server
 from v6lib.client import Client
-from v6lib.config import ServerConfig
 from v6lib.node.daemon import Node
 from v6lib.node.options import NodeOptions
 from v6lib.node.runtime.base import LABEL_RUN, JobDatabase
 from v6lib.node.runtime.docker import DockerRuntime
 from v6lib.schemas.run_status import RunStatus
-from v6lib.server.app import create_app
-from v6lib.server.auth.passwords import TEST_COST
 
 # NOTE: makes ``tests.docker_support`` importable however pytest was started.
 _ROOT = Path(__file__).resolve().parents[2]
@@ -98,15 +94,6 @@ json.dump(out, open(os.environ["OUTPUT_FILE"], "w"))
 """
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        return
-
-
 @dataclass
 class Federation:
     root: Client
@@ -117,21 +104,7 @@ class Federation:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    db = tmp_path_factory.mktemp("server") / "server.sqlite"
-    config = ServerConfig(uri=f"sqlite:///{db}", root_password=ROOT_PASSWORD,
-                          jwt_secret_key="k" * 40)
-    app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
-    httpd = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer,
-                        handler_class=_QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        app.v6_state.hub.stop()
-        app.v6_state.engine.dispose()
+    yield from serve_sqlite_server(tmp_path_factory, ROOT_PASSWORD)
 
 
 @pytest.fixture(scope="module")

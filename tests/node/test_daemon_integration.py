@@ -9,26 +9,21 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pandas as pd
 import pytest
 import yaml
 
+from tests.live_server import serve_sqlite_server
 from v6lib.client import Client
-from v6lib.config import ServerConfig
 from v6lib.crypto import load_private_key, public_key_b64
-from v6lib.server.app import create_app
-from v6lib.server.auth.passwords import TEST_COST
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,15 +32,6 @@ EXAMPLE = ROOT / "examples" / "average"
 ALGORITHMS = Path(__file__).resolve().parent / "algorithms"
 ROOT_PASSWORD = "Root-password-1"
 RESEARCHER_PASSWORD = "Researcher-pw-2"
-
-
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        return
 
 
 @dataclass
@@ -77,21 +63,7 @@ class Federation:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    db = tmp_path_factory.mktemp("server") / "server.sqlite"
-    config = ServerConfig(uri=f"sqlite:///{db}", root_password=ROOT_PASSWORD,
-                          jwt_secret_key="k" * 40)
-    app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
-    httpd = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer,
-                        handler_class=_QuietHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        app.v6_state.hub.stop()
-        app.v6_state.engine.dispose()
+    yield from serve_sqlite_server(tmp_path_factory, ROOT_PASSWORD)
 
 
 @pytest.fixture(scope="module")

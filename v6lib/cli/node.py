@@ -10,7 +10,6 @@ import logging
 import logging.handlers
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,8 @@ import click
 import yaml
 
 from v6lib import errors
+from v6lib.cli import _configs
+from v6lib.cli._configs import fail, resolve_config
 
 __all__ = ["config_dir", "node"]
 
@@ -25,16 +26,11 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base, "v6lib", "node")
+    return _configs.config_dir("node")
 
 
 def _resolve(name: str) -> Path:
-    """A config by file path, or by name in the user's config directory."""
-    candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return candidate
-    return config_dir() / f"{name}.yaml"
+    return resolve_config("node", name)
 
 
 def _load(name: str) -> Any:
@@ -47,9 +43,6 @@ def _pid_file(config: Any) -> Path:
     return Path(config.task_dir) / "node.pid"
 
 
-def _fail(exc: errors.V6Error) -> None:
-    click.echo(f"error: {exc.message}", err=True)
-    sys.exit(exc.exit_code)
 
 
 def _setup_logging(config: Any) -> None:
@@ -113,7 +106,7 @@ def new(name: str, api_key: str, server_url: str, port: int, api_path: str,
         data["policies"] = {"allowed_images": list(allowed_images)}
     path = target or config_dir() / f"{name}.yaml"
     if path.exists() and not force:
-        _fail(errors.ConfigurationError(f"{path} exists; pass --force to overwrite it"))
+        fail(errors.ConfigurationError(f"{path} exists; pass --force to overwrite it"))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the API key
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -121,7 +114,7 @@ def new(name: str, api_key: str, server_url: str, port: int, api_path: str,
     try:
         _load(str(path))
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"wrote {path}")
 
 
@@ -138,7 +131,7 @@ def start(name: str) -> None:
         options = NodeOptions.from_config(config)
         daemon = Node(options)
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
         return
     pid_file = options.pid_file
     pid_file.write_text(str(os.getpid()))
@@ -152,7 +145,7 @@ def start(name: str) -> None:
     try:
         daemon.serve()
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         pid_file.unlink(missing_ok=True)
 
@@ -164,19 +157,19 @@ def stop(name: str) -> None:
     try:
         config = _load(name)
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
         return
     pid_file = _pid_file(config)
     try:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
-        _fail(errors.NotFoundError(f"node '{config.name}' is not running (no {pid_file})"))
+        fail(errors.NotFoundError(f"node '{config.name}' is not running (no {pid_file})"))
         return
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pid_file.unlink(missing_ok=True)
-        _fail(errors.NotFoundError(f"node '{config.name}' is not running (stale pid {pid})"))
+        fail(errors.NotFoundError(f"node '{config.name}' is not running (stale pid {pid})"))
     click.echo(f"sent SIGTERM to node '{config.name}' (pid {pid})")
 
 
@@ -223,7 +216,7 @@ def create_private_key(name: str, upload: bool, force: bool) -> None:
             org_id = _upload_public_key(config, public_key_b64(key))
             click.echo(f"uploaded the public key of organization {org_id}")
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _upload_public_key(config: Any, key_b64: str) -> int:

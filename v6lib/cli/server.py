@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +15,18 @@ import click
 import yaml
 
 from v6lib import errors
+from v6lib.cli import _configs
+from v6lib.cli._configs import fail, resolve_config
 
 __all__ = ["config_dir", "server"]
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base, "v6lib", "server")
+    return _configs.config_dir("server")
 
 
 def _resolve(name: str) -> Path:
-    """A config by file path, or by name in the user's config directory."""
-    candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return candidate
-    return config_dir() / f"{name}.yaml"
+    return resolve_config("server", name)
 
 
 def _load(name: str) -> Any:
@@ -45,9 +41,6 @@ def _pid_file(config: Any) -> Path:
     return user_data_dir("server", config.name) / "server.pid"
 
 
-def _fail(exc: errors.V6Error) -> None:
-    click.echo(f"error: {exc.message}", err=True)
-    sys.exit(exc.exit_code)
 
 
 @click.group()
@@ -69,7 +62,7 @@ def new(name: str, host: str, port: int, uri: str | None, root_username: str,
     """Write a new server configuration file."""
     target = output or config_dir() / f"{name}.yaml"
     if target.exists() and not force:
-        _fail(errors.ConfigurationError(f"{target} exists; pass --force to overwrite"))
+        fail(errors.ConfigurationError(f"{target} exists; pass --force to overwrite"))
     data: dict[str, Any] = {"name": name, "host": host, "port": port,
                             "root_username": root_username}
     if uri:
@@ -106,7 +99,7 @@ def start(name: str, workers: int | None, threads: int | None, dev: bool) -> Non
             run_gunicorn(config, _resolve(name), workers=workers or config.workers,
                          threads=threads or config.threads, pid_file=_pid_file(config))
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @server.command("stop")
@@ -116,20 +109,20 @@ def stop(name: str) -> None:
     try:
         config = _load(name)
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
         return
     pid_file = _pid_file(config)
     try:
         pid = int(pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
-        _fail(errors.ConfigurationError(f"server {config.name!r} is not running "
+        fail(errors.ConfigurationError(f"server {config.name!r} is not running "
                                         f"(no pid file at {pid_file})"))
         return
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pid_file.unlink(missing_ok=True)
-        _fail(errors.ConfigurationError(f"server {config.name!r} was not running "
+        fail(errors.ConfigurationError(f"server {config.name!r} was not running "
                                         "(stale pid file removed)"))
     click.echo(f"stopping server {config.name!r} (pid {pid})")
 
@@ -152,7 +145,7 @@ def import_cmd(file: Path, name: str) -> None:
             session.commit()
         engine.dispose()
     except errors.V6Error as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"organizations: {len(report.organizations)}, users: {len(report.users)}, "
                f"collaborations: {len(report.collaborations)}, new nodes: "
