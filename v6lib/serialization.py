@@ -35,12 +35,9 @@ or unsupported objects (to rewrite them or to find the path for the error messag
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import json
 import math
 import sys
-from decimal import Decimal
 from typing import Any
 
 from v6lib.errors import SerializationError
@@ -167,12 +164,18 @@ def _default(obj: Any) -> Any:
     if module == "numpy":
         return _encode_numpy(obj)
     if isinstance(obj, bytes | bytearray | memoryview):
+        import base64
+
         return {TAG: "bytes", "base64": base64.b64encode(bytes(obj)).decode("ascii")}
-    if isinstance(obj, _dt.datetime | _dt.date | _dt.time):
+    # NOTE: datetime and decimal are looked up, not imported: a value of their types
+    # exists only once they are loaded, and the algorithm entrypoint must not pay for them.
+    dt = sys.modules.get("datetime")
+    if dt is not None and isinstance(obj, dt.datetime | dt.date | dt.time):
         return obj.isoformat()
     if isinstance(obj, set | frozenset):
         return _sorted_set(obj)
-    if isinstance(obj, Decimal):
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and isinstance(obj, decimal.Decimal):
         return float(obj)
     raise _Unsupported
 
@@ -304,9 +307,15 @@ def _decode_series(d: dict[str, Any]) -> Any:
     return _restore_index(series, d)
 
 
+def _b64decode(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
+
+
 _DECODERS: dict[str, tuple[frozenset[str], Any]] = {
     "float": (frozenset({TAG, "value"}), lambda d: _NONFINITE[d["value"]]),
-    "bytes": (frozenset({TAG, "base64"}), lambda d: base64.b64decode(d["base64"])),
+    "bytes": (frozenset({TAG, "base64"}), lambda d: _b64decode(d["base64"])),
     "dataframe": (
         frozenset({TAG, "columns", "dtypes", "data", "index", "index_dtype", "index_name"}),
         _decode_frame,

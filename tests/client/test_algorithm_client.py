@@ -95,7 +95,7 @@ def test_create_accepts_a_task_input_model_and_defaults() -> None:
                                        "partial"])
 def test_invalid_input_is_a_validation_error(bad_input: Any) -> None:
     client, api = make()
-    with pytest.raises(ValidationError, match="subtask input must look like"):
+    with pytest.raises(ValidationError, match="subtask input is not a valid task input"):
         client.task.create(bad_input, [2])
     assert api.created == []
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from v6lib.errors import DataError
+from v6lib.errors import ConfigurationError, DataError
 from v6lib.wrappers.contract import ContainerEnv, DatabaseSpec, database_env, database_env_names
 
 BASE_ENV = {"INPUT_FILE": "/mnt/in", "OUTPUT_FILE": "/mnt/out", "TOKEN_FILE": "/mnt/token"}
@@ -101,3 +101,22 @@ def test_database_env_is_the_inverse_of_databases(env) -> None:
     assert "Q_QUERY" in environ and "MIXED_QUERY" not in environ
     parsed = env(USER_REQUESTED_DATABASE_LABELS="Mixed,q")
     assert parsed.databases(environ) == specs
+
+
+def test_missing_variables_are_all_named() -> None:
+    environ = {"OUTPUT_FILE": "/mnt/out", "TOKEN_FILE": "", "PORT": "80a"}  # "" is unset
+    with pytest.raises(ConfigurationError) as info:
+        ContainerEnv.from_environ(environ)
+    message = str(info.value)
+    assert message.startswith("the container environment is incomplete or invalid (")
+    assert "INPUT_FILE: is required" in message and "TOKEN_FILE: is required" in message
+    assert "PORT: must be a whole number, got '80a'" in message
+    assert "OUTPUT_FILE" not in message
+
+
+def test_names_are_matched_case_insensitively_and_others_ignored() -> None:
+    parsed = ContainerEnv.from_environ({"input_file": "/i", "Output_File": "/o",
+                                       "TOKEN_FILE": "/t", "Host": "proxy", "UNRELATED": "x"})
+    assert (parsed.input_file, parsed.output_file, parsed.host) == (Path("/i"), Path("/o"),
+                                                                    "proxy")
+    assert parsed.server_url() == "http://proxy/api"

@@ -295,3 +295,23 @@ def test_main_writes_the_failure_log(container, capsys: pytest.CaptureFixture[st
     expected = describe_failure(DataError("column 'age' is missing in database 'default'"))
     assert err[err.index("v6lib: the run failed"):].startswith(
         expected + "\nTraceback (most recent call last):")
+
+
+def test_dispatch_takes_the_light_task_call_too(algorithm: ModuleType) -> None:
+    from v6lib.schemas.task_call import TaskCall
+
+    assert dispatch(algorithm, TaskCall("echo", [2], {"k": 1}), AlgorithmContext()) == {
+        "args": [2], "kwargs": {"k": 1}}
+
+
+def test_invalid_input_names_every_problem(algorithm: ModuleType) -> None:
+    with pytest.raises(ValidationError) as info:
+        dispatch(algorithm, {"method": "echo", "args": "x", "extra": 1}, AlgorithmContext())
+    assert str(info.value).startswith("the task input is not a valid task input (args: ")
+    assert "extra: is not a task input field" in str(info.value)
+
+
+def test_write_atomic_output_is_private_like_mkstemp(tmp_path: Path) -> None:
+    target = tmp_path / "output"
+    write_atomic(target, b"1")
+    assert target.stat().st_mode & 0o777 == 0o600

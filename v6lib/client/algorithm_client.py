@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import pydantic
-
 from v6lib.errors import AlgorithmError, ValidationError
 from v6lib.schemas.run_status import RunStatus
-from v6lib.schemas.task_input import TaskInput
+from v6lib.schemas.task_call import parse_task_call
 
 if TYPE_CHECKING:
     from v6lib.client.algorithm_api import AlgorithmApi
+    from v6lib.schemas.task_input import TaskInput
     from v6lib.wrappers.context import RunMetadata
 
 __all__ = [
@@ -35,17 +34,16 @@ LEGACY_WAIT = 1.0  # seconds get_task() holds, so legacy polling loops stay chea
 
 
 def _input_dict(input_: Mapping[str, Any] | TaskInput) -> dict[str, Any]:
-    try:
-        task_input = (input_ if isinstance(input_, TaskInput)
-                      else TaskInput.model_validate(dict(input_)))
-    except (pydantic.ValidationError, TypeError, ValueError) as exc:
-        raise ValidationError(
-            f"subtask input must look like {{'method': str, 'args': [...], 'kwargs': {{...}}}}: "
-            f"{exc}"
-        ) from None
-    body: dict[str, Any] = {"method": task_input.method, "args": task_input.args,
-                            "kwargs": task_input.kwargs}
-    if task_input.master:
+    # NOTE: checked with the plain-Python rules shared with TaskInput, so a central
+    # function creating subtasks does not pay pydantic's import in its container.
+    if not isinstance(input_, Mapping) and hasattr(input_, "method"):  # a TaskInput
+        input_ = {"method": input_.method, "args": list(input_.args),
+                  "kwargs": dict(input_.kwargs), "master": bool(input_.master)}
+    call = parse_task_call(dict(input_) if isinstance(input_, Mapping) else input_,
+                           "subtask input")
+    body: dict[str, Any] = {"method": call.method, "args": list(call.args),
+                            "kwargs": call.kwargs}
+    if call.master:
         body["master"] = True
     return body
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ValidationError as PydanticValidationError
+
+from .task_call import METHOD_MAX_LENGTH, Problem, check_task_input
 
 __all__ = ["TaskInput"]
 
@@ -18,19 +23,30 @@ class TaskInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = Field(min_length=1, max_length=200)
+    method: str = Field(min_length=1, max_length=METHOD_MAX_LENGTH)
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     master: bool = False
 
     @model_validator(mode="before")
     @classmethod
-    def _accept_legacy(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            value = dict(value)
-            # Legacy inputs carried "output_format"/"data_format"; they have no effect here.
-            value.pop("output_format", None)
-            value.pop("data_format", None)
-            if value.get("master") and not value.get("method"):
-                value["method"] = "central"
-        return value
+    def _shared_rules(cls, value: Any) -> Any:
+        # NOTE: the rules live in v6lib.schemas.task_call (stdlib only, so the container
+        # entrypoint checks its INPUT_FILE without pydantic); the fields above only
+        # describe the outcome, for the JSON schema.
+        if not isinstance(value, Mapping):
+            return value  # an instance, or a type pydantic refuses with its own message
+        values, problems = check_task_input(value)
+        if problems:
+            raise PydanticValidationError.from_exception_data(
+                cls.__name__, [_line_error(problem, value) for problem in problems])
+        return values
+
+
+def _line_error(problem: Problem, value: Mapping[Any, Any]) -> InitErrorDetails:
+    head = problem.loc[0] if problem.loc else None
+    return InitErrorDetails(
+        type=PydanticCustomError("task_input", "{problem}", {"problem": problem.message}),
+        loc=problem.loc,
+        input=value.get(head, value) if head is not None else value,
+    )

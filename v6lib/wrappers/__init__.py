@@ -1,9 +1,11 @@
 """Tools that run inside an algorithm container: decorators, run context and entrypoint.
 
-Light on purpose: importing this package pulls in neither server frameworks nor data
-drivers (SQL, SPARQL and Excel drivers load only when such a database is read), nor the
-client package: ``AlgorithmClient`` is imported on first access, and the runner builds
-one only for a central function.
+Light on purpose, because every algorithm run starts a fresh interpreter that imports it:
+it pulls in neither pydantic, pandas nor numpy (pandas loads when ``@data`` reads a
+database), no server framework, no data driver (SQL, SPARQL and Excel drivers load only
+when such a database is read), nor the client package: ``AlgorithmClient`` is imported on
+first access, and the runner builds one only for a central function.
+tests/wrappers/test_import_cost.py holds it to that.
 """
 
 from __future__ import annotations

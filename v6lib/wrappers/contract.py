@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
-
-from v6lib.errors import DataError
+from v6lib.errors import ConfigurationError, DataError
 
 __all__ = ["ContainerEnv", "DatabaseSpec", "database_env", "database_env_names"]
 
@@ -32,6 +31,10 @@ class DatabaseSpec:
     query: str | None = None
 
 
+_REQUIRED = ("input_file", "output_file", "token_file")
+_PATHS = frozenset({*_REQUIRED, "temporary_folder"})
+
+
 def database_env_names(label: str) -> tuple[str, str, str]:
     """The names of the URI, TYPE and QUERY variables for ``label`` (label upper-cased)."""
     key = label.upper()
@@ -48,17 +51,16 @@ def database_env(spec: DatabaseSpec) -> dict[str, str]:
     return env
 
 
-class ContainerEnv(BaseModel):
+@dataclass(frozen=True)
+class ContainerEnv:
     """The environment of an algorithm container (no prefix: the names are the contract).
 
     ``HOST`` may carry a scheme (``http://172.18.0.1``); without one ``http://`` is used.
     ``HOST``/``PORT`` are only needed by central functions that create subtasks.
 
-    NOTE: a plain model read by :meth:`from_environ`, not pydantic-settings: importing
-    that costs about 0.1 s, paid by every run of every algorithm.
+    NOTE: a plain dataclass read by :meth:`from_environ`, not a pydantic model: importing
+    pydantic costs several times the rest of the entrypoint, paid by every algorithm run.
     """
-
-    model_config = ConfigDict(extra="ignore")
 
     input_file: Path
     output_file: Path
@@ -67,28 +69,42 @@ class ContainerEnv(BaseModel):
     host: str | None = None
     port: int | None = None
     api_path: str = "/api"
-    user_requested_database_labels: list[str] = []
+    user_requested_database_labels: list[str] = field(default_factory=list)
     pkg_name: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ContainerEnv:
-        """Read the contract's variables (names matched case-insensitively).
+        """Read the contract's variables (names matched case-insensitively; an empty
+        value counts as unset; other variables are ignored).
 
         Raises:
-            pydantic.ValidationError: a required variable is missing or mistyped.
+            ConfigurationError: a required variable is missing or one is mistyped (every
+                problem is named).
         """
         env = os.environ if environ is None else environ
-        wanted = set(cls.model_fields)
+        wanted = {f.name for f in fields(cls)}
         values = {key.lower(): value for key, value in env.items()
                   if key.lower() in wanted and value != ""}
-        return cls.model_validate(values)
-
-    @field_validator("user_requested_database_labels", mode="before")
-    @classmethod
-    def _split_labels(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        problems = [f"{name.upper()}: is required" for name in _REQUIRED if name not in values]
+        parsed: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in _PATHS:
+                parsed[name] = Path(value)
+            elif name == "port":
+                try:
+                    parsed[name] = int(value)
+                except ValueError:
+                    problems.append(f"PORT: must be a whole number, got {value!r}")
+            elif name == "user_requested_database_labels":
+                parsed[name] = [part.strip() for part in value.split(",") if part.strip()]
+            else:
+                parsed[name] = value
+        if problems:
+            raise ConfigurationError(
+                f"the container environment is incomplete or invalid ({'; '.join(problems)});"
+                " the node sets these variables when it starts an algorithm"
+            )
+        return cls(**parsed)
 
     def server_url(self) -> str | None:
         """``http://HOST:PORT/API_PATH`` of the node proxy, or None when HOST is unset."""

@@ -13,23 +13,26 @@ import importlib
 import inspect
 import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, NoReturn
-
-import pydantic
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from v6lib import serialization
 from v6lib.errors import AlgorithmError, ConfigurationError, DataError, V6Error, ValidationError
-from v6lib.schemas.task_input import TaskInput
+from v6lib.schemas.task_call import TaskCall, parse_task_call
 
 from .context import AlgorithmContext, RunMetadata, use_context
 from .contract import ContainerEnv
 from .decorators import registry
 from .token import metadata_from_token
+
+if TYPE_CHECKING:
+    from v6lib.schemas.task_input import TaskInput
+
+    #: what dispatch reads: the container's light TaskCall or the pydantic TaskInput
+    #: (MockNetwork, clients); both have method, args, kwargs and master.
+    AnyTaskInput = TaskCall | TaskInput
 
 __all__ = [
     "describe_failure",
@@ -70,8 +73,8 @@ def _callable_here(module: ModuleType, name: str, obj: Any) -> bool:
     return owner == package or owner.startswith(package + ".")
 
 
-def resolve_method(module: ModuleType, task_input: TaskInput) -> tuple[Callable[..., Any],
-                                                                        CallStyle]:
+def resolve_method(module: ModuleType, task_input: AnyTaskInput) -> tuple[Callable[..., Any],
+                                                                           CallStyle]:
     """The function ``task_input`` names and how to call it.
 
     Decorated and plain functions are called with the task's args/kwargs. Undecorated
@@ -116,7 +119,7 @@ def _legacy_data(context: AlgorithmContext, required: bool) -> Any:
     return context.load(context.databases[0])
 
 
-def dispatch(module: ModuleType | str, task_input: TaskInput | Mapping[str, Any],
+def dispatch(module: ModuleType | str, task_input: AnyTaskInput | Mapping[str, Any],
              context: AlgorithmContext) -> Any:
     """Call the method ``task_input`` names on ``module`` within ``context``; return its result.
 
@@ -125,8 +128,8 @@ def dispatch(module: ModuleType | str, task_input: TaskInput | Mapping[str, Any]
     """
     if isinstance(module, str):
         module = importlib.import_module(module)
-    if not isinstance(task_input, TaskInput):
-        task_input = _validate_input(task_input, "the task input")
+    if not _is_task_input(task_input):
+        task_input = parse_task_call(task_input, "the task input")
     function, style = resolve_method(module, task_input)
     _check_arguments(function, task_input, 0 if style == "plain" else
                      (2 if style == "legacy_central" else 1))
@@ -139,7 +142,18 @@ def dispatch(module: ModuleType | str, task_input: TaskInput | Mapping[str, Any]
         return function(*leading, *task_input.args, **task_input.kwargs)
 
 
-def _check_arguments(function: Callable[..., Any], task_input: TaskInput, leading: int) -> None:
+def _is_task_input(value: object) -> bool:
+    """Whether ``value`` is an already checked TaskCall or pydantic TaskInput."""
+    if isinstance(value, TaskCall):
+        return True
+    # NOTE: a pydantic TaskInput can exist only once its module is loaded: never import
+    # it (and pydantic) here just to find out that a container's input is not one.
+    model = sys.modules.get("v6lib.schemas.task_input")
+    return model is not None and isinstance(value, model.TaskInput)
+
+
+def _check_arguments(function: Callable[..., Any], task_input: AnyTaskInput,
+                     leading: int) -> None:
     """Fail before any data is loaded when the task's arguments cannot fit the function."""
     registration = registry.get(function)
     target = registration.function if registration is not None else function
@@ -158,22 +172,6 @@ def _check_arguments(function: Callable[..., Any], task_input: TaskInput, leadin
             f"{target.__name__}{signature}"
             + (f", of which the first {injected} argument(s) are filled in by the wrapper"
                if injected else "")
-        ) from None
-
-
-def _problems(exc: pydantic.ValidationError, name: Callable[[str], str]) -> str:
-    """pydantic's errors as ``field: message; ...``, each field dotted and shown by ``name``."""
-    return "; ".join(f"{name('.'.join(map(str, e['loc'])))}: {e['msg']}" for e in exc.errors())
-
-
-def _validate_input(raw: Any, where: str) -> TaskInput:
-    try:
-        return TaskInput.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        problems = _problems(exc, lambda loc: loc or "input")
-        raise ValidationError(
-            f"{where} is not a valid task input ({problems}); expected "
-            '{"method": str, "args": [...], "kwargs": {...}}'
         ) from None
 
 
@@ -222,24 +220,15 @@ def describe_failure(exc: BaseException) -> str:
 
 def failure_log(exc: BaseException) -> str:
     """The log of a failed run: :func:`describe_failure`'s line, then the traceback."""
+    import traceback  # NOTE: here, not at the top: a run that succeeds never needs it
+
     return describe_failure(exc) + "\n" + "".join(traceback.format_exception(exc))
 
 
 # ----------------------------------------------------------------------------- main
 
 
-def _load_env() -> ContainerEnv:
-    try:
-        return ContainerEnv.from_environ()
-    except pydantic.ValidationError as exc:
-        problems = _problems(exc, str.upper)
-        raise ConfigurationError(
-            f"the container environment is incomplete or invalid ({problems}); the node "
-            "sets these variables when it starts an algorithm"
-        ) from None
-
-
-def _read_input(path: Path) -> TaskInput:
+def _read_input(path: Path) -> TaskCall:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -248,7 +237,7 @@ def _read_input(path: Path) -> TaskInput:
         decoded = serialization.loads(raw)
     except V6Error as exc:
         raise ValidationError(f"INPUT_FILE {path} is not valid JSON: {exc.message}") from None
-    return _validate_input(decoded, f"INPUT_FILE {path}")
+    return parse_task_call(decoded, f"INPUT_FILE {path}")
 
 
 def _read_token(path: Path) -> str:
@@ -293,15 +282,23 @@ def _import_algorithm(name: str) -> ModuleType:
     )
 
 
+_EXCLUSIVE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+              | getattr(os, "O_CLOEXEC", 0))
+
+
 def write_atomic(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` so a reader never sees a partial file.
 
     A temporary file in the same folder is renamed over ``path``. When the node mounts
     the output file itself (rename onto a mount point fails), the file is written in place.
+    The temporary file is made as ``tempfile.mkstemp`` would (exclusive, mode 0600), without
+    importing ``tempfile``, which costs every run about 3 ms.
     """
     tmp_name = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        candidate = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}")
+        fd = os.open(candidate, _EXCLUSIVE, 0o600)
+        tmp_name = candidate  # ours from here on: removed below unless renamed
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -320,7 +317,13 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
 
 def _run(argv: Sequence[str]) -> None:
-    env = _load_env()
+    env = ContainerEnv.from_environ()
+    if os.environ.get("PROXY_SOCKET"):  # proxy_bridge.ENV_SOCKET
+        # NOTE: imported only here: its sockets, threads and logging cost every run that
+        # has no proxy socket (the process runtime) about 5 ms.
+        from .proxy_bridge import start_from_environ as start_proxy_bridge
+
+        start_proxy_bridge()  # a network-less container reaches the proxy through it
     package = argv[0] if argv else env.pkg_name
     if not package:
         raise ConfigurationError("PKG_NAME is not set: the image must name its algorithm "

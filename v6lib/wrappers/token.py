@@ -6,7 +6,6 @@ only tell the algorithm who it is. Stdlib only, so algorithm images need no JWT 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from pathlib import Path
@@ -20,6 +19,7 @@ _ID_FIELDS = ("task_id", "organization_id", "collaboration_id", "run_id", "job_i
 # Where a token may keep the run's identity: flat claims, or nested (vantage6 puts a dict
 # in "sub"; others use "identity" or "container").
 _NESTED = ("sub", "identity", "container", "claims")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def read_claims(token: str) -> dict[str, Any]:
@@ -29,7 +29,9 @@ def read_claims(token: str) -> dict[str, Any]:
         return {}
     segment = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
-        claims = json.loads(base64.urlsafe_b64decode(segment.encode("ascii")))
+        # NOTE: binascii, not base64.urlsafe_b64decode (the same decoding): the base64
+        # module's own imports cost every run about 0.5 ms.
+        claims = json.loads(binascii.a2b_base64(segment.encode("ascii").translate(_URLSAFE)))
     except (binascii.Error, ValueError, UnicodeError):
         return {}
     return claims if isinstance(claims, dict) else {}
