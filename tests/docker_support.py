@@ -8,10 +8,13 @@ that silently skips would let isolation regressions through.
 from __future__ import annotations
 
 import contextlib
+import os
+import socketserver
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,7 +79,7 @@ def unique_node_name(prefix: str = "t") -> str:
 
 
 def cleanup_node(client: Any, runtime: Any) -> list[str]:
-    """Remove what a test node left (containers, firewall rules, network); return leftovers.
+    """Remove what a test node left (its containers); return the leftovers.
 
     The runtime's own ``remove``/``close`` do the work; what this returns afterwards is
     what they missed, so tests can assert it is empty.
@@ -89,11 +92,8 @@ def cleanup_node(client: Any, runtime: Any) -> list[str]:
                                             filters={"label": f"{LABEL_NODE}={runtime.node_name}"}):
         container.remove(force=True, v=True)
     runtime.close()
-    left = [c.name for c in client.containers.list(
+    return [c.name for c in client.containers.list(
         all=True, filters={"label": f"{LABEL_NODE}={runtime.node_name}"})]
-    left += [n.name for n in client.networks.list(names=[runtime.network_name])
-             if n.name == runtime.network_name]
-    return left
 
 
 def outside_host_ip() -> str:
@@ -141,3 +141,49 @@ def http_server(host: str, port: int = 0) -> Iterator[tuple[str, int]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _ProxyHello(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:
+        body = b"hello from the proxy"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def address_string(self) -> str:
+        return "unix"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@contextlib.contextmanager
+def fake_proxy_socket(path: Path) -> Iterator[socketserver.BaseServer]:
+    """A stand-in node proxy on the Unix socket ``path``, answering 'hello from the proxy'.
+
+    Created like the real one (owner-only socket in a traversable directory), so the
+    runtime's hand-over to the container user is exercised too.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.chmod(0o711)
+    path.unlink(missing_ok=True)
+    old_umask = os.umask(0o177)
+    try:
+        server = _UnixServer(str(path), _ProxyHello)
+    finally:
+        os.umask(old_umask)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        path.unlink(missing_ok=True)

@@ -1,7 +1,7 @@
 """End to end with Docker: a real server, three node daemons, algorithms in containers.
 
 The server runs in a thread on 127.0.0.1; each node is a real :class:`Node` with the
-:class:`DockerRuntime`, its own internal network, firewall rules and proxy. Besides the
+:class:`DockerRuntime` (containers without a network) and its proxy. Besides the
 example image ``v6-average``, the test image ``v6-probe`` runs the script the nodes give
 it in ``V6_PROBE`` (their ``algorithm_env``): it sleeps, or tries to escape, depending
 on the method named in the task input.
@@ -48,6 +48,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow]
 __all__ = ["docker_client"]  # the session fixture, re-exported for pytest
 
 ROOT_PASSWORD = "Root-password-1"
+ADMIN_PASSWORD = "E2e-admin-pass-1!"
 DATA = _ROOT / "examples" / "average" / "data"
 SITES = ("site_a.csv", "site_b.csv", "site_c.csv")
 
@@ -73,14 +74,20 @@ def dns(name):
     t = threading.Thread(target=look, daemon=True); t.start(); t.join(4)
     return box[0]
 def proxy_version():
-    url = "http://%s:%s%s/version" % (os.environ["HOST"], os.environ["PORT"],
-                                      os.environ["API_PATH"])
+    # no wrapper in this image, so no loopback relay: speak HTTP on the proxy's socket
     token = open(os.environ["TOKEN_FILE"]).read().strip()
-    req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    request = ("GET %s/version HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n"
+               % (os.environ["API_PATH"], token))
+    u = socket.socket(socket.AF_UNIX); u.settimeout(5)
     try:
-        return json.loads(urllib.request.urlopen(req, timeout=5).read()).get("version", "?")
+        u.connect(os.environ["PROXY_SOCKET"]); u.sendall(request.encode())
+        answer = b""
+        while chunk := u.recv(65536): answer += chunk
+        return json.loads(answer.split(b"\r\n\r\n", 1)[1]).get("version", "?")
     except Exception as exc:
         return "failed: " + repr(exc)
+    finally:
+        u.close()
 out = {}
 if task.get("method") == "sleep":
     print("sleeping", flush=True); time.sleep(600)
@@ -88,7 +95,8 @@ elif task.get("method") == "escape":
     kw = task.get("kwargs", {})
     out = {"proxy": proxy_version(), "public_ip": tcp("1.1.1.1", 443),
            "dns": dns("pypi.org"), "host": tcp(kw["host"], kw["port"]),
-           "host_ssh": tcp(kw["host"], 22), "gateway_other": tcp(os.environ["HOST"], 22),
+           "host_ssh": tcp(kw["host"], 22), "docker0": tcp("172.17.0.1", 22),
+           "interfaces": sorted(os.listdir("/sys/class/net")),
            "node_journal_visible": os.path.exists(kw["journal"])}
 json.dump(out, open(os.environ["OUTPUT_FILE"], "w"))
 """
@@ -117,6 +125,13 @@ def federation(live_server: int, docker_client: Any,
     suffix = uuid.uuid4().hex[:6]
     orgs = [root.organization.create(name=f"Docker org {i} {suffix}")["id"] for i in range(3)]
     collab = root.collaboration.create(f"docker {suffix}", orgs)["id"]
+    # Tasks must come from a member organization: an administrator (Root role) in the
+    # first organization creates them; root's own organization is not a member.
+    root_role = [r["id"] for r in root.role.list(all_pages=True) if r["name"] == "Root"]
+    root.user.create(username=f"e2e-admin-{suffix}", password=ADMIN_PASSWORD,
+                     organization=orgs[0], roles=root_role)
+    admin = Client("http://127.0.0.1", live_server, "/api")
+    admin.authenticate(f"e2e-admin-{suffix}", ADMIN_PASSWORD)
     nodes: list[Node] = []
     threads: list[threading.Thread] = []
     try:
@@ -138,7 +153,7 @@ def federation(live_server: int, docker_client: Any,
             thread = threading.Thread(target=node.run_forever, daemon=True, name=name)
             thread.start()
             threads.append(thread)
-        yield Federation(root, collab, orgs, nodes)
+        yield Federation(admin, collab, orgs, nodes)
     finally:
         for node in nodes:
             node.stop()
@@ -221,7 +236,8 @@ def test_an_algorithm_reaches_only_the_proxy(federation: Federation) -> None:
                 "journal": str(fed.nodes[1].options.journal_path)}})
         (result,) = fed.root.wait_for_results(task["id"], timeout=120)
     assert not str(result["proxy"]).startswith("failed"), result
-    for key in ("public_ip", "dns", "host", "host_ssh", "gateway_other"):
+    assert result["interfaces"] == ["lo"]
+    for key in ("public_ip", "dns", "host", "host_ssh", "docker0"):
         assert str(result[key]).startswith("failed"), (key, result)
     assert result["node_journal_visible"] is False
     assert fed.nodes[1].options.journal_path.exists()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import socket
+import stat
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,7 @@ import requests
 from v6lib.crypto import Binding, generate_private_key, open_sealed, seal
 from v6lib.node.keys import NodeKeys
 from v6lib.node.proxy import NodeProxy
+from v6lib.wrappers.proxy_bridge import start_from_environ
 
 OWN = generate_private_key(2048)  # organization 1: this node
 OTHER = generate_private_key(2048)  # organization 2
@@ -27,6 +32,7 @@ class Upstream:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, str | None, Any]] = []
         self.runs: list[dict[str, Any]] = []
+        self.raw_result = b""
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,7 +50,16 @@ class Upstream:
             def do_GET(self) -> None:
                 upstream.requests.append(("GET", self.path, self.headers.get("Authorization"),
                                           None))
-                if self.path.startswith(("/api/run", "/api/result")):
+                if self.path == "/api/run/5/result":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(upstream.raw_result)))
+                    self.end_headers()
+                    self.wfile.write(upstream.raw_result)
+                elif self.path == "/api/run/5":
+                    self._answer(200, {"id": 5, "task_id": 10, "organization_id": 2,
+                                       "result": None, "result_size": 1})
+                elif self.path.startswith(("/api/run", "/api/result")):
                     self._answer(200, {"data": upstream.runs, "links": {}, "total": 2,
                                        "page": 1, "per_page": 10})
                 elif self.path == "/api/task/10":
@@ -193,3 +208,79 @@ def test_subtask_databases_pass_through_untouched(upstream: Upstream,
     explicit = {**body, "databases": [{"label": "other"}]}
     requests.post(url(enc_proxy, "/task"), json=explicit, headers=AUTH, timeout=10)
     assert upstream.requests[-1][3]["databases"] == [{"label": "other"}]
+
+
+def test_unix_socket_serves_algorithms_without_a_network(upstream: Upstream,
+                                                         tmp_path: Path) -> None:
+    socket_path = tmp_path / "proxy" / "proxy.sock"
+    socket_path.parent.mkdir()
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(socket_path))  # left by an earlier life of the node
+    stale.close()
+    keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
+    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, unix_socket=socket_path)
+    proxy.start()
+    try:
+        assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
+        bridge = start_from_environ({"PROXY_SOCKET": str(socket_path), "PORT": "0"})
+        assert bridge is not None
+        try:
+            resp = requests.get(f"http://127.0.0.1:{bridge.port}/api/task/10", headers=AUTH,
+                                timeout=5)
+            assert resp.status_code == 200 and resp.json() == {"id": 10, "uid": UID}
+            refused = requests.get(f"http://127.0.0.1:{bridge.port}/api/task/10", timeout=5)
+            assert refused.status_code == 401
+        finally:
+            bridge.close()
+        assert upstream.requests[-1][:3] == ("GET", "/api/task/10", "Bearer container-token")
+    finally:
+        proxy.stop()
+    assert not socket_path.exists()
+
+
+def test_unix_socket_in_a_directory_of_any_length(upstream: Upstream, tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "proxy"
+    socket_path = deep / "proxy.sock"
+    assert len(str(socket_path)) > 108  # beyond what bind() takes as a path
+    keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
+    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, unix_socket=socket_path)
+    proxy.start()
+    try:
+        assert socket_path.is_socket()
+        directory = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+        client = socket.socket(socket.AF_UNIX)
+        try:  # a container sees it at a short path; here the descriptor gives one
+            client.connect(f"/proc/self/fd/{directory}/proxy.sock")
+            client.sendall(b"GET /api/task/10 HTTP/1.0\r\n"
+                           b"Authorization: Bearer container-token\r\n\r\n")
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+        finally:
+            client.close()
+            os.close(directory)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(UID.encode() + b'"}')
+    finally:
+        proxy.stop()
+    assert not socket_path.exists()
+
+
+def test_a_big_raw_result_is_opened_on_its_way(upstream: Upstream, enc_proxy: NodeProxy) -> None:
+    plain = bytes(range(256)) * 40_000  # 10 MB, several envelope chunks
+    upstream.raw_result = seal(plain, [OWN.public_key()], Binding(UID, 2, "result"))
+    resp = requests.get(url(enc_proxy, "/run/5/result"), headers=AUTH, timeout=30)
+    assert resp.status_code == 200 and resp.content == plain
+    assert resp.headers["Content-Length"] == str(len(plain))
+    upstream.raw_result = seal(plain, [OWN.public_key()], Binding(UID, 3, "result"))
+    wrong = requests.get(url(enc_proxy, "/run/5/result"), headers=AUTH, timeout=30)
+    assert wrong.status_code == 502 and "cannot be decrypted" in wrong.json()["message"]
+
+
+def test_a_big_raw_result_of_a_plain_collaboration_passes_through(upstream: Upstream) -> None:
+    proxy = make_proxy(upstream, encrypted=False)
+    try:
+        upstream.raw_result = b'{"big": true}'
+        resp = requests.get(url(proxy, "/run/5/result"), headers=AUTH, timeout=30)
+        assert resp.status_code == 200 and resp.content == b'{"big": true}'
+    finally:
+        proxy.stop()

@@ -1,8 +1,9 @@
 """The node proxy: the only network path from an algorithm to the server.
 
-Why it exists: algorithm containers sit on an internal network and must not see the
-server, the node's credentials or private key. They call this proxy with their
-container token; it forwards to the server and does the encryption on their behalf:
+Why it exists: algorithm containers have no network and must not see the server, the
+node's credentials or private key. They call this proxy (over its Unix socket, mounted
+into the container; process-runtime algorithms over ``127.0.0.1``) with their container
+token; it forwards to the server and does the encryption on their behalf:
 
 * ``POST /task`` (a subtask): each organization's base64 input is sealed with that
   organization's public key, bound to (task uid, organization, "input"); the proxy picks
@@ -10,6 +11,8 @@ container token; it forwards to the server and does the encryption on their beha
 * ``GET /run``, ``/run/{id}``, ``/result``, ``/result/{id}``: each result is opened with
   this node's private key, bound to (task uid, run organization, "result"), so the
   algorithm receives base64 of plain serialized JSON.
+* ``GET /run/{id}/result`` (a result too big to inline): the raw bytes, opened the same
+  way in constant memory.
 * ``GET`` of ``/task``, ``/organization``, ``/collaboration``, ``/study``, ``/version``,
   ``/health`` (including ``/task/{id}/wait``) pass through untouched (streamed).
 
@@ -23,10 +26,16 @@ import base64
 import binascii
 import json
 import logging
+import os
+import re
+import shutil
+import socketserver
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +51,7 @@ log = logging.getLogger(__name__)
 _PASS_THROUGH = ("task", "organization", "collaboration", "study", "version", "health")
 _DECRYPT = ("run", "result")
 _CHUNK = 1 << 16
+_RAW_RESULT = re.compile(r"/run/(\d+)/result/?")
 MAX_BODY = 512 * 1024 * 1024
 
 
@@ -59,6 +69,10 @@ class NodeProxy:
         keys: the node's encryption helper (plain pass-through when not encrypted).
         api_path: the path prefix algorithms use (their ``API_PATH``).
         host, port: where to listen (port 0 picks a free port; see :attr:`port`).
+        unix_socket: also listen on this Unix socket (for network-less containers, which
+            reach the proxy through it; see :mod:`v6lib.wrappers.proxy_bridge`). A stale
+            socket file is replaced; the socket is created ``0600`` and the runtime hands
+            it to the container user.
         new_uid: generates task uids (injected for tests).
     """
 
@@ -70,6 +84,7 @@ class NodeProxy:
         api_path: str = "/api",
         host: str = "127.0.0.1",
         port: int = 0,
+        unix_socket: Path | None = None,
         timeout: float = 90.0,
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -80,9 +95,12 @@ class NodeProxy:
         self.new_uid = new_uid
         self._uids: dict[int, str] = {}
         self._local = threading.local()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        handler = _handler_for(self)
+        self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self.unix_socket = Path(unix_socket) if unix_socket is not None else None
+        self._unix_server = _unix_server(self.unix_socket, handler) if unix_socket else None
+        self._threads: list[threading.Thread] = []
 
     @property
     def port(self) -> int:
@@ -93,15 +111,24 @@ class NodeProxy:
         return str(self._server.server_address[0])
 
     def start(self) -> int:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="node-proxy",
-                                        daemon=True)
-        self._thread.start()
-        log.info("proxy listening on %s:%d", self.host, self.port)
+        for server in self._servers():
+            thread = threading.Thread(target=server.serve_forever, name="node-proxy",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("proxy listening on %s:%d%s", self.host, self.port,
+                 f" and {self.unix_socket}" if self.unix_socket else "")
         return self.port
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in self._servers():
+            server.shutdown()
+            server.server_close()
+        if self.unix_socket is not None:
+            self.unix_socket.unlink(missing_ok=True)
+
+    def _servers(self) -> list[socketserver.BaseServer]:
+        return [s for s in (self._server, self._unix_server) if s is not None]
 
     # -- upstream -----------------------------------------------------------------------
     def session(self) -> requests.Session:
@@ -180,6 +207,27 @@ class NodeProxy:
         return body
 
 
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def _unix_server(path: Path, handler: type[BaseHTTPRequestHandler]) -> _UnixHTTPServer:
+    """Listen on ``path`` (owner-only; replacing a socket left by an earlier life)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o711)  # containers may traverse it, not list it
+    if path.is_socket():
+        path.unlink()
+    old_umask = os.umask(0o177)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # NOTE: a socket path is limited to 107 bytes and task directories can be longer:
+        # binding through the directory's descriptor keeps the path short, whatever it is.
+        return _UnixHTTPServer(f"/proc/self/fd/{directory}/{path.name}", handler)
+    finally:
+        os.close(directory)
+        os.umask(old_umask)
+
+
 def _handler_for(proxy: NodeProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(_ProxyHandler):
         pass
@@ -217,9 +265,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             token = self._token()
             path_qs = self._relative_path()
             resource = urlsplit(path_qs).path.strip("/").split("/")[0]
+            raw_result = _RAW_RESULT.fullmatch(urlsplit(path_qs).path)
             if method == "POST" and resource == "task" and urlsplit(path_qs).path.rstrip(
                     "/") == "/task":
                 self._create_task(path_qs, token)
+            elif method == "GET" and raw_result:
+                self._raw_result(int(raw_result.group(1)), path_qs, token)
             elif method == "GET" and resource in _DECRYPT:
                 resp = self.proxy.upstream("GET", path_qs, token)
                 if not resp.ok:
@@ -286,6 +337,37 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         sealed = self.proxy.seal_task(body)
         resp = self.proxy.upstream("POST", path_qs, token, json_body=sealed)
         self._send_raw(resp.status_code, resp.content, resp.headers)
+
+    def _raw_result(self, run_id: int, path_qs: str, token: str) -> None:
+        """A result too big to inline: streamed through, opened on the way when sealed.
+
+        The plaintext goes to a temporary file first (constant memory), so the algorithm
+        gets a Content-Length and a decryption error is still a JSON answer.
+        """
+        resp = self.proxy.upstream("GET", path_qs, token, stream=True)
+        if not resp.ok or not self.proxy.keys.encrypted:
+            self._stream(resp)
+            return
+        with resp, tempfile.TemporaryFile() as plain:
+            run = self.proxy.upstream("GET", f"/run/{run_id}", token)
+            if not run.ok:
+                self._send_raw(run.status_code, run.content, run.headers)
+                return
+            details = run.json()
+            uid = self.proxy.task_uid(int(details["task_id"]), token)
+            try:
+                self.proxy.keys.open_stream(resp.raw, plain, uid,
+                                            int(details["organization_id"]), "result")
+            except (DecryptionError, EncryptionError) as exc:
+                raise ProxyError(502, exc.code, f"result of run {run_id} cannot be "
+                                 f"decrypted by this node: {exc}") from exc
+            size = plain.tell()
+            plain.seek(0)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            shutil.copyfileobj(plain, self.wfile, _CHUNK)
 
     # -- responses ----------------------------------------------------------------------
     def _send_json(self, status: int, body: Any) -> None:

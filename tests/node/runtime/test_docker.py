@@ -1,4 +1,4 @@
-"""DockerRuntime against a real engine: contract, mounts, network cage, kill, cleanup, limits.
+"""DockerRuntime against a real engine: contract, mounts, no network, kill, cleanup, limits.
 
 Each run uses the ``v6-probe`` test image, which executes the Python source in its
 ``V6_PROBE`` variable; the probes below write what they observed to OUTPUT_FILE.
@@ -38,6 +38,7 @@ from tests.docker_support import (  # noqa: E402
     PYTHON_IMAGE,
     cleanup_node,
     docker_client,
+    fake_proxy_socket,
     http_server,
     outside_host_ip,
     unique_node_name,
@@ -72,6 +73,19 @@ PRELUDE = textwrap.dedent("""
                 box[0] = "failed: " + str(exc)
         t = threading.Thread(target=look, daemon=True); t.start(); t.join(wait)
         return box[0]
+    def via_proxy_socket(path):
+        u = socket.socket(socket.AF_UNIX); u.settimeout(3)
+        try:
+            u.connect(os.environ["PROXY_SOCKET"])
+            u.sendall(f"GET {path} HTTP/1.0\\r\\nHost: proxy\\r\\n\\r\\n".encode())
+            answer = b""
+            while chunk := u.recv(4096):
+                answer += chunk
+            return answer.split(b"\\r\\n\\r\\n", 1)[-1].decode()
+        except OSError as exc:
+            return "failed: " + str(exc)
+        finally:
+            u.close()
     def done(result):
         with open(os.environ["OUTPUT_FILE"], "w") as fh:
             json.dump(result, fh)
@@ -83,9 +97,12 @@ def probe(code: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def runtime(docker_client: Any) -> Any:
-    rt = DockerRuntime(unique_node_name("rt"), check_image=PYTHON_IMAGE)
-    yield rt
+def runtime(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    socket_dir = tmp_path_factory.mktemp("proxy")
+    rt = DockerRuntime(unique_node_name("rt"), check_image=PYTHON_IMAGE,
+                       proxy_socket_dir=socket_dir)
+    with fake_proxy_socket(rt.proxy_socket()):
+        yield rt
     assert cleanup_node(docker_client, rt) == []
 
 
@@ -123,9 +140,9 @@ def test_runtime_satisfies_protocol_and_verifies(runtime: DockerRuntime,
     assert isinstance(runtime, ContainerRuntime)
     assert runtime.isolated is True
     runtime.verify()
-    net = docker_client.networks.get(runtime.network_name)
-    assert net.attrs["Internal"] is True
-    assert runtime.proxy_bind_host() == net.attrs["IPAM"]["Config"][0]["Gateway"]
+    report = runtime.check_isolation()
+    assert report.leaks == [] and report.results["proxy socket"] == "ok"
+    assert runtime.proxy_socket() == runtime.proxy_socket_dir / "proxy.sock"
 
 
 def test_run_sees_contract_environment_and_writes_output(tmp_path: Path,
@@ -146,7 +163,8 @@ def test_run_sees_contract_environment_and_writes_output(tmp_path: Path,
     assert env["TOKEN_FILE"] == "/mnt/token" and out["token"] == "secret-token"
     assert env["OUTPUT_FILE"] == "/mnt/output/output"
     assert env["TEMPORARY_FOLDER"] == "/mnt/tmp"
-    assert env["HOST"] == runtime.proxy_bind_host() and env["PORT"] == "5123"
+    assert env["HOST"] == "http://127.0.0.1" and env["PORT"] == "5123"
+    assert env["PROXY_SOCKET"] == "/mnt/proxy/proxy.sock"
     assert env["API_PATH"] == "/api"
     assert env["USER_REQUESTED_DATABASE_LABELS"] == "site,remote"
     assert env["SITE_DATABASE_URI"] == "/mnt/data/site/site.csv" and out["data"] == "age\n30\n40\n"
@@ -190,54 +208,67 @@ def test_data_is_read_only_and_host_files_stay_invisible(tmp_path: Path,
     assert (spec.temporary_folder / "shared").read_text() == "kept"
 
 
-def test_only_the_proxy_port_on_the_gateway_is_reachable(tmp_path: Path, runtime: DockerRuntime,
-                                                         docker_client: Any) -> None:
-    gateway = runtime.proxy_bind_host()
+def test_only_the_proxy_socket_is_reachable(tmp_path: Path, runtime: DockerRuntime,
+                                            docker_client: Any) -> None:
     host_ip = outside_host_ip()
-    with http_server(gateway) as (_, proxy_port), http_server(gateway) as (_, other_port), \
-            http_server(host_ip) as (_, host_port):
-        targets = {"proxy": f"http://{gateway}:{proxy_port}/",
-                   "gateway_other_port": f"http://{gateway}:{other_port}/",
-                   "host_ip": f"http://{host_ip}:{host_port}/"}
+    with http_server(host_ip) as (_, host_port), http_server("172.17.0.1") as (_, bridge_port):
+        targets = {"host_ip": f"http://{host_ip}:{host_port}/",
+                   "docker0_gateway": f"http://172.17.0.1:{bridge_port}/"}
         code = probe(f"""
             targets = {targets!r}
             out = {{name: http(url) for name, url in targets.items()}}
+            out["proxy"] = via_proxy_socket("/api/version")
             out["public_ip"] = tcp("1.1.1.1", 443)
             out["dns"] = dns("example.com")
+            out["interfaces"] = sorted(os.listdir("/sys/class/net"))
             done(out)
         """)
-        out = run_to_end(runtime, make_spec(tmp_path, runtime, code, proxy_port=proxy_port))
+        out = run_to_end(runtime, make_spec(tmp_path, runtime, code))
         # Positive control: the same probe on Docker's default bridge reaches the host.
         control = docker_client.containers.run(
             PROBE_IMAGE, ["python3", "-c", code.replace(
                 'done(out)', 'print(json.dumps(out))')], remove=True,
-            environment={"OUTPUT_FILE": "/dev/null"})
-    assert out["proxy"] == "hello from the host"
-    assert out["gateway_other_port"].startswith("failed")
+            environment={"OUTPUT_FILE": "/dev/null", "PROXY_SOCKET": "/nonexistent"})
+    assert out["proxy"] == "hello from the proxy"
+    assert out["interfaces"] == ["lo"]
     assert out["host_ip"].startswith("failed")
+    assert out["docker0_gateway"].startswith("failed")
     assert out["public_ip"].startswith("failed")
     assert out["dns"].startswith("failed")
     assert json.loads(control)["host_ip"] == "hello from the host"
 
 
-def test_isolation_check_detects_an_open_host(docker_client: Any) -> None:
-    rt = DockerRuntime(unique_node_name("open"), check_image=PYTHON_IMAGE, host_firewall=False)
+class _NetworkedRuntime(DockerRuntime):
+    """A misconfigured runtime (containers on Docker's default bridge), for the self-check."""
+
+    def _confinement(self) -> dict[str, Any]:
+        return {**super()._confinement(), "network_mode": "bridge"}
+
+
+def test_isolation_check_detects_a_reachable_network(docker_client: Any, tmp_path: Path) -> None:
+    rt = _NetworkedRuntime(unique_node_name("open"), check_image=PYTHON_IMAGE,
+                           proxy_socket_dir=tmp_path)
     try:
-        with pytest.raises(RuntimeUnavailableError, match="isolation check failed") as err:
+        with fake_proxy_socket(rt.proxy_socket()), \
+                pytest.raises(RuntimeUnavailableError, match="isolation check failed") as err:
             rt.check_isolation()
-        assert "reached" in err.value.message and err.value.details["reached"]
+        assert "reached" in err.value.message and "interface eth0" in err.value.details["reached"]
     finally:
         assert cleanup_node(docker_client, rt) == []
 
 
-def test_refuses_a_non_internal_network_of_its_name(docker_client: Any) -> None:
-    rt = DockerRuntime(unique_node_name("ext"), check_image=PYTHON_IMAGE)
-    net = docker_client.networks.create(rt.network_name, driver="bridge")
+def test_isolation_check_needs_a_listening_proxy(docker_client: Any, tmp_path: Path) -> None:
+    rt = DockerRuntime(unique_node_name("noproxy"), check_image=PYTHON_IMAGE,
+                       proxy_socket_dir=tmp_path)
     try:
-        with pytest.raises(RuntimeUnavailableError, match="not internal"):
+        with pytest.raises(RuntimeUnavailableError, match="proxy must be running"):
             rt.verify()
+        with fake_proxy_socket(rt.proxy_socket()) as server:
+            server.shutdown()
+            server.server_close()  # the socket file stays, nobody listens
+            with pytest.raises(RuntimeUnavailableError, match="cannot reach the node proxy"):
+                rt.check_isolation()
     finally:
-        net.remove()
         assert cleanup_node(docker_client, rt) == []
 
 
@@ -350,8 +381,11 @@ def test_limits_and_privileges_are_applied(tmp_path: Path, runtime: DockerRuntim
         assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
         assert host["SecurityOpt"] == ["no-new-privileges"]
         assert host["ReadonlyRootfs"] is True and host["Privileged"] is False
-        assert host["NetworkMode"] == runtime.network_name
-        assert list(attrs["NetworkSettings"]["Networks"]) == [runtime.network_name]
+        assert host["NetworkMode"] == "none"
+        assert list(attrs["NetworkSettings"]["Networks"]) == ["none"]
+        proxy_mount = next(m for m in attrs["Mounts"] if m["Destination"] == "/mnt/proxy")
+        assert proxy_mount["RW"] is False
+        assert proxy_mount["Source"] == str(runtime.proxy_socket_dir.resolve())
         assert attrs["Config"]["User"] == runtime.user
         labels = attrs["Config"]["Labels"]
         assert labels[LABEL_NODE] == runtime.node_name and labels[LABEL_RUN] == "8"
@@ -361,32 +395,20 @@ def test_limits_and_privileges_are_applied(tmp_path: Path, runtime: DockerRuntim
         runtime.remove(handle)
 
 
-def _rules_of(bridge: str) -> list[str]:
-    import subprocess
-
-    rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
-    return [line for line in rules.splitlines() if bridge in line]
-
-
-def test_cleanup_leaves_no_containers_networks_or_rules(tmp_path: Path,
-                                                        docker_client: Any) -> None:
-    rt = DockerRuntime(unique_node_name("clean"), check_image=PYTHON_IMAGE)
-    handle = rt.start(make_spec(tmp_path, rt, "import time; time.sleep(60)", proxy_port=5999))
-    bridge = rt.network().bridge
-    assert any("DROP" in rule for rule in _rules_of(bridge))
-    assert any("--dport 5999" in rule and "ACCEPT" in rule for rule in _rules_of(bridge))
-    # A node that stops while a run lives on keeps the cage around it.
+def test_close_leaves_running_runs_and_cleanup_leaves_nothing(tmp_path: Path,
+                                                             docker_client: Any) -> None:
+    rt = DockerRuntime(unique_node_name("clean"), check_image=PYTHON_IMAGE,
+                       proxy_socket_dir=tmp_path / "proxy")
+    with fake_proxy_socket(rt.proxy_socket()):
+        handle = rt.start(make_spec(tmp_path, rt, "import time; time.sleep(60)"))
+    # A node that stops while a run lives on leaves it for its next life to reconcile.
     rt.close()
-    assert [n.name for n in docker_client.networks.list(names=[rt.network_name])] == [
-        rt.network_name]
-    assert any("DROP" in rule for rule in _rules_of(bridge))
+    assert [job.handle for job in rt.list_managed()] == [handle]
     rt.kill(handle)
     rt.remove(handle)
     rt.close()
     assert docker_client.containers.list(all=True,
                                          filters={"label": f"{LABEL_NODE}={rt.node_name}"}) == []
-    assert [n for n in docker_client.networks.list() if n.name == rt.network_name] == []
-    assert _rules_of(bridge) == []
 
 
 def test_unreachable_engine_is_runtime_unavailable() -> None:

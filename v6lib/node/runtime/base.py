@@ -94,10 +94,14 @@ class ContainerRuntime(Protocol):
     isolated: bool
 
     def verify(self) -> None:
-        """Check the runtime can run algorithms safely; raise RuntimeUnavailableError if not."""
+        """Check the runtime can run algorithms safely; raise RuntimeUnavailableError if not.
 
-    def proxy_bind_host(self) -> str:
-        """Address the node's proxy must listen on so that (only) algorithms reach it."""
+        Called once the node's proxy listens, so a check may prove the proxy reachable.
+        """
+
+    def proxy_socket(self) -> Path | None:
+        """A Unix socket the node's proxy must (also) listen on for this runtime's
+        algorithms, or None when they reach it on ``127.0.0.1:PORT``."""
 
     def start(self, spec: JobSpec) -> str:
         """Start the run; return a handle. Raises RuntimeUnavailableError / ConflictError."""
@@ -130,6 +134,7 @@ def contract_environment(
     databases: Sequence[JobDatabase],
     database_uris: Mapping[str, str] | None = None,
     extra: Mapping[str, str] | None = None,
+    proxy_socket: str | None = None,
 ) -> dict[str, str]:
     """The environment variables of the container contract, built in one place.
 
@@ -140,6 +145,9 @@ def contract_environment(
         databases: the run's databases; their URIs are used unless ``database_uris``
             maps a label to the path the algorithm sees instead.
         extra: the node's ``algorithm_env``; it cannot override contract variables.
+        proxy_socket: the proxy's Unix socket as the algorithm sees it, for algorithms
+            without a network: the wrapper then relays ``HOST:PORT`` on its loopback
+            interface to it (``PROXY_SOCKET``).
     """
     env: dict[str, str] = dict(extra or {})
     env.update(
@@ -152,6 +160,10 @@ def contract_environment(
         API_PATH=api_path,
         USER_REQUESTED_DATABASE_LABELS=",".join(db.label for db in databases),
     )
+    if proxy_socket:
+        env["PROXY_SOCKET"] = proxy_socket
+    else:
+        env.pop("PROXY_SOCKET", None)
     for db in databases:
         prefix = db.label.upper()
         env[f"{prefix}_DATABASE_URI"] = (database_uris or {}).get(db.label, db.uri)

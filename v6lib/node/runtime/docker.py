@@ -1,8 +1,8 @@
-"""The Docker container runtime: algorithms in locked-down containers on an internal network.
+"""The Docker container runtime: algorithms in locked-down containers without a network.
 
 Why these choices: a container sees only its own files (input, token and output
-directory, temporary folder, data read-only) and can reach only the node's proxy on the
-gateway of a per-node ``--internal`` network (see :mod:`docker_isolation`); it runs
+directory, temporary folder, data read-only) and the node proxy's Unix socket, its one
+way out: it has no network interface but loopback (see :mod:`docker_isolation`). It runs
 without capabilities, without privilege escalation, as an unprivileged user, on a
 read-only root file system, with CPU, memory and process limits. Everything it starts
 carries the node's labels so a restarted node finds its runs again.
@@ -14,7 +14,7 @@ import collections
 import logging
 import os
 import re
-import threading
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -33,13 +33,16 @@ from v6lib.node.runtime.base import (
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
 
-__all__ = ["LOG_LIMIT", "DockerRuntime", "container_paths"]
+__all__ = ["LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
 
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 64 * 1024
 NOBODY = "65534:65534"
 _RUNNING = {"created", "running", "restarting", "paused"}
+PROXY_DIR = "/mnt/proxy"
+PROXY_SOCKET_NAME = "proxy.sock"
+PROXY_SOCKET = f"{PROXY_DIR}/{PROXY_SOCKET_NAME}"
 
 
 def _slug(name: str) -> str:
@@ -53,6 +56,7 @@ def container_paths(spec: JobSpec) -> dict[str, str]:
         "token": "/mnt/token",
         "output": str(PurePosixPath("/mnt/output") / spec.output_file.name),
         "tmp": "/mnt/tmp",
+        "proxy": PROXY_SOCKET,
     }
     for db in spec.databases:
         if db.is_file:
@@ -68,7 +72,9 @@ class DockerRuntime:
     Args:
         node_name: the node's name (labels, network and container names).
         client: a ``docker.DockerClient``; ``docker.from_env()`` when omitted.
-        network_name: the internal network; ``v6-<node>-net`` when omitted.
+        proxy_socket_dir: host directory of the node proxy's Unix socket, mounted into
+            every container (the node's ``<task_dir>/proxy``; a per-node directory under
+            the system's temporary directory when omitted).
         registries: logins (mappings or config objects with ``registry``, ``username``,
             ``password``) an absent image may be pulled from; images of other registries
             are never pulled.
@@ -78,7 +84,6 @@ class DockerRuntime:
         user: container user; by default ``nobody`` when the node runs as root (the
             run's files are handed to it), else the node's own uid:gid.
         check_image: a local image with ``python3`` for the isolation self-check.
-        host_firewall: add host iptables rules (default: when running as root).
     """
 
     name = "docker"
@@ -89,7 +94,7 @@ class DockerRuntime:
         node_name: str,
         *,
         client: Any = None,
-        network_name: str | None = None,
+        proxy_socket_dir: Path | None = None,
         registries: Sequence[Mapping[str, str]] = (),
         cpus: float | None = None,
         memory: str | None = None,
@@ -97,21 +102,17 @@ class DockerRuntime:
         read_only_root: bool = True,
         user: str | None = None,
         check_image: str = "v6lib-base:latest",
-        host_firewall: bool | None = None,
     ) -> None:
         self.node_name = node_name
-        self.network_name = network_name or f"v6-{_slug(node_name)}-net"
+        self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
+            Path(tempfile.gettempdir()) / f"v6-{_slug(node_name)}-proxy")
         self.registries = [registry_entry(r) for r in registries]
         self.cpus, self.memory, self.pids_limit = cpus, memory, pids_limit
         self.read_only_root = read_only_root
         self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.geteuid()}:{os.getegid()}")
         self.check_image = check_image
-        self.firewall = iso.Firewall()
-        self.host_firewall = self.firewall.available() if host_firewall is None else host_firewall
         self._client = client
         self._owns_client = False
-        self._network: iso.NodeNetwork | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_options(cls, options: Any) -> DockerRuntime:
@@ -120,8 +121,9 @@ class DockerRuntime:
             "cpus": getattr(options, "cpus", None),
             "memory": getattr(options, "memory", None),
             "registries": tuple(getattr(options, "docker_registries", None) or ()),
+            "proxy_socket_dir": Path(options.task_dir) / "proxy",
         }
-        for name in ("network_name", "check_image", "pids_limit", "host_firewall"):
+        for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
             if value is not None:
                 kwargs[name] = value
@@ -143,17 +145,6 @@ class DockerRuntime:
                 ) from exc
         return self._client
 
-    def network(self) -> iso.NodeNetwork:
-        """The node's internal network (created, and firewalled, on first use)."""
-        with self._lock:
-            if self._network is None:
-                net = self._engine(iso.ensure_network, self.client, self.network_name,
-                                   {LABEL_NODE: self.node_name})
-                if self.host_firewall:
-                    self.firewall.protect(net)
-                self._network = net
-            return self._network
-
     def _engine(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call the engine, turning connection trouble into RuntimeUnavailableError."""
         import docker.errors
@@ -167,23 +158,22 @@ class DockerRuntime:
             raise RuntimeUnavailableError(f"Docker engine error: {exc}") from exc
 
     def verify(self) -> None:
-        """Engine reachable, internal network ready, isolation proven by a probe container."""
+        """Engine reachable and isolation proven by a probe container (proxy listening)."""
         self._engine(self.client.ping)
         self.check_isolation()
 
-    def proxy_bind_host(self) -> str:
-        return self.network().gateway
-
-    def allow_proxy_port(self, port: int) -> None:
-        """Open the node's proxy port to the containers (done by :meth:`start` too)."""
-        if self.host_firewall:
-            self.firewall.allow_port(self.network(), port)
+    def proxy_socket(self) -> Path:
+        return self.proxy_socket_dir / PROXY_SOCKET_NAME
 
     def check_isolation(self) -> iso.IsolationReport:
-        """Run a throw-away container that must fail to reach the outside and the host."""
-        import docker.errors
+        """Run a throw-away container, set up like a run's, that must reach only the proxy.
 
-        net = self.network()
+        Needs the node proxy listening on :meth:`proxy_socket`: the daemon verifies its
+        runtime right after starting the proxy.
+        """
+        import docker.errors
+        from docker.types import Mount
+
         try:
             self.client.images.get(self.check_image)
         except docker.errors.ImageNotFound:
@@ -191,30 +181,32 @@ class DockerRuntime:
                 f"isolation check impossible: image {self.check_image!r} is not present "
                 "locally (build it with .ci/images.sh or set another check image)"
             ) from None
-        command = iso.probe_command(net)
+        self._hand_over_socket()
+        command = iso.probe_command(PROXY_SOCKET)
         output = self._engine(
             self.client.containers.run, self.check_image, command[1:],
-            entrypoint=command[:1], network=net.name, remove=True, stdout=True, stderr=True,
-            user=self.user, read_only=True, cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            entrypoint=command[:1], remove=True, stdout=True, stderr=True,
+            mounts=[Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
+                          read_only=True)],
             labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
+            **self._confinement(),
         )
         report = iso.read_report(output.decode("utf-8", "replace"))
-        report.raise_if_leaking(net.name)
+        report.raise_if_unsafe()
         return report
 
-    def close(self) -> None:
-        """At node shutdown: remove the network and its firewall rules, unless in use.
+    def _confinement(self) -> dict[str, Any]:
+        """What every container of this node gets: no network, no privileges, limits."""
+        return {
+            "network_mode": "none", "user": self.user, "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"], "pids_limit": self.pids_limit,
+            "read_only": self.read_only_root, "ipc_mode": "private",
+            "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"},
+        }
 
-        Containers that outlive the node (it reconciles them at its next start) keep
-        the network and, above all, the rules that cage them.
-        """
-        net = self._network
-        if iso.remove_network(self.client, self.network_name):
-            if self.host_firewall:
-                self.firewall.release(net or iso.NodeNetwork(
-                    self.network_name, "", "", "", iso.bridge_name(self.network_name)))
-            self._network = None
+    def close(self) -> None:
+        """At node shutdown: close the engine connection (containers outlive the node and
+        are reconciled at its next start; the proxy removes its own socket)."""
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
@@ -235,39 +227,58 @@ class DockerRuntime:
             bind(paths["token"], spec.token_file, True),
             bind(str(PurePosixPath(paths["output"]).parent), spec.output_file.parent, False),
             bind(paths["tmp"], spec.temporary_folder, False),
+            bind(PROXY_DIR, self.proxy_socket_dir, True),
         ]
         for db in spec.databases:
             if db.is_file:
                 mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
         return mounts
 
-    def _hand_over(self, spec: JobSpec) -> None:
-        """Let the container user read its input/token and write output and tmp."""
+    def _container_owner(self) -> tuple[int, int] | None:
+        """uid/gid to hand the run's files to; None when the node's own ids serve."""
         uid, _, gid = self.user.partition(":")
         if os.geteuid() != 0 or not uid.isdigit():
-            return  # same uid as the node, or an image user we cannot map: leave as is
-        owner = (int(uid), int(gid or uid))
+            return None  # same uid as the node, or an image user we cannot map
+        return int(uid), int(gid or uid)
+
+    def _hand_over(self, spec: JobSpec) -> None:
+        """Let the container user read its input/token and write output and tmp."""
+        owner = self._container_owner()
+        if owner is None:
+            return
         for path in (spec.input_file, spec.token_file, spec.output_file.parent,
                      spec.temporary_folder):
             os.chown(path, *owner)
         if spec.output_file.exists():
             os.chown(spec.output_file, *owner)
 
+    def _hand_over_socket(self) -> None:
+        """Let the container user connect to the proxy socket (created owner-only)."""
+        owner = self._container_owner()
+        socket_path = self.proxy_socket()
+        if not socket_path.is_socket():
+            raise RuntimeUnavailableError(
+                f"the node proxy's socket {socket_path} does not exist; the proxy must be "
+                "running before algorithms start"
+            )
+        if owner is not None:
+            os.chown(socket_path, *owner)
+
     def start(self, spec: JobSpec) -> str:
-        net = self.network()
         self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name)
-        self.allow_proxy_port(spec.proxy_port)
         paths = container_paths(spec)
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
-            temporary_folder=paths["tmp"], host=net.gateway, port=spec.proxy_port,
+            temporary_folder=paths["tmp"], host="http://127.0.0.1", port=spec.proxy_port,
             api_path=spec.api_path, databases=spec.databases,
             database_uris={db.label: paths[f"db:{db.label}"] for db in spec.databases
                            if db.is_file},
             extra={"HOME": "/tmp", **spec.environment},
+            proxy_socket=paths["proxy"],
         )
         mounts = self._mounts(spec, paths)
         self._hand_over(spec)
+        self._hand_over_socket()
         labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
                   LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
         cpus = spec.cpus if spec.cpus is not None else self.cpus
@@ -276,11 +287,7 @@ class DockerRuntime:
 
         options: dict[str, Any] = {
             "name": f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", "environment": env,
-            "labels": labels, "mounts": mounts, "network": net.name, "user": self.user,
-            "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"],
-            "pids_limit": self.pids_limit, "read_only": self.read_only_root,
-            "tmpfs": {"/tmp": "rw,nosuid,nodev,mode=1777"}, "ipc_mode": "private",
-            "detach": True,
+            "labels": labels, "mounts": mounts, **self._confinement(), "detach": True,
             "log_config": LogConfig(type="json-file",
                                     config={"max-size": "16m", "max-file": "2"}),
         }
