@@ -153,6 +153,12 @@ class NodeConfig(StrictModel):
     proxy_port: int | None = Field(default=None, ge=1, le=65535)
     # Process runtime only: image name (or regex) -> importable algorithm module.
     process_images: dict[str, str] = {}
+    # Process runtime only: fork runs from a warm interpreter that has already imported
+    # v6lib's wrapper and these modules (a fresh interpreter per run when false).
+    process_warm_start: bool = True
+    process_preload: list[str] = ["pandas"]
+    # Days an uploaded run stays in the node's journal (its result is dropped at upload).
+    journal_retention_days: float = Field(default=7.0, gt=0)
     # Seconds one long-poll for events may be held open by the server.
     event_timeout: float = Field(default=25.0, gt=0, le=60)
     # Seconds between sweeps for pending runs missed while the event stream was down.

@@ -41,6 +41,9 @@ class NodeOptions:
     memory: str | None = None
     proxy_port: int = 0
     process_images: Mapping[str, str] = field(default_factory=dict)
+    process_warm_start: bool = True
+    process_preload: tuple[str, ...] = ("pandas",)
+    journal_retention_days: float = 7.0
     algorithm_api_path: str = "/api"
     event_timeout: float = 25.0
     sweep_interval: float = 30.0
@@ -93,6 +96,9 @@ class NodeOptions:
             memory=config.container.memory,
             proxy_port=config.proxy_port or 0,
             process_images=dict(config.process_images),
+            process_warm_start=config.process_warm_start,
+            process_preload=tuple(config.process_preload),
+            journal_retention_days=config.journal_retention_days,
             event_timeout=config.event_timeout,
             sweep_interval=config.sweep_interval,
             docker_registries=tuple(config.docker_registries),

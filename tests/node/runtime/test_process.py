@@ -1,4 +1,8 @@
-"""ProcessRuntime with a real subprocess: contract environment, exit codes, kill, restart."""
+"""ProcessRuntime with a real subprocess: contract environment, exit codes, kill, restart.
+
+The runtime tests run twice: through the ``/bin/sh`` launcher (a fresh interpreter per
+run) and through the warm starter (forked runs); both must give the same guarantees.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,21 @@ def algorithms_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[ProcessRuntime]:
-    rt = ProcessRuntime(tmp_path / "state")
+@pytest.fixture(params=["launcher", "warm"])
+def runtime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProcessRuntime]:
+    warm = request.param == "warm"
+    rt = ProcessRuntime(tmp_path / "state", warm_start=warm, preload=())
+    if warm:
+        assert rt.warm_up(60), rt.warm_starter and rt.warm_starter.info
     yield rt
     for job in rt.list_managed():
         rt.remove(job.handle)
+    rt.close()
+
+
+def starter_of(runtime: ProcessRuntime, handle: str) -> str:
+    """Which path started the run, from its state file."""
+    return str(json.loads((runtime.state_dir / f"{handle}.json").read_text())["starter"])
 
 
 def spec_for(tmp_path: Path, run_id: int, method: str, kwargs: dict[str, object],
@@ -49,7 +62,7 @@ def spec_for(tmp_path: Path, run_id: int, method: str, kwargs: dict[str, object]
 def test_satisfies_the_protocol(runtime: ProcessRuntime) -> None:
     assert isinstance(runtime, ContainerRuntime)
     assert runtime.isolated is False
-    assert runtime.proxy_bind_host() == "127.0.0.1"
+    assert runtime.proxy_socket() is None  # algorithms reach the proxy on 127.0.0.1
 
 
 def test_verify_warns_that_it_is_not_isolated(runtime: ProcessRuntime,
@@ -88,6 +101,7 @@ def test_runs_the_algorithm_and_reports_exit_code(runtime: ProcessRuntime,
                                                   tmp_path: Path) -> None:
     spec = spec_for(tmp_path, 2, "echo", {"value": [1, 2]})
     handle = runtime.start(spec)
+    assert starter_of(runtime, handle) == ("warm" if runtime.warm_start else "launcher")
     info = runtime.wait(handle, timeout=60)
     assert info is not None, "algorithm did not finish"
     assert info.exit_code == 0, info.logs
@@ -112,15 +126,20 @@ def test_kill_within_one_second(runtime: ProcessRuntime, tmp_path: Path) -> None
     elapsed = time.monotonic() - started
     assert elapsed < 1.0
     info = runtime.wait(handle, timeout=1)
-    assert info is not None and info.exit_code != 0
+    assert info is not None and info.exit_code in (128 + 15, 128 + 9)  # SIGTERM, SIGKILL
     assert [j.running for j in runtime.list_managed()] == [False]
+    assert runtime.wait(handle, timeout=0) == info  # the same answer every time
 
 
-def test_a_new_runtime_instance_finds_and_waits_for_old_processes(tmp_path: Path) -> None:
-    first = ProcessRuntime(tmp_path / "state")
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_new_runtime_instance_finds_and_waits_for_old_processes(tmp_path: Path,
+                                                                  warm: bool) -> None:
+    first = ProcessRuntime(tmp_path / "state", warm_start=warm, preload=())
+    assert first.warm_up(60) is warm
     spec = spec_for(tmp_path, 5, "sleep_echo", {"seconds": 1, "value": "x"})
     handle = first.start(spec)
-    second = ProcessRuntime(tmp_path / "state")  # as after a node restart
+    first.close()  # as when the node stops
+    second = ProcessRuntime(tmp_path / "state", warm_start=False)  # as after a restart
     jobs = second.list_managed()
     assert [(j.handle, j.run_id, j.running) for j in jobs] == [(handle, 5, True)]
     info = second.wait(handle, timeout=60)
@@ -131,7 +150,7 @@ def test_a_new_runtime_instance_finds_and_waits_for_old_processes(tmp_path: Path
 
 
 def test_log_is_truncated_to_the_tail(tmp_path: Path) -> None:
-    runtime = ProcessRuntime(tmp_path / "state", log_limit=100)
+    runtime = ProcessRuntime(tmp_path / "state", log_limit=100, warm_start=False)
     handle = runtime.start(spec_for(tmp_path, 6, "fail", {"message": "E" * 500}))
     info = runtime.wait(handle, timeout=60)
     assert info is not None
@@ -163,3 +182,38 @@ def test_foreign_wait_wakes_at_the_exit_not_a_poll_later(tmp_path: Path) -> None
         assert time.monotonic() - began < 0.4
     finally:
         proc.wait(5)
+
+
+def test_own_child_is_waited_for_without_a_polling_loop(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Popen.wait(timeout) sleeps up to 50 ms between checks; the runtime waits on a pidfd
+    and only reaps (a blocking wait without timeout) once the process has ended."""
+    timeouts: list[float | None] = []
+    real_wait = subprocess.Popen._wait  # type: ignore[attr-defined]
+
+    def recording_wait(self: subprocess.Popen[bytes], timeout: float | None) -> int:
+        timeouts.append(timeout)
+        return real_wait(self, timeout)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(subprocess.Popen, "_wait", recording_wait)
+    runtime = ProcessRuntime(tmp_path / "state", command=["sleep", "0.3"])
+    handle = runtime.start(spec_for(tmp_path, 7, "echo", {"value": 1}))
+    assert runtime.wait(handle, timeout=0.05) is None
+    info = runtime.wait(handle, timeout=10)
+    assert info is not None and info.exit_code == 0
+    exit_file = runtime.state_dir / f"{handle}.exit"
+    assert time.time() - exit_file.stat().st_mtime < 0.25  # woke at the end, not later
+    assert timeouts and all(t is None for t in timeouts), timeouts
+    runtime.remove(handle)
+    assert runtime._pidfds == {}
+
+
+def test_a_custom_command_never_uses_the_warm_starter(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(tmp_path / "state", command=["true"])
+    runtime.verify()
+    assert runtime.warm_up(1) is False and runtime.warm_starter is None
+    handle = runtime.start(spec_for(tmp_path, 8, "echo", {"value": 1}))
+    assert starter_of(runtime, handle) == "launcher"
+    info = runtime.wait(handle, timeout=10)
+    assert info is not None and info.exit_code == 0
+    runtime.remove(handle)

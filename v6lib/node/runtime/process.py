@@ -10,8 +10,12 @@ is the image's repository name without registry and tag, with "-" replaced by "_
 (``harbor.example.org/algorithms/v6-average:latest`` -> ``v6_average``).
 
 Each run gets a state file ``<state_dir>/run-<id>.json`` (pid, process start time) so
-a restarted node finds processes of its previous life; a small ``/bin/sh`` launcher
-parent (:mod:`v6lib.node.runtime._launch`) writes the exit code to ``run-<id>.exit``.
+a restarted node finds processes of its previous life, and an exit file ``run-<id>.exit``.
+With the default command a warm starter (:mod:`v6lib.node.runtime.warm_starter`, an
+interpreter with the wrappers and pandas already imported) forks the run, saving the
+interpreter start; until it is ready, when it is gone, or for a custom ``command``, a
+small ``/bin/sh`` launcher parent (:mod:`v6lib.node.runtime._launch`) runs a fresh
+interpreter. Either way the exit code lands in the exit file.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,11 +39,14 @@ from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.policies import split_image
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob, contract_environment
+from v6lib.node.runtime.warm_client import WarmStarter
+from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
 
 __all__ = ["ProcessRuntime", "module_for_image"]
 
 log = logging.getLogger(__name__)
 LOG_LIMIT = 64 * 1024
+WARM_RESTARTS = 3  # starters launched after the first one died, per runtime
 
 
 def module_for_image(image: str, mapping: Mapping[str, str] | None = None) -> str:
@@ -121,6 +130,17 @@ def _wait_foreign(pid: int, start_time: str | None, timeout: float | None) -> bo
             os.close(fd)
 
 
+def _poll_fd(fd: int, timeout: float | None) -> bool | None:
+    """True once ``fd`` (a pidfd) is readable, i.e. its process ended; False on timeout;
+    None if the fd was closed meanwhile (by remove() or close() in another thread)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    events = poller.poll(None if timeout is None else math.ceil(max(0.0, timeout) * 1000))
+    if not events:
+        return False
+    return True if events[0][1] & select.POLLIN else None
+
+
 class ProcessRuntime:
     """Runs ``python -m v6lib.wrappers`` per run, with the contract environment.
 
@@ -128,7 +148,11 @@ class ProcessRuntime:
         state_dir: where pid/exit/log files live (inside the node's task directory).
         image_modules: ``process_images`` from the config.
         python: the interpreter for algorithms (default: the node's own).
-        command: the algorithm command (default ``[python, "-m", "v6lib.wrappers"]``).
+        command: the algorithm command (default ``[python, "-m", "v6lib.wrappers"]``);
+            a custom command always runs through the launcher.
+        preload: modules the warm starter imports before forking runs (skipped when not
+            importable); they cost the starter's memory once, shared by its runs.
+        warm_start: use the warm starter with the default command.
     """
 
     name = "process"
@@ -142,6 +166,8 @@ class ProcessRuntime:
         python: str = sys.executable,
         command: Sequence[str] | None = None,
         log_limit: int = LOG_LIMIT,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+        warm_start: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -150,6 +176,12 @@ class ProcessRuntime:
         self.command = list(command) if command else [python, "-m", "v6lib.wrappers"]
         self.log_limit = log_limit
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._pidfds: dict[str, int] = {}
+        self.preload = tuple(preload)
+        self.warm_start = warm_start and not command
+        self.warm_starter: WarmStarter | None = None
+        self._warm_lock = threading.Lock()
+        self._warm_restarts = 0
 
     # -- files --------------------------------------------------------------------------
     def _files(self, handle: str) -> tuple[Path, Path, Path]:
@@ -169,13 +201,57 @@ class ProcessRuntime:
             raise RuntimeUnavailableError(f"process runtime: interpreter {self.python} not found")
         log.warning("process runtime: algorithms run unisolated on this machine; use the "
                     "docker runtime in production")
+        self._warm()
 
-    def proxy_bind_host(self) -> str:
-        return "127.0.0.1"
+    # -- warm starter -------------------------------------------------------------------
+    def _base_environment(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if not k.startswith("V6_")}
+
+    def _warm(self) -> WarmStarter | None:
+        """The warm starter if it is ready; launches one (without waiting) if there is none."""
+        if not self.warm_start:
+            return None
+        with self._warm_lock:
+            starter = self.warm_starter
+            if starter is not None and starter.state in ("failed", "closed"):
+                if starter.state == "failed" and self._warm_restarts >= WARM_RESTARTS:
+                    return None
+                self._warm_restarts += starter.state == "failed"
+                starter = None
+            if starter is None:
+                starter = self.warm_starter = WarmStarter(
+                    self.python, self.preload, self.state_dir / "warm-starter.log",
+                    self._base_environment())
+                starter.launch()
+                if starter.state == "failed":
+                    log.warning("process runtime: warm starter unavailable (%s); runs start "
+                                "a fresh interpreter", starter.info.get("error"))
+        return starter if starter.ready() else None
+
+    def warm_up(self, timeout: float = 30.0) -> bool:
+        """Start the warm starter and wait until it is ready; False if it could not be."""
+        self._warm()
+        return self.warm_starter is not None and self.warm_starter.ready(timeout)
+
+    def _start_warm(self, spec: JobSpec, env: dict[str, str]) -> tuple[int, str | None] | None:
+        starter = self._warm()
+        if starter is None:
+            return None
+        _, exit_file, log_file = self._files(f"run-{spec.run_id}")
+        try:
+            return starter.spawn(env=env, cwd=spec.temporary_folder, log=log_file,
+                                 exit_file=exit_file, argv=self.command)
+        except RuntimeUnavailableError as exc:
+            log.warning("process runtime: %s; run %s starts a fresh interpreter",
+                        exc, spec.run_id)
+            return None
+
+    def proxy_socket(self) -> Path | None:
+        return None  # algorithms share the node's network: 127.0.0.1:PORT
 
     def environment(self, spec: JobSpec) -> dict[str, str]:
         """The full environment of the algorithm process."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith("V6_")}
+        base = self._base_environment()
         base.update(contract_environment(
             input_file=str(spec.input_file), output_file=str(spec.output_file),
             token_file=str(spec.token_file), temporary_folder=str(spec.temporary_folder),
@@ -184,6 +260,8 @@ class ProcessRuntime:
         ))
         base["PKG_NAME"] = module_for_image(spec.image, self.image_modules)
         base["HOST"] = "http://127.0.0.1"
+        if "PWD" in base:  # what the launcher's shell sets; a forked run gets it too
+            base["PWD"] = str(spec.temporary_folder)
         return base
 
     def start(self, spec: JobSpec) -> str:
@@ -195,25 +273,38 @@ class ProcessRuntime:
         for stale in (exit_file, log_file):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
+        env = self.environment(spec)
+        warm = self._start_warm(spec, env)
+        if warm is not None:
+            pid, start_time = warm
+        else:
+            pid = self._start_launcher(spec, handle, env)
+            start_time = _start_time(pid)
+        tmp = state_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({
+            "pid": pid, "start_time": start_time, "run_id": spec.run_id,
+            "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
+            "starter": "warm" if warm is not None else "launcher",
+        }))
+        os.replace(tmp, state_file)
+        return handle
+
+    def _start_launcher(self, spec: JobSpec, handle: str, env: dict[str, str]) -> int:
+        _, exit_file, log_file = self._files(handle)
         argv = launcher_argv(str(exit_file), self.command)
         try:
             with log_file.open("wb") as log_fh:
                 proc = subprocess.Popen(
                     argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
-                    env=self.environment(spec), cwd=spec.temporary_folder,
-                    start_new_session=True,
+                    env=env, cwd=spec.temporary_folder, start_new_session=True,
                 )
         except OSError as exc:
             raise RuntimeUnavailableError(f"process runtime cannot start run "
                                           f"{spec.run_id}: {exc}") from exc
         self._children[handle] = proc
-        tmp = state_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({
-            "pid": proc.pid, "start_time": _start_time(proc.pid), "run_id": spec.run_id,
-            "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
-        }))
-        os.replace(tmp, state_file)
-        return handle
+        with contextlib.suppress(AttributeError, OSError):  # no pidfd: Popen.wait polls
+            self._pidfds[handle] = os.pidfd_open(proc.pid)
+        return proc.pid
 
     def _exit_info(self, handle: str, fallback: int) -> ExitInfo:
         _, exit_file, log_file = self._files(handle)
@@ -223,12 +314,35 @@ class ProcessRuntime:
             code = fallback
         return ExitInfo(exit_code=code, logs=_tail(log_file, self.log_limit))
 
+    def _await_exit_file(self, handle: str, timeout: float) -> None:
+        """Give the warm starter a moment to record a killed child's code (it reaps the
+        child just after the child ends)."""
+        exit_file = self._files(handle)[1]
+        deadline = time.monotonic() + timeout
+        while not exit_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.002)
+
+    def _wait_child(self, handle: str, child: subprocess.Popen[bytes],
+                    timeout: float | None) -> int | None:
+        """The exit code of our own child, or None on timeout.
+
+        Why a pidfd: ``Popen.wait(timeout)`` polls with sleeps of up to 50 ms, which every
+        run would pay at its end; the pidfd wakes us when the process exits.
+        """
+        fd = self._pidfds.get(handle)
+        ended = None if fd is None or child.returncode is not None else _poll_fd(fd, timeout)
+        if ended is False:
+            return None
+        try:
+            return child.wait(None if ended else timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
     def wait(self, handle: str, timeout: float | None = None) -> ExitInfo | None:
         child = self._children.get(handle)
         if child is not None:
-            try:
-                code = child.wait(timeout)
-            except subprocess.TimeoutExpired:
+            code = self._wait_child(handle, child, timeout)
+            if code is None:
                 return None
             return self._exit_info(handle, code if code >= 0 else 128 - code)
         state = self._state(handle)
@@ -236,6 +350,8 @@ class ProcessRuntime:
             return self._exit_info(handle, -1)
         if not _wait_foreign(int(state["pid"]), state.get("start_time"), timeout):  # type: ignore[arg-type]
             return None
+        if state.get("starter") == "warm":
+            self._await_exit_file(handle, 0.5)
         return self._exit_info(handle, -1)  # -1: not our child and no exit file
 
     def kill(self, handle: str) -> None:
@@ -244,6 +360,8 @@ class ProcessRuntime:
             return
         pid = int(state["pid"])  # type: ignore[arg-type]
         if not _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
+            if state.get("starter") == "warm":  # the starter may still be recording it
+                self._await_exit_file(handle, 0.2)
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
@@ -259,10 +377,16 @@ class ProcessRuntime:
         if child is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(0.4)
+        elif state.get("starter") == "warm":  # its exit file must not appear after remove()
+            _wait_foreign(pid, state.get("start_time"), 0.2)  # type: ignore[arg-type]
+            self._await_exit_file(handle, 0.2)
 
     def remove(self, handle: str) -> None:
         self.kill(handle)
         self._children.pop(handle, None)
+        fd = self._pidfds.pop(handle, None)
+        if fd is not None:
+            os.close(fd)
         for path in self._files(handle):
             path.unlink(missing_ok=True)
 
@@ -281,4 +405,9 @@ class ProcessRuntime:
         return jobs
 
     def close(self) -> None:
-        """Nothing to release: processes outlive the node and are reconciled at its start."""
+        """Stop the warm starter (it lingers only while its runs do). Runs outlive the node
+        and are reconciled at its start."""
+        if self.warm_starter is not None:
+            self.warm_starter.close()
+        for handle in list(self._pidfds):
+            os.close(self._pidfds.pop(handle))
