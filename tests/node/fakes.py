@@ -3,7 +3,8 @@
 ``FakeRuntime`` satisfies :class:`v6lib.node.runtime.base.ContainerRuntime`; its jobs
 survive a node "restart" (like Docker containers) when the same instance is reused.
 ``FakeServer`` keeps the run state machine of the real server (can_transition, idempotent
-terminal repeats, 409 otherwise) and records every PATCH, to assert exactly-once delivery.
+terminal repeats, 409 otherwise) and records every status change a node asks for (each
+PATCH, and the "initializing" of each claim), to assert exactly-once delivery.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import itertools
 import threading
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from v6lib import errors
@@ -49,8 +51,8 @@ class FakeRuntime:
     def verify(self) -> None:
         return None
 
-    def proxy_bind_host(self) -> str:
-        return "127.0.0.1"
+    def proxy_socket(self) -> Path | None:
+        return None
 
     def start(self, spec: JobSpec) -> str:
         if self.fail_start is not None:
@@ -133,6 +135,10 @@ class FakeServer:
         self.runs: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.patches: list[tuple[int, dict[str, Any], int]] = []  # run, body, http status
+        self.claims: list[tuple[int, int]] = []  # run, http status of POST /run/{id}/claim
+        self.lose_claim_responses = 0  # apply the next N claims, then pretend the link broke
+        self.calls: list[tuple[str, str]] = []  # method, path of every authenticated call
+        self.token_nodes: dict[str, int] = {}
         self.logins = 0
         self.valid_tokens: set[str] = set()
         self._ids = itertools.count(1)
@@ -210,6 +216,10 @@ class FakeServer:
         if token not in self.valid_tokens:
             raise errors.AuthenticationError("token expired")
         with self._lock:
+            self.calls.append((method, path))
+            if method == "POST" and len(parts) == 3 and parts[0] == "run" and \
+                    parts[2] == "claim":
+                return self._claim_run(int(parts[1]), self.token_nodes.get(str(token)))
             return self._resource(method, parts, body, params)
 
     def _token(self, kind: str, body: Any, token: str | None) -> Any:
@@ -220,6 +230,7 @@ class FakeServer:
             self.logins += 1
             access = f"access-{uuid.uuid4()}"
             self.valid_tokens.add(access)
+            self.token_nodes[access] = node_id
             return {"access_token": access, "refresh_token": f"refresh-{node_id}",
                     "node_url": f"/node/{node_id}", "id": node_id}
         if kind == "refresh":
@@ -281,6 +292,31 @@ class FakeServer:
             self.lose_responses -= 1
             raise errors.ServerUnavailableError("connection reset after the PATCH arrived")
         return dict(run)
+
+    def _claim_run(self, run_id: int, node_id: int | None) -> Any:
+        """The server's claim rules: the run's node only; pending, or initializing by it."""
+        run = self.runs.get(run_id)
+        if run is None:
+            raise errors.NotFoundError(f"run {run_id} does not exist or is not visible to you")
+        node = self.nodes.get(node_id or -1)
+        if node is None or node["organization_id"] != run["organization_id"]:
+            self.claims.append((run_id, 403))
+            raise errors.PermissionDenied(f"run {run_id} belongs to another node")
+        current = RunStatus(run["status"])
+        if current is RunStatus.PENDING:
+            run.update(status=RunStatus.INITIALIZING.value, node_id=node_id)
+            self.patches.append((run_id, {"status": RunStatus.INITIALIZING.value}, 200))
+            self._emit({"type": "run_updated", "task_id": run["task_id"], "run_id": run_id,
+                        "status": RunStatus.INITIALIZING.value})
+        elif current is not RunStatus.INITIALIZING or run["node_id"] != node_id:
+            self.claims.append((run_id, 409))
+            raise errors.ConflictError(f"run {run_id} cannot be claimed: it is {current}")
+        self.claims.append((run_id, 200))
+        if self.lose_claim_responses > 0:
+            self.lose_claim_responses -= 1
+            raise errors.ServerUnavailableError("connection reset after the claim arrived")
+        return {"run": dict(run), "task": dict(self.tasks[run["task_id"]]),
+                "container_token": f"container-{run_id}"}
 
     def _events(self, params: dict[str, Any]) -> Any:
         since = params.get("since")

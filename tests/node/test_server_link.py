@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from v6lib.errors import AuthenticationError
+from v6lib.errors import AuthenticationError, PermissionDenied
 from v6lib.node.server_link import ServerLink, server_base_url
 
 from .fakes import FakeServer, FakeTransport
@@ -35,3 +35,22 @@ def test_bad_api_key_is_an_authentication_error() -> None:
     server.add_node(2, api_key="k")
     with pytest.raises(AuthenticationError, match="invalid api key"):
         ServerLink(FakeTransport(server), "wrong").login()
+
+
+def test_claim_run_posts_once_and_answers_run_task_and_token() -> None:
+    server = FakeServer()
+    server.add_node(1, api_key="k1")
+    node_id = server.add_node(2, api_key="k2")
+    task = server.create_task("img:1", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    link = ServerLink(FakeTransport(server), "k2")
+    link.login()
+    body = link.claim_run(run["id"])
+    assert server.calls == [("POST", f"/run/{run['id']}/claim")]
+    assert body["run"]["status"] == "initializing" and body["run"]["node_id"] == node_id
+    assert body["task"]["id"] == task["id"]
+    assert body["container_token"] == f"container-{run['id']}"
+    other = ServerLink(FakeTransport(server), "k1")
+    other.login()
+    with pytest.raises(PermissionDenied, match="another node"):
+        other.claim_run(run["id"])

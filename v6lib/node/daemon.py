@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from v6lib import __version__
@@ -77,7 +77,9 @@ def make_runtime(options: NodeOptions) -> ContainerRuntime:
         from v6lib.node.runtime.process import ProcessRuntime
 
         return ProcessRuntime(options.task_dir / "process-runtime",
-                              image_modules=options.process_images)
+                              image_modules=options.process_images,
+                              warm_start=options.process_warm_start,
+                              preload=options.process_preload)
     if options.runtime == "docker":
         from v6lib.node.runtime import docker as docker_runtime
 
@@ -114,7 +116,8 @@ class Node:
         self.runtime = runtime or make_runtime(options)
         options.task_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(options.journal_path,
-                               clock=clock or (lambda: datetime.now(UTC).replace(tzinfo=None)))
+                               clock=clock or (lambda: datetime.now(UTC).replace(tzinfo=None)),
+                               retention=timedelta(days=options.journal_retention_days))
         self.outbox = Outbox(self.journal, self.link, backoff=self.backoff)
         self.identity: Identity | None = None
         self.keys: NodeKeys | None = None
@@ -189,18 +192,15 @@ class Node:
 
     def start(self) -> None:
         """Everything up to (not including) the event loop."""
-        self.runtime.verify()
         self.connect()
         keys = self.setup_keys()
         assert self.identity is not None
         self.proxy = NodeProxy(upstream_url=self.options.server_api_url, keys=keys,
                                api_path=self.options.algorithm_api_path,
-                               host=self.runtime.proxy_bind_host(),
-                               port=self.options.proxy_port)
+                               port=self.options.proxy_port,
+                               unix_socket=self.runtime.proxy_socket())
         self.proxy.start()
-        allow = getattr(self.runtime, "allow_proxy_port", None)
-        if callable(allow):  # a firewalled runtime must let algorithms reach the proxy
-            allow(self.proxy.port)
+        self.runtime.verify()  # after the proxy: the isolation check must reach it
         self.executor = RunExecutor(
             options=self.options, identity=self.identity, journal=self.journal,
             link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
@@ -270,7 +270,12 @@ class Node:
         if kind == "run_created":
             if event.get("organization_id") not in (None, self.identity.organization_id):
                 return
-            if event.get("run_id") is not None:
+            if event.get("run_id") is not None and event.get("organization_id") is not None:
+                # NOTE: the claim returns the run with its input: no GET /run/{id} first.
+                self._submit({"id": event["run_id"], "task_id": event["task_id"],
+                              "organization_id": event["organization_id"],
+                              "status": "pending"})
+            elif event.get("run_id") is not None:
                 self._submit(self.link.run(int(event["run_id"])))
             else:
                 for run in self.link.runs(task_id=event["task_id"],

@@ -23,6 +23,7 @@ from v6lib.errors import (
     ConflictError,
     EncryptionError,
     NotFoundError,
+    PermissionDenied,
     RuntimeUnavailableError,
     V6Error,
 )
@@ -31,6 +32,7 @@ from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.policies import RunRequest, evaluate
+from v6lib.node.result_files import BIG_RESULT_BYTES, json_file_problem
 from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
@@ -133,15 +135,18 @@ class RunExecutor:
             return
         if int(run["organization_id"]) != self.identity.organization_id:
             return
-        task = self.link.task(int(run["task_id"]))
-        if int(task["collaboration_id"]) != self.identity.collaboration_id:
+        if entry is None:
+            # Journaled before the server hears of it: a restart finds the entry and
+            # claims again (the server hands a run this node initializes out again).
+            self.journal.receive(run_id, task_id=int(run["task_id"]))
+        claim = self._claim(run_id)
+        if claim is None:
             return
-        self.journal.receive(
-            run_id, task_id=int(task["id"]), job_id=task.get("job_id") or task["id"],
-            task_uid=task.get("uid"), image=str(task["image"]),
-            init_org_id=task.get("init_org_id"),
-        )
-        log.info("run %d task %d: received (image %s)", run_id, task["id"], task["image"])
+        task = claim["task"]
+        self.journal.update(run_id, job_id=task.get("job_id") or task["id"],
+                            task_uid=task.get("uid"), image=str(task["image"]),
+                            init_org_id=task.get("init_org_id"))
+        log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
         decision = evaluate(self.options.policy, RunRequest(
             image=str(task["image"]),
             database_labels=[d["label"] for d in task.get("databases") or []],
@@ -152,29 +157,35 @@ class RunExecutor:
         if not decision.allowed:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
-        if not ours_already and not self._claim(run_id):
-            return
-        self._start(run, task)
+        self._start(claim["run"], task, str(claim["container_token"]))
 
-    def _claim(self, run_id: int) -> bool:
-        """PATCH initializing; False when the run is no longer ours to start."""
+    def _claim(self, run_id: int) -> dict[str, Any] | None:
+        """Claim the run (pending -> initializing) with its task and container token.
+
+        None when the run is not ours to start; its journal entry is then dropped.
+        Transient failures propagate after the retries: the entry stays "received" and
+        the next sweep claims again (a claim that arrived but whose answer was lost is
+        simply handed out again).
+        """
         try:
-            retry_call(lambda: self.link.patch_run(run_id, {"status": "initializing"}),
-                       backoff=self.backoff, max_attempts=5, stop=self.stop,
-                       what=f"run {run_id}: report initializing", retry_if=is_transient)
-        except ConflictError:
-            self.journal.abandon(run_id, "the server refused 'initializing' (killed or taken)")
-            log.info("run %d: not started, the server refused 'initializing'", run_id)
-            return False
-        return True
+            return retry_call(lambda: self.link.claim_run(run_id),
+                              backoff=self.backoff, max_attempts=5, stop=self.stop,
+                              what=f"run {run_id}: claim", retry_if=is_transient)
+        except ConflictError as exc:
+            why = f"the server refused the claim (killed or taken): {exc.message}"
+        except (NotFoundError, PermissionDenied) as exc:
+            why = f"the server refused the claim (not this node's run): {exc.message}"
+        self.journal.abandon(run_id, why)
+        log.info("run %d: not started, %s", run_id, why)
+        return None
 
     # -- starting -----------------------------------------------------------------------
-    def _start(self, run: dict[str, Any], task: dict[str, Any]) -> None:
+    def _start(self, run: dict[str, Any], task: dict[str, Any], token: str) -> None:
         run_id = int(run["id"])
         job_id = int(task.get("job_id") or task["id"])
         paths = run_paths(self.options.task_dir, job_id, run_id)
         try:
-            self._prepare(run, task, paths)
+            self._prepare(run, task, token, paths)
         except V6Error as exc:
             if is_transient(exc):
                 log.warning("run %d: start postponed, server unavailable (%s)", run_id, exc)
@@ -191,7 +202,10 @@ class RunExecutor:
             environment=dict(self.options.algorithm_env), cpus=self.options.cpus,
             memory=self.options.memory,
         )
-        self.journal.mark_starting(run_id)
+        if not self.journal.mark_starting(run_id):
+            log.info("run %d: killed while being claimed; not started", run_id)
+            self._cleanup(self.journal.get(run_id), None)
+            return
         try:
             handle = self.runtime.start(spec)
         except NotFoundError as exc:
@@ -215,8 +229,9 @@ class RunExecutor:
         db = self.options.databases[requested["label"]]
         return replace(db, query=requested.get("query") or db.query)
 
-    def _prepare(self, run: dict[str, Any], task: dict[str, Any], paths: RunPaths) -> None:
-        """Key of the result's recipient, container token, input and token files."""
+    def _prepare(self, run: dict[str, Any], task: dict[str, Any], token: str,
+                 paths: RunPaths) -> None:
+        """Key of the result's recipient, input and token files."""
         run_id = int(run["id"])
         if self.identity.encrypted:
             init_org = task.get("init_org_id")
@@ -226,7 +241,6 @@ class RunExecutor:
             from v6lib.crypto import public_key_b64
 
             self.journal.update(run_id, recipient_key=public_key_b64(recipient))
-        token = self.link.container_token(run_id, str(task["image"]))
         try:
             plain = self.keys.open(base64.b64decode(run.get("input") or ""),
                                    str(task.get("uid") or ""), self.identity.organization_id,
@@ -294,6 +308,12 @@ class RunExecutor:
     def _read_output(self, entry: JournalEntry, output: Path
                      ) -> tuple[RunStatus, bytes | None, str | None]:
         try:
+            size = output.stat().st_size
+        except FileNotFoundError:
+            return RunStatus.UNEXPECTED_OUTPUT, None, "the algorithm wrote no output file"
+        if self.journal.results is not None and size > BIG_RESULT_BYTES:
+            return self._keep_big_output(entry, output)
+        try:
             data = output.read_bytes()
         except FileNotFoundError:
             return RunStatus.UNEXPECTED_OUTPUT, None, "the algorithm wrote no output file"
@@ -308,6 +328,32 @@ class RunExecutor:
             return RunStatus.COMPLETED, self.keys.seal_with(data, recipient, binding), None
         except EncryptionError as exc:
             return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
+
+    def _keep_big_output(self, entry: JournalEntry, output: Path
+                         ) -> tuple[RunStatus, bytes | None, str | None]:
+        """Seal (or copy) a big output by streaming into the journal's result files.
+
+        Never read into memory as a whole; the outbox uploads the file with a streaming
+        PUT. It is durable before the outcome is journaled, so a crash in between only
+        means doing this again.
+        """
+        files = self.journal.results
+        assert files is not None
+        problem = json_file_problem(output)
+        if problem:
+            return RunStatus.UNEXPECTED_OUTPUT, None, f"the output file is not JSON: {problem}"
+        try:
+            if self.identity.encrypted and self.keys.encrypted:
+                recipient = load_public_key_pem(entry.recipient_key or "")
+                binding = Binding(str(entry.task_uid), self.identity.organization_id, "result")
+                files.store(entry.run_id, output, recipient=recipient, binding=binding)
+            else:
+                files.store(entry.run_id, output)
+        except EncryptionError as exc:
+            return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
+        except OSError as exc:
+            return RunStatus.FAILED, None, f"cannot keep the result for upload: {exc}"
+        return RunStatus.COMPLETED, None, None
 
     def _cleanup(self, entry: JournalEntry | None, handle: str | None) -> None:
         if handle:

@@ -117,9 +117,13 @@ class ServerLink:
     def patch_run(self, run_id: int, body: dict[str, Any]) -> dict[str, Any] | None:
         return self.transport.patch(f"/run/{run_id}", json=body)
 
-    def container_token(self, run_id: int, image: str) -> str:
-        body = self.transport.post("/token/container", json={"run_id": run_id, "image": image})
-        return str(body["container_token"])
+    def claim_run(self, run_id: int) -> dict[str, Any]:
+        """Take a pending run (or resume one this node already initializes) in one call.
+
+        Answers ``{"run", "task", "container_token"}``; the server moved the run to
+        "initializing". 409 when it is not ours to start (killed, taken, finished).
+        """
+        return self.transport.post(f"/run/{run_id}/claim")
 
     def events(self, since: int | None, timeout: float) -> dict[str, Any]:
         """Long-poll for events; the HTTP timeout exceeds the server's hold time."""

@@ -1,25 +1,30 @@
-"""``/run`` and ``/result`` resources; only a run's node may PATCH it."""
+"""``/run`` and ``/result`` resources; only a run's node may PATCH or claim it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from v6lib.schemas._base import DbId
+import falcon
+
+from v6lib.schemas._base import DbId, OutModel
 from v6lib.schemas.run import ResultOut, RunOut, RunPatch
 from v6lib.schemas.run_status import RunStatus
+from v6lib.schemas.task import TaskOut
 from v6lib.server.db.models import Run
-from v6lib.server.resources._base import ListQuery, Op
+from v6lib.server.resources._base import ListQuery, Op, Resource, reply
 from v6lib.server.resources._crud import Editing, Listing, Reading, service
 from v6lib.server.services import runs as svc
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["ResultCollection", "ResultItem", "RunCollection", "RunItem", "result_out"]
+__all__ = ["ResultCollection", "ResultItem", "RunClaimOut", "RunClaimResource", "RunCollection",
+           "RunItem", "result_out"]
 
 
 def result_out(run: Run) -> ResultOut:
     return ResultOut(id=run.id, run_id=run.id, task_id=run.task_id,
                      organization_id=run.organization_id,
-                     status=RunStatus(run.status), result=run.result, log=run.log)
+                     status=RunStatus(run.status), result=run.result,
+                     result_size=run.result_size, log=run.log)
 
 
 class RunQuery(ListQuery):
@@ -44,6 +49,27 @@ class RunItem(Reading, Editing):
     }
     get_row = service(svc, "get_run")
     update_row = service(svc, "update_run")
+
+
+class RunClaimOut(OutModel):
+    """Everything a node needs to start a run it claimed."""
+
+    run: RunOut
+    task: TaskOut
+    container_token: str
+
+
+class RunClaimResource(Resource):
+    api = {"post": Op("Claim a pending run for its node (pending -> initializing) and get "
+                      "its task and container token in one call; the node re-claiming a "
+                      "run it already initializes gets them again", RunClaimOut,
+                      errors=(401, 403, 404, 409))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        claim = svc.claim_run(self.ctx(req), id)
+        reply(resp, RunClaimOut(run=RunOut.model_validate(claim.run),
+                                task=TaskOut.model_validate(claim.task),
+                                container_token=claim.container_token))
 
 
 class ResultQuery(ListQuery):

@@ -1,22 +1,25 @@
-"""Run use cases: list and view runs and results; the node's state-machine update."""
+"""Run use cases: list and view runs and results; the node's state-machine update and claim."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from v6lib.errors import ConflictError, PermissionDenied, ValidationError
 from v6lib.schemas.run import RunPatch
 from v6lib.schemas.run_status import RunStatus, can_transition
+from v6lib.schemas.token import ContainerTokenIn
 from v6lib.server.db.models import Collaboration, Run, Task
 from v6lib.server.permissions.policy import visible_filter
+from v6lib.server.services import logins
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.sealed import require_sealed
 from v6lib.server.services.task_status import refresh_task_status
 
-__all__ = ["get_run", "list_runs", "update_run"]
+__all__ = ["RunClaim", "claim_run", "get_run", "list_runs", "update_run"]
 
 
 def list_runs(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
@@ -91,3 +94,51 @@ def update_run(ctx: ServiceContext, run_id: int, payload: RunPatch) -> Run:
                        organization_id=run.organization_id,
                        collaboration_id=task.collaboration_id, status=run.status)
     return run
+
+
+@dataclass(frozen=True)
+class RunClaim:
+    """What a node needs to start a run, handed out by :func:`claim_run`."""
+
+    run: Run
+    task: Task
+    container_token: str
+
+
+def _claim_refusal(run: Run, current: RunStatus) -> ConflictError:
+    if current is RunStatus.KILLED:
+        why = "was killed; it must not start"
+    elif current.is_terminal:
+        why = f"has already ended ({current.value!r})"
+    elif current is RunStatus.ACTIVE:
+        why = "is already active; it was claimed and started before"
+    else:
+        why = f"is {current.value!r} by node {run.node_id}, not by this node"
+    return ConflictError(f"run {run.id} cannot be claimed: it {why}",
+                         details={"current": current.value,
+                                  "requested": RunStatus.INITIALIZING.value})
+
+
+def claim_run(ctx: ServiceContext, run_id: int) -> RunClaim:
+    """Move a pending run to "initializing" and hand its node what starting it needs.
+
+    One transaction instead of the node's three calls (read the task, PATCH initializing,
+    mint the container token), with the same rules as each of them: the
+    ownership and state-machine checks of :func:`update_run` and those of
+    :func:`~v6lib.server.services.logins.container_token`. A run already "initializing"
+    by the calling node is handed out again unchanged, so a node restarted half-way
+    through starting it resumes; anything else that is not pending is a 409.
+    """
+    # NOTE: the row lock keeps two concurrent claims of one run from both seeing
+    # "pending" on PostgreSQL; SQLite writers are serialized by BEGIN IMMEDIATE.
+    ctx.session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
+    run = get_run(ctx, run_id)
+    task = _check_owner(ctx, run)
+    current = RunStatus(run.status)
+    resuming = current is RunStatus.INITIALIZING and run.node_id == ctx.me.node_id
+    if current is RunStatus.PENDING:
+        run = update_run(ctx, run_id, RunPatch(status=RunStatus.INITIALIZING))
+    elif not resuming:
+        raise _claim_refusal(run, current)
+    token = logins.container_token(ctx, ContainerTokenIn(run_id=run.id, image=task.image))
+    return RunClaim(run=run, task=task, container_token=token.container_token)

@@ -1,0 +1,279 @@
+"""The executor's path from "pending" to a started run: one claim, then start, then active.
+
+The executor is driven directly (no daemon loop) against the fake server, so every call
+it makes to the server, and every journal step, can be asserted.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from v6lib.errors import ServerUnavailableError
+from v6lib.node.executor import Identity, RunExecutor, run_paths
+from v6lib.node.journal import Journal, LocalState
+from v6lib.node.keys import NodeKeys
+from v6lib.node.options import NodeOptions
+from v6lib.node.outbox import Outbox
+from v6lib.node.retry import Backoff
+from v6lib.node.runtime.base import JobDatabase
+from v6lib.node.server_link import ServerLink
+from v6lib.schemas.run_status import RunStatus
+
+from .conftest import wait_until
+from .fakes import FakeRuntime, FakeServer, FakeTransport
+
+ORG = 2
+
+
+@dataclass
+class Setup:
+    server: FakeServer
+    runtime: FakeRuntime
+    executor: RunExecutor
+    journal: Journal
+    outbox: Outbox
+    link: ServerLink
+
+    def run(self, image: str = "img:1", **task: Any) -> dict[str, Any]:
+        created = self.server.create_task(image, {ORG: b'{"method": "m"}'}, **task)
+        return self.server.run_of(created["id"], ORG)
+
+    def close(self) -> None:
+        """Stop the watchers before the journal they write to goes away."""
+        self.executor.stop.set()
+        for handle in list(self.runtime.jobs):
+            self.runtime.kill(handle)  # ends the watchers' waits at once
+        for thread in list(self.executor.watchers.values()):
+            thread.join(5)
+        self.journal.close()
+
+    def calls_for(self, run_id: int) -> list[tuple[str, str]]:
+        """The executor's calls about one run (the fake records every authenticated call)."""
+        return [(m, p) for m, p in self.server.calls if f"/run/{run_id}" in p
+                or p.startswith(("/task", "/token"))]
+
+
+def make_setup(tmp_path: Path, runtime: FakeRuntime | None = None,
+               **options: Any) -> Setup:
+    server = FakeServer()
+    server.add_node(1, api_key="key1")
+    node_id = server.add_node(ORG, api_key="key2")
+    link = ServerLink(FakeTransport(server), "key2")
+    link.login()
+    data = tmp_path / "data.csv"
+    data.write_text("x\n1\n")
+    opts = NodeOptions(name="node2", api_key="key2", server_api_url="http://fake/api",
+                       task_dir=tmp_path / "node2",
+                       databases={"default": JobDatabase("default", str(data), "csv")},
+                       **options)
+    journal = Journal(":memory:")
+    backoff = Backoff(base=0.001, max_delay=0.005)
+    outbox = Outbox(journal, link, backoff=backoff)
+    runtime = runtime or FakeRuntime()
+    executor = RunExecutor(
+        options=opts, identity=Identity(node_id, ORG, 1, encrypted=False), journal=journal,
+        link=link, keys=NodeKeys(encrypted=False, private_key=None,
+                                 organization_getter=link.organization),
+        runtime=runtime, outbox=outbox, proxy_port=0, stop=threading.Event(),
+        backoff=backoff)
+    return Setup(server, runtime, executor, journal, outbox, link)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    built = make_setup(tmp_path)
+    yield built
+    built.close()
+
+
+def test_pre_start_path_is_one_claim_then_active(setup: Setup) -> None:
+    run = setup.run(databases=[{"label": "default", "query": "select 1"}])
+    setup.server.calls.clear()
+    setup.executor.handle_run(dict(run))
+    job = setup.runtime.wait_started(run["id"])
+    assert setup.calls_for(run["id"]) == [("POST", f"/run/{run['id']}/claim"),
+                                          ("PATCH", f"/run/{run['id']}")]
+    assert run["status"] == "active" and run["node_id"] == setup.executor.identity.node_id
+    task = setup.server.tasks[run["task_id"]]
+    entry = setup.journal.get(run["id"])
+    assert entry is not None and entry.state is LocalState.STARTED
+    assert (entry.task_id, entry.job_id, entry.task_uid, entry.image, entry.init_org_id) == \
+        (task["id"], task["job_id"], task["uid"], "img:1", 1)
+    assert entry.active_reported
+    assert job.spec.input_file.read_bytes() == b'{"method": "m"}'
+    assert job.spec.token_file.read_bytes() == f"container-{run['id']}".encode()
+    assert job.spec.databases[0].query == "select 1"
+
+
+def test_the_run_is_journaled_before_the_server_hears_of_it(setup: Setup) -> None:
+    run = setup.run()
+    seen: list[Any] = []
+    claim = setup.link.claim_run
+
+    def watching_claim(run_id: int) -> dict[str, Any]:
+        seen.append(setup.journal.get(run_id))
+        return claim(run_id)
+
+    setup.link.claim_run = watching_claim  # type: ignore[method-assign]
+    setup.executor.handle_run(dict(run))
+    assert seen[0] is not None and seen[0].state is LocalState.RECEIVED
+    assert seen[0].task_id == run["task_id"]
+
+
+def test_policy_refusal_is_reported_not_allowed_from_initializing(tmp_path: Path) -> None:
+    built = make_setup(tmp_path, allowed_images=(r"harbor\.example/.*",))
+    run = built.run("evil:1")
+    built.executor.handle_run(dict(run))
+    assert built.runtime.started == []
+    entry = built.journal.get(run["id"])
+    assert entry is not None and entry.status == RunStatus.NOT_ALLOWED.value
+    assert entry.reason == "image 'evil:1' refused by node 'node2': not in allowed_images"
+    assert built.outbox.flush()
+    assert run["status"] == "not allowed"
+    assert [b["status"] for r, b, _ in built.server.patches if r == run["id"]] == [
+        "initializing", "not allowed"]
+    built.close()
+
+
+@pytest.mark.parametrize("how", ["killed", "taken", "finished"])
+def test_a_run_the_server_refuses_to_hand_out_is_dropped_unstarted(setup: Setup,
+                                                                   how: str) -> None:
+    run = setup.run()
+    if how == "killed":
+        setup.server.kill_task(run["task_id"])
+    elif how == "taken":
+        run.update(status="initializing", node_id=999)
+    else:
+        run.update(status="completed")
+    offered = {**run, "status": "pending"}  # the node's view may be stale
+    setup.executor.handle_run(offered)
+    assert setup.runtime.started == []
+    entry = setup.journal.get(run["id"])
+    assert entry is not None and entry.state is LocalState.DROPPED
+    assert entry.note is not None and "refused the claim" in entry.note
+    assert setup.server.claims == [(run["id"], 409)]
+    assert [p for p in setup.server.patches if p[0] == run["id"]] == []
+    setup.executor.handle_run(offered)  # offered again: never claimed again
+    assert setup.server.claims == [(run["id"], 409)]
+
+
+def test_a_run_of_another_organization_is_dropped_on_a_403(setup: Setup) -> None:
+    created = setup.server.create_task("img:1", {1: b"{}"})
+    run = setup.server.run_of(created["id"], 1)
+    setup.executor.handle_run({**run, "organization_id": ORG})  # a forged offer
+    assert setup.runtime.started == [] and run["status"] == "pending"
+    entry = setup.journal.get(run["id"])
+    assert entry is not None and entry.state is LocalState.DROPPED
+    assert "not this node's run" in str(entry.note)
+
+
+def test_a_lost_claim_answer_is_claimed_again_and_started_once(setup: Setup) -> None:
+    run = setup.run()
+    setup.server.lose_claim_responses = 1
+    setup.executor.handle_run(dict(run))
+    setup.runtime.wait_started(run["id"])
+    assert setup.server.claims == [(run["id"], 200), (run["id"], 200)]
+    assert setup.runtime.started == [run["id"]]
+    statuses = [b["status"] for r, b, _ in setup.server.patches if r == run["id"]]
+    assert statuses == ["initializing", "active"]
+
+
+def test_server_away_leaves_the_run_received_for_the_next_sweep(setup: Setup) -> None:
+    run = setup.run()
+    setup.server.down = True
+    with pytest.raises(ServerUnavailableError):
+        setup.executor.handle_run(dict(run))
+    entry = setup.journal.get(run["id"])
+    assert entry is not None and entry.state is LocalState.RECEIVED
+    setup.server.down = False
+    setup.executor.handle_run(dict(run))
+    setup.runtime.wait_started(run["id"])
+    assert setup.runtime.started == [run["id"]]
+
+
+@pytest.mark.parametrize("local", [LocalState.RECEIVED, LocalState.STARTING])
+def test_restart_resumes_a_run_claimed_before_the_crash(tmp_path: Path,
+                                                        local: LocalState) -> None:
+    """The node died after claiming (and maybe before starting): a new node resumes it."""
+    first = make_setup(tmp_path)
+    run = first.run()
+    first.journal.receive(run["id"], task_id=run["task_id"])
+    first.link.claim_run(run["id"])
+    if local is LocalState.STARTING:
+        first.journal.mark_starting(run["id"])
+    assert run["status"] == "initializing"
+    again = replace(first)  # same server, journal and runtime; a new executor and login
+    link = ServerLink(FakeTransport(first.server), "key2")
+    link.login()
+    again.executor = RunExecutor(
+        options=first.executor.options, identity=first.executor.identity,
+        journal=first.journal, link=link, keys=first.executor.keys, runtime=first.runtime,
+        outbox=first.outbox, proxy_port=0, stop=threading.Event(),
+        backoff=first.executor.backoff)
+    again.executor.handle_run(dict(run))
+    again.runtime.wait_started(run["id"])
+    assert again.runtime.started == [run["id"]] and run["status"] == "active"
+    assert [c for c in again.server.claims if c[0] == run["id"]] == [
+        (run["id"], 200), (run["id"], 200)]
+    statuses = [b["status"] for r, b, _ in again.server.patches if r == run["id"]]
+    assert statuses == ["initializing", "active"]
+    first.executor.stop.set()
+    again.close()  # the journal is shared: closed once, after the watcher stopped
+
+
+def test_a_run_is_never_started_twice(setup: Setup) -> None:
+    run = setup.run()
+    setup.executor.handle_run(dict(run))
+    setup.runtime.wait_started(run["id"])
+    claims = list(setup.server.claims)
+    setup.executor.handle_run(dict(run))
+    setup.executor.handle_run({**run, "status": "pending"})
+    assert setup.runtime.started == [run["id"]]
+    assert setup.server.claims == claims
+
+
+def test_killed_while_being_claimed_is_not_started(setup: Setup) -> None:
+    run = setup.run()
+    claim = setup.link.claim_run
+
+    def claim_then_kill(run_id: int) -> dict[str, Any]:
+        answer = claim(run_id)
+        setup.executor.kill_run(run_id)  # a task_killed event arrives meanwhile
+        return answer
+
+    setup.link.claim_run = claim_then_kill  # type: ignore[method-assign]
+    setup.executor.handle_run(dict(run))
+    assert setup.runtime.started == []
+    entry = setup.journal.get(run["id"])
+    assert entry is not None and entry.status == RunStatus.KILLED.value
+    task = setup.server.tasks[run["task_id"]]
+    assert not run_paths(setup.executor.options.task_dir, task["job_id"],
+                         run["id"]).run_dir.exists()
+
+
+def test_the_result_follows_active(tmp_path: Path) -> None:
+    built = make_setup(tmp_path, runtime=FakeRuntime(auto=lambda spec: (0, b'{"a": 1}', "")))
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is LocalState.FINISHED,
+               what="outcome journaled")
+    assert built.outbox.flush()
+    assert [b["status"] for r, b, _ in built.server.patches if r == run["id"]] == [
+        "initializing", "active", "completed"]
+    built.close()
+
+
+def test_an_events_fields_are_enough_to_start_a_run(setup: Setup) -> None:
+    """The claim answers the run with its input: no GET /run/{id} is needed first."""
+    run = setup.run()
+    offered = {"id": run["id"], "task_id": run["task_id"], "organization_id": ORG,
+               "status": "pending"}
+    setup.executor.handle_run(offered)
+    job = setup.runtime.wait_started(run["id"])
+    assert job.spec.input_file.read_bytes() == b'{"method": "m"}'
