@@ -37,7 +37,8 @@ def test_import_command(env: Path) -> None:
     runner.invoke(server, ["new", "--name", "beta", "--uri", f"sqlite:///{db}"])
     doc = env / "import.yaml"
     doc.write_text(yaml.safe_dump({
-        "organizations": [{"name": "A", "users": [{"username": "a", "password": "pw"}]}],
+        "organizations": [{"name": "A", "users": [{"username": "a",
+                                                    "password": "Strong-pass-1!"}]}],
         "collaborations": [{"name": "C", "participants": [{"name": "A"}]}]}))
     result = runner.invoke(server, ["import", str(doc), "--config", "beta"])
     assert result.exit_code == 0, result.output
@@ -47,6 +48,11 @@ def test_import_command(env: Path) -> None:
     bad.write_text("collaborations: [{name: C, participants: [{name: Ghost}]}]")
     failed = runner.invoke(server, ["import", str(bad), "--config", "beta"])
     assert failed.exit_code == 65 and "Ghost" in failed.output
+    weak = env / "weak.yaml"
+    weak.write_text("organizations: [{name: B, users: [{username: b, password: pw}]}]")
+    refused = runner.invoke(server, ["import", str(weak), "--config", "beta"])
+    assert refused.exit_code == 65 and "organizations[0].users[0]" in refused.output
+    assert "'b'" in refused.output and "8 characters" in refused.output
 
 
 def test_stop_without_server_fails_clearly(env: Path) -> None:

@@ -49,6 +49,7 @@ from tests.docker_support import docker_client  # noqa: E402  (the session fixtu
 __all__ = ["docker_client"]
 
 ROOT_PASSWORD = "Root-password-1"
+ADMIN_PASSWORD = "Fed-admin-pass-1!"
 JWT_SECRET = "k" * 40
 AVERAGE_DIR = ROOT / "examples" / "average"
 DATA = AVERAGE_DIR / "data"
@@ -279,7 +280,12 @@ def scenario_image(scenario_package: Path, docker_client: Any) -> str:
 # --------------------------------------------------------------------------- federation
 @dataclass
 class Federation:
-    """A collaboration of organizations with one node (API key) each."""
+    """A collaboration of organizations with one node (API key) each.
+
+    ``root`` is an administrator with the Root role in the first organization: the
+    server only takes tasks from a member of the collaboration, which root's own
+    organization is not.
+    """
 
     server: LiveServer
     root: Client
@@ -287,7 +293,14 @@ class Federation:
     org_ids: list[int]
     api_keys: list[str]
     names: list[str]
+    admin: str = ""
     nodes: list[Any] = field(default_factory=list)
+
+    def login(self) -> Client:
+        """A fresh session for the federation's administrator (e.g. after a restart)."""
+        client = Client("http://127.0.0.1", self.server.port, "/api")
+        client.authenticate(self.admin, ADMIN_PASSWORD)
+        return client
 
     def stop_nodes(self) -> None:
         for node in self.nodes:  # all at once: each may sit in a long-poll
@@ -307,7 +320,13 @@ def make_federation(server: LiveServer, size: int = 3, *, encrypted: bool = Fals
     names = [f"{prefix}-{i}-{suffix}" for i in range(size)]
     keys = [root.node.create(collaboration=collab, organization=org, name=name)
             for org, name in zip(orgs, names, strict=True)]
-    return Federation(server, root, collab, orgs, keys, names)
+    root_role = [r["id"] for r in root.role.list(all_pages=True) if r["name"] == "Root"]
+    admin = f"{prefix}-admin-{suffix}"
+    root.user.create(username=admin, password=ADMIN_PASSWORD, organization=orgs[0],
+                     roles=root_role)
+    fed = Federation(server, root, collab, orgs, keys, names, admin=admin)
+    fed.root = fed.login()
+    return fed
 
 
 def node_options(fed: Federation, index: int, task_dir: Path, *, scenario_package: Path,

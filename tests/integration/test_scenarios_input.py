@@ -49,6 +49,7 @@ class World:
     encrypted_collaboration: int
     own_org: int
     other_org: int
+    sealed_token: str = ""  # an administrator in a member of the encrypted collaboration
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "username": "input-researcher", "password": RESEARCHER_PASSWORD}, timeout=10)
         yield World(server, root.token or "", token.json()["access_token"],
                     own.collaboration, other.collaboration, sealed.collaboration,
-                    own.org_ids[0], other.org_ids[0])
+                    own.org_ids[0], other.org_ids[0], sealed.root.token or "")
     finally:
         server.stop()
 
@@ -163,7 +164,7 @@ def test_expired_and_forged_tokens_are_refused(world: World) -> None:
 
 def test_plaintext_input_in_an_encrypted_collaboration_is_refused(world: World) -> None:
     before = _task_count(world)
-    answer = _call(world, "POST", "/task", world.root_token, body={
+    answer = _call(world, "POST", "/task", world.sealed_token, body={
         "collaboration_id": world.encrypted_collaboration, "name": "not sealed",
         "image": "v6-average:latest", "databases": [{"label": "default"}],
         "organizations": [{"id": org_id, "input": PLAIN_INPUT}

@@ -66,7 +66,7 @@ def test_results_and_queued_runs_survive_a_cut_link_and_a_server_restart(
         server.stop()
         server.secret = "a-new-secret-after-the-restart-" + "x" * 20
         server.start()
-        root = server.root()  # the researcher logs in again and still reaches the server
+        root = fed.login()  # the researcher logs in again and still reaches the server
         queued = root.task.create(
             collaboration=fed.collaboration, organizations=fed.org_ids, name="queued in cut",
             image=SCENARIO_IMAGE, input_={"method": "sleep_echo",

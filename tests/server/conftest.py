@@ -144,9 +144,18 @@ def role_id(api: Api, name: str) -> int:
     return next(r["id"] for r in roles if r["name"] == name and r["organization_id"] is None)
 
 
+def root_org(api: Api) -> int:
+    """The bootstrap organization root belongs to."""
+    orgs = api.ok("GET", "/organization", params={"name": "root", "per_page": 100})["data"]
+    return int(next(o["id"] for o in orgs if o["name"] == "root"))
+
+
 @dataclass
 class World:
-    """Organizations A, B (and C outside), one collaboration of A and B with nodes."""
+    """Organizations A, B (and C outside), one collaboration of A and B with nodes.
+
+    Root's own organization is a member too (without a node), so root may start tasks.
+    """
 
     api: Api
     org_a: int
@@ -182,6 +191,8 @@ def make_world(api: Api) -> World:
             for n in ("org-a", "org-b", "org-c")]
     collab = api.ok("POST", "/collaboration", 201,
                     json={"name": "collab", "organization_ids": orgs[:2]})["id"]
+    # root starts most tasks here; a task's initiating organization must be a member
+    api.ok("POST", f"/collaboration/{collab}/organization", json={"id": root_org(api)})
     na = api.ok("POST", "/node", 201, json={"collaboration_id": collab,
                                             "organization_id": orgs[0]})
     nb = api.ok("POST", "/node", 201, json={"collaboration_id": collab,

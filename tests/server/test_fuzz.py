@@ -59,7 +59,11 @@ def _seed(client: falcon.testing.TestClient, headers: dict[str, str]) -> None:
         return answer.json
 
     orgs = [post("/organization", {"name": f"fuzz-{n}"})["id"] for n in range(2)]
-    collaboration = post("/collaboration", {"name": "fuzz", "organization_ids": orgs})["id"]
+    root_org = client.simulate_get("/api/organization", params={"name": "root"},
+                                   headers=headers).json["data"][0]["id"]
+    # root's organization must be a member to start the seed task
+    collaboration = post("/collaboration", {"name": "fuzz",
+                                            "organization_ids": [*orgs, root_org]})["id"]
     for org in orgs:
         post("/node", {"collaboration_id": collaboration, "organization_id": org})
     post("/study", {"name": "fuzz", "collaboration_id": collaboration, "organization_ids": orgs})

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import PASSWORD, Api, World, make_world
+from tests.server.conftest import PASSWORD, Api, World, make_world, root_org
 
 
 @dataclass
@@ -29,7 +29,7 @@ def matrix(api: Api) -> Matrix:
     world = make_world(api)
     org_d = api.ok("POST", "/organization", 201, json={"name": "org-d"})["id"]
     cd = api.ok("POST", "/collaboration", 201, json={"name": "cd", "organization_ids":
-                                                     [world.org_c, org_d]})["id"]
+                                                     [world.org_c, org_d, root_org(api)]})["id"]
     api.ok("POST", "/node", 201, json={"collaboration_id": cd, "organization_id": world.org_c})
     task_cd = api.ok("POST", "/task", 201, json={
         "collaboration_id": cd, "image": "i",

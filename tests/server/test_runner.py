@@ -128,7 +128,9 @@ def _held_long_polls(base: str) -> list[tuple[str, dict[str, str]]]:
         return dict(answer.json())
 
     orgs = [post("/organization", {"name": f"o{i}"})["id"] for i in range(2)]
-    collab = post("/collaboration", {"name": "c", "organization_ids": orgs})["id"]
+    root_org = requests.get(f"{base}/organization", params={"name": "root"}, headers=root,
+                            timeout=10).json()["data"][0]["id"]
+    collab = post("/collaboration", {"name": "c", "organization_ids": [*orgs, root_org]})["id"]
     key = post("/node", {"collaboration_id": collab, "organization_id": orgs[0]})["api_key"]
     task = post("/task", {"collaboration_id": collab, "image": "i:1",
                           "organizations": [{"id": orgs[0], "input": "e30="}]})

@@ -141,7 +141,7 @@ def import_cmd(file: Path, name: str) -> None:
         engine = make_engine(str(config.uri))
         upgrade_database(engine)
         with make_session_factory(engine)() as session:
-            report = import_file(session, file)
+            report = import_file(session, file, password_policy=config.password_policy)
             session.commit()
         engine.dispose()
     except errors.V6Error as exc:

@@ -19,6 +19,10 @@ The format is vantage6's ``vserver import`` file::
 Idempotent by name: an existing organization, user, collaboration or node is updated
 (participants are added, a given API key replaces the node's key), never duplicated.
 Imported users get the Root role, as in vantage6. Errors name the entry at fault.
+
+Every user's password must meet the server's password policy, like a password set through
+the API: the whole file is checked before anything is written, so a weak password leaves
+the database untouched, and the error names the user, its place in the file and the rule.
 """
 
 from __future__ import annotations
@@ -33,14 +37,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from v6lib.config.server import PasswordPolicy
 from v6lib.errors import ValidationError
-from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, hash_secret
+from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, check_password_policy, hash_secret
 from v6lib.server.bootstrap import ensure_default_roles, ensure_rules
 from v6lib.server.db.models import Collaboration, Node, Organization, User
 from v6lib.server.permissions.roles import ROOT_ROLE
 from v6lib.server.services.nodes import new_api_key, set_api_key
 
-__all__ = ["ImportFile", "ImportReport", "import_data", "import_file"]
+__all__ = ["ImportFile", "ImportReport", "check_passwords", "import_data", "import_file"]
 
 
 class _Strict(BaseModel):
@@ -163,8 +168,35 @@ def _collaboration(session: Session, spec: ImportCollaboration, report: ImportRe
     report.collaborations.append(spec.name)
 
 
-def import_data(session: Session, data: Any, *, kdf_cost: KdfCost = DEFAULT_COST) -> ImportReport:
-    """Import an already parsed document in the caller's transaction."""
+def check_passwords(spec: ImportFile, policy: PasswordPolicy) -> None:
+    """Refuse the file if any user's password breaks ``policy``, before anything is written.
+
+    Raises:
+        ValidationError: naming the user, its path in the file (e.g.
+            ``organizations[0].users[1]``) and the rules its password fails.
+    """
+    for o, org in enumerate(spec.organizations):
+        for u, user in enumerate(org.users):
+            where = f"organizations[{o}].users[{u}]"
+            try:
+                check_password_policy(user.password, policy, username=user.username)
+            except ValidationError as exc:
+                failed = list(exc.details.get("failed", []))
+                raise ValidationError(
+                    f"import file: {where} (user {user.username!r} of organization "
+                    f"{org.name!r}): {exc.message}; nothing was imported",
+                    details={"field": f"{where}.password", "username": user.username,
+                             "failed": failed}) from None
+
+
+def import_data(session: Session, data: Any, *, kdf_cost: KdfCost = DEFAULT_COST,
+                password_policy: PasswordPolicy | None = None) -> ImportReport:
+    """Import an already parsed document in the caller's transaction.
+
+    ``password_policy`` is the server's (``ServerConfig.password_policy``); without one
+    the default policy applies. Passwords are checked before the first write, and every
+    write is only flushed, so a failing import leaves nothing once the caller rolls back.
+    """
     try:
         spec = ImportFile.model_validate(data if data is not None else {})
     except pydantic.ValidationError as exc:
@@ -172,6 +204,7 @@ def import_data(session: Session, data: Any, *, kdf_cost: KdfCost = DEFAULT_COST
         where = ".".join(str(p) for p in first["loc"])
         raise ValidationError(f"import file: {where}: {first['msg']}",
                               details={"field": where}) from None
+    check_passwords(spec, password_policy or PasswordPolicy())
     roles = ensure_default_roles(session, ensure_rules(session))
     report = ImportReport()
     for org_spec in spec.organizations:
@@ -185,13 +218,13 @@ def import_data(session: Session, data: Any, *, kdf_cost: KdfCost = DEFAULT_COST
     return report
 
 
-def import_file(session: Session, path: str | Path, *,
-                kdf_cost: KdfCost = DEFAULT_COST) -> ImportReport:
-    """Read ``path`` and import it; the caller commits."""
+def import_file(session: Session, path: str | Path, *, kdf_cost: KdfCost = DEFAULT_COST,
+                password_policy: PasswordPolicy | None = None) -> ImportReport:
+    """Read ``path`` and import it; the caller commits (and rolls back on an error)."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValidationError(f"{path}: import file not found") from None
     except yaml.YAMLError as exc:
         raise ValidationError(f"{path}: invalid YAML: {exc}") from None
-    return import_data(session, data, kdf_cost=kdf_cost)
+    return import_data(session, data, kdf_cost=kdf_cost, password_policy=password_policy)

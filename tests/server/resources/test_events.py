@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from tests.server.conftest import Api, World
+from tests.server.conftest import Api, World, root_org
 
 
 def _later(delay: float, action: Any) -> threading.Thread:
@@ -44,7 +44,7 @@ def test_event_poll_times_out_empty(world: World) -> None:
 
 def test_events_are_filtered_per_caller(world: World, api: Api) -> None:
     other = api.ok("POST", "/collaboration", 201, json={"name": "o", "organization_ids":
-                                                        [world.org_c]})
+                                                        [world.org_c, root_org(api)]})
     api.ok("POST", "/node", 201, json={"collaboration_id": other["id"],
                                        "organization_id": world.org_c})
     api.ok("POST", "/task", 201, json={"collaboration_id": other["id"], "image": "i",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.server.conftest import Api, World
+from tests.server.conftest import Api, World, root_org
 
 
 def test_organization_crud_and_pagination(api: Api) -> None:
@@ -32,7 +32,7 @@ def test_organization_public_key_must_be_base64(api: Api) -> None:
 def test_collaboration_crud_and_membership(world: World) -> None:
     api = world.api
     collab = api.ok("GET", f"/collaboration/{world.collab}")
-    assert collab["organization_ids"] == [world.org_a, world.org_b]
+    assert collab["organization_ids"] == sorted([root_org(api), world.org_a, world.org_b])
     added = api.ok("POST", f"/collaboration/{world.collab}/organization",
                    json={"id": world.org_c})
     assert world.org_c in added["organization_ids"]

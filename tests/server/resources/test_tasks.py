@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.server.conftest import Api, World
+from tests.server.conftest import Api, World, root_org
 
 
 def _runs(api: Api, task_id: int, token: str | None = None) -> list[dict[str, Any]]:
@@ -179,3 +179,78 @@ def test_nodes_cannot_create_tasks(world: World) -> None:
         "collaboration_id": world.collab, "image": "i",
         "organizations": [{"id": world.org_a, "input": "e30="}]})
     assert result.status_code == 403
+
+
+def _outside_task(world: World, token: str | None = None, **extra: Any) -> Any:
+    return world.api.post("/task", token=token, json={
+        "collaboration_id": world.collab, "image": "img:1",
+        "organizations": [{"id": world.org_a, "input": "e30="}], **extra})
+
+
+def test_initiator_outside_the_collaboration_is_refused(world: World, api: Api) -> None:
+    api.ok("DELETE", f"/collaboration/{world.collab}/organization", json={"id": root_org(api)})
+    result = _outside_task(world)
+    assert result.status_code == 403, result.text
+    message = result.json["message"]
+    assert f"organization {root_org(api)}" in message
+    assert f"collaboration {world.collab}" in message
+    assert result.json["details"]["organization_id"] == root_org(api)
+    assert api.ok("GET", "/task")["total"] == 0 and api.ok("GET", "/run")["total"] == 0
+
+
+def test_initiator_outside_an_encrypted_collaboration_is_refused(world: World,
+                                                                 api: Api) -> None:
+    api.ok("PATCH", f"/collaboration/{world.collab}", json={"encrypted": True})
+    api.ok("DELETE", f"/collaboration/{world.collab}/organization", json={"id": root_org(api)})
+    result = _outside_task(world)
+    assert result.status_code == 403 and "not a member" in result.json["message"]
+
+
+def test_member_user_of_an_outside_organization_is_refused(world: World, api: Api) -> None:
+    """A researcher of C (outside the collaboration) is refused even with rights there."""
+    outsider = world.user("res-c", world.org_c, ["Researcher", "Collaboration Admin"])
+    result = _outside_task(world, token=outsider)
+    assert result.status_code == 403
+    member = world.user("res-a", world.org_a, ["Researcher"])
+    created = world.task(token=member, orgs=[world.org_a])
+    assert created["init_org_id"] == world.org_a
+
+
+def test_subtask_is_refused_once_its_organization_left(world: World, api: Api) -> None:
+    """A subtask's initiator is its parent's organization: the same membership rule."""
+    parent = world.task(orgs=[world.org_a])
+    container, _ = _container(world, parent, world.node_token("a"))
+    ok = world.task(token=container, orgs=[world.org_a])
+    assert ok["init_org_id"] == world.org_a and ok["parent_id"] == parent["id"]
+    api.ok("DELETE", f"/collaboration/{world.collab}/organization", json={"id": world.org_a})
+    refused = _outside_task(world, token=container)
+    assert refused.status_code == 403, refused.text
+    assert f"organization {world.org_a}" in refused.json["message"]
+    assert f"collaboration {world.collab}" in refused.json["message"]
+
+
+def test_study_must_belong_to_the_collaboration(world: World, api: Api) -> None:
+    other = api.ok("POST", "/collaboration", 201, json={
+        "name": "other", "organization_ids": [world.org_a, root_org(api)]})
+    study = api.ok("POST", "/study", 201, json={"name": "s2", "collaboration_id": other["id"],
+                                                "organization_ids": [world.org_a]})
+    result = _outside_task(world, study_id=study["id"])
+    assert result.status_code == 400 and "study_id" in result.json["message"]
+
+
+def test_study_members_must_be_collaboration_members(world: World, api: Api) -> None:
+    result = api.post("/study", json={"name": "s", "collaboration_id": world.collab,
+                                      "organization_ids": [world.org_a, world.org_c]})
+    assert result.status_code == 400 and str(world.org_c) in result.json["message"]
+    study = api.ok("POST", "/study", 201, json={"name": "s", "collaboration_id": world.collab,
+                                                "organization_ids": [world.org_a]})
+    patched = api.patch(f"/study/{study['id']}", json={"organization_ids": [world.org_c]})
+    assert patched.status_code == 400
+
+
+def test_targets_outside_the_collaboration_are_refused(world: World) -> None:
+    result = world.api.post("/task", json={
+        "collaboration_id": world.collab, "image": "i",
+        "organizations": [{"id": world.org_c, "input": "e30="}]})
+    assert result.status_code == 400
+    assert result.json["details"]["organization_ids"] == [world.org_c]

@@ -49,7 +49,8 @@ def _setup(ctx: ServiceContext) -> dict[str, Any]:
     a = organizations.create_organization(ctx, OrganizationIn(name="a"))
     b = organizations.create_organization(ctx, OrganizationIn(name="b"))
     collab = collaborations.create_collaboration(
-        ctx, CollaborationIn(name="c", organization_ids=[a.id, b.id]))
+        ctx, CollaborationIn(name="c", organization_ids=[a.id, b.id,
+                                                         ctx.me.organization_id]))
     node_a, key = nodes.create_node(ctx, NodeIn(collaboration_id=collab.id,
                                                 organization_id=a.id))
     return {"a": a.id, "b": b.id, "collab": collab.id, "node": node_a, "key": key}

@@ -71,6 +71,22 @@ def _resolve_collaboration(ctx: ServiceContext, payload: TaskIn) -> Collaboratio
     return collab
 
 
+def _require_member(ctx: ServiceContext, collab: Collaboration, init_org_id: int | None) -> None:
+    """Refuse a task whose initiating organization is outside the collaboration.
+
+    Nodes encrypt results for, and check policies against, the initiating organization;
+    one outside the collaboration is invisible to them, so its task could only fail there.
+    A subtask's initiator is its parent's organization, so the same rule covers it.
+    """
+    if init_org_id is None or init_org_id not in collab.organization_ids:
+        raise PermissionDenied(
+            f"organization {init_org_id} (the task's initiator) is not a member of "
+            f"collaboration {collab.id} ({collab.name!r}); only member organizations may "
+            f"create tasks in it", details={"field": "collaboration_id",
+                                            "organization_id": init_org_id,
+                                            "collaboration_id": collab.id})
+
+
 def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
     """organization id -> node id for every targeted organization, or a 400 naming the
     organizations that have no node in the collaboration (or are outside the study)."""
@@ -126,6 +142,7 @@ def _databases(ctx: ServiceContext, payload: TaskIn) -> list[dict]:
 def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
     origin = _resolve_origin(ctx, payload)
     collab = _resolve_collaboration(ctx, payload)
+    _require_member(ctx, collab, origin["init_org_id"])
     nodes = _target_nodes(ctx, payload)
     if collab.encrypted:
         for org in payload.organizations:
