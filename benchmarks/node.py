@@ -12,11 +12,13 @@ Set-up, all on 127.0.0.1 and measured in one run:
 For each runtime the researcher's client creates a task for the 3 organizations and
 waits for the 3 results (``UserClient.wait_for_results``: a long-poll, no polling
 period), ``--repeat`` times after 2 warm-up tasks. The bare engine cost is measured next
-to it: ``docker run --rm --network none v6-bench:latest python3 -c pass`` and the same
-image running the algorithm wrapper on a tiny input.
+to it: ``docker run --rm --network none v6-bench:latest python3 -c pass``, the same
+image running the algorithm wrapper on a tiny input, and three ``docker run`` at once
+(the engine's cost when the 3 nodes start their containers together).
 
 Targets: process runtime p50 < 300 ms; Docker runtime p50 within the bare
-``docker run`` p50 + 300 ms.
+``docker run`` p50 + 300 ms. Also measured for context: a task for one node only (one
+node per Docker engine, as in production, where the 3 nodes do not share one engine).
 
 Usage::
 
@@ -120,8 +122,10 @@ class Nodes:
         self.runtime = runtime
         self.orgs = [client.organization.create(name=f"bench {runtime} {i} {suffix}")["id"]
                      for i in range(3)]
+        # The researcher's organization is a member (without a node): tasks start there.
+        researcher_org = int(client.whoami["organization"]["id"])
         self.collaboration = client.collaboration.create(f"bench {runtime} {suffix}",
-                                                         self.orgs)["id"]
+                                                         [*self.orgs, researcher_org])["id"]
         self.names: list[str] = []
         self.processes: list[subprocess.Popen[bytes]] = []
         for org in self.orgs:
@@ -155,27 +159,23 @@ class Nodes:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
-        if self.runtime == "docker":
-            from v6lib.node.runtime.docker import DockerRuntime
-
-            for name in self.names:  # the node's network and firewall rules
-                with contextlib.suppress(Exception):
-                    DockerRuntime(name).close()
 
 
-def round_trip(client: Any, nodes: Nodes, phases: dict[str, list[float]] | None = None
-               ) -> float:
-    """Milliseconds from before ``POST /task`` until the 3 results are decoded.
+def round_trip(client: Any, nodes: Nodes, phases: dict[str, list[float]] | None = None,
+               organizations: list[int] | None = None) -> float:
+    """Milliseconds from before ``POST /task`` until the results (3 unless
+    ``organizations`` names fewer) are decoded.
 
     ``phases`` collects, from the server's timestamps (read after the clock stopped),
     each run's "created -> active" and "active -> finished" times.
     """
+    targets = organizations or nodes.orgs
     start = time.perf_counter()
-    task = client.task.create(collaboration=nodes.collaboration, organizations=nodes.orgs,
+    task = client.task.create(collaboration=nodes.collaboration, organizations=targets,
                               name="bench", image=IMAGE, input_={"method": "noop"})
     results = client.wait_for_results(task["id"], timeout=60)
     elapsed = (time.perf_counter() - start) * 1000
-    if results != [{"ok": True}] * 3:
+    if results != [{"ok": True}] * len(targets):
         raise RuntimeError(f"unexpected results {results}")
     if phases is not None:
         created = _when(client.task.get(task["id"])["created_at"])
@@ -193,27 +193,31 @@ def _when(stamp: str) -> float:
 
 
 def bare_docker(repeat: int, workdir: Path) -> dict[str, list[float]]:
-    """``docker run`` of the same image: an empty interpreter, and the wrapper on noop."""
+    """``docker run`` of the same image: an empty interpreter, the wrapper on noop, and
+    three empty interpreters at once (what the engine costs when 3 nodes start together)."""
     io = workdir / "bare"
     io.mkdir()
     (io / "input").write_text(json.dumps({"method": "noop", "args": [], "kwargs": {}}))
     io.chmod(0o777)
+    empty = ["docker", "run", "--rm", "--network", "none", IMAGE, "python3", "-c", "pass"]
     commands = {
-        "docker run (python3 -c pass)": ["docker", "run", "--rm", "--network", "none", IMAGE,
-                                         "python3", "-c", "pass"],
-        "docker run (wrapper, noop)": [
+        "docker run (python3 -c pass)": (empty, 1),
+        "docker run (wrapper, noop)": ([
             "docker", "run", "--rm", "--network", "none", "-v", f"{io}:/io",
             "-e", "INPUT_FILE=/io/input", "-e", "OUTPUT_FILE=/io/output",
             "-e", "TOKEN_FILE=/io/token", "-e", "TEMPORARY_FOLDER=/tmp",
-            "-e", "USER_REQUESTED_DATABASE_LABELS=", IMAGE],
+            "-e", "USER_REQUESTED_DATABASE_LABELS=", IMAGE], 1),
+        "3 x docker run at once (python3 -c pass)": (empty, 3),
     }
     out: dict[str, list[float]] = {}
-    for label, command in commands.items():
+    for label, (command, copies) in commands.items():
         times = []
         for i in range(WARMUP + repeat):
             start = time.perf_counter()
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+            running = [subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL) for _ in range(copies)]
+            if any(process.wait() != 0 for process in running):
+                raise RuntimeError(f"{' '.join(command)} failed")
             if i >= WARMUP:
                 times.append((time.perf_counter() - start) * 1000)
         out[label] = times
@@ -275,6 +279,14 @@ def main() -> None:
                             failures.append(f"{runtime}: {type(exc).__name__}: {exc}")
                     rows.append((f"{runtime} runtime: task -> 3 results", times))
                     rows += list(phases.items())
+                    single: list[float] = []
+                    for _ in range(args.repeat):  # one node per engine, as in production
+                        try:
+                            single.append(round_trip(client, nodes,
+                                                     organizations=nodes.orgs[:1]))
+                        except Exception as exc:
+                            failures.append(f"{runtime}: {type(exc).__name__}: {exc}")
+                    rows.append((f"{runtime} runtime: task -> 1 result (1 node)", single))
                 finally:
                     nodes.stop()
         finally:
@@ -308,6 +320,16 @@ def report(rows: list[tuple[str, list[float]]], failures: list[str], repeat: int
         verdict = "met" if p50 < bare + 300 else "NOT met"
         print(f"target docker p50 < bare docker run p50 + 300 ms ({bare + 300:.0f}): "
               f"{verdict} ({p50:.0f})")
+        together = stats.get("3 x docker run at once (python3 -c pass)")
+        if together:
+            print(f"  for context: the engine alone starts 3 containers at once in "
+                  f"{_pct(together, 0.5):.0f} ms p50; the node adds "
+                  f"{p50 - _pct(together, 0.5):.0f} ms to that")
+        one = stats.get("docker runtime: task -> 1 result (1 node)")
+        if one:
+            single = _pct(one, 0.5)
+            print(f"  one node per engine (as in production): p50 {single:.0f} ms, "
+                  f"{'within' if single < bare + 300 else 'above'} bare + 300 ms")
 
 
 if __name__ == "__main__":

@@ -154,7 +154,11 @@ def _login(base: str) -> str:
 def _seed(base: str) -> dict[str, Any]:
     root = Api(base, _login(base))
     orgs = [root.call("POST", "/organization", {"name": f"bench-org-{n}"})["id"] for n in range(3)]
-    collab = root.call("POST", "/collaboration", {"name": "bench", "organization_ids": orgs})["id"]
+    # root's organization must be a member (without a node) to start the tasks
+    root_org = root.call("GET", "/organization", name="root")["data"][0]["id"]
+    collab = root.call(
+        "POST", "/collaboration", {"name": "bench", "organization_ids": [*orgs, root_org]}
+    )["id"]
     node_tokens = []
     for org in orgs:
         key = root.call("POST", "/node", {"collaboration_id": collab, "organization_id": org})[
