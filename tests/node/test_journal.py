@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from v6lib.node.journal import Journal, LocalState
+from v6lib.errors import ConfigurationError
+from v6lib.node.journal import DEFAULT_RETENTION, Journal, LocalState
+
+from .conftest import NodeHarness, wait_until
+from .fakes import FakeRuntime, FakeServer
 
 
 def test_entries_survive_reopening(tmp_path: Path) -> None:
@@ -75,3 +82,185 @@ def test_update_rejects_unknown_fields() -> None:
         journal.update(1, state="uploaded")
     with pytest.raises(KeyError, match="not in the node's journal"):
         journal.update(99, active_reported=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _done(journal: Journal, run_id: int, *, payload: bytes = b"r", uploaded: bool = True
+          ) -> None:
+    journal.receive(run_id, task_id=1)
+    journal.finish(run_id, "completed", result=payload, log="log text")
+    if uploaded:
+        journal.mark_uploaded(run_id)
+    else:
+        journal.mark_dropped(run_id, "killed on the server")
+
+
+def test_upload_drops_result_and_log_but_keeps_the_row() -> None:
+    journal = Journal(":memory:")
+    _done(journal, 1)
+    _done(journal, 2, uploaded=False)
+    for run_id, state in ((1, LocalState.UPLOADED), (2, LocalState.DROPPED)):
+        entry = journal.get(run_id)
+        assert entry is not None and entry.state is state
+        assert (entry.result, entry.log, entry.status) == (None, None, "completed")
+
+
+def test_prune_deletes_only_done_rows_past_the_retention() -> None:
+    clock = Clock()
+    journal = Journal(":memory:", clock=clock, retention=timedelta(days=2))
+    assert timedelta(days=7) == DEFAULT_RETENTION
+    _done(journal, 1)                       # uploaded, will be old
+    _done(journal, 2, uploaded=False)       # dropped, will be old
+    journal.receive(3, task_id=1)           # in flight, old: never pruned
+    journal.receive(4, task_id=1)
+    journal.finish(4, "failed", reason="x")  # finished, not uploaded: never pruned
+    clock.now += timedelta(days=1)
+    _done(journal, 5)                       # uploaded, recent
+    assert journal.prune() == 0
+    clock.now += timedelta(days=1, seconds=1)
+    assert journal.prune() == 2
+    assert journal.get(1) is None and journal.get(2) is None
+    assert {e.run_id for e in journal.in_state(*LocalState)} == {3, 4, 5}
+    assert [e.run_id for e in journal.to_upload()] == [4]
+    clock.now += timedelta(days=30)
+    assert journal.prune() == 1 and journal.get(5) is None
+    assert journal.get(3) is not None and journal.get(4) is not None
+
+
+def test_prune_works_through_many_rows_in_batches() -> None:
+    clock = Clock()
+    journal = Journal(":memory:", clock=clock, retention=timedelta(hours=1))
+    for run_id in range(1, 1202):
+        _done(journal, run_id, payload=b"")
+    clock.now += timedelta(hours=2)
+    assert journal.prune() == 1201
+    assert journal.in_state(*LocalState) == []
+
+
+def test_prune_clears_payloads_left_by_older_versions(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    _done(journal, 1)
+    journal.close()
+    with sqlite3.connect(path) as raw:  # an uploaded row as older versions left it
+        raw.execute("UPDATE node_run SET result = ?, log = 'old log' WHERE run_id = 1",
+                    (b"x" * 1000,))
+    journal = Journal(path)
+    assert journal.get(1).result == b"x" * 1000  # type: ignore[union-attr]
+    assert journal.prune() == 0
+    entry = journal.get(1)
+    assert entry is not None and entry.result is None and entry.log is None
+    assert entry.state is LocalState.UPLOADED
+
+
+def test_retention_must_be_positive() -> None:
+    with pytest.raises(ConfigurationError, match="retention must be positive"):
+        Journal(":memory:", retention=timedelta(0))
+
+
+def _auto_vacuum(path: Path) -> int:
+    with sqlite3.connect(path) as raw:
+        return int(raw.execute("PRAGMA auto_vacuum").fetchone()[0])
+
+
+def _disk(path: Path) -> int:
+    """Bytes on disk: the database file and its write-ahead log."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def test_pruned_space_goes_back_to_the_disk_incrementally(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    clock = Clock()
+    journal = Journal(path, clock=clock, retention=timedelta(days=1))
+    assert _auto_vacuum(path) == 2  # incremental
+    for run_id in range(1, 41):
+        journal.receive(run_id, task_id=1)
+        journal.finish(run_id, "completed", result=bytes(50_000))
+    journal.close()
+    journal = Journal(path, clock=clock, retention=timedelta(days=1))
+    full = _disk(path)
+    assert full > 40 * 50_000
+    for run_id in range(1, 41):
+        journal.mark_uploaded(run_id)
+    # the payloads are gone at once; their pages are free but not yet returned
+    before = journal.free_pages()
+    assert before > 400
+    clock.now += timedelta(days=2)
+    assert journal.prune(vacuum_pages=100) == 40
+    # at most 100 pages handed back per call (deleting the rows may free a few more)
+    assert before - 100 <= journal.free_pages() <= before - 100 + 20
+    journal.prune(vacuum_pages=100_000)
+    assert journal.free_pages() == 0
+    assert _disk(path) < full / 10
+    journal.close()
+
+
+def test_a_file_from_an_older_version_is_converted_once(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    Journal(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA auto_vacuum=NONE")
+    raw.execute("VACUUM")
+    raw.close()
+    assert _auto_vacuum(path) == 0
+    journal = Journal(path)
+    journal.receive(1, task_id=1)
+    journal.close()
+    assert _auto_vacuum(path) == 2
+    assert Journal(path).get(1) is not None
+
+
+def _server() -> FakeServer:
+    server = FakeServer()
+    server.add_node(1, api_key="key1")
+    server.add_node(2, api_key="key2")
+    return server
+
+
+def test_a_done_run_with_its_payload_pruned_is_never_run_again(harness: NodeHarness) -> None:
+    server, runtime = _server(), FakeRuntime(auto=lambda spec: (0, b'{"x": 1}', "log"))
+    node = harness.start(server, runtime)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    run_id = run["id"]
+    wait_until(lambda: (e := node.journal.get(run_id)) is not None
+               and e.state is LocalState.UPLOADED, what="uploaded")
+    entry = node.journal.get(run_id)
+    assert entry is not None and entry.result is None and entry.log is None
+    assert node.journal.prune() == 0  # within the retention: the row stays
+    # The server offers the run again and would even let it be claimed: only the
+    # journal's row stands between the node and a second execution.
+    run["status"] = "pending"
+    assert node.executor is not None
+    node.executor.handle_run(dict(run))
+    node.dispatch({"type": "run_created", "run_id": run_id, "organization_id": 2,
+                   "task_id": run["task_id"]})
+    node.sweep()
+    time.sleep(0.3)
+    assert runtime.started == [run_id]
+    assert run["status"] == "pending"  # not even claimed
+    assert node.journal.get(run_id).state is LocalState.UPLOADED  # type: ignore[union-attr]
+
+
+def test_after_the_retention_the_servers_terminal_status_still_blocks_a_rerun(
+        harness: NodeHarness) -> None:
+    server, runtime = _server(), FakeRuntime(auto=lambda spec: (0, b"{}", ""))
+    node = harness.start(server, runtime)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: (e := node.journal.get(run["id"])) is not None
+               and e.state is LocalState.UPLOADED, what="uploaded")
+    node.journal.retention = timedelta(microseconds=1)
+    time.sleep(0.01)
+    assert node.journal.prune() == 1 and node.journal.get(run["id"]) is None
+    assert node.executor is not None
+    node.executor.handle_run(dict(run))  # the server's view: completed
+    node.sweep()
+    time.sleep(0.2)
+    assert runtime.started == [run["id"]]

@@ -90,3 +90,67 @@ def test_refused_result_is_reported_as_failed() -> None:
     run = server.runs[run_id]
     assert run["status"] == "failed"
     assert run["reason"] == "the server refused the run's result: result above 1 byte"
+
+
+def test_outbox_prunes_the_journal_at_most_once_per_interval() -> None:
+    from datetime import datetime, timedelta
+
+    now = [datetime(2026, 1, 1)]
+    server = FakeServer()
+    server.add_node(2, api_key="k")
+    link = ServerLink(FakeTransport(server), "k")
+    link.login()
+    journal = Journal(":memory:", clock=lambda: now[0], retention=timedelta(days=1))
+    outbox = Outbox(journal, link, prune_interval=3600.0)
+    for run_id in (1, 2):
+        journal.receive(run_id, task_id=1)
+        journal.finish(run_id, "failed", reason="x")
+        journal.mark_dropped(run_id, "gone")
+    now[0] += timedelta(days=2)
+    assert outbox.maybe_prune() == 2  # the first call prunes
+    journal.receive(3, task_id=1)
+    journal.finish(3, "failed", reason="x")
+    journal.mark_dropped(3, "gone")
+    now[0] += timedelta(days=2)
+    assert outbox.maybe_prune() == 0  # within the interval: not again
+    assert journal.get(3) is not None
+    outbox.prune_interval = 0.0
+    assert outbox.maybe_prune() == 1 and journal.get(3) is None
+
+
+def test_a_failing_prune_never_stops_uploads() -> None:
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    server, journal, outbox, run_id = setup()
+    journal.update(run_id, active_reported=True)
+    calls: list[int] = []
+
+    def broken(**_: object) -> int:
+        calls.append(1)
+        raise OperationalError("DELETE", {}, Exception("database is locked"))
+
+    journal.prune = broken  # type: ignore[method-assign]
+    outbox.prune_interval = 0.0  # every round
+    stop = threading.Event()
+    thread = threading.Thread(target=outbox.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    for _ in range(500):
+        if calls:
+            break
+        stop.wait(0.01)
+    assert calls  # the first round tried (and failed) to prune
+    journal.finish(run_id, "completed", result=b"{}")
+    outbox.notify()
+    for _ in range(500):
+        if server.runs[run_id]["status"] == "completed":
+            break
+        stop.wait(0.01)
+    stop.set()
+    outbox.notify()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert server.runs[run_id]["status"] == "completed"
+    entry = journal.get(run_id)
+    assert entry is not None and entry.state is LocalState.UPLOADED and entry.result is None

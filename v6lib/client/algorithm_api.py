@@ -160,10 +160,11 @@ class HttpAlgorithmApi:
         runs = []
         for raw in self.transport.iter_pages("/run", params={"task_id": task_id}):
             run = dict(raw)
-            run["result"] = decode_payload(
-                run.get("result"),
-                what=f"result of run {run.get('id')} (organization {run.get('organization_id')})",
-            )
+            what = f"result of run {run.get('id')} (organization {run.get('organization_id')})"
+            if run.get("result") is None and run.get("result_size"):
+                run["result"] = self._fetch_result(int(run["id"]))  # too big to inline
+            else:
+                run["result"] = decode_payload(run.get("result"), what=what)
             runs.append(run)
         if not runs:
             # NOTE: every task has at least one run, so none means the server hid the task
@@ -171,6 +172,14 @@ class HttpAlgorithmApi:
             raise NotFoundError(f"task {task_id} does not exist or belongs to another job; "
                                 "a run may only read the tasks of its own job")
         return runs
+
+    def _fetch_result(self, run_id: int) -> Any:
+        """A result above the server's inline limit: raw bytes from ``/run/{id}/result``
+        (opened by the node proxy), decoded without a base64 copy."""
+        from v6lib.client.result_stream import open_result_stream
+
+        with open_result_stream(self.transport, run_id) as body:
+            return serialization.loads(body.read_all())
 
     def get_organizations(self) -> list[dict[str, Any]]:
         params = {"collaboration_id": self._collaboration_id()}

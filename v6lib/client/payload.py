@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -24,9 +24,12 @@ from v6lib.crypto import (
     is_envelope,
     load_public_key_pem,
     open_sealed,
+    open_stream,
     seal,
 )
-from v6lib.errors import DecryptionError, EncryptionError, ValidationError
+from v6lib.crypto.envelope import MAGIC
+from v6lib.crypto.wire import preallocated
+from v6lib.errors import DecryptionError, EncryptionError, SerializationError, ValidationError
 from v6lib.schemas import TaskInput
 
 __all__ = ["PayloadCodec", "validate_input"]
@@ -130,7 +133,73 @@ class PayloadCodec:
                                Binding(task_uid, organization_id, purpose))  # type: ignore[arg-type]
         return serialization.loads(blob)
 
+    def decode_stream(self, src: BinaryIO, size: int, *, task_uid: str, organization_id: int,
+                      encrypted: bool, purpose: str = "result") -> Any:
+        """A raw value read from ``src`` (``size`` bytes at most) back into a Python value.
+
+        Used for results fetched from ``GET /run/{id}/result``: an envelope is decrypted
+        chunk by chunk from the stream into one buffer, so only the plaintext and the
+        decoded value are ever held, never the ciphertext as a whole.
+        """
+        if not encrypted:
+            data = src.read(size) if not hasattr(src, "read_all") else src.read_all()
+            text = _text(data)
+            del data  # parse with the text and the value in memory, not the bytes too
+            return serialization.loads(text)
+        head = src.read(len(MAGIC)) or b""
+        if head != MAGIC:
+            raise DecryptionError(
+                f"the {purpose} of organization {organization_id} is not encrypted although "
+                "the collaboration is; refusing to trust it")
+        key = self._require_key()
+        buffer = preallocated(size)
+        buffer.seek(0)
+        written = open_stream(_Prefixed(head, src), buffer, key,
+                              Binding(task_uid, organization_id, purpose))  # type: ignore[arg-type]
+        buffer.truncate(written)
+        plaintext = buffer.getvalue()
+        buffer.close()
+        text = _text(plaintext)
+        del plaintext
+        return serialization.loads(text)
+
+    def _require_key(self) -> RSAPrivateKey:
+        if self.private_key is None:
+            raise EncryptionError(
+                "this collaboration is encrypted: call client.setup_encryption("
+                "'/path/to/private_key.pem') with your organization's private key first")
+        return self.private_key
+
     def task_context(self, task_id: int) -> tuple[str, bool]:
         """``(uid, encrypted)`` of a task: what decoding its runs' values needs."""
         task = self.transport.get(f"/task/{task_id}")
         return str(task.get("uid") or ""), self.is_encrypted(int(task["collaboration_id"]))
+
+
+def _text(data: bytes) -> str:
+    """UTF-8 text of ``data``, so the bytes can be freed before the JSON is parsed.
+
+    Callers drop their bytes right after, so parsing holds the text and the value,
+    not the bytes as well.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SerializationError(f"JSON input is not valid UTF-8: {exc}") from None
+
+
+class _Prefixed:
+    """``src`` with ``head`` (already read from it) put back in front."""
+
+    def __init__(self, head: bytes, src: BinaryIO) -> None:
+        self.head, self.src = head, src
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.head:
+            return self.src.read(n)
+        if 0 <= n <= len(self.head):
+            piece, self.head = self.head[:n], self.head[n:]
+            return piece
+        piece, self.head = self.head, b""
+        rest = self.src.read(-1 if n < 0 else n - len(piece))
+        return piece + (rest or b"")

@@ -60,6 +60,8 @@ class ServerConfig(StrictModel):
     root_username: str = "root"
     root_password: SecretStr | None = None
     max_request_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    # raw run results (PUT /run/{id}/result) are streamed, so they get their own limit
+    max_result_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     workers: int = Field(default=2, ge=1)
     threads: int = Field(default=8, ge=1)
     logging: LoggingConfig = LoggingConfig()

@@ -6,6 +6,15 @@ restarted node knows exactly which runs it received, which container it started,
 which finished results still wait for upload. Nothing leaves the journal except by a
 confirmed upload (``uploaded``) or an explicit, logged decision (``dropped``).
 
+Big outcomes are not kept in the journal: they wait as files in ``node-results/`` next
+to it (:mod:`v6lib.node.result_files`), written before the outcome is journaled and
+deleted when it is delivered or dropped.
+
+Done entries (``uploaded``, ``dropped``) lose their result and log at once but keep their
+row, so a late event for the run is still recognised as done; :meth:`Journal.prune`
+deletes them after a retention (the server then holds the run as terminal, so it is
+never offered again) and hands the freed pages back to the file system incrementally.
+
 States::
 
     received ─► starting ─► started ─► finished ─► uploaded
@@ -15,10 +24,11 @@ States::
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -30,13 +40,25 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["Journal", "JournalEntry", "LocalState"]
+from v6lib.errors import ConfigurationError
+from v6lib.node.result_files import ResultFiles
+
+__all__ = ["DEFAULT_RETENTION", "Journal", "JournalEntry", "LocalState"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = timedelta(days=7)
+_PRUNE_BATCH = 500  # rows deleted per transaction, so runs never wait long on the lock
+_VACUUM_PAGES = 2048  # pages (4 KiB each by default) returned to the disk per prune
 
 
 class LocalState(StrEnum):
@@ -49,6 +71,7 @@ class LocalState(StrEnum):
 
 
 IN_FLIGHT = (LocalState.RECEIVED, LocalState.STARTING, LocalState.STARTED)
+DONE = (LocalState.UPLOADED, LocalState.DROPPED)
 
 
 class _Base(DeclarativeBase):
@@ -124,12 +147,24 @@ class Journal:
     Args:
         path: the database file (created with its directory), or ``":memory:"`` in tests.
         clock: returns the current UTC time (injected for tests).
+        retention: how long a done (uploaded or dropped) row is kept before
+            :meth:`prune` deletes it; measured from its last change.
     """
 
-    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, path: Path | str, *, clock: Callable[[], datetime] = _utcnow,
+                 retention: timedelta = DEFAULT_RETENTION) -> None:
+        if retention <= timedelta(0):
+            raise ConfigurationError(
+                f"journal retention must be positive, got {retention}; done runs must be "
+                "remembered for a while so a late event cannot start them again")
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.retention = retention
+        # big outcomes wait for upload as files next to the journal, not as BLOBs in it
+        # (v6lib.node.result_files); an in-memory journal (tests) keeps them inline
+        self.results: ResultFiles | None = None if str(path) == ":memory:" else \
+            ResultFiles(Path(path).parent / "node-results")
         self._clock = clock
         self._lock = threading.RLock()
         memory = str(path) == ":memory:"
@@ -139,6 +174,8 @@ class Journal:
             poolclass=StaticPool if memory else None,
         )
         event.listen(self._engine, "connect", _sqlite_pragmas)
+        if not memory:
+            self._enable_incremental_vacuum()
         _Base.metadata.create_all(self._engine)
 
     def close(self) -> None:
@@ -202,13 +239,20 @@ class Journal:
         )
 
     def mark_uploaded(self, run_id: int) -> None:
-        """Called only after the server confirmed the terminal status (2xx)."""
-        self._transition(run_id, LocalState.UPLOADED, (LocalState.FINISHED,), result=None)
+        """Called only after the server confirmed the terminal status (2xx).
+
+        The result and log now live on the server: they leave the journal at once, the
+        row (with its state) stays so the run is still known as done.
+        """
+        self._transition(run_id, LocalState.UPLOADED, (LocalState.FINISHED,), result=None,
+                         log=None)
+        self._discard_file(run_id)
 
     def mark_dropped(self, run_id: int, note: str) -> None:
         """The server will never accept this outcome (e.g. the run was killed); keep why."""
         self._transition(run_id, LocalState.DROPPED, (LocalState.FINISHED,), note=note,
-                         result=None)
+                         result=None, log=None)
+        self._discard_file(run_id)
 
     def abandon(self, run_id: int, note: str) -> bool:
         """An in-flight run this node must not report on (taken elsewhere, already final)."""
@@ -220,6 +264,75 @@ class Journal:
             row.attempts += 1
             row.note = note
             row.updated_at = self._clock()
+
+    # -- housekeeping -------------------------------------------------------------------
+    def prune(self, *, vacuum_pages: int = _VACUUM_PAGES) -> int:
+        """Delete done rows older than the retention; return how many went.
+
+        Safe because a done run is terminal on the server, which never offers it again
+        (the executor only starts runs the server reports as pending). Deletes go in
+        small transactions so runs are not held up, payloads left by older versions are
+        cleared too, and at most ``vacuum_pages`` freed pages are returned to the disk
+        per call (incremental vacuum; a full VACUUM would block the node).
+        """
+        done = [st.value for st in DONE]
+        cutoff = self._clock() - self.retention
+        with self._lock, Session(self._engine) as s, s.begin():
+            s.execute(update(_Row).where(
+                _Row.state.in_(done), or_(_Row.result.is_not(None), _Row.log.is_not(None)),
+            ).values(result=None, log=None))
+        removed = 0
+        while True:
+            with self._lock, Session(self._engine) as s, s.begin():
+                ids = list(s.scalars(select(_Row.run_id).where(
+                    _Row.state.in_(done), _Row.updated_at < cutoff,
+                ).limit(_PRUNE_BATCH)))
+                if ids:
+                    s.execute(delete(_Row).where(_Row.run_id.in_(ids)))
+            removed += len(ids)
+            if len(ids) < _PRUNE_BATCH:
+                break
+        if removed:
+            log.info("journal: pruned %d done run(s) older than %s", removed, self.retention)
+        if self.results is not None:  # files of runs that no longer wait for upload
+            waiting = self.in_state(LocalState.FINISHED, *IN_FLIGHT)
+            self.results.discard_except(entry.run_id for entry in waiting)
+        self._release_space(vacuum_pages)
+        return removed
+
+    def free_pages(self) -> int:
+        """Pages of the file that hold no data (what :meth:`prune` gives back)."""
+        with self._lock, self._engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0)
+
+    def _release_space(self, pages: int) -> None:
+        if str(self.path) == ":memory:" or pages <= 0 or self.free_pages() == 0:
+            return
+        with self._lock:
+            raw = self._engine.raw_connection()
+            try:
+                # executescript steps the pragma to the end (execute frees only one page)
+                raw.driver_connection.executescript(  # type: ignore[union-attr]
+                    f"PRAGMA incremental_vacuum({int(pages)}); PRAGMA wal_checkpoint(TRUNCATE);")
+            finally:
+                raw.close()
+
+    def _enable_incremental_vacuum(self) -> None:
+        """New files get auto_vacuum=INCREMENTAL from the connect pragmas; a file made by
+        an older version is converted once, here at start-up, before any run is handled."""
+        with self._engine.connect() as conn:
+            mode = int(conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() or 0)
+            tables = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE type='table'").scalar()
+        if mode == 2 or not tables:
+            return
+        log.info("journal %s: enabling incremental vacuum (one-time VACUUM)", self.path)
+        raw = self._engine.raw_connection()
+        try:
+            raw.driver_connection.executescript(  # type: ignore[union-attr]
+                "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;")
+        finally:
+            raw.close()
 
     # -- reads --------------------------------------------------------------------------
     def get(self, run_id: int) -> JournalEntry | None:
@@ -247,6 +360,10 @@ class Journal:
             return [_snapshot(r) for r in rows]
 
     # -- helpers ------------------------------------------------------------------------
+    def _discard_file(self, run_id: int) -> None:
+        if self.results is not None:
+            self.results.discard(run_id)
+
     def _row(self, s: Session, run_id: int) -> _Row:
         row = s.get(_Row, run_id)
         if row is None:
@@ -270,6 +387,9 @@ class Journal:
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # Takes effect only for a new, empty file: space freed by prune() can then be handed
+    # back page by page (see Journal._enable_incremental_vacuum for older files).
+    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
     # WAL + FULL sync: a committed journal entry survives a crash of the process or host.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")

@@ -6,15 +6,23 @@ idempotent ``PATCH /run/{id}`` and marks them uploaded only after a 2xx. A 409 i
 interpreted by looking at the run on the server: the same terminal status means an
 earlier attempt already arrived; a killed run is dropped with a log line; a run the
 server still sees as pending/initializing first gets the missing intermediate states.
-Server outages are retried with backoff for as long as it takes.
+Big outcomes, kept as files (:mod:`v6lib.node.result_files`), are first sent with the
+streaming, idempotent ``PUT /run/{id}/result``; the PATCH then carries no result.
+Server outages are retried with backoff for as long as it takes. Between rounds it also
+prunes the journal (:meth:`Journal.prune`) every ``prune_interval`` seconds, so done
+entries do not pile up on disk.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from v6lib.errors import (
     ConflictError,
@@ -25,6 +33,7 @@ from v6lib.errors import (
     ValidationError,
 )
 from v6lib.node.journal import Journal, JournalEntry
+from v6lib.node.result_files import upload_result_file
 from v6lib.node.retry import Backoff
 from v6lib.node.server_link import ServerLink
 from v6lib.schemas.run_status import RunStatus
@@ -47,6 +56,8 @@ class Outbox:
         link: the node's server connection.
         backoff: delays between rounds while the server is unreachable.
         rng: randomness for the jitter (injected in tests).
+        prune_interval: seconds between journal prunes in :meth:`run_forever` (the first
+            comes right after the first round).
     """
 
     def __init__(
@@ -56,6 +67,7 @@ class Outbox:
         *,
         backoff: Backoff | None = None,
         rng: Callable[[], float] | None = None,
+        prune_interval: float = 3600.0,
     ) -> None:
         self.journal = journal
         self.link = link
@@ -63,6 +75,8 @@ class Outbox:
         self._rng = rng
         self._wake = threading.Event()
         self.delivered: list[int] = []
+        self.prune_interval = prune_interval
+        self._last_prune: float | None = None
 
     def notify(self) -> None:
         """Wake the uploader: a new outcome was journaled."""
@@ -90,6 +104,7 @@ class Outbox:
         while not stop.is_set():
             self._wake.clear()
             ok = self.flush()
+            self.maybe_prune()
             if ok:
                 failures = 0
                 self._wake.wait(5.0)  # periodic sweep as a safety net
@@ -100,6 +115,23 @@ class Outbox:
                 self._wake.wait(delay)
             if stop.is_set():
                 return
+
+    def maybe_prune(self) -> int:
+        """Prune the journal when ``prune_interval`` has passed; how many rows went.
+
+        A failing prune is logged and tried again next interval: it must never stop
+        uploads.
+        """
+        now = time.monotonic()
+        if self._last_prune is not None and now - self._last_prune < self.prune_interval:
+            return 0
+        self._last_prune = now
+        try:
+            return self.journal.prune()
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            log.error("journal prune failed, will retry in %.0f s: %s",
+                      self.prune_interval, exc)
+            return 0
 
     # -- one entry ----------------------------------------------------------------------
     def _body(self, entry: JournalEntry) -> dict[str, object]:
@@ -118,6 +150,7 @@ class Outbox:
         try:
             if status in _NEEDS_ACTIVE and not entry.active_reported:
                 self._ensure_active(entry)
+            self._upload_file(entry)
             self.link.patch_run(entry.run_id, self._body(entry))
         except ConflictError:
             self._resolve_conflict(entry, status)
@@ -129,6 +162,23 @@ class Outbox:
             self._downgrade(entry, exc)
             return
         self._uploaded(entry)
+
+    def _upload_file(self, entry: JournalEntry) -> None:
+        """PUT a big outcome kept as a file, streamed, before its status is reported.
+
+        Resending it is harmless (the server keeps identical bytes as they are), so a
+        crash anywhere between this upload and :meth:`_uploaded` is recovered by simply
+        delivering the entry again.
+        """
+        files = self.journal.results
+        if files is None or not files.exists(entry.run_id):
+            return
+        try:
+            upload_result_file(self.link.transport, entry.run_id, files.path(entry.run_id))
+        except NotFoundError:
+            self.link.run(entry.run_id)  # NotFoundError again: the run is gone (dropped)
+            raise V6Error(f"run {entry.run_id}: the server does not accept raw results "
+                          "(PUT /run/{id}/result); upgrade it, the result waits") from None
 
     def _uploaded(self, entry: JournalEntry) -> None:
         self.journal.mark_uploaded(entry.run_id)
@@ -175,6 +225,8 @@ class Outbox:
             self._drop(entry, f"the server refused the outcome: {exc}")
             return
         reason = f"the server refused the run's result: {exc}"
+        if self.journal.results is not None:
+            self.journal.results.discard(entry.run_id)
         log.error("run %d: %s; reporting it as failed", entry.run_id, reason)
         self.journal.update(entry.run_id, status=RunStatus.FAILED.value, result=None,
                             reason=reason)

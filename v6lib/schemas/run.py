@@ -4,12 +4,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ._base import Base64Str, InModel, OutModel
 from .run_status import RunStatus
 
-__all__ = ["ResultOut", "RunOut", "RunPatch"]
+__all__ = ["INLINE_RESULT_BYTES", "ResultOut", "RunOut", "RunPatch"]
+
+#: Results above this size are not inlined in JSON answers: ``result`` is null and
+#: ``result_size`` tells the client to fetch the bytes from ``GET /run/{id}/result``.
+INLINE_RESULT_BYTES = 16 * 1024 * 1024
+
+
+def _decoded_size(value: str) -> int:
+    return len(value) * 3 // 4 - len(value[-2:]) + len(value[-2:].rstrip("="))
+
+
+class _SizedResult(OutModel):
+    """``result`` (base64) inline up to ``INLINE_RESULT_BYTES``; ``result_size`` always."""
+
+    result: str | None = None
+    result_size: int | None = None
+
+    @model_validator(mode="after")
+    def _inline_or_size(self) -> _SizedResult:
+        if self.result is not None:
+            self.result_size = _decoded_size(self.result)
+            if self.result_size > INLINE_RESULT_BYTES:
+                self.result = None
+        return self
 
 
 class RunPatch(InModel):
@@ -19,14 +42,13 @@ class RunPatch(InModel):
     reason: str | None = Field(default=None, max_length=10_000)
 
 
-class RunOut(OutModel):
+class RunOut(_SizedResult):
     id: int
     task_id: int
     organization_id: int
     node_id: int | None = None
     status: RunStatus
     input: str
-    result: str | None = None
     log: str | None = None
     reason: str | None = None
     assigned_at: datetime | None = None
@@ -34,7 +56,7 @@ class RunOut(OutModel):
     finished_at: datetime | None = None
 
 
-class ResultOut(OutModel):
+class ResultOut(_SizedResult):
     """A run seen as a result: ``id`` is the run's id."""
 
     id: int
@@ -42,5 +64,4 @@ class ResultOut(OutModel):
     task_id: int
     organization_id: int
     status: RunStatus
-    result: str | None = None
     log: str | None = None

@@ -48,6 +48,7 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
         mfa_required=config.mfa_required,
         container_token_ttl=timedelta(hours=config.container_token_hours),
         api_path=config.api_path,
+        max_result_bytes=config.max_result_bytes,
     )
 
 

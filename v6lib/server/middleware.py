@@ -94,6 +94,11 @@ def _touch_node(state: ServerState, node_id: int, now: datetime) -> None:
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _is_raw(req: falcon.Request) -> bool:
+    media = (req.content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/octet-stream"
+
+
 class RequestMiddleware:
     """Opens one session per request and commits it only when the request succeeded."""
 
@@ -106,10 +111,14 @@ class RequestMiddleware:
             else uuid.uuid4().hex
         req.context.max_bytes = self.state.max_request_bytes
         length = req.content_length
-        if length is not None and length > self.state.max_request_bytes:
+        limit = self.state.max_request_bytes
+        if req.method == "PUT" and _is_raw(req):
+            # NOTE: raw bodies (PUT /run/{id}/result) are streamed in chunks and checked
+            # against their own, larger limit by their resource.
+            limit = max(limit, self.state.settings.max_result_bytes)
+        if length is not None and length > limit:
             raise PayloadTooLargeError(
-                f"request body of {length} bytes is above the limit of "
-                f"{self.state.max_request_bytes} bytes")
+                f"request body of {length} bytes is above the limit of {limit} bytes")
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response,
                          resource: Any, params: dict[str, Any]) -> None:

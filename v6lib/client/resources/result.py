@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterable
 from typing import Any
 
 from v6lib.client.payload import PayloadCodec
 from v6lib.client.resources.base import ResourceClient, check_id
+from v6lib.client.result_stream import READ_BYTES, open_result_stream
 from v6lib.errors import V6Error
 
 __all__ = ["ResultClient"]
@@ -15,7 +18,9 @@ __all__ = ["ResultClient"]
 class ResultClient(ResourceClient):
     """Results: ``{id, run_id, task_id, organization_id, status, result, log}``.
 
-    ``result`` is returned decoded. In ``list``/``get`` a value that cannot be decoded
+    ``result`` is returned decoded; one too big to be sent inline (``result`` null with a
+    ``result_size``) is streamed from ``/run/{id}/result`` and decoded as it arrives.
+    In ``list``/``get`` a value that cannot be decoded
     (for instance: no private key loaded) is left as ``None`` with the reason in
     ``decode_error``, so one bad entry does not hide the others; ``from_task`` raises.
     """
@@ -55,9 +60,25 @@ class ResultClient(ResourceClient):
         if task_id not in self._contexts:
             self._contexts[task_id] = self.codec.task_context(task_id)
         uid, encrypted = self._contexts[task_id]
+        if item.get("result") is None and item.get("result_size"):
+            # too big to travel inline: stream the raw bytes and decode them as they come
+            run_id = int(item.get("run_id") or item["id"])
+            with open_result_stream(self.transport, run_id) as body:
+                return self.codec.decode_stream(body, body.size, task_uid=uid,
+                                                organization_id=int(item["organization_id"]),
+                                                encrypted=encrypted)
         return self.codec.decode(item.get("result"), task_uid=uid,
                                  organization_id=int(item["organization_id"]),
                                  encrypted=encrypted)
+
+    def download(self, run_id: int, path: str | os.PathLike[str]) -> int:
+        """Save a run's result bytes as stored (sealed, in an encrypted collaboration) to
+        ``path`` without holding them in memory; returns the number of bytes written."""
+        with open_result_stream(self.transport, check_id(run_id)) as body, \
+                open(path, "wb") as out:
+            shutil.copyfileobj(body, out, READ_BYTES)  # type: ignore[misc]
+            body.read()  # reach the end: length and digest are checked there
+        return body.got
 
     def _decoded(self, item: dict[str, Any]) -> dict[str, Any]:
         out = dict(item)

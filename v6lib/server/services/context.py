@@ -49,6 +49,8 @@ class ServiceSettings:
     # "last seen" is written at most this often per node (each poll would be a write)
     node_seen_every: timedelta = timedelta(seconds=30)
     api_path: str = "/api"
+    # largest raw result body (PUT /run/{id}/result), streamed in chunks
+    max_result_bytes: int = 2 * 1024 * 1024 * 1024
 
 
 @dataclass

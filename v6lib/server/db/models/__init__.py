@@ -9,6 +9,8 @@ from .login_failure import LoginFailure as LoginFailure
 from .meta import ServerMeta as ServerMeta
 from .node import Node as Node
 from .organization import Organization as Organization
+from .result_upload import ResultChunk as ResultChunk
+from .result_upload import ResultUpload as ResultUpload
 from .role import Role as Role
 from .role import role_rule as role_rule
 from .role import user_role as user_role
@@ -26,6 +28,8 @@ __all__ = [
     "LoginFailure",
     "Node",
     "Organization",
+    "ResultChunk",
+    "ResultUpload",
     "Role",
     "Rule",
     "Run",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from v6lib.server.db.base import Base, IdMixin
@@ -24,6 +24,8 @@ class Run(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(30), default="pending")
     input: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[str | None] = mapped_column(Text)
+    # size of a result stored in chunks (PUT /run/{id}/result); None when it is in ``result``
+    result_size: Mapped[int | None] = mapped_column(BigInteger)
     log: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
     assigned_at: Mapped[datetime | None]
