@@ -9,6 +9,7 @@ other's rows; ``drop_database`` removes it again.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 from sqlalchemy.engine import URL, make_url
@@ -55,5 +56,15 @@ def drop_database(url: str) -> None:
     name = target.database or ""
     if not name.startswith(_PREFIX):
         raise RuntimeError(f"refusing to drop {name!r}: not made by fresh_postgres_url")
-    with psycopg.connect(_admin_conninfo(base_postgres_url()), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # NOTE: FORCE cannot end an autovacuum worker (a superuser's process) that a big
+    # delete may have started on the database; it finishes within moments, so retry.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with psycopg.connect(_admin_conninfo(base_postgres_url()), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
