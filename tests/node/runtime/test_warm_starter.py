@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.node.runtime.test_process import spec_for
 from v6lib.errors import ConflictError, RuntimeUnavailableError
-from v6lib.node.runtime.base import JobDatabase, JobSpec
+from v6lib.node.runtime.base import JobSpec
 from v6lib.node.runtime.process import ProcessRuntime, _alive, _wait_foreign
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import _leading_entries
@@ -84,19 +85,6 @@ def runtime(tmp_path: Path, algorithms: Path) -> Iterator[ProcessRuntime]:
     for job in rt.list_managed():
         rt.remove(job.handle)
     rt.close()
-
-
-def spec_for(tmp_path: Path, run_id: int, method: str, kwargs: dict[str, object],
-             image: str = "v6-node-testalgo:latest") -> JobSpec:
-    run_dir = tmp_path / str(run_id)
-    run_dir.mkdir()
-    (run_dir / "input").write_text(json.dumps({"method": method, "kwargs": kwargs}))
-    (run_dir / "token").write_text("not-a-real-token")
-    return JobSpec(node_name="n", run_id=run_id, task_id=1, job_id=1, image=image,
-                   input_file=run_dir / "input", output_file=run_dir / "output",
-                   token_file=run_dir / "token", temporary_folder=tmp_path / "tmp",
-                   databases=[JobDatabase("default", str(tmp_path / "data.csv"), "csv")],
-                   proxy_port=1234, environment={"PLAYER": "Alice"})
 
 
 def state(runtime: ProcessRuntime, handle: str) -> dict[str, object]:

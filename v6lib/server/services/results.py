@@ -24,12 +24,11 @@ from v6lib.errors import (
     ConflictError,
     NotFoundError,
     PayloadTooLargeError,
-    PermissionDenied,
     ValidationError,
 )
 from v6lib.schemas.run import INLINE_RESULT_BYTES
 from v6lib.schemas.run_status import RunStatus
-from v6lib.server.db.models import Collaboration, Run, Task
+from v6lib.server.db.models import Collaboration, Run
 from v6lib.server.services.common import get_visible
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.result_store import (
@@ -41,6 +40,7 @@ from v6lib.server.services.result_store import (
     sweep_orphans,
     switch_result,
 )
+from v6lib.server.services.runs import check_owner
 
 __all__ = ["ReceivedResult", "open_result", "receive_result"]
 
@@ -96,14 +96,7 @@ def _engine(ctx: ServiceContext) -> Engine:
 def _owned_run(ctx: ServiceContext, run_id: int) -> tuple[Run, Collaboration | None]:
     """The run, if the caller is the node of its organization in its collaboration."""
     run = get_visible(ctx.session, Run, run_id, ctx.me, "run")
-    me = ctx.me
-    if not me.is_node:
-        raise PermissionDenied("only the node of the run's organization may send its result")
-    task = ctx.session.get(Task, run.task_id)
-    assert task is not None
-    if run.organization_id != me.organization_id or \
-            task.collaboration_id not in me.collaboration_ids:
-        raise PermissionDenied(f"run {run.id} belongs to another node")
+    task = check_owner(ctx, run, "send its result")
     return run, ctx.session.get(Collaboration, task.collaboration_id)
 
 

@@ -40,10 +40,12 @@ def get_run(ctx: ServiceContext, run_id: int) -> Run:
     return get_visible(ctx.session, Run, run_id, ctx.me, "run")
 
 
-def _check_owner(ctx: ServiceContext, run: Run) -> Task:
+def check_owner(ctx: ServiceContext, run: Run, doing: str = "update a run") -> Task:
+    """The run's task, if the caller is the node of the run's organization in its
+    collaboration; ``doing`` completes the refusal ("only the node ... may <doing>")."""
     me = ctx.me
     if not me.is_node:
-        raise PermissionDenied("only the node of the run's organization may update a run")
+        raise PermissionDenied(f"only the node of the run's organization may {doing}")
     task = ctx.session.get(Task, run.task_id)
     assert task is not None
     if run.organization_id != me.organization_id or \
@@ -59,7 +61,7 @@ def update_run(ctx: ServiceContext, run_id: int, payload: RunPatch) -> Run:
     can resend a result safely; any other illegal move is a ``ConflictError`` (409).
     """
     run = get_run(ctx, run_id)
-    task = _check_owner(ctx, run)
+    task = check_owner(ctx, run)
     current, new = RunStatus(run.status), payload.status
     if current == new and current.is_terminal:
         return run
@@ -133,7 +135,7 @@ def claim_run(ctx: ServiceContext, run_id: int) -> RunClaim:
     # "pending" on PostgreSQL; SQLite writers are serialized by BEGIN IMMEDIATE.
     ctx.session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
     run = get_run(ctx, run_id)
-    task = _check_owner(ctx, run)
+    task = check_owner(ctx, run)
     current = RunStatus(run.status)
     resuming = current is RunStatus.INITIALIZING and run.node_id == ctx.me.node_id
     if current is RunStatus.PENDING:
