@@ -41,7 +41,7 @@ def test_store_seals_by_streaming_for_the_recipient(tmp_path: Path) -> None:
     output = tmp_path / "output.json"
     output.write_bytes(os.urandom(3_000_000))
     files = ResultFiles(tmp_path / "results")
-    binding = Binding("task-uid", 4, "result")
+    binding = Binding("task-uid", 4, "result", "img", 1)
     files.store(9, output, recipient=key.public_key(), binding=binding)
     opened = io.BytesIO()
     with files.path(9).open("rb") as sealed:

@@ -209,7 +209,9 @@ def create_private_key(name: str, upload: bool, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = generate_private_key()
         save_private_key(key, path)
-        click.echo(f"saved private key to {path} (fingerprint {fingerprint(key)[:16]})")
+        click.echo(f"saved private key to {path}\nfingerprint {fingerprint(key)}\n"
+                   "(give this fingerprint to the other organizations out of band: their "
+                   "clients and nodes ask for it when your key changes)")
         if config.encryption.private_key is None:
             click.echo("set encryption.private_key in the node configuration to this path")
         if upload:

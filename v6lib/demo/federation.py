@@ -189,7 +189,9 @@ class DemoFederation:
                   f"{self.timings['server_start']:.1f} s")
 
     def _login(self, username: str, password: str) -> Client:
-        client = Client("http://127.0.0.1", self.port, "/api")
+        # NOTE: a throw-away federation gets fresh keys every time: its pins stay with it
+        client = Client("http://127.0.0.1", self.port, "/api",
+                        trust_file=self.workdir / "trusted-keys.json")
         client.authenticate(username, password)
         return client
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from v6lib.crypto import Binding, load_public_key_pem
+from v6lib.crypto import Binding, TaskBinding, load_public_key_pem
 from v6lib.errors import (
     ConflictError,
     EncryptionError,
@@ -242,9 +242,9 @@ class RunExecutor:
 
             self.journal.update(run_id, recipient_key=public_key_b64(recipient))
         try:
-            plain = self.keys.open(base64.b64decode(run.get("input") or ""),
-                                   str(task.get("uid") or ""), self.identity.organization_id,
-                                   "input")
+            blob = base64.b64decode(run.get("input") or "")
+            plain = self.keys.open(blob, TaskBinding.of(task).input(
+                self.identity.organization_id)) if self.keys.encrypted else blob
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
         paths.run_dir.mkdir(parents=True, exist_ok=True)
@@ -324,7 +324,7 @@ class RunExecutor:
             return RunStatus.COMPLETED, data, None
         try:
             recipient = load_public_key_pem(entry.recipient_key or "")
-            binding = Binding(str(entry.task_uid), self.identity.organization_id, "result")
+            binding = _result_binding(entry, self.identity.organization_id)
             return RunStatus.COMPLETED, self.keys.seal_with(data, recipient, binding), None
         except EncryptionError as exc:
             return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
@@ -345,7 +345,7 @@ class RunExecutor:
         try:
             if self.identity.encrypted and self.keys.encrypted:
                 recipient = load_public_key_pem(entry.recipient_key or "")
-                binding = Binding(str(entry.task_uid), self.identity.organization_id, "result")
+                binding = _result_binding(entry, self.identity.organization_id)
                 files.store(entry.run_id, output, recipient=recipient, binding=binding)
             else:
                 files.store(entry.run_id, output)
@@ -399,6 +399,13 @@ class RunExecutor:
             if job.run_id == run_id:
                 return job.handle
         return None
+
+
+def _result_binding(entry: JournalEntry, organization_id: int) -> Binding:
+    """The binding of this node's result, from what the journal kept of its task."""
+    task = TaskBinding.of({"id": entry.task_id, "uid": entry.task_uid, "image": entry.image,
+                           "init_org_id": entry.init_org_id})
+    return task.result(organization_id)
 
 
 FULL_CHECK_LIMIT = 64 * 1024 * 1024
