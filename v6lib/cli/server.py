@@ -17,6 +17,7 @@ import yaml
 from v6lib import errors
 from v6lib.cli import _configs
 from v6lib.cli._configs import fail, resolve_config
+from v6lib.private_files import write_private
 
 __all__ = ["config_dir", "server"]
 
@@ -67,8 +68,8 @@ def new(name: str, host: str, port: int, uri: str | None, root_username: str,
                             "root_username": root_username}
     if uri:
         data["uri"] = uri
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    # 0600: the file will hold the database URL's password, root_password, smtp.password
+    write_private(target, yaml.safe_dump(data, sort_keys=False))
     click.echo(f"wrote {target}")
 
 

@@ -32,6 +32,7 @@ from v6lib.demo.data import SITES, central_mean, write_sites
 from v6lib.demo.locate import average_example_path
 from v6lib.demo.processes import ManagedProcess, free_port, http_ok, log_tail, wait_until
 from v6lib.errors import ConfigurationError, RuntimeUnavailableError, V6Error
+from v6lib.private_files import write_private
 
 __all__ = ["DemoFederation", "DemoOptions", "DemoReport"]
 
@@ -306,9 +307,7 @@ class DemoFederation:
 
     # ------------------------------------------------------------------ helpers
     def _write_yaml(self, path: Path, data: dict[str, Any]) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        path.chmod(0o600)  # holds a password or an API key
+        write_private(path, yaml.safe_dump(data, sort_keys=False))  # a password or API key
         return path
 
     def stop(self) -> None:
