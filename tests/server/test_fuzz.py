@@ -30,8 +30,9 @@ _LONG_POLL_CAP = 0.01
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    database = tmp_path_factory.mktemp("fuzz") / "server.sqlite"
-    config = ServerConfig(uri=f"sqlite:///{database}", root_password=ROOT_PASSWORD)
+    folder = tmp_path_factory.mktemp("fuzz")
+    config = ServerConfig(uri=f"sqlite:///{folder / 'server.sqlite'}",
+                          root_password=ROOT_PASSWORD, jwt_secret_file=folder / "jwt.key")
     app = create_app(config, kdf_cost=TEST_COST, announce=lambda *_: None)
     yield app
     app.v6_state.hub.stop()

@@ -1,4 +1,5 @@
-"""``v6 server``: create a config, start/stop the server, import entities, list configs.
+"""``v6 server``: create a config, start/stop the server, import entities, list configs,
+rotate the token signing key.
 
 Configs live in the per-user config directory (``$XDG_CONFIG_HOME/v6lib/server``);
 every command also takes a path to a config file instead of a name.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +40,22 @@ def _load(name: str) -> Any:
 
 
 def _pid_file(config: Any) -> Path:
-    from v6lib.config import user_data_dir
+    return Path(config.data_dir) / "server.pid"
 
-    return user_data_dir("server", config.name) / "server.pid"
+
+@contextmanager
+def _database(config: Any) -> Iterator[Any]:
+    """A session on the server's database, migrated first; the caller commits."""
+    from v6lib.server.db.engine import make_engine, make_session_factory
+    from v6lib.server.db.migrate import upgrade_database
+
+    engine = make_engine(str(config.uri))
+    try:
+        upgrade_database(engine)
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 
@@ -135,16 +151,11 @@ def import_cmd(file: Path, name: str) -> None:
     """Import organizations, users and collaborations from a YAML FILE."""
     try:
         config = _load(name)
-        from v6lib.server.db.engine import make_engine, make_session_factory
-        from v6lib.server.db.migrate import upgrade_database
         from v6lib.server.importer import import_file
 
-        engine = make_engine(str(config.uri))
-        upgrade_database(engine)
-        with make_session_factory(engine)() as session:
+        with _database(config) as session:
             report = import_file(session, file, password_policy=config.password_policy)
             session.commit()
-        engine.dispose()
     except errors.V6Error as exc:
         fail(exc)
         return
@@ -153,3 +164,26 @@ def import_cmd(file: Path, name: str) -> None:
                f"{len(report.nodes)}")
     for node, key in report.api_keys.items():
         click.echo(f"api key for node {node!r}: {key}")
+
+
+@server.command("rotate-key")
+@click.argument("name")
+def rotate_key(name: str) -> None:
+    """Replace the token signing key file with a new random key.
+
+    Every token signed with the old key is refused once the servers restart with the
+    new one: users log in again, nodes log in again by themselves with their API keys.
+    Copy the new file to every other instance before restarting them.
+    """
+    from v6lib.server.signing_key import rotate_key_file
+
+    try:
+        config = _load(name)
+        with _database(config) as session:
+            path = rotate_key_file(session, config)
+            session.commit()
+    except errors.V6Error as exc:
+        fail(exc)
+        return
+    click.echo(f"wrote a new token signing key to {path}; copy it (mode 0600) to every other "
+               "server instance, then restart them all: every session ends")

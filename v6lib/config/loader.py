@@ -146,6 +146,8 @@ def _resolve_paths(config: Any, base: Path) -> None:
         return base / value
 
     config.logging.file = fix(config.logging.file)
+    if isinstance(config, ServerConfig):
+        config.jwt_secret_file = fix(config.jwt_secret_file)
     if isinstance(config, NodeConfig):
         config.task_dir = fix(config.task_dir)
         config.encryption.private_key = fix(config.encryption.private_key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -49,7 +50,10 @@ class ServerConfig(StrictModel):
     port: int = Field(default=7601, ge=1, le=65535)
     api_path: str = "/api"
     uri: str | None = None
+    # NOTE: without jwt_secret_key the key lives in jwt_secret_file (default: in the
+    # data directory), never in the database; see v6lib.server.signing_key.
     jwt_secret_key: SecretStr | None = None
+    jwt_secret_file: Path | None = None
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_hours: int = Field(default=24, ge=1)
     container_token_hours: int = Field(default=24, ge=1)
@@ -88,6 +92,15 @@ class ServerConfig(StrictModel):
     @model_validator(mode="after")
     def _default_uri(self) -> ServerConfig:
         if self.uri is None:
-            path = user_data_dir("server", self.name) / "server.sqlite"
-            object.__setattr__(self, "uri", f"sqlite:///{path}")
+            object.__setattr__(self, "uri", f"sqlite:///{self.data_dir / 'server.sqlite'}")
         return self
+
+    @property
+    def data_dir(self) -> Path:
+        """This server's own files: default database, signing key, pid file."""
+        return user_data_dir("server", self.name)
+
+    @property
+    def jwt_secret_path(self) -> Path:
+        """Where the signing key file is (used when ``jwt_secret_key`` is not set)."""
+        return self.jwt_secret_file or self.data_dir / "jwt_secret.key"

@@ -284,6 +284,8 @@ class DemoFederation:
             "name": "demo-server", "host": "127.0.0.1", "port": self.port, "api_path": "/api",
             "uri": f"sqlite:///{self.workdir / 'server' / 'server.sqlite'}",
             "root_username": "root", "root_password": self.root_password,
+            # the token-signing key stays with the demo and goes when it is deleted
+            "jwt_secret_file": str(self.workdir / "server" / "jwt_secret.key"),
             # Long polls (nodes, waiting clients) each hold a thread.
             "workers": 2, "threads": 16, "logging": {"level": "INFO"},
         }

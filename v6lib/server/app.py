@@ -18,7 +18,7 @@ from v6lib import __version__
 from v6lib.config import ServerConfig
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
 from v6lib.server.auth.tokens import TokenService
-from v6lib.server.bootstrap import BootstrapResult, bootstrap, server_secret
+from v6lib.server.bootstrap import BootstrapResult, bootstrap
 from v6lib.server.db.base import utcnow
 from v6lib.server.db.engine import make_engine, make_session_factory
 from v6lib.server.db.migrate import upgrade_database
@@ -28,6 +28,7 @@ from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
 from v6lib.server.routes import build_routes
 from v6lib.server.services.context import ServiceSettings
+from v6lib.server.signing_key import signing_key
 from v6lib.server.state import ServerState
 
 __all__ = ["V6App", "create_app", "prepare_database", "service_settings"]
@@ -55,7 +56,7 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
 def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost = DEFAULT_COST,
                      announce: Callable[[BootstrapResult, str], None] = _announce,
                      migrate: bool = True) -> str:
-    """Migrate, seed rules/roles/root and return the token secret. Idempotent.
+    """Migrate, seed rules/roles/root and return the token-signing key. Idempotent.
 
     The CLI calls this once in the gunicorn master so workers never race on DDL.
     """
@@ -68,7 +69,7 @@ def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost 
             try:
                 result = bootstrap(session, root_username=config.root_username,
                                    root_password=root_password, kdf_cost=kdf_cost)
-                secret = server_secret(session)
+                secret = signing_key(session, config, kdf_cost=kdf_cost)
                 session.commit()
             except IntegrityError:  # another process seeded at the same moment
                 session.rollback()
@@ -77,8 +78,6 @@ def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost 
                 continue
         announce(result, config.root_username)
         break
-    if config.jwt_secret_key is not None:
-        return config.jwt_secret_key.get_secret_value()
     return secret
 
 
