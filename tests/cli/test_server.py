@@ -93,6 +93,34 @@ def _stop(app: Any) -> None:
     app.v6_state.engine.dispose()
 
 
+def test_reset_password_prints_a_one_time_token(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(server, ["new", "--name", "delta", "--uri", f"sqlite:///{env / 'd.sqlite'}"])
+    doc = env / "import.yaml"
+    doc.write_text(yaml.safe_dump({"organizations": [{"name": "A", "users": [
+        {"username": "ann", "password": "Strong-pass-1!"}]}]}))
+    assert runner.invoke(server, ["import", str(doc), "--config", "delta"]).exit_code == 0
+    done = runner.invoke(server, ["reset-password", "ann", "--config", "delta"])
+    assert done.exit_code == 0, done.output
+    token = done.stdout.strip().splitlines()[-1]
+    assert len(token) >= 40 and "/api/recover/reset" in done.stderr
+    app, client = _serve(env / "config" / "v6lib" / "server" / "delta.yaml")
+    try:
+        body = {"reset_token": token, "password": "Renewed-pass-2!"}
+        assert client.simulate_post("/api/recover/reset", json=body).status_code == 200
+        assert client.simulate_post("/api/recover/reset", json=body).status_code == 401
+        login = client.simulate_post("/api/token/user", json={"username": "ann",
+                                                              "password": "Renewed-pass-2!"})
+        assert login.status_code == 200
+    finally:
+        _stop(app)
+    unknown = runner.invoke(server, ["reset-password", "ghost", "--config", "delta"])
+    assert unknown.exit_code == 66 and "ghost" in unknown.output
+    no_mfa = runner.invoke(server, ["reset-password", "ann", "--config", "delta",
+                                    "--two-factor"])
+    assert no_mfa.exit_code != 0 and "no second factor" in no_mfa.output
+
+
 def test_rotate_key_ends_every_session(env: Path) -> None:
     runner = CliRunner()
     runner.invoke(server, ["new", "--name", "eps", "--uri", f"sqlite:///{env / 'e.sqlite'}"])

@@ -1,5 +1,5 @@
 """``v6 server``: create a config, start/stop the server, import entities, list configs,
-rotate the token signing key.
+issue a recovery token, rotate the token signing key.
 
 Configs live in the per-user config directory (``$XDG_CONFIG_HOME/v6lib/server``);
 every command also takes a path to a config file instead of a name.
@@ -164,6 +164,42 @@ def import_cmd(file: Path, name: str) -> None:
                f"{len(report.nodes)}")
     for node, key in report.api_keys.items():
         click.echo(f"api key for node {node!r}: {key}")
+
+
+@server.command("reset-password")
+@click.argument("username")
+@click.option("--config", "name", required=True, help="Server config name or path.")
+@click.option("--two-factor", is_flag=True,
+              help="A token that removes the user's second factor instead (the user also "
+                   "needs the password).")
+def reset_password(username: str, name: str, two_factor: bool) -> None:
+    """Print a one-time recovery token for USERNAME, to hand over in person.
+
+    For servers without mail (no smtp section). The token is valid
+    email_token_validity_minutes, works once, and replaces any older one; it is
+    printed here only, never logged.
+    """
+    from v6lib.server.db.base import utcnow
+    from v6lib.server.services.recovery import admin_reset_token
+
+    try:
+        config = _load(name)
+        with _database(config) as session:
+            token = admin_reset_token(session, username, "mfa" if two_factor else "password",
+                                      now=utcnow(), minutes=config.email_token_validity_minutes)
+            session.commit()
+    except errors.V6Error as exc:
+        fail(exc)
+        return
+    api = config.api_path
+    use = (f"POST {api}/recover/2fa/reset with {{\"reset_token\": ..., \"password\": ...}} "
+           "(the user's password), or client.user.reset_two_factor(token, password)"
+           if two_factor else
+           f"POST {api}/recover/reset with {{\"reset_token\": ..., \"password\": ...}} "
+           "(the new password), or client.user.reset_password(token, new_password)")
+    click.echo(f"one-time token for {username!r}, valid {config.email_token_validity_minutes} "
+               f"minutes; use it with {use}:", err=True)
+    click.echo(token)
 
 
 @server.command("rotate-key")

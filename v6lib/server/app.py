@@ -23,6 +23,7 @@ from v6lib.server.db.base import utcnow
 from v6lib.server.db.engine import make_engine, make_session_factory
 from v6lib.server.db.migrate import upgrade_database
 from v6lib.server.errors import install_error_handlers
+from v6lib.server.mail import MailOutbox
 from v6lib.server.middleware import RequestMiddleware
 from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
@@ -50,6 +51,12 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
         container_token_ttl=timedelta(hours=config.container_token_hours),
         api_path=config.api_path,
         max_result_bytes=config.max_result_bytes,
+        reset_token_minutes=config.email_token_validity_minutes,
+        recovery_per_account=config.recovery_requests_per_account,
+        recovery_per_address=config.recovery_requests_per_address,
+        recovery_window_minutes=config.recovery_window_minutes,
+        server_name=config.name,
+        support_email=config.support_email,
     )
 
 
@@ -129,7 +136,8 @@ def create_app(
         tokens=TokenService(secret, clock=clock, access_minutes=config.access_token_minutes,
                             refresh_hours=config.refresh_token_hours),
         hub=hub, settings=service_settings(config, kdf_cost), clock=clock,
-        max_request_bytes=config.max_request_bytes, version=__version__)
+        max_request_bytes=config.max_request_bytes, version=__version__,
+        mailer=MailOutbox(config.smtp) if config.smtp is not None else None)
     middleware: list[Any] = [RequestMiddleware(state)]
     if config.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
