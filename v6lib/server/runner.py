@@ -125,3 +125,5 @@ def run_dev(config: ServerConfig) -> None:
             pass
         finally:
             app.v6_state.hub.stop()
+            if app.v6_state.mailer is not None:
+                app.v6_state.mailer.stop()  # send what is queued
