@@ -33,11 +33,11 @@ _LONG_POLL_CAP = 0.01
                 params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def fuzz_app(request: pytest.FixtureRequest,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'server.sqlite'}"
-    else:
-        uri = fresh_postgres_url()
-    config = ServerConfig(uri=uri, root_password=ROOT_PASSWORD)
+    folder = tmp_path_factory.mktemp("fuzz")
+    uri = f"sqlite:///{folder / 'server.sqlite'}" if request.param == "sqlite" \
+        else fresh_postgres_url()
+    config = ServerConfig(uri=uri, root_password=ROOT_PASSWORD,
+                          jwt_secret_file=folder / "jwt.key")
     app = create_app(config, kdf_cost=TEST_COST, announce=lambda *_: None)
     yield app
     app.v6_state.hub.stop()

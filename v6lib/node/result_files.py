@@ -26,6 +26,7 @@ import requests
 from v6lib import errors
 from v6lib.client.transport import Transport, raise_for_error
 from v6lib.crypto import Binding, RSAPublicKey, seal_stream
+from v6lib.private_files import make_private_dir, private_opener
 from v6lib.schemas.run import INLINE_RESULT_BYTES
 
 __all__ = ["BIG_RESULT_BYTES", "FULL_CHECK_LIMIT", "ResultFiles", "json_file_problem",
@@ -73,7 +74,7 @@ class ResultFiles:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.directory)
 
     def path(self, run_id: int) -> Path:
         return self.directory / f"run-{int(run_id)}.result"
@@ -90,7 +91,7 @@ class ResultFiles:
         """
         target = self.path(run_id)
         partial = target.with_suffix(".partial")
-        with output.open("rb") as src, partial.open("wb") as dst:
+        with output.open("rb") as src, open(partial, "wb", opener=private_opener) as dst:
             if recipient is not None and binding is not None:
                 seal_stream(src, dst, [recipient], binding)
             else:
