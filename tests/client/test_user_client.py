@@ -170,7 +170,7 @@ def test_wait_for_results_names_failed_organization(client: Client, server: Any)
     assert "organization 3 (Hospital C)" in message
     assert "'failed'" in message and "KeyError: 'age'" in message and "exit code 1" in message
     assert info.value.details["failed"] == [{"run_id": 12, "organization_id": 3,
-                                             "status": "failed"}]
+                                             "status": "failed", "reason": "exit code 1"}]
 
 
 def test_wait_for_results_can_return_outcomes(client: Client, server: Any) -> None:

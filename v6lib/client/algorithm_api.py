@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from v6lib import serialization
 from v6lib.errors import AlgorithmError, NotFoundError, SerializationError
+from v6lib.rules.visibility import hidden_task_message
 from v6lib.schemas.run_status import TERMINAL_STATUSES, RunStatus
 
 if TYPE_CHECKING:
@@ -169,8 +170,7 @@ class HttpAlgorithmApi:
         if not runs:
             # NOTE: every task has at least one run, so none means the server hid the task
             # from this token (another job's) or it does not exist: say so, as the mock does.
-            raise NotFoundError(f"task {task_id} does not exist or belongs to another job; "
-                                "a run may only read the tasks of its own job")
+            raise NotFoundError(hidden_task_message(task_id))
         return runs
 
     def _fetch_result(self, run_id: int) -> Any:

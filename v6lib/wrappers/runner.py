@@ -41,6 +41,7 @@ __all__ = [
     "encode_result",
     "exit_code",
     "failure_log",
+    "failure_reason",
     "main",
     "public_functions",
     "resolve_method",
@@ -205,16 +206,32 @@ def exit_code(exc: BaseException) -> int:
     return 1
 
 
+#: Longest failure reason a run reports (the researcher reads it; the log has the rest).
+REASON_LIMIT = 2000
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The algorithm's own account of its failure: ``Type: message`` (the run's reason).
+
+    Only the first line of a long message is kept whole; the traceback and local values
+    stay in the log, which the data owner decides to share or not.
+    """
+    if isinstance(exc, V6Error):
+        text = f"{type(exc).__name__}: {exc.message}"
+    elif isinstance(exc, SystemExit):
+        text = (f"AlgorithmError: the algorithm called exit({exc.code!r}) instead of "
+                "returning a result")
+    else:
+        text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    first, _, rest = text.partition("\n")
+    if rest.strip():
+        first += " (more in the log)"
+    return first if len(first) <= REASON_LIMIT else first[:REASON_LIMIT - 3] + "..."
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line saying why the run wrote no result, ending in its exit code."""
-    if isinstance(exc, V6Error):
-        summary = f"{type(exc).__name__}: {exc.message}"
-    elif isinstance(exc, SystemExit):
-        summary = (f"AlgorithmError: the algorithm called exit({exc.code!r}) instead of "
-                   "returning a result")
-    else:
-        summary = f"the algorithm raised {type(exc).__name__}: {exc}"
-    return (f"v6lib: the run failed and wrote no result. {summary} "
+    return (f"v6lib: the run failed and wrote no result. {failure_reason(exc)} "
             f"(exit code {exit_code(exc)})")
 
 
@@ -342,9 +359,17 @@ def _run(argv: Sequence[str]) -> None:
 
 
 def _report(exc: BaseException) -> int:
+    """Log the failure and leave its one-line reason for the node in OUTPUT_FILE."""
     sys.stderr.write(failure_log(exc))
     sys.stderr.flush()
-    return exit_code(exc)
+    code = exit_code(exc)
+    output = os.environ.get("OUTPUT_FILE")
+    if output:
+        from v6lib.rules.failures import failure_record
+
+        with contextlib.suppress(OSError):
+            write_atomic(Path(output), failure_record(failure_reason(exc), code))
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
