@@ -10,7 +10,7 @@ from v6lib.client.algorithm_api import AlgorithmApi
 from v6lib.client.algorithm_client import AlgorithmClient
 from v6lib.errors import AlgorithmError, ValidationError
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import RunMetadata
+from v6lib.wrappers.metadata import RunMetadata
 
 META = RunMetadata(task_id=10, organization_id=2, collaboration_id=1, run_id=20)
 

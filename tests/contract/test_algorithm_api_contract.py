@@ -56,7 +56,7 @@ def _mock_world() -> Iterator[World]:
         foreign = network.create_task("echo", organizations=[2])  # task 2, job 2
         network.wait_for_results(foreign["id"])
         assert (parent["id"], foreign["id"]) == (PARENT_TASK_ID, FOREIGN_TASK_ID)
-        api = MockAlgorithmApi(network, organization_id=1,
+        api = MockAlgorithmApi(network.server, network.submit, organization_id=1,
                                parent=network.store.task(parent["id"]))
         yield World("mock", api)
 

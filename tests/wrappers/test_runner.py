@@ -21,18 +21,17 @@ from v6lib.errors import (
 )
 from v6lib.rules.failures import read_failure_record
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata
+from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.decorators import data
+from v6lib.wrappers.dispatch import dispatch, public_functions, resolve_method
+from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.runner import (
     describe_failure,
-    dispatch,
     encode_result,
     exit_code,
     failure_log,
     main,
-    public_functions,
-    resolve_method,
     write_atomic,
 )
 

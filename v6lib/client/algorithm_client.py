@@ -19,7 +19,7 @@ from v6lib.schemas.task_call import parse_task_call
 if TYPE_CHECKING:
     from v6lib.client.algorithm_api import AlgorithmApi
     from v6lib.schemas.task_input import TaskInput
-    from v6lib.wrappers.context import RunMetadata
+    from v6lib.wrappers.metadata import RunMetadata
 
 __all__ = [
     "AlgorithmClient",

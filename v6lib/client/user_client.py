@@ -227,7 +227,8 @@ class UserClient:
             AlgorithmError: a run did not complete; names organization, status and log.
             WaitTimeoutError: ``timeout`` passed first.
         """
-        self.task.wait(task_id, timeout=timeout, interval=interval)
+        task = self.task.wait(task_id, timeout=timeout, interval=interval)
+        self.result.know_task(task)  # its uid, image and initiator: no second request
         outcomes = self.outcomes(task_id)
         if raise_on_failure:
             if any(not o.ok for o in outcomes):

@@ -9,33 +9,35 @@ results with its own organization's key. The real
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from v6lib.errors import NotFoundError
+from v6lib.mock.server import MockServer
+from v6lib.mock.store import TaskRecord
 
-if TYPE_CHECKING:
-    from v6lib.mock.network import MockNetwork
-    from v6lib.mock.store import TaskRecord
+__all__ = ["MockAlgorithmApi", "Submit"]
 
-__all__ = ["MockAlgorithmApi"]
+#: ``POST /task`` as the network carries it out: the server stores, the nodes start.
+Submit = Callable[..., TaskRecord]
 
 
 class MockAlgorithmApi:
     """:class:`~v6lib.client.algorithm_api.AlgorithmApi` over a :class:`MockNetwork`.
 
     Args:
-        network: the network whose tasks and organizations this api sees.
+        server: the in-memory server whose tasks and organizations this api sees.
+        submit: creates a task and starts its runs (``MockNetwork.submit``).
         organization_id: where the caller runs (the researcher's organization for the
             top-level api); results are opened with this organization's key.
         parent: the task of the calling run; None for the researcher, who may create
             top-level tasks and read any task of the collaboration.
     """
 
-    def __init__(
-        self, network: MockNetwork, *, organization_id: int, parent: TaskRecord | None = None
-    ) -> None:
-        self._network = network
-        self._server = network.server
+    def __init__(self, server: MockServer, submit: Submit, *, organization_id: int,
+                 parent: TaskRecord | None = None) -> None:
+        self._server = server
+        self._submit = submit
         self.organization_id = organization_id
         self.parent = parent
 
@@ -48,7 +50,7 @@ class MockAlgorithmApi:
         input_: dict[str, Any],
         databases: list[dict[str, Any]] | None,
     ) -> dict[str, Any]:
-        task = self._network.submit(
+        task = self._submit(
             name=name, description=description, organizations=organizations,
             input_=input_, databases=databases, init_org_id=self.organization_id,
             parent=self.parent)

@@ -34,9 +34,9 @@ from v6lib.mock.store import TaskRecord
 from v6lib.rules.failures import failure_error, outcome_of
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import RunMetadata
 from v6lib.wrappers.decorators import registry
-from v6lib.wrappers.runner import resolve_method
+from v6lib.wrappers.dispatch import resolve_method
+from v6lib.wrappers.metadata import RunMetadata
 
 __all__ = ["MockNetwork"]
 
@@ -96,12 +96,13 @@ class MockNetwork:
         )
         self.server = MockServer(self.organization_ids, collaboration_id,
                                  MockKeyring(self.organization_ids, encrypted=encrypted))
-        self.nodes = MockNodes(self, sequential=sequential,
-                               max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
-                               failures=self._check_failures(failures or {}))
+        self.nodes = MockNodes(
+            self.server, self.module, self.organizations, submit=self.submit,
+            is_central=self.is_central, sequential=sequential,
+            max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
+            failures=self._check_failures(failures or {}))
         self._researcher_api = MockAlgorithmApi(
-            self, organization_id=self.researcher_organization_id
-        )
+            self.server, self.submit, organization_id=self.researcher_organization_id)
 
     @property
     def store(self) -> Any:

@@ -3,7 +3,7 @@
 The steps mirror production: the node checks the run against its policy with the node's
 own rule (:func:`v6lib.rules.node_policy.evaluate`; a database label it lacks ends the run
 ``not allowed`` with the same reason), the wrapper decodes the (sealed) input, builds
-the run's context and dispatches through :func:`v6lib.wrappers.runner.dispatch`, the
+the run's context and dispatches through :func:`v6lib.wrappers.dispatch.dispatch`, the
 result is serialized by the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result`
 and a failure is reported by its :func:`~v6lib.wrappers.runner.failure_reason` (the
 run's reason) and :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs
@@ -16,25 +16,25 @@ from __future__ import annotations
 import copy
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any
 
 from v6lib.client.algorithm_client import AlgorithmClient
-from v6lib.mock.api import MockAlgorithmApi
-from v6lib.mock.store import MOCK_IMAGE
+from v6lib.mock.api import MockAlgorithmApi, Submit
+from v6lib.mock.datasets import OrganizationData
+from v6lib.mock.server import MockServer
+from v6lib.mock.store import MOCK_IMAGE, RunRecord, TaskRecord
 from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata
+from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
-from v6lib.wrappers.runner import dispatch, encode_result, failure_log, failure_reason
-
-if TYPE_CHECKING:
-    from v6lib.mock.datasets import OrganizationData
-    from v6lib.mock.network import MockNetwork
-    from v6lib.mock.store import RunRecord, TaskRecord
+from v6lib.wrappers.dispatch import dispatch
+from v6lib.wrappers.metadata import RunMetadata
+from v6lib.wrappers.runner import encode_result, failure_log, failure_reason
 
 __all__ = ["FailureSpec", "MockNodes"]
 
@@ -54,18 +54,28 @@ def _databases(data: OrganizationData, requested: list[dict[str, Any]]) -> list[
 
 
 class MockNodes:
-    """One in-process node per organization of a :class:`MockNetwork`.
+    """One in-process node per organization of a ``MockNetwork``.
 
     Args:
-        network: the network (its server, datasets and algorithm module).
+        server: the in-memory server (tasks, runs, keys).
+        module: the algorithm package every run executes.
+        organizations: each organization's data, by id.
+        submit: how a central run's subtasks are created (``MockNetwork.submit``).
+        is_central: whether a task input calls a central function.
         sequential: run a task's runs one after another in the calling thread.
         max_workers: threads per task.
         failures: ``{organization_id: exception}`` raised instead of any partial method.
     """
 
-    def __init__(self, network: MockNetwork, *, sequential: bool, max_workers: int,
-                 failures: Mapping[int, FailureSpec]) -> None:
-        self.network = network
+    def __init__(self, server: MockServer, module: ModuleType,
+                 organizations: Mapping[int, OrganizationData], *, submit: Submit,
+                 is_central: Callable[[TaskInput], bool], sequential: bool,
+                 max_workers: int, failures: Mapping[int, FailureSpec]) -> None:
+        self.server = server
+        self.module = module
+        self.organizations = organizations
+        self._submit = submit
+        self._is_central = is_central
         self.sequential = sequential
         self.max_workers = max_workers
         self.failures = dict(failures)
@@ -77,10 +87,10 @@ class MockNodes:
     def policy(self, organization_id: int) -> NodePolicy:
         """What the organization's node allows: its database labels, the network's
         encryption (every image and initiator: the mock runs one algorithm)."""
-        data = self.network.organizations[organization_id]
+        data = self.organizations[organization_id]
         return NodePolicy(node_name=f"organization {organization_id}",
                           database_labels=frozenset(data.labels),
-                          encryption_enabled=self.network.server.keyring.encrypted)
+                          encryption_enabled=self.server.keyring.encrypted)
 
     # -- starting -----------------------------------------------------------------------
     def start(self, task: TaskRecord, runs: list[RunRecord]) -> None:
@@ -106,13 +116,13 @@ class MockNodes:
         if exc is None or run.status.is_terminal:
             return
         status = RunStatus.CRASHED if run.status is RunStatus.ACTIVE else RunStatus.START_FAILED
-        self.network.server.store.transition(run, status, log=failure_log(exc),
+        self.server.store.transition(run, status, log=failure_log(exc),
                                              reason=failure_reason(exc))
 
     # -- one run ------------------------------------------------------------------------
     def execute(self, task: TaskRecord, run: RunRecord) -> None:
         """Take ``run`` from pending to a terminal status. Never raises for algorithm errors."""
-        server = self.network.server
+        server = self.server
         store = server.store
         store.transition(run, RunStatus.INITIALIZING)
         decision = evaluate(self.policy(run.organization_id), RunRequest(
@@ -122,7 +132,7 @@ class MockNodes:
         if not decision.allowed:
             store.transition(run, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
-        data = self.network.organizations[run.organization_id]
+        data = self.organizations[run.organization_id]
         store.transition(run, RunStatus.ACTIVE)
         try:
             blob = self._run_algorithm(task, run, data)
@@ -135,7 +145,7 @@ class MockNodes:
         store.transition(run, RunStatus.COMPLETED, result=blob, log="")
 
     def _run_algorithm(self, task: TaskRecord, run: RunRecord, data: OrganizationData) -> bytes:
-        keyring = self.network.server.keyring
+        keyring = self.server.keyring
         value = keyring.decode_input(run.input, task=task.binding,
                                      organization_id=run.organization_id)
         task_input = TaskInput.model_validate(value)
@@ -146,22 +156,22 @@ class MockNodes:
             temporary_folder=self.temporary_folder(task.job_id, run.organization_id))
 
         def client() -> AlgorithmClient:
-            api = MockAlgorithmApi(self.network, organization_id=run.organization_id,
-                                   parent=task)
+            api = MockAlgorithmApi(self.server, self._submit,
+                                   organization_id=run.organization_id, parent=task)
             return AlgorithmClient(api, metadata)
 
         context = AlgorithmContext(databases=_databases(data, task.databases),
                                    metadata=metadata, client_factory=client,
                                    data_loader=data.load)
         self._raise_injected_failure(run.organization_id, task_input)
-        result = dispatch(self.network.module, task_input, context)
-        raw = encode_result(result, f"{self.network.module.__name__}.{task_input.method}")
+        result = dispatch(self.module, task_input, context)
+        raw = encode_result(result, f"{self.module.__name__}.{task_input.method}")
         return keyring.encode_result(raw, task=task.binding,
                                      organization_id=run.organization_id)
 
     def _raise_injected_failure(self, organization_id: int, task_input: TaskInput) -> None:
         failure = self.failures.get(organization_id)
-        if failure is None or self.network.is_central(task_input):
+        if failure is None or self._is_central(task_input):
             return
         if isinstance(failure, type):
             raise failure(f"failure injected at organization {organization_id}")
