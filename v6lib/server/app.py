@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from v6lib import __version__
 from v6lib.config import ServerConfig
+from v6lib.server import json_limits
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.bootstrap import BootstrapResult, bootstrap, server_secret
@@ -136,6 +137,9 @@ def create_app(
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
     app = V6App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
+    # NOTE: ``req.media`` decodes with the same depth limit as ``parse_body``.
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
+        loads=json_limits.loads)
     install_error_handlers(app)
     routes = build_routes(hub=hub, version=__version__)
     for path, resource in routes:
