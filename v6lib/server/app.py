@@ -5,6 +5,7 @@ Wiring only: no logic lives here, and nothing connects to a database at import t
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,9 +30,12 @@ from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
 from v6lib.server.routes import build_routes
 from v6lib.server.services.context import ServiceSettings
+from v6lib.server.services.nodes import count_old_format_keys
 from v6lib.server.state import ServerState
 
 __all__ = ["V6App", "create_app", "prepare_database", "service_settings"]
+
+log = logging.getLogger("v6lib.server")
 
 
 def _announce(result: BootstrapResult, username: str) -> None:
@@ -51,6 +55,14 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
         api_path=config.api_path,
         max_result_bytes=config.max_result_bytes,
     )
+
+
+def _warn_old_node_keys(factory: Callable[[], Any]) -> None:
+    with factory() as session:
+        old = count_old_format_keys(session)
+    if old:
+        log.warning("%d node(s) have an API key of the old format and cannot log in until "
+                    "an administrator resets their key (POST /node/{id}/api_key)", old)
 
 
 def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost = DEFAULT_COST,
@@ -78,6 +90,7 @@ def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost 
                 continue
         announce(result, config.root_username)
         break
+    _warn_old_node_keys(factory)
     if config.jwt_secret_key is not None:
         return config.jwt_secret_key.get_secret_value()
     return secret

@@ -94,3 +94,22 @@ def test_node_status_follows_logins_and_event_polls(sqlite_url: str) -> None:
     finally:
         app.v6_state.hub.stop()
         app.v6_state.engine.dispose()
+
+
+def test_every_bad_node_key_gets_the_same_answer(world: World) -> None:
+    api = world.api
+    selector, _, secret = world.key_a.partition(".")
+    attempts = [
+        "wrong",                                   # no selector at all (or the old format)
+        f"{'x' * len(selector)}.{secret}",         # unknown selector
+        f"{selector}.{'A' * len(secret)}",         # known selector, wrong secret
+    ]
+    answers = [api.post("/token/node", json={"api_key": key}, token="") for key in attempts]
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.text for a in answers}) == 1
+
+
+def test_node_keys_are_selector_dot_secret(world: World) -> None:
+    selector, dot, secret = world.key_a.partition(".")
+    assert dot and len(selector) == 16 and len(secret) >= 43
+    assert world.key_b.partition(".")[0] != selector
