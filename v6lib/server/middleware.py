@@ -61,6 +61,7 @@ def authenticate(state: ServerState, session: Session, token: str, *,
         node = session.get(Node, subject)
         if node is None:
             raise AuthenticationError("the node of this token no longer exists")
+        check_token_generation(node, claims)
         now = state.clock()
         if node.last_seen_at is None or \
                 now - node.last_seen_at >= state.settings.node_seen_every:

@@ -24,6 +24,22 @@ def test_reset_api_key_invalidates_the_old_one(world: World) -> None:
     assert api.node_login(new)
 
 
+def test_reset_api_key_revokes_the_nodes_tokens(world: World) -> None:
+    api = world.api
+    before = api.ok("POST", "/token/node", json={"api_key": world.key_a}, token="")
+    other = api.ok("POST", "/token/node", json={"api_key": world.key_b}, token="")
+    new = api.ok("POST", f"/node/{world.node_a}/api_key")["api_key"]
+    denied = api.get(f"/node/{world.node_a}", token=before["access_token"])
+    assert denied.status_code == 401 and "API key reset" in denied.json["message"]
+    assert api.post("/token/refresh", token=before["refresh_token"]).status_code == 401
+    after = api.ok("POST", "/token/node", json={"api_key": new}, token="")
+    renewed = api.ok("POST", "/token/refresh", token=after["refresh_token"])
+    assert api.get(f"/node/{world.node_a}", token=renewed["access_token"]).status_code == 200
+    # another node's tokens are untouched
+    assert api.get(f"/node/{world.node_b}", token=other["access_token"]).status_code == 200
+    assert api.post("/token/refresh", token=other["refresh_token"]).status_code == 200
+
+
 def test_node_unique_per_organization_and_collaboration(world: World) -> None:
     again = world.api.post("/node", json={"collaboration_id": world.collab,
                                           "organization_id": world.org_a})

@@ -28,7 +28,7 @@ from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.nodes import authenticate_node
 
 __all__ = ["check_token_generation", "container_token", "login_node", "login_user",
-           "refresh_tokens", "user_token_claims"]
+           "refresh_tokens", "token_claims"]
 
 _BAD_LOGIN = "invalid username or password"
 
@@ -86,7 +86,7 @@ def login_user(ctx: ServiceContext, payload: UserLogin) -> UserTokenOut:
         # the only moment the plain password is at hand
         user.password_hash = hash_secret(payload.password, cost=ctx.settings.kdf_cost)
     api = ctx.settings.api_path
-    claims = user_token_claims(user)
+    claims = token_claims(user)
     return UserTokenOut(
         access_token=ctx.tokens.issue_access("user", user.id, claims),
         refresh_token=ctx.tokens.issue_refresh("user", user.id, claims),
@@ -131,9 +131,10 @@ def login_node(ctx: ServiceContext, api_key: str, *, client: str = "") -> NodeTo
         raise
     if failures is not None:
         ctx.session.delete(failures)
+    claims = token_claims(node)
     return NodeTokenOut(
-        access_token=ctx.tokens.issue_access("node", node.id),
-        refresh_token=ctx.tokens.issue_refresh("node", node.id),
+        access_token=ctx.tokens.issue_access("node", node.id, claims),
+        refresh_token=ctx.tokens.issue_refresh("node", node.id, claims),
         node_url=f"{ctx.settings.api_path}/node/{node.id}", id=node.id)
 
 
@@ -172,25 +173,24 @@ def refresh_tokens(ctx: ServiceContext, refresh_token: str) -> RefreshOut:
     subject_row = ctx.session.get(model, subject)
     if subject_row is None:
         raise AuthenticationError(f"the {kind} of this token no longer exists")
-    extra: dict[str, int] = {}
-    if isinstance(subject_row, User):
-        check_token_generation(subject_row, claims)
-        extra = user_token_claims(subject_row)
+    check_token_generation(subject_row, claims)
+    extra = token_claims(subject_row)
     return RefreshOut(access_token=ctx.tokens.issue_access(kind, subject, extra),
                       refresh_token=ctx.tokens.issue_refresh(kind, subject, extra))
 
 
-def user_token_claims(user: User) -> dict[str, int]:
-    """The claims a user token carries: the user's current token generation."""
-    return {"gen": int(user.token_generation or 0)}
+def token_claims(subject: User | Node) -> dict[str, int]:
+    """The claims a user or node token carries: its subject's current token generation."""
+    return {"gen": int(subject.token_generation or 0)}
 
 
-def check_token_generation(user: User, claims: dict) -> None:
-    """Refuse a user token issued before the user's last password change or reset.
+def check_token_generation(subject: User | Node, claims: dict) -> None:
+    """Refuse a token issued before its user's last password change or reset, or before
+    its node's last API key reset.
 
     A counter, not a time: a token issued in the same second as the change is still
     refused. Tokens without the claim count as generation 0.
     """
-    if claims.get("gen", 0) != (user.token_generation or 0):
-        raise AuthenticationError("token issued before the last password change; "
-                                  "log in again")
+    if claims.get("gen", 0) != (subject.token_generation or 0):
+        what = "password change" if isinstance(subject, User) else "API key reset"
+        raise AuthenticationError(f"token issued before the last {what}; log in again")

@@ -35,6 +35,9 @@ BAD_API_KEY = ("invalid api key (keys have the form <selector>.<secret>; a key i
 def set_api_key(node: Node, api_key: str, cost: KdfCost) -> None:
     """Store ``api_key`` (``selector.secret``) on ``node``: the selector, a hash of the secret.
 
+    Also bumps the node's token generation, so tokens issued under the previous key
+    (access and refresh) stop working at once.
+
     Raises:
         ValidationError: ``api_key`` is not of the ``selector.secret`` form.
     """
@@ -45,6 +48,7 @@ def set_api_key(node: Node, api_key: str, cost: KdfCost) -> None:
                               details={"field": "api_key"})
     node.api_key_selector = key.selector
     node.api_key_hash = hash_secret(key.secret, cost=cost)
+    node.token_generation = (node.token_generation or 0) + 1
 
 
 def issue_api_key(node: Node, cost: KdfCost) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from v6lib.server.auth.api_keys import SELECTOR_LENGTH
@@ -28,5 +28,8 @@ class Node(IdMixin, CreatedAtMixin, Base):
     api_key_selector: Mapped[str | None] = mapped_column(String(SELECTOR_LENGTH), unique=True,
                                                          index=True)
     api_key_hash: Mapped[str] = mapped_column(String(255))
+    # Goes up by one on every API key reset; node tokens carry the value they were
+    # issued with ("gen") and are refused once it no longer matches.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(20), default="offline")
     last_seen_at: Mapped[datetime | None]
