@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
 
@@ -66,6 +66,9 @@ class ServerConfig(StrictModel):
     threads: int = Field(default=8, ge=1)
     logging: LoggingConfig = LoggingConfig()
     cors_origins: list[str] = []
+    # reverse proxies whose X-Forwarded-For header is believed (addresses or CIDR
+    # networks); empty: the TCP peer address is the client, whatever the headers say
+    trusted_proxies: list[IPvAnyNetwork] = []
     smtp: SmtpConfig | None = None
 
     @model_validator(mode="before")

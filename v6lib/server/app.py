@@ -144,7 +144,8 @@ def create_app(
         tokens=TokenService(secret, clock=clock, access_minutes=config.access_token_minutes,
                             refresh_hours=config.refresh_token_hours),
         hub=hub, settings=service_settings(config, kdf_cost), clock=clock,
-        max_request_bytes=config.max_request_bytes, version=__version__)
+        max_request_bytes=config.max_request_bytes, version=__version__,
+        trusted_proxies=tuple(config.trusted_proxies))
     middleware: list[Any] = [RequestMiddleware(state)]
     if config.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
