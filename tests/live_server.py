@@ -19,6 +19,7 @@ from v6lib.server.auth.passwords import TEST_COST
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: bursts of connections must not be reset
 
 
 class _PooledServer(WSGIServer):
@@ -26,6 +27,7 @@ class _PooledServer(WSGIServer):
     a request that holds a thread makes the others queue."""
 
     threads = 8
+    request_queue_size = 128
 
     def server_activate(self) -> None:
         super().server_activate()

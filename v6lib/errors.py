@@ -12,12 +12,12 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── ValidationError               malformed input (names the field)
     │   └── SerializationError        a value cannot cross the JSON/language boundary
     ├── AuthenticationError           who are you? (bad credentials, expired/forged token)
-    │   └── MFARequiredError          password was right, a TOTP code is needed
+    │   └── MFARequiredError          password was right; set up two-factor authentication
     ├── PermissionDenied              you may not do this
     ├── NotFoundError                 no such resource (or not visible to you)
     ├── ConflictError                 state does not allow it (illegal run transition, duplicate)
     ├── PayloadTooLargeError          request body above the configured limit
-    ├── RateLimitedError              too many attempts (login lockout)
+    ├── RateLimitedError              too many attempts (login throttling, long-poll caps)
     ├── EncryptionError               the encryption protocol failed
     │   ├── DecryptionError           generic failure to open an envelope
     │   │   ├── TamperedError         ciphertext or header changed after sealing

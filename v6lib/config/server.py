@@ -54,7 +54,11 @@ class ServerConfig(StrictModel):
     refresh_token_hours: int = Field(default=24, ge=1)
     container_token_hours: int = Field(default=24, ge=1)
     password_policy: PasswordPolicy = PasswordPolicy()
+    # login throttling per (account, client address): this many failed attempts go
+    # through at once, then each further one waits login_backoff_seconds, doubling up
+    # to lockout_minutes (0 turns throttling off); a success starts afresh
     max_failed_logins: int = Field(default=5, ge=1)
+    login_backoff_seconds: float = Field(default=2, gt=0, le=3600)
     lockout_minutes: int = Field(default=15, ge=0)
     mfa_required: bool = False
     root_username: str = "root"

@@ -19,6 +19,7 @@ from v6lib import __version__
 from v6lib.config import ServerConfig
 from v6lib.server import json_limits
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
+from v6lib.server.auth.throttle import ThrottlePolicy
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.bootstrap import BootstrapResult, bootstrap, server_secret
 from v6lib.server.db.base import utcnow
@@ -48,8 +49,10 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
     return ServiceSettings(
         kdf_cost=kdf_cost,
         password_policy=config.password_policy,
-        max_failed_logins=config.max_failed_logins,
-        lockout_minutes=config.lockout_minutes,
+        login_throttle=ThrottlePolicy(
+            free_attempts=config.max_failed_logins,
+            first_delay=timedelta(seconds=config.login_backoff_seconds),
+            max_delay=timedelta(minutes=config.lockout_minutes)),
         mfa_required=config.mfa_required,
         container_token_ttl=timedelta(hours=config.container_token_hours),
         api_path=config.api_path,

@@ -133,7 +133,7 @@ def _user(session: Session, org: Organization, spec: ImportUser, root_role: Any,
         raise ValidationError(f"users: username {spec.username!r} already belongs to "
                               f"another organization")
     if user is None:
-        user = User(username=spec.username, organization_id=org.id, failed_login_attempts=0,
+        user = User(username=spec.username, organization_id=org.id,
                     password_hash=hash_secret(spec.password, cost=cost), roles=[root_role])
         session.add(user)
     for key in ("firstname", "lastname", "email"):

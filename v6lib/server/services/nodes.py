@@ -9,13 +9,14 @@ lets anyone check a guessed secret faster than argon2.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError, NotFoundError, ValidationError
 from v6lib.schemas.node import NodeIn, NodePatch
-from v6lib.server.auth.api_keys import new_api_key, parse_api_key
+from v6lib.server.auth.api_keys import ApiKey, new_api_key, parse_api_key
 from v6lib.server.auth.passwords import KdfCost, dummy_verify, hash_secret, verify_secret
 from v6lib.server.db.models import Collaboration, Node, Organization
 from v6lib.server.permissions.policy import require, visible_filter
@@ -23,9 +24,9 @@ from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
 
-__all__ = ["BAD_API_KEY", "authenticate_node", "count_old_format_keys", "create_node",
-           "delete_node", "get_node", "issue_api_key", "list_nodes", "reset_api_key",
-           "set_api_key", "update_node"]
+__all__ = ["BAD_API_KEY", "authenticate_node", "check_key", "count_old_format_keys",
+           "create_node", "delete_node", "find_by_key", "get_node", "issue_api_key",
+           "list_nodes", "mark_seen", "reset_api_key", "set_api_key", "update_node"]
 
 #: The one answer to every failed node login, whatever was wrong with the key.
 BAD_API_KEY = ("invalid api key (keys have the form <selector>.<secret>; a key issued "
@@ -138,20 +139,39 @@ def reset_api_key(ctx: ServiceContext, node_id: int) -> str:
     return api_key
 
 
-def authenticate_node(ctx: ServiceContext, api_key: str) -> Node:
-    """The node owning ``api_key``; marks it seen. Raises ``AuthenticationError``.
+def find_by_key(session: Session, api_key: str) -> tuple[ApiKey | None, Node | None]:
+    """The parsed key and the node its selector names (either may be None). No check."""
+    key = parse_api_key(api_key)
+    if key is None:
+        return None, None
+    return key, session.scalars(select(Node).where(Node.api_key_selector == key.selector)).first()
+
+
+def check_key(api_key: str, key: ApiKey | None, node: Node | None) -> Node:
+    """``node`` when ``key`` proves it, else ``AuthenticationError(BAD_API_KEY)``.
 
     Every failure (malformed key, unknown selector, wrong secret) costs one KDF check
     and gets the same answer, so neither timing nor message tells them apart.
     """
-    key = parse_api_key(api_key)
-    node = None if key is None else ctx.session.scalars(
-        select(Node).where(Node.api_key_selector == key.selector)).first()
     if key is None or node is None:
         dummy_verify(api_key)
         raise AuthenticationError(BAD_API_KEY)
     if not verify_secret(node.api_key_hash, key.secret):
         raise AuthenticationError(BAD_API_KEY)
-    node.last_seen_at = ctx.now()
+    return node
+
+
+def mark_seen(node: Node, now: datetime) -> None:
+    node.last_seen_at = now
     node.status = "online"
+
+
+def authenticate_node(ctx: ServiceContext, api_key: str) -> Node:
+    """The node owning ``api_key``; marks it seen. Raises ``AuthenticationError``.
+
+    Not throttled: for in-process callers; HTTP logins go through ``logins.login_node``.
+    """
+    key, node = find_by_key(ctx.session, api_key)
+    node = check_key(api_key, key, node)
+    mark_seen(node, ctx.now())
     return node
