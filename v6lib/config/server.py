@@ -68,6 +68,9 @@ class ServerConfig(StrictModel):
     max_result_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     workers: int = Field(default=2, ge=1)
     threads: int = Field(default=8, ge=1)
+    # long-polls (GET /event, GET /task/{id}/wait) one user, node or container may hold
+    # at once per worker; all of them together hold at most three quarters of threads
+    max_long_polls_per_caller: int = Field(default=2, ge=1)
     logging: LoggingConfig = LoggingConfig()
     cors_origins: list[str] = []
     # reverse proxies whose X-Forwarded-For header is believed (addresses or CIDR

@@ -26,6 +26,7 @@ from v6lib.server.db.base import utcnow
 from v6lib.server.db.engine import make_engine, make_session_factory
 from v6lib.server.db.migrate import upgrade_database
 from v6lib.server.errors import install_error_handlers
+from v6lib.server.events.long_polls import LongPollGate, long_poll_slots
 from v6lib.server.middleware import RequestMiddleware
 from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
@@ -148,7 +149,9 @@ def create_app(
                             refresh_hours=config.refresh_token_hours),
         hub=hub, settings=service_settings(config, kdf_cost), clock=clock,
         max_request_bytes=config.max_request_bytes, version=__version__,
-        trusted_proxies=tuple(config.trusted_proxies))
+        trusted_proxies=tuple(config.trusted_proxies),
+        long_polls=LongPollGate(slots=long_poll_slots(config.threads),
+                                per_caller=config.max_long_polls_per_caller))
     middleware: list[Any] = [RequestMiddleware(state)]
     if config.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
@@ -158,7 +161,7 @@ def create_app(
     app.req_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
         loads=json_limits.loads)
     install_error_handlers(app)
-    routes = build_routes(hub=hub, version=__version__)
+    routes = build_routes(hub=hub, long_polls=state.long_polls, version=__version__)
     for path, resource in routes:
         app.add_route(f"{config.api_path}{path}", resource)
     docs = ApiDocs(build_openapi(routes, api_path=config.api_path, version=__version__))

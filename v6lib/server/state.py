@@ -29,3 +29,4 @@ class ServerState:
     version: str
     # reverse proxies whose X-Forwarded-For is believed (``client_address``)
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    long_polls: Any = None  # v6lib.server.events.long_polls.LongPollGate

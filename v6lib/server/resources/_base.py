@@ -6,7 +6,8 @@ which both drives parsing here and builds the OpenAPI document, so the two canno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlencode
@@ -18,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from v6lib.errors import PayloadTooLargeError, ValidationError
 from v6lib.schemas.common import Links, Page
 from v6lib.server import json_limits
+from v6lib.server.events.long_polls import LongPollGate, caller_key
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["ListQuery", "Op", "Resource", "page_reply", "parse_body", "parse_query", "reply"]
+__all__ = ["ListQuery", "Op", "Resource", "held_while_waiting", "page_reply", "parse_body",
+           "parse_query", "reply"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -135,6 +138,20 @@ def parse_query(req: falcon.Request, model: type[M]) -> M:
         return model.model_validate(params)
     except pydantic.ValidationError as exc:
         raise _describe(exc, "query") from None
+
+
+@contextmanager
+def held_while_waiting(long_polls: LongPollGate, ctx: ServiceContext,
+                       timeout: float) -> Iterator[None]:
+    """A long-poll slot for the caller while its request waits up to ``timeout`` seconds.
+
+    A request that does not wait (``timeout`` 0) needs none and is never refused.
+    """
+    if timeout <= 0:
+        yield
+        return
+    with long_polls.hold(caller_key(ctx.me)):
+        yield
 
 
 def reply(resp: falcon.Response, body: BaseModel, status: int = 200) -> None:
