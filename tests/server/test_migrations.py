@@ -79,3 +79,25 @@ def test_old_node_keys_are_kept_out_after_the_upgrade(db_url: str,
     assert login.status_code == 401 and "ask an administrator" in login.json["message"]
     assert any("1 node(s) have an API key of the old format" in r.getMessage()
                for r in caplog.records)
+
+
+def test_auth_hardening_downgrades_and_upgrades_again(db_url: str) -> None:
+    from alembic import command
+
+    from v6lib.server.db.migrate import alembic_config
+
+    engine = make_engine(db_url)
+    upgrade_database(engine)
+    cfg = alembic_config()
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0003")
+    assert current_revision(engine) == "0003"
+    columns = {c["name"] for c in inspect(engine).get_columns("node")}
+    assert "api_key_lookup" in columns and "api_key_selector" not in columns
+    assert "login_failure" in inspect(engine).get_table_names()
+    upgrade_database(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(
+            conn, opts={"compare_type": True}), Base.metadata) == []
+    engine.dispose()
