@@ -1,4 +1,5 @@
-"""Per-request plumbing: request id, body-size limit, DB session with commit/rollback, caller.
+"""Per-request plumbing: request id, client address, body-size limit, DB session with
+commit/rollback, caller.
 
 Resources set ``auth = False`` to be reachable without a token; every other resource
 gets ``req.context.ctx``, a ``ServiceContext`` holding the authenticated principal.
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError, PayloadTooLargeError
 from v6lib.schemas.run_status import RunStatus
+from v6lib.server.client_address import client_address
 from v6lib.server.db.engine import is_sqlite, write_options
 from v6lib.server.db.models import Node, Run, User
 from v6lib.server.permissions.principal import (
@@ -61,6 +63,7 @@ def authenticate(state: ServerState, session: Session, token: str, *,
         node = session.get(Node, subject)
         if node is None:
             raise AuthenticationError("the node of this token no longer exists")
+        check_token_generation(node, claims)
         now = state.clock()
         if node.last_seen_at is None or \
                 now - node.last_seen_at >= state.settings.node_seen_every:
@@ -110,6 +113,8 @@ class RequestMiddleware:
         req.context.request_id = incoming[:64] if incoming.isprintable() and incoming \
             else uuid.uuid4().hex
         req.context.max_bytes = self.state.max_request_bytes
+        req.context.client_address = client_address(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self.state.trusted_proxies)
         length = req.content_length
         limit = self.state.max_request_bytes
         if req.method == "PUT" and _is_raw(req):
