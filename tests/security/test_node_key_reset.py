@@ -38,3 +38,20 @@ def test_key_reset_revokes_the_nodes_tokens(live: LiveFactory) -> None:
     # the other node was not affected
     other = server.post("/token/node", json={"api_key": world.key_b})
     assert other.status_code == 200
+
+
+def test_key_reset_also_ends_the_tokens_of_its_runs(live: LiveFactory) -> None:
+    """A container token the node obtained before the reset stops working with it."""
+    server = live()
+    world = server.world()
+    node = server.post("/token/node", json={"api_key": world.key_a}).json()["access_token"]
+    task = world.task(orgs=[world.org_a])
+    run = server.get(f"/run?task_id={task['id']}", token=node).json()["data"][0]
+    claim = server.post(f"/run/{run['id']}/claim", token=node)
+    assert claim.status_code == 200, claim.text
+    container = claim.json()["container_token"]
+    assert server.get(f"/task/{task['id']}", token=container).status_code == 200
+    assert server.post(f"/node/{world.node_a}/api_key",
+                       token=world.api.token).status_code == 200
+    answer = server.get(f"/task/{task['id']}", token=container)
+    assert answer.status_code == 401 and "API key reset" in answer.json()["message"]

@@ -28,7 +28,7 @@ from v6lib.server.auth import mfa
 from v6lib.server.auth.passwords import dummy_verify, hash_secret, needs_rehash, verify_secret
 from v6lib.server.db.engine import begin_write
 from v6lib.server.db.models import Node, Run, Task, User
-from v6lib.server.services import login_throttle, nodes
+from v6lib.server.services import login_throttle, node_liveness, nodes
 from v6lib.server.services.context import ServiceContext
 
 __all__ = ["BAD_LOGIN", "check_token_generation", "container_token", "login_node",
@@ -117,7 +117,7 @@ def login_node(ctx: ServiceContext, api_key: str, *, client: str = "") -> NodeTo
     login_throttle.admit(ctx, subject, client)
     node = nodes.check_key(api_key, key, node)
     begin_write(ctx.session)
-    nodes.mark_seen(node, ctx.now())
+    node_liveness.mark_seen(node, ctx.now())
     login_throttle.forget(ctx, subject, client)
     claims = token_claims(node)
     return NodeTokenOut(
@@ -145,10 +145,13 @@ def container_token(ctx: ServiceContext, payload: ContainerTokenIn) -> Container
             "initializing or active runs")
     if payload.image != task.image:
         raise PermissionDenied(f"image {payload.image!r} is not the image of task {task.id}")
+    node = ctx.session.get(Node, me.node_id)
+    assert node is not None  # the caller authenticated as this node
+    # NOTE: the node's token generation: a reset of its API key ends these tokens too
     claims = {"run_id": run.id, "task_id": task.id, "job_id": task.job_id,
               "collaboration_id": task.collaboration_id,
               "organization_id": run.organization_id, "node_id": me.node_id,
-              "image": task.image}
+              "image": task.image, **token_claims(node)}
     token = ctx.tokens.issue_access("container", run.id, claims,
                                     ttl=ctx.settings.container_token_ttl)
     return ContainerTokenOut(container_token=token)

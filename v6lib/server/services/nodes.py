@@ -9,7 +9,6 @@ lets anyone check a guessed secret faster than argon2.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,13 +19,14 @@ from v6lib.server.auth.api_keys import ApiKey, new_api_key, parse_api_key
 from v6lib.server.auth.passwords import KdfCost, dummy_verify, hash_secret, verify_secret
 from v6lib.server.db.models import Collaboration, Node, Organization
 from v6lib.server.permissions.policy import require, require_own_organization, visible_filter
+from v6lib.server.services import node_liveness
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
 
 __all__ = ["BAD_API_KEY", "authenticate_node", "check_key", "count_old_format_keys",
            "create_node", "delete_node", "find_by_key", "get_node", "issue_api_key",
-           "list_nodes", "mark_seen", "reset_api_key", "set_api_key", "update_node"]
+           "list_nodes", "reset_api_key", "set_api_key", "update_node"]
 
 #: The one answer to every failed node login, whatever was wrong with the key.
 BAD_API_KEY = ("invalid api key (keys have the form <selector>.<secret>; a key issued "
@@ -63,14 +63,6 @@ def count_old_format_keys(session: Session) -> int:
     """Nodes whose key predates the ``selector.secret`` format: they cannot log in."""
     return int(session.scalar(select(func.count()).select_from(Node).where(
         Node.api_key_selector.is_(None))) or 0)
-
-
-def node_status(node: Node, ctx: ServiceContext) -> str:
-    """``online`` while the node was seen recently; otherwise ``offline``."""
-    if node.last_seen_at is None:
-        return "offline"
-    return "online" if ctx.now() - node.last_seen_at < ctx.settings.node_offline_after \
-        else "offline"
 
 
 def list_nodes(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
@@ -165,11 +157,6 @@ def check_key(api_key: str, key: ApiKey | None, node: Node | None) -> Node:
     return node
 
 
-def mark_seen(node: Node, now: datetime) -> None:
-    node.last_seen_at = now
-    node.status = "online"
-
-
 def authenticate_node(ctx: ServiceContext, api_key: str) -> Node:
     """The node owning ``api_key``; marks it seen. Raises ``AuthenticationError``.
 
@@ -177,5 +164,5 @@ def authenticate_node(ctx: ServiceContext, api_key: str) -> Node:
     """
     key, node = find_by_key(ctx.session, api_key)
     node = check_key(api_key, key, node)
-    mark_seen(node, ctx.now())
+    node_liveness.mark_seen(node, ctx.now())
     return node
