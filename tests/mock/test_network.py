@@ -191,7 +191,7 @@ def test_failure_in_a_partial_surfaces_through_the_central(
     message = str(caught.value)
     assert message.splitlines()[0] == (
         "task 1: organization 1 failed: AlgorithmError: task 2: organization 3 failed: "
-        "ValueError: cannot handle the data of organization 3 (more in the log)")
+        "ValueError: cannot handle the data of organization 3")
     assert "ValueError: cannot handle the data of organization 3" in message
 
 

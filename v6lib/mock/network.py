@@ -202,6 +202,13 @@ class MockNetwork:
         """
         return self._researcher_api.get_runs(task_id)
 
+    def kill_task(self, task_id: int) -> None:
+        """Kill the task and its subtasks: their unfinished runs end "killed by user".
+
+        A run's thread cannot be stopped in process; what it returns later is dropped.
+        """
+        self.server.kill_task(task_id)
+
     def algorithm_client(self) -> AlgorithmClient:
         """An AlgorithmClient acting as the researcher (``client.task.create``, ...)."""
         metadata = RunMetadata(

@@ -23,10 +23,12 @@ from v6lib.rules.task_requests import (
     subtask_databases,
     unreachable_organizations,
 )
+from v6lib.rules.task_status import KILL_REASON
 from v6lib.rules.visibility import check_job_visible
 from v6lib.schemas.collaboration import CollaborationOut
 from v6lib.schemas.organization import OrganizationOut
 from v6lib.schemas.run import RunOut
+from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskOut
 
 __all__ = ["MockServer"]
@@ -74,6 +76,21 @@ class MockServer:
             name=name, description=description, collaboration_id=self.collaboration_id,
             init_org_id=init_org_id, parent=parent, databases=requested or [],
             inputs=inputs, uid=uid)
+
+    def kill_task(self, task_id: int) -> int:
+        """Kill the task and every task below it: unfinished runs end "killed by user"
+        (as the server does); returns how many runs were killed."""
+        wanted = {task_id}
+        self.store.task(task_id)  # NotFoundError for an unknown task
+        killed = 0
+        for task in self.store.tasks():  # creation order: parents before children
+            if task.id in wanted or task.parent_id in wanted:
+                wanted.add(task.id)
+                for run in self.store.runs(task.id):
+                    if not run.status.is_terminal:
+                        self.store.transition(run, RunStatus.KILLED, reason=KILL_REASON)
+                        killed += 1
+        return killed
 
     def visible_task(self, task_id: int, caller_job_id: int | None) -> TaskRecord:
         """The task, if the caller may see it (``caller_job_id`` None: the researcher)."""

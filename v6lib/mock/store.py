@@ -128,6 +128,11 @@ class TaskStore:
         except KeyError:
             raise NotFoundError(f"task {task_id} does not exist") from None
 
+    def tasks(self) -> list[TaskRecord]:
+        """Every task, in the order they were created."""
+        with self._changed:
+            return list(self._tasks.values())
+
     def runs(self, task_id: int) -> list[RunRecord]:
         """The task's runs in the order they were created."""
         with self._changed:

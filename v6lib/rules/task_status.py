@@ -6,7 +6,10 @@ from collections.abc import Iterable
 
 from v6lib.schemas.run_status import RunStatus
 
-__all__ = ["derive_task_status"]
+__all__ = ["KILL_REASON", "derive_task_status"]
+
+#: The reason of every run ended by a kill of its task (or of an ancestor task).
+KILL_REASON = "killed by user"
 
 _RUNNING = {RunStatus.INITIALIZING, RunStatus.ACTIVE}
 

@@ -88,9 +88,7 @@ def failure_reason(exc: BaseException) -> str:
                 "returning a result")
     else:
         text = f"{type(exc).__name__}: {exc}".rstrip(": ")
-    first, _, rest = text.partition("\n")
-    if rest.strip():
-        first += " (more in the log)"
+    first = text.partition("\n")[0]
     return first if len(first) <= REASON_LIMIT else first[:REASON_LIMIT - 3] + "..."
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from v6lib.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from v6lib.rules.task_requests import subtask_databases, unreachable_organizations
+from v6lib.rules.task_status import KILL_REASON
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn
 from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
@@ -179,7 +180,7 @@ def kill_runs(ctx: ServiceContext, task_ids: list[int]) -> int:
     for run in runs:
         run.status = RunStatus.KILLED.value
         run.finished_at = now
-        run.reason = "killed by user"
+        run.reason = KILL_REASON
         ctx.events.publish(ctx.session, "task_killed", task_id=run.task_id, run_id=run.id,
                            organization_id=run.organization_id,
                            collaboration_id=tasks[run.task_id].collaboration_id,
