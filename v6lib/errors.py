@@ -49,6 +49,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataError",
+    "DatabaseUnavailableError",
     "DecryptionError",
     "EncryptionDowngradeError",
     "EncryptionError",
@@ -239,6 +240,13 @@ class ServerUnavailableError(V6Error):
     code = "server_unavailable"
     http_status = 503
     exit_code = 69
+
+
+class DatabaseUnavailableError(ServerUnavailableError):
+    """The server runs but cannot reach its database (restarting, overloaded, network):
+    a temporary condition, answered with 503 and ``Retry-After``."""
+
+    code = "database_unavailable"
 
 
 class ServerBusyError(ServerUnavailableError):
