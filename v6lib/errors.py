@@ -27,7 +27,8 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     │   └── UnsupportedVersionError   envelope version unknown to this library
     ├── AlgorithmError                the algorithm (or its data) failed
     │   ├── DataError                 a data source is missing, unreadable or mis-typed
-    │   └── PrivacyError              a result would disclose too much
+    │   ├── PrivacyError              a result would disclose too much
+    │   └── UnsafeFileError           a file the algorithm left is a link, pipe, device or too big
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
     ├── ServerUnavailableError        the server cannot be reached (retry later)
@@ -60,6 +61,7 @@ __all__ = [
     "ServerUnavailableError",
     "TamperedError",
     "TruncatedError",
+    "UnsafeFileError",
     "UnsupportedVersionError",
     "V6Error",
     "ValidationError",
@@ -192,6 +194,12 @@ class DataError(AlgorithmError):
 class PrivacyError(AlgorithmError):
     code = "privacy_error"
     exit_code = 67
+
+
+class UnsafeFileError(AlgorithmError):
+    """A file an algorithm's container left behind that the node refuses to read."""
+
+    code = "unsafe_file"
 
 
 class PolicyError(V6Error):

@@ -9,16 +9,11 @@ from here but handed to the :class:`~v6lib.node.outbox.Outbox`, which delivers t
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import os
-import shutil
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from v6lib.crypto import Binding, load_public_key_pem
 from v6lib.errors import (
     ConflictError,
     EncryptionError,
@@ -32,13 +27,14 @@ from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.policies import RunRequest, evaluate
-from v6lib.node.result_files import BIG_RESULT_BYTES, json_file_problem
 from v6lib.node.retry import Backoff, is_transient, retry_call
+from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
+from v6lib.node.run_output import OutputCollector
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
 from v6lib.schemas.run_status import RunStatus
 
-__all__ = ["Identity", "RunExecutor", "run_paths"]
+__all__ = ["Identity", "RunExecutor"]
 
 log = logging.getLogger(__name__)
 GONE_REASON = "node restarted and the run's container was gone"
@@ -52,29 +48,6 @@ class Identity:
     organization_id: int
     collaboration_id: int
     encrypted: bool
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    run_dir: Path
-    input_file: Path
-    output_file: Path
-    token_file: Path
-    temporary_folder: Path
-
-
-def run_paths(task_dir: Path, job_id: int, run_id: int) -> RunPaths:
-    """Where a run's files live: ``<task_dir>/jobs/<job>/<run>/``; tmp shared per job."""
-    job_dir = Path(task_dir) / "jobs" / str(job_id)
-    run_dir = job_dir / str(run_id)
-    return RunPaths(run_dir, run_dir / "input", run_dir / "output", run_dir / "token",
-                    job_dir / "tmp")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 class RunExecutor:
@@ -104,6 +77,10 @@ class RunExecutor:
         self.proxy_port = proxy_port
         self.stop = stop
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
+        self.output = OutputCollector(
+            keys=keys, organization_id=identity.organization_id,
+            owner=runtime.output_owner(), limit=options.max_output_bytes,
+            results=journal.results, encrypted=identity.encrypted)
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self.watchers: dict[int, threading.Thread] = {}
@@ -247,11 +224,7 @@ class RunExecutor:
                                    "input")
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
-        paths.run_dir.mkdir(parents=True, exist_ok=True)
-        paths.temporary_folder.mkdir(parents=True, exist_ok=True)
-        paths.output_file.unlink(missing_ok=True)
-        _write_private(paths.input_file, plain)
-        _write_private(paths.token_file, token.encode("ascii"))
+        prepare_run_files(paths, plain, token)
 
     def _report_active(self, run_id: int, handle: str) -> None:
         try:
@@ -301,59 +274,10 @@ class RunExecutor:
             self._finish(run_id, RunStatus.FAILED, log=logs,
                          reason=f"algorithm exited with code {info.exit_code}")
         else:
-            status, result, reason = self._read_output(entry, paths.output_file)
-            self._finish(run_id, status, result=result, log=logs, reason=reason)
+            outcome = self.output.collect(entry, paths.output_file)
+            self._finish(run_id, outcome.status, result=outcome.result, log=logs,
+                         reason=outcome.reason)
         self._cleanup(self.journal.get(run_id), handle)
-
-    def _read_output(self, entry: JournalEntry, output: Path
-                     ) -> tuple[RunStatus, bytes | None, str | None]:
-        try:
-            size = output.stat().st_size
-        except FileNotFoundError:
-            return RunStatus.UNEXPECTED_OUTPUT, None, "the algorithm wrote no output file"
-        if self.journal.results is not None and size > BIG_RESULT_BYTES:
-            return self._keep_big_output(entry, output)
-        try:
-            data = output.read_bytes()
-        except FileNotFoundError:
-            return RunStatus.UNEXPECTED_OUTPUT, None, "the algorithm wrote no output file"
-        problem = _json_problem(data)
-        if problem:
-            return RunStatus.UNEXPECTED_OUTPUT, None, f"the output file is not JSON: {problem}"
-        if not self.identity.encrypted:
-            return RunStatus.COMPLETED, data, None
-        try:
-            recipient = load_public_key_pem(entry.recipient_key or "")
-            binding = Binding(str(entry.task_uid), self.identity.organization_id, "result")
-            return RunStatus.COMPLETED, self.keys.seal_with(data, recipient, binding), None
-        except EncryptionError as exc:
-            return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
-
-    def _keep_big_output(self, entry: JournalEntry, output: Path
-                         ) -> tuple[RunStatus, bytes | None, str | None]:
-        """Seal (or copy) a big output by streaming into the journal's result files.
-
-        Never read into memory as a whole; the outbox uploads the file with a streaming
-        PUT. It is durable before the outcome is journaled, so a crash in between only
-        means doing this again.
-        """
-        files = self.journal.results
-        assert files is not None
-        problem = json_file_problem(output)
-        if problem:
-            return RunStatus.UNEXPECTED_OUTPUT, None, f"the output file is not JSON: {problem}"
-        try:
-            if self.identity.encrypted and self.keys.encrypted:
-                recipient = load_public_key_pem(entry.recipient_key or "")
-                binding = Binding(str(entry.task_uid), self.identity.organization_id, "result")
-                files.store(entry.run_id, output, recipient=recipient, binding=binding)
-            else:
-                files.store(entry.run_id, output)
-        except EncryptionError as exc:
-            return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
-        except OSError as exc:
-            return RunStatus.FAILED, None, f"cannot keep the result for upload: {exc}"
-        return RunStatus.COMPLETED, None, None
 
     def _cleanup(self, entry: JournalEntry | None, handle: str | None) -> None:
         if handle:
@@ -363,11 +287,10 @@ class RunExecutor:
                 log.warning("could not remove %s: %s", handle, exc)
         if entry is not None and not entry.in_flight:
             job_id = entry.job_id or entry.task_id
-            paths = run_paths(self.options.task_dir, job_id, entry.run_id)
-            shutil.rmtree(paths.run_dir, ignore_errors=True)
-            if not any((e.job_id or e.task_id) == job_id for e in self.journal.in_flight()):
-                # the job's shared temporary folder goes with its last run on this node
-                shutil.rmtree(paths.temporary_folder.parent, ignore_errors=True)
+            # the job's shared temporary folder goes with its last run on this node
+            last = not any((e.job_id or e.task_id) == job_id for e in self.journal.in_flight())
+            remove_run_files(run_paths(self.options.task_dir, job_id, entry.run_id),
+                             last_of_job=last)
 
     def _finish(self, run_id: int, status: RunStatus, *, result: bytes | None = None,
                 log: str | None = None, reason: str | None = None) -> None:
@@ -399,29 +322,6 @@ class RunExecutor:
             if job.run_id == run_id:
                 return job.handle
         return None
-
-
-FULL_CHECK_LIMIT = 64 * 1024 * 1024
-_CLOSERS = {ord("{"): ord("}"), ord("["): ord("]"), ord('"'): ord('"')}
-
-
-def _json_problem(data: bytes) -> str | None:
-    """Why ``data`` is not a JSON document, or None.
-
-    Outputs up to 64 MiB are parsed; larger ones only have their outer brackets checked,
-    because parsing would hold the result many times over in memory (the server and the
-    researcher's client decode it anyway).
-    """
-    if len(data) <= FULL_CHECK_LIMIT:
-        try:
-            json.loads(data)
-        except ValueError as exc:
-            return str(exc)
-        return None
-    head, tail = data[:64].lstrip(), data[-64:].rstrip()
-    if not head or not tail or _CLOSERS.get(head[0]) != tail[-1]:
-        return "a large output must be a JSON object, array or string"
-    return None
 
 
 def _log_outcome(run_id: int, status: RunStatus, reason: str | None) -> None:

@@ -1,11 +1,12 @@
 """The Docker container runtime: algorithms in locked-down containers without a network.
 
-Why these choices: a container sees only its own files (input, token and output
-directory, temporary folder, data read-only) and the node proxy's Unix socket, its one
-way out: it has no network interface but loopback (see :mod:`docker_isolation`). It runs
-without capabilities, without privilege escalation, as an unprivileged user, on a
-read-only root file system, with CPU, memory and process limits. Everything it starts
-carries the node's labels so a restarted node finds its runs again.
+Why these choices: a container sees only its own files (input and token read-only, its
+output folder, the job's temporary folder, data read-only) and the node proxy's Unix
+socket, its one way out: it has no network interface but loopback (see
+:mod:`docker_isolation`). It runs without capabilities, without privilege escalation, as
+an unprivileged user, on a read-only root file system, with CPU, memory and process
+limits. Everything it starts carries the node's labels so a restarted node finds its
+runs again.
 """
 
 from __future__ import annotations
@@ -241,16 +242,28 @@ class DockerRuntime:
             return None  # same uid as the node, or an image user we cannot map
         return int(uid), int(gid or uid)
 
-    def _hand_over(self, spec: JobSpec) -> None:
-        """Let the container user read its input/token and write output and tmp."""
+    def output_owner(self) -> int:
         owner = self._container_owner()
+        return owner[0] if owner is not None else os.geteuid()
+
+    def _hand_over(self, spec: JobSpec) -> None:
+        """Let the container user read its input/token and write its output folder and tmp.
+
+        Only what the node made itself changes hands, never through a link (a folder a
+        container wrote may hold links to anything on the host).
+        """
+        owner = self._container_owner()
+        run_files = (spec.input_file, spec.token_file, spec.output_file.parent,
+                     spec.temporary_folder)
+        for path in run_files:
+            if path.is_symlink():
+                raise RuntimeUnavailableError(
+                    f"run {spec.run_id}: {path} is a symbolic link; the node mounts only "
+                    "the files and folders it made for the run")
         if owner is None:
             return
-        for path in (spec.input_file, spec.token_file, spec.output_file.parent,
-                     spec.temporary_folder):
-            os.chown(path, *owner)
-        if spec.output_file.exists():
-            os.chown(spec.output_file, *owner)
+        for path in run_files:
+            os.chown(path, *owner, follow_symlinks=False)
 
     def _hand_over_socket(self) -> None:
         """Let the container user connect to the proxy socket (created owner-only)."""
