@@ -368,3 +368,18 @@ def test_links_left_by_an_earlier_start_are_never_written_through(setup: Setup,
     assert not spec.input_file.is_symlink() and not spec.token_file.is_symlink()
     assert spec.input_file.read_bytes() == b'{"method": "m"}'
     assert not os.path.lexists(spec.output_file)
+
+
+def test_a_replayed_task_uid_is_not_allowed(setup: Setup) -> None:
+    first = setup.run(uid="replayed-uid")
+    setup.executor.handle_run(dict(first))
+    setup.runtime.wait_started(first["id"])
+    replay = setup.run(image="other:1", uid="replayed-uid")
+    setup.executor.handle_run(dict(replay))
+    assert setup.runtime.started == [first["id"]]
+    entry = setup.journal.get(replay["id"])
+    assert entry is not None and entry.status == RunStatus.NOT_ALLOWED.value
+    assert entry.reason == (f"task uid replayed-uid was already used by task "
+                            f"{first['task_id']} on this node: refusing a replayed input")
+    task_dir = setup.executor.options.task_dir / "jobs" / str(replay["task_id"])
+    assert not task_dir.exists()  # the input was never opened nor written

@@ -218,6 +218,37 @@ def test_a_file_from_an_older_version_is_converted_once(tmp_path: Path) -> None:
     assert Journal(path).get(1) is not None
 
 
+def test_a_task_uid_belongs_to_the_first_task_that_used_it(tmp_path: Path) -> None:
+    clock = [datetime(2026, 1, 1)]
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, clock=lambda: clock[0])
+    assert journal.record_task_uid("uid-a", 10) is None
+    assert journal.record_task_uid("uid-a", 10) is None  # the same task (another run)
+    assert journal.record_task_uid("uid-b", 11) is None
+    assert journal.record_task_uid("uid-a", 12) == 10  # a re-created task: a replay
+    journal.receive(1, task_id=10, task_uid="uid-a")
+    journal.finish(1, "completed")
+    journal.mark_uploaded(1)
+    clock[0] += DEFAULT_RETENTION * 10
+    assert journal.prune() == 1
+    journal.close()
+    reopened = Journal(path)
+    assert reopened.record_task_uid("uid-a", 13) == 10  # kept past pruning and restarts
+    reopened.close()
+
+
+def test_an_older_file_gets_the_task_uids_of_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    journal.receive(1, task_id=10, task_uid="uid-a")
+    journal.close()
+    with sqlite3.connect(path) as raw:  # the file as the previous version left it
+        raw.execute("DROP TABLE node_task_uid")
+    upgraded = Journal(path)
+    assert upgraded.record_task_uid("uid-a", 11) == 10
+    upgraded.close()
+
+
 def _server() -> FakeServer:
     server = FakeServer()
     server.add_node(1, api_key="key1")

@@ -124,6 +124,10 @@ class RunExecutor:
                             task_uid=task.get("uid"), image=str(task["image"]),
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
+        replayed = self._replay_reason(task)
+        if replayed:
+            self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
+            return
         decision = evaluate(self.options.policy, RunRequest(
             image=str(task["image"]),
             database_labels=[d["label"] for d in task.get("databases") or []],
@@ -135,6 +139,17 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
         self._start(claim["run"], task, str(claim["container_token"]))
+
+    def _replay_reason(self, task: dict[str, Any]) -> str | None:
+        """Why the task's input must not be opened (its uid was another task's), or None."""
+        uid = task.get("uid")
+        if not uid:
+            return None
+        first = self.journal.record_task_uid(str(uid), int(task["id"]))
+        if first is None:
+            return None
+        return (f"task uid {uid} was already used by task {first} on this node: "
+                "refusing a replayed input")
 
     def _claim(self, run_id: int) -> dict[str, Any] | None:
         """Claim the run (pending -> initializing) with its task and container token.

@@ -6,6 +6,8 @@ restarted node knows exactly which runs it received, which container it started,
 which finished results still wait for upload. Nothing leaves the journal except by a
 confirmed upload (``uploaded``) or an explicit, logged decision (``dropped``).
 
+Task uids are remembered apart from the runs, and never pruned: a sealed input replayed
+in a re-created task is refused however late it comes (:meth:`Journal.record_task_uid`).
 The tables and the upgrade of older files are in :mod:`v6lib.node.journal_schema`.
 
 Big outcomes are not kept in the journal: they wait as files in ``node-results/`` next
@@ -42,6 +44,7 @@ from v6lib.node.journal_schema import (
     JournalEntry,
     LocalState,
     Row,
+    TaskUid,
     create_or_upgrade,
     snapshot,
     sqlite_pragmas,
@@ -178,6 +181,21 @@ class Journal:
     def abandon(self, run_id: int, note: str) -> bool:
         """An in-flight run this node must not report on (taken elsewhere, already final)."""
         return self._transition(run_id, LocalState.DROPPED, IN_FLIGHT, note=note)
+
+    def record_task_uid(self, task_uid: str, task_id: int) -> int | None:
+        """Remember that ``task_id`` uses ``task_uid``; the id of another task that used
+        it first on this node, or None.
+
+        Why: the server gives every task its own uid and seals its inputs bound to it. A
+        second task with a uid already seen here is a sealed input replayed in a
+        re-created task (e.g. with another image); the node refuses to open it.
+        """
+        with self._lock, Session(self._engine) as s, s.begin():
+            seen = s.get(TaskUid, task_uid)
+            if seen is None:
+                s.add(TaskUid(task_uid=task_uid, task_id=task_id, first_seen=self._clock()))
+                return None
+            return None if seen.task_id == task_id else seen.task_id
 
     def record_attempt(self, run_id: int, note: str | None = None) -> None:
         with self._lock, Session(self._engine) as s, s.begin():

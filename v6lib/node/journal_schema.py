@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, DateTime, Engine, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["IN_FLIGHT", "JournalEntry", "LocalState", "create_or_upgrade",
+__all__ = ["IN_FLIGHT", "JournalEntry", "LocalState", "TaskUid", "create_or_upgrade",
            "sqlite_pragmas"]
 
 
@@ -61,6 +61,21 @@ class Row(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class TaskUid(Base):
+    """Each task uid this node has seen, with the task that used it first.
+
+    Why a table of its own: run rows are pruned after the retention, but a sealed input
+    replayed in a re-created task (same uid, other task id) must be refused however
+    late it comes. One small row per task; never pruned.
+    """
+
+    __tablename__ = "node_task_uid"
+
+    task_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_id: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime] = mapped_column(DateTime)
+
+
 @dataclass(frozen=True)
 class JournalEntry:
     """A snapshot of one run's journal row."""
@@ -98,8 +113,17 @@ def snapshot(row: Row) -> JournalEntry:
 
 
 def create_or_upgrade(engine: Engine) -> None:
-    """Create missing tables (older files need no upgrade yet)."""
+    """Create missing tables; add columns and rows an older version's file lacks."""
+    with engine.connect() as conn:
+        had_uids = bool(conn.exec_driver_sql(
+            "SELECT count(*) FROM sqlite_master WHERE name='node_task_uid'").scalar())
     Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        if not had_uids:  # the uids of runs journaled before the table existed
+            conn.exec_driver_sql(
+                "INSERT OR IGNORE INTO node_task_uid (task_uid, task_id, first_seen) "
+                "SELECT task_uid, task_id, created_at FROM node_run "
+                "WHERE task_uid IS NOT NULL ORDER BY run_id")
 
 
 def sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
