@@ -383,3 +383,17 @@ def test_a_replayed_task_uid_is_not_allowed(setup: Setup) -> None:
                             f"{first['task_id']} on this node: refusing a replayed input")
     task_dir = setup.executor.options.task_dir / "jobs" / str(replay["task_id"])
     assert not task_dir.exists()  # the input was never opened nor written
+
+
+def test_the_proxy_accepts_a_runs_token_only_while_it_is_in_flight(setup: Setup) -> None:
+    run = setup.run()
+    token = f"container-{run['id']}"
+    assert not setup.executor.tokens.accepts(token)
+    setup.executor.handle_run(dict(run))
+    job = setup.runtime.wait_started(run["id"])
+    assert setup.executor.tokens.accepts(token)
+    assert not setup.executor.tokens.accepts("container-999")
+    setup.runtime.finish(job.handle, 0, b"[]")
+    wait_until(lambda: (e := setup.journal.get(run["id"])) and not e.in_flight,
+               what="the run ended")
+    assert not setup.executor.tokens.accepts(token)

@@ -237,14 +237,18 @@ def test_a_task_uid_belongs_to_the_first_task_that_used_it(tmp_path: Path) -> No
     reopened.close()
 
 
-def test_an_older_file_gets_the_task_uids_of_its_runs(tmp_path: Path) -> None:
+def test_an_older_file_gets_the_token_column_and_its_task_uids(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     journal = Journal(path)
     journal.receive(1, task_id=10, task_uid="uid-a")
     journal.close()
     with sqlite3.connect(path) as raw:  # the file as the previous version left it
         raw.execute("DROP TABLE node_task_uid")
+        raw.execute("ALTER TABLE node_run DROP COLUMN token_digest")
     upgraded = Journal(path)
+    upgraded.update(1, token_digest="ab" * 32)
+    entry = upgraded.get(1)
+    assert entry is not None and entry.token_digest == "ab" * 32
     assert upgraded.record_task_uid("uid-a", 11) == 10
     upgraded.close()
 

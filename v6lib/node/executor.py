@@ -30,6 +30,7 @@ from v6lib.node.policies import RunRequest, evaluate
 from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
 from v6lib.node.run_output import OutputCollector
+from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
 from v6lib.schemas.run_status import RunStatus
@@ -66,6 +67,7 @@ class RunExecutor:
         proxy_port: int,
         stop: threading.Event,
         backoff: Backoff | None = None,
+        tokens: RunTokens | None = None,
     ) -> None:
         self.options = options
         self.identity = identity
@@ -77,6 +79,8 @@ class RunExecutor:
         self.proxy_port = proxy_port
         self.stop = stop
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
+        # the container tokens the proxy serves: those of this node's runs in flight
+        self.tokens = tokens or RunTokens(journal)
         self.output = OutputCollector(
             keys=keys, organization_id=identity.organization_id,
             owner=runtime.output_owner(), limit=options.max_output_bytes,
@@ -240,6 +244,7 @@ class RunExecutor:
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
         prepare_run_files(paths, plain, token)
+        self.tokens.add(run_id, token)
 
     def _report_active(self, run_id: int, handle: str) -> None:
         try:
@@ -301,6 +306,7 @@ class RunExecutor:
             except V6Error as exc:
                 log.warning("could not remove %s: %s", handle, exc)
         if entry is not None and not entry.in_flight:
+            self.tokens.discard(entry.run_id)
             job_id = entry.job_id or entry.task_id
             # the job's shared temporary folder goes with its last run on this node
             last = not any((e.job_id or e.task_id) == job_id for e in self.journal.in_flight())
@@ -310,6 +316,7 @@ class RunExecutor:
     def _finish(self, run_id: int, status: RunStatus, *, result: bytes | None = None,
                 log: str | None = None, reason: str | None = None) -> None:
         if self.journal.finish(run_id, status.value, result=result, log=log, reason=reason):
+            self.tokens.discard(run_id)
             _log_outcome(run_id, status, reason)
             self.outbox.notify()
 

@@ -48,6 +48,9 @@ class Row(Base):
     image: Mapped[str] = mapped_column(String(512), default="")
     init_org_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     recipient_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # SHA-256 of the run's container token: what the proxy accepts while the run is in
+    # flight (v6lib.node.run_tokens), also after a restart of the node.
+    token_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     handle: Mapped[str | None] = mapped_column(String(256), nullable=True)
     active_reported: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -87,6 +90,7 @@ class JournalEntry:
     image: str
     init_org_id: int | None
     recipient_key: str | None
+    token_digest: str | None
     state: LocalState
     handle: str | None
     active_reported: bool
@@ -106,9 +110,9 @@ def snapshot(row: Row) -> JournalEntry:
     return JournalEntry(
         run_id=row.run_id, task_id=row.task_id, job_id=row.job_id, task_uid=row.task_uid,
         image=row.image, init_org_id=row.init_org_id, recipient_key=row.recipient_key,
-        state=LocalState(row.state), handle=row.handle, active_reported=row.active_reported,
-        status=row.status, result=row.result, log=row.log, reason=row.reason,
-        attempts=row.attempts, note=row.note,
+        token_digest=row.token_digest, state=LocalState(row.state), handle=row.handle,
+        active_reported=row.active_reported, status=row.status, result=row.result,
+        log=row.log, reason=row.reason, attempts=row.attempts, note=row.note,
     )
 
 
@@ -117,8 +121,11 @@ def create_or_upgrade(engine: Engine) -> None:
     with engine.connect() as conn:
         had_uids = bool(conn.exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE name='node_task_uid'").scalar())
+        columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(node_run)")}
     Base.metadata.create_all(engine)
     with engine.begin() as conn:
+        if columns and "token_digest" not in columns:
+            conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN token_digest VARCHAR(64)")
         if not had_uids:  # the uids of runs journaled before the table existed
             conn.exec_driver_sql(
                 "INSERT OR IGNORE INTO node_task_uid (task_uid, task_id, first_seen) "

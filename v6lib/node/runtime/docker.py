@@ -34,7 +34,7 @@ from v6lib.node.runtime.base import (
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
 
-__all__ = ["LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
+__all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ _RUNNING = {"created", "running", "restarting", "paused"}
 PROXY_DIR = "/mnt/proxy"
 PROXY_SOCKET_NAME = "proxy.sock"
 PROXY_SOCKET = f"{PROXY_DIR}/{PROXY_SOCKET_NAME}"
+#: PORT inside the container when the node gives none: the wrapper's relay listens on
+#: the container's own loopback interface (the node's proxy listens on no TCP port).
+CONTAINER_PROXY_PORT = 7654
 
 
 def _slug(name: str) -> str:
@@ -282,7 +285,8 @@ class DockerRuntime:
         paths = container_paths(spec)
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
-            temporary_folder=paths["tmp"], host="http://127.0.0.1", port=spec.proxy_port,
+            temporary_folder=paths["tmp"], host="http://127.0.0.1",
+            port=spec.proxy_port or CONTAINER_PROXY_PORT,
             api_path=spec.api_path, databases=spec.databases,
             database_uris={db.label: paths[f"db:{db.label}"] for db in spec.databases
                            if db.is_file},
