@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 
 from v6lib.errors import ConflictError, NotFoundError, RuntimeUnavailableError
 from v6lib.node.runtime import docker_isolation as iso
+from v6lib.node.runtime import docker_user
 from v6lib.node.runtime.base import (
     LABEL_JOB,
     LABEL_NODE,
@@ -39,7 +39,6 @@ __all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "c
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 64 * 1024
-NOBODY = "65534:65534"
 _RUNNING = {"created", "running", "restarting", "paused"}
 PROXY_DIR = "/mnt/proxy"
 PROXY_SOCKET_NAME = "proxy.sock"
@@ -113,7 +112,7 @@ class DockerRuntime:
         self.registries = [registry_entry(r) for r in registries]
         self.cpus, self.memory, self.pids_limit = cpus, memory, pids_limit
         self.read_only_root = read_only_root
-        self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.geteuid()}:{os.getegid()}")
+        self.user = user or docker_user.default_user()
         self.check_image = check_image
         self._client = client
         self._owns_client = False
@@ -185,7 +184,7 @@ class DockerRuntime:
                 f"isolation check impossible: image {self.check_image!r} is not present "
                 "locally (build it with .ci/images.sh or set another check image)"
             ) from None
-        self._hand_over_socket()
+        docker_user.hand_over_socket(self.proxy_socket(), self.user)
         command = iso.probe_command(PROXY_SOCKET)
         output = self._engine(
             self.client.containers.run, self.check_image, command[1:],
@@ -238,47 +237,8 @@ class DockerRuntime:
                 mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
         return mounts
 
-    def _container_owner(self) -> tuple[int, int] | None:
-        """uid/gid to hand the run's files to; None when the node's own ids serve."""
-        uid, _, gid = self.user.partition(":")
-        if os.geteuid() != 0 or not uid.isdigit():
-            return None  # same uid as the node, or an image user we cannot map
-        return int(uid), int(gid or uid)
-
     def output_owner(self) -> int:
-        owner = self._container_owner()
-        return owner[0] if owner is not None else os.geteuid()
-
-    def _hand_over(self, spec: JobSpec) -> None:
-        """Let the container user read its input/token and write its output folder and tmp.
-
-        Only what the node made itself changes hands, never through a link (a folder a
-        container wrote may hold links to anything on the host).
-        """
-        owner = self._container_owner()
-        run_files = (spec.input_file, spec.token_file, spec.output_file.parent,
-                     spec.temporary_folder)
-        for path in run_files:
-            if path.is_symlink():
-                raise RuntimeUnavailableError(
-                    f"run {spec.run_id}: {path} is a symbolic link; the node mounts only "
-                    "the files and folders it made for the run")
-        if owner is None:
-            return
-        for path in run_files:
-            os.chown(path, *owner, follow_symlinks=False)
-
-    def _hand_over_socket(self) -> None:
-        """Let the container user connect to the proxy socket (created owner-only)."""
-        owner = self._container_owner()
-        socket_path = self.proxy_socket()
-        if not socket_path.is_socket():
-            raise RuntimeUnavailableError(
-                f"the node proxy's socket {socket_path} does not exist; the proxy must be "
-                "running before algorithms start"
-            )
-        if owner is not None:
-            os.chown(socket_path, *owner)
+        return docker_user.output_owner(self.user)
 
     def start(self, spec: JobSpec) -> str:
         self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name)
@@ -294,8 +254,8 @@ class DockerRuntime:
             proxy_socket=paths["proxy"],
         )
         mounts = self._mounts(spec, paths)
-        self._hand_over(spec)
-        self._hand_over_socket()
+        docker_user.hand_over_run_files(spec, self.user)
+        docker_user.hand_over_socket(self.proxy_socket(), self.user)
         labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
                   LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
         cpus = spec.cpus if spec.cpus is not None else self.cpus
