@@ -385,6 +385,21 @@ def test_a_replayed_task_uid_is_not_allowed(setup: Setup) -> None:
     assert not task_dir.exists()  # the input was never opened nor written
 
 
+def test_a_replay_that_got_the_deleted_tasks_id_is_not_allowed_either(setup: Setup) -> None:
+    """A server on SQLite gives a re-created task the id of the deleted one (the highest)."""
+    first = setup.run(uid="reused-uid")
+    setup.executor.handle_run(dict(first))
+    setup.runtime.wait_started(first["id"])
+    replay = {**first, "id": first["id"] + 100, "status": "pending"}
+    setup.server.runs[replay["id"]] = replay  # the same task id, a new run
+    setup.executor.handle_run(dict(replay))
+    assert setup.runtime.started == [first["id"]]
+    entry = setup.journal.get(replay["id"])
+    assert entry is not None and entry.status == RunStatus.NOT_ALLOWED.value
+    assert entry.reason == (f"task uid reused-uid was already used by task "
+                            f"{first['task_id']} on this node: refusing a replayed input")
+
+
 def test_the_proxy_accepts_a_runs_token_only_while_it_is_in_flight(setup: Setup) -> None:
     run = setup.run()
     token = f"container-{run['id']}"

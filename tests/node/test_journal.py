@@ -222,10 +222,11 @@ def test_a_task_uid_belongs_to_the_first_task_that_used_it(tmp_path: Path) -> No
     clock = [datetime(2026, 1, 1)]
     path = tmp_path / "j.sqlite"
     journal = Journal(path, clock=lambda: clock[0])
-    assert journal.record_task_uid("uid-a", 10) is None
-    assert journal.record_task_uid("uid-a", 10) is None  # the same task (another run)
-    assert journal.record_task_uid("uid-b", 11) is None
-    assert journal.record_task_uid("uid-a", 12) == 10  # a re-created task: a replay
+    assert journal.record_task_uid("uid-a", 10, 1) is None
+    assert journal.record_task_uid("uid-a", 10, 1) is None  # the same run, claimed again
+    assert journal.record_task_uid("uid-b", 11, 2) is None
+    assert journal.record_task_uid("uid-a", 12, 3) == 10  # a re-created task: a replay
+    assert journal.record_task_uid("uid-a", 10, 4) == 10  # ... even if it got the same id
     journal.receive(1, task_id=10, task_uid="uid-a")
     journal.finish(1, "completed")
     journal.mark_uploaded(1)
@@ -233,7 +234,7 @@ def test_a_task_uid_belongs_to_the_first_task_that_used_it(tmp_path: Path) -> No
     assert journal.prune() == 1
     journal.close()
     reopened = Journal(path)
-    assert reopened.record_task_uid("uid-a", 13) == 10  # kept past pruning and restarts
+    assert reopened.record_task_uid("uid-a", 13, 5) == 10  # kept past pruning, restarts
     reopened.close()
 
 
@@ -249,7 +250,7 @@ def test_an_older_file_gets_the_token_column_and_its_task_uids(tmp_path: Path) -
     upgraded.update(1, token_digest="ab" * 32)
     entry = upgraded.get(1)
     assert entry is not None and entry.token_digest == "ab" * 32
-    assert upgraded.record_task_uid("uid-a", 11) == 10
+    assert upgraded.record_task_uid("uid-a", 11, 2) == 10
     upgraded.close()
 
 

@@ -128,7 +128,7 @@ class RunExecutor:
                             task_uid=task.get("uid"), image=str(task["image"]),
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
-        replayed = self._replay_reason(task)
+        replayed = self._replay_reason(run_id, task)
         if replayed:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
             return
@@ -144,12 +144,12 @@ class RunExecutor:
             return
         self._start(claim["run"], task, str(claim["container_token"]))
 
-    def _replay_reason(self, task: dict[str, Any]) -> str | None:
-        """Why the task's input must not be opened (its uid was another task's), or None."""
+    def _replay_reason(self, run_id: int, task: dict[str, Any]) -> str | None:
+        """Why the run's input must not be opened (its uid was another task's), or None."""
         uid = task.get("uid")
         if not uid:
             return None
-        first = self.journal.record_task_uid(str(uid), int(task["id"]))
+        first = self.journal.record_task_uid(str(uid), int(task["id"]), run_id)
         if first is None:
             return None
         return (f"task uid {uid} was already used by task {first} on this node: "

@@ -182,20 +182,23 @@ class Journal:
         """An in-flight run this node must not report on (taken elsewhere, already final)."""
         return self._transition(run_id, LocalState.DROPPED, IN_FLIGHT, note=note)
 
-    def record_task_uid(self, task_uid: str, task_id: int) -> int | None:
-        """Remember that ``task_id`` uses ``task_uid``; the id of another task that used
-        it first on this node, or None.
+    def record_task_uid(self, task_uid: str, task_id: int, run_id: int) -> int | None:
+        """Remember that run ``run_id`` of ``task_id`` uses ``task_uid``; the id of the
+        task whose run used it first on this node when that was another run, or None.
 
-        Why: the server gives every task its own uid and seals its inputs bound to it. A
-        second task with a uid already seen here is a sealed input replayed in a
-        re-created task (e.g. with another image); the node refuses to open it.
+        Why: the server gives every task its own uid and seals its inputs bound to it,
+        and a node gets one run per task. Another run with a uid already seen here is a
+        sealed input replayed in a re-created task (e.g. with another image); the node
+        refuses to open it. Runs, not task ids, tell the tasks apart: a server may hand
+        a re-created task the id of the deleted one.
         """
         with self._lock, Session(self._engine) as s, s.begin():
             seen = s.get(TaskUid, task_uid)
             if seen is None:
-                s.add(TaskUid(task_uid=task_uid, task_id=task_id, first_seen=self._clock()))
+                s.add(TaskUid(task_uid=task_uid, task_id=task_id, run_id=run_id,
+                              first_seen=self._clock()))
                 return None
-            return None if seen.task_id == task_id else seen.task_id
+            return None if seen.run_id == run_id else seen.task_id
 
     def record_attempt(self, run_id: int, note: str | None = None) -> None:
         with self._lock, Session(self._engine) as s, s.begin():

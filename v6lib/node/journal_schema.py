@@ -65,17 +65,20 @@ class Row(Base):
 
 
 class TaskUid(Base):
-    """Each task uid this node has seen, with the task that used it first.
+    """Each task uid this node has seen, with the task and run that used it first.
 
     Why a table of its own: run rows are pruned after the retention, but a sealed input
-    replayed in a re-created task (same uid, other task id) must be refused however
-    late it comes. One small row per task; never pruned.
+    replayed in a re-created task must be refused however late it comes. One small row
+    per task; never pruned. The run id is what tells the tasks apart: a node gets one
+    run per task, and a server on SQLite may give a re-created task the id of the one
+    it deleted.
     """
 
     __tablename__ = "node_task_uid"
 
     task_uid: Mapped[str] = mapped_column(String(64), primary_key=True)
     task_id: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -128,8 +131,8 @@ def create_or_upgrade(engine: Engine) -> None:
             conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN token_digest VARCHAR(64)")
         if not had_uids:  # the uids of runs journaled before the table existed
             conn.exec_driver_sql(
-                "INSERT OR IGNORE INTO node_task_uid (task_uid, task_id, first_seen) "
-                "SELECT task_uid, task_id, created_at FROM node_run "
+                "INSERT OR IGNORE INTO node_task_uid (task_uid, task_id, run_id, first_seen) "
+                "SELECT task_uid, task_id, run_id, created_at FROM node_run "
                 "WHERE task_uid IS NOT NULL ORDER BY run_id")
 
 
