@@ -13,14 +13,16 @@ Why the output has a folder of its own: the runtime mounts the output's folder w
 that the run's folder, the algorithm would see its input and token there and could swap
 them for links before the node touches them again. Everything in ``output/`` and
 ``tmp/`` is hostile to the node: it is read only through
-:mod:`v6lib.node.untrusted_files` and removed with :func:`shutil.rmtree`, which never
-follows a link out of the tree it removes.
+:mod:`v6lib.node.untrusted_files` and removed without following a link out of the tree
+(:func:`shutil.rmtree`, or ``rm -rf`` for a tree too deep for it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +63,17 @@ def run_paths(task_dir: Path, job_id: int, run_id: int) -> RunPaths:
                     run_dir / "token", job_dir / "tmp")
 
 
+def _remove_tree(path: Path) -> None:
+    """Remove ``path`` and what is in it, never following a link out of it."""
+    with contextlib.suppress(RecursionError):
+        shutil.rmtree(path, ignore_errors=True)
+    if os.path.lexists(path):
+        # NOTE: rmtree recurses and holds a descriptor per level, and a run may leave a
+        # folder thousands of levels deep; GNU rm walks any depth, without following links.
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)],
+                       stdin=subprocess.DEVNULL, capture_output=True, check=False)
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Create ``path`` (owner-only) and write it; never through an existing file or link."""
     fd = os.open(path, _PRIVATE, 0o600)
@@ -78,7 +91,7 @@ def prepare_run_files(paths: RunPaths, plain_input: bytes, token: str) -> None:
     if paths.run_dir.is_symlink():
         paths.run_dir.unlink()
     elif paths.run_dir.exists():
-        shutil.rmtree(paths.run_dir)
+        _remove_tree(paths.run_dir)
     paths.job_dir.mkdir(parents=True, exist_ok=True)
     paths.run_dir.mkdir(mode=0o700)
     paths.output_dir.mkdir(mode=0o700)
@@ -89,6 +102,6 @@ def prepare_run_files(paths: RunPaths, plain_input: bytes, token: str) -> None:
 
 def remove_run_files(paths: RunPaths, *, last_of_job: bool) -> None:
     """Remove the run's folder; with ``last_of_job`` the job's folder and tmp as well."""
-    shutil.rmtree(paths.run_dir, ignore_errors=True)
+    _remove_tree(paths.run_dir)
     if last_of_job:
-        shutil.rmtree(paths.job_dir, ignore_errors=True)
+        _remove_tree(paths.job_dir)
