@@ -218,6 +218,9 @@ class DockerRuntime:
     def _mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
         from docker.types import Mount
 
+        # NOTE: resolve() follows links; the run's own files and folders are the node's
+        # (in folders no container sees) and hand_over_run_files refuses a link among
+        # them before any container is created.
         def bind(target: str, source: Path, read_only: bool) -> Mount:
             if not source.exists():
                 raise RuntimeUnavailableError(
