@@ -75,6 +75,7 @@ class Server:
         config.write_text(yaml.safe_dump({
             "name": f"bigresult-{uuid.uuid4().hex[:8]}", "host": "127.0.0.1",
             "port": self.port, "uri": url, "root_password": ROOT_PASSWORD,
+            "jwt_secret_file": "jwt_secret.key",  # beside this file, gone with the workdir
             "workers": 2, "threads": 8, "logging": {"level": "WARNING"}}))
         v6 = Path(sys.executable).with_name("v6")
         self.process = subprocess.Popen([str(v6), "server", "start", str(config)], cwd=workdir,

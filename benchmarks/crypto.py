@@ -72,7 +72,7 @@ def _child(args: argparse.Namespace) -> dict[str, float]:
     workdir = Path(args.workdir)
     keys = [load_private_key(p) for p in _keys(workdir, args.recipients)]
     publics = [k.public_key() for k in keys]
-    binding = Binding("bench-task", 1, "result")
+    binding = Binding("bench-task", 1, "result", "bench:latest", 2)
     plain = workdir / f"plain-{args.size}"
     size = plain.stat().st_size
     if args.trace:

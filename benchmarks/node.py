@@ -86,6 +86,7 @@ class Server:
         config.write_text(yaml.safe_dump({
             "name": "bench-node", "host": "127.0.0.1", "port": self.port,
             "uri": f"sqlite:///{workdir / 'server.sqlite'}", "root_password": ROOT_PASSWORD,
+            "jwt_secret_file": "jwt_secret.key",  # beside this file, gone with the workdir
             "workers": 2, "threads": 16, "logging": {"level": "WARNING"}}))
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen([_v6(), "server", "start", str(config)],

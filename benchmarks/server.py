@@ -103,6 +103,8 @@ class Server:
                     "port": self.port,
                     "uri": url,
                     "root_password": ROOT_PASSWORD,
+                    # beside this file, gone with the workdir
+                    "jwt_secret_file": "jwt_secret.key",
                 }
             )
         )

@@ -278,6 +278,9 @@ def test_vantage6_server_file_loads(tmp_path: Path) -> None:
     assert config.jwt_secret_key.get_secret_value() == "super-secret-key!"
     assert config.smtp is not None and config.smtp.server == "smtp.yourmailserver.com"
     assert config.description == "Test" and config.logging.level == "DEBUG"
+    # recovery mail settings are honoured, not dropped
+    assert config.email_token_validity_minutes == 60
+    assert config.support_email == "support@example.org"
     # a single environment is picked without being named
     assert load_server_config(write(tmp_path, "s2.yaml", VANTAGE6_SERVER)).port == 5000
 
@@ -341,3 +344,17 @@ def test_application_section_with_empty_environments(tmp_path: Path) -> None:
     path = write(tmp_path, "m.yaml", picked)
     assert load_node_config(path).api_key.get_secret_value() == "p"
     assert load_node_config(path, environment="dev").api_key.get_secret_value() == "d"
+
+
+def test_vantage6_smtp_keys(tmp_path: Path) -> None:
+    text = ("smtp:\n  server: mail.example.org\n  port: 465\n  from: v6@example.org\n"
+            "  tls: implicit\n  email_token_validity_minutes: 10\n  ca_file: ca.pem\n")
+    config = load_server_config(write(tmp_path, "s.yaml", text))
+    assert config.smtp is not None and config.smtp.email_from == "v6@example.org"
+    assert config.smtp.tls == "implicit" and config.email_token_validity_minutes == 10
+    assert config.smtp.ca_file == tmp_path / "ca.pem"
+    clash = "email_token_validity_minutes: 5\nsmtp: {server: m, email_token_validity_minutes: 9}\n"
+    with pytest.raises(ConfigurationError, match="given twice"):
+        load_server_config(write(tmp_path, "clash.yaml", clash))
+    with pytest.raises(ConfigurationError, match="tls"):
+        load_server_config(write(tmp_path, "bad.yaml", "smtp: {server: m, tls: maybe}\n"))

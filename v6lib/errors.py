@@ -24,7 +24,9 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     │   │   ├── WrongKeyError         no recipient slot for this private key
     │   │   ├── BindingMismatchError  envelope belongs to another task/organization
     │   │   └── TruncatedError        envelope cut short
-    │   └── UnsupportedVersionError   envelope version unknown to this library
+    │   ├── UnsupportedVersionError   envelope version unknown to this library
+    │   ├── KeyChangedError           an organization's public key differs from the pinned one
+    │   └── EncryptionDowngradeError  an encrypted collaboration now claims to be plain
     ├── AlgorithmError                the algorithm (or its data) failed
     │   ├── DataError                 a data source is missing, unreadable or mis-typed
     │   ├── PrivacyError              a result would disclose too much
@@ -48,7 +50,9 @@ __all__ = [
     "ConflictError",
     "DataError",
     "DecryptionError",
+    "EncryptionDowngradeError",
     "EncryptionError",
+    "KeyChangedError",
     "MFARequiredError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -178,6 +182,21 @@ class TruncatedError(DecryptionError):
 
 class UnsupportedVersionError(EncryptionError):
     code = "unsupported_version"
+
+
+class KeyChangedError(EncryptionError):
+    """A pinned organization key was replaced on the server: nothing is sealed for the
+    new key until a person compares fingerprints and accepts it."""
+
+    code = "key_changed"
+    http_status = 409
+
+
+class EncryptionDowngradeError(EncryptionError):
+    """A collaboration seen encrypted is now said to be plain: no plaintext is sent."""
+
+    code = "encryption_downgrade"
+    http_status = 409
 
 
 class AlgorithmError(V6Error):

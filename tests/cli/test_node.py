@@ -77,3 +77,27 @@ def test_create_private_key_saves_0600_and_never_overwrites(tmp_path: Path) -> N
     load_private_key(key_path)
     again = CliRunner().invoke(main, ["node", "create-private-key", "--config", "alpha"])
     assert again.exit_code != 0 and "--force" in again.output
+
+
+def test_node_log_file_is_private(tmp_path: Path) -> None:
+    import logging
+
+    from v6lib.cli.node import _setup_logging
+
+    log_file = tmp_path / "logs" / "node.log"
+    path = new_node(tmp_path)
+    config = load_node_config(path, logging={"file": str(log_file), "use_console": False})
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    try:
+        _setup_logging(config)
+        logging.getLogger("v6lib.node").warning("hello")
+    finally:
+        for handler in root.handlers:
+            if handler not in saved:
+                handler.close()
+        root.handlers[:] = saved
+        root.setLevel(level)
+    assert log_file.read_text().endswith("hello\n")
+    assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700

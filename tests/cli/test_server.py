@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -73,3 +74,74 @@ def test_gunicorn_options_outlive_long_polls() -> None:
     options = gunicorn_options(ServerConfig(port=1234), workers=3, threads=4, pid_file=None)
     assert options["bind"] == "127.0.0.1:1234" and options["workers"] == 3
     assert options["worker_class"] == "gthread" and options["timeout"] > 60
+
+
+def _serve(path: Path) -> Any:
+    """The app an operator's `v6 server start` would build from the file at ``path``."""
+    from falcon import testing
+
+    from v6lib.config import load_server_config
+    from v6lib.server.app import create_app
+    from v6lib.server.auth.passwords import TEST_COST
+
+    app = create_app(load_server_config(path), kdf_cost=TEST_COST, announce=lambda *_: None)
+    return app, testing.TestClient(app)
+
+
+def _stop(app: Any) -> None:
+    app.v6_state.hub.stop()
+    app.v6_state.engine.dispose()
+
+
+def test_reset_password_prints_a_one_time_token(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(server, ["new", "--name", "delta", "--uri", f"sqlite:///{env / 'd.sqlite'}"])
+    doc = env / "import.yaml"
+    doc.write_text(yaml.safe_dump({"organizations": [{"name": "A", "users": [
+        {"username": "ann", "password": "Strong-pass-1!"}]}]}))
+    assert runner.invoke(server, ["import", str(doc), "--config", "delta"]).exit_code == 0
+    done = runner.invoke(server, ["reset-password", "ann", "--config", "delta"])
+    assert done.exit_code == 0, done.output
+    token = done.stdout.strip().splitlines()[-1]
+    assert len(token) >= 40 and "/api/recover/reset" in done.stderr
+    app, client = _serve(env / "config" / "v6lib" / "server" / "delta.yaml")
+    try:
+        body = {"reset_token": token, "password": "Renewed-pass-2!"}
+        assert client.simulate_post("/api/recover/reset", json=body).status_code == 200
+        assert client.simulate_post("/api/recover/reset", json=body).status_code == 401
+        login = client.simulate_post("/api/token/user", json={"username": "ann",
+                                                              "password": "Renewed-pass-2!"})
+        assert login.status_code == 200
+    finally:
+        _stop(app)
+    unknown = runner.invoke(server, ["reset-password", "ghost", "--config", "delta"])
+    assert unknown.exit_code == 66 and "ghost" in unknown.output
+    no_mfa = runner.invoke(server, ["reset-password", "ann", "--config", "delta",
+                                    "--two-factor"])
+    assert no_mfa.exit_code != 0 and "no second factor" in no_mfa.output
+
+
+def test_rotate_key_ends_every_session(env: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(server, ["new", "--name", "eps", "--uri", f"sqlite:///{env / 'e.sqlite'}"])
+    path = env / "config" / "v6lib" / "server" / "eps.yaml"
+    path.write_text(path.read_text() + "root_password: Root-pass-1234!\n")
+    creds = {"username": "root", "password": "Root-pass-1234!"}
+    app, client = _serve(path)
+    key_file = env / "data" / "v6lib" / "server" / "eps" / "jwt_secret.key"
+    old_key = key_file.read_text()
+    token = client.simulate_post("/api/token/user", json=creds).json["access_token"]
+    _stop(app)
+    done = runner.invoke(server, ["rotate-key", "eps"])
+    assert done.exit_code == 0, done.output
+    assert str(key_file) in done.output and key_file.read_text() != old_key
+    app, client = _serve(path)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.simulate_get("/api/organization", headers=headers).status_code == 401
+        assert client.simulate_post("/api/token/user", json=creds).status_code == 200
+    finally:
+        _stop(app)
+    path.write_text(path.read_text() + f"jwt_secret_key: {'z' * 40}\n")
+    refused = runner.invoke(server, ["rotate-key", "eps"])
+    assert refused.exit_code == 78 and "jwt_secret_key" in refused.output

@@ -16,7 +16,7 @@ from tests.live_server import serve_sqlite_server
 from v6lib import serialization
 from v6lib.client import Client
 from v6lib.client.result_stream import VerifiedBody
-from v6lib.crypto import Binding, generate_private_key, public_key_b64, save_private_key, seal
+from v6lib.crypto import TaskBinding, generate_private_key, public_key_b64, save_private_key, seal
 from v6lib.errors import NotFoundError, TamperedError, TruncatedError
 from v6lib.schemas.run import INLINE_RESULT_BYTES
 from v6lib.server.services.result_store import CHUNK_BYTES
@@ -112,7 +112,7 @@ def test_a_big_sealed_result_is_decrypted_from_the_stream(setup: Setup,
     task = setup.researcher.task.create(setup.sealed, [setup.org], name="big", image="i:1",
                                         input_={"method": "m"})
     sealed = seal(serialization.dumps(value), [setup.private_key.public_key()],
-                  Binding(task["uid"], setup.org, "result"))
+                  TaskBinding.of(task).result(setup.org))
     run_id = setup.run_node(setup.sealed, task, sealed)
     tracemalloc.start()
     outcomes = setup.researcher.wait_for_results(task["id"], timeout=30,

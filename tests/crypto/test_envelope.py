@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from v6lib.crypto import (
     Binding,
     RSAPrivateKey,
+    TaskBinding,
     fingerprint,
     generate_private_key,
     is_envelope,
@@ -33,7 +35,7 @@ from v6lib.errors import (
     WrongKeyError,
 )
 
-BINDING = Binding("task-7f3a", 2, "input")
+BINDING = Binding("task-7f3a", 2, "input", "v6-average:1", 5)
 CHUNK = 16
 
 
@@ -318,31 +320,47 @@ def test_wrong_private_key(two_party_blob: bytes, mallory: RSAPrivateKey) -> Non
 @pytest.mark.parametrize(
     "other",
     [
-        Binding("task-other", 2, "input"),
-        Binding("task-7f3a", 3, "input"),
-        Binding("task-7f3a", 2, "result"),
+        Binding("task-other", 2, "input", "v6-average:1", 5),
+        Binding("task-7f3a", 3, "input", "v6-average:1", 5),
+        Binding("task-7f3a", 2, "result", "v6-average:1", 5),
+        Binding("task-7f3a", 2, "input", "attacker/other:1", 5),
+        Binding("task-7f3a", 2, "input", "v6-average:1", 6),
     ],
 )
 def test_other_binding_is_a_binding_mismatch(
     two_party_blob: bytes, alice: RSAPrivateKey, other: Binding
 ) -> None:
-    with pytest.raises(BindingMismatchError, match=repr(other.task_uid)):
+    with pytest.raises(BindingMismatchError, match=re.escape(repr(other.task_uid))):
         open_sealed(two_party_blob, alice, other)
     with pytest.raises(BindingMismatchError):
         stream_open(two_party_blob, alice, other)
 
 
 def test_binding_aad_is_unambiguous() -> None:
-    assert Binding("a1", 2, "input").aad() != Binding("a", 12, "input").aad()
-    assert Binding("a", 1, "input").aad() != Binding("a", 1, "result").aad()
-    assert Binding("t", 1, "input").aad() == Binding("t", 1, "input").aad()
+    def aad(*args: object) -> bytes:
+        return Binding(*args).aad()  # type: ignore[arg-type]
+
+    assert aad("a1", 2, "input", "i", 1) != aad("a", 12, "input", "i", 1)
+    assert aad("a", 1, "input", "i", 1) != aad("a", 1, "result", "i", 1)
+    assert aad("a", 1, "input", "i1", 1) != aad("a1", 1, "input", "i", 1)
+    assert aad("a", 1, "input", "i", 2) != aad("a", 1, "input", "i", 1)
+    assert aad("t", 1, "input", "i", 1) == aad("t", 1, "input", "i", 1)
+
+
+def test_task_binding_covers_uid_image_and_initiator() -> None:
+    task = TaskBinding.of({"uid": "u", "image": "img:1", "init_org_id": 4})
+    assert task.input(2) == Binding("u", 2, "input", "img:1", 4)
+    assert task.result(3) == Binding("u", 3, "result", "img:1", 4)
+    with pytest.raises(EncryptionError, match="initiating organization"):
+        TaskBinding.of({"id": 9, "uid": "u", "image": "img:1", "init_org_id": None})
 
 
 @pytest.mark.parametrize(
     "args",
-    [("", 1, "input"), ("t", "1", "input"), ("t", True, "input"), ("t", 1, "output")],
+    [("", 1, "input", "i", 1), ("t", "1", "input", "i", 1), ("t", True, "input", "i", 1),
+     ("t", 1, "output", "i", 1), ("t", 1, "input", "", 1), ("t", 1, "input", "i", "1")],
 )
-def test_binding_rejects_bad_fields(args: tuple[object, object, object]) -> None:
+def test_binding_rejects_bad_fields(args: tuple[object, ...]) -> None:
     with pytest.raises(EncryptionError, match="Binding"):
         Binding(*args)  # type: ignore[arg-type]
 

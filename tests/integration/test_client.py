@@ -22,7 +22,7 @@ from v6lib.cli import main
 from v6lib.client import Client, RunOutcome
 from v6lib.client.transport import Transport
 from v6lib.crypto import (
-    Binding,
+    TaskBinding,
     generate_private_key,
     open_sealed,
     public_key_b64,
@@ -272,15 +272,14 @@ def test_encrypted_task_end_to_end(world: World) -> None:
     org_a, org_b = world.org_ids[:2]
     task = client.task.create(collaboration=world.encrypted, organizations=[org_a, org_b],
                               name="sealed", image="v6-average:latest", input_=INPUT)
-    uid = task["uid"]
     for org, run in zip((org_a, org_b), client.run.from_task(task["id"]), strict=True):
         node = _node(world, world.encrypted, org)
         blob = base64.b64decode(node.get(f"/run/{run['id']}")["input"])
-        plain = open_sealed(blob, world.keys[org], Binding(uid, org, "input"))
+        plain = open_sealed(blob, world.keys[org], TaskBinding.of(task).input(org))
         assert serialization.loads(plain)["method"] == "partial_average"
         # The node seals its result for the organization that created the task.
         result = seal(serialization.dumps({"org": org}), [world.keys[org_a].public_key()],
-                      Binding(uid, org, "result"))
+                      TaskBinding.of(task).result(org))
         _finish(node, run, result=result)
 
     assert client.wait_for_results(task["id"], timeout=30) == [{"org": org_a}, {"org": org_b}]
@@ -316,7 +315,7 @@ def test_v6_task_commands_against_the_live_server(world: World) -> None:
     [run] = world.researcher.run.from_task(task["id"])
     org = world.org_ids[0]
     sealed = seal(serialization.dumps({"sum": 3.0, "count": 2}),
-                  [world.keys[org].public_key()], Binding(task["uid"], org, "result"))
+                  [world.keys[org].public_key()], TaskBinding.of(task).result(org))
     _finish(_node(world, world.encrypted, org), run, result=sealed)
 
     status = runner.invoke(main, ["task", "status", str(task["id"]), "--json"], env=env)

@@ -197,7 +197,7 @@ def test_a_tampered_input_is_refused_by_the_node_without_running(
         uid = uuid.uuid4().hex
         sealed = bytearray(seal(json.dumps({"method": "sleep_echo", "kwargs": {
             "seconds": 0, "value": 1, "marker": str(tmp_path / "ran")}}).encode(),
-            [key.public_key()], Binding(uid, org, "input")))
+            [key.public_key()], Binding(uid, org, "input", "v6-scenario:test", org)))
         sealed[-20] ^= 0x01  # one flipped bit in the ciphertext
         answer = _call(world, "POST", "/task", _member_token(fed), body={
             "collaboration_id": fed.collaboration, "name": "tampered", "uid": uid,

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from v6lib import serialization
-from v6lib.crypto import is_envelope
+from v6lib.crypto import TaskBinding, is_envelope
 from v6lib.errors import WrongKeyError
 from v6lib.mock import MockNetwork
-from v6lib.mock.codec import PayloadCodec
+from v6lib.mock.codec import MockKeyring
 
 
 def test_encrypted_network_gives_the_same_results(
@@ -51,22 +51,24 @@ def test_plain_network_stores_serialized_json(
 
 
 def test_results_open_only_for_the_initiating_organization() -> None:
-    codec = PayloadCodec([1, 2], encrypted=True)
-    blob = codec.encode_result(
-        serialization.dumps({"sum": 3}), task_uid="t-1", organization_id=2, recipient_id=1
-    )
+    codec = MockKeyring([1, 2], encrypted=True)
+    task = TaskBinding("t-1", "mock", 1)
+    blob = codec.encode_result(serialization.dumps({"sum": 3}), task=task, organization_id=2)
 
-    assert codec.decode_result(blob, task_uid="t-1", organization_id=2, reader_id=1) == {"sum": 3}
+    assert codec.decode_result(blob, task=task, organization_id=2, reader_id=1) == {"sum": 3}
     with pytest.raises(WrongKeyError):
-        codec.decode_result(blob, task_uid="t-1", organization_id=2, reader_id=2)
+        codec.decode_result(blob, task=task, organization_id=2, reader_id=2)
 
 
 def test_inputs_are_bound_to_their_organization() -> None:
     from v6lib.errors import BindingMismatchError
 
-    codec = PayloadCodec([1, 2], encrypted=True)
-    blob = codec.encode_input(b'{"method":"m"}', task_uid="t-1", organization_id=1)
+    codec = MockKeyring([1, 2], encrypted=True)
+    task = TaskBinding("t-1", "mock", 2)
+    blob = codec.encode_input(b'{"method":"m"}', task=task, organization_id=1)
 
-    assert codec.decode_input(blob, task_uid="t-1", organization_id=1) == {"method": "m"}
-    with pytest.raises(BindingMismatchError):
-        codec.decode_input(blob, task_uid="t-2", organization_id=1)
+    assert codec.decode_input(blob, task=task, organization_id=1) == {"method": "m"}
+    for other in (TaskBinding("t-2", "mock", 2), TaskBinding("t-1", "other", 2),
+                  TaskBinding("t-1", "mock", 1)):
+        with pytest.raises(BindingMismatchError):
+            codec.decode_input(blob, task=other, organization_id=1)

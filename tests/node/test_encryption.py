@@ -9,6 +9,7 @@ import pytest
 
 from v6lib.crypto import (
     Binding,
+    fingerprint,
     generate_private_key,
     open_sealed,
     public_key_b64,
@@ -51,30 +52,62 @@ def test_encrypted_run_round_trip(harness: NodeHarness, tmp_path: Path) -> None:
     # the node uploaded its public key at start-up
     assert server.organizations[2]["public_key"] == public_key_b64(KEY2)
     uid = "4b1c9d1e-0000-4000-8000-000000000001"
-    sealed_input = seal(b'{"method": "partial"}', [KEY2.public_key()], Binding(uid, 2, "input"))
+    sealed_input = seal(b'{"method": "partial"}', [KEY2.public_key()],
+                        Binding(uid, 2, "input", "img", 1))
     task = server.create_task("img", {2: sealed_input}, uid=uid, init_org_id=1)
     run = server.run_of(task["id"], 2)
     wait_until(lambda: run["status"] == "completed", what="completed")
     assert seen["input"] == b'{"method": "partial"}'
     blob = base64.b64decode(run["result"])
-    assert open_sealed(blob, KEY1, Binding(uid, 2, "result")) == b'{"secret": 42}'
+    assert open_sealed(blob, KEY1, Binding(uid, 2, "result", "img", 1)) == b'{"secret": 42}'
     with pytest.raises(BindingMismatchError):
-        open_sealed(blob, KEY1, Binding(uid, 1, "result"))
+        open_sealed(blob, KEY1, Binding(uid, 1, "result", "img", 1))
     assert node.keys is not None and node.keys.encrypted
 
 
-def test_input_bound_to_another_organization_fails_to_start(harness: NodeHarness,
-                                                            tmp_path: Path) -> None:
+@pytest.mark.parametrize("sealed_for", [
+    Binding("4b1c9d1e-0000-4000-8000-000000000002", 3, "input", "img", 1),
+    Binding("4b1c9d1e-0000-4000-8000-000000000002", 2, "input", "other-image", 1),
+    Binding("4b1c9d1e-0000-4000-8000-000000000002", 2, "input", "img", 3),
+], ids=["other organization", "other image", "other initiator"])
+def test_input_bound_to_another_task_fails_to_start(harness: NodeHarness, tmp_path: Path,
+                                                    sealed_for: Binding) -> None:
+    """A captured input replayed into a task with another image or initiator never opens."""
     server, runtime = encrypted_server(), FakeRuntime()
     harness.start(server, runtime, encryption_enabled=True,
                   private_key_path=key_file(tmp_path, KEY2))
-    uid = "4b1c9d1e-0000-4000-8000-000000000002"
-    replayed = seal(b"{}", [KEY2.public_key()], Binding(uid, 3, "input"))
-    run = server.run_of(server.create_task("img", {2: replayed}, uid=uid)["id"], 2)
+    replayed = seal(b"{}", [KEY2.public_key()], sealed_for)
+    task = server.create_task("img", {2: replayed}, uid=sealed_for.task_uid, init_org_id=1)
+    run = server.run_of(task["id"], 2)
     wait_until(lambda: run["status"] == "start failed", what="start failed")
     assert str(run["reason"]).startswith("cannot decrypt the run's input: this envelope was "
-                                         "sealed for another task, organization or purpose")
+                                         "sealed for another task, image, initiator")
     assert runtime.started == []
+
+
+def test_swapped_key_of_the_initiator_is_never_sealed_for(harness: NodeHarness,
+                                                         tmp_path: Path) -> None:
+    """The initiator's key is pinned at first use; a key swapped in later is refused."""
+    server = encrypted_server()
+    node = harness.start(server, FakeRuntime(auto=lambda spec: (0, b"{}", "")),
+                         encryption_enabled=True, private_key_path=key_file(tmp_path, KEY2))
+
+    def run_task(n: int) -> dict:
+        uid = f"4b1c9d1e-0000-4000-8000-00000000010{n}"
+        sealed = seal(b'{"method": "m"}', [KEY2.public_key()], Binding(uid, 2, "input", "img", 1))
+        return server.run_of(server.create_task("img", {2: sealed}, uid=uid)["id"], 2)
+
+    first = run_task(1)
+    wait_until(lambda: first["status"] == "completed", what="completed")
+    attacker = generate_private_key(2048)
+    server.organizations[1]["public_key"] = public_key_b64(attacker)
+    assert node.keys is not None
+    node.keys.forget(1)  # no cache: the node asks the server again
+    second = run_task(2)
+    wait_until(lambda: second["status"] == "start failed", what="refused")
+    assert "public key" in str(second["reason"]) and "organization 1" in str(second["reason"])
+    assert second["result"] is None
+    assert node.keys.trust.pinned(1) == fingerprint(KEY1)
 
 
 def test_different_key_on_server_refuses_start(harness: NodeHarness, tmp_path: Path) -> None:

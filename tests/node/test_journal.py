@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,21 @@ def test_entries_survive_reopening(tmp_path: Path) -> None:
     assert (entry.handle, entry.status, entry.result, entry.log) == ("handle-5", "completed",
                                                                      b"\x00{}", "log")
     assert [e.run_id for e in reopened.to_upload()] == [5]
+
+
+def test_journal_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "tasks" / "j.sqlite"
+    journal = Journal(path)
+    try:
+        journal.receive(5, task_id=2, job_id=2, task_uid="u", image="img", init_org_id=1)
+        files = [path, *tmp_path.joinpath("tasks").glob("j.sqlite-*")]
+        assert any(p.name.endswith("-wal") for p in files), files
+        for file in files:
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        assert journal.results is not None
+        assert stat.S_IMODE(journal.results.directory.stat().st_mode) == 0o700
+    finally:
+        journal.close()
 
 
 def test_receive_is_idempotent(tmp_path: Path) -> None:

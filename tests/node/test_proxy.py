@@ -24,6 +24,7 @@ from v6lib.wrappers.proxy_bridge import start_from_environ
 OWN = generate_private_key(2048)  # organization 1: this node
 OTHER = generate_private_key(2048)  # organization 2
 UID = "11111111-2222-4333-8444-555555555555"
+TASK10 = {"id": 10, "uid": UID, "image": "img", "init_org_id": 1}
 
 
 class Upstream:
@@ -63,7 +64,7 @@ class Upstream:
                     self._answer(200, {"data": upstream.runs, "links": {}, "total": 2,
                                        "page": 1, "per_page": 10})
                 elif self.path == "/api/task/10":
-                    self._answer(200, {"id": 10, "uid": UID})
+                    self._answer(200, TASK10)
                 elif self.path.startswith("/api/task/10/wait"):
                     self._answer(200, {"id": 10, "status": "completed"})
                 else:
@@ -101,7 +102,7 @@ def make_proxy(upstream: Upstream, encrypted: bool) -> NodeProxy:
                     organization_getter=lambda i: {"id": i,
                                                    "public_key": public_key_b64(orgs[i])})
     proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight,
-                      new_uid=lambda: UID)
+                      new_uid=lambda: UID, organization_id=1)
     proxy.start()
     return proxy
 
@@ -148,7 +149,8 @@ def test_a_token_of_no_run_in_flight_is_refused_before_anything_is_forwarded(
 def test_a_proxy_needs_somewhere_to_listen(upstream: Upstream) -> None:
     keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
     with pytest.raises(ValueError, match="TCP port or a Unix socket"):
-        NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None)
+        NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None,
+                  organization_id=1)
 
 
 def test_subtask_input_is_sealed_per_organization(upstream: Upstream,
@@ -166,7 +168,7 @@ def test_subtask_input_is_sealed_per_organization(upstream: Upstream,
     for org in sent["organizations"]:
         blob = base64.b64decode(org["input"])
         assert blob != inputs[org["id"]]
-        assert open_sealed(blob, keys[org["id"]], Binding(UID, org["id"], "input")) == \
+        assert open_sealed(blob, keys[org["id"]], Binding(UID, org["id"], "input", "img", 1)) == \
             inputs[org["id"]]
 
 
@@ -174,7 +176,7 @@ def test_results_are_opened_for_the_algorithm(upstream: Upstream, enc_proxy: Nod
     upstream.runs = [
         {"id": 21, "task_id": 10, "organization_id": 2, "status": "completed",
          "result": base64.b64encode(seal(b'{"n": 2}', [OWN.public_key()],
-                                         Binding(UID, 2, "result"))).decode()},
+                                         Binding(UID, 2, "result", "img", 1))).decode()},
         {"id": 22, "task_id": 10, "organization_id": 3, "status": "failed", "result": None},
     ]
     resp = requests.get(url(enc_proxy, "/run?task_id=10"), headers=AUTH, timeout=10)
@@ -187,8 +189,8 @@ def test_results_are_opened_for_the_algorithm(upstream: Upstream, enc_proxy: Nod
 def test_result_with_wrong_binding_is_a_clear_error(upstream: Upstream,
                                                     enc_proxy: NodeProxy) -> None:
     upstream.runs = [{"id": 21, "task_id": 10, "organization_id": 2, "status": "completed",
-                      "result": base64.b64encode(seal(b"1", [OWN.public_key()],
-                                                      Binding(UID, 3, "result"))).decode()}]
+                      "result": base64.b64encode(seal(
+                          b"1", [OWN.public_key()], Binding(UID, 3, "result", "img", 1))).decode()}]
     resp = requests.get(url(enc_proxy, "/result?task_id=10"), headers=AUTH, timeout=10)
     assert resp.status_code == 502
     assert resp.json()["code"] == "binding_mismatch"
@@ -210,8 +212,11 @@ def test_bad_requests_get_json_errors(upstream: Upstream, enc_proxy: NodeProxy) 
     no_orgs = requests.post(url(enc_proxy, "/task"), json={"x": 1}, headers=AUTH, timeout=5)
     assert no_orgs.status_code == 400 and "organizations" in no_orgs.json()["message"]
     bad_b64 = requests.post(url(enc_proxy, "/task"), headers=AUTH, timeout=5,
-                            json={"organizations": [{"id": 2, "input": "***"}]})
+                            json={"image": "img", "organizations": [{"id": 2, "input": "***"}]})
     assert bad_b64.status_code == 400 and "base64" in bad_b64.json()["message"]
+    no_image = requests.post(url(enc_proxy, "/task"), headers=AUTH, timeout=5,
+                             json={"organizations": [{"id": 2, "input": "e30="}]})
+    assert no_image.status_code == 400 and "image" in no_image.json()["message"]
 
 
 def test_plain_collaboration_passes_payloads_unchanged(upstream: Upstream) -> None:
@@ -230,7 +235,8 @@ def test_plain_collaboration_passes_payloads_unchanged(upstream: Upstream) -> No
 def test_subtask_databases_pass_through_untouched(upstream: Upstream,
                                                  enc_proxy: NodeProxy) -> None:
     """The server gives a subtask without databases its parent's; the proxy adds none."""
-    body = {"organizations": [{"id": 2, "input": base64.b64encode(b"{}").decode()}]}
+    body = {"image": "img",
+            "organizations": [{"id": 2, "input": base64.b64encode(b"{}").decode()}]}
     requests.post(url(enc_proxy, "/task"), json=body, headers=AUTH, timeout=10)
     assert "databases" not in upstream.requests[-1][3]
     explicit = {**body, "databases": [{"label": "other"}]}
@@ -247,7 +253,7 @@ def test_unix_socket_serves_algorithms_without_a_network(upstream: Upstream,
     stale.close()
     keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
     proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None,
-                      unix_socket=socket_path)
+                      unix_socket=socket_path, organization_id=1)
     proxy.start()
     try:
         assert proxy.port == 0  # no TCP listener: only the socket
@@ -257,7 +263,7 @@ def test_unix_socket_serves_algorithms_without_a_network(upstream: Upstream,
         try:
             resp = requests.get(f"http://127.0.0.1:{bridge.port}/api/task/10", headers=AUTH,
                                 timeout=5)
-            assert resp.status_code == 200 and resp.json() == {"id": 10, "uid": UID}
+            assert resp.status_code == 200 and resp.json() == TASK10
             refused = requests.get(f"http://127.0.0.1:{bridge.port}/api/task/10", timeout=5)
             assert refused.status_code == 401
         finally:
@@ -274,7 +280,7 @@ def test_unix_socket_in_a_directory_of_any_length(upstream: Upstream, tmp_path: 
     assert len(str(socket_path)) > 108  # beyond what bind() takes as a path
     keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
     proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None,
-                      unix_socket=socket_path)
+                      unix_socket=socket_path, organization_id=1)
     proxy.start()
     try:
         assert socket_path.is_socket()
@@ -290,7 +296,7 @@ def test_unix_socket_in_a_directory_of_any_length(upstream: Upstream, tmp_path: 
         finally:
             client.close()
             os.close(directory)
-        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(UID.encode() + b'"}')
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(json.dumps(TASK10).encode())
     finally:
         proxy.stop()
     assert not socket_path.exists()
@@ -298,11 +304,11 @@ def test_unix_socket_in_a_directory_of_any_length(upstream: Upstream, tmp_path: 
 
 def test_a_big_raw_result_is_opened_on_its_way(upstream: Upstream, enc_proxy: NodeProxy) -> None:
     plain = bytes(range(256)) * 40_000  # 10 MB, several envelope chunks
-    upstream.raw_result = seal(plain, [OWN.public_key()], Binding(UID, 2, "result"))
+    upstream.raw_result = seal(plain, [OWN.public_key()], Binding(UID, 2, "result", "img", 1))
     resp = requests.get(url(enc_proxy, "/run/5/result"), headers=AUTH, timeout=30)
     assert resp.status_code == 200 and resp.content == plain
     assert resp.headers["Content-Length"] == str(len(plain))
-    upstream.raw_result = seal(plain, [OWN.public_key()], Binding(UID, 3, "result"))
+    upstream.raw_result = seal(plain, [OWN.public_key()], Binding(UID, 3, "result", "img", 1))
     wrong = requests.get(url(enc_proxy, "/run/5/result"), headers=AUTH, timeout=30)
     assert wrong.status_code == 502 and "cannot be decrypted" in wrong.json()["message"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def test_store_copies_a_plain_output_atomically(tmp_path: Path) -> None:
     assert files.exists(7) and size == output.stat().st_size
     assert files.path(7).read_bytes() == output.read_bytes()
     assert [p.name for p in files.directory.iterdir()] == ["run-7.result"]
+    assert stat.S_IMODE(files.path(7).stat().st_mode) == 0o600  # results are the data's
 
 
 def test_store_seals_by_streaming_for_the_recipient(tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_store_seals_by_streaming_for_the_recipient(tmp_path: Path) -> None:
     output = tmp_path / "output.json"
     output.write_bytes(os.urandom(3_000_000))
     files = ResultFiles(tmp_path / "results")
-    binding = Binding("task-uid", 4, "result")
+    binding = Binding("task-uid", 4, "result", "img", 1)
     _store(files, 9, output, recipient=key.public_key(), binding=binding)
     opened = io.BytesIO()
     with files.path(9).open("rb") as sealed:

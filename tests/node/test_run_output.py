@@ -18,6 +18,7 @@ from v6lib.schemas.run_status import RunStatus
 
 ORG = 4
 KEY = generate_private_key(2048)
+RESULT = Binding("uid-3", ORG, "result", "img:1", 1)  # what the node's result is bound to
 
 
 @pytest.mark.parametrize(("data", "ok"), [
@@ -35,7 +36,8 @@ def test_large_output_gets_a_cheap_check(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def _entry(journal: Journal) -> JournalEntry:
-    journal.receive(7, task_id=3, task_uid="uid-3", recipient_key=public_key_b64(KEY))
+    journal.receive(7, task_id=3, task_uid="uid-3", image="img:1", init_org_id=1,
+                    recipient_key=public_key_b64(KEY))
     entry = journal.get(7)
     assert entry is not None
     return entry
@@ -66,7 +68,7 @@ def test_a_small_output_is_sealed_for_the_researcher(output: Path) -> None:
     output.write_bytes(b'{"n": 2}')
     outcome = _collector(None, encrypted=True).collect(_entry(Journal(":memory:")), output)
     assert outcome.status is RunStatus.COMPLETED and outcome.result is not None
-    assert open_sealed(outcome.result, KEY, Binding("uid-3", ORG, "result")) == b'{"n": 2}'
+    assert open_sealed(outcome.result, KEY, RESULT) == b'{"n": 2}'
 
 
 @pytest.mark.parametrize("encrypted", [False, True])
@@ -82,7 +84,7 @@ def test_a_big_output_is_streamed_into_the_result_files(
     stored = results.path(7).read_bytes()
     if encrypted:
         opened = io.BytesIO()
-        open_stream(io.BytesIO(stored), opened, KEY, Binding("uid-3", ORG, "result"))
+        open_stream(io.BytesIO(stored), opened, KEY, RESULT)
         stored = opened.getvalue()
     assert stored == content
 

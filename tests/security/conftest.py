@@ -1,9 +1,11 @@
-"""Attack tests: a real server, real nodes, and callers or algorithms that attack them.
+"""The attack suite: each finding performed for real against the real parts.
 
-Each test performs an attack for real (an algorithm in a container that replaces its
+Fixtures come from the end-to-end tests (a real server in a thread, process-runtime
+nodes, the scenario algorithm, the Docker engine); every test here first performs the
+attack (an outside probe's finding, an algorithm in a container that replaces its
 output, a process that calls the node's proxy with someone else's token, a server
-administrator who replays a sealed input) and asserts that it fails and that the node
-carries on. The real stack comes from the end-to-end tests' helpers.
+administrator who replays a sealed input) and then asserts that it fails, what the
+attacker sees, and that the node carries on.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from tests.integration.conftest import (
     live_server,
     make_federation,
     node_options,
+    scenario_image,
     scenario_package,
 )
 from v6lib.crypto import RSAPrivateKey, generate_private_key, public_key_b64, save_private_key
 from v6lib.node.options import NodeOptions
 
-__all__ = ["docker_client", "live_server", "scenario_package", "sealed_site"]
+__all__ = ["docker_client", "live_server", "scenario_image", "scenario_package",
+           "sealed_site"]
 
 
 def sealed_site(server: LiveServer, scenario_package: Path, tmp: Path, **options: Any

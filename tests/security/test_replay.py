@@ -3,9 +3,11 @@
 Whoever controls the server (an administrator, or an attacker who took it over) cannot
 read sealed inputs, but can capture one, delete its task and create a new task with the
 same uid, that input and another image: the input is still bound to (uid, organization),
-so the node would open it and hand it to the new image. A real server and a real node
-(process runtime, encrypted collaboration) show the node refuses, with the reason, and
-never runs the replayed task, and then carries on.
+so the node would open it and hand it to the new image. The seal now covers the image
+too; the node, besides, remembers every task uid it has seen and refuses another task
+with one of them before it opens anything. A real server and a real node (process
+runtime, encrypted collaboration) show the node refuses, with that reason, never runs
+the replayed task, and then carries on.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from tests.integration.conftest import (
     marker_lines,
     wait_statuses,
 )
-from v6lib.crypto import Binding, seal
+from v6lib.crypto import TaskBinding, seal
 from v6lib.schemas.run_status import RunStatus
 
 from .conftest import sealed_site
@@ -69,11 +71,12 @@ def test_a_replayed_sealed_input_is_refused(sealed: tuple[Federation, Any],
     uid = str(uuid.uuid4())
     plain = json.dumps({"method": "sleep_echo", "kwargs": {
         "seconds": 0, "value": "confidential input", "marker": str(marker)}}).encode()
-    blob = base64.b64encode(seal(plain, [key.public_key()], Binding(uid, org, "input")))
+    binding = TaskBinding(uid=uid, image="v6-scenario:test", initiator_id=org).input(org)
+    blob = base64.b64encode(seal(plain, [key.public_key()], binding))
     original = _post_task(fed, uid, "v6-scenario:test", blob.decode())
     wait_statuses(fed.root, original["id"], {RunStatus.COMPLETED.value}, timeout=60)
     assert marker_lines(marker, org) == ["started", "finished"]
-    _ordinary_task(fed)  # NOTE: a server on SQLite reuses the highest id once deleted
+    _ordinary_task(fed)
     # Execute: capture the stored input, delete the task, re-create it with another image
     admin = fed.server.root()
     [run] = admin.run.from_task(original["id"])

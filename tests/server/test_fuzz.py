@@ -1,8 +1,8 @@
 """Property-based fuzzing of the whole HTTP API from its own OpenAPI document.
 
 Schemathesis generates valid and invalid requests for every operation in ``/apidocs``
-and sends them in-process (WSGI) as root; no answer may be a 5xx. Long polls are cut to
-a few milliseconds so the run stays bounded.
+and sends them in-process (WSGI) as root, on SQLite and on PostgreSQL; no answer may be
+a 5xx. Long polls are cut to a few milliseconds so the run stays bounded.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
+from tests.postgres import drop_database, fresh_postgres_url
 from v6lib.config import ServerConfig
 from v6lib.server.app import create_app
 from v6lib.server.auth.passwords import TEST_COST
@@ -28,14 +29,21 @@ MAX_EXAMPLES = 20
 _LONG_POLL_CAP = 0.01
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    database = tmp_path_factory.mktemp("fuzz") / "server.sqlite"
-    config = ServerConfig(uri=f"sqlite:///{database}", root_password=ROOT_PASSWORD)
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fuzz_app(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    uri = f"sqlite:///{folder / 'server.sqlite'}" if request.param == "sqlite" \
+        else fresh_postgres_url()
+    config = ServerConfig(uri=uri, root_password=ROOT_PASSWORD,
+                          jwt_secret_file=folder / "jwt.key")
     app = create_app(config, kdf_cost=TEST_COST, announce=lambda *_: None)
     yield app
     app.v6_state.hub.stop()
     app.v6_state.engine.dispose()
+    if request.param == "postgres":
+        drop_database(uri)
 
 
 @pytest.fixture(scope="module")

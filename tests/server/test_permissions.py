@@ -109,7 +109,7 @@ def test_own_organization_rights(matrix: Matrix, role: str) -> None:
     assert _status(new_node) == 403
     delete_node = api.delete(f"/node/{w.node_a}")
     assert _status(delete_node) == (200 if role in COLLAB_ADMIN else 403)
-    edit_collab = api.patch(f"/collaboration/{w.collab}", json={"encrypted": True})
+    edit_collab = api.patch(f"/collaboration/{w.collab}", json={"name": f"c-{role}"})
     assert _status(edit_collab) == (200 if role in COLLAB_ADMIN else 403)
     study = api.post("/study", json={"name": "s", "collaboration_id": w.collab,
                                      "organization_ids": [w.org_a]})

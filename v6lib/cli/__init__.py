@@ -19,6 +19,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "algorithm": "v6lib.cli.algorithm:algorithm",
     "task": "v6lib.cli.task:task",
     "demo": "v6lib.cli.demo:demo",
+    "trust": "v6lib.cli.trust:trust",
 }
 
 

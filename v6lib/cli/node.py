@@ -7,7 +7,6 @@ every command also takes a path to a config file instead of a name.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import signal
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 from v6lib import errors
 from v6lib.cli import _configs
 from v6lib.cli._configs import fail, resolve_config
+from v6lib.private_files import write_private
 
 __all__ = ["config_dir", "node"]
 
@@ -51,9 +51,9 @@ def _setup_logging(config: Any) -> None:
     if settings.use_console:
         handlers.append(logging.StreamHandler())
     if settings.file:
-        Path(settings.file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
-            settings.file, maxBytes=settings.max_size * 1024, backupCount=settings.backup_count))
+        from v6lib.log_files import file_handler
+
+        handlers.append(file_handler(settings))
     logging.basicConfig(level=settings.level, format=settings.format or LOG_FORMAT,
                         datefmt=settings.datefmt, handlers=handlers or None, force=True)
     # requests/urllib3 would log every long-poll; they add nothing for an operator.
@@ -107,10 +107,8 @@ def new(name: str, api_key: str, server_url: str, port: int, api_path: str,
     path = target or config_dir() / f"{name}.yaml"
     if path.exists() and not force:
         fail(errors.ConfigurationError(f"{path} exists; pass --force to overwrite it"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the API key
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(data, fh, sort_keys=False)
+    # holds the API key: 0600 also when --force replaces an older, wider file
+    write_private(path, yaml.safe_dump(data, sort_keys=False))
     try:
         _load(str(path))
     except errors.V6Error as exc:
@@ -209,7 +207,9 @@ def create_private_key(name: str, upload: bool, force: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = generate_private_key()
         save_private_key(key, path)
-        click.echo(f"saved private key to {path} (fingerprint {fingerprint(key)[:16]})")
+        click.echo(f"saved private key to {path}\nfingerprint {fingerprint(key)}\n"
+                   "(give this fingerprint to the other organizations out of band: their "
+                   "clients and nodes ask for it when your key changes)")
         if config.encryption.private_key is None:
             click.echo("set encryption.private_key in the node configuration to this path")
         if upload:

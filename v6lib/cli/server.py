@@ -1,4 +1,5 @@
-"""``v6 server``: create a config, start/stop the server, import entities, list configs.
+"""``v6 server``: create a config, start/stop the server, import entities, list configs,
+issue a recovery token, rotate the token signing key.
 
 Configs live in the per-user config directory (``$XDG_CONFIG_HOME/v6lib/server``);
 every command also takes a path to a config file instead of a name.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ import yaml
 from v6lib import errors
 from v6lib.cli import _configs
 from v6lib.cli._configs import fail, resolve_config
+from v6lib.private_files import write_private
 
 __all__ = ["config_dir", "server"]
 
@@ -36,9 +40,22 @@ def _load(name: str) -> Any:
 
 
 def _pid_file(config: Any) -> Path:
-    from v6lib.config import user_data_dir
+    return Path(config.data_dir) / "server.pid"
 
-    return user_data_dir("server", config.name) / "server.pid"
+
+@contextmanager
+def _database(config: Any) -> Iterator[Any]:
+    """A session on the server's database, migrated first; the caller commits."""
+    from v6lib.server.db.engine import make_engine, make_session_factory
+    from v6lib.server.db.migrate import upgrade_database
+
+    engine = make_engine(str(config.uri))
+    try:
+        upgrade_database(engine)
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 
@@ -67,8 +84,8 @@ def new(name: str, host: str, port: int, uri: str | None, root_username: str,
                             "root_username": root_username}
     if uri:
         data["uri"] = uri
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    # 0600: the file will hold the database URL's password, root_password, smtp.password
+    write_private(target, yaml.safe_dump(data, sort_keys=False))
     click.echo(f"wrote {target}")
 
 
@@ -134,16 +151,11 @@ def import_cmd(file: Path, name: str) -> None:
     """Import organizations, users and collaborations from a YAML FILE."""
     try:
         config = _load(name)
-        from v6lib.server.db.engine import make_engine, make_session_factory
-        from v6lib.server.db.migrate import upgrade_database
         from v6lib.server.importer import import_file
 
-        engine = make_engine(str(config.uri))
-        upgrade_database(engine)
-        with make_session_factory(engine)() as session:
+        with _database(config) as session:
             report = import_file(session, file, password_policy=config.password_policy)
             session.commit()
-        engine.dispose()
     except errors.V6Error as exc:
         fail(exc)
         return
@@ -152,3 +164,62 @@ def import_cmd(file: Path, name: str) -> None:
                f"{len(report.nodes)}")
     for node, key in report.api_keys.items():
         click.echo(f"api key for node {node!r}: {key}")
+
+
+@server.command("reset-password")
+@click.argument("username")
+@click.option("--config", "name", required=True, help="Server config name or path.")
+@click.option("--two-factor", is_flag=True,
+              help="A token that removes the user's second factor instead (the user also "
+                   "needs the password).")
+def reset_password(username: str, name: str, two_factor: bool) -> None:
+    """Print a one-time recovery token for USERNAME, to hand over in person.
+
+    For servers without mail (no smtp section). The token is valid
+    email_token_validity_minutes, works once, and replaces any older one; it is
+    printed here only, never logged.
+    """
+    from v6lib.server.db.base import utcnow
+    from v6lib.server.services.recovery import admin_reset_token
+
+    try:
+        config = _load(name)
+        with _database(config) as session:
+            token = admin_reset_token(session, username, "mfa" if two_factor else "password",
+                                      now=utcnow(), minutes=config.email_token_validity_minutes)
+            session.commit()
+    except errors.V6Error as exc:
+        fail(exc)
+        return
+    api = config.api_path
+    use = (f"POST {api}/recover/2fa/reset with {{\"reset_token\": ..., \"password\": ...}} "
+           "(the user's password), or client.user.reset_two_factor(token, password)"
+           if two_factor else
+           f"POST {api}/recover/reset with {{\"reset_token\": ..., \"password\": ...}} "
+           "(the new password), or client.user.reset_password(token, new_password)")
+    click.echo(f"one-time token for {username!r}, valid {config.email_token_validity_minutes} "
+               f"minutes; use it with {use}:", err=True)
+    click.echo(token)
+
+
+@server.command("rotate-key")
+@click.argument("name")
+def rotate_key(name: str) -> None:
+    """Replace the token signing key file with a new random key.
+
+    Every token signed with the old key is refused once the servers restart with the
+    new one: users log in again, nodes log in again by themselves with their API keys.
+    Copy the new file to every other instance before restarting them.
+    """
+    from v6lib.server.signing_key import rotate_key_file
+
+    try:
+        config = _load(name)
+        with _database(config) as session:
+            path = rotate_key_file(session, config)
+            session.commit()
+    except errors.V6Error as exc:
+        fail(exc)
+        return
+    click.echo(f"wrote a new token signing key to {path}; copy it (mode 0600) to every other "
+               "server instance, then restart them all: every session ends")

@@ -2,15 +2,18 @@
 
 Plain collaborations carry the UTF-8 JSON of :mod:`v6lib.serialization`, base64-encoded.
 Encrypted collaborations carry a :mod:`v6lib.crypto` envelope instead, sealed per
-organization and bound to (task uid, organization, purpose), so the server can neither
-read an input nor move a sealed value to another task or organization.
+organization and bound to the task (:class:`~v6lib.crypto.TaskBinding`), so the server can
+neither read an input nor move a sealed value to another task, image or organization.
+Keys and encryption flags the server gives are checked against what this client saw
+before (:class:`~v6lib.trust.TrustStore`): a swapped key or a collaboration switched to
+plaintext is refused, never used silently.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from pydantic import ValidationError as PydanticValidationError
@@ -18,9 +21,9 @@ from pydantic import ValidationError as PydanticValidationError
 from v6lib import serialization
 from v6lib.client.transport import Transport
 from v6lib.crypto import (
-    Binding,
     RSAPrivateKey,
     RSAPublicKey,
+    TaskBinding,
     is_envelope,
     load_public_key_pem,
     open_sealed,
@@ -31,6 +34,7 @@ from v6lib.crypto.envelope import MAGIC
 from v6lib.crypto.wire import preallocated
 from v6lib.errors import DecryptionError, EncryptionError, SerializationError, ValidationError
 from v6lib.schemas import TaskInput
+from v6lib.trust import TrustStore
 
 __all__ = ["PayloadCodec", "validate_input"]
 
@@ -59,26 +63,40 @@ class PayloadCodec:
     """Encodes inputs and decodes results, encrypting where the collaboration says so.
 
     Holds the user's private key (``None`` until ``setup_encryption``) and caches what
-    does not change: collaboration encryption flags and organization public keys.
+    does not change: collaboration encryption flags and organization public keys, both
+    checked against ``trust`` (what this user saw before, kept across sessions).
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, trust: TrustStore | None = None, *,
+                 organization_lookup: Callable[[], int] | None = None) -> None:
         self.transport = transport
+        self.trust = trust if trust is not None else TrustStore(None)
         self.private_key: RSAPrivateKey | None = None
         self.organization_id: int | None = None
+        self._organization_lookup = organization_lookup
         self._encrypted: dict[int, bool] = {}
         self._public_keys: dict[int, RSAPublicKey] = {}
 
     # ------------------------------------------------------------------ lookups
     def is_encrypted(self, collaboration_id: int) -> bool:
-        """Whether the collaboration seals inputs and results (asked once, then cached)."""
+        """Whether the collaboration seals inputs and results (asked once, then cached).
+
+        Raises:
+            EncryptionDowngradeError: it was encrypted when this user last saw it.
+        """
         if collaboration_id not in self._encrypted:
             body = self.transport.get(f"/collaboration/{collaboration_id}")
-            self._encrypted[collaboration_id] = bool(body.get("encrypted"))
+            self._encrypted[collaboration_id] = self.trust.check_encrypted(
+                collaboration_id, bool(body.get("encrypted")))
         return self._encrypted[collaboration_id]
 
     def public_key(self, organization_id: int) -> RSAPublicKey:
-        """An organization's public key from the server, with a clear error if it has none."""
+        """An organization's public key from the server, checked against the pinned one.
+
+        Raises:
+            EncryptionError: the organization has no key.
+            KeyChangedError: the server offers another key than the one trusted here.
+        """
         if organization_id not in self._public_keys:
             body = self.transport.get(f"/organization/{organization_id}")
             pem = body.get("public_key")
@@ -87,30 +105,42 @@ class PayloadCodec:
                     f"organization {organization_id} ({body.get('name', '?')}) has no public "
                     "key, so nothing can be encrypted for it; its administrator must upload "
                     "one (client.organization.update(id, public_key=public_key_b64(key)))")
-            self._public_keys[organization_id] = load_public_key_pem(pem)
+            key = self.trust.check_key(organization_id, load_public_key_pem(pem))
+            self._public_keys[organization_id] = key
         return self._public_keys[organization_id]
+
+    def initiator_id(self) -> int:
+        """The organization of the logged-in user: the initiator its tasks are bound to."""
+        if self.organization_id is None and self._organization_lookup is not None:
+            self.organization_id = self._organization_lookup()
+        if self.organization_id is None:
+            raise EncryptionError("log in (client.authenticate) before creating tasks in an "
+                                  "encrypted collaboration")
+        return self.organization_id
 
     # ------------------------------------------------------------------ inputs
     def encode_inputs(self, collaboration_id: int, organizations: Sequence[int],
-                      input_: Mapping[str, Any], uid: str) -> list[dict[str, Any]]:
+                      input_: Mapping[str, Any], *, uid: str, image: str
+                      ) -> list[dict[str, Any]]:
         """The ``organizations`` array of ``POST /task``: one (sealed) input per organization."""
         plaintext = serialization.dumps(validate_input(input_), root="input")
         encrypted = self.is_encrypted(collaboration_id)
+        task = TaskBinding(uid, image, self.initiator_id()) if encrypted else None
         out = []
         for org_id in organizations:
             blob = plaintext
-            if encrypted:
+            if task is not None:
                 recipients = [self.public_key(org_id)]
                 if self.private_key is not None and self.organization_id != org_id:
                     # NOTE: sealed to the sender too, so the researcher can read back what
                     # was sent; a node only ever opens its own organization's slot.
                     recipients.append(self.private_key.public_key())
-                blob = seal(plaintext, recipients, Binding(uid, org_id, "input"))
+                blob = seal(plaintext, recipients, task.input(org_id))
             out.append({"id": org_id, "input": base64.b64encode(blob).decode("ascii")})
         return out
 
     # ------------------------------------------------------------------ results
-    def decode(self, value: str | None, *, task_uid: str, organization_id: int,
+    def decode(self, value: str | None, *, task: TaskBinding | None, organization_id: int,
                encrypted: bool, purpose: str = "result") -> Any:
         """A stored base64 value back into a Python value (``None`` stays ``None``)."""
         if value is None:
@@ -130,10 +160,11 @@ class PayloadCodec:
                     "this collaboration is encrypted: call client.setup_encryption("
                     "'/path/to/private_key.pem') with your organization's private key first")
             blob = open_sealed(blob, self.private_key,
-                               Binding(task_uid, organization_id, purpose))  # type: ignore[arg-type]
+                               _bound(task).binding(organization_id, purpose))  # type: ignore[arg-type]
         return serialization.loads(blob)
 
-    def decode_stream(self, src: BinaryIO, size: int, *, task_uid: str, organization_id: int,
+    def decode_stream(self, src: BinaryIO, size: int, *, task: TaskBinding | None,
+                      organization_id: int,
                       encrypted: bool, purpose: str = "result") -> Any:
         """A raw value read from ``src`` (``size`` bytes at most) back into a Python value.
 
@@ -155,7 +186,7 @@ class PayloadCodec:
         buffer = preallocated(size)
         buffer.seek(0)
         written = open_stream(_Prefixed(head, src), buffer, key,
-                              Binding(task_uid, organization_id, purpose))  # type: ignore[arg-type]
+                              _bound(task).binding(organization_id, purpose))  # type: ignore[arg-type]
         buffer.truncate(written)
         plaintext = buffer.getvalue()
         buffer.close()
@@ -170,10 +201,17 @@ class PayloadCodec:
                 "'/path/to/private_key.pem') with your organization's private key first")
         return self.private_key
 
-    def task_context(self, task_id: int) -> tuple[str, bool]:
-        """``(uid, encrypted)`` of a task: what decoding its runs' values needs."""
+    def task_context(self, task_id: int) -> tuple[TaskBinding | None, bool]:
+        """``(binding, encrypted)`` of a task: what decoding its runs' values needs."""
         task = self.transport.get(f"/task/{task_id}")
-        return str(task.get("uid") or ""), self.is_encrypted(int(task["collaboration_id"]))
+        encrypted = self.is_encrypted(int(task["collaboration_id"]))
+        return (TaskBinding.of(task) if encrypted else None), encrypted
+
+
+def _bound(task: TaskBinding | None) -> TaskBinding:
+    if task is None:
+        raise EncryptionError("an encrypted value needs its task's binding to be opened")
+    return task
 
 
 def _text(data: bytes) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -31,10 +32,18 @@ from v6lib.client.resources import (
 from v6lib.client.transport import DEFAULT_TIMEOUT, Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem
 from v6lib.schemas import RunStatus
+from v6lib.trust import TrustStore, default_trust_path
 
 __all__ = ["UserClient", "build_base_url"]
 
 log = logging.getLogger(__name__)
+
+
+class _Default:
+    """Marks "not given" where ``None`` has a meaning of its own."""
+
+
+DEFAULT = _Default()
 
 
 def build_base_url(server_url: str, port: int | None, api_path: str = "/api") -> str:
@@ -68,11 +77,15 @@ class UserClient:
         session: a ``requests.Session`` to reuse (proxies, certificates, retries).
         timeout: seconds for each ordinary request.
         verbose: log every request at INFO level (for debugging a connection).
+        trust_file: where the organization keys and encrypted collaborations this user
+            has seen are pinned (see :mod:`v6lib.trust`); by default a file per server
+            under the user's data directory. ``None`` pins for this object's life only.
     """
 
     def __init__(self, server_url: str, port: int | None = None, api_path: str = "/api",
                  *, session: requests.Session | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, verbose: bool = False) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, verbose: bool = False,
+                 trust_file: str | os.PathLike[str] | _Default | None = DEFAULT) -> None:
         self.base_url = build_base_url(server_url, port, api_path)
         self.transport = Transport(self.base_url, session=session, timeout=timeout,
                                    refresh=self._refresh)
@@ -82,7 +95,11 @@ class UserClient:
         self.refresh_token: str | None = None
         self.user_id: int | None = None
         self._whoami: dict[str, Any] | None = None
-        self.codec = PayloadCodec(self.transport)
+        path = default_trust_path(self.base_url) if isinstance(trust_file, _Default) \
+            else (None if trust_file is None else Path(trust_file))
+        self.trust = TrustStore(path)
+        self.codec = PayloadCodec(self.transport, self.trust,
+                                  organization_lookup=self._organization_id)
         self.organization = OrganizationClient(self.transport)
         self.collaboration = CollaborationClient(self.transport)
         self.study = StudyClient(self.transport)
@@ -125,6 +142,7 @@ class UserClient:
         self.refresh_token = answer.get("refresh_token")
         self.user_id = _id_from_url(answer.get("user_url"))
         self._whoami = None
+        self.codec.organization_id = None
         if self.verbose:
             log.info("authenticated at %s as %s (user id %s)", self.base_url, username,
                      self.user_id)
@@ -141,6 +159,9 @@ class UserClient:
             return None
         self.refresh_token = answer.get("refresh_token") or self.refresh_token
         return str(answer["access_token"])
+
+    def _organization_id(self) -> int:
+        return int(self.whoami["organization"]["id"])
 
     @property
     def whoami(self) -> dict[str, Any]:
@@ -173,6 +194,9 @@ class UserClient:
         except errors.V6Error as exc:  # the check is a courtesy; not being allowed is fine
             log.info("cannot compare the key with the server's public key: %s", exc.message)
             return
+        # NOTE: your own key is the truth about your organization; later swaps of it on
+        # the server are then refused like any other organization's.
+        self.trust.accept(int(organization["id"]), fingerprint(key))
         stored = organization.get("public_key")
         if not stored:
             log.warning("organization %s has no public key on the server; others cannot "

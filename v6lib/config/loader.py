@@ -146,6 +146,10 @@ def _resolve_paths(config: Any, base: Path) -> None:
         return base / value
 
     config.logging.file = fix(config.logging.file)
+    if isinstance(config, ServerConfig):
+        config.jwt_secret_file = fix(config.jwt_secret_file)
+        if config.smtp is not None:
+            config.smtp.ca_file = fix(config.smtp.ca_file)
     if isinstance(config, NodeConfig):
         config.task_dir = fix(config.task_dir)
         config.encryption.private_key = fix(config.encryption.private_key)

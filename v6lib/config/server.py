@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -10,10 +11,10 @@ from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, 
 
 __all__ = ["MAX_SECRET_LENGTH", "PasswordPolicy", "ServerConfig", "SmtpConfig"]
 
-_VANTAGE6_SERVER = {"type", "allow_drop_all", "email_token_validity_minutes", "support_email",
-                    "vpn_server", "rabbitmq_uri", "rabbitmq", "server_url", "ui_url", "dev",
-                    "algorithm_stores", "runs_data_cleanup_days", "two_factor_auth",
-                    "jwt_token_expiration", "prometheus"}
+_VANTAGE6_SERVER = {"type", "allow_drop_all", "vpn_server", "rabbitmq_uri", "rabbitmq",
+                    "server_url", "ui_url", "dev", "algorithm_stores",
+                    "runs_data_cleanup_days", "two_factor_auth", "jwt_token_expiration",
+                    "prometheus"}
 
 #: Longest secret accepted for hashing; guards the KDF against absurd request bodies.
 MAX_SECRET_LENGTH = 4096
@@ -36,10 +37,31 @@ class PasswordPolicy(StrictModel):
 
 
 class SmtpConfig(StrictModel):
+    """The mail server that delivers account-recovery tokens (``/recover/*``).
+
+    ``tls``: ``starttls`` (submission, port 587), ``implicit`` (SMTPS, port 465) or
+    ``none`` (a relay on the same host or network only). ``email_from`` may also be
+    written ``from``; it defaults to ``username`` when that is an address.
+    """
+
     server: str
-    port: int = 587
+    port: int = Field(default=587, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
+    email_from: str | None = None
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(default=30, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "from" in data:
+            if "email_from" in data:
+                raise ValueError("give email_from or from, not both")
+            data = {**data, "email_from": data["from"]}
+            del data["from"]
+        return data
 
 
 class ServerConfig(StrictModel):
@@ -49,7 +71,10 @@ class ServerConfig(StrictModel):
     port: int = Field(default=7601, ge=1, le=65535)
     api_path: str = "/api"
     uri: str | None = None
+    # NOTE: without jwt_secret_key the key lives in jwt_secret_file (default: in the
+    # data directory), never in the database; see v6lib.server.signing_key.
     jwt_secret_key: SecretStr | None = None
+    jwt_secret_file: Path | None = None
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_hours: int = Field(default=24, ge=1)
     container_token_hours: int = Field(default=24, ge=1)
@@ -67,6 +92,14 @@ class ServerConfig(StrictModel):
     logging: LoggingConfig = LoggingConfig()
     cors_origins: list[str] = []
     smtp: SmtpConfig | None = None
+    support_email: str | None = None
+    # how long a recovery token (mailed, or from `v6 server reset-password`) is valid
+    email_token_validity_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # /recover/*/lost requests per requested username or email, and per client address,
+    # within recovery_window_minutes; more are answered 429
+    recovery_requests_per_account: int = Field(default=3, ge=1)
+    recovery_requests_per_address: int = Field(default=20, ge=1)
+    recovery_window_minutes: int = Field(default=15, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -74,6 +107,15 @@ class ServerConfig(StrictModel):
         if not isinstance(data, dict):
             return data
         data = {k: v for k, v in data.items() if k not in _VANTAGE6_SERVER}
+        smtp = data.get("smtp")
+        if isinstance(smtp, dict) and "email_token_validity_minutes" in smtp:
+            # vantage6 documents the key at the top level but reads it from smtp
+            smtp = dict(smtp)
+            minutes = smtp.pop("email_token_validity_minutes")
+            if data.get("email_token_validity_minutes", minutes) != minutes:
+                raise ValueError("email_token_validity_minutes is given twice, differently "
+                                 "(top level and smtp)")
+            data = {**data, "smtp": smtp, "email_token_validity_minutes": minutes}
         if "ip" in data:
             if "host" in data:
                 raise ValueError("give host or ip (vantage6 name), not both")
@@ -88,6 +130,15 @@ class ServerConfig(StrictModel):
     @model_validator(mode="after")
     def _default_uri(self) -> ServerConfig:
         if self.uri is None:
-            path = user_data_dir("server", self.name) / "server.sqlite"
-            object.__setattr__(self, "uri", f"sqlite:///{path}")
+            object.__setattr__(self, "uri", f"sqlite:///{self.data_dir / 'server.sqlite'}")
         return self
+
+    @property
+    def data_dir(self) -> Path:
+        """This server's own files: default database, signing key, pid file."""
+        return user_data_dir("server", self.name)
+
+    @property
+    def jwt_secret_path(self) -> Path:
+        """Where the signing key file is (used when ``jwt_secret_key`` is not set)."""
+        return self.jwt_secret_file or self.data_dir / "jwt_secret.key"

@@ -266,8 +266,9 @@ def open_header(
         raise TamperedError("envelope header failed authentication: it was modified")
     if not hmac.compare_digest(_commitment(keys, binding), commitment):
         raise BindingMismatchError(
-            "this envelope was sealed for another task, organization or purpose than "
-            f"task {binding.task_uid!r}, organization {binding.organization_id}, "
+            "this envelope was sealed for another task, image, initiator, organization or "
+            f"purpose than task {binding.task_uid!r} (image {binding.image!r}, initiating "
+            f"organization {binding.initiator_id}), organization {binding.organization_id}, "
             f"purpose {binding.purpose!r}"
         )
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:

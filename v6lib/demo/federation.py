@@ -32,6 +32,7 @@ from v6lib.demo.data import SITES, central_mean, write_sites
 from v6lib.demo.locate import average_example_path
 from v6lib.demo.processes import ManagedProcess, free_port, http_ok, log_tail, wait_until
 from v6lib.errors import ConfigurationError, RuntimeUnavailableError, V6Error
+from v6lib.private_files import write_private
 
 __all__ = ["DemoFederation", "DemoOptions", "DemoReport"]
 
@@ -189,7 +190,9 @@ class DemoFederation:
                   f"{self.timings['server_start']:.1f} s")
 
     def _login(self, username: str, password: str) -> Client:
-        client = Client("http://127.0.0.1", self.port, "/api")
+        # NOTE: a throw-away federation gets fresh keys every time: its pins stay with it
+        client = Client("http://127.0.0.1", self.port, "/api",
+                        trust_file=self.workdir / "trusted-keys.json")
         client.authenticate(username, password)
         return client
 
@@ -283,6 +286,8 @@ class DemoFederation:
             "name": "demo-server", "host": "127.0.0.1", "port": self.port, "api_path": "/api",
             "uri": f"sqlite:///{self.workdir / 'server' / 'server.sqlite'}",
             "root_username": "root", "root_password": self.root_password,
+            # the token-signing key stays with the demo and goes when it is deleted
+            "jwt_secret_file": str(self.workdir / "server" / "jwt_secret.key"),
             # Long polls (nodes, waiting clients) each hold a thread.
             "workers": 2, "threads": 16, "logging": {"level": "INFO"},
         }
@@ -306,9 +311,7 @@ class DemoFederation:
 
     # ------------------------------------------------------------------ helpers
     def _write_yaml(self, path: Path, data: dict[str, Any]) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        path.chmod(0o600)  # holds a password or an API key
+        write_private(path, yaml.safe_dump(data, sort_keys=False))  # a password or API key
         return path
 
     def stop(self) -> None:

@@ -12,14 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from v6lib.errors import NotFoundError, ValidationError
+from v6lib.mock.store import MOCK_IMAGE
 
 if TYPE_CHECKING:
     from v6lib.mock.network import MockNetwork
     from v6lib.mock.store import RunRecord, TaskRecord
 
 __all__ = ["MockAlgorithmApi", "database_requests", "run_dict", "task_dict"]
-
-MOCK_IMAGE = "mock"
 
 
 def database_requests(databases: Sequence[str | Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -127,7 +126,7 @@ class MockAlgorithmApi:
                 run,
                 codec.decode_result(
                     run.result,
-                    task_uid=task.uid,
+                    task=task.binding,
                     organization_id=run.organization_id,
                     reader_id=self.organization_id,
                 ),

@@ -27,12 +27,13 @@ from typing import Any
 
 from v6lib import serialization
 from v6lib.client.algorithm_client import AlgorithmClient
+from v6lib.crypto import TaskBinding
 from v6lib.errors import AlgorithmError, ConfigurationError, ValidationError
 from v6lib.mock.api import MockAlgorithmApi, database_requests
-from v6lib.mock.codec import PayloadCodec
+from v6lib.mock.codec import MockKeyring
 from v6lib.mock.datasets import OrganizationData, normalize_datasets
 from v6lib.mock.runtime import execute_run
-from v6lib.mock.store import RunRecord, TaskRecord, TaskStore
+from v6lib.mock.store import MOCK_IMAGE, RunRecord, TaskRecord, TaskStore
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import RunMetadata
@@ -100,7 +101,7 @@ class MockNetwork:
         self.researcher_organization_id = self._check_member(
             researcher_organization_id or self.organization_ids[0], "researcher_organization_id"
         )
-        self.codec = PayloadCodec(self.organization_ids, encrypted=encrypted)
+        self.codec = MockKeyring(self.organization_ids, encrypted=encrypted)
         self.store = TaskStore()
         self._researcher_api = MockAlgorithmApi(
             self, organization_id=self.researcher_organization_id
@@ -249,8 +250,9 @@ class MockNetwork:
                 else [{"label": label} for label in self.organizations[orgs[0]].labels]
             )
         uid = TaskStore.new_uid()
+        binding = TaskBinding(uid, MOCK_IMAGE, init_org_id)
         inputs = {
-            org: self.codec.encode_input(raw, task_uid=uid, organization_id=org) for org in orgs
+            org: self.codec.encode_input(raw, task=binding, organization_id=org) for org in orgs
         }
         task, runs = self.store.add_task(
             name=name,

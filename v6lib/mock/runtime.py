@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from v6lib.client.algorithm_client import AlgorithmClient
-from v6lib.mock.api import MOCK_IMAGE, MockAlgorithmApi
+from v6lib.mock.api import MockAlgorithmApi
+from v6lib.mock.store import MOCK_IMAGE
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import AlgorithmContext, RunMetadata
@@ -53,9 +54,8 @@ def _result_blob(
     network: MockNetwork, task: TaskRecord, run: RunRecord, task_input: TaskInput, result: Any
 ) -> bytes:
     raw = encode_result(result, f"{network.module.__name__}.{task_input.method}")
-    return network.codec.encode_result(
-        raw, task_uid=task.uid, organization_id=run.organization_id, recipient_id=task.init_org_id
-    )
+    return network.codec.encode_result(raw, task=task.binding,
+                                       organization_id=run.organization_id)
 
 
 def execute_run(network: MockNetwork, task: TaskRecord, run: RunRecord) -> None:
@@ -70,7 +70,7 @@ def execute_run(network: MockNetwork, task: TaskRecord, run: RunRecord) -> None:
     store.transition(run, RunStatus.ACTIVE)
     try:
         value = network.codec.decode_input(
-            run.input, task_uid=task.uid, organization_id=run.organization_id
+            run.input, task=task.binding, organization_id=run.organization_id
         )
         task_input = TaskInput.model_validate(value)
         metadata = RunMetadata(

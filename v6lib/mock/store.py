@@ -14,10 +14,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from v6lib.crypto import TaskBinding
 from v6lib.errors import ConflictError, NotFoundError
 from v6lib.schemas.run_status import RunStatus, can_transition
 
-__all__ = ["RunRecord", "TaskRecord", "TaskStore", "task_status"]
+#: The image name the mock gives its tasks (no image is pulled or run).
+MOCK_IMAGE = "mock"
+
+__all__ = ["MOCK_IMAGE", "RunRecord", "TaskRecord", "TaskStore", "task_status"]
 
 
 @dataclass
@@ -49,8 +53,14 @@ class TaskRecord:
     parent_id: int | None
     job_id: int
     databases: list[dict[str, Any]]
+    image: str = MOCK_IMAGE
     run_ids: list[int] = field(default_factory=list)
     created_at: float = field(default_factory=time.time)
+
+    @property
+    def binding(self) -> TaskBinding:
+        """What this task's payloads are sealed to."""
+        return TaskBinding(self.uid, self.image, self.init_org_id)
 
 
 def task_status(runs: list[RunRecord]) -> str:

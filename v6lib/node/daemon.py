@@ -51,6 +51,7 @@ from v6lib.node.retry import Backoff, retry_call
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
+from v6lib.trust import TrustStore
 
 __all__ = ["Node", "check_version", "make_runtime"]
 
@@ -189,8 +190,12 @@ class Node:
                     f"{self.options.private_key_path} (fingerprint "
                     f"{fingerprint(private_key)[:16]}); use the matching private key, or "
                     "upload this one with `v6 node create-private-key --upload`")
+        trust = TrustStore(self.options.trust_path)
+        if private_key is not None:
+            # NOTE: the node's own key is the truth about its organization
+            trust.accept(self.identity.organization_id, fingerprint(private_key))
         self.keys = NodeKeys(encrypted=use_encryption, private_key=private_key,
-                             organization_getter=self.link.organization)
+                             organization_getter=self.link.organization, trust=trust)
         return self.keys
 
     def start(self) -> None:
@@ -206,7 +211,8 @@ class Node:
                                authorize=self.tokens.accepts,
                                api_path=self.options.algorithm_api_path,
                                port=self.options.proxy_port if unix_socket is None else None,
-                               unix_socket=unix_socket)
+                               unix_socket=unix_socket,
+                               organization_id=self.identity.organization_id)
         self.proxy.start()
         self.runtime.verify()  # after the proxy: the isolation check must reach it
         self.executor = RunExecutor(

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from v6lib.crypto import TaskBinding
 from v6lib.errors import (
     ConflictError,
     EncryptionError,
@@ -238,9 +239,9 @@ class RunExecutor:
 
             self.journal.update(run_id, recipient_key=public_key_b64(recipient))
         try:
-            plain = self.keys.open(base64.b64decode(run.get("input") or ""),
-                                   str(task.get("uid") or ""), self.identity.organization_id,
-                                   "input")
+            blob = base64.b64decode(run.get("input") or "")
+            plain = self.keys.open(blob, TaskBinding.of(task).input(
+                self.identity.organization_id)) if self.keys.encrypted else blob
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
         prepare_run_files(paths, plain, token)

@@ -50,6 +50,7 @@ from v6lib.node.journal_schema import (
     sqlite_pragmas,
 )
 from v6lib.node.result_files import ResultFiles
+from v6lib.private_files import private_sqlite_file
 
 __all__ = ["DEFAULT_RETENTION", "Journal", "JournalEntry", "LocalState"]
 
@@ -82,7 +83,7 @@ class Journal:
                 f"journal retention must be positive, got {retention}; done runs must be "
                 "remembered for a while so a late event cannot start them again")
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(path)  # 0600, and so its -wal/-shm files
         self.path = path
         self.retention = retention
         # big outcomes wait for upload as files next to the journal, not as BLOBs in it

@@ -3,7 +3,9 @@
 Why one object: the daemon (run inputs and results) and the proxy (subtask inputs and
 their results) must seal and open with the same key material and the same
 :class:`~v6lib.crypto.Binding` rules; public keys fetched from the server are cached
-here once for both. When the collaboration is not encrypted, payloads pass unchanged.
+here once for both, and checked against the keys this node pinned before
+(:class:`~v6lib.trust.TrustStore`): a key swapped on the server is refused, so nothing is
+ever sealed for it. When the collaboration is not encrypted, payloads pass unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from v6lib.crypto import (
     Binding,
     RSAPrivateKey,
     RSAPublicKey,
+    TaskBinding,
     load_public_key_pem,
     open_sealed,
     open_stream,
@@ -24,6 +27,7 @@ from v6lib.crypto import (
     seal,
 )
 from v6lib.errors import EncryptionError
+from v6lib.trust import TrustStore
 
 __all__ = ["NodeKeys"]
 
@@ -38,6 +42,7 @@ class NodeKeys:
         encrypted: whether the node's collaboration is encrypted.
         private_key: the organization's private key (required when ``encrypted``).
         organization_getter: fetches an organization, to learn its ``public_key``.
+        trust: the node's pinned keys; in-memory pins when omitted.
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class NodeKeys:
         encrypted: bool,
         private_key: RSAPrivateKey | None,
         organization_getter: OrganizationGetter,
+        trust: TrustStore | None = None,
     ) -> None:
         if encrypted and private_key is None:
             raise EncryptionError(
@@ -55,6 +61,7 @@ class NodeKeys:
         self.encrypted = encrypted
         self.private_key = private_key
         self._get_org = organization_getter
+        self.trust = trust if trust is not None else TrustStore(None)
         self._cache: dict[int, RSAPublicKey] = {}
         self._lock = threading.Lock()
 
@@ -62,7 +69,12 @@ class NodeKeys:
         return public_key_b64(self.private_key) if self.private_key is not None else None
 
     def public_key_of(self, org_id: int) -> RSAPublicKey:
-        """The organization's public key from the server (cached)."""
+        """The organization's public key from the server (cached), if it is the pinned one.
+
+        Raises:
+            EncryptionError: the organization has no key.
+            KeyChangedError: the server offers another key than the one pinned here.
+        """
         with self._lock:
             if org_id in self._cache:
                 return self._cache[org_id]
@@ -73,7 +85,7 @@ class NodeKeys:
                 "upload one (v6 node create-private-key --upload) before it can take part "
                 "in an encrypted collaboration"
             )
-        key = load_public_key_pem(key_b64)
+        key = self.trust.check_key(org_id, load_public_key_pem(key_b64))
         with self._lock:
             self._cache[org_id] = key
         return key
@@ -82,29 +94,26 @@ class NodeKeys:
         with self._lock:
             self._cache.pop(org_id, None)
 
-    def seal_for(self, data: bytes, org_id: int, task_uid: str, purpose: str,
-                 binding_org: int | None = None) -> bytes:
-        """Seal ``data`` for ``org_id``; binding organization defaults to ``org_id``."""
+    def seal_input(self, data: bytes, task: TaskBinding, org_id: int) -> bytes:
+        """Seal a (sub)task's input for ``org_id``, the organization that runs it."""
         if not self.encrypted:
             return data
-        binding = Binding(task_uid, org_id if binding_org is None else binding_org, purpose)  # type: ignore[arg-type]
-        return seal(data, [self.public_key_of(org_id)], binding)
+        return seal(data, [self.public_key_of(org_id)], task.input(org_id))
 
     def seal_with(self, data: bytes, public_key: RSAPublicKey, binding: Binding) -> bytes:
         return seal(data, [public_key], binding) if self.encrypted else data
 
-    def open_stream(self, src: BinaryIO, dst: BinaryIO, task_uid: str, org_id: int,
-                    purpose: str) -> None:
+    def open_stream(self, src: BinaryIO, dst: BinaryIO, binding: Binding) -> None:
         """:meth:`open` in constant memory, from ``src`` into ``dst`` (big results)."""
         if not self.encrypted:
             shutil.copyfileobj(src, dst, 1 << 20)
             return
         assert self.private_key is not None
-        open_stream(src, dst, self.private_key, Binding(task_uid, org_id, purpose))  # type: ignore[arg-type]
+        open_stream(src, dst, self.private_key, binding)
 
-    def open(self, blob: bytes, task_uid: str, org_id: int, purpose: str) -> bytes:
+    def open(self, blob: bytes, binding: Binding) -> bytes:
         """Open a payload addressed to this node; plain collaborations pass through."""
         if not self.encrypted:
             return blob
         assert self.private_key is not None
-        return open_sealed(blob, self.private_key, Binding(task_uid, org_id, purpose))  # type: ignore[arg-type]
+        return open_sealed(blob, self.private_key, binding)

@@ -70,6 +70,11 @@ class NodeOptions:
         return self.task_dir / "node-journal.sqlite"
 
     @property
+    def trust_path(self) -> Path:
+        """The organization keys this node pinned (see :mod:`v6lib.trust`)."""
+        return self.task_dir / "trusted-keys.json"
+
+    @property
     def pid_file(self) -> Path:
         return self.task_dir / "node.pid"
 

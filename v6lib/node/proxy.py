@@ -46,6 +46,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from v6lib.crypto import TaskBinding
 from v6lib.errors import DecryptionError, EncryptionError, V6Error
 from v6lib.node.keys import NodeKeys
 
@@ -82,6 +83,8 @@ class NodeProxy:
             socket file is replaced; the socket is created ``0600`` and the runtime hands
             it to the container user.
         new_uid: generates task uids (injected for tests).
+        organization_id: this node's organization: the initiator of every subtask its
+            algorithms create, and so part of their inputs' binding.
     """
 
     def __init__(
@@ -96,14 +99,16 @@ class NodeProxy:
         unix_socket: Path | None = None,
         timeout: float = 90.0,
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
+        organization_id: int,
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.keys = keys
         self.authorize = authorize
+        self.organization_id = organization_id
         self.api_path = "/" + api_path.strip("/") if api_path.strip("/") else ""
         self.timeout = timeout
         self.new_uid = new_uid
-        self._uids: dict[int, str] = {}
+        self._tasks: dict[int, TaskBinding] = {}
         self._local = threading.local()
         if port is None and unix_socket is None:
             raise ValueError("the proxy needs a TCP port or a Unix socket to listen on")
@@ -163,17 +168,19 @@ class NodeProxy:
             raise ProxyError(502, "server_unavailable",
                              f"the node proxy cannot reach the server: {exc}") from exc
 
-    def task_uid(self, task_id: int, token: str) -> str:
-        if task_id in self._uids:
-            return self._uids[task_id]
+    def task_binding(self, task_id: int, token: str) -> TaskBinding:
+        """What the payloads of ``task_id`` are bound to (asked once per task)."""
+        if task_id in self._tasks:
+            return self._tasks[task_id]
         resp = self.upstream("GET", f"/task/{task_id}", token)
         if not resp.ok:
             raise ProxyError(resp.status_code, "not_found", f"cannot read task {task_id}")
-        uid = resp.json().get("uid")
-        if not uid:
-            raise ProxyError(502, "encryption_error", f"task {task_id} has no uid")
-        self._uids[task_id] = str(uid)
-        return self._uids[task_id]
+        try:
+            task = TaskBinding.of(resp.json())
+        except EncryptionError as exc:
+            raise ProxyError(502, exc.code, exc.message) from exc
+        self._tasks[task_id] = task
+        return task
 
     # -- transformations ----------------------------------------------------------------
     def seal_task(self, body: Any) -> Any:
@@ -183,8 +190,12 @@ class NodeProxy:
                              "POST /task needs a JSON object with an 'organizations' list")
         if not self.keys.encrypted:
             return body
+        if not isinstance(body.get("image"), str) or not body["image"]:
+            raise ProxyError(400, "validation_error",
+                             "POST /task needs the subtask's 'image' (its parent's image)")
         uid = str(body.get("uid") or self.new_uid())
         body = {**body, "uid": uid}
+        task = TaskBinding(uid, body["image"], self.organization_id)
         sealed = []
         for i, org in enumerate(body["organizations"]):
             if not isinstance(org, dict) or not isinstance(org.get("id"), int):
@@ -196,7 +207,7 @@ class NodeProxy:
                 raise ProxyError(400, "validation_error",
                                  f"organizations[{i}].input is not valid base64: {exc}") from exc
             try:
-                blob = self.keys.seal_for(plain, org["id"], uid, "input")
+                blob = self.keys.seal_input(plain, task, org["id"])
             except EncryptionError as exc:
                 raise ProxyError(400, exc.code, exc.message) from exc
             sealed.append({**org, "input": base64.b64encode(blob).decode("ascii")})
@@ -211,10 +222,10 @@ class NodeProxy:
         for item in items or []:
             if not isinstance(item, dict) or not item.get("result"):
                 continue
-            uid = self.task_uid(int(item["task_id"]), token)
+            task = self.task_binding(int(item["task_id"]), token)
             try:
-                plain = self.keys.open(base64.b64decode(item["result"]), uid,
-                                       int(item["organization_id"]), "result")
+                plain = self.keys.open(base64.b64decode(item["result"]),
+                                       task.result(int(item["organization_id"])))
             except (DecryptionError, binascii.Error, ValueError) as exc:
                 code = getattr(exc, "code", "decryption_error")
                 raise ProxyError(502, code, f"result of run {item.get('run_id', item.get('id'))}"
@@ -375,10 +386,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self._send_raw(run.status_code, run.content, run.headers)
                 return
             details = run.json()
-            uid = self.proxy.task_uid(int(details["task_id"]), token)
+            task = self.proxy.task_binding(int(details["task_id"]), token)
             try:
-                self.proxy.keys.open_stream(resp.raw, plain, uid,
-                                            int(details["organization_id"]), "result")
+                self.proxy.keys.open_stream(resp.raw, plain,
+                                            task.result(int(details["organization_id"])))
             except (DecryptionError, EncryptionError) as exc:
                 raise ProxyError(502, exc.code, f"result of run {run_id} cannot be "
                                  f"decrypted by this node: {exc}") from exc

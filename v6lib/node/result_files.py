@@ -25,6 +25,7 @@ import requests
 from v6lib import errors
 from v6lib.client.transport import Transport, raise_for_error
 from v6lib.crypto import Binding, RSAPublicKey, seal_stream
+from v6lib.private_files import make_private_dir, private_opener
 from v6lib.schemas.run import INLINE_RESULT_BYTES
 
 __all__ = ["BIG_RESULT_BYTES", "ResultFiles", "upload_result_file"]
@@ -49,7 +50,7 @@ class ResultFiles:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.directory)
 
     def path(self, run_id: int) -> Path:
         return self.directory / f"run-{int(run_id)}.result"
@@ -69,7 +70,7 @@ class ResultFiles:
         target = self.path(run_id)
         partial = target.with_suffix(".partial")
         try:
-            with partial.open("wb") as dst:
+            with open(partial, "wb", opener=private_opener) as dst:
                 if recipient is not None and binding is not None:
                     seal_stream(source, dst, [recipient], binding)
                 else:

@@ -26,6 +26,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from v6lib.private_files import make_private_dir
+
 __all__ = ["RunPaths", "prepare_run_files", "remove_run_files", "run_paths"]
 
 _PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -92,10 +94,10 @@ def prepare_run_files(paths: RunPaths, plain_input: bytes, token: str) -> None:
         paths.run_dir.unlink()
     elif paths.run_dir.exists():
         _remove_tree(paths.run_dir)
-    paths.job_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(paths.job_dir)
     paths.run_dir.mkdir(mode=0o700)
     paths.output_dir.mkdir(mode=0o700)
-    paths.temporary_folder.mkdir(exist_ok=True)
+    paths.temporary_folder.mkdir(mode=0o700, exist_ok=True)
     _write_private(paths.input_file, plain_input)
     _write_private(paths.token_file, token.encode("ascii"))
 

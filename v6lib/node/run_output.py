@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from v6lib.crypto import Binding, load_public_key_pem
+from v6lib.crypto import Binding, TaskBinding, load_public_key_pem
 from v6lib.errors import EncryptionError, UnsafeFileError
 from v6lib.node.journal import JournalEntry
 from v6lib.node.keys import NodeKeys
@@ -112,7 +112,10 @@ class OutputCollector:
                 return Outcome(RunStatus.UNEXPECTED_OUTPUT, reason=exc.message)
 
     def _binding(self, entry: JournalEntry) -> Binding:
-        return Binding(str(entry.task_uid), self.organization_id, "result")
+        """The binding of this node's result, from what the journal kept of its task."""
+        task = TaskBinding.of({"id": entry.task_id, "uid": entry.task_uid,
+                               "image": entry.image, "init_org_id": entry.init_org_id})
+        return task.result(self.organization_id)
 
     def _sealing(self) -> bool:
         return self.encrypted and self.keys.encrypted

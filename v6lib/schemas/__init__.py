@@ -63,6 +63,7 @@ if typing.TYPE_CHECKING:
     from .token import NodeTokenOut as NodeTokenOut
     from .token import PasswordChange as PasswordChange
     from .token import RecoverLost as RecoverLost
+    from .token import RecoverMfaReset as RecoverMfaReset
     from .token import RecoverReset as RecoverReset
     from .token import RefreshOut as RefreshOut
     from .token import UserLogin as UserLogin
@@ -87,8 +88,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "task": ("DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"),
     "task_input": ("TaskInput",),
     "token": ("ContainerTokenIn", "ContainerTokenOut", "Message", "NodeLogin", "NodeTokenOut",
-              "PasswordChange", "RecoverLost", "RecoverReset", "RefreshOut", "UserLogin",
-              "UserTokenOut"),
+              "PasswordChange", "RecoverLost", "RecoverMfaReset", "RecoverReset", "RefreshOut",
+              "UserLogin", "UserTokenOut"),
     "user": ("UserIn", "UserOut", "UserPatch"),
 }
 _OWNER = {name: module for module, names in _MODULES.items() for name in names}
@@ -125,6 +126,7 @@ __all__ = [
     "PageParams",
     "PasswordChange",
     "RecoverLost",
+    "RecoverMfaReset",
     "RecoverReset",
     "RefreshOut",
     "Resource",

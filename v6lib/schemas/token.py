@@ -14,6 +14,7 @@ __all__ = [
     "NodeTokenOut",
     "PasswordChange",
     "RecoverLost",
+    "RecoverMfaReset",
     "RecoverReset",
     "RefreshOut",
     "UserLogin",
@@ -84,6 +85,15 @@ class RecoverLost(InModel):
 
 
 class RecoverReset(InModel):
+    """A recovery token and the new password."""
+
+    reset_token: str = Field(min_length=1, max_length=500)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class RecoverMfaReset(InModel):
+    """A two-factor recovery token and the account's current password."""
+
     reset_token: str = Field(min_length=1, max_length=500)
     password: str = Field(min_length=1, max_length=1000)
 

@@ -18,16 +18,18 @@ from v6lib import __version__
 from v6lib.config import ServerConfig
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
 from v6lib.server.auth.tokens import TokenService
-from v6lib.server.bootstrap import BootstrapResult, bootstrap, server_secret
+from v6lib.server.bootstrap import BootstrapResult, bootstrap
 from v6lib.server.db.base import utcnow
 from v6lib.server.db.engine import make_engine, make_session_factory
 from v6lib.server.db.migrate import upgrade_database
 from v6lib.server.errors import install_error_handlers
+from v6lib.server.mail import MailOutbox
 from v6lib.server.middleware import RequestMiddleware
 from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
 from v6lib.server.routes import build_routes
 from v6lib.server.services.context import ServiceSettings
+from v6lib.server.signing_key import signing_key
 from v6lib.server.state import ServerState
 
 __all__ = ["V6App", "create_app", "prepare_database", "service_settings"]
@@ -49,13 +51,19 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
         container_token_ttl=timedelta(hours=config.container_token_hours),
         api_path=config.api_path,
         max_result_bytes=config.max_result_bytes,
+        reset_token_minutes=config.email_token_validity_minutes,
+        recovery_per_account=config.recovery_requests_per_account,
+        recovery_per_address=config.recovery_requests_per_address,
+        recovery_window_minutes=config.recovery_window_minutes,
+        server_name=config.name,
+        support_email=config.support_email,
     )
 
 
 def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost = DEFAULT_COST,
                      announce: Callable[[BootstrapResult, str], None] = _announce,
                      migrate: bool = True) -> str:
-    """Migrate, seed rules/roles/root and return the token secret. Idempotent.
+    """Migrate, seed rules/roles/root and return the token-signing key. Idempotent.
 
     The CLI calls this once in the gunicorn master so workers never race on DDL.
     """
@@ -68,7 +76,7 @@ def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost 
             try:
                 result = bootstrap(session, root_username=config.root_username,
                                    root_password=root_password, kdf_cost=kdf_cost)
-                secret = server_secret(session)
+                secret = signing_key(session, config, kdf_cost=kdf_cost)
                 session.commit()
             except IntegrityError:  # another process seeded at the same moment
                 session.rollback()
@@ -77,8 +85,6 @@ def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost 
                 continue
         announce(result, config.root_username)
         break
-    if config.jwt_secret_key is not None:
-        return config.jwt_secret_key.get_secret_value()
     return secret
 
 
@@ -130,7 +136,8 @@ def create_app(
         tokens=TokenService(secret, clock=clock, access_minutes=config.access_token_minutes,
                             refresh_hours=config.refresh_token_hours),
         hub=hub, settings=service_settings(config, kdf_cost), clock=clock,
-        max_request_bytes=config.max_request_bytes, version=__version__)
+        max_request_bytes=config.max_request_bytes, version=__version__,
+        mailer=MailOutbox(config.smtp) if config.smtp is not None else None)
     middleware: list[Any] = [RequestMiddleware(state)]
     if config.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))

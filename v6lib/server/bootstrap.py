@@ -1,4 +1,4 @@
-"""First-start and every-start database setup: rules, default roles, root account, secret.
+"""First-start and every-start database setup: rules, default roles, root account.
 
 Idempotent: running it again adds what is missing and changes nothing else, except
 that default roles are brought back to their defined rule sets and rules the catalogue
@@ -18,7 +18,6 @@ from v6lib.server.db.models import (
     Organization,
     Role,
     Rule,
-    ServerMeta,
     User,
     role_rule,
     user_rule,
@@ -26,7 +25,7 @@ from v6lib.server.db.models import (
 from v6lib.server.permissions.roles import DEFAULT_ROLES, ROOT_ROLE
 from v6lib.server.permissions.rules import CATALOGUE, RuleKey
 
-__all__ = ["BootstrapResult", "bootstrap", "ensure_rules", "server_secret"]
+__all__ = ["BootstrapResult", "bootstrap", "ensure_rules"]
 
 ROOT_ORGANIZATION = "root"
 
@@ -73,16 +72,6 @@ def ensure_default_roles(session: Session, rules: dict[RuleKey, Rule]) -> dict[s
         role.rules = [rules[k] for k in keys]
     session.flush()
     return roles
-
-
-def server_secret(session: Session, name: str = "jwt_secret") -> str:
-    """A random secret generated once and shared by every worker through the database."""
-    row = session.get(ServerMeta, name)
-    if row is None:
-        row = ServerMeta(key=name, value=secrets.token_urlsafe(48))
-        session.add(row)
-        session.flush()
-    return row.value
 
 
 def bootstrap(session: Session, *, root_username: str, root_password: str | None,

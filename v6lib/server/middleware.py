@@ -134,7 +134,8 @@ class RequestMiddleware:
             principal = authenticate(self.state, session, bearer_token(req), writer=writer)
         req.context.ctx = ServiceContext(
             session=session, tokens=self.state.tokens, events=self.state.hub,
-            settings=self.state.settings, principal=principal, clock=self.state.clock)
+            settings=self.state.settings, principal=principal, clock=self.state.clock,
+            mailer=self.state.mailer)
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
                          req_succeeded: bool) -> None:

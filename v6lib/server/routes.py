@@ -37,6 +37,8 @@ def build_routes(*, hub: Any, version: str) -> list[tuple[str, Resource]]:
         ("/password/change", tokens.PasswordChangeResource()),
         ("/recover/lost", tokens.RecoverLostResource()),
         ("/recover/reset", tokens.RecoverResetResource()),
+        ("/recover/2fa/lost", tokens.RecoverMfaLostResource()),
+        ("/recover/2fa/reset", tokens.RecoverMfaResetResource()),
         ("/organization", organizations.OrganizationCollection()),
         (f"/organization/{ID}", organizations.OrganizationItem()),
         ("/collaboration", collaborations.CollaborationCollection()),

@@ -10,23 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from v6lib.config import ServerConfig
+from v6lib.private_files import make_private_dir
 
 __all__ = ["configure_logging", "gunicorn_options", "run_dev", "run_gunicorn"]
 
 
 def configure_logging(config: ServerConfig) -> None:
-    """Server logs (including password-reset tokens) to stderr and/or the configured file."""
+    """Server logs to stderr and/or the configured file (created 0600, see ``log_files``)."""
     import logging
-    from logging.handlers import RotatingFileHandler
+
+    from v6lib.log_files import file_handler
 
     settings = config.logging
     handlers: list[logging.Handler] = []
     if settings.use_console:
         handlers.append(logging.StreamHandler(sys.stderr))
     if settings.file is not None:
-        settings.file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(RotatingFileHandler(settings.file, maxBytes=settings.max_size * 1024,
-                                            backupCount=settings.backup_count))
+        handlers.append(file_handler(settings))
     fmt = settings.format or "%(asctime)s %(levelname)s %(name)s: %(message)s"
     for handler in handlers:
         handler.setFormatter(logging.Formatter(fmt, settings.datefmt))
@@ -75,7 +75,7 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
     os.environ["V6_SERVER_CONFIG"] = str(config_path)
     os.environ["V6_SERVER_MIGRATED"] = "1"
     if pid_file:
-        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(pid_file.parent)
     options = gunicorn_options(config, workers=workers, threads=threads, pid_file=pid_file)
     # a stop ends held long-polls at once instead of waiting graceful_timeout for them
     from v6lib.server.worker import post_worker_init
@@ -125,3 +125,5 @@ def run_dev(config: ServerConfig) -> None:
             pass
         finally:
             app.v6_state.hub.stop()
+            if app.v6_state.mailer is not None:
+                app.v6_state.mailer.stop()  # send what is queued

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from v6lib.server.auth.tokens import TokenService
+from v6lib.server.mail import MailOutbox
 from v6lib.server.services.context import ServiceSettings
 
 __all__ = ["ServerState"]
@@ -26,3 +27,4 @@ class ServerState:
     clock: Callable[[], datetime]
     max_request_bytes: int
     version: str
+    mailer: MailOutbox | None = None

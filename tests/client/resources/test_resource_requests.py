@@ -132,3 +132,24 @@ def test_server_error_message_reaches_the_caller(client: Client, server: Any) ->
               (409, {"code": "conflict", "message": "collaboration 'c' already exists"}))
     with pytest.raises(errors.ConflictError, match="already exists"):
         client.collaboration.create("c", [1])
+
+
+RECOVERY = [
+    (lambda c: c.user.recover_password(username="ann"), "/recover/lost", {"username": "ann"}),
+    (lambda c: c.user.reset_password("tok", "New-pass-1!"), "/recover/reset",
+     {"reset_token": "tok", "password": "New-pass-1!"}),
+    (lambda c: c.user.recover_two_factor(email="a@b.test"), "/recover/2fa/lost",
+     {"email": "a@b.test"}),
+    (lambda c: c.user.reset_two_factor("tok", "pw"), "/recover/2fa/reset",
+     {"reset_token": "tok", "password": "pw"}),
+]
+
+
+@pytest.mark.parametrize(("call", "path", "body"), RECOVERY, ids=[p for _, p, _ in RECOVERY])
+def test_recovery_calls_need_no_login(server: Any, call: Callable[[Client], Any], path: str,
+                                      body: Any) -> None:
+    anonymous = Client("http://server.test", 7601, "/api", session=server.session())
+    server.on("POST", path, {"msg": "done"})
+    assert call(anonymous) == "done"
+    [seen] = server.requests_to(path, "POST")
+    assert seen.body == body and "Authorization" not in seen.headers

@@ -11,6 +11,8 @@ from v6lib import errors, serialization
 from v6lib.client import Client
 from v6lib.crypto import Binding, generate_private_key, save_private_key, seal
 
+RESULT_3 = Binding("uid-5", 3, "result", "img:1", 3)
+
 
 def _item(run_id: int, org: int, value: bytes | None) -> dict[str, Any]:
     return {"id": run_id, "run_id": run_id, "task_id": 5, "organization_id": org,
@@ -19,7 +21,8 @@ def _item(run_id: int, org: int, value: bytes | None) -> dict[str, Any]:
 
 
 def _serve(server: Any, items: list[dict[str, Any]], encrypted: bool) -> None:
-    server.on("GET", "/task/5", {"id": 5, "uid": "uid-5", "collaboration_id": 1})
+    server.on("GET", "/task/5", {"id": 5, "uid": "uid-5", "collaboration_id": 1,
+                                 "image": "img:1", "init_org_id": 3})
     server.on("GET", "/collaboration/1", {"id": 1, "encrypted": encrypted})
     server.on("GET", "/result", {"data": items, "links": {}, "total": len(items), "page": 1,
                                  "per_page": 100})
@@ -40,7 +43,7 @@ def test_encrypted_result_is_opened_with_the_client_key(client: Client, server: 
     save_private_key(key, tmp_path / "k.pem")
     client.setup_encryption(tmp_path / "k.pem")
     sealed = seal(serialization.dumps([1, 2, 3]), [key.public_key()],
-                  Binding("uid-5", 3, "result"))
+                  RESULT_3)
     _serve(server, [_item(1, 3, sealed)], encrypted=True)
 
     assert client.result.from_task(5) == [[1, 2, 3]]
@@ -52,7 +55,7 @@ def test_result_moved_to_another_organization_is_rejected(client: Client, server
     key = generate_private_key(2048)
     save_private_key(key, tmp_path / "k.pem")
     client.setup_encryption(tmp_path / "k.pem")
-    sealed = seal(serialization.dumps(1), [key.public_key()], Binding("uid-5", 3, "result"))
+    sealed = seal(serialization.dumps(1), [key.public_key()], RESULT_3)
     _serve(server, [_item(1, 4, sealed)], encrypted=True)
     with pytest.raises(errors.BindingMismatchError):
         client.result.from_task(5)
@@ -70,7 +73,7 @@ def test_plaintext_in_encrypted_collaboration_is_refused(client: Client, server:
 
 def test_list_keeps_going_past_undecodable_entries(client: Client, server: Any) -> None:
     key = generate_private_key(2048)
-    sealed = seal(serialization.dumps(1), [key.public_key()], Binding("uid-5", 3, "result"))
+    sealed = seal(serialization.dumps(1), [key.public_key()], RESULT_3)
     _serve(server, [_item(1, 3, sealed)], encrypted=True)
     page = client.result.list(task=5)
     assert page["data"][0]["result"] is None

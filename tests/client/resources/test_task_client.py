@@ -11,7 +11,13 @@ import pytest
 from v6lib import errors, serialization
 from v6lib.client import Client
 from v6lib.client.resources.task import normalize_databases
-from v6lib.crypto import Binding, generate_private_key, open_sealed, public_key_b64
+from v6lib.crypto import (
+    TaskBinding,
+    fingerprint,
+    generate_private_key,
+    open_sealed,
+    public_key_b64,
+)
 
 INPUT = {"method": "central_average", "kwargs": {"column": "age"}}
 
@@ -52,14 +58,60 @@ def test_create_encrypted_task_seals_per_organization(client: Client, server: An
     body = server.requests_to("/task", "POST")[0].body
     for org in body["organizations"]:
         blob = base64.b64decode(org["input"])
-        plain = open_sealed(blob, keys[org["id"]], Binding(body["uid"], org["id"], "input"))
+        task = TaskBinding(body["uid"], "v6-average:latest", 2)  # the researcher's organization
+        plain = open_sealed(blob, keys[org["id"]], task.input(org["id"]))
         assert serialization.loads(plain)["kwargs"] == {"column": "age"}
     # An input sealed for organization 2 does not open as organization 3's.
     blob2 = base64.b64decode(body["organizations"][0]["input"])
     with pytest.raises(errors.DecryptionError):
-        open_sealed(blob2, keys[3], Binding(body["uid"], 2, "input"))
+        open_sealed(blob2, keys[3], task.input(2))
     with pytest.raises(errors.BindingMismatchError):
-        open_sealed(blob2, keys[2], Binding(body["uid"], 3, "input"))
+        open_sealed(blob2, keys[2], task.input(3))
+    with pytest.raises(errors.BindingMismatchError):  # replayed with another image
+        open_sealed(blob2, keys[2], TaskBinding(body["uid"], "other:1", 2).input(2))
+
+
+def _encrypted_collaboration(server: Any, key: Any) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": True})
+    server.on("GET", "/organization/3", {"id": 3, "name": "Three",
+                                         "public_key": public_key_b64(key)})
+    server.on("POST", "/task", _created)
+
+
+def test_a_swapped_organization_key_is_refused_across_sessions(server: Any) -> None:
+    """Trust on first use: the key seen first is pinned; a later swap is never sealed for."""
+    honest, attacker = generate_private_key(2048), generate_private_key(2048)
+    _encrypted_collaboration(server, honest)
+    first = Client("http://server.test", 7601, "/api", session=server.session())
+    first.authenticate("researcher", "secret")
+    first.task.create(collaboration=1, organizations=[3], image="i", input_=INPUT)
+    assert len(server.requests_to("/task", "POST")) == 1
+
+    _encrypted_collaboration(server, attacker)  # the server now hands out another key
+    later = Client("http://server.test", 7601, "/api", session=server.session())
+    later.authenticate("researcher", "secret")
+    with pytest.raises(errors.KeyChangedError) as caught:
+        later.task.create(collaboration=1, organizations=[3], image="i", input_=INPUT)
+    assert fingerprint(honest)[:16] in caught.value.message
+    assert fingerprint(attacker)[:16] in caught.value.message
+    assert len(server.requests_to("/task", "POST")) == 1  # nothing sealed for the attacker
+
+    later.trust.accept(3, fingerprint(attacker))  # a person compared and accepted it
+    later.task.create(collaboration=1, organizations=[3], image="i", input_=INPUT)
+    assert len(server.requests_to("/task", "POST")) == 2
+
+
+def test_a_collaboration_seen_encrypted_never_gets_plaintext(server: Any) -> None:
+    _encrypted_collaboration(server, generate_private_key(2048))
+    first = Client("http://server.test", 7601, "/api", session=server.session())
+    first.authenticate("researcher", "secret")
+    first.task.create(collaboration=1, organizations=[3], image="i", input_=INPUT)
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})  # downgraded
+    later = Client("http://server.test", 7601, "/api", session=server.session())
+    later.authenticate("researcher", "secret")
+    with pytest.raises(errors.EncryptionDowngradeError, match="collaboration 1"):
+        later.task.create(collaboration=1, organizations=[3], image="i", input_=INPUT)
+    assert len(server.requests_to("/task", "POST")) == 1
 
 
 def test_encrypted_task_needs_public_keys(client: Client, server: Any) -> None:

@@ -204,7 +204,8 @@ def encrypted_run(world: World) -> tuple[World, int, str, Any]:
         "encrypted": True})["id"]
     api_key = world.api.ok("POST", "/node", 201, json={"collaboration_id": collab,
                                                       "organization_id": world.org_a})["api_key"]
-    sealed_input = seal(b"{}", [key.public_key()], Binding("u" * 32, world.org_a, "input"))
+    sealed_input = seal(b"{}", [key.public_key()],
+                        Binding("u" * 32, world.org_a, "input", "img:1", world.org_a))
     task = world.api.ok("POST", "/task", 201, json={
         "collaboration_id": collab, "name": "t", "image": "img:1",
         "organizations": [{"id": world.org_a,
@@ -221,7 +222,13 @@ def test_plaintext_is_refused_in_an_encrypted_collaboration(encrypted_run: Any) 
     plain = put(world, run_id, b'{"secret": 1}' * (BIG // 13), node)
     assert plain.status_code == 400 and plain.json["details"]["field"] == "result"
     assert uploads(world.api.app) == []
-    sealed = seal(os.urandom(BIG), [key.public_key()], Binding("t", world.org_a, "result"))
+    sealed = seal(os.urandom(BIG), [key.public_key()],
+                  Binding("t", world.org_a, "result", "img:1", world.org_a))
+    magic_then_plain = sealed[:5] + b'{"secret": 1}' * (BIG // 13)
+    refused = put(world, run_id, magic_then_plain, node)
+    assert refused.status_code == 400 and "not a sealed envelope" in refused.json["message"]
+    assert put(world, run_id, sealed[:-1], node).status_code == 400  # ends inside a chunk
+    assert uploads(world.api.app) == []
     assert put(world, run_id, sealed, node).status_code == 200
     assert world.api.get(f"/run/{run_id}/result").content == sealed
 

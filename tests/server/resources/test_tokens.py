@@ -1,9 +1,8 @@
-"""Logins, lockout, MFA, refresh, container tokens, password change and recovery."""
+"""Logins, lockout, MFA, refresh, container tokens and password change (recovery: see
+``test_recovery.py``)."""
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -137,26 +136,6 @@ def test_lockout_ends_after_the_window(sqlite_url: str) -> None:
         assert api.post("/token/user", json=good).status_code == 200
     finally:
         app.v6_state.hub.stop()
-
-
-def test_recover_lost_and_reset(world: World, caplog: pytest.LogCaptureFixture) -> None:
-    world.user("lost", world.org_a, ["Viewer"])
-    api = world.api
-    with caplog.at_level(logging.WARNING, logger="v6lib.server.recover"):
-        msg = api.ok("POST", "/recover/lost", json={"username": "lost"}, token="")
-    same = api.ok("POST", "/recover/lost", json={"username": "nobody"}, token="")
-    assert msg == same
-    token = re.search(r": (\S+)$", caplog.records[-1].getMessage()).group(1)  # type: ignore[union-attr]
-    bad = api.post("/recover/reset", json={"reset_token": "wrong", "password": "X-pass-123!"},
-                   token="")
-    assert bad.status_code == 401
-    api.ok("POST", "/recover/reset", json={"reset_token": token, "password": "New-pass-123!"},
-           token="")
-    assert api.login("lost", "New-pass-123!")
-    reuse = api.post("/recover/reset", json={"reset_token": token, "password": "Z-pass-123!"},
-                     token="")
-    assert reuse.status_code == 401
-    assert api.post("/recover/lost", json={}, token="").status_code == 400
 
 
 def test_container_token_for_active_run_only(world: World) -> None:

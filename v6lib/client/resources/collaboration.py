@@ -38,7 +38,12 @@ class CollaborationClient(ResourceClient):
 
     def update(self, id_: int, *, name: str | None = None, encrypted: bool | None = None,
                organizations: Iterable[int] | None = None) -> dict[str, Any]:
-        """Rename, switch encryption or replace the member list."""
+        """Rename, or (root) replace the member list; remove members.
+
+        ``encrypted`` can change only while the collaboration has no task, and only root
+        may switch it off. Adding organizations needs their consent unless you are root:
+        use :meth:`add_organization`.
+        """
         return self._update(id_, drop_none({
             "name": name, "encrypted": encrypted,
             "organization_ids": ids(organizations, "organizations")}))
@@ -48,7 +53,12 @@ class CollaborationClient(ResourceClient):
         self._delete(id_)
 
     def add_organization(self, id_: int, organization: int) -> dict[str, Any] | None:
-        """Add one organization to the collaboration."""
+        """Invite ``organization`` (as a member's administrator) or accept an invitation
+        (as an administrator of ``organization``); root adds at once.
+
+        Returns the collaboration once the organization is a member, else
+        ``{"msg": ...}`` saying whose consent is still missing.
+        """
         return self.transport.post(  # type: ignore[no-any-return]
             f"{self.path}/{check_id(id_)}/organization", json={"id": check_id(organization)})
 

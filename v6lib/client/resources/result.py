@@ -10,6 +10,7 @@ from typing import Any
 from v6lib.client.payload import PayloadCodec
 from v6lib.client.resources.base import ResourceClient, check_id
 from v6lib.client.result_stream import READ_BYTES, open_result_stream
+from v6lib.crypto import TaskBinding
 from v6lib.errors import V6Error
 
 __all__ = ["ResultClient"]
@@ -31,7 +32,7 @@ class ResultClient(ResourceClient):
     def __init__(self, transport: Any, codec: PayloadCodec) -> None:
         super().__init__(transport)
         self.codec = codec
-        self._contexts: dict[int, tuple[str, bool]] = {}
+        self._contexts: dict[int, tuple[TaskBinding | None, bool]] = {}
 
     def list(self, *, page: int | None = None, per_page: int | None = None,
              all_pages: bool = False, fields: Iterable[str] | None = None,
@@ -59,15 +60,15 @@ class ResultClient(ResourceClient):
         task_id = int(item["task_id"])
         if task_id not in self._contexts:
             self._contexts[task_id] = self.codec.task_context(task_id)
-        uid, encrypted = self._contexts[task_id]
+        task, encrypted = self._contexts[task_id]
         if item.get("result") is None and item.get("result_size"):
             # too big to travel inline: stream the raw bytes and decode them as they come
             run_id = int(item.get("run_id") or item["id"])
             with open_result_stream(self.transport, run_id) as body:
-                return self.codec.decode_stream(body, body.size, task_uid=uid,
+                return self.codec.decode_stream(body, body.size, task=task,
                                                 organization_id=int(item["organization_id"]),
                                                 encrypted=encrypted)
-        return self.codec.decode(item.get("result"), task_uid=uid,
+        return self.codec.decode(item.get("result"), task=task,
                                  organization_id=int(item["organization_id"]),
                                  encrypted=encrypted)
 

@@ -99,7 +99,8 @@ class TaskClient(ResourceClient):
             "collaboration_id": collaboration,
             "study_id": None if study is None else check_id(study),
             "name": name, "description": description, "image": image,
-            "organizations": self.codec.encode_inputs(collaboration, org_ids, input_, uid),
+            "organizations": self.codec.encode_inputs(collaboration, org_ids, input_,
+                                                      uid=uid, image=image),
             "databases": normalize_databases(databases, database),
             "uid": uid,
         }

@@ -11,7 +11,7 @@ __all__ = ["UserClientResource"]
 
 
 class UserClientResource(ResourceClient):
-    """Users, their roles and extra rules, and the own password."""
+    """Users, their roles and extra rules, the own password, and account recovery."""
 
     path = "/user"
     filter_aliases = {"organization": "organization_id", "role": "role_id"}
@@ -54,3 +54,33 @@ class UserClientResource(ResourceClient):
         body = self.transport.post("/password/change", json={
             "current_password": current_password, "new_password": new_password})
         return str((body or {}).get("msg", ""))
+
+    def recover_password(self, *, username: str | None = None,
+                         email: str | None = None) -> str:
+        """Ask for a password reset token by mail (no login needed); the server's message.
+
+        The answer is the same whether or not the account exists.
+        """
+        return self._unauthenticated("/recover/lost", drop_none(
+            {"username": username, "email": email}))
+
+    def reset_password(self, reset_token: str, password: str) -> str:
+        """Set a new ``password`` with a mailed (or administrator's) reset token."""
+        return self._unauthenticated("/recover/reset", {"reset_token": reset_token,
+                                                        "password": password})
+
+    def recover_two_factor(self, *, username: str | None = None,
+                           email: str | None = None) -> str:
+        """Ask for a token by mail that removes your lost second factor (no login needed)."""
+        return self._unauthenticated("/recover/2fa/lost", drop_none(
+            {"username": username, "email": email}))
+
+    def reset_two_factor(self, reset_token: str, password: str) -> str:
+        """Remove your second factor with the mailed token and your ``password``; you set
+        it up again at the next login when the server requires it."""
+        return self._unauthenticated("/recover/2fa/reset", {"reset_token": reset_token,
+                                                            "password": password})
+
+    def _unauthenticated(self, path: str, body: dict[str, Any]) -> str:
+        answer = self.transport.post(path, json=body, authenticated=False)
+        return str((answer or {}).get("msg", ""))

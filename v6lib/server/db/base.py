@@ -58,9 +58,23 @@ class Base(DeclarativeBase):
 
 
 class IdMixin:
-    """Integer surrogate primary key named ``id``."""
+    """Integer surrogate primary key named ``id``, never reused (see ``__init_subclass__``).
+
+    Why never reused: ids leave the server and outlive their rows. A node journals runs
+    by id and never executes a journaled run twice; tokens name their user, node and
+    run by id. SQLite without AUTOINCREMENT hands the highest deleted id out again, so a
+    new run would be taken for an old one, or an old token for a new user.
+    """
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        args = cls.__dict__.get("__table_args__", ())
+        if isinstance(args, tuple):
+            cls.__table_args__ = (*args, {"sqlite_autoincrement": True})
+        elif isinstance(args, dict):
+            cls.__table_args__ = {**args, "sqlite_autoincrement": True}
+        super().__init_subclass__(**kwargs)
 
 
 class CreatedAtMixin:

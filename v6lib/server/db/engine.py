@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from v6lib.errors import ConfigurationError
+from v6lib.private_files import private_sqlite_file
 
 __all__ = ["SQLITE_BEGIN_IMMEDIATE", "is_sqlite", "make_engine", "make_session_factory",
            "write_options"]
@@ -59,8 +60,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = StaticPool
         else:
             kwargs["poolclass"] = NullPool
-            # An embedded database lives in a per-user data dir that may not exist yet.
-            Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if not parsed.query.get("uri"):
+                # NOTE: the file (in a data dir that may not exist yet) is created 0600
+                # before SQLite opens it: SQLite would make it 0644, and it makes the
+                # -wal/-shm/-journal files with the main file's mode.
+                private_sqlite_file(Path(parsed.database or "").expanduser())
         engine = create_engine(url, echo=echo, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         # NOTE: pysqlite's own transaction handling defers BEGIN; issuing it ourselves

@@ -25,7 +25,7 @@ from v6lib.server.db.models import (
 )
 from v6lib.server.permissions.principal import Principal
 
-__all__ = ["can", "require", "visible_filter"]
+__all__ = ["can", "require", "require_own_organization", "visible_filter"]
 
 
 def can(
@@ -69,6 +69,25 @@ def require(principal: Principal, operation: str, resource: str, **target: objec
     """``can`` or raise ``PermissionDenied`` naming what was refused."""
     if not can(principal, operation, resource, **target):  # type: ignore[arg-type]
         raise PermissionDenied(f"you may not {operation} this {resource}")
+
+
+def require_own_organization(principal: Principal, operation: str, resource: str,
+                             organization_id: int, doing: str) -> None:
+    """Allow only the organization itself (``organization`` scope) or ``global`` scope.
+
+    Why: some rights stay with an organization whatever a collaboration-wide role says:
+    the credentials of its nodes and the public key everyone seals its data for. A
+    Collaboration Admin of another member could otherwise log in as this organization's
+    node and swap its key (and so read its inputs and results).
+    """
+    scopes = principal.scopes(resource, operation)
+    if "global" in scopes:
+        return
+    if "organization" in scopes and principal.organization_id == organization_id:
+        return
+    raise PermissionDenied(
+        f"only administrators of organization {organization_id} (or root) may {doing}",
+        details={"organization_id": organization_id})
 
 
 def _tasks_of_org(org_id: int) -> ColumnElement[bool]:

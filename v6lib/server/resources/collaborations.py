@@ -51,16 +51,21 @@ class CollaborationItem(Reading, Editing, Deleting):
 
 class CollaborationOrganizations(Resource):
     api = {
-        "post": Op("Add an organization to the collaboration", CollaborationOut, body=IdRef,
-                   errors=(400, 403, 404)),
+        "post": Op("Invite an organization (a member's administrator) or accept an "
+                   "invitation (the organization's administrator); it joins when both "
+                   "agreed (200), until then 202; Root adds at once", CollaborationOut,
+                   body=IdRef, errors=(400, 403, 404)),
         "delete": Op("Remove an organization (and its node) from the collaboration",
                      CollaborationOut, body=IdRef, errors=(400, 403, 404)),
     }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         ref = parse_body(req, IdRef)
-        reply(resp, CollaborationOut.model_validate(
-            svc.add_organization(self.ctx(req), id, ref.id)))
+        answer = svc.add_organization(self.ctx(req), id, ref.id)
+        if answer.collaboration is None:
+            reply(resp, Message(msg=str(answer.pending)), status=202)
+            return
+        reply(resp, CollaborationOut.model_validate(answer.collaboration))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         ref = parse_body(req, IdRef)

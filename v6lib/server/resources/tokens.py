@@ -12,6 +12,7 @@ from v6lib.schemas.token import (
     NodeTokenOut,
     PasswordChange,
     RecoverLost,
+    RecoverMfaReset,
     RecoverReset,
     RefreshOut,
     UserLogin,
@@ -19,10 +20,11 @@ from v6lib.schemas.token import (
 )
 from v6lib.server.middleware import bearer_token
 from v6lib.server.resources._base import Op, Resource, parse_body, reply
-from v6lib.server.services import accounts, logins
+from v6lib.server.services import accounts, logins, recovery
 
 __all__ = ["ContainerToken", "NodeToken", "PasswordChangeResource", "RecoverLostResource",
-           "RecoverResetResource", "RefreshToken", "UserToken"]
+           "RecoverMfaLostResource", "RecoverMfaResetResource", "RecoverResetResource",
+           "RefreshToken", "UserToken"]
 
 
 class UserToken(Resource):
@@ -72,11 +74,13 @@ class PasswordChangeResource(Resource):
 
 class RecoverLostResource(Resource):
     auth = False
-    api = {"post": Op("Request a password reset token (written to the server log)",
-                      Message, body=RecoverLost, auth=False, errors=(400,))}
+    api = {"post": Op("Request a password reset token by mail (the same answer whether or "
+                      "not the account exists; rate limited per account and address)",
+                      Message, body=RecoverLost, auth=False, errors=(400, 429))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, accounts.recover_lost(self.ctx(req), parse_body(req, RecoverLost)))
+        reply(resp, recovery.request_recovery(self.ctx(req), parse_body(req, RecoverLost),
+                                              "password", client=req.remote_addr or ""))
 
 
 class RecoverResetResource(Resource):
@@ -85,4 +89,25 @@ class RecoverResetResource(Resource):
                       auth=False, errors=(400, 401))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, accounts.recover_reset(self.ctx(req), parse_body(req, RecoverReset)))
+        reply(resp, recovery.reset_password(self.ctx(req), parse_body(req, RecoverReset)))
+
+
+class RecoverMfaLostResource(Resource):
+    auth = False
+    api = {"post": Op("Request a two-factor reset token by mail (the same answer whether or "
+                      "not the account exists; rate limited per account and address)",
+                      Message, body=RecoverLost, auth=False, errors=(400, 429))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, recovery.request_recovery(self.ctx(req), parse_body(req, RecoverLost),
+                                              "mfa", client=req.remote_addr or ""))
+
+
+class RecoverMfaResetResource(Resource):
+    auth = False
+    api = {"post": Op("Remove the second factor with a two-factor reset token and the "
+                      "password; it is set up again at the next login", Message,
+                      body=RecoverMfaReset, auth=False, errors=(400, 401, 429))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        reply(resp, recovery.reset_mfa(self.ctx(req), parse_body(req, RecoverMfaReset)))

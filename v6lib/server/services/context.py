@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from v6lib.errors import AuthenticationError
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, PasswordPolicy
 from v6lib.server.auth.tokens import TokenService
+from v6lib.server.mail import Mailer
 from v6lib.server.permissions.principal import Principal
 
 __all__ = ["MAX_EVENT_TIMEOUT", "EventPublisher", "ServiceContext", "ServiceSettings"]
@@ -42,7 +43,13 @@ class ServiceSettings:
     lockout_minutes: float = 15
     mfa_required: bool = False
     container_token_ttl: timedelta = timedelta(hours=24)
+    # account recovery: token lifetime, and requests per account/address per window
     reset_token_minutes: float = 30
+    recovery_per_account: int = 3
+    recovery_per_address: int = 20
+    recovery_window_minutes: float = 15
+    server_name: str = "server"
+    support_email: str | None = None
     # a polling node is never silent longer than one long-poll; missing two of them
     # means it is gone (derived when read, no background job)
     node_offline_after: timedelta = timedelta(seconds=2 * MAX_EVENT_TIMEOUT)
@@ -63,6 +70,8 @@ class ServiceContext:
     settings: ServiceSettings = field(default_factory=ServiceSettings)
     principal: Principal | None = None
     clock: Callable[[], datetime] = _utcnow
+    # sends account-recovery mail; None when the server has no smtp section
+    mailer: Mailer | None = None
 
     @property
     def me(self) -> Principal:

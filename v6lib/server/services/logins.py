@@ -28,12 +28,13 @@ from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.nodes import authenticate_node
 
 __all__ = ["check_token_generation", "container_token", "login_node", "login_user",
-           "refresh_tokens", "user_token_claims"]
+           "record_failed_login", "refresh_tokens", "user_token_claims"]
 
 _BAD_LOGIN = "invalid username or password"
 
 
-def _record_failure(ctx: ServiceContext, user: User) -> None:
+def record_failed_login(ctx: ServiceContext, user: User) -> None:
+    """Count a wrong password or code towards ``user``'s lockout, and commit that."""
     now = ctx.now()
     user.failed_login_attempts = next_failed_attempts(
         user.failed_login_attempts or 0, user.last_failed_login_at, now,
@@ -60,7 +61,7 @@ def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> None:
         raise MFARequiredError("a two-factor code is needed: log in again with mfa_code")
     step = mfa.matching_step(user.mfa_secret, code, ctx.now())
     if step is None or (user.mfa_last_step is not None and step <= user.mfa_last_step):
-        _record_failure(ctx, user)
+        record_failed_login(ctx, user)
         raise AuthenticationError("invalid or already used two-factor code")
     user.mfa_last_step = step
 
@@ -76,7 +77,7 @@ def login_user(ctx: ServiceContext, payload: UserLogin) -> UserTokenOut:
     if left:
         raise lockout_error(left)
     if not verify_secret(user.password_hash, payload.password):
-        _record_failure(ctx, user)
+        record_failed_login(ctx, user)
         raise AuthenticationError(_BAD_LOGIN)
     _check_mfa(ctx, user, payload.mfa_code)
     user.failed_login_attempts = 0
@@ -108,7 +109,7 @@ def _record_node_failure(ctx: ServiceContext, client: str,
         lockout_minutes=ctx.settings.lockout_minutes)
     row.last_failed_at = now
     try:
-        # NOTE: committed before the error is raised, as for users (see _record_failure)
+        # NOTE: committed before the error is raised, as for users (see record_failed_login)
         ctx.session.commit()
     except IntegrityError:  # a concurrent failure from the same address created the row
         ctx.session.rollback()

@@ -16,7 +16,7 @@ from v6lib.errors import AuthenticationError, NotFoundError, ValidationError
 from v6lib.schemas.node import NodeIn, NodePatch
 from v6lib.server.auth.passwords import KdfCost, hash_secret, verify_secret
 from v6lib.server.db.models import Collaboration, Node, Organization
-from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.permissions.policy import require, require_own_organization, visible_filter
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
@@ -69,6 +69,8 @@ def create_node(ctx: ServiceContext, payload: NodeIn) -> tuple[Node, str]:
     org_id = payload.organization_id or ctx.me.organization_id
     require(ctx.me, "create", "node", organization_ids=[org_id],
             collaboration_id=payload.collaboration_id)
+    require_own_organization(ctx.me, "create", "node", org_id,
+                             "create its nodes (a node speaks for its organization)")
     collab = ctx.session.get(Collaboration, payload.collaboration_id)
     if collab is None:
         raise NotFoundError(f"collaboration_id: no collaboration {payload.collaboration_id}",
@@ -109,6 +111,8 @@ def reset_api_key(ctx: ServiceContext, node_id: int) -> str:
     node = get_node(ctx, node_id)
     require(ctx.me, "edit", "node", organization_ids=[node.organization_id],
             collaboration_id=node.collaboration_id)
+    require_own_organization(ctx.me, "edit", "node", node.organization_id,
+                             "reset its nodes' API keys")
     api_key = new_api_key()
     set_api_key(node, api_key, ctx.settings.kdf_cost)
     ctx.session.flush()

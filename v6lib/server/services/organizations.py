@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from v6lib.errors import ConflictError, PermissionDenied
 from v6lib.schemas.organization import OrganizationIn, OrganizationPatch
 from v6lib.server.db.models import Organization, collaboration_organization
-from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.permissions.policy import require, require_own_organization, visible_filter
 from v6lib.server.services.common import get_visible, linked, paginate
 from v6lib.server.services.context import ServiceContext
 
@@ -78,6 +78,8 @@ def _require_edit(ctx: ServiceContext, org: Organization, changes: dict) -> None
                 "other fields need a user with the edit organization rule")
         return
     require(me, "edit", "organization", organization_ids=[org.id])
+    if "public_key" in changes:
+        require_own_organization(me, "edit", "organization", org.id, "set its public key")
 
 
 flush_unique = _flush_unique

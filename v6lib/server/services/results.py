@@ -19,7 +19,6 @@ from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, select
 
-from v6lib.crypto import is_envelope
 from v6lib.errors import (
     ConflictError,
     NotFoundError,
@@ -41,6 +40,7 @@ from v6lib.server.services.result_store import (
     switch_result,
 )
 from v6lib.server.services.runs import check_owner
+from v6lib.server.services.sealed import SealedStream
 
 __all__ = ["ReceivedResult", "open_result", "receive_result"]
 
@@ -59,8 +59,10 @@ class ReceivedResult:
 class _Body:
     """Reads a request body in pieces, enforcing the size limit and the announced length."""
 
-    def __init__(self, stream: BinaryIO, length: int | None, limit: int) -> None:
+    def __init__(self, stream: BinaryIO, length: int | None, limit: int,
+                 sealed: SealedStream | None = None) -> None:
         self.stream, self.length, self.limit = stream, length, limit
+        self.sealed = sealed
         self.total = 0
         self.done = False
 
@@ -85,7 +87,12 @@ class _Body:
         if self.done and self.length is not None and self.total < self.length:
             raise ValidationError(f"the result body ended after {self.total} of the "
                                   f"{self.length} bytes announced; send it again")
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        if self.sealed is not None:
+            self.sealed.feed(data)
+            if self.done:
+                self.sealed.check()
+        return data
 
 
 def _engine(ctx: ServiceContext) -> Engine:
@@ -100,16 +107,10 @@ def _owned_run(ctx: ServiceContext, run_id: int) -> tuple[Run, Collaboration | N
     return run, ctx.session.get(Collaboration, task.collaboration_id)
 
 
-def _check_head(head: bytes, run: Run, encrypted: bool) -> None:
+def _check_head(head: bytes) -> None:
     if not head:
         raise ValidationError("a result body is required (Content-Type: "
                               "application/octet-stream)", details={"field": "(body)"})
-    if encrypted and not is_envelope(head):
-        raise ValidationError(
-            f"result: collaboration is encrypted, but the payload for organization "
-            f"{run.organization_id} is not encrypted; seal it with the organization's public "
-            "key (the node does this when the organization has a key pair)",
-            details={"field": "result", "organization_id": run.organization_id})
 
 
 def _unchanged_or_refuse(run_id: int, current: StoredResult | None, sha256: str,
@@ -159,9 +160,14 @@ def receive_result(ctx: ServiceContext, run_id: int, body: BinaryIO,
     # NOTE: end the request's transaction before the body is read: it holds SQLite's
     # write lock (BEGIN IMMEDIATE), which must not be kept for the whole upload.
     ctx.session.commit()
-    reader = _Body(body, length, limit)
+    encrypted = bool(collaboration is not None and collaboration.encrypted)
+    # NOTE: an encrypted collaboration's result is checked piece by piece as it is read,
+    # so plaintext is refused before anything of it is stored.
+    sealed = SealedStream(field="result", organization_id=run.organization_id) \
+        if encrypted else None
+    reader = _Body(body, length, limit, sealed)
     head = reader.read()
-    _check_head(head, run, bool(collaboration is not None and collaboration.encrypted))
+    _check_head(head)
     if status.is_terminal or declared is not None:
         unchanged = _resend(up, reader, head, length)
         if unchanged is not None:

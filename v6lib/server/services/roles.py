@@ -15,6 +15,7 @@ from v6lib.errors import ConflictError
 from v6lib.schemas.role import RoleIn, RolePatch
 from v6lib.server.db.models import Role, Rule, user_role
 from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.permissions.roles import DEFAULT_ROLES
 from v6lib.server.services.common import (
     check_ids_exist,
     creation_organization,
@@ -55,6 +56,7 @@ def get_role(ctx: ServiceContext, role_id: int) -> Role:
 def create_role(ctx: ServiceContext, payload: RoleIn) -> Role:
     me = ctx.me
     org_id = creation_organization(ctx, payload.organization_id, "role")
+    _check_role_name(payload.name)
     rules = check_ids_exist(ctx.session, Rule, payload.rule_ids, "rule_ids")
     check_grantable_rules(me, rules)
     role = Role(name=payload.name, description=payload.description, organization_id=org_id,
@@ -72,6 +74,8 @@ def update_role(ctx: ServiceContext, role_id: int, payload: RolePatch) -> Role:
     if role.organization_id is None:
         _check_default_role_edit(role, data)
     if data.get("name") is not None:
+        if role.organization_id is not None:
+            _check_role_name(data["name"])
         role.name = data["name"]
     if "description" in data:
         role.description = data["description"]
@@ -82,6 +86,15 @@ def update_role(ctx: ServiceContext, role_id: int, payload: RolePatch) -> Role:
         role.rules = rules
     flush_unique(ctx, f"a role named {role.name!r} in this organization")
     return role
+
+
+def _check_role_name(name: str) -> None:
+    """An organization's role cannot pass itself off as a default role ("Root", ...)."""
+    reserved = {n.casefold() for n in DEFAULT_ROLES}
+    if " ".join(name.split()).casefold() in reserved:
+        raise ConflictError(
+            f"role name {name!r} is reserved for a default role; choose another name",
+            details={"field": "name"})
 
 
 def _check_default_role_edit(role: Role, data: dict) -> None:

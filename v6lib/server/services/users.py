@@ -19,7 +19,11 @@ from v6lib.server.services.common import (
     paginate,
 )
 from v6lib.server.services.context import ServiceContext
-from v6lib.server.services.grants import check_grantable_roles, check_grantable_rules
+from v6lib.server.services.grants import (
+    check_grantable_roles,
+    check_grantable_rules,
+    check_manageable_user,
+)
 from v6lib.server.services.organizations import flush_unique
 
 __all__ = ["create_user", "delete_user", "get_user", "list_users", "update_user"]
@@ -67,6 +71,7 @@ def update_user(ctx: ServiceContext, user_id: int, payload: UserPatch) -> User:
     me = ctx.me
     user = get_user(ctx, user_id)
     require(me, "edit", "user", organization_ids=[user.organization_id], owner_id=user.id)
+    check_manageable_user(me, user, "edit")
     data = payload.model_dump(exclude_unset=True)
     for key in ("email", "firstname", "lastname"):
         if key in data:
@@ -93,5 +98,6 @@ def delete_user(ctx: ServiceContext, user_id: int) -> None:
             owner_id=user.id)
     if user.id == ctx.me.user_id:
         raise ConflictError("you cannot delete your own account")
+    check_manageable_user(ctx.me, user, "delete")
     ctx.session.delete(user)
     ctx.session.flush()

@@ -6,6 +6,7 @@ from .collaboration import Collaboration as Collaboration
 from .collaboration import collaboration_organization as collaboration_organization
 from .event import Event as Event
 from .login_failure import LoginFailure as LoginFailure
+from .membership_consent import MembershipConsent as MembershipConsent
 from .meta import ServerMeta as ServerMeta
 from .node import Node as Node
 from .organization import Organization as Organization
@@ -26,6 +27,7 @@ __all__ = [
     "Collaboration",
     "Event",
     "LoginFailure",
+    "MembershipConsent",
     "Node",
     "Organization",
     "ResultChunk",
