@@ -386,7 +386,7 @@ def test_a_replayed_task_uid_is_not_allowed(setup: Setup) -> None:
 
 
 def test_a_replay_that_got_the_deleted_tasks_id_is_not_allowed_either(setup: Setup) -> None:
-    """A server on SQLite gives a re-created task the id of the deleted one (the highest)."""
+    """Older servers on SQLite gave a re-created task the id of the deleted one."""
     first = setup.run(uid="reused-uid")
     setup.executor.handle_run(dict(first))
     setup.runtime.wait_started(first["id"])

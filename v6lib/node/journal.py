@@ -190,8 +190,8 @@ class Journal:
         Why: the server gives every task its own uid and seals its inputs bound to it,
         and a node gets one run per task. Another run with a uid already seen here is a
         sealed input replayed in a re-created task (e.g. with another image); the node
-        refuses to open it. Runs, not task ids, tell the tasks apart: a server may hand
-        a re-created task the id of the deleted one.
+        refuses to open it. Runs, not task ids, tell the tasks apart: an older server
+        could hand a re-created task the id of the deleted one.
         """
         with self._lock, Session(self._engine) as s, s.begin():
             seen = s.get(TaskUid, task_uid)

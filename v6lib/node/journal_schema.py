@@ -70,8 +70,8 @@ class TaskUid(Base):
     Why a table of its own: run rows are pruned after the retention, but a sealed input
     replayed in a re-created task must be refused however late it comes. One small row
     per task; never pruned. The run id is what tells the tasks apart: a node gets one
-    run per task, and a server on SQLite may give a re-created task the id of the one
-    it deleted.
+    run per task, while a task id is only as unique as the server keeps it (servers on
+    SQLite before ids were never reused gave a re-created task the deleted one's id).
     """
 
     __tablename__ = "node_task_uid"
