@@ -16,6 +16,7 @@ def test_all_imports_are_exported() -> None:
         "datasets",
         "network",
         "runtime",
+        "server",
         "store",
         "pytest_plugin",
     }

@@ -412,3 +412,25 @@ def test_the_proxy_accepts_a_runs_token_only_while_it_is_in_flight(setup: Setup)
     wait_until(lambda: (e := setup.journal.get(run["id"])) and not e.in_flight,
                what="the run ended")
     assert not setup.executor.tokens.accepts(token)
+
+
+def test_a_failed_run_cannot_pass_a_host_file_off_as_its_reason(tmp_path: Path) -> None:
+    from v6lib.rules.failures import failure_record
+
+    secret = tmp_path / "secret.json"
+    secret.write_bytes(failure_record("SECRET of the host", 1))
+    secret.chmod(0o600)
+
+    def fail_with_a_link(spec: Any) -> tuple[int, bytes | None, str]:
+        spec.output_file.symlink_to(secret)
+        return 1, None, "failing"
+
+    built = make_setup(tmp_path, runtime=FakeRuntime(auto=fail_with_a_link))
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is LocalState.FINISHED,
+               what="outcome journaled")
+    entry = built.journal.get(run["id"])
+    assert entry is not None and entry.status == RunStatus.FAILED.value
+    assert entry.reason == "algorithm exited with code 1"
+    built.close()

@@ -127,3 +127,26 @@ def test_an_output_above_the_limit_is_refused(output: Path) -> None:
     outcome = _collector(None, limit=1000).collect(_entry(Journal(":memory:")), output)
     assert outcome.status is RunStatus.UNEXPECTED_OUTPUT and outcome.result is None
     assert "more than the 1000 bytes the node accepts" in str(outcome.reason)
+
+
+def test_a_failed_runs_own_reason_is_read_from_its_record(output: Path) -> None:
+    from v6lib.rules.failures import failure_record
+
+    output.write_bytes(failure_record("ZeroDivisionError: division by zero", 1))
+    assert _collector(None).failure_reason(output) == "ZeroDivisionError: division by zero"
+    output.unlink()
+    assert _collector(None).failure_reason(output) is None
+
+
+def test_a_failure_record_behind_a_link_or_a_pipe_is_not_read(tmp_path: Path,
+                                                             output: Path) -> None:
+    from v6lib.rules.failures import failure_record
+
+    secret = tmp_path / "secret.json"
+    secret.write_bytes(failure_record("SECRET of the host", 1))
+    secret.chmod(0o600)
+    output.symlink_to(secret)
+    assert _collector(None).failure_reason(output) is None
+    output.unlink()
+    os.mkfifo(output)
+    assert _collector(None).failure_reason(output) is None  # and it did not block

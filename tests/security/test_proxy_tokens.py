@@ -30,6 +30,7 @@ from tests.integration.conftest import (
     LiveServer,
     ThreadNode,
     wait_statuses,
+    wait_until,
 )
 from v6lib.node.run_files import run_paths
 from v6lib.node.runtime.docker import DockerRuntime
@@ -64,6 +65,15 @@ class Site:
         [run] = self.fed.root.run.from_task(task["id"])
         token_file = run_paths(self.node.options.task_dir, task["id"], run["id"]).token_file
         return token_file.read_text()
+
+    def killed(self, task: dict[str, Any]) -> None:
+        """Kill the task; return once the node, not only the server, has ended its run."""
+        self.fed.root.task.kill(task["id"])
+        wait_statuses(self.fed.root, task["id"], {RunStatus.KILLED.value}, timeout=30)
+        [run] = self.fed.root.run.from_task(task["id"])
+        journal = self.node.node.journal
+        wait_until(lambda: not journal.get(run["id"]).in_flight,  # type: ignore[union-attr]
+                   30, "the node to journal the kill")
 
     def user_token(self, role: str) -> str:
         """A fresh user of the site's organization with ``role``; their access token."""
@@ -126,8 +136,7 @@ def test_only_a_live_runs_container_token_passes_the_proxy(site: Site) -> None:
                            headers={"Authorization": f"Bearer {live_token}"})
         assert own.status_code == 200 and own.json()["id"] == live["id"]
     finally:
-        site.fed.root.task.kill(live["id"])
-    wait_statuses(site.fed.root, live["id"], {RunStatus.KILLED.value}, timeout=30)
+        site.killed(live)
     after = requests.get(f"{proxy}/task/{live['id']}", timeout=10,
                          headers={"Authorization": f"Bearer {live_token}"})
     assert (after.status_code, after.json()) == (403, REFUSAL)
@@ -170,8 +179,7 @@ def test_a_docker_nodes_proxy_has_no_tcp_port_and_the_same_rule(
                       "forged"):
             assert _via_socket(socket_path, "GET", f"/api/task/{live['id']}", token) == \
                 (403, REFUSAL)
-        fed.root.task.kill(live["id"])
-        wait_statuses(fed.root, live["id"], {RunStatus.KILLED.value}, timeout=30)
+        site.killed(live)
         assert _via_socket(socket_path, "GET", f"/api/task/{live['id']}", live_token) == \
             (403, REFUSAL)
     finally:

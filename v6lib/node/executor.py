@@ -27,13 +27,13 @@ from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
-from v6lib.node.policies import RunRequest, evaluate
 from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
 from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
+from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 
 __all__ = ["Identity", "RunExecutor"]
@@ -292,8 +292,9 @@ class RunExecutor:
         paths = run_paths(self.options.task_dir, entry.job_id or entry.task_id, run_id)
         logs = info.logs if info is not None else None
         if info is not None and info.exit_code != 0:
+            reason = self.output.failure_reason(paths.output_file)
             self._finish(run_id, RunStatus.FAILED, log=logs,
-                         reason=f"algorithm exited with code {info.exit_code}")
+                         reason=reason or f"algorithm exited with code {info.exit_code}")
         else:
             outcome = self.output.collect(entry, paths.output_file)
             self._finish(run_id, outcome.status, result=outcome.result, log=logs,

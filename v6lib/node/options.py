@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
-from v6lib.node.policies import NodePolicy
 from v6lib.node.runtime.base import JobDatabase
+from v6lib.rules.node_policy import NodePolicy
 
 if TYPE_CHECKING:
     from v6lib.config import NodeConfig

@@ -22,6 +22,7 @@ from v6lib.node.journal import JournalEntry
 from v6lib.node.keys import NodeKeys
 from v6lib.node.result_files import BIG_RESULT_BYTES, ResultFiles
 from v6lib.node.untrusted_files import UntrustedFile, open_untrusted
+from v6lib.rules.failures import FAILURE_RECORD_LIMIT, read_failure_record
 from v6lib.schemas.run_status import RunStatus
 
 __all__ = ["FULL_CHECK_LIMIT", "Outcome", "OutputCollector", "json_file_problem",
@@ -110,6 +111,19 @@ class OutputCollector:
                 return self._in_memory(entry, file)
             except UnsafeFileError as exc:
                 return Outcome(RunStatus.UNEXPECTED_OUTPUT, reason=exc.message)
+
+    def failure_reason(self, output_file: Path) -> str | None:
+        """The algorithm's own account of its failure, or None.
+
+        A run that exits non-zero may leave a failure record (:mod:`v6lib.rules.failures`)
+        in its output file; it is read under the same rules as any output, only smaller.
+        """
+        try:
+            with open_untrusted(output_file.parent, output_file.name, owner=self.owner,
+                                limit=FAILURE_RECORD_LIMIT, what="the output file") as file:
+                return read_failure_record(file.read_all())
+        except (OSError, UnsafeFileError):
+            return None
 
     def _binding(self, entry: JournalEntry) -> Binding:
         """The binding of this node's result, from what the journal kept of its task."""

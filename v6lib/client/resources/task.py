@@ -10,6 +10,7 @@ from typing import Any
 from v6lib.client.payload import PayloadCodec
 from v6lib.client.resources.base import ResourceClient, check_id, ids
 from v6lib.errors import ValidationError, WaitTimeoutError
+from v6lib.rules.task_requests import normalize_databases as shared_normalize
 from v6lib.schemas import RunStatus
 
 __all__ = ["TaskClient", "normalize_databases"]
@@ -27,18 +28,7 @@ def normalize_databases(databases: Any, database: str | None = None) -> list[dic
         databases = [database]
     if databases is None:
         return [{"label": "default"}]
-    if isinstance(databases, str | Mapping):
-        databases = [databases]
-    out = []
-    for entry in databases:
-        if isinstance(entry, str):
-            out.append({"label": entry})
-        elif isinstance(entry, Mapping) and isinstance(entry.get("label"), str):
-            out.append(dict(entry))
-        else:
-            raise ValidationError("databases: each entry is a label or "
-                                  f"{{'label': ..., 'query': ...}}, got {entry!r}")
-    return out
+    return shared_normalize(databases)
 
 
 class TaskClient(ResourceClient):

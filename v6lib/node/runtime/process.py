@@ -37,12 +37,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
-from v6lib.node.policies import split_image
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob, contract_environment
 from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
+from v6lib.rules.node_policy import split_image
 
 __all__ = ["ProcessRuntime", "module_for_image"]
 
