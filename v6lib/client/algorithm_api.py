@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from v6lib import serialization
+from v6lib.client.refusals import REFUSALS, refusal_delay
 from v6lib.errors import AlgorithmError, NotFoundError, SerializationError
 from v6lib.rules.visibility import hidden_task_message
 from v6lib.schemas.run_status import TERMINAL_STATUSES
@@ -137,8 +138,19 @@ class HttpAlgorithmApi:
             remaining = MAX_LONG_POLL if deadline is None else deadline - time.monotonic()
             hold = max(0, min(MAX_LONG_POLL, math.ceil(remaining)))
             started = time.monotonic()
-            task = dict(self.transport.get(f"/task/{task_id}/wait", params={"timeout": hold},
-                                           timeout=hold + self.transport.timeout))
+            try:
+                task = dict(self.transport.get(f"/task/{task_id}/wait",
+                                               params={"timeout": hold},
+                                               timeout=hold + self.transport.timeout))
+            except REFUSALS as exc:
+                # The server holds few waits per caller; come back when it says.
+                delay = refusal_delay(exc) or 0.0
+                if deadline is not None:
+                    if time.monotonic() >= deadline:
+                        raise
+                    delay = max(0.0, min(delay, deadline - time.monotonic()))
+                time.sleep(delay)
+                continue
             if task.get("status") in _TERMINAL:
                 return task
             if deadline is not None and time.monotonic() >= deadline:

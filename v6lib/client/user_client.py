@@ -126,8 +126,13 @@ class UserClient:
         """Log in; the access token is then renewed automatically when it expires.
 
         Raises:
-            MFARequiredError: the account has two-factor authentication; pass ``mfa_code``.
-            AuthenticationError: wrong username or password.
+            MFARequiredError: the server requires two-factor authentication and the
+                account has not set it up yet; the error's details hold the secret for an
+                authenticator app (``otp_secret``, ``provisioning_uri``).
+            AuthenticationError: wrong username, password or (for an account with
+                two-factor authentication) missing or wrong ``mfa_code``; the server does
+                not say which.
+            RateLimitedError: too many failed attempts from this address; wait.
         """
         body: dict[str, Any] = {"username": username, "password": password}
         if mfa_code is not None:

@@ -8,11 +8,12 @@ its request id and answered with a generic 500 that reveals nothing of the cause
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import falcon
 
-from v6lib.errors import V6Error
+from v6lib.errors import ServerBusyError, V6Error
 
 __all__ = ["install_error_handlers"]
 
@@ -46,11 +47,13 @@ def _send(resp: falcon.Response, status: int, body: dict[str, Any]) -> None:
 def _handle_v6(req: falcon.Request, resp: falcon.Response, ex: V6Error,
                params: dict[str, Any]) -> None:
     body = ex.to_dict()
-    if ex.http_status >= 500:
+    if isinstance(ex, ServerBusyError):
+        pass  # an answer to load, not a failure: not logged per request
+    elif ex.http_status >= 500:
         log.error("request %s failed: %s", _request_id(req), ex.message)
         body["request_id"] = _request_id(req)
-    if ex.code == "rate_limited" and "retry_after_seconds" in ex.details:
-        resp.set_header("Retry-After", str(ex.details["retry_after_seconds"]))
+    if ex.retry_after is not None:
+        resp.set_header("Retry-After", str(math.ceil(ex.retry_after)))
     _send(resp, ex.http_status, body)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from v6lib.client.payload import PayloadCodec
+from v6lib.client.refusals import REFUSALS, refusal_delay
 from v6lib.client.resources.base import ResourceClient, check_id, ids
 from v6lib.errors import ValidationError, WaitTimeoutError
 from v6lib.rules.task_requests import normalize_databases as shared_normalize
@@ -18,6 +19,12 @@ __all__ = ["TaskClient", "normalize_databases"]
 #: Longest a single ``GET /task/{id}/wait`` may be held by the server (the API's cap).
 MAX_WAIT_WINDOW = 60.0
 DEFAULT_WAIT_WINDOW = 30.0
+
+
+def _bounded(delay: float, deadline: float | None) -> float:
+    if deadline is None:
+        return delay
+    return max(0.0, min(delay, deadline - time.monotonic()))
 
 
 def normalize_databases(databases: Any, database: str | None = None) -> list[dict[str, Any]]:
@@ -126,9 +133,20 @@ class TaskClient(ResourceClient):
             if deadline is not None:
                 hold = max(0.0, min(window, deadline - time.monotonic()))
             started = time.monotonic()
-            task = self.transport.get(
-                f"{self.path}/{id_}/wait", params={"timeout": round(hold, 3)},
-                timeout=max(self.transport.timeout, hold + 15.0))
+            try:
+                task = self.transport.get(
+                    f"{self.path}/{id_}/wait", params={"timeout": round(hold, 3)},
+                    timeout=max(self.transport.timeout, hold + 15.0))
+            except REFUSALS as exc:
+                # NOTE: the server holds few waits per caller; come back when it says
+                # (never past the deadline: the next round then asks without waiting)
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimeoutError(
+                        f"task {id_}: still waiting after {timeout:g} s, and the server "
+                        f"turned the last wait away ({exc.message}); the task keeps "
+                        "running, wait again later", details={"task_id": id_}) from exc
+                time.sleep(_bounded(refusal_delay(exc) or 0.0, deadline))
+                continue
             if self._finished(task):
                 return task  # type: ignore[no-any-return]
             if deadline is not None and time.monotonic() >= deadline:
