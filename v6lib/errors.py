@@ -29,7 +29,8 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     │   └── EncryptionDowngradeError  an encrypted collaboration now claims to be plain
     ├── AlgorithmError                the algorithm (or its data) failed
     │   ├── DataError                 a data source is missing, unreadable or mis-typed
-    │   └── PrivacyError              a result would disclose too much
+    │   ├── PrivacyError              a result would disclose too much
+    │   └── UnsafeFileError           a file the algorithm left is a link, pipe, device or too big
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
     ├── ServerUnavailableError        the server cannot be reached (retry later)
@@ -67,6 +68,7 @@ __all__ = [
     "ServerUnavailableError",
     "TamperedError",
     "TruncatedError",
+    "UnsafeFileError",
     "UnsupportedVersionError",
     "V6Error",
     "ValidationError",
@@ -222,6 +224,12 @@ class DataError(AlgorithmError):
 class PrivacyError(AlgorithmError):
     code = "privacy_error"
     exit_code = 67
+
+
+class UnsafeFileError(AlgorithmError):
+    """A file an algorithm's container left behind that the node refuses to read."""
+
+    code = "unsafe_file"
 
 
 class PolicyError(V6Error):
