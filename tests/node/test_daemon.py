@@ -181,6 +181,23 @@ def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> Non
         assert polls[i + 1][0] - polls[i][0] >= 0.2
 
 
+def test_event_polls_answered_at_once_do_not_spin(harness: NodeHarness) -> None:
+    # Prepare: a busy server answers every event poll at once instead of holding it
+    server = server_with_node()
+    server.busy = True
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"2", "")))
+    wait_until(lambda: server.event_polls, what="first poll")
+    # Execute: a run arrives meanwhile
+    task = server.create_task("img", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="run done while short-polling")
+    time.sleep(1.5)
+    # Assert: about one poll a second, not hundreds
+    polls = [at for at, _ in server.event_polls]
+    span = polls[-1] - polls[0]
+    assert len(polls) <= span / 0.9 + 4, (len(polls), span)  # + start-up and news
+
+
 def test_version_check() -> None:
     check_version({"version": "0.1.5", "api": 1}, "0.1.0")
     check_version({"version": "0.2.0", "api": 1}, "0.1.0")  # minor skew: warning only

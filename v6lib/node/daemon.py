@@ -58,6 +58,11 @@ __all__ = ["Node", "check_version", "make_runtime"]
 
 log = logging.getLogger(__name__)
 
+#: An event poll answered sooner than this without events was not held by the server.
+_EARLY_ANSWER = 0.2
+#: How long to pause before polling again after such an answer (the server's hint).
+_SHORT_POLL_PAUSE = 1.0
+
 
 def check_version(server: dict[str, Any], node_version: str = __version__) -> None:
     """Compare major.minor of the server's and node's versions; name what to upgrade."""
@@ -257,6 +262,7 @@ class Node:
                 # A safety net for anything an event or a failed call left behind.
                 last_sweep = time.monotonic()
                 self._safe(self.sweep)
+            asked = time.monotonic()
             try:
                 body = self.link.events(self.cursor, self.options.event_timeout)
             except REFUSALS as exc:
@@ -285,6 +291,10 @@ class Node:
             self.cursor = body.get("cursor", self.cursor)
             for event in body.get("events", []):
                 self._safe(self.dispatch, event)
+            if not body.get("events") and time.monotonic() - asked < _EARLY_ANSWER:
+                # NOTE: a busy server answers at once instead of holding the poll; pause
+                # so that this loop short-polls rather than spins.
+                self.stop_event.wait(_SHORT_POLL_PAUSE)
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """React to one server event."""
