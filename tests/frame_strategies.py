@@ -2,7 +2,7 @@
 
 Frames get columns of every supported dtype (NumPy, object strings with ``None`` or
 ``NaN`` for missing, ``StringDtype`` in each storage and missing value, nullable dtypes,
-categoricals, time-zone-aware datetimes, timedeltas), with missing values, and row and
+categoricals, time-zone-aware datetimes, timedeltas, intervals), with missing values, and row and
 column indexes that are ranges, flat, or MultiIndexes with unsorted and unused levels,
 all with names of several types.
 """
@@ -26,7 +26,8 @@ TEMPORAL = ["datetime64[s]", "datetime64[ms]", "datetime64[us]", "datetime64[ns]
 ZONES = ["UTC", "Europe/Amsterdam", "America/New_York",
          dt.timezone(dt.timedelta(hours=5, minutes=30))]
 OTHER = ["object", "object-nan", "str", "string[python]", "string[pyarrow]", "Int8", "Int64",
-         "UInt32", "Float32", "Float64", "boolean", "category", "category-int", "datetime-tz"]
+         "UInt32", "Float32", "Float64", "boolean", "category", "category-int", "datetime-tz",
+         "interval"]
 DTYPES = NUMPY + TEMPORAL + OTHER
 #: what a flat index may hold (pandas has no float16 index)
 INDEX_DTYPES = [d for d in DTYPES if d != "float16"]
@@ -71,7 +72,20 @@ def _values(draw: st.DrawFn, dtype: str, n: int) -> Any:
         return pd.array(draw(_nullable(st.booleans(), n)), dtype="boolean")
     if dtype.startswith("category"):
         return draw(_categorical(dtype, n))
+    if dtype == "interval":
+        return draw(_intervals(n))
     return draw(_aware(n))
+
+
+@st.composite
+def _intervals(draw: st.DrawFn, n: int) -> pd.arrays.IntervalArray:
+    """Intervals as ``pandas.cut`` makes them, some missing."""
+    left = draw(hnp.arrays(np.float64, n, elements=st.floats(-1e6, 1e6)))
+    right = left + draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1e3)))
+    missing = draw(hnp.arrays(bool, n))
+    left[missing] = right[missing] = np.nan
+    return pd.arrays.IntervalArray.from_arrays(
+        left, right, closed=draw(st.sampled_from(["left", "right", "both", "neither"])))
 
 
 @st.composite

@@ -240,6 +240,7 @@ def test_statistics_come_back_exactly(visits: pd.DataFrame) -> None:
         "categories": pd.crosstab(visits["sex"].astype("category"),
                                   visits["smoker"], dropna=False),
         "described": visits.describe(),
+        "bands": pd.crosstab(pd.cut(visits["bmi"], [0, 25, 30, 50]), visits["sex"]),
         "counts": visits["sex"].value_counts(),
     }
     back = round_trip(values)

@@ -42,11 +42,11 @@ tag                    carries
 =====================  =====================================================================
 
 A frame keeps its RangeIndex, named and MultiIndex rows and columns (tuple column labels,
-level order), axis names (a crosstab's), categoricals (categories and order), nullable
-integer, float, boolean and string dtypes, NumPy dtypes (bool, int8..uint64,
-float16..float64, datetime64 and timedelta64 in s/ms/us/ns), ``object`` columns of
-``str`` apart from ``StringDtype`` and pandas 3's ``str``, time zones, and NaN, NA and
-NaT where they were. A Series keeps its name. An Arrow reader in another language gets
+level order), axis names (a crosstab's), categoricals (categories and order), intervals
+(``pandas.cut``), nullable integer, float, boolean and string dtypes, NumPy dtypes (bool,
+int8..uint64, float16..float64, datetime64 and timedelta64 in s/ms/us/ns), ``object``
+columns of ``str`` apart from ``StringDtype`` and pandas 3's ``str``, time zones, and
+NaN, NA and NaT where they were. A Series keeps its name. An Arrow reader in another language gets
 the frame's columns and index; pandas-specific details are in the ``v6`` metadata.
 
 ``loads`` also reads the ``dataframe`` and ``series`` tags that earlier versions wrote

@@ -21,6 +21,8 @@ Descriptors (JSON objects, one key says which kind):
 * ``{"arrow": "int64[pyarrow]"}``: a ``pandas.ArrowDtype`` (the Arrow type is the field's).
 * ``{"category": <descriptor of the categories>, "ordered": false}``: a categorical, as an
   Arrow dictionary whose dictionary is the categories (unused ones included).
+* ``{"interval": <descriptor of the bounds>, "closed": "right"}``: intervals (what
+  ``pandas.cut`` makes), as an Arrow struct of ``left`` and ``right``.
 
 Anything else raises :class:`Unsupported` with the reason; nothing is converted loosely.
 """
@@ -64,6 +66,8 @@ def to_arrow(values: pd.Series | pd.Index, what: str) -> tuple[pa.Array, Descrip
             return _categorical(values, dtype, what)
         if isinstance(dtype, pd.DatetimeTZDtype):
             return _datetime_tz(values, dtype, what)
+        if isinstance(dtype, pd.IntervalDtype):
+            return _interval(values, dtype, what)
         if isinstance(dtype, pd.StringDtype):
             return pa.array(values.array), {"string": _storage(dtype), "na": _na_name(dtype)}
         if dtype.name in _MASKED:
@@ -143,6 +147,15 @@ def _datetime_tz(values: Any, dtype: pd.DatetimeTZDtype, what: str
     return array, {"datetime": dtype.unit, "tz": tz}
 
 
+def _interval(values: Any, dtype: pd.IntervalDtype, what: str
+              ) -> tuple[pa.Array, Descriptor]:
+    intervals = values.array
+    left, bounds = to_arrow(intervals.left, f"the left bounds of {what}")
+    right, _ = to_arrow(intervals.right, f"the right bounds of {what}")
+    array = pa.StructArray.from_arrays([left, right], names=["left", "right"])
+    return array, {"interval": bounds, "closed": dtype.closed}
+
+
 def _storage(dtype: pd.StringDtype) -> str:
     # NOTE: pandas 2.1/2.2 spell the NaN variant of pyarrow storage "pyarrow_numpy".
     return "pyarrow" if dtype.storage == "pyarrow_numpy" else str(dtype.storage)
@@ -176,6 +189,10 @@ def from_arrow(array: pa.Array | pa.ChunkedArray, descriptor: Descriptor) -> Any
         naive = array.cast(pa.timestamp(descriptor["datetime"]))
         utc = pd.Series(naive.to_numpy(zero_copy_only=False, writable=True), copy=False)
         return utc.dt.tz_localize("UTC").dt.tz_convert(descriptor["tz"]).array
+    if "interval" in descriptor:
+        left, right = (from_arrow(array.field(side), descriptor["interval"])
+                       for side in ("left", "right"))
+        return pd.arrays.IntervalArray.from_arrays(left, right, closed=descriptor["closed"])
     if "string" in descriptor:
         return string_dtype(descriptor["string"], descriptor["na"]).__from_arrow__(array)
     if "masked" in descriptor:

@@ -45,7 +45,7 @@ def index_arrays(index: pd.Index, what: str) -> tuple[list[pa.Array], Descriptio
         return arrays, {"levels": levels, "names": names}
     if type(index).__name__ not in _FLAT:
         raise Unsupported(f"the {what} is a {type(index).__name__}, which cannot be carried "
-                          "exactly; use a plain, categorical or datetime index")
+                          "exactly; use a plain, categorical, interval or datetime index")
     array, descriptor = to_arrow(index, f"the {what}")
     description: Description = {"flat": descriptor, "names": names}
     if getattr(index, "freq", None) is not None:
@@ -53,8 +53,9 @@ def index_arrays(index: pd.Index, what: str) -> tuple[list[pa.Array], Descriptio
     return [array], description
 
 
-#: the Index classes a flat index may be (Period and Interval indexes are refused)
-_FLAT = frozenset({"Index", "CategoricalIndex", "DatetimeIndex", "TimedeltaIndex"})
+#: the Index classes a flat index may be (a PeriodIndex is refused)
+_FLAT = frozenset({"Index", "CategoricalIndex", "DatetimeIndex", "TimedeltaIndex",
+                   "IntervalIndex"})
 
 
 def _level(index: pd.MultiIndex, position: int, what: str) -> tuple[pa.Array, Description]:
