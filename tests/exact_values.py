@@ -1,4 +1,5 @@
-"""Hypothesis strategies for pandas values the codec must carry exactly, and the checks.
+"""Hypothesis strategies for pandas values the codec must carry exactly, and the checks
+that a value came back identical (shared by the codec tests and the parity tests).
 
 Frames get columns of every supported dtype (NumPy, object strings with ``None`` or
 ``NaN`` for missing, ``StringDtype`` in each storage and missing value, nullable dtypes,
@@ -10,6 +11,8 @@ all with names of several types.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -17,7 +20,8 @@ import pandas as pd
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["DTYPES", "assert_same_pandas", "columns", "frames", "indexes", "names", "series"]
+__all__ = ["DTYPES", "assert_identical", "assert_same_pandas", "columns", "frames", "indexes",
+           "names", "series"]
 
 NUMPY = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
          "float16", "float32", "float64", "bool"]
@@ -182,6 +186,36 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ checks
+def assert_identical(got: Any, want: Any, path: str = "value") -> None:
+    """``got`` equals ``want`` and has its type, recursively: containers in the same
+    order with keys of the same types, floats bit for bit (NaN equal to NaN), NumPy
+    values with the same dtype, shape and bytes, pandas values by :func:`assert_same_pandas`."""
+    assert type(got) is type(want), f"{path}: {type(got).__name__} is not {type(want).__name__}"
+    if got is want:
+        return
+    if isinstance(want, float):
+        assert (math.isnan(got) and math.isnan(want)) or (got == want and str(got) == str(want)), \
+            f"{path}: {got!r} != {want!r}"
+    elif isinstance(want, list | tuple):
+        assert len(got) == len(want), f"{path}: length {len(got)} != {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            assert_identical(g, w, f"{path}[{i}]")
+    elif isinstance(want, dict):
+        assert list(got) == list(want), f"{path}: keys {list(got)} != {list(want)}"
+        assert [type(k) for k in got] == [type(k) for k in want], f"{path}: key types"
+        for key in want:
+            assert_identical(got[key], want[key], f"{path}[{key!r}]")
+    elif isinstance(want, np.ndarray | np.generic):
+        assert got.dtype == want.dtype and np.shape(got) == np.shape(want), path
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), f"{path}: values"
+    elif isinstance(want, pd.DataFrame | pd.Series | pd.Index):
+        assert_same_pandas(got, want)
+    elif isinstance(want, Decimal):
+        assert str(got) == str(want), f"{path}: {got!r} != {want!r}"
+    else:
+        assert got == want, f"{path}: {got!r} != {want!r}"
+
+
 def assert_same_pandas(back: Any, sent: Any) -> None:
     """``back`` is ``sent``: values, dtypes, index and column types, levels, names, and
     which missing-value object each ``object`` cell holds."""
