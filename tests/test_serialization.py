@@ -359,6 +359,10 @@ class Colour(enum.IntEnum):
     RED = 1
 
 
+class Units(np.ndarray):
+    """An array subclass (its extra state would be lost)."""
+
+
 @pytest.mark.parametrize(
     ("value", "path", "kind"),
     [
@@ -389,6 +393,9 @@ def test_unsupported_values_name_their_path(value: Any, path: str, kind: str) ->
          r"result\['arr'\]: a numpy array of dtype object"),
         ({"m": np.ma.masked_array([1, 2], mask=[0, 1])},
          r"result\['m'\]: object of type MaskedArray"),
+        ({"m": np.arange(2).view(Units)},
+         r"result\['m'\]: object of type Units \(a subclass of ndarray\)"),
+        ({"tz": dt.UTC}, r"result\['tz'\]: object of type timezone cannot be serialized"),
         ({"when": dt.datetime(2024, 1, 1, tzinfo=type("Odd", (dt.tzinfo,), {
             "utcoffset": lambda self, d: None if d is None else dt.timedelta(0)})())},
          r"result\['when'\]: the time zone .* has no IANA name"),

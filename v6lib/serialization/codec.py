@@ -17,7 +17,7 @@ from typing import Any
 
 from v6lib.errors import SerializationError
 
-__all__ = ["TAG", "Unsupported", "dumps", "loads", "plain"]
+__all__ = ["TAG", "Unsupported", "dumps", "float_tag", "loads", "plain", "unsupported"]
 
 TAG = "__v6__"
 #: deeper than this is reported as too deep (or a cycle) before Python's own limit
@@ -157,11 +157,20 @@ def _other(obj: Any) -> Any:
         return {TAG: "bytes", "base64": base64.b64encode(obj).decode("ascii")}
     if module in ("datetime", "decimal"):
         return _helper("scalars").encode(obj)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.ndarray):  # a subclass: refused there
+        return _helper("numpy_values").encode(obj)
     if isinstance(obj, _BASES):
         base = next(b for b in _BASES if isinstance(obj, b)).__name__
         raise Unsupported(f"object of type {kind.__name__} (a subclass of {base}) cannot be "
                           f"carried exactly; convert it to a plain {base} first")
-    raise Unsupported(f"object of type {kind.__name__} cannot be serialized to JSON; {_HINT}")
+    raise unsupported(obj)
+
+
+def unsupported(obj: Any) -> Unsupported:
+    """The refusal of a value of a type the codec does not carry at all."""
+    return Unsupported(f"object of type {type(obj).__name__} cannot be serialized to JSON; "
+                       f"{_HINT}")
 
 
 def float_tag(value: float) -> dict[str, str]:

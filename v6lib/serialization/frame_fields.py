@@ -196,7 +196,7 @@ def from_arrow(array: pa.Array | pa.ChunkedArray, descriptor: Descriptor) -> Any
     if "string" in descriptor:
         return string_dtype(descriptor["string"], descriptor["na"]).__from_arrow__(array)
     if "masked" in descriptor:
-        return pd.api.types.pandas_dtype(descriptor["masked"]).__from_arrow__(array)
+        return _masked_values(array, descriptor["masked"])
     if "arrow" in descriptor:
         return pd.arrays.ArrowExtensionArray(array)
     raise ValueError(f"unknown column descriptor {descriptor!r}")
@@ -214,6 +214,20 @@ def _object_values(array: pa.Array, descriptor: Descriptor) -> Any:
     if marker is not None and array.null_count:
         values[array.is_null().to_numpy(zero_copy_only=False)] = _MARKERS[marker]
     return values
+
+
+def _masked_values(array: pa.Array, name: str) -> Any:
+    # NOTE: built from data and mask, not with the dtype's __from_arrow__, which (in
+    # pandas 3) reads a NaN value of a Float64 column as NA.
+    dtype = pd.api.types.pandas_dtype(name)
+    mask = array.is_null().to_numpy(zero_copy_only=False)
+    filled = array.fill_null(False if name == "boolean" else 0)
+    data = filled.to_numpy(zero_copy_only=False, writable=True).astype(dtype.numpy_dtype,
+                                                                        copy=False)
+    if name == "boolean":
+        return pd.arrays.BooleanArray(data, mask)
+    kind = pd.arrays.FloatingArray if name.startswith("Float") else pd.arrays.IntegerArray
+    return kind(data, mask)
 
 
 def _categorical_values(array: pa.DictionaryArray, descriptor: Descriptor) -> Any:

@@ -5,21 +5,21 @@
   which keeps dtype, shape and memory order; arrays of dtype ``object`` are refused
   (they would need pickle);
 * a scalar -> ``{"__v6__": "numpy.scalar", "dtype": "<i4", "value": 7}``: the dtype in
-  NumPy's ``dtype.str`` notation and the value as JSON (booleans, integers, floats up to
-  64 bits; datetime64/timedelta64 as their integer count, NaT included); other scalars
-  (complex, str_, long double, ...) carry ``"npy"`` (a 0-d array) instead of ``"value"``.
+  NumPy's ``dtype.str`` notation and the value as JSON (booleans, integers, finite floats
+  up to 64 bits; datetime64/timedelta64 as their integer count, NaT included); other
+  scalars (NaN and infinities, whose sign and payload JSON would lose, complex, str_,
+  long double, ...) carry ``"npy"`` (a 0-d array) instead of ``"value"``.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import math
 from typing import Any
 
 import numpy as np
 
-from v6lib.serialization.codec import TAG, Unsupported, float_tag
+from v6lib.serialization.codec import TAG, Unsupported, unsupported
 
 __all__ = ["decode", "encode"]
 
@@ -33,17 +33,17 @@ def encode(obj: Any) -> dict[str, Any]:
         return {TAG: "numpy.ndarray", "npy": _npy(obj)}
     if isinstance(obj, np.generic):
         return _scalar(obj)
-    raise Unsupported(f"object of type {type(obj).__name__} cannot be carried exactly; "
-                      "use a plain numpy.ndarray (numpy.asarray)")
+    if isinstance(obj, np.ndarray):
+        raise Unsupported(f"object of type {type(obj).__name__} (a subclass of ndarray) "
+                          "cannot be carried exactly; use a plain numpy.ndarray (numpy.asarray)")
+    raise unsupported(obj)
 
 
 def _scalar(obj: np.generic) -> dict[str, Any]:
     dtype = obj.dtype
     doc: dict[str, Any] = {TAG: "numpy.scalar", "dtype": dtype.str}
-    if dtype.kind in "biu" or (dtype.kind == "f" and dtype.itemsize <= 8):
-        value = obj.item()
-        doc["value"] = value if not isinstance(value, float) or math.isfinite(value) \
-            else float_tag(value)
+    if dtype.kind in "biu" or (dtype.kind == "f" and dtype.itemsize <= 8 and np.isfinite(obj)):
+        doc["value"] = obj.item()
     elif dtype.kind in "mM":
         doc["value"] = int(obj.view(np.int64))
     elif dtype.hasobject:

@@ -17,7 +17,7 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from v6lib.serialization.codec import TAG, Unsupported
+from v6lib.serialization.codec import TAG, Unsupported, unsupported
 
 __all__ = ["decode", "encode", "zone_name"]
 
@@ -44,8 +44,7 @@ def encode(obj: Any) -> dict[str, Any]:
     if kind is dt.timedelta:
         return {TAG: "timedelta", "days": obj.days, "seconds": obj.seconds,
                 "microseconds": obj.microseconds}
-    raise Unsupported(f"object of type {kind.__name__} (a subclass of {kind.__mro__[1].__name__})"
-                      " cannot be carried exactly; convert it to the plain type first")
+    raise unsupported(obj)  # a tzinfo or timezone on its own
 
 
 def zone_name(tz: dt.tzinfo, moment: dt.datetime | None = None) -> str | None:
