@@ -28,7 +28,7 @@ tag                    carries
 ``time``, ``date``,    ``timedelta`` (days, seconds, microseconds)
 ``timedelta``
 ``numpy.scalar``       a NumPy scalar: ``"dtype"`` (``dtype.str``, e.g. ``"<i4"``) and
-                       ``"value"`` (or ``"npy"`` for complex, str_, long double)
+                       ``"value"`` (or ``"npy"`` for NaN, infinities, complex, str_, ...)
 ``numpy.ndarray``      a NumPy array: ``"npy"``, the base64 of the ``.npy`` format (dtype,
                        shape and order kept; dtype ``object`` is refused)
 ``pandas.DataFrame``,  a frame, series or index: ``"arrow"``, the base64 of an Apache Arrow
