@@ -37,6 +37,7 @@ from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
 from v6lib.schemas.run_status import RunStatus
+from v6lib.wrappers.contract import RunPaths, run_paths
 
 __all__ = ["Identity", "RunExecutor", "run_paths"]
 
@@ -52,23 +53,6 @@ class Identity:
     organization_id: int
     collaboration_id: int
     encrypted: bool
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    run_dir: Path
-    input_file: Path
-    output_file: Path
-    token_file: Path
-    temporary_folder: Path
-
-
-def run_paths(task_dir: Path, job_id: int, run_id: int) -> RunPaths:
-    """Where a run's files live: ``<task_dir>/jobs/<job>/<run>/``; tmp shared per job."""
-    job_dir = Path(task_dir) / "jobs" / str(job_id)
-    run_dir = job_dir / str(run_id)
-    return RunPaths(run_dir, run_dir / "input", run_dir / "output", run_dir / "token",
-                    job_dir / "tmp")
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,9 +30,9 @@ from v6lib.node.runtime.base import (
     ExitInfo,
     JobSpec,
     ManagedJob,
-    contract_environment,
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
+from v6lib.wrappers.contract import contract_environment
 
 __all__ = ["LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
 
@@ -270,11 +271,10 @@ class DockerRuntime:
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
             temporary_folder=paths["tmp"], host="http://127.0.0.1", port=spec.proxy_port,
-            api_path=spec.api_path, databases=spec.databases,
-            database_uris={db.label: paths[f"db:{db.label}"] for db in spec.databases
-                           if db.is_file},
+            api_path=spec.api_path, proxy_socket=paths["proxy"],
+            databases=[replace(db, uri=paths[f"db:{db.label}"]) if db.is_file else db
+                       for db in spec.databases],
             extra={"HOME": "/tmp", **spec.environment},
-            proxy_socket=paths["proxy"],
         )
         mounts = self._mounts(spec, paths)
         self._hand_over(spec)
