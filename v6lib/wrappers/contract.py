@@ -24,12 +24,14 @@ from v6lib.errors import ConfigurationError, DataError
 
 __all__ = [
     "CONTRACT_VARIABLES",
+    "HOST_SETTINGS_PREFIX",
     "ContainerEnv",
     "DatabaseSpec",
     "RunPaths",
     "contract_environment",
     "database_env",
     "database_env_names",
+    "reserved_names",
     "run_paths",
 ]
 
@@ -182,6 +184,19 @@ class ContainerEnv:
 #: The contract's own variable names (upper case); a node's extra environment cannot set them.
 CONTRACT_VARIABLES: tuple[str, ...] = tuple(f.name.upper() for f in fields(ContainerEnv))
 
+#: Variables of the host that runtimes sharing it (the process runtime, the MockNetwork)
+#: do not pass on to algorithms: the node's own settings, secrets among them.
+HOST_SETTINGS_PREFIX = "V6_"
+
+
+def reserved_names(labels: Sequence[str]) -> frozenset[str]:
+    """The (upper-case) names that only the contract sets for a run with these database
+    labels: every contract variable and each label's URI, TYPE and QUERY."""
+    names = set(CONTRACT_VARIABLES)
+    for label in labels:
+        names.update(database_env_names(label))
+    return frozenset(names)
+
 
 def contract_environment(
     *,
@@ -239,10 +254,9 @@ def contract_environment(
         written["PORT"] = str(port)
     if pkg_name is not None:
         written["PKG_NAME"] = pkg_name
-    reserved = set(CONTRACT_VARIABLES)
     for db in databases:
-        reserved.update(database_env_names(db.label))
         written.update(database_env(db))
+    reserved = reserved_names(labels)
     env = {name: value for name, value in (extra or {}).items()
            if name.upper() not in reserved}
     env.update(written)

@@ -41,7 +41,7 @@ from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
-from v6lib.wrappers.contract import contract_environment
+from v6lib.wrappers.contract import HOST_SETTINGS_PREFIX, contract_environment
 
 __all__ = ["ProcessRuntime", "module_for_image"]
 
@@ -206,7 +206,7 @@ class ProcessRuntime:
 
     # -- warm starter -------------------------------------------------------------------
     def _base_environment(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith("V6_")}
+        return {k: v for k, v in os.environ.items() if not k.startswith(HOST_SETTINGS_PREFIX)}
 
     def _warm(self) -> WarmStarter | None:
         """The warm starter if it is ready; launches one (without waiting) if there is none."""
