@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import importlib
 import os
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +30,7 @@ from v6lib.crypto import TaskBinding
 from v6lib.errors import AlgorithmError, ConfigurationError, ValidationError
 from v6lib.mock.api import MockAlgorithmApi, database_requests
 from v6lib.mock.codec import MockKeyring
+from v6lib.mock.container import MockContainers
 from v6lib.mock.datasets import OrganizationData, normalize_datasets
 from v6lib.mock.runtime import execute_run
 from v6lib.mock.store import MOCK_IMAGE, RunRecord, TaskRecord, TaskStore
@@ -68,6 +68,14 @@ class MockNetwork:
             iterative algorithms read their data once instead of every round). Off, every
             run reads its files again and nothing stays in memory between runs: cheaper
             for a single pass over large data.
+        sandbox: refuse in a run what a container cannot do (read another organization's
+            data, write outside the run's folders, use the network); see
+            :mod:`v6lib.mock.sandbox`. None (the default) means on unless the environment
+            variable ``V6_MOCK_SANDBOX`` is ``off``; ``False`` turns it off for debugging.
+
+    Each run sees what a container sees (:mod:`v6lib.mock.container`): the contract's
+    variables in ``os.environ``, its input, token and output files in its own folder,
+    and the job's temporary folder.
 
     Input frames are loaded once per organization and shared between runs without a
     copy: algorithms must not modify them in place.
@@ -86,6 +94,7 @@ class MockNetwork:
         failures: Mapping[int, FailureSpec] | None = None,
         researcher_organization_id: int | None = None,
         cache_data: bool = True,
+        sandbox: bool | None = None,
     ) -> None:
         self.module = importlib.import_module(module) if isinstance(module, str) else module
         self.organizations: dict[int, OrganizationData] = normalize_datasets(
@@ -108,8 +117,8 @@ class MockNetwork:
         )
         self._executors: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._folders: set[Path] = set()
+        self.containers = MockContainers(self.organizations, self.module.__name__,
+                                         sandbox=sandbox)
 
     # ------------------------------------------------------------------ researcher side
 
@@ -303,17 +312,8 @@ class MockNetwork:
         raise copy.copy(failure)
 
     def temporary_folder(self, job_id: int, organization_id: int) -> Path:
-        """The folder shared by the runs of one job at one organization (made once)."""
-        with self._lock:
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="v6mock-")
-            folder = Path(self._tmp.name) / f"job_{job_id}" / f"organization_{organization_id}"
-            made = folder in self._folders
-        if not made:
-            folder.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                self._folders.add(folder)
-        return folder
+        """The folder shared by the runs of one job at one organization."""
+        return self.containers.temporary_folder(job_id, organization_id)
 
     def organization_dict(self, organization_id: int) -> dict[str, Any]:
         return {
@@ -335,16 +335,12 @@ class MockNetwork:
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Wait for runs still going and remove the temporary folders."""
+        """Wait for runs still going and remove the run folders."""
         with self._lock:
             executors, self._executors = self._executors, []
         for executor in executors:
             executor.shutdown(wait=True)
-        with self._lock:
-            if self._tmp is not None:
-                self._tmp.cleanup()
-                self._tmp = None
-            self._folders.clear()
+        self.containers.close()
 
     def __enter__(self) -> MockNetwork:
         return self

@@ -6,18 +6,23 @@ dispatches through :func:`v6lib.wrappers.runner.dispatch`, the result is seriali
 the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result` and a failure is logged
 by its :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs fail with
 the same words by construction.
+
+Each run gets a container's view (:mod:`v6lib.mock.container`): its folder with the
+input, token and output files, the contract's environment in ``os.environ``, and the
+sandbox. The in-process server api and the data the node serves work outside the run.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from v6lib import serialization
 from v6lib.client.algorithm_client import AlgorithmClient
 from v6lib.mock.api import MockAlgorithmApi
-from v6lib.mock.store import MOCK_IMAGE
+from v6lib.mock.run_scope import host_side
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata
+from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.runner import dispatch, encode_result, failure_log
 
@@ -50,10 +55,7 @@ def _databases(
     return specs, None
 
 
-def _result_blob(
-    network: MockNetwork, task: TaskRecord, run: RunRecord, task_input: TaskInput, result: Any
-) -> bytes:
-    raw = encode_result(result, f"{network.module.__name__}.{task_input.method}")
+def _result_blob(network: MockNetwork, task: TaskRecord, run: RunRecord, raw: bytes) -> bytes:
     return network.codec.encode_result(raw, task=task.binding,
                                        organization_id=run.organization_id)
 
@@ -69,31 +71,26 @@ def execute_run(network: MockNetwork, task: TaskRecord, run: RunRecord) -> None:
         return
     store.transition(run, RunStatus.ACTIVE)
     try:
-        value = network.codec.decode_input(
+        raw_input = network.codec.open_input(
             run.input, task=task.binding, organization_id=run.organization_id
         )
-        task_input = TaskInput.model_validate(value)
-        metadata = RunMetadata(
-            task_id=task.id,
-            organization_id=run.organization_id,
-            collaboration_id=task.collaboration_id,
-            run_id=run.id,
-            job_id=task.job_id,
-            node_id=run.organization_id,
-            image=MOCK_IMAGE,
-            temporary_folder=network.temporary_folder(task.job_id, run.organization_id),
-        )
+        task_input = TaskInput.model_validate(serialization.loads(raw_input))
+        with network.containers.start(task, run, raw_input, specs) as container:
 
-        def client() -> AlgorithmClient:
-            api = MockAlgorithmApi(network, organization_id=run.organization_id, parent=task)
-            return AlgorithmClient(api, metadata)
+            def client() -> AlgorithmClient:
+                api = MockAlgorithmApi(network, organization_id=run.organization_id, parent=task)
+                return AlgorithmClient(host_side(api), container.metadata)
 
-        context = AlgorithmContext(
-            databases=specs, metadata=metadata, client_factory=client, data_loader=data.load
-        )
-        network.raise_injected_failure(run.organization_id, task_input)
-        result = dispatch(network.module, task_input, context)
-        blob = _result_blob(network, task, run, task_input, result)
+            context = AlgorithmContext(
+                databases=container.databases, metadata=container.metadata,
+                client_factory=client, data_loader=host_side(data.load),
+            )
+            network.raise_injected_failure(run.organization_id, task_input)
+            with container.running():
+                result = dispatch(network.module, task_input, context)
+            raw = encode_result(result, f"{network.module.__name__}.{task_input.method}")
+            container.write_output(raw)
+        blob = _result_blob(network, task, run, raw)
     except (Exception, SystemExit) as exc:
         # NOTE: SystemExit too: in a container exit() ends the run, here it must not end
         # the developer's process (sequential mode runs in the caller's thread).
