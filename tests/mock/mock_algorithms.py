@@ -231,3 +231,12 @@ def import_fresh(df: pd.DataFrame, folder: str, name: str) -> int:
         return int(importlib.import_module(name).VALUE)
     finally:
         sys.path.remove(folder)
+
+
+@data(1)
+def unix_socket(df: pd.DataFrame, folder: str) -> str:
+    """Listen on a Unix socket in ``folder`` (``$NAME``: the folder in variable NAME)."""
+    path = os.path.join(os.environ[folder[1:]] if folder.startswith("$") else folder, "s.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        return "listening"

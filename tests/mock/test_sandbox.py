@@ -162,6 +162,19 @@ def test_listening_is_refused(algorithms: ModuleType, site_files: list[Path]) ->
     assert f"organization 2's run may not listen on 127.0.0.1:0: {NO_NETWORK}" in message
 
 
+def test_unix_sockets_only_in_the_runs_own_folders(algorithms: ModuleType,
+                                                  site_files: list[Path],
+                                                  tmp_path: Path) -> None:
+    with MockNetwork(algorithms, site_files) as network:
+        inside = network.run("unix_socket", kwargs={"folder": "$TEMPORARY_FOLDER"},
+                             organizations=[2])
+        message = _failure(network, "unix_socket", folder=str(tmp_path))
+
+    assert inside == ["listening"]
+    assert f"may not listen on the Unix socket {tmp_path / 's.sock'}: a run may write only" \
+        in message
+
+
 def test_a_thread_started_in_a_run_is_caged_too(algorithms: ModuleType,
                                                 site_files: list[Path]) -> None:
     with MockNetwork(algorithms, site_files) as network:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from v6lib.mock import run_environ, run_scope, sandbox
-from v6lib.mock.folders import RunFolders
+from v6lib.mock.folders import RUN_HOME, RunFolders
 from v6lib.mock.run_environ import RunEnvironment
 from v6lib.mock.run_scope import RunScope, entered
 from v6lib.mock.sandbox import Cage, DataOwners, sandbox_enabled
@@ -72,8 +72,12 @@ def mock_token(claims: Mapping[str, Any]) -> str:
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,8 @@ class MockContainers:
 
     def _prepare(self, task: TaskRecord, run: RunRecord, paths: RunPaths, task_input: bytes,
                  databases: Sequence[DatabaseSpec]) -> MockContainer:
-        home = paths.run_dir / "home"
-        home.mkdir()
+        home = paths.run_dir / RUN_HOME
+        os.mkdir(home)
         token = mock_token({
             "run_id": run.id, "task_id": task.id, "job_id": task.job_id,
             "collaboration_id": task.collaboration_id, "organization_id": run.organization_id,

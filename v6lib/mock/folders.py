@@ -17,6 +17,7 @@ the folders' creation and removal would cost each run milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -25,10 +26,32 @@ from pathlib import Path
 
 from v6lib.wrappers.contract import RunPaths, run_paths
 
-__all__ = ["RAM_FOLDER", "RAM_FOLDER_MIN_FREE", "RunFolders", "parent_folder"]
+__all__ = ["RAM_FOLDER", "RAM_FOLDER_MIN_FREE", "RUN_HOME", "RunFolders", "parent_folder"]
 
 RAM_FOLDER = "/dev/shm"
 RAM_FOLDER_MIN_FREE = 1 << 30
+#: the run's private folder inside its run folder (its HOME and temporary directory)
+RUN_HOME = "home"
+_RUN_FILES = tuple(getattr(run_paths("/", 0, 0), name).name
+                   for name in ("input_file", "token_file", "output_file"))
+
+
+def _remove(folder: str, files: tuple[str, ...], folders: tuple[str, ...]) -> None:
+    """Remove ``folder``, expected to hold only ``files`` and the empty ``folders``.
+
+    NOTE: removing what is expected name by name costs a fraction of ``shutil.rmtree``,
+    which every run would pay; anything else the run left there falls back to it.
+    """
+    try:
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, name))
+        for name in folders:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(os.path.join(folder, name))
+        os.rmdir(folder)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def parent_folder() -> str | None:
@@ -77,14 +100,15 @@ class RunFolders:
         paths = run_paths(self.task_dir(organization_id), job_id, run_id)
         job_dir = paths.temporary_folder.parent
         with self._lock:
-            self._users[job_dir] = self._users.get(job_dir, 0) + 1
-            paths.temporary_folder.mkdir(parents=True, exist_ok=True)
-        paths.run_dir.mkdir(exist_ok=True)
+            users = self._users[job_dir] = self._users.get(job_dir, 0) + 1
+            if users == 1:
+                os.makedirs(paths.temporary_folder, exist_ok=True)
+        os.mkdir(paths.run_dir)
         return paths
 
     def close(self, paths: RunPaths) -> None:
         """Remove the run's folder, and the job's folder after its last running run."""
-        shutil.rmtree(paths.run_dir, ignore_errors=True)
+        _remove(str(paths.run_dir), _RUN_FILES, (RUN_HOME,))
         job_dir = paths.temporary_folder.parent
         with self._lock:
             left = self._users.get(job_dir, 1) - 1
@@ -92,7 +116,7 @@ class RunFolders:
                 self._users[job_dir] = left
                 return
             self._users.pop(job_dir, None)
-            shutil.rmtree(job_dir, ignore_errors=True)
+            _remove(str(job_dir), (), (paths.temporary_folder.name,))
 
     def cleanup(self) -> None:
         """Remove every folder (the network is closing; its runs have ended)."""
