@@ -56,3 +56,18 @@ def test_run_folders_prefer_a_ram_folder_with_room(tmp_path: Path,
     monkeypatch.setattr(folders, "RAM_FOLDER", str(tmp_path))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     assert folders.parent_folder() is None  # TMPDIR says where temporary files go
+
+
+def test_what_a_run_leaves_in_its_folders_goes_with_them() -> None:
+    runs = RunFolders()
+    paths = runs.open(1, 6, 1)
+    (paths.run_dir / "home" / ".cache").mkdir(parents=True)
+    (paths.run_dir / "home" / ".cache" / "x").write_text("x")
+    paths.output_file.write_text("[]")
+    (paths.run_dir / "extra.csv").write_text("a\n")
+    (paths.temporary_folder / "model.bin").write_bytes(b"\0")
+
+    runs.close(paths)
+
+    assert not paths.temporary_folder.parent.exists()
+    runs.cleanup()
