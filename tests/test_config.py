@@ -296,6 +296,19 @@ def test_server_defaults(tmp_path: Path) -> None:
     assert config.root_username == "root" and config.root_password is None
     assert config.password_policy.min_length == 8 and config.cors_origins == []
     assert config.max_request_bytes >= 50 * 2**20 and (config.workers, config.threads) == (2, 8)
+    assert config.trusted_proxies == []
+
+
+def test_trusted_proxies_are_networks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_server_config(write(tmp_path, "p.yaml",
+                                      "trusted_proxies: [10.0.0.0/8, 192.0.2.1, 'fd00::/8']\n"))
+    assert [str(n) for n in config.trusted_proxies] == ["10.0.0.0/8", "192.0.2.1/32",
+                                                         "fd00::/8"]
+    with pytest.raises(ConfigurationError, match="trusted_proxies"):
+        load_server_config(write(tmp_path, "bad.yaml", "trusted_proxies: [proxy.local]\n"))
+    monkeypatch.setenv("V6_SERVER_TRUSTED_PROXIES", '["172.16.0.0/12"]')
+    from_env = load_server_config(write(tmp_path, "e.yaml", ""))
+    assert [str(n) for n in from_env.trusted_proxies] == ["172.16.0.0/12"]
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,14 @@ def test_client_errors_are_4xx_and_exit_codes_nonzero() -> None:
         assert 400 <= cls.http_status < 500
     for cls in _all_error_classes():
         assert cls.exit_code != 0
+
+
+def test_busy_is_a_kind_of_unavailable_with_a_retry_after() -> None:
+    busy = errors.ServerBusyError("retry later", details={"retry_after_seconds": 5})
+    assert isinstance(busy, errors.ServerUnavailableError) and busy.http_status == 503
+    assert busy.code == "server_busy" and busy.retry_after == 5.0
+    assert errors.RateLimitedError("x", details={"retry_after_seconds": 0.5}).retry_after == 0.5
+    for odd in (None, "5", -1, True):
+        assert errors.RateLimitedError("x", details={"retry_after_seconds": odd}).retry_after \
+            is None
+    assert errors.RateLimitedError("x").retry_after is None

@@ -12,12 +12,12 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── ValidationError               malformed input (names the field)
     │   └── SerializationError        a value cannot cross the JSON/language boundary
     ├── AuthenticationError           who are you? (bad credentials, expired/forged token)
-    │   └── MFARequiredError          password was right, a TOTP code is needed
+    │   └── MFARequiredError          password was right; set up two-factor authentication
     ├── PermissionDenied              you may not do this
     ├── NotFoundError                 no such resource (or not visible to you)
     ├── ConflictError                 state does not allow it (illegal run transition, duplicate)
     ├── PayloadTooLargeError          request body above the configured limit
-    ├── RateLimitedError              too many attempts (login lockout)
+    ├── RateLimitedError              too many attempts (login throttling, long-polls per caller)
     ├── EncryptionError               the encryption protocol failed
     │   ├── DecryptionError           generic failure to open an envelope
     │   │   ├── TamperedError         ciphertext or header changed after sealing
@@ -35,6 +35,7 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
     ├── ServerUnavailableError        the server cannot be reached (retry later)
+    │   └── ServerBusyError           the server has no thread to spare now (retry later)
     ├── WaitTimeoutError              a task did not finish within the time waited for it
     └── VersionMismatchError          client/node and server versions are incompatible
 """
@@ -50,6 +51,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataError",
+    "DatabaseUnavailableError",
     "DecryptionError",
     "EncryptionDowngradeError",
     "EncryptionError",
@@ -64,6 +66,7 @@ __all__ = [
     "RuntimeUnavailableError",
     "SandboxViolation",
     "SerializationError",
+    "ServerBusyError",
     "ServerUnavailableError",
     "TamperedError",
     "TruncatedError",
@@ -93,6 +96,14 @@ class V6Error(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked the caller to wait before trying again, if it said."""
+        value = self.details.get("retry_after_seconds")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            return None
+        return float(value)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body the server sends for this error."""
@@ -245,6 +256,21 @@ class ServerUnavailableError(V6Error):
     code = "server_unavailable"
     http_status = 503
     exit_code = 69
+
+
+class DatabaseUnavailableError(ServerUnavailableError):
+    """The server runs but cannot reach its database (restarting, overloaded, network):
+    a temporary condition, answered with 503 and ``Retry-After``."""
+
+    code = "database_unavailable"
+
+
+class ServerBusyError(ServerUnavailableError):
+    """Every thread the server keeps for long-polls is taken; ``retry_after`` says when
+    to come back. A subclass of ``ServerUnavailableError``, so callers that retry an
+    unreachable server retry this too."""
+
+    code = "server_busy"
 
 
 class VersionMismatchError(V6Error):

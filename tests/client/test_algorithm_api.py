@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.wrappers.fake_proxy import FakeProxy, Request, page
-from v6lib import serialization
+from v6lib import errors, serialization
 from v6lib.client.algorithm_api import (
     AlgorithmApi,
     HttpAlgorithmApi,
@@ -22,7 +22,7 @@ from v6lib.client.algorithm_api import (
 )
 from v6lib.client.transport import Transport
 from v6lib.errors import AlgorithmError, NotFoundError, SerializationError
-from v6lib.wrappers.context import RunMetadata
+from v6lib.wrappers.metadata import RunMetadata
 
 META = RunMetadata(task_id=10, organization_id=2, collaboration_id=1, image="avg:1")
 TOKEN = "container-token"
@@ -101,14 +101,12 @@ def test_wait_respects_the_overall_timeout(server: tuple[FakeProxy, str],
     assert len(recorder.requests) <= 5  # the answered-at-once guard keeps it from spinning
 
 
-def test_wait_checks_runs_when_task_status_is_unknown(server: tuple[FakeProxy, str],
+def test_a_finished_task_needs_no_listing_of_its_runs(server: tuple[FakeProxy, str],
                                                       api: HttpAlgorithmApi) -> None:
     recorder, _ = server
-    recorder.on("GET", "/api/task/7/wait", {"id": 7})
-    recorder.on("GET", "/api/run", page([{"id": 1, "status": "failed"},
-                                         {"id": 2, "status": "completed"}]))
-    assert api.wait_for_task(7, timeout=10) == {"id": 7}
-    assert recorder.requests[1].params["task_id"] == "7"
+    recorder.on("GET", "/api/task/7/wait", {"id": 7, "status": "failed"})
+    assert api.wait_for_task(7, timeout=10) == {"id": 7, "status": "failed"}
+    assert [r.path for r in recorder.requests] == ["/api/task/7/wait"]
 
 
 def test_get_runs_decodes_results_across_pages(server: tuple[FakeProxy, str],
@@ -175,3 +173,29 @@ def test_no_runs_means_the_task_is_not_visible(server: tuple[FakeProxy, str],
     recorder.on("GET", "/api/run", page([]))
     with pytest.raises(NotFoundError, match="task 5 does not exist or belongs to another job"):
         api.get_runs(5)
+
+
+def test_wait_comes_back_after_a_refusal(server: tuple[FakeProxy, str],
+                                         api: HttpAlgorithmApi) -> None:
+    recorder, _ = server
+    answers = iter([
+        (429, {"code": "rate_limited", "message": "too many concurrent long-polls",
+               "details": {"retry_after_seconds": 0.2}}),
+        (200, {"id": 7, "status": "completed"}),
+    ])
+    recorder.on("GET", "/api/task/7/wait", lambda r: next(answers))
+    started = time.monotonic()
+    assert api.wait_for_task(7, timeout=None)["status"] == "completed"
+    assert time.monotonic() - started >= 0.2
+    assert len(recorder.requests) == 2
+
+
+def test_wait_refused_at_its_deadline_raises_the_refusal(server: tuple[FakeProxy, str],
+                                                         api: HttpAlgorithmApi) -> None:
+    recorder, _ = server
+    recorder.on("GET", "/api/task/7/wait", lambda r: (
+        503, {"code": "server_busy", "message": "busy", "details": {"retry_after_seconds": 30}}))
+    started = time.monotonic()
+    with pytest.raises(errors.ServerBusyError):
+        api.wait_for_task(7, timeout=0.5)
+    assert time.monotonic() - started < 5 and len(recorder.requests) <= 3

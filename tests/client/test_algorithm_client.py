@@ -10,7 +10,7 @@ from v6lib.client.algorithm_api import AlgorithmApi
 from v6lib.client.algorithm_client import AlgorithmClient
 from v6lib.errors import AlgorithmError, ValidationError
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import RunMetadata
+from v6lib.wrappers.metadata import RunMetadata
 
 META = RunMetadata(task_id=10, organization_id=2, collaboration_id=1, run_id=20)
 
@@ -130,12 +130,13 @@ def test_failed_runs_are_named_with_status_and_log_tail() -> None:
     with pytest.raises(AlgorithmError) as info:
         client.wait_for_results(task["id"])
     message = str(info.value)
-    assert "2 of 3 run(s) of task 100 did not complete" in message
-    assert "organization 3: failed, log: ..." in message and "KeyError: 'age'" in message
-    assert "organization 4: crashed, log: (no log)" in message
+    assert message.splitlines()[0] == ("task 100: organization 3 failed: ended with status "
+                                       "'failed' (and 1 other run(s) of 3)")
+    assert "KeyError: 'age'" in message
+    assert "organization 4 ended with status 'crashed'" in message
     assert "organization 2" not in message
     assert "start" not in message  # only the tail of a long log
-    assert info.value.details["failed_organizations"] == [3, 4]
+    assert [f["organization_id"] for f in info.value.details["failed"]] == [3, 4]
 
 
 def test_unfinished_runs_after_the_timeout() -> None:

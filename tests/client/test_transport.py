@@ -15,7 +15,7 @@ from v6lib.client.transport import Transport
 
 
 class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, Any]] = {}
+    routes: dict[str, tuple[Any, ...]] = {}
     seen: list[tuple[str, str, str | None]] = []
 
     def log_message(self, *args: object) -> None:
@@ -25,12 +25,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.seen.append((self.command, self.path, self.headers.get("Authorization")))
         key = f"{self.command} {self.path}"
         if key == "GET /secure" and self.headers.get("Authorization") != "Bearer fresh":
-            status, body = 401, {"code": "authentication_error", "message": "token expired"}
+            status, body, *extra = 401, {"code": "authentication_error",
+                                         "message": "token expired"}
         else:
-            status, body = self.routes.get(key, (404, {"code": "not_found",
-                                                       "message": f"no route {key}"}))
+            status, body, *extra = self.routes.get(key, (404, {"code": "not_found",
+                                                               "message": f"no route {key}"}))
         payload = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (extra[0] if extra else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -103,3 +106,22 @@ def test_iter_pages_follows_next_links(server: str) -> None:
 def test_unreachable_server_is_server_unavailable() -> None:
     with pytest.raises(errors.ServerUnavailableError, match="cannot reach"):
         Transport("http://127.0.0.1:9", timeout=2).get("health")
+
+
+def test_retry_after_header_is_kept_when_the_body_does_not_say(server: str) -> None:
+    _Handler.routes["GET /limited"] = (429, {"code": "rate_limited", "message": "slow down"},
+                                       {"Retry-After": "7"})
+    _Handler.routes["GET /busy"] = (503, None, {"Retry-After": "3"})
+    _Handler.routes["GET /said"] = (503, {"code": "server_busy", "message": "busy",
+                                          "details": {"retry_after_seconds": 5}},
+                                    {"Retry-After": "9"})
+    transport = Transport(server)
+    with pytest.raises(errors.RateLimitedError) as limited:
+        transport.get("/limited")
+    assert limited.value.retry_after == 7
+    with pytest.raises(errors.ServerUnavailableError) as busy:
+        transport.get("/busy")
+    assert busy.value.retry_after == 3
+    with pytest.raises(errors.ServerBusyError) as said:
+        transport.get("/said")
+    assert said.value.retry_after == 5  # the body's value wins

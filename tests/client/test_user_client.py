@@ -136,9 +136,10 @@ def _b64(value: Any) -> str:
 
 
 def _task_routes(server: Any, runs: list[dict[str, Any]]) -> None:
-    server.on("GET", "/task/5", {"id": 5, "uid": "u-5", "collaboration_id": 1,
-                                 "status": "completed"})
-    server.on("GET", "/task/5/wait", {"id": 5, "status": "completed"})
+    task = {"id": 5, "uid": "u-5", "collaboration_id": 1, "image": "i", "init_org_id": 2,
+            "status": "completed"}
+    server.on("GET", "/task/5", task)
+    server.on("GET", "/task/5/wait", task)
     server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})
     server.on("GET", "/run", lambda req: {"data": runs, "links": {}, "total": len(runs),
                                           "page": 1, "per_page": 100})
@@ -153,6 +154,7 @@ def test_wait_for_results_returns_results_in_run_order(client: Client, server: A
     ])
     assert client.wait_for_results(5) == [{"n": 1}, {"n": 2}]
     assert server.requests_to("/run")[0].params["task_id"] == "5"
+    assert server.requests_to("/task/5") == []  # the wait's answer says all that is needed
 
 
 def test_wait_for_results_names_failed_organization(client: Client, server: Any) -> None:
@@ -170,7 +172,7 @@ def test_wait_for_results_names_failed_organization(client: Client, server: Any)
     assert "organization 3 (Hospital C)" in message
     assert "'failed'" in message and "KeyError: 'age'" in message and "exit code 1" in message
     assert info.value.details["failed"] == [{"run_id": 12, "organization_id": 3,
-                                             "status": "failed"}]
+                                             "status": "failed", "reason": "exit code 1"}]
 
 
 def test_wait_for_results_can_return_outcomes(client: Client, server: Any) -> None:

@@ -156,10 +156,10 @@ def test_failure_at_one_organization_is_named_on_mock_and_real_stack(
     cause = _data_error(messages[0])
     assert "'bmi'" in cause, messages[0]
     for message in messages:
-        assert f"organization {broken}: failed" in message, message
+        assert f"organization {broken} failed: DataError" in message, message
         assert cause in message, message  # the same cause, word for word
         for healthy in (org_ids[0], org_ids[2]):
-            assert f"organization {healthy}: failed" not in message, message
+            assert f"organization {healthy} failed: DataError" not in message, message
 
 
 def _data_error(message: str) -> str:

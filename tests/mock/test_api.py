@@ -14,14 +14,14 @@ from v6lib.mock import MockAlgorithmApi, MockNetwork
 
 def test_is_an_algorithm_api(algorithms: ModuleType, sites: list[pd.DataFrame]) -> None:
     with MockNetwork(algorithms, sites) as network:
-        api = MockAlgorithmApi(network, organization_id=2)
+        api = MockAlgorithmApi(network.server, network.submit, organization_id=2)
 
         assert isinstance(api, AlgorithmApi)
 
 
 def test_create_wait_and_read_runs(algorithms: ModuleType, sites: list[pd.DataFrame]) -> None:
     with MockNetwork(algorithms, sites, collaboration_id=5) as network:
-        api = MockAlgorithmApi(network, organization_id=2)
+        api = MockAlgorithmApi(network.server, network.submit, organization_id=2)
         task = api.create_task(
             name="sum",
             description="d",
@@ -43,7 +43,7 @@ def test_create_wait_and_read_runs(algorithms: ModuleType, sites: list[pd.DataFr
 
 def test_organizations_and_collaboration(algorithms: ModuleType, sites: list[pd.DataFrame]) -> None:
     with MockNetwork(algorithms, sites, organization_ids=[4, 6, 8]) as network:
-        api = MockAlgorithmApi(network, organization_id=4)
+        api = MockAlgorithmApi(network.server, network.submit, organization_id=4)
 
         assert [org["id"] for org in api.get_organizations()] == [4, 6, 8]
         assert api.get_organization(6)["name"] == "organization 6"
@@ -59,7 +59,7 @@ def test_run_scoped_api_cannot_read_another_job(
         network.run("column_sum", kwargs={"column": "value"})
         network.run("column_sum", kwargs={"column": "value"})
         other_job = network.store.task(2)
-        api = MockAlgorithmApi(network, organization_id=1, parent=other_job)
+        api = MockAlgorithmApi(network.server, network.submit, organization_id=1, parent=other_job)
 
         assert len(api.get_runs(2)) == 3
         with pytest.raises(NotFoundError):

@@ -16,8 +16,8 @@ from v6lib.mock import MockNetwork
 from v6lib.mock.container import PROXY_PORT, MockContainers, mock_token
 from v6lib.mock.datasets import normalize_datasets
 from v6lib.mock.store import RunRecord, TaskRecord
-from v6lib.wrappers.context import RunMetadata
 from v6lib.wrappers.contract import DatabaseSpec
+from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.token import metadata_from_token
 
 

@@ -21,6 +21,7 @@ def test_all_imports_are_exported() -> None:
         "run_scope",
         "runtime",
         "sandbox",
+        "server",
         "store",
         "pytest_plugin",
     }

@@ -128,7 +128,7 @@ def test_a_run_cannot_read_tasks_of_another_job(
             network.run("read_foreign_task", kwargs={"task_id": 1})
 
     assert NotFoundError.__name__ in str(caught.value)
-    assert "may only read its own job's tasks" in str(caught.value)
+    assert "a run may only read the tasks of its own job" in str(caught.value)
 
 
 def test_partials_run_concurrently(algorithms: ModuleType, sites: list[pd.DataFrame]) -> None:
@@ -172,8 +172,9 @@ def test_failure_names_the_organization_and_carries_the_traceback(
         runs = network.runs(1)
 
     message = str(caught.value)
-    assert caught.value.details["failed_organizations"] == [2]
-    assert "organization 2 (failed)" in message
+    assert [f["organization_id"] for f in caught.value.details["failed"]] == [2]
+    assert message.splitlines()[0] == ("task 1: organization 2 failed: ValueError: cannot "
+                                       "handle the data of organization 2")
     assert "Traceback (most recent call last)" in message
     assert "in fail_at" in message
     assert "ValueError: cannot handle the data of organization 2" in message
@@ -188,7 +189,9 @@ def test_failure_in_a_partial_surfaces_through_the_central(
         network.run("fan_out", kwargs={"method": "fail_at", "kwargs": {"organization_id": 3}})
 
     message = str(caught.value)
-    assert "1 of 3 run(s) of task 2 did not complete: organization 3: failed" in message
+    assert message.splitlines()[0] == (
+        "task 1: organization 1 failed: AlgorithmError: task 2: organization 3 failed: "
+        "ValueError: cannot handle the data of organization 3")
     assert "ValueError: cannot handle the data of organization 3" in message
 
 
@@ -322,7 +325,7 @@ def test_task_for_unknown_organization_is_refused(
 ) -> None:
     with (
         MockNetwork(algorithms, sites) as network,
-        pytest.raises(ValidationError, match=r"members of collaboration 1 \(\[1, 2, 3\]\)"),
+        pytest.raises(ValidationError, match=r"\[4\] have no node in collaboration 1"),
     ):
         network.run("column_sum", kwargs={"column": "value"}, organizations=[4])
 

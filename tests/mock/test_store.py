@@ -8,7 +8,7 @@ import time
 import pytest
 
 from v6lib.errors import ConflictError, NotFoundError
-from v6lib.mock.store import TaskStore, task_status
+from v6lib.mock.store import TaskStore
 from v6lib.schemas.run_status import RunStatus
 
 
@@ -63,7 +63,32 @@ def test_task_status_is_derived_from_runs() -> None:
     assert store.status(task.id) == "active"
     _finish(store, runs[1], RunStatus.FAILED)
     assert store.status(task.id) == "failed"
-    assert task_status(runs[:1]) == "completed"
+
+
+def _end(store: TaskStore, run, status: RunStatus) -> None:  # type: ignore[no-untyped-def]
+    """Take a pending run to ``status`` along a legal path."""
+    if status in (RunStatus.KILLED, RunStatus.NOT_ALLOWED):
+        store.transition(run, status, reason="stopped")
+        return
+    _finish(store, run, status)
+
+
+@pytest.mark.parametrize(("first", "second", "expected"), [
+    (RunStatus.COMPLETED, RunStatus.CRASHED, RunStatus.CRASHED),
+    (RunStatus.FAILED, RunStatus.KILLED, RunStatus.KILLED),
+    (RunStatus.COMPLETED, RunStatus.NOT_ALLOWED, RunStatus.NOT_ALLOWED),
+])
+def test_task_status_follows_the_servers_rule(first: RunStatus, second: RunStatus,
+                                              expected: RunStatus) -> None:
+    """The drift the probe found: the mock said 'failed' where the server said these."""
+    store = TaskStore()
+    task, runs = _task(store, [1, 2])
+    store.transition(runs[0], RunStatus.INITIALIZING)
+    assert store.status(task.id) == "active"  # the mock once said 'initializing'
+    store.transition(runs[0], RunStatus.ACTIVE)
+    store.transition(runs[0], first, log="x")
+    _end(store, runs[1], second)
+    assert store.status(task.id) == expected
 
 
 def test_wait_wakes_up_when_the_last_run_ends() -> None:

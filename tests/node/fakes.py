@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import itertools
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,8 @@ class FakeServer:
         self.tasks: dict[int, dict[str, Any]] = {}
         self.runs: dict[int, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
+        self.event_refusals: list[errors.V6Error] = []  # answers to the next event polls
+        self.event_polls: list[tuple[float, bool]] = []  # (time.monotonic(), refused)
         self.patches: list[tuple[int, dict[str, Any], int]] = []  # run, body, http status
         self.claims: list[tuple[int, int]] = []  # run, http status of POST /run/{id}/claim
         self.lose_claim_responses = 0  # apply the next N claims, then pretend the link broke
@@ -319,6 +322,10 @@ class FakeServer:
                 "container_token": f"container-{run_id}"}
 
     def _events(self, params: dict[str, Any]) -> Any:
+        refusal = self.event_refusals.pop(0) if self.event_refusals else None
+        self.event_polls.append((time.monotonic(), refusal is not None))
+        if refusal is not None:
+            raise refusal
         since = params.get("since")
         since = len(self.events) if since is None else int(since)
         timeout = min(float(params.get("timeout", 0)), 0.5)

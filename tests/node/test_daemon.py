@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from v6lib import errors
 from v6lib.errors import VersionMismatchError
 from v6lib.node.daemon import check_version
 from v6lib.node.journal import LocalState
@@ -153,6 +154,28 @@ def test_outage_then_reauthentication_and_queued_run(harness: NodeHarness) -> No
     run = server.run_of(task["id"], 2)
     wait_until(lambda: run["status"] == "completed", what="queued run done after outage")
     assert server.logins > logins
+
+
+def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> None:
+    # Prepare: the server turns the node's long-polls away for load, asking for 0.2 s
+    server = server_with_node()
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"2", "")))
+    wait_until(lambda: server.event_polls, what="first poll")
+    server.event_refusals.extend([
+        errors.RateLimitedError("too many concurrent long-polls",
+                                details={"retry_after_seconds": 0.2}),
+        errors.ServerBusyError("retry later", details={"retry_after_seconds": 0.2}),
+    ])
+    # Execute: a run arrives meanwhile
+    task = server.create_task("img", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="run done after the refusals")
+    # Assert: each refused poll was followed by the wait asked for, not a spin
+    polls = list(server.event_polls)
+    refused = [i for i, (_, was_refused) in enumerate(polls) if was_refused]
+    assert len(refused) == 2 and refused[-1] + 1 < len(polls)
+    for i in refused:
+        assert polls[i + 1][0] - polls[i][0] >= 0.2
 
 
 def test_version_check() -> None:

@@ -16,6 +16,7 @@ from v6lib.server.auth.passwords import TEST_COST
 from v6lib.server.db.models import Collaboration, Node, Organization, User
 from v6lib.server.importer import import_file
 
+IKNL_KEY = "iknl-node-key-01.Y2hvb3NlIGEgbG9uZyByYW5kb20gc2VjcmV0IGhlcmU"
 DOC = {
     "organizations": [
         {"name": "IKNL", "domain": "iknl.nl", "address1": "Street 1", "address2": None,
@@ -28,7 +29,7 @@ DOC = {
     ],
     "collaborations": [
         {"name": "ZEPPELIN", "encrypted": False, "tasks": ["hello-world"],
-         "participants": [{"name": "IKNL", "api_key": "123e4567-e89b-12d3-a456-426614174001"},
+         "participants": [{"name": "IKNL", "api_key": IKNL_KEY},
                           {"name": "Small Organization"}]},
     ],
 }
@@ -51,7 +52,7 @@ def test_import_then_log_in_everywhere(app: Any, api: Api, tmp_path: Path) -> No
     admin = api.login("admin", "Admin-pass-1!")
     orgs = api.ok("GET", "/organization", token=admin, params={"name": "IKNL"})["data"]
     assert orgs[0]["zipcode"] == "3511DT" and orgs[0]["public_key"] == "QUJD"
-    node = api.node_login("123e4567-e89b-12d3-a456-426614174001")
+    node = api.node_login(IKNL_KEY)
     assert node
     assert api.node_login(report.api_keys["Small Organization - ZEPPELIN"])
     collab = api.ok("GET", "/collaboration", params={"name": "ZEPPELIN"})["data"][0]
@@ -74,6 +75,10 @@ def test_import_is_idempotent(app: Any, api: Api, tmp_path: Path) -> None:
     ({"collaborations": [{"name": "C", "participants": [{"name": "Ghost"}]}]},
      ValidationError, "Ghost"),
     ({"organizations": [{"users": []}]}, ValidationError, "organizations.0.name"),
+    # vantage6 files carry UUID keys; a key must be of the selector.secret form
+    ({"collaborations": [{"name": "C", "participants": [
+        {"name": "IKNL", "api_key": "123e4567-e89b-12d3-a456-426614174001"}]}]},
+     ValidationError, "collaborations.0.participants.0.api_key"),
 ])
 def test_import_errors_name_the_entry(app: Any, tmp_path: Path, doc: Any,
                                       error: type[Exception], fragment: str) -> None:

@@ -24,7 +24,7 @@ def _refs(node: Any) -> list[str]:
 def test_document_covers_every_responder(api: Api) -> None:
     doc = api.client.simulate_get("/apidocs").json
     assert doc["openapi"] == "3.1.0"
-    routes = build_routes(hub=None, version="0")
+    routes = build_routes(hub=None, long_polls=None, version="0")
     for path, resource in routes:
         responders = {m[3:] for m in dir(resource) if m.startswith("on_")}
         assert responders == set(resource.api), path
@@ -55,7 +55,8 @@ def test_schemathesis_loads_the_document(api: Api) -> None:
     doc = api.client.simulate_get("/apidocs").json
     schema = schemathesis.openapi.from_dict(json.loads(json.dumps(doc)))
     operations = list(schema.get_all_operations())
-    assert len(operations) == sum(len(r.api) for _, r in build_routes(hub=None, version="0"))
+    routes = build_routes(hub=None, long_polls=None, version="0")
+    assert len(operations) == sum(len(r.api) for _, r in routes)
 
 
 def test_resource_base_has_no_operations() -> None:

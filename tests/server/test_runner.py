@@ -101,6 +101,8 @@ def test_wsgi_app_is_built_lazily_from_the_env_config(tmp_path: Path,
                                       "uri": f"sqlite:///{tmp_path / 'w.sqlite'}"}))
     monkeypatch.setenv("V6_SERVER_CONFIG", str(config))
     monkeypatch.delenv("V6_SERVER_MIGRATED", raising=False)
+    # what ``run_gunicorn`` sets for --threads: the long-poll slots follow it
+    monkeypatch.setenv("V6_SERVER_THREADS", "16")
     module = importlib.reload(importlib.import_module("v6lib.server.wsgi"))
     assert not (tmp_path / "w.sqlite").exists()  # importing touches no database
     app = module.app
@@ -110,6 +112,7 @@ def test_wsgi_app_is_built_lazily_from_the_env_config(tmp_path: Path,
         result = testing.TestClient(app).simulate_get("/api/health")
         assert result.json == {"status": "ok", "database": "ok"}
         assert (tmp_path / "w.sqlite").exists()
+        assert app.v6_state.long_polls.slots == 12
     finally:
         app.v6_state.hub.stop()
         app.v6_state.engine.dispose()
@@ -147,8 +150,11 @@ def test_stop_ends_held_long_polls_promptly(tmp_path: Path, how: str) -> None:
     import signal
     import threading
 
-    port, env = _config(tmp_path, root_password="Root-pass-1234!")
-    proc = subprocess.Popen([*V6, "server", "start", "it", "--workers", "2", "--threads", "4"],
+    # NOTE: room for all six polls even if one worker gets them all: 3 per caller, and
+    # 8 threads leave 6 long-poll slots per worker
+    port, env = _config(tmp_path, root_password="Root-pass-1234!",
+                        max_long_polls_per_caller=3)
+    proc = subprocess.Popen([*V6, "server", "start", "it", "--workers", "2", "--threads", "8"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     answers: list[object] = []
     try:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata
+from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
+from v6lib.wrappers.metadata import RunMetadata
 
 
 @pytest.fixture

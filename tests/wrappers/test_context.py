@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from v6lib.errors import AlgorithmError
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata, current_context, use_context
+from v6lib.wrappers.context import AlgorithmContext, current_context, use_context
+from v6lib.wrappers.metadata import RunMetadata
 
 
 def test_outside_a_run_is_a_clear_error() -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from v6lib.errors import AlgorithmError, DataError, ValidationError
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata, use_context
+from v6lib.wrappers.context import AlgorithmContext, use_context
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.decorators import (
     Injection,
@@ -16,6 +16,7 @@ from v6lib.wrappers.decorators import (
     metadata,
     registry,
 )
+from v6lib.wrappers.metadata import RunMetadata
 
 
 def _frames_by_label(*labels: str) -> tuple[list[DatabaseSpec], object]:

@@ -19,19 +19,19 @@ from v6lib.errors import (
     SerializationError,
     ValidationError,
 )
+from v6lib.rules.failures import read_failure_record
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import AlgorithmContext, RunMetadata
+from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.decorators import data
+from v6lib.wrappers.dispatch import dispatch, public_functions, resolve_method
+from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.runner import (
     describe_failure,
-    dispatch,
     encode_result,
     exit_code,
     failure_log,
     main,
-    public_functions,
-    resolve_method,
     write_atomic,
 )
 
@@ -194,7 +194,9 @@ def test_main_in_process_maps_errors_to_exit_codes(container,
     container["input"].write_text(json.dumps({"method": "bad_data"}))
     assert main([]) == DataError.exit_code
     assert "DataError: column 'age' is missing" in capsys.readouterr().err
-    assert not container["output"].exists()
+    # no result; only the one-line reason the node reports to the researcher
+    reason = read_failure_record(container["output"].read_bytes())
+    assert reason is not None and reason.startswith("DataError: column 'age' is missing")
 
 
 def test_main_without_host_cannot_build_a_client(container,
@@ -259,7 +261,7 @@ def test_encode_result_names_the_call_and_the_bad_value() -> None:
     [
         (DataError("column 'age' is missing"), DataError.exit_code,
          "DataError: column 'age' is missing"),
-        (KeyError("age"), 1, "the algorithm raised KeyError: 'age'"),
+        (KeyError("age"), 1, "KeyError: 'age'"),
         (SystemExit(3), 3,
          "AlgorithmError: the algorithm called exit(3) instead of returning a result"),
         (SystemExit(0), 1,

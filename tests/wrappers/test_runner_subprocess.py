@@ -16,6 +16,7 @@ import pytest
 
 from v6lib import serialization
 from v6lib.errors import ConfigurationError, DataError, SerializationError, ValidationError
+from v6lib.rules.failures import read_failure_record
 
 from .algorithm_fixture import write_algorithm
 from .fake_proxy import FakeProxy, page
@@ -112,14 +113,16 @@ def test_exception_gives_exit_1_a_message_and_no_output(container: Container) ->
     assert "the run failed and wrote no result" in done.stderr
     assert "ValueError: the algorithm broke on purpose" in done.stderr
     assert "Traceback" in done.stderr
-    assert not container.output.exists()
+    assert read_failure_record(container.output.read_bytes()) == (
+        "ValueError: the algorithm broke on purpose")
 
 
 def test_v6_error_exit_code(container: Container) -> None:
     done = container.run({"method": "bad_data"})
     assert done.returncode == DataError.exit_code
     assert "DataError: column 'age' is missing in database 'default'" in done.stderr
-    assert not container.output.exists()
+    assert str(read_failure_record(container.output.read_bytes())).startswith(
+        "DataError: column 'age' is missing in database 'default'")
 
 
 def test_unserializable_result(container: Container) -> None:
@@ -127,7 +130,7 @@ def test_unserializable_result(container: Container) -> None:
     assert done.returncode == SerializationError.exit_code
     assert "result['model'][1]" in done.stderr
     assert "object of type object cannot be serialized" in done.stderr
-    assert not container.output.exists()
+    assert "result['model'][1]" in str(read_failure_record(container.output.read_bytes()))
 
 
 def test_exit_inside_the_algorithm(container: Container) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from v6lib.wrappers.context import RunMetadata
+from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.token import metadata_from_token, read_claims
 
 

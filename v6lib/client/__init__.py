@@ -10,7 +10,8 @@ import importlib
 import typing
 
 if typing.TYPE_CHECKING:
-    from .outcome import RunOutcome as RunOutcome
+    from v6lib.rules.failures import RunOutcome as RunOutcome
+
     from .user_client import UserClient as UserClient
 
     Client = UserClient
@@ -21,7 +22,7 @@ _LAZY = {
     "UserClient": ("v6lib.client.user_client", "UserClient"),
     #: vantage6's name for the same class: ``from v6lib.client import Client``.
     "Client": ("v6lib.client.user_client", "UserClient"),
-    "RunOutcome": ("v6lib.client.outcome", "RunOutcome"),
+    "RunOutcome": ("v6lib.rules.failures", "RunOutcome"),
 }
 
 

@@ -15,12 +15,14 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from v6lib import serialization
+from v6lib.client.refusals import REFUSALS, refusal_delay
 from v6lib.errors import AlgorithmError, NotFoundError, SerializationError
-from v6lib.schemas.run_status import TERMINAL_STATUSES, RunStatus
+from v6lib.rules.visibility import hidden_task_message
+from v6lib.schemas.run_status import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from v6lib.client.transport import Transport
-    from v6lib.wrappers.context import RunMetadata
+    from v6lib.wrappers.metadata import RunMetadata
 
 __all__ = ["MAX_LONG_POLL", "AlgorithmApi", "HttpAlgorithmApi", "decode_payload",
            "encode_payload"]
@@ -28,7 +30,6 @@ __all__ = ["MAX_LONG_POLL", "AlgorithmApi", "HttpAlgorithmApi", "decode_payload"
 MAX_LONG_POLL = 60  # seconds the server holds GET /task/{id}/wait at most
 
 _TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
-_NOT_TERMINAL = frozenset(s.value for s in RunStatus) - _TERMINAL
 
 
 @runtime_checkable
@@ -137,24 +138,26 @@ class HttpAlgorithmApi:
             remaining = MAX_LONG_POLL if deadline is None else deadline - time.monotonic()
             hold = max(0, min(MAX_LONG_POLL, math.ceil(remaining)))
             started = time.monotonic()
-            task = dict(self.transport.get(f"/task/{task_id}/wait", params={"timeout": hold},
-                                           timeout=hold + self.transport.timeout))
-            if self._finished(task_id, task):
+            try:
+                task = dict(self.transport.get(f"/task/{task_id}/wait",
+                                               params={"timeout": hold},
+                                               timeout=hold + self.transport.timeout))
+            except REFUSALS as exc:
+                # The server holds few waits per caller; come back when it says.
+                delay = refusal_delay(exc) or 0.0
+                if deadline is not None:
+                    if time.monotonic() >= deadline:
+                        raise
+                    delay = max(0.0, min(delay, deadline - time.monotonic()))
+                time.sleep(delay)
+                continue
+            if task.get("status") in _TERMINAL:
                 return task
             if deadline is not None and time.monotonic() >= deadline:
                 return task
             if hold and time.monotonic() - started < 0.05 * hold:
                 # The server answered at once although nothing finished: do not spin.
                 time.sleep(min(0.5, hold))
-
-    def _finished(self, task_id: int, task: dict[str, Any]) -> bool:
-        status = task.get("status")
-        if status in _TERMINAL:
-            return True
-        if status in _NOT_TERMINAL:
-            return False
-        runs = list(self.transport.iter_pages("/run", params={"task_id": task_id}))
-        return bool(runs) and all(run.get("status") in _TERMINAL for run in runs)
 
     def get_runs(self, task_id: int) -> list[dict[str, Any]]:
         runs = []
@@ -169,8 +172,7 @@ class HttpAlgorithmApi:
         if not runs:
             # NOTE: every task has at least one run, so none means the server hid the task
             # from this token (another job's) or it does not exist: say so, as the mock does.
-            raise NotFoundError(f"task {task_id} does not exist or belongs to another job; "
-                                "a run may only read the tasks of its own job")
+            raise NotFoundError(hidden_task_message(task_id))
         return runs
 
     def _fetch_result(self, run_id: int) -> Any:

@@ -12,13 +12,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from v6lib.errors import AlgorithmError, ValidationError
+from v6lib.rules.failures import failure_error, outcome_of
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_call import parse_task_call
 
 if TYPE_CHECKING:
     from v6lib.client.algorithm_api import AlgorithmApi
     from v6lib.schemas.task_input import TaskInput
-    from v6lib.wrappers.context import RunMetadata
+    from v6lib.wrappers.metadata import RunMetadata
 
 __all__ = [
     "AlgorithmClient",
@@ -29,7 +30,6 @@ __all__ = [
     "TaskSubClient",
 ]
 
-LOG_TAIL_CHARS = 500
 LEGACY_WAIT = 1.0  # seconds get_task() holds, so legacy polling loops stay cheap
 
 
@@ -55,13 +55,6 @@ def _organization_ids(organizations: Iterable[int]) -> list[int]:
             f"organizations must be a non-empty list of organization ids, got {ids!r}"
         )
     return ids
-
-
-def _log_tail(log: str | None) -> str:
-    text = (log or "").strip()
-    if not text:
-        return "(no log)"
-    return text if len(text) <= LOG_TAIL_CHARS else "..." + text[-LOG_TAIL_CHARS:]
 
 
 class TaskSubClient:
@@ -187,8 +180,9 @@ class AlgorithmClient:
         long-poll that the server ends when the task finishes, not a polling loop.
 
         Raises:
-            AlgorithmError: a run did not complete (the message names each organization
-                with its status and the end of its log), or ``timeout`` passed first.
+            AlgorithmError: a run did not complete (the first line names the failing
+                organization and its reason; see :mod:`v6lib.rules.failures`), or
+                ``timeout`` passed first.
         """
         self.api.wait_for_task(task_id, timeout)
         runs = self._ordered_runs(task_id)
@@ -200,19 +194,10 @@ class AlgorithmClient:
                 f"task {task_id} did not finish within {timeout} s: {states}",
                 details={"task_id": task_id},
             )
-        failed = [r for r in runs if r.get("status") != RunStatus.COMPLETED.value]
-        if failed:
-            lines = "; ".join(
-                f"organization {r.get('organization_id')}: {r.get('status')}, log: "
-                f"{_log_tail(r.get('log'))}" for r in failed
-            )
-            raise AlgorithmError(
-                f"{len(failed)} of {len(runs)} run(s) of task {task_id} did not complete: "
-                f"{lines}",
-                details={"task_id": task_id,
-                         "failed_organizations": [r.get("organization_id") for r in failed]},
-            )
-        return [r.get("result") for r in runs]
+        outcomes = [outcome_of(r, r.get("result")) for r in runs]
+        if any(not o.ok for o in outcomes):
+            raise failure_error(task_id, outcomes)
+        return [o.result for o in outcomes]
 
     # -- the vantage6 v3 container-client names, for legacy ``master`` functions --------
 

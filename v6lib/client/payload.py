@@ -201,9 +201,14 @@ class PayloadCodec:
                 "'/path/to/private_key.pem') with your organization's private key first")
         return self.private_key
 
-    def task_context(self, task_id: int) -> tuple[TaskBinding | None, bool]:
-        """``(binding, encrypted)`` of a task: what decoding its runs' values needs."""
-        task = self.transport.get(f"/task/{task_id}")
+    def task_context(self, task_id: int, task: Mapping[str, Any] | None = None
+                     ) -> tuple[TaskBinding | None, bool]:
+        """``(binding, encrypted)`` of a task: what decoding its runs' values needs.
+
+        ``task``: the task's JSON when the caller already has it (no request then).
+        """
+        if task is None:
+            task = self.transport.get(f"/task/{task_id}")
         encrypted = self.is_encrypted(int(task["collaboration_id"]))
         return (TaskBinding.of(task) if encrypted else None), encrypted
 

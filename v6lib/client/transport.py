@@ -38,6 +38,9 @@ def raise_for_error(response: requests.Response) -> None:
     if cls is errors.V6Error:
         cls = _class_for_status(response.status_code)
     details = body.get("details") if isinstance(body.get("details"), dict) else None
+    retry_after = response.headers.get("Retry-After", "")
+    if retry_after.isdigit() and "retry_after_seconds" not in (details or {}):
+        details = {**(details or {}), "retry_after_seconds": int(retry_after)}
     raise cls(f"{message} ({response.request.method} {response.url} -> {response.status_code})"
               if cls is errors.V6Error else message, details=details)
 

@@ -15,7 +15,6 @@ from typing import Any
 import requests
 
 from v6lib import errors
-from v6lib.client.outcome import RunOutcome, failure_error
 from v6lib.client.payload import PayloadCodec
 from v6lib.client.resources import (
     CollaborationClient,
@@ -31,6 +30,7 @@ from v6lib.client.resources import (
 )
 from v6lib.client.transport import DEFAULT_TIMEOUT, Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem
+from v6lib.rules.failures import RunOutcome, failure_error, outcome_of
 from v6lib.schemas import RunStatus
 from v6lib.trust import TrustStore, default_trust_path
 
@@ -126,8 +126,13 @@ class UserClient:
         """Log in; the access token is then renewed automatically when it expires.
 
         Raises:
-            MFARequiredError: the account has two-factor authentication; pass ``mfa_code``.
-            AuthenticationError: wrong username or password.
+            MFARequiredError: the server requires two-factor authentication and the
+                account has not set it up yet; the error's details hold the secret for an
+                authenticator app (``otp_secret``, ``provisioning_uri``).
+            AuthenticationError: wrong username, password or (for an account with
+                two-factor authentication) missing or wrong ``mfa_code``; the server does
+                not say which.
+            RateLimitedError: too many failed attempts from this address; wait.
         """
         body: dict[str, Any] = {"username": username, "password": password}
         if mfa_code is not None:
@@ -227,7 +232,8 @@ class UserClient:
             AlgorithmError: a run did not complete; names organization, status and log.
             WaitTimeoutError: ``timeout`` passed first.
         """
-        self.task.wait(task_id, timeout=timeout, interval=interval)
+        task = self.task.wait(task_id, timeout=timeout, interval=interval)
+        self.result.know_task(task)  # its uid, image and initiator: no second request
         outcomes = self.outcomes(task_id)
         if raise_on_failure:
             if any(not o.ok for o in outcomes):
@@ -239,13 +245,10 @@ class UserClient:
         """What each run of a task ended with (decoded results for completed runs)."""
         outcomes = []
         for run in self.run.from_task(task_id):
-            status = RunStatus(run["status"])
             result = None
-            if status is RunStatus.COMPLETED:
+            if RunStatus(run["status"]) is RunStatus.COMPLETED:
                 result = self.result.decode({**run, "task_id": task_id})
-            outcomes.append(RunOutcome(
-                run_id=int(run["id"]), organization_id=int(run["organization_id"]),
-                status=status, result=result, log=run.get("log"), reason=run.get("reason")))
+            outcomes.append(outcome_of(run, result))
         return outcomes
 
     def _organization_names(self, outcomes: list[RunOutcome]) -> dict[int, str]:

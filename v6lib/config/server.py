@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
 
@@ -79,7 +79,11 @@ class ServerConfig(StrictModel):
     refresh_token_hours: int = Field(default=24, ge=1)
     container_token_hours: int = Field(default=24, ge=1)
     password_policy: PasswordPolicy = PasswordPolicy()
+    # login throttling per (account, client address): this many failed attempts go
+    # through at once, then each further one waits login_backoff_seconds, doubling up
+    # to lockout_minutes (0 turns throttling off); a success starts afresh
     max_failed_logins: int = Field(default=5, ge=1)
+    login_backoff_seconds: float = Field(default=2, gt=0, le=3600)
     lockout_minutes: int = Field(default=15, ge=0)
     mfa_required: bool = False
     root_username: str = "root"
@@ -89,8 +93,14 @@ class ServerConfig(StrictModel):
     max_result_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     workers: int = Field(default=2, ge=1)
     threads: int = Field(default=8, ge=1)
+    # long-polls (GET /event, GET /task/{id}/wait) one user, node or container may hold
+    # at once per worker; all of them together hold at most three quarters of threads
+    max_long_polls_per_caller: int = Field(default=2, ge=1)
     logging: LoggingConfig = LoggingConfig()
     cors_origins: list[str] = []
+    # reverse proxies whose X-Forwarded-For header is believed (addresses or CIDR
+    # networks); empty: the TCP peer address is the client, whatever the headers say
+    trusted_proxies: list[IPvAnyNetwork] = []
     smtp: SmtpConfig | None = None
     support_email: str | None = None
     # how long a recovery token (mailed, or from `v6 server reset-password`) is valid

@@ -31,7 +31,6 @@ from v6lib.mock.run_environ import RunEnvironment
 from v6lib.mock.run_scope import RunScope, entered
 from v6lib.mock.sandbox import Cage, DataOwners, sandbox_enabled
 from v6lib.mock.store import MOCK_IMAGE
-from v6lib.wrappers.context import RunMetadata
 from v6lib.wrappers.contract import (
     ContainerEnv,
     DatabaseSpec,
@@ -39,6 +38,7 @@ from v6lib.wrappers.contract import (
     contract_environment,
     reserved_names,
 )
+from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.token import metadata_from_token
 
 if TYPE_CHECKING:

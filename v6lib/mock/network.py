@@ -3,8 +3,10 @@
 It is production code on in-memory backends: every run goes through the real wrapper
 (``dispatch``, decorators, data sources), the real serialization and, when asked, the
 real encryption with one key per organization; central functions get the real
-``AlgorithmClient`` over :class:`~v6lib.mock.api.MockAlgorithmApi`. Only the server
-(an in-memory task store) and the container runtime (a thread per run) are swapped.
+``AlgorithmClient`` over :class:`~v6lib.mock.api.MockAlgorithmApi`. Only storage and
+the container runtime are swapped. Three parts, one job each: this module is the
+researcher's side, :mod:`v6lib.mock.server` the server (production's rules on memory),
+:mod:`v6lib.mock.runtime` the nodes (production's policy, a thread per run).
 
 Example::
 
@@ -14,35 +16,29 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import importlib
 import os
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-from v6lib import serialization
 from v6lib.client.algorithm_client import AlgorithmClient
-from v6lib.crypto import TaskBinding
 from v6lib.errors import AlgorithmError, ConfigurationError, ValidationError
-from v6lib.mock.api import MockAlgorithmApi, database_requests
+from v6lib.mock.api import MockAlgorithmApi
 from v6lib.mock.codec import MockKeyring
-from v6lib.mock.container import MockContainers
 from v6lib.mock.datasets import OrganizationData, normalize_datasets
-from v6lib.mock.runtime import execute_run
-from v6lib.mock.store import MOCK_IMAGE, RunRecord, TaskRecord, TaskStore
+from v6lib.mock.runtime import FailureSpec, MockNodes
+from v6lib.mock.server import MockServer
+from v6lib.mock.store import TaskRecord
+from v6lib.rules.failures import failure_error, outcome_of
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
-from v6lib.wrappers.context import RunMetadata
 from v6lib.wrappers.decorators import registry
-from v6lib.wrappers.runner import failure_log, resolve_method
+from v6lib.wrappers.dispatch import resolve_method
+from v6lib.wrappers.metadata import RunMetadata
 
 __all__ = ["MockNetwork"]
-
-FailureSpec = BaseException | type[BaseException]
 
 
 class MockNetwork:
@@ -102,23 +98,30 @@ class MockNetwork:
         )
         self.organization_ids = list(self.organizations)
         self.collaboration_id = collaboration_id
-        self.sequential = sequential
         if max_workers is not None and max_workers < 1:
             raise ConfigurationError(f"max_workers must be at least 1, got {max_workers}")
-        self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
-        self.failures = self._check_failures(failures or {})
         self.researcher_organization_id = self._check_member(
             researcher_organization_id or self.organization_ids[0], "researcher_organization_id"
         )
-        self.codec = MockKeyring(self.organization_ids, encrypted=encrypted)
-        self.store = TaskStore()
+        self.server = MockServer(self.organization_ids, collaboration_id,
+                                 MockKeyring(self.organization_ids, encrypted=encrypted))
+        self.nodes = MockNodes(
+            self.server, self.module, self.organizations, submit=self.submit,
+            is_central=self.is_central, sequential=sequential,
+            max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
+            failures=self._check_failures(failures or {}), sandbox=sandbox)
         self._researcher_api = MockAlgorithmApi(
-            self, organization_id=self.researcher_organization_id
-        )
-        self._executors: list[ThreadPoolExecutor] = []
-        self._lock = threading.Lock()
-        self.containers = MockContainers(self.organizations, self.module.__name__,
-                                         sandbox=sandbox)
+            self.server, self.submit, organization_id=self.researcher_organization_id)
+
+    @property
+    def store(self) -> Any:
+        """The in-memory tasks and runs (raw, sealed bytes), for tests that look inside."""
+        return self.server.store
+
+    @property
+    def codec(self) -> MockKeyring:
+        """The organizations' keys (used to open raw results in tests)."""
+        return self.server.keyring
 
     # ------------------------------------------------------------------ researcher side
 
@@ -164,15 +167,14 @@ class MockNetwork:
         input_ = {"method": method, "args": list(args), "kwargs": dict(kwargs or {})}
         task_input = self._validate_input(input_)
         if organizations is None:
-            central = self._is_central(task_input)
+            central = self.is_central(task_input)
             organizations = [self.researcher_organization_id] if central else self.organization_ids
-        requests = None if databases is None else database_requests(databases)
         return self._researcher_api.create_task(
             name=name or method,
             description=description,
             organizations=list(organizations),
             input_=input_,
-            databases=requests,
+            databases=None if databases is None else list(databases),
         )
 
     def wait_for_results(self, task_id: int, timeout: float | None = None) -> list[Any]:
@@ -193,22 +195,10 @@ class MockNetwork:
                 f"task {task_id} did not finish within {timeout} s: {states}",
                 details={"task_id": task_id},
             )
-        failed = [r for r in runs if r["status"] != RunStatus.COMPLETED.value]
-        if failed:
-            reports = "\n".join(
-                f"--- organization {r['organization_id']} ({r['status']}):\n{r['log'].rstrip()}"
-                for r in failed
-            )
-            raise AlgorithmError(
-                f"{len(failed)} of {len(runs)} run(s) of task {task_id} did not complete "
-                f"(organization(s) {', '.join(str(r['organization_id']) for r in failed)}):\n"
-                f"{reports}",
-                details={
-                    "task_id": task_id,
-                    "failed_organizations": [r["organization_id"] for r in failed],
-                },
-            )
-        return [r["result"] for r in runs]
+        outcomes = [outcome_of(r, r["result"]) for r in runs]
+        if any(not o.ok for o in outcomes):
+            raise failure_error(task_id, outcomes)
+        return [o.result for o in outcomes]
 
     def runs(self, task_id: int) -> list[dict[str, Any]]:
         """Every run of the task (organization_id, status, result, log, ...), as the
@@ -221,6 +211,13 @@ class MockNetwork:
         """
         return self._researcher_api.get_runs(task_id)
 
+    def kill_task(self, task_id: int) -> None:
+        """Kill the task and its subtasks: their unfinished runs end "killed by user".
+
+        A run's thread cannot be stopped in process; what it returns later is dropped.
+        """
+        self.server.kill_task(task_id)
+
     def algorithm_client(self) -> AlgorithmClient:
         """An AlgorithmClient acting as the researcher (``client.task.create``, ...)."""
         metadata = RunMetadata(
@@ -228,7 +225,7 @@ class MockNetwork:
         )
         return AlgorithmClient(self._researcher_api, metadata)
 
-    # ------------------------------------------------------------------ server side
+    # ------------------------------------------------------------------ server and nodes
 
     def submit(
         self,
@@ -237,110 +234,41 @@ class MockNetwork:
         description: str,
         organizations: Sequence[int],
         input_: Mapping[str, Any],
-        databases: list[dict[str, Any]] | None,
+        databases: Sequence[Any] | None,
         init_org_id: int,
         parent: TaskRecord | None,
     ) -> TaskRecord:
-        """Store a task with a run per organization and start the runs (the server's and
-        the nodes' part of ``POST /task``)."""
-        orgs = list(organizations)
-        strangers = [org for org in orgs if org not in self.organizations]
-        if not orgs or strangers or len(set(orgs)) != len(orgs):
-            raise ValidationError(
-                f"organizations must be distinct members of collaboration "
-                f"{self.collaboration_id} ({self.organization_ids}); got {orgs}"
-            )
+        """``POST /task``: the server stores the task, the nodes start its runs.
+
+        A researcher's task without databases gets every database of the first
+        organization (the researcher's client asks for ``default`` the same way).
+        """
         self._validate_input(input_)
-        raw = serialization.dumps(dict(input_), root="input")
-        if databases is None:
-            databases = (
-                parent.databases
-                if parent is not None
-                else [{"label": label} for label in self.organizations[orgs[0]].labels]
-            )
-        uid = TaskStore.new_uid()
-        binding = TaskBinding(uid, MOCK_IMAGE, init_org_id)
-        inputs = {
-            org: self.codec.encode_input(raw, task=binding, organization_id=org) for org in orgs
-        }
-        task, runs = self.store.add_task(
-            name=name,
-            description=description,
-            collaboration_id=self.collaboration_id,
-            init_org_id=init_org_id,
-            parent=parent,
-            databases=database_requests(databases),
-            inputs=inputs,
-            uid=uid,
-        )
-        self._start(task, runs)
+        if parent is None and databases is None:
+            databases = list(self.organizations[self.organization_ids[0]].labels)
+        task, runs = self.server.create_task(
+            name=name, description=description, organizations=organizations, input_=input_,
+            databases=databases, init_org_id=init_org_id, parent=parent)
+        self.nodes.start(task, runs)
         return task
-
-    def _start(self, task: TaskRecord, runs: list[RunRecord]) -> None:
-        if self.sequential:
-            for run in runs:
-                execute_run(self, task, run)
-            return
-        # NOTE: one pool per task, so a central run waiting for its subtask never holds
-        # a worker the subtask's runs need (no deadlock however deep the nesting).
-        executor = ThreadPoolExecutor(
-            max_workers=min(self.max_workers, len(runs)), thread_name_prefix=f"v6mock-task{task.id}"
-        )
-        with self._lock:
-            self._executors.append(executor)
-        for run in runs:
-            future = executor.submit(execute_run, self, task, run)
-            future.add_done_callback(lambda f, run=run: self._crashed(f, run))
-        executor.shutdown(wait=False)
-
-    def _crashed(self, future: Future[None], run: RunRecord) -> None:
-        exc = future.exception()
-        if exc is None or run.status.is_terminal:
-            return
-        status = RunStatus.CRASHED if run.status is RunStatus.ACTIVE else RunStatus.START_FAILED
-        self.store.transition(run, status, log=failure_log(exc))
-
-    # ------------------------------------------------------------------ node side
-
-    def raise_injected_failure(self, organization_id: int, task_input: TaskInput) -> None:
-        """Raise the failure configured for ``organization_id`` if this is a partial run."""
-        failure = self.failures.get(organization_id)
-        if failure is None or self._is_central(task_input):
-            return
-        if isinstance(failure, type):
-            raise failure(f"failure injected at organization {organization_id}")
-        raise copy.copy(failure)
 
     def temporary_folder(self, job_id: int, organization_id: int) -> Path:
         """The folder shared by the runs of one job at one organization."""
-        return self.containers.temporary_folder(job_id, organization_id)
+        return self.nodes.temporary_folder(job_id, organization_id)
 
-    def organization_dict(self, organization_id: int) -> dict[str, Any]:
-        return {
-            "id": organization_id,
-            "name": f"organization {organization_id}",
-            "domain": None,
-            "country": None,
-            "public_key": self.codec.public_key(organization_id),
-        }
-
-    def collaboration_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.collaboration_id,
-            "name": f"collaboration {self.collaboration_id}",
-            "encrypted": self.codec.encrypted,
-            "organization_ids": list(self.organization_ids),
-        }
+    def is_central(self, task_input: TaskInput) -> bool:
+        """Whether the method takes an algorithm client (or is a legacy ``master``)."""
+        try:
+            function, style = resolve_method(self.module, task_input)
+        except AlgorithmError:
+            return False  # an unknown method fails at the nodes, as in production
+        return style == "legacy_central" or registry.needs_client(function)
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Wait for runs still going and remove the run folders."""
-        with self._lock:
-            executors, self._executors = self._executors, []
-        for executor in executors:
-            executor.shutdown(wait=True)
-        self.containers.close()
+        """Wait for runs still going and remove the temporary folders."""
+        self.nodes.close()
 
     def __enter__(self) -> MockNetwork:
         return self
@@ -355,17 +283,11 @@ class MockNetwork:
 
     # ------------------------------------------------------------------ checks
 
-    def _is_central(self, task_input: TaskInput) -> bool:
-        function, style = resolve_method(self.module, task_input)
-        return style == "legacy_central" or registry.needs_client(function)
-
     def _validate_input(self, input_: Mapping[str, Any]) -> TaskInput:
         try:
-            task_input = TaskInput.model_validate(dict(input_))
+            return TaskInput.model_validate(dict(input_))
         except ValueError as exc:
             raise ValidationError(f"not a valid task input: {exc}") from None
-        resolve_method(self.module, task_input)  # unknown method: AlgorithmError now
-        return task_input
 
     def _check_member(self, organization_id: int, what: str) -> int:
         if organization_id not in self.organizations:

@@ -1,11 +1,14 @@
-"""Execute one run in process: what a node and the container entrypoint do, minus Docker.
+"""The MockNetwork's nodes: each run executed in process, as a node and its container would.
 
-The steps mirror production: the node refuses a run whose database labels it lacks
-(``not allowed``), the wrapper decodes the (sealed) input, builds the run's context and
-dispatches through :func:`v6lib.wrappers.runner.dispatch`, the result is serialized by
-the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result` and a failure is logged
-by its :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs fail with
-the same words by construction.
+The steps mirror production: the node checks the run against its policy with the node's
+own rule (:func:`v6lib.rules.node_policy.evaluate`; a database label it lacks ends the run
+``not allowed`` with the same reason), the wrapper decodes the (sealed) input, builds
+the run's context and dispatches through :func:`v6lib.wrappers.dispatch.dispatch`, the
+result is serialized by the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result`
+and a failure is reported by its :func:`~v6lib.wrappers.runner.failure_reason` (the
+run's reason) and :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs
+fail with the same words by construction. Runs of one task run in a thread pool of
+their own; only Docker is swapped out.
 
 Each run gets a container's view (:mod:`v6lib.mock.container`): its folder with the
 input, token and output files, the contract's environment in ``os.environ``, and the
@@ -14,86 +17,190 @@ sandbox. The in-process server api and the data the node serves work outside the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import copy
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from v6lib import serialization
 from v6lib.client.algorithm_client import AlgorithmClient
-from v6lib.mock.api import MockAlgorithmApi
+from v6lib.errors import ConflictError
+from v6lib.mock.api import MockAlgorithmApi, Submit
+from v6lib.mock.container import MockContainers
+from v6lib.mock.datasets import OrganizationData
 from v6lib.mock.run_scope import host_side
+from v6lib.mock.server import MockServer
+from v6lib.mock.store import RunRecord, TaskRecord
+from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
-from v6lib.wrappers.runner import dispatch, encode_result, failure_log
+from v6lib.wrappers.dispatch import dispatch
+from v6lib.wrappers.runner import encode_result, failure_log, failure_reason
 
-if TYPE_CHECKING:
-    from v6lib.mock.datasets import OrganizationData
-    from v6lib.mock.network import MockNetwork
-    from v6lib.mock.store import RunRecord, TaskRecord
+__all__ = ["FailureSpec", "MockNodes"]
 
-__all__ = ["execute_run"]
+FailureSpec = BaseException | type[BaseException]
 
 
-def _databases(
-    data: OrganizationData, requested: list[dict[str, Any]]
-) -> tuple[list[DatabaseSpec], str | None]:
-    """The run's databases in the requested order, or the node's reason to refuse it."""
+def _databases(data: OrganizationData, requested: list[dict[str, Any]]) -> list[DatabaseSpec]:
+    """The run's databases in the requested order (the policy made sure they exist)."""
     specs = []
     for database in requested:
-        label = str(database.get("label"))
-        spec = data.spec(label)
-        if spec is None:
-            available = ", ".join(repr(x) for x in data.labels)
-            return [], (
-                f"database label {label!r} is not configured on node 'organization "
-                f"{data.organization_id}' (it has {available})"
-            )
+        spec = data.spec(str(database.get("label")))
+        assert spec is not None
         query = database.get("query")
         specs.append(
-            spec if query is None else DatabaseSpec(spec.label, spec.uri, spec.type, query)
-        )
-    return specs, None
+            spec if query is None else DatabaseSpec(spec.label, spec.uri, spec.type, query))
+    return specs
 
 
-def _result_blob(network: MockNetwork, task: TaskRecord, run: RunRecord, raw: bytes) -> bytes:
-    return network.codec.encode_result(raw, task=task.binding,
+class MockNodes:
+    """One in-process node per organization of a ``MockNetwork``.
+
+    Args:
+        server: the in-memory server (tasks, runs, keys).
+        module: the algorithm package every run executes.
+        organizations: each organization's data, by id.
+        submit: how a central run's subtasks are created (``MockNetwork.submit``).
+        is_central: whether a task input calls a central function.
+        sequential: run a task's runs one after another in the calling thread.
+        max_workers: threads per task.
+        failures: ``{organization_id: exception}`` raised instead of any partial method.
+        sandbox: cage the runs (see :mod:`v6lib.mock.sandbox`); None reads
+            ``V6_MOCK_SANDBOX``.
+    """
+
+    def __init__(self, server: MockServer, module: ModuleType,
+                 organizations: Mapping[int, OrganizationData], *, submit: Submit,
+                 is_central: Callable[[TaskInput], bool], sequential: bool,
+                 max_workers: int, failures: Mapping[int, FailureSpec],
+                 sandbox: bool | None = None) -> None:
+        self.server = server
+        self.module = module
+        self.organizations = organizations
+        self._submit = submit
+        self._is_central = is_central
+        self.sequential = sequential
+        self.max_workers = max_workers
+        self.failures = dict(failures)
+        self._executors: list[ThreadPoolExecutor] = []
+        self._lock = threading.Lock()
+        self.containers = MockContainers(organizations, module.__name__, sandbox=sandbox)
+
+    def policy(self, organization_id: int) -> NodePolicy:
+        """What the organization's node allows: its database labels, the network's
+        encryption (every image and initiator: the mock runs one algorithm)."""
+        data = self.organizations[organization_id]
+        return NodePolicy(node_name=f"organization {organization_id}",
+                          database_labels=frozenset(data.labels),
+                          encryption_enabled=self.server.keyring.encrypted)
+
+    # -- starting -----------------------------------------------------------------------
+    def start(self, task: TaskRecord, runs: list[RunRecord]) -> None:
+        """Start the task's runs (concurrently, unless sequential)."""
+        if self.sequential:
+            for run in runs:
+                self.execute(task, run)
+            return
+        # NOTE: one pool per task, so a central run waiting for its subtask never holds
+        # a worker the subtask's runs need (no deadlock however deep the nesting).
+        executor = ThreadPoolExecutor(
+            max_workers=min(self.max_workers, len(runs)),
+            thread_name_prefix=f"v6mock-task{task.id}")
+        with self._lock:
+            self._executors.append(executor)
+        for run in runs:
+            future = executor.submit(self.execute, task, run)
+            future.add_done_callback(lambda f, run=run: self._crashed(f, run))
+        executor.shutdown(wait=False)
+
+    def _crashed(self, future: Future[None], run: RunRecord) -> None:
+        exc = future.exception()
+        if exc is None or run.status.is_terminal:
+            return
+        status = RunStatus.CRASHED if run.status is RunStatus.ACTIVE else RunStatus.START_FAILED
+        self.server.store.transition(run, status, log=failure_log(exc),
+                                             reason=failure_reason(exc))
+
+    # -- one run ------------------------------------------------------------------------
+    def execute(self, task: TaskRecord, run: RunRecord) -> None:
+        """Take ``run`` from pending to a terminal status. Never raises for algorithm errors."""
+        try:
+            self._execute(task, run)
+        except ConflictError:
+            if run.status is not RunStatus.KILLED:
+                raise
+            # NOTE: killed meanwhile; a thread cannot be stopped, but its outcome is
+            # dropped, as the server drops what a killed container sends afterwards.
+
+    def _execute(self, task: TaskRecord, run: RunRecord) -> None:
+        server = self.server
+        store = server.store
+        store.transition(run, RunStatus.INITIALIZING)
+        decision = evaluate(self.policy(run.organization_id), RunRequest(
+            image=task.image, database_labels=[str(d.get("label")) for d in task.databases],
+            collaboration_id=task.collaboration_id,
+            collaboration_encrypted=server.keyring.encrypted, init_org_id=task.init_org_id))
+        if not decision.allowed:
+            store.transition(run, RunStatus.NOT_ALLOWED, reason=decision.reason)
+            return
+        data = self.organizations[run.organization_id]
+        store.transition(run, RunStatus.ACTIVE)
+        try:
+            blob = self._run_algorithm(task, run, data)
+        except (Exception, SystemExit) as exc:
+            # NOTE: SystemExit too: in a container exit() ends the run, here it must not
+            # end the developer's process (sequential mode runs in the caller's thread).
+            store.transition(run, RunStatus.FAILED, log=failure_log(exc),
+                             reason=failure_reason(exc))
+            return
+        store.transition(run, RunStatus.COMPLETED, result=blob, log="")
+
+    def _run_algorithm(self, task: TaskRecord, run: RunRecord, data: OrganizationData) -> bytes:
+        keyring = self.server.keyring
+        raw_input = keyring.open_input(run.input, task=task.binding,
                                        organization_id=run.organization_id)
-
-
-def execute_run(network: MockNetwork, task: TaskRecord, run: RunRecord) -> None:
-    """Take ``run`` from pending to a terminal status. Never raises for algorithm errors."""
-    store = network.store
-    data = network.organizations[run.organization_id]
-    store.transition(run, RunStatus.INITIALIZING)
-    specs, refusal = _databases(data, task.databases)
-    if refusal is not None:
-        store.transition(run, RunStatus.NOT_ALLOWED, log=refusal)
-        return
-    store.transition(run, RunStatus.ACTIVE)
-    try:
-        raw_input = network.codec.open_input(
-            run.input, task=task.binding, organization_id=run.organization_id
-        )
         task_input = TaskInput.model_validate(serialization.loads(raw_input))
-        with network.containers.start(task, run, raw_input, specs) as container:
+        specs = _databases(data, task.databases)
+        with self.containers.start(task, run, raw_input, specs) as container:
 
             def client() -> AlgorithmClient:
-                api = MockAlgorithmApi(network, organization_id=run.organization_id, parent=task)
+                api = MockAlgorithmApi(self.server, self._submit,
+                                       organization_id=run.organization_id, parent=task)
                 return AlgorithmClient(host_side(api), container.metadata)
 
-            context = AlgorithmContext(
-                databases=container.databases, metadata=container.metadata,
-                client_factory=client, data_loader=host_side(data.load),
-            )
-            network.raise_injected_failure(run.organization_id, task_input)
+            context = AlgorithmContext(databases=container.databases,
+                                       metadata=container.metadata, client_factory=client,
+                                       data_loader=host_side(data.load))
+            self._raise_injected_failure(run.organization_id, task_input)
             with container.running():
-                result = dispatch(network.module, task_input, context)
-            raw = encode_result(result, f"{network.module.__name__}.{task_input.method}")
+                result = dispatch(self.module, task_input, context)
+            raw = encode_result(result, f"{self.module.__name__}.{task_input.method}")
             container.write_output(raw)
-        blob = _result_blob(network, task, run, raw)
-    except (Exception, SystemExit) as exc:
-        # NOTE: SystemExit too: in a container exit() ends the run, here it must not end
-        # the developer's process (sequential mode runs in the caller's thread).
-        store.transition(run, RunStatus.FAILED, log=failure_log(exc))
-        return
-    store.transition(run, RunStatus.COMPLETED, result=blob, log="")
+        return keyring.encode_result(raw, task=task.binding,
+                                     organization_id=run.organization_id)
+
+    def _raise_injected_failure(self, organization_id: int, task_input: TaskInput) -> None:
+        failure = self.failures.get(organization_id)
+        if failure is None or self._is_central(task_input):
+            return
+        if isinstance(failure, type):
+            raise failure(f"failure injected at organization {organization_id}")
+        raise copy.copy(failure)
+
+    def temporary_folder(self, job_id: int, organization_id: int) -> Path:
+        """The folder shared by the runs of one job at one organization."""
+        return self.containers.temporary_folder(job_id, organization_id)
+
+    def close(self) -> None:
+        """Wait for runs still going and remove the run folders."""
+        with self._lock:
+            executors, self._executors = self._executors, []
+        for executor in executors:
+            executor.shutdown(wait=True)
+        self.containers.close()

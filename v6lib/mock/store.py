@@ -2,26 +2,32 @@
 
 One ``threading.Condition`` guards everything; a waiter sleeps on it until a run of its
 task reaches a terminal status (no polling). Status changes go through the same
-:func:`~v6lib.schemas.run_status.can_transition` the real server enforces.
+:func:`~v6lib.schemas.run_status.can_transition` the real server enforces, and a task's
+status is derived by the server's own rule (:mod:`v6lib.rules.task_status`).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from v6lib.crypto import TaskBinding
 from v6lib.errors import ConflictError, NotFoundError
+from v6lib.rules.task_status import derive_task_status
 from v6lib.schemas.run_status import RunStatus, can_transition
 
 #: The image name the mock gives its tasks (no image is pulled or run).
 MOCK_IMAGE = "mock"
 
-__all__ = ["MOCK_IMAGE", "RunRecord", "TaskRecord", "TaskStore", "task_status"]
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+__all__ = ["MOCK_IMAGE", "RunRecord", "TaskRecord", "TaskStore"]
 
 
 @dataclass
@@ -36,8 +42,10 @@ class RunRecord:
     status: RunStatus = RunStatus.PENDING
     result: bytes | None = None
     log: str = ""
-    started_at: float | None = None
-    finished_at: float | None = None
+    reason: str | None = None
+    assigned_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass
@@ -55,26 +63,12 @@ class TaskRecord:
     databases: list[dict[str, Any]]
     image: str = MOCK_IMAGE
     run_ids: list[int] = field(default_factory=list)
-    created_at: float = field(default_factory=time.time)
+    created_at: datetime = field(default_factory=utcnow)
 
     @property
     def binding(self) -> TaskBinding:
         """What this task's payloads are sealed to."""
         return TaskBinding(self.uid, self.image, self.init_org_id)
-
-
-def task_status(runs: list[RunRecord]) -> str:
-    """A task's status derived from its runs, as the server derives it."""
-    statuses = {run.status for run in runs}
-    if statuses and all(s.is_terminal for s in statuses):
-        if statuses == {RunStatus.COMPLETED}:
-            return RunStatus.COMPLETED.value
-        return RunStatus.FAILED.value
-    if RunStatus.ACTIVE in statuses or any(s.is_terminal for s in statuses):
-        return RunStatus.ACTIVE.value
-    if RunStatus.INITIALIZING in statuses:
-        return RunStatus.INITIALIZING.value
-    return RunStatus.PENDING.value
 
 
 class TaskStore:
@@ -134,6 +128,11 @@ class TaskStore:
         except KeyError:
             raise NotFoundError(f"task {task_id} does not exist") from None
 
+    def tasks(self) -> list[TaskRecord]:
+        """Every task, in the order they were created."""
+        with self._changed:
+            return list(self._tasks.values())
+
     def runs(self, task_id: int) -> list[RunRecord]:
         """The task's runs in the order they were created."""
         with self._changed:
@@ -146,6 +145,7 @@ class TaskStore:
         *,
         result: bytes | None = None,
         log: str | None = None,
+        reason: str | None = None,
     ) -> None:
         """Move ``run`` to ``status`` (legal moves only) and wake whoever waits on its task.
 
@@ -159,10 +159,11 @@ class TaskStore:
                 )
             run.status = status
             if status is RunStatus.ACTIVE:
-                run.started_at = time.time()
+                run.started_at = utcnow()
             if status.is_terminal:
-                run.finished_at = time.time()
+                run.finished_at = utcnow()
                 run.result = result
+                run.reason = reason
                 if log is not None:
                     run.log = log
                 self._changed.notify_all()
@@ -175,5 +176,6 @@ class TaskStore:
                 lambda: all(self._runs[i].status.is_terminal for i in task.run_ids), timeout
             )
 
-    def status(self, task_id: int) -> str:
-        return task_status(self.runs(task_id))
+    def status(self, task_id: int) -> RunStatus:
+        """The task's status, by the rule the server applies."""
+        return derive_task_status(run.status for run in self.runs(task_id))

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from v6lib import __version__
+from v6lib.client.refusals import REFUSALS, refusal_delay
 from v6lib.client.transport import Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem, public_key_b64
 from v6lib.errors import (
@@ -249,6 +250,13 @@ class Node:
                 self._safe(self.sweep)
             try:
                 body = self.link.events(self.cursor, self.options.event_timeout)
+            except REFUSALS as exc:
+                # NOTE: the server is up but holds no more long-polls now (429, or 503
+                # server_busy): come back when it says, not counted as an outage.
+                delay = refusal_delay(exc, default=self.backoff.base) or 0.0
+                log.info("event stream: %s; polling again in %.1f s", exc, delay)
+                self.stop_event.wait(delay)
+                continue
             except (ServerUnavailableError, AuthenticationError) as exc:
                 delay = self.backoff.delay(failures)
                 failures += 1

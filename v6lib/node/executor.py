@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,12 @@ from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
-from v6lib.node.policies import RunRequest, evaluate
 from v6lib.node.result_files import BIG_RESULT_BYTES, json_file_problem
 from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
+from v6lib.rules.failures import FAILURE_RECORD_LIMIT, read_failure_record
+from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 from v6lib.wrappers.contract import RunPaths, run_paths
 
@@ -282,8 +284,9 @@ class RunExecutor:
         paths = run_paths(self.options.task_dir, entry.job_id or entry.task_id, run_id)
         logs = info.logs if info is not None else None
         if info is not None and info.exit_code != 0:
+            reason = read_failure_record(_read_small(paths.output_file, FAILURE_RECORD_LIMIT))
             self._finish(run_id, RunStatus.FAILED, log=logs,
-                         reason=f"algorithm exited with code {info.exit_code}")
+                         reason=reason or f"algorithm exited with code {info.exit_code}")
         else:
             status, result, reason = self._read_output(entry, paths.output_file)
             self._finish(run_id, status, result=result, log=logs, reason=reason)
@@ -383,6 +386,26 @@ class RunExecutor:
             if job.run_id == run_id:
                 return job.handle
         return None
+
+
+def _read_small(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of a regular file the container left, or b"".
+
+    Never through a link, never blocking on a FIFO (the container is not trusted).
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return os.read(fd, limit + 1)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def _result_binding(entry: JournalEntry, organization_id: int) -> Binding:

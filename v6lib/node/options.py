@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from v6lib.node.policies import NodePolicy
 from v6lib.node.runtime.base import JobDatabase
+from v6lib.rules.node_policy import NodePolicy
 
 if TYPE_CHECKING:
     from v6lib.config import NodeConfig

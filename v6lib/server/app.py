@@ -5,6 +5,7 @@ Wiring only: no logic lives here, and nothing connects to a database at import t
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,23 +17,29 @@ from sqlalchemy.exc import IntegrityError
 
 from v6lib import __version__
 from v6lib.config import ServerConfig
+from v6lib.server import json_limits
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
+from v6lib.server.auth.throttle import ThrottlePolicy
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.bootstrap import BootstrapResult, bootstrap
 from v6lib.server.db.base import utcnow
 from v6lib.server.db.engine import make_engine, make_session_factory
 from v6lib.server.db.migrate import upgrade_database
 from v6lib.server.errors import install_error_handlers
+from v6lib.server.events.long_polls import LongPollGate, long_poll_slots
 from v6lib.server.mail import MailOutbox
 from v6lib.server.middleware import RequestMiddleware
 from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
 from v6lib.server.routes import build_routes
 from v6lib.server.services.context import ServiceSettings
+from v6lib.server.services.nodes import count_old_format_keys
 from v6lib.server.signing_key import signing_key
 from v6lib.server.state import ServerState
 
 __all__ = ["V6App", "create_app", "prepare_database", "service_settings"]
+
+log = logging.getLogger("v6lib.server")
 
 
 def _announce(result: BootstrapResult, username: str) -> None:
@@ -45,8 +52,10 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
     return ServiceSettings(
         kdf_cost=kdf_cost,
         password_policy=config.password_policy,
-        max_failed_logins=config.max_failed_logins,
-        lockout_minutes=config.lockout_minutes,
+        login_throttle=ThrottlePolicy(
+            free_attempts=config.max_failed_logins,
+            first_delay=timedelta(seconds=config.login_backoff_seconds),
+            max_delay=timedelta(minutes=config.lockout_minutes)),
         mfa_required=config.mfa_required,
         container_token_ttl=timedelta(hours=config.container_token_hours),
         api_path=config.api_path,
@@ -58,6 +67,14 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
         server_name=config.name,
         support_email=config.support_email,
     )
+
+
+def _warn_old_node_keys(factory: Callable[[], Any]) -> None:
+    with factory() as session:
+        old = count_old_format_keys(session)
+    if old:
+        log.warning("%d node(s) have an API key of the old format and cannot log in until "
+                    "an administrator resets their key (POST /node/{id}/api_key)", old)
 
 
 def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost = DEFAULT_COST,
@@ -85,6 +102,7 @@ def prepare_database(config: ServerConfig, engine: Engine, *, kdf_cost: KdfCost 
                 continue
         announce(result, config.root_username)
         break
+    _warn_old_node_keys(factory)
     return secret
 
 
@@ -137,14 +155,20 @@ def create_app(
                             refresh_hours=config.refresh_token_hours),
         hub=hub, settings=service_settings(config, kdf_cost), clock=clock,
         max_request_bytes=config.max_request_bytes, version=__version__,
-        mailer=MailOutbox(config.smtp) if config.smtp is not None else None)
+        mailer=MailOutbox(config.smtp) if config.smtp is not None else None,
+        trusted_proxies=tuple(config.trusted_proxies),
+        long_polls=LongPollGate(slots=long_poll_slots(config.threads),
+                                per_caller=config.max_long_polls_per_caller))
     middleware: list[Any] = [RequestMiddleware(state)]
     if config.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
     app = V6App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
+    # NOTE: ``req.media`` decodes with the same depth limit as ``parse_body``.
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
+        loads=json_limits.loads)
     install_error_handlers(app)
-    routes = build_routes(hub=hub, version=__version__)
+    routes = build_routes(hub=hub, long_polls=state.long_polls, version=__version__)
     for path, resource in routes:
         app.add_route(f"{config.api_path}{path}", resource)
     docs = ApiDocs(build_openapi(routes, api_path=config.api_path, version=__version__))

@@ -94,7 +94,7 @@ def bootstrap(session: Session, *, root_username: str, root_password: str | None
             password = generated = secrets.token_urlsafe(18) + "-Aa1"
         user = User(username=root_username, organization_id=org.id,
                     password_hash=hash_secret(password, cost=kdf_cost),
-                    roles=[roles[ROOT_ROLE]], failed_login_attempts=0)
+                    roles=[roles[ROOT_ROLE]])
         session.add(user)
         session.flush()
     return BootstrapResult(root_user_id=user.id, root_password=generated)

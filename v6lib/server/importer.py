@@ -13,7 +13,7 @@ The format is vantage6's ``vserver import`` file::
       - name: ZEPPELIN
         encrypted: false
         participants:
-          - {name: IKNL, api_key: <key for this organization's node>}
+          - {name: IKNL, api_key: <selector>.<secret>}   # optional
         tasks: ["hello-world"]   # accepted and ignored
 
 Idempotent by name: an existing organization, user, collaboration or node is updated
@@ -33,17 +33,18 @@ from typing import Any
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from v6lib.config.server import PasswordPolicy
 from v6lib.errors import ValidationError
+from v6lib.server.auth.api_keys import parse_api_key
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, check_password_policy, hash_secret
 from v6lib.server.bootstrap import ensure_default_roles, ensure_rules
 from v6lib.server.db.models import Collaboration, Node, Organization, User
 from v6lib.server.permissions.roles import ROOT_ROLE
-from v6lib.server.services.nodes import new_api_key, set_api_key
+from v6lib.server.services.nodes import issue_api_key, set_api_key
 
 __all__ = ["ImportFile", "ImportReport", "check_passwords", "import_data", "import_file"]
 
@@ -74,6 +75,17 @@ class ImportOrganization(_Strict):
 class ImportParticipant(_Strict):
     name: str
     api_key: str | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_format(cls, value: str | None) -> str | None:
+        if value is not None and parse_api_key(value) is None:
+            # NOTE: vantage6 files carry UUID keys; they cannot be found without storing a
+            # digest of the secret, so they are refused rather than silently replaced.
+            raise ValueError("a node API key has the form <selector>.<secret> (16 and at "
+                             "least 32 URL-safe base64 characters); leave api_key out to "
+                             "have a key generated and printed")
+        return value
 
 
 class ImportCollaboration(_Strict):
@@ -121,7 +133,7 @@ def _user(session: Session, org: Organization, spec: ImportUser, root_role: Any,
         raise ValidationError(f"users: username {spec.username!r} already belongs to "
                               f"another organization")
     if user is None:
-        user = User(username=spec.username, organization_id=org.id, failed_login_attempts=0,
+        user = User(username=spec.username, organization_id=org.id,
                     password_hash=hash_secret(spec.password, cost=cost), roles=[root_role])
         session.add(user)
     for key in ("firstname", "lastname", "email"):
@@ -156,10 +168,10 @@ def _collaboration(session: Session, spec: ImportCollaboration, report: ImportRe
         if node is None:
             node = Node(name=label, organization_id=org.id, collaboration_id=collab.id,
                         status="offline")
-            key = participant.api_key or new_api_key()
             if participant.api_key is None:
-                report.api_keys[label] = key
-            set_api_key(node, key, cost)
+                report.api_keys[label] = issue_api_key(node, cost)
+            else:
+                set_api_key(node, participant.api_key, cost)
             session.add(node)
             report.nodes.append(label)
         elif participant.api_key is not None:

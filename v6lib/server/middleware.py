@@ -1,4 +1,5 @@
-"""Per-request plumbing: request id, body-size limit, DB session with commit/rollback, caller.
+"""Per-request plumbing: request id, client address, body-size limit, DB session with
+commit/rollback, caller.
 
 Resources set ``auth = False`` to be reachable without a token; every other resource
 gets ``req.context.ctx``, a ``ServiceContext`` holding the authenticated principal.
@@ -8,31 +9,24 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 from typing import Any
 
 import falcon
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError, PayloadTooLargeError
-from v6lib.schemas.run_status import RunStatus
+from v6lib.server.auth.principals import authenticate
+from v6lib.server.client_address import client_address
 from v6lib.server.db.engine import is_sqlite, write_options
-from v6lib.server.db.models import Node, Run, User
-from v6lib.server.permissions.principal import (
-    Principal,
-    container_principal,
-    load_user_principal,
-    node_principal,
-)
+from v6lib.server.errors import DATABASE_RETRY_AFTER, database_unavailable
 from v6lib.server.services.context import ServiceContext
-from v6lib.server.services.logins import check_token_generation
 from v6lib.server.state import ServerState
 
-__all__ = ["RequestMiddleware", "authenticate", "bearer_token"]
+__all__ = ["RequestMiddleware", "bearer_token"]
 
 log = logging.getLogger("v6lib.server")
+
 
 def bearer_token(req: falcon.Request) -> str:
     header = req.get_header("Authorization") or ""
@@ -40,55 +34,6 @@ def bearer_token(req: falcon.Request) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError("this needs an access token (Authorization: Bearer ...)")
     return token.strip()
-
-
-def authenticate(state: ServerState, session: Session, token: str, *,
-                 writer: bool = True) -> Principal:
-    """The principal a valid access token stands for, or ``AuthenticationError``.
-
-    ``writer`` says whether the request's own transaction may write; if not, a node's
-    "last seen" time is recorded in a separate short transaction.
-    """
-    claims = state.tokens.verify(token, {"user", "node", "container"})
-    kind, subject = claims["kind"], claims["subject_id"]
-    if kind == "user":
-        user = session.get(User, subject)
-        if user is None:
-            raise AuthenticationError("the user of this token no longer exists")
-        check_token_generation(user, claims)
-        return load_user_principal(session, user)
-    if kind == "node":
-        node = session.get(Node, subject)
-        if node is None:
-            raise AuthenticationError("the node of this token no longer exists")
-        now = state.clock()
-        if node.last_seen_at is None or \
-                now - node.last_seen_at >= state.settings.node_seen_every:
-            if writer:
-                node.status = "online"
-                node.last_seen_at = now
-            else:
-                _touch_node(state, node.id, now)
-        return node_principal(session, node)
-    run = session.get(Run, claims.get("run_id"))
-    if run is None or RunStatus(run.status).is_terminal:
-        raise AuthenticationError("container token expired: its run has finished")
-    return container_principal(session, claims)
-
-
-def _touch_node(state: ServerState, node_id: int, now: datetime) -> None:
-    """Record that a node is alive, in its own short write transaction.
-
-    NOTE: kept out of the request's transaction so that read-only requests (event
-    polls) stay read-only, which SQLite needs to run them concurrently.
-    """
-    try:
-        with state.engine.connect().execution_options(**write_options()) as conn:
-            conn.execute(update(Node).where(Node.id == node_id)
-                         .values(last_seen_at=now, status="online"))
-            conn.commit()
-    except OperationalError:  # a busy database must not fail the node's request
-        log.warning("could not record that node %s was seen", node_id, exc_info=True)
 
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -110,6 +55,8 @@ class RequestMiddleware:
         req.context.request_id = incoming[:64] if incoming.isprintable() and incoming \
             else uuid.uuid4().hex
         req.context.max_bytes = self.state.max_request_bytes
+        req.context.client_address = client_address(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self.state.trusted_proxies)
         length = req.content_length
         limit = self.state.max_request_bytes
         if req.method == "PUT" and _is_raw(req):
@@ -155,11 +102,25 @@ class RequestMiddleware:
             resp.status = 409
             resp.media = {"code": "conflict",
                           "message": "the change conflicts with existing data"}
+        except (OperationalError, InterfaceError) as exc:
+            _rollback_quietly(session)
+            error = database_unavailable(exc)
+            resp.status = error.http_status
+            resp.media = error.to_dict()
+            resp.set_header("Retry-After", str(int(DATABASE_RETRY_AFTER)))
         except Exception:
-            session.rollback()
+            _rollback_quietly(session)
             log.exception("request %s: commit failed", req.context.request_id)
             resp.status = 500
             resp.media = {"code": "internal_error", "message": "internal server error",
                           "request_id": req.context.request_id}
         finally:
             session.close()
+
+
+def _rollback_quietly(session: Session) -> None:
+    """Roll back; a connection that is already gone cannot, and need not."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError):
+        log.debug("rollback after a lost connection failed", exc_info=True)

@@ -26,7 +26,7 @@ ID = "{id:int(min=1,max=2147483647)}"
 __all__ = ["build_routes"]
 
 
-def build_routes(*, hub: Any, version: str) -> list[tuple[str, Resource]]:
+def build_routes(*, hub: Any, long_polls: Any, version: str) -> list[tuple[str, Resource]]:
     return [
         ("/health", health.Health()),
         ("/version", health.Version(version)),
@@ -58,12 +58,12 @@ def build_routes(*, hub: Any, version: str) -> list[tuple[str, Resource]]:
         ("/task", tasks.TaskCollection()),
         (f"/task/{ID}", tasks.TaskItem()),
         (f"/task/{ID}/kill", tasks.TaskKill()),
-        (f"/task/{ID}/wait", tasks.TaskWait(hub)),
+        (f"/task/{ID}/wait", tasks.TaskWait(hub, long_polls)),
         ("/run", runs.RunCollection()),
         (f"/run/{ID}", runs.RunItem()),
         (f"/run/{ID}/result", results.RunResult()),
         (f"/run/{ID}/claim", runs.RunClaimResource()),
         ("/result", runs.ResultCollection()),
         (f"/result/{ID}", runs.ResultItem()),
-        ("/event", events.EventCollection(hub)),
+        ("/event", events.EventCollection(hub, long_polls)),
     ]

@@ -74,6 +74,8 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
     _prepare(config)
     os.environ["V6_SERVER_CONFIG"] = str(config_path)
     os.environ["V6_SERVER_MIGRATED"] = "1"
+    # the workers size their long-poll slots by the threads they really have
+    os.environ["V6_SERVER_THREADS"] = str(threads)
     if pid_file:
         make_private_dir(pid_file.parent)
     options = gunicorn_options(config, workers=workers, threads=threads, pid_file=pid_file)

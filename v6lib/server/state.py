@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from v6lib.server.auth.tokens import TokenService
+from v6lib.server.client_address import IPNetwork
 from v6lib.server.mail import MailOutbox
 from v6lib.server.services.context import ServiceSettings
 
@@ -28,3 +29,6 @@ class ServerState:
     max_request_bytes: int
     version: str
     mailer: MailOutbox | None = None
+    # reverse proxies whose X-Forwarded-For is believed (``client_address``)
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    long_polls: Any = None  # v6lib.server.events.long_polls.LongPollGate

@@ -13,7 +13,6 @@ from __future__ import annotations
 import typing
 
 from .context import AlgorithmContext as AlgorithmContext
-from .context import RunMetadata as RunMetadata
 from .context import current_context as current_context
 from .context import use_context as use_context
 from .contract import ContainerEnv as ContainerEnv
@@ -23,7 +22,8 @@ from .decorators import data as data
 from .decorators import from_argument as from_argument
 from .decorators import metadata as metadata
 from .decorators import registry as registry
-from .runner import dispatch as dispatch
+from .dispatch import dispatch as dispatch
+from .metadata import RunMetadata as RunMetadata
 from .runner import docker_wrapper as docker_wrapper
 from .runner import main as main
 from .runner import wrap_algorithm as wrap_algorithm

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from v6lib.errors import AlgorithmError
 
 from .contract import DatabaseSpec
+from .metadata import RunMetadata
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,21 +29,6 @@ __all__ = ["AlgorithmContext", "DataLoader", "RunMetadata", "current_context", "
 
 # (spec, columns) -> DataFrame; the default reads through v6lib.wrappers.sources.
 DataLoader = Callable[[DatabaseSpec, "Sequence[str] | None"], "pd.DataFrame"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunMetadata:
-    """Who and where this run is. Values come from the container token's claims (or the
-    mock); any of them may be None when the token does not carry it."""
-
-    task_id: int | None = None
-    organization_id: int | None = None
-    collaboration_id: int | None = None
-    run_id: int | None = None
-    job_id: int | None = None
-    node_id: int | None = None
-    image: str | None = None
-    temporary_folder: Path | None = None
 
 
 @dataclass

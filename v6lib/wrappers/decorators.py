@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar,
 
 from v6lib.errors import DataError, ValidationError
 
-from .context import AlgorithmContext, RunMetadata, current_context
+from .context import AlgorithmContext, current_context
+from .metadata import RunMetadata
 
 if TYPE_CHECKING:
     from v6lib.client.algorithm_client import AlgorithmClient
@@ -342,5 +343,5 @@ def algorithm_client(function: Callable[Concatenate[AlgorithmClient, P], R]) -> 
 
 
 def metadata(function: Callable[Concatenate[RunMetadata, P], R]) -> Callable[P, R]:
-    """Pass the run's :class:`~v6lib.wrappers.context.RunMetadata` (task, organization, ...)."""
+    """Pass the run's :class:`~v6lib.wrappers.metadata.RunMetadata` (task, organization, ...)."""
     return _decorate(function, Injection("metadata"))

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .context import RunMetadata
+from .metadata import RunMetadata
 
 __all__ = ["metadata_from_token", "read_claims"]
 

@@ -74,9 +74,8 @@ def test_failure_at_one_organization_is_reported_with_its_id(mock_network: MockF
         network.run("central_average", kwargs={"column": "age"})
 
     message = str(caught.value)
-    assert "1 of 3 run(s)" in message
-    assert "organization 2: failed" in message
-    assert "OSError: disk unreadable" in message
+    assert "organization 2 failed: OSError: disk unreadable" in message.splitlines()[0]
+    assert "1 of 3 run(s) failed" in message
 
 
 def test_missing_column_names_the_available_ones(mock_network: MockFactory) -> None:

@@ -219,3 +219,33 @@ def test_wait_timeout_raises_and_says_task_continues(client: Client, server: Any
     assert info.value.exit_code == 75
     # Backoff keeps an early-answering server from turning this into a busy loop.
     assert len(server.requests_to("/task/9/wait")) < 20
+
+
+def test_wait_comes_back_when_the_server_says(client: Client, server: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter([
+        (429, {"code": "rate_limited", "message": "too many concurrent long-polls",
+               "details": {"retry_after_seconds": 4}}),
+        (503, {"code": "server_busy", "message": "retry later",
+               "details": {"retry_after_seconds": 2}}),
+        {"id": 9, "status": "completed"},
+    ])
+    server.on("GET", "/task/9/wait", lambda req: next(answers))
+    server.on("GET", "/run", _runs(["completed"]))
+    slept: list[float] = []
+    monkeypatch.setattr("v6lib.client.resources.task.time.sleep", slept.append)
+
+    task = client.task.wait(9, interval=1)
+
+    assert task["status"] == "completed"
+    assert len(server.requests_to("/task/9/wait")) == 3
+    assert len(slept) == 2 and 4 <= slept[0] <= 6 and 2 <= slept[1] <= 3
+
+
+def test_wait_refused_past_its_deadline_still_times_out(client: Client, server: Any) -> None:
+    server.on("GET", "/task/9/wait", (429, {"code": "rate_limited", "message": "busy",
+                                            "details": {"retry_after_seconds": 30}}))
+    with pytest.raises(errors.WaitTimeoutError):
+        client.task.wait(9, timeout=0.3, interval=0.1)
+    # refused while waiting: the last round asks without holding, and is refused too
+    assert len(server.requests_to("/task/9/wait")) <= 3

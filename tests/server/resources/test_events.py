@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from tests.server.conftest import Api, World, root_org
+from tests.server.conftest import ROOT_PASSWORD, Api, World, build_app, root_org
 
 
 def _later(delay: float, action: Any) -> threading.Thread:
@@ -128,3 +128,36 @@ def test_event_receive_rules_are_applied(world: World) -> None:
         world.org_a]
     assert orgs_seen(user_with("col-receive", ("event", "collaboration", "receive"))) == [
         world.org_a, world.org_b]
+
+
+def test_a_caller_holds_few_long_polls_at_once(world: World) -> None:
+    api = world.api
+    viewer = world.user("v", world.org_a, ["Viewer"])
+    me = api.ok("GET", "/user", token=viewer, params={"username": "v"})["data"][0]["id"]
+    task = world.task()
+    long_polls = api.app.v6_state.long_polls
+    with long_polls.hold(f"user:{me}"), long_polls.hold(f"user:{me}"):
+        for path in ("/event", f"/task/{task['id']}/wait"):
+            refused = api.get(path, token=viewer, params={"timeout": 5})
+            assert refused.status_code == 429 and refused.headers["Retry-After"] == "5"
+            assert refused.json["code"] == "rate_limited"
+            assert "at most 2 per caller" in refused.json["message"]
+            # a poll that does not wait holds no thread and is always answered
+            assert api.get(path, token=viewer, params={"timeout": 0}).status_code == 200
+        # other callers are not affected
+        assert api.ok("GET", "/event", params={"timeout": 0.01})["events"] == []
+    assert api.get("/event", token=viewer, params={"timeout": 0.01}).status_code == 200
+
+
+def test_a_worker_without_threads_to_spare_refuses_long_polls(sqlite_url: str) -> None:
+    app = build_app(sqlite_url, config={"threads": 1})
+    try:
+        anonymous = Api(app)
+        root = anonymous.as_(anonymous.login("root", ROOT_PASSWORD))
+        busy = root.get("/event", params={"timeout": 1})
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+        assert busy.json["code"] == "server_busy" and "request_id" not in busy.json
+        assert root.get("/event", params={"timeout": 0}).status_code == 200
+    finally:
+        app.v6_state.hub.stop()
+        app.v6_state.engine.dispose()

@@ -24,6 +24,22 @@ def test_reset_api_key_invalidates_the_old_one(world: World) -> None:
     assert api.node_login(new)
 
 
+def test_reset_api_key_revokes_the_nodes_tokens(world: World) -> None:
+    api = world.api
+    before = api.ok("POST", "/token/node", json={"api_key": world.key_a}, token="")
+    other = api.ok("POST", "/token/node", json={"api_key": world.key_b}, token="")
+    new = api.ok("POST", f"/node/{world.node_a}/api_key")["api_key"]
+    denied = api.get(f"/node/{world.node_a}", token=before["access_token"])
+    assert denied.status_code == 401 and "API key reset" in denied.json["message"]
+    assert api.post("/token/refresh", token=before["refresh_token"]).status_code == 401
+    after = api.ok("POST", "/token/node", json={"api_key": new}, token="")
+    renewed = api.ok("POST", "/token/refresh", token=after["refresh_token"])
+    assert api.get(f"/node/{world.node_a}", token=renewed["access_token"]).status_code == 200
+    # another node's tokens are untouched
+    assert api.get(f"/node/{world.node_b}", token=other["access_token"]).status_code == 200
+    assert api.post("/token/refresh", token=other["refresh_token"]).status_code == 200
+
+
 def test_node_unique_per_organization_and_collaboration(world: World) -> None:
     again = world.api.post("/node", json={"collaboration_id": world.collab,
                                           "organization_id": world.org_a})
@@ -94,3 +110,22 @@ def test_node_status_follows_logins_and_event_polls(sqlite_url: str) -> None:
     finally:
         app.v6_state.hub.stop()
         app.v6_state.engine.dispose()
+
+
+def test_every_bad_node_key_gets_the_same_answer(world: World) -> None:
+    api = world.api
+    selector, _, secret = world.key_a.partition(".")
+    attempts = [
+        "wrong",                                   # no selector at all (or the old format)
+        f"{'x' * len(selector)}.{secret}",         # unknown selector
+        f"{selector}.{'A' * len(secret)}",         # known selector, wrong secret
+    ]
+    answers = [api.post("/token/node", json={"api_key": key}, token="") for key in attempts]
+    assert {a.status_code for a in answers} == {401}
+    assert len({a.text for a in answers}) == 1
+
+
+def test_node_keys_are_selector_dot_secret(world: World) -> None:
+    selector, dot, secret = world.key_a.partition(".")
+    assert dot and len(selector) == 16 and len(secret) >= 43
+    assert world.key_b.partition(".")[0] != selector

@@ -45,7 +45,7 @@ def start_mail_app(sqlite_url: str, smtp_sink: tuple[MailSink, int]) -> Iterator
         with app.v6_state.session_factory() as session:  # root may not log in (MFA)
             root = session.scalars(select(User).where(User.username == "root")).one()
             session.add(User(username="ann", email="ann@site.test",
-                             organization_id=root.organization_id, failed_login_attempts=0,
+                             organization_id=root.organization_id,
                              password_hash=hash_secret(PASSWORD, cost=TEST_COST)))
             session.commit()
         return Api(app), sink, clock, app

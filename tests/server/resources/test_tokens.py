@@ -1,4 +1,4 @@
-"""Logins, lockout, MFA, refresh, container tokens and password change (recovery: see
+"""Logins, throttling, MFA, refresh, container tokens and password change (recovery: see
 ``test_recovery.py``)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pyotp
 import pytest
 
 from tests.server.conftest import PASSWORD, Api, World, build_app
+from v6lib.server.services.logins import BAD_LOGIN
 
 
 def test_login_answers_tokens_and_urls(world: World) -> None:
@@ -31,17 +32,22 @@ def test_wrong_password_and_unknown_user_look_alike(api: Api) -> None:
     assert a.json["message"] == b.json["message"]
 
 
-def test_lockout_after_max_failed_logins(sqlite_url: str) -> None:
+def test_throttle_after_max_failed_logins(sqlite_url: str) -> None:
     app = build_app(sqlite_url, config={"max_failed_logins": 3, "lockout_minutes": 10})
     try:
         api = Api(app)
         for _ in range(3):
             assert api.post("/token/user", json={"username": "root",
                                                  "password": "bad"}).status_code == 401
-        locked = api.post("/token/user", json={"username": "root",
-                                               "password": "Root-pass-1234!"})
-        assert locked.status_code == 429 and locked.json["code"] == "rate_limited"
-        assert int(locked.headers["Retry-After"]) > 0
+        good = {"username": "root", "password": "Root-pass-1234!"}
+        throttled = api.post("/token/user", json=good)
+        assert throttled.status_code == 429 and throttled.json["code"] == "rate_limited"
+        assert int(throttled.headers["Retry-After"]) > 0
+        assert "from this address" in throttled.json["message"]
+        # the account is not locked: its owner, elsewhere, logs in
+        elsewhere = api.client.simulate_post("/api/token/user", json=good,
+                                             remote_addr="10.1.2.3")
+        assert elsewhere.status_code == 200
     finally:
         app.v6_state.hub.stop()
 
@@ -51,22 +57,30 @@ def test_mfa_enrolment_then_code_required(sqlite_url: str) -> None:
     try:
         api = Api(app)
         creds = {"username": "root", "password": "Root-pass-1234!"}
+        assert api.post("/token/user", json={**creds, "password": "bad"}).json["code"] == \
+            "authentication_error"  # enrolment only after the password was proven
         first = api.post("/token/user", json=creds)
         assert first.status_code == 401 and first.json["code"] == "mfa_required"
         secret = first.json["details"]["otp_secret"]
         assert first.json["details"]["provisioning_uri"].startswith("otpauth://")
+        # until a code was used once, the same secret is shown again (a lost answer
+        # must not lock the person out)
         again = api.post("/token/user", json=creds)
-        assert again.status_code == 401 and again.json["code"] == "mfa_required"
+        assert again.status_code == 401 and again.json["details"]["otp_secret"] == secret
         totp, now = pyotp.TOTP(secret), datetime.now(UTC)
         valid = {totp.at(now + timedelta(seconds=30 * k)) for k in (-2, -1, 0, 1, 2)}
         bad_code = next(c for c in ("000000", "111111", "222222", "333333", "444444",
                                     "555555") if c not in valid)
         wrong = api.post("/token/user", json={**creds, "mfa_code": bad_code})
-        assert wrong.status_code == 401 and wrong.json["code"] == "authentication_error"
+        assert wrong.status_code == 401 and wrong.json["message"] == BAD_LOGIN
         code = pyotp.TOTP(secret).at(datetime.now(UTC))
         assert api.post("/token/user", json={**creds, "mfa_code": code}).status_code == 200
         replay = api.post("/token/user", json={**creds, "mfa_code": code})
-        assert replay.status_code == 401 and "already used" in replay.json["message"]
+        assert replay.status_code == 401 and replay.json["message"] == BAD_LOGIN
+        # enrolled: no code is a failure like any other, and the secret is never shown
+        missing = api.post("/token/user", json=creds)
+        assert missing.status_code == 401 and missing.json == {
+            "code": "authentication_error", "message": BAD_LOGIN}
     finally:
         app.v6_state.hub.stop()
 
@@ -122,7 +136,7 @@ def test_access_token_expires_on_the_server_clock(clocked: tuple[Api, FakeClock]
     assert expired.status_code == 401 and "expired" in expired.json["message"]
 
 
-def test_lockout_ends_after_the_window(sqlite_url: str) -> None:
+def test_throttle_ends_after_the_wait(sqlite_url: str) -> None:
     clock = FakeClock()
     app = build_app(sqlite_url, clock=clock, config={"max_failed_logins": 2,
                                                      "lockout_minutes": 10})
@@ -136,6 +150,38 @@ def test_lockout_ends_after_the_window(sqlite_url: str) -> None:
         assert api.post("/token/user", json=good).status_code == 200
     finally:
         app.v6_state.hub.stop()
+
+
+def test_waits_double_after_the_free_attempts(sqlite_url: str) -> None:
+    clock = FakeClock()
+    app = build_app(sqlite_url, clock=clock, config={
+        "max_failed_logins": 2, "login_backoff_seconds": 5, "lockout_minutes": 1})
+    try:
+        api = Api(app)
+        bad = {"username": "root", "password": "bad"}
+        waits = []
+        for _ in range(6):
+            while (answer := api.post("/token/user", json=bad)).status_code == 429:
+                waits.append(int(answer.headers["Retry-After"]))
+                clock.advance(seconds=waits[-1])
+            assert answer.status_code == 401
+        assert waits == [5, 10, 20, 40]  # then capped at lockout_minutes
+        assert api.post("/token/user", json=bad).headers["Retry-After"] == "60"
+        # a success clears the count for that address
+        clock.advance(minutes=1)
+        api.login("root", "Root-pass-1234!")
+        assert [api.post("/token/user", json=bad).status_code for _ in range(3)] == \
+            [401, 401, 429]
+    finally:
+        app.v6_state.hub.stop()
+
+
+def test_unknown_and_known_usernames_are_throttled_alike(api: Api) -> None:
+    def statuses(username: str) -> list[int]:
+        return [api.post("/token/user", json={"username": username, "password": "x"},
+                         token="").status_code for _ in range(7)]
+
+    assert statuses("root") == statuses("nobody") == [401] * 5 + [429] * 2
 
 
 def test_container_token_for_active_run_only(world: World) -> None:
@@ -223,7 +269,7 @@ def test_login_rehashes_a_password_made_with_another_cost(sqlite_url: str) -> No
         app.v6_state.engine.dispose()
 
 
-def test_failed_node_logins_are_rate_limited(sqlite_url: str) -> None:
+def test_failed_node_logins_are_throttled_per_selector_and_address(sqlite_url: str) -> None:
     clock = FakeClock()
     app = build_app(sqlite_url, clock=clock, config={"max_failed_logins": 3,
                                                      "lockout_minutes": 10})
@@ -232,25 +278,44 @@ def test_failed_node_logins_are_rate_limited(sqlite_url: str) -> None:
         from tests.server.conftest import make_world
         world = make_world(root.as_(root.login("root", "Root-pass-1234!")))
         anonymous = Api(app)
+        selector, _, secret = world.key_a.partition(".")
+        guess = f"{selector}.{'A' * len(secret)}"
         assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
         for _ in range(3):
-            bad = anonymous.post("/token/node", json={"api_key": "not-a-key"})
-            assert bad.status_code == 401
-        locked = anonymous.post("/token/node", json={"api_key": world.key_a})
-        assert locked.status_code == 429 and locked.json["code"] == "rate_limited"
-        assert 0 < int(locked.headers["Retry-After"]) <= 600
-        # another client address is not affected
-        other = anonymous.client.simulate_post("/api/token/node", json={"api_key": world.key_b},
+            assert anonymous.post("/token/node", json={"api_key": guess}).status_code == 401
+        throttled = anonymous.post("/token/node", json={"api_key": world.key_a})
+        assert throttled.status_code == 429 and throttled.json["code"] == "rate_limited"
+        assert 0 < int(throttled.headers["Retry-After"]) <= 600
+        # another node's key from the same address, and the same key elsewhere, work
+        assert anonymous.post("/token/node", json={"api_key": world.key_b}).status_code == 200
+        other = anonymous.client.simulate_post("/api/token/node", json={"api_key": world.key_a},
                                                remote_addr="10.1.2.3")
         assert other.status_code == 200
+        # malformed keys share one bucket per address, apart from every node's
+        for _ in range(4):
+            anonymous.post("/token/node", json={"api_key": "not-a-key"})
+        assert anonymous.post("/token/node", json={"api_key": "junk"}).status_code == 429
+        assert anonymous.post("/token/node", json={"api_key": world.key_b}).status_code == 200
         clock.advance(minutes=11)
         assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
         # a success forgets earlier failures
         for _ in range(2):
-            anonymous.post("/token/node", json={"api_key": "not-a-key"})
+            anonymous.post("/token/node", json={"api_key": guess})
         assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
         for _ in range(2):
-            anonymous.post("/token/node", json={"api_key": "not-a-key"})
+            anonymous.post("/token/node", json={"api_key": guess})
         assert anonymous.post("/token/node", json={"api_key": world.key_a}).status_code == 200
     finally:
         app.v6_state.hub.stop()
+
+
+def test_password_change_guesses_are_throttled(world: World) -> None:
+    world.user("changer", world.org_a, ["Viewer"])
+    token = world.api.login("changer")
+    wrong = {"current_password": "guess", "new_password": "Another-pass-77!"}
+    statuses = [world.api.post("/password/change", token=token, json=wrong).status_code
+                for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    # and logging in from the same address is throttled too (same username, same address)
+    assert world.api.post("/token/user", json={"username": "changer", "password": PASSWORD},
+                          token="").status_code == 429

@@ -55,6 +55,12 @@ class ResultClient(ResourceClient):
         items.sort(key=lambda item: item.get("run_id", item["id"]))
         return [self.decode(item) for item in items]
 
+    def know_task(self, task: dict[str, Any]) -> None:
+        """Remember what decoding needs of a task the caller already fetched."""
+        task_id = int(task["id"])
+        if task_id not in self._contexts:
+            self._contexts[task_id] = self.codec.task_context(task_id, task)
+
     def decode(self, item: dict[str, Any]) -> Any:
         """The Python value of one result (or run) dict; raises when it cannot."""
         task_id = int(item["task_id"])

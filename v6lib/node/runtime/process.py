@@ -36,11 +36,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
-from v6lib.node.policies import split_image
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
+from v6lib.rules.node_policy import split_image
 from v6lib.wrappers.contract import HOST_SETTINGS_PREFIX, contract_environment
 
 __all__ = ["ProcessRuntime", "module_for_image"]

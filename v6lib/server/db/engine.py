@@ -13,8 +13,8 @@ from sqlalchemy.pool import NullPool
 from v6lib.errors import ConfigurationError
 from v6lib.private_files import private_sqlite_file
 
-__all__ = ["SQLITE_BEGIN_IMMEDIATE", "is_sqlite", "make_engine", "make_session_factory",
-           "write_options"]
+__all__ = ["SQLITE_BEGIN_IMMEDIATE", "begin_write", "is_sqlite", "make_engine",
+           "make_session_factory", "write_options"]
 
 #: Execution option: start the SQLite transaction with BEGIN IMMEDIATE (take the write
 #: lock first). Ignored by other databases.
@@ -28,6 +28,16 @@ def is_sqlite(engine: Engine) -> bool:
 def write_options() -> dict[str, Any]:
     """Execution options for a transaction that will write."""
     return {SQLITE_BEGIN_IMMEDIATE: True}
+
+
+def begin_write(session: Session) -> None:
+    """Start ``session``'s next transaction as a writer (SQLite: ``BEGIN IMMEDIATE``).
+
+    For a request that committed part of its work early and writes again afterwards;
+    a no-op while a transaction is open.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options=write_options())
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:

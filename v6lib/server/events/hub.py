@@ -32,14 +32,13 @@ from v6lib.server.db.base import utcnow
 from v6lib.server.db.models.event import Event, prune_events
 from v6lib.server.events import watchers
 from v6lib.server.events.ordering import Gap, accept_in_order
-from v6lib.server.events.records import COLUMNS, EventRecord, Match
+from v6lib.server.events.records import CHANNEL, COLUMNS, EventRecord, Match
 
-__all__ = ["CHANNEL", "EventHub"]
+__all__ = ["EventHub"]
 
 log = logging.getLogger(__name__)
 
 #: PostgreSQL NOTIFY channel shared by every server instance on one database.
-CHANNEL = "v6_events"
 _COLUMNS = [getattr(Event, name) for name in COLUMNS]
 _EVENT_TYPES = frozenset(item.value for item in EventType)
 

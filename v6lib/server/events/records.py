@@ -9,7 +9,10 @@ from typing import Any
 
 from v6lib.schemas.event import EventOut
 
-__all__ = ["COLUMNS", "EventRecord", "Match"]
+__all__ = ["CHANNEL", "COLUMNS", "EventRecord", "Match"]
+
+#: The PostgreSQL NOTIFY channel that tells other processes of new events.
+CHANNEL = "v6_events"
 
 #: Columns read from the ``event`` table, in ``EventRecord`` field order.
 COLUMNS = (

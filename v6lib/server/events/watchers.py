@@ -10,14 +10,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-    from v6lib.server.events.hub import EventHub
+from v6lib.server.events.records import CHANNEL
 
-__all__ = ["listen_postgres", "poll_database"]
+__all__ = ["WatchedHub", "listen_postgres", "poll_database"]
+
+
+class WatchedHub(Protocol):
+    """What a watcher needs of the hub it keeps up to date."""
+
+    engine: Engine
+    poll_interval: float
+
+    @property
+    def has_gap(self) -> bool: ...
+
+    def refresh(self, conn: Connection) -> None: ...
+
+    def maybe_prune(self) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +41,7 @@ SAFETY_REFRESH = 1.0
 _RETRY = 0.5
 
 
-def poll_database(hub: EventHub, stop: threading.Event, poke: threading.Event) -> None:
+def poll_database(hub: WatchedHub, stop: threading.Event, poke: threading.Event) -> None:
     """SQLite (and other backends): check for new ids every ``poll_interval``.
 
     ``poke`` is set after a local commit, so in-process waiters do not wait for the tick.
@@ -54,11 +67,9 @@ def poll_database(hub: EventHub, stop: threading.Event, poke: threading.Event) -
             stop.wait(_RETRY)
 
 
-def listen_postgres(hub: EventHub, stop: threading.Event, poke: threading.Event) -> None:
+def listen_postgres(hub: WatchedHub, stop: threading.Event, poke: threading.Event) -> None:
     """PostgreSQL: LISTEN on the hub's channel and read new rows when notified."""
     import psycopg
-
-    from v6lib.server.events.hub import CHANNEL
 
     conninfo = hub.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     while not stop.is_set():
@@ -103,6 +114,6 @@ def _change_probe(conn: Connection) -> Callable[[], object]:
     return data_version
 
 
-def _refresh(hub: EventHub, conn: object) -> None:
-    hub.refresh(conn)  # type: ignore[arg-type]
-    conn.rollback()  # type: ignore[attr-defined]
+def _refresh(hub: WatchedHub, conn: Connection) -> None:
+    hub.refresh(conn)
+    conn.rollback()

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from v6lib.errors import PermissionDenied
+from v6lib.rules.visibility import job_visible
 from v6lib.server.db.models import (
     Collaboration,
     Node,
@@ -46,7 +47,8 @@ def can(
         owner_id: the user who owns the target (a task's creator, the user itself).
         job_id: the target's job; algorithm containers only reach their own job.
     """
-    if principal.is_container and resource in ("task", "run") and job_id != principal.job_id:
+    if principal.is_container and resource in ("task", "run") and \
+            not job_visible(principal.job_id, job_id):
         return False
     orgs = {o for o in organization_ids if o is not None}
     for scope in principal.scopes(resource, operation):

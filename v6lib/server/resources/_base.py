@@ -6,8 +6,8 @@ which both drives parsing here and builds the OpenAPI document, so the two canno
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlencode
@@ -18,9 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from v6lib.errors import PayloadTooLargeError, ValidationError
 from v6lib.schemas.common import Links, Page
+from v6lib.server import json_limits
+from v6lib.server.events.long_polls import LongPollGate, caller_key
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["ListQuery", "Op", "Resource", "page_reply", "parse_body", "parse_query", "reply"]
+__all__ = ["ListQuery", "Op", "Resource", "held_while_waiting", "page_reply", "parse_body",
+           "parse_query", "reply"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,17 +105,17 @@ def _reject_nul(value: Any, where: str) -> None:
 
 
 def parse_body(req: falcon.Request, model: type[M]) -> M:
-    """The JSON body validated against ``model``; 400 names the offending field."""
+    """The JSON body validated against ``model``; 400 names the offending field.
+
+    Bodies nested deeper than ``json_limits.MAX_JSON_DEPTH`` are refused before decoding.
+    """
     max_bytes: int = getattr(req.context, "max_bytes", 10 * 1024 * 1024)
     raw = req.bounded_stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise PayloadTooLargeError(f"request body is above the limit of {max_bytes} bytes")
     if not raw.strip():
         raise ValidationError("a JSON request body is required")
-    try:
-        data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"request body is not valid JSON: {exc}") from None
+    data: Any = json_limits.loads(raw)
     if not isinstance(data, dict):
         raise ValidationError("request body must be a JSON object")
     _reject_nul(data, "body")
@@ -135,6 +138,20 @@ def parse_query(req: falcon.Request, model: type[M]) -> M:
         return model.model_validate(params)
     except pydantic.ValidationError as exc:
         raise _describe(exc, "query") from None
+
+
+@contextmanager
+def held_while_waiting(long_polls: LongPollGate, ctx: ServiceContext,
+                       timeout: float) -> Iterator[None]:
+    """A long-poll slot for the caller while its request waits up to ``timeout`` seconds.
+
+    A request that does not wait (``timeout`` 0) needs none and is never refused.
+    """
+    if timeout <= 0:
+        yield
+        return
+    with long_polls.hold(caller_key(ctx.me)):
+        yield
 
 
 def reply(resp: falcon.Response, body: BaseModel, status: int = 200) -> None:

@@ -6,7 +6,8 @@ import falcon
 from pydantic import BaseModel, ConfigDict, Field
 
 from v6lib.schemas.event import EventsOut
-from v6lib.server.resources._base import Op, Resource, parse_query, reply
+from v6lib.server.events.long_polls import LongPollGate
+from v6lib.server.resources._base import Op, Resource, held_while_waiting, parse_query, reply
 from v6lib.server.services import events as svc
 from v6lib.server.services.context import MAX_EVENT_TIMEOUT
 
@@ -21,13 +22,17 @@ class EventQuery(BaseModel):
 
 
 class EventCollection(Resource):
-    api = {"get": Op("Events newer than `since`, waiting up to `timeout` seconds",
-                     EventsOut, query=EventQuery)}
+    api = {"get": Op("Events newer than `since`, waiting up to `timeout` seconds (a caller "
+                     "holds few waits at once: 429; a busy server: 503, with Retry-After)",
+                     EventsOut, query=EventQuery, errors=(400, 429, 503))}
 
-    def __init__(self, hub: object) -> None:
+    def __init__(self, hub: object, long_polls: LongPollGate) -> None:
         self.hub = hub
+        self.long_polls = long_polls
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, EventQuery)
-        events, cursor = svc.wait_for_events(self.ctx(req), self.hub, q.since, q.timeout)
+        ctx = self.ctx(req)
+        with held_while_waiting(self.long_polls, ctx, q.timeout):
+            events, cursor = svc.wait_for_events(ctx, self.hub, q.since, q.timeout)
         reply(resp, EventsOut(events=events, cursor=cursor))

@@ -14,6 +14,7 @@ from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, re
 from v6lib.server.resources._crud import Deleting, Editing, Listing, Reading, service
 from v6lib.server.services import nodes as svc
 from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.node_liveness import node_status
 
 __all__ = ["NodeApiKey", "NodeCollection", "NodeItem", "node_out"]
 
@@ -21,7 +22,7 @@ __all__ = ["NodeApiKey", "NodeCollection", "NodeItem", "node_out"]
 def node_out(ctx: ServiceContext, node: Node) -> NodeOut:
     return NodeOut(id=node.id, name=node.name, organization_id=node.organization_id,
                    collaboration_id=node.collaboration_id,
-                   status=svc.node_status(node, ctx),  # type: ignore[arg-type]
+                   status=node_status(node, ctx.now(), ctx.settings),  # type: ignore[arg-type]
                    last_seen_at=node.last_seen_at)
 
 

@@ -9,7 +9,15 @@ from v6lib.schemas._base import DbId
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn, TaskOut
 from v6lib.schemas.token import Message
-from v6lib.server.resources._base import ListQuery, Op, Resource, parse_query, reply
+from v6lib.server.events.long_polls import LongPollGate
+from v6lib.server.resources._base import (
+    ListQuery,
+    Op,
+    Resource,
+    held_while_waiting,
+    parse_query,
+    reply,
+)
 from v6lib.server.resources._crud import Creating, Deleting, Listing, Reading, service
 from v6lib.server.services import events as event_svc
 from v6lib.server.services import tasks as svc
@@ -62,13 +70,17 @@ class TaskKill(Resource):
 
 
 class TaskWait(Resource):
-    api = {"get": Op("Long-poll until every run of the task is final (timeout <= 60 s)",
-                     TaskOut, query=WaitQuery, errors=(404,))}
+    api = {"get": Op("Long-poll until every run of the task is final (timeout <= 60 s; a "
+                     "caller holds few waits at once: 429; a busy server: 503, with "
+                     "Retry-After)", TaskOut, query=WaitQuery, errors=(404, 429, 503))}
 
-    def __init__(self, hub: object) -> None:
+    def __init__(self, hub: object, long_polls: LongPollGate) -> None:
         self.hub = hub
+        self.long_polls = long_polls
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         q = parse_query(req, WaitQuery)
-        task = event_svc.wait_for_task(self.ctx(req), self.hub, id, q.timeout)
+        ctx = self.ctx(req)
+        with held_while_waiting(self.long_polls, ctx, q.timeout):
+            task = event_svc.wait_for_task(ctx, self.hub, id, q.timeout)
         reply(resp, TaskOut.model_validate(task))

@@ -29,22 +29,24 @@ __all__ = ["ContainerToken", "NodeToken", "PasswordChangeResource", "RecoverLost
 
 class UserToken(Resource):
     auth = False
-    api = {"post": Op("Log in as a user (password, optional TOTP code)", UserTokenOut,
-                      body=UserLogin, auth=False, errors=(400, 401, 429))}
+    api = {"post": Op("Log in as a user (password, TOTP code when the account has one); "
+                      "attempts are throttled per username and client address",
+                      UserTokenOut, body=UserLogin, auth=False, errors=(400, 401, 429))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, logins.login_user(self.ctx(req), parse_body(req, UserLogin)))
+        reply(resp, logins.login_user(self.ctx(req), parse_body(req, UserLogin),
+                                      client=req.context.client_address))
 
 
 class NodeToken(Resource):
     auth = False
-    api = {"post": Op("Log in as a node with its API key (bad keys are rate limited per "
-                      "client address)", NodeTokenOut, body=NodeLogin, auth=False,
-                      errors=(400, 401, 429))}
+    api = {"post": Op("Log in as a node with its API key; attempts are throttled per key "
+                      "selector and client address", NodeTokenOut, body=NodeLogin,
+                      auth=False, errors=(400, 401, 429))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         reply(resp, logins.login_node(self.ctx(req), parse_body(req, NodeLogin).api_key,
-                                      client=req.remote_addr or ""))
+                                      client=req.context.client_address))
 
 
 class ContainerToken(Resource):
@@ -69,7 +71,8 @@ class PasswordChangeResource(Resource):
                       errors=(400, 401))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, accounts.change_password(self.ctx(req), parse_body(req, PasswordChange)))
+        reply(resp, accounts.change_password(self.ctx(req), parse_body(req, PasswordChange),
+                                             client=req.context.client_address))
 
 
 class RecoverLostResource(Resource):
@@ -80,7 +83,7 @@ class RecoverLostResource(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         reply(resp, recovery.request_recovery(self.ctx(req), parse_body(req, RecoverLost),
-                                              "password", client=req.remote_addr or ""))
+                                              "password", client=req.context.client_address))
 
 
 class RecoverResetResource(Resource):
@@ -100,7 +103,7 @@ class RecoverMfaLostResource(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         reply(resp, recovery.request_recovery(self.ctx(req), parse_body(req, RecoverLost),
-                                              "mfa", client=req.remote_addr or ""))
+                                              "mfa", client=req.context.client_address))
 
 
 class RecoverMfaResetResource(Resource):
@@ -110,4 +113,5 @@ class RecoverMfaResetResource(Resource):
                       body=RecoverMfaReset, auth=False, errors=(400, 401, 429))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        reply(resp, recovery.reset_mfa(self.ctx(req), parse_body(req, RecoverMfaReset)))
+        reply(resp, recovery.reset_mfa(self.ctx(req), parse_body(req, RecoverMfaReset),
+                                       client=req.context.client_address))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError
 from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost, PasswordPolicy
+from v6lib.server.auth.throttle import ThrottlePolicy
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.mail import Mailer
 from v6lib.server.permissions.principal import Principal
@@ -39,8 +40,8 @@ class ServiceSettings:
 
     kdf_cost: KdfCost = DEFAULT_COST
     password_policy: PasswordPolicy = field(default_factory=PasswordPolicy)
-    max_failed_logins: int = 5
-    lockout_minutes: float = 15
+    # how fast one address may try one account (``auth.throttle``)
+    login_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     mfa_required: bool = False
     container_token_ttl: timedelta = timedelta(hours=24)
     # account recovery: token lifetime, and requests per account/address per window

@@ -1,9 +1,13 @@
-"""Log-in use cases: users (password, lockout, TOTP), nodes (API key), containers, refresh."""
+"""Log-in use cases: users (password, TOTP), nodes (API key), containers, refresh.
+
+User and node logins are throttled per (account, client address) before anything is
+checked (``services.login_throttle``), and every failed user login gets the same
+answer, whether the name, the password or the two-factor code was wrong.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from v6lib.errors import (
     AuthenticationError,
@@ -21,120 +25,104 @@ from v6lib.schemas.token import (
     UserTokenOut,
 )
 from v6lib.server.auth import mfa
-from v6lib.server.auth.lockout import lockout_error, next_failed_attempts, remaining_lockout
 from v6lib.server.auth.passwords import dummy_verify, hash_secret, needs_rehash, verify_secret
-from v6lib.server.db.models import LoginFailure, Node, Run, Task, User
+from v6lib.server.db.engine import begin_write
+from v6lib.server.db.models import Node, Run, Task, User
+from v6lib.server.services import login_throttle, node_liveness, nodes
 from v6lib.server.services.context import ServiceContext
-from v6lib.server.services.nodes import authenticate_node
 
-__all__ = ["check_token_generation", "container_token", "login_node", "login_user",
-           "record_failed_login", "refresh_tokens", "user_token_claims"]
+__all__ = ["BAD_LOGIN", "check_token_generation", "container_token", "login_node",
+           "login_user", "refresh_tokens", "token_claims"]
 
-_BAD_LOGIN = "invalid username or password"
+#: The one answer to every failed user login: it never tells which part was wrong, so
+#: it cannot reveal that a password was right but the two-factor code missing.
+BAD_LOGIN = ("invalid username, password or two-factor code (accounts with two-factor "
+             "authentication send the current code as mfa_code)")
 
 
-def record_failed_login(ctx: ServiceContext, user: User) -> None:
-    """Count a wrong password or code towards ``user``'s lockout, and commit that."""
-    now = ctx.now()
-    user.failed_login_attempts = next_failed_attempts(
-        user.failed_login_attempts or 0, user.last_failed_login_at, now,
-        lockout_minutes=ctx.settings.lockout_minutes)
-    user.last_failed_login_at = now
-    # NOTE: committed on purpose before the error is raised; the request's rollback
-    # must not forget the failed attempt, or lockout could never trigger.
-    ctx.session.commit()
+def _enrolment(secret: str, username: str) -> MFARequiredError:
+    """The answer that hands out a TOTP secret; only ever given after the password."""
+    return MFARequiredError(
+        "this server requires two-factor authentication: add the secret to an "
+        "authenticator app and log in again with mfa_code",
+        details={"otp_secret": secret,
+                 "provisioning_uri": mfa.provisioning_uri(secret, username)})
 
 
 def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> None:
+    """Accept the login's TOTP code, or raise.
+
+    While the account has not yet used a code (enrolment on a server that requires
+    two-factor authentication) a login without one gets the secret (again), so a lost
+    answer does not lock the person out; afterwards every missing, wrong or reused code
+    gets ``BAD_LOGIN``.
+    """
+    enrolling = ctx.settings.mfa_required and user.mfa_last_step is None
     if user.mfa_secret is None:
         if not ctx.settings.mfa_required:
             return
-        user.mfa_secret = mfa.new_secret()
-        ctx.session.commit()
-        raise MFARequiredError(
-            "this server requires two-factor authentication: add the secret to an "
-            "authenticator app and log in again with mfa_code",
-            details={"otp_secret": user.mfa_secret,
-                     "provisioning_uri": mfa.provisioning_uri(user.mfa_secret,
-                                                              user.username)})
-    if not code:
-        raise MFARequiredError("a two-factor code is needed: log in again with mfa_code")
+        user.mfa_secret = secret = mfa.new_secret()
+        ctx.session.commit()  # NOTE: kept although the request answers 401
+        raise _enrolment(secret, user.username)
+    if not code and enrolling:
+        raise _enrolment(user.mfa_secret, user.username)
     step = mfa.matching_step(user.mfa_secret, code, ctx.now())
     if step is None or (user.mfa_last_step is not None and step <= user.mfa_last_step):
-        record_failed_login(ctx, user)
-        raise AuthenticationError("invalid or already used two-factor code")
+        raise AuthenticationError(BAD_LOGIN)
     user.mfa_last_step = step
 
 
-def login_user(ctx: ServiceContext, payload: UserLogin) -> UserTokenOut:
+def login_user(ctx: ServiceContext, payload: UserLogin, *, client: str = "") -> UserTokenOut:
+    """Log a user in from the address ``client``.
+
+    Raises:
+        RateLimitedError: ``client`` made too many attempts on this username lately.
+        AuthenticationError: ``BAD_LOGIN``, whatever was wrong.
+        MFARequiredError: enrolment; the password was right, here is the TOTP secret.
+    """
+    subject = login_throttle.user_subject(payload.username)
+    # NOTE: read before ``admit`` commits; from then on no transaction is open while
+    # the password is checked.
     user = ctx.session.scalars(select(User).where(User.username == payload.username)).first()
+    login_throttle.admit(ctx, subject, client)
     if user is None:
         dummy_verify(payload.password)
-        raise AuthenticationError(_BAD_LOGIN)
-    left = remaining_lockout(user.failed_login_attempts or 0, user.last_failed_login_at,
-                             ctx.now(), max_attempts=ctx.settings.max_failed_logins,
-                             lockout_minutes=ctx.settings.lockout_minutes)
-    if left:
-        raise lockout_error(left)
+        raise AuthenticationError(BAD_LOGIN)
     if not verify_secret(user.password_hash, payload.password):
-        record_failed_login(ctx, user)
-        raise AuthenticationError(_BAD_LOGIN)
+        raise AuthenticationError(BAD_LOGIN)
+    begin_write(ctx.session)
     _check_mfa(ctx, user, payload.mfa_code)
-    user.failed_login_attempts = 0
-    user.last_failed_login_at = None
+    login_throttle.forget(ctx, subject, client)
     if needs_rehash(user.password_hash, cost=ctx.settings.kdf_cost):
         # the cost was raised (or lowered) since this hash was made: upgrade it now,
         # the only moment the plain password is at hand
         user.password_hash = hash_secret(payload.password, cost=ctx.settings.kdf_cost)
     api = ctx.settings.api_path
-    claims = user_token_claims(user)
+    claims = token_claims(user)
     return UserTokenOut(
         access_token=ctx.tokens.issue_access("user", user.id, claims),
         refresh_token=ctx.tokens.issue_refresh("user", user.id, claims),
         user_url=f"{api}/user/{user.id}", refresh_url=f"{api}/token/refresh")
 
 
-def _node_failures(ctx: ServiceContext, client: str) -> LoginFailure | None:
-    return ctx.session.get(LoginFailure, f"node:{client}"[:100])
-
-
-def _record_node_failure(ctx: ServiceContext, client: str,
-                         row: LoginFailure | None) -> None:
-    now = ctx.now()
-    if row is None:
-        row = LoginFailure(key=f"node:{client}"[:100], failed_attempts=0)
-        ctx.session.add(row)
-    row.failed_attempts = next_failed_attempts(
-        row.failed_attempts or 0, row.last_failed_at, now,
-        lockout_minutes=ctx.settings.lockout_minutes)
-    row.last_failed_at = now
-    try:
-        # NOTE: committed before the error is raised, as for users (see record_failed_login)
-        ctx.session.commit()
-    except IntegrityError:  # a concurrent failure from the same address created the row
-        ctx.session.rollback()
-
-
 def login_node(ctx: ServiceContext, api_key: str, *, client: str = "") -> NodeTokenOut:
-    """Log a node in. Bad API keys are counted per client address: after
-    ``max_failed_logins`` of them that address waits ``lockout_minutes`` (429)."""
-    failures = _node_failures(ctx, client)
-    if failures is not None:
-        left = remaining_lockout(failures.failed_attempts or 0, failures.last_failed_at,
-                                 ctx.now(), max_attempts=ctx.settings.max_failed_logins,
-                                 lockout_minutes=ctx.settings.lockout_minutes)
-        if left:
-            raise lockout_error(left)
-    try:
-        node = authenticate_node(ctx, api_key)
-    except AuthenticationError:
-        _record_node_failure(ctx, client, failures)
-        raise
-    if failures is not None:
-        ctx.session.delete(failures)
+    """Log a node in with its API key from the address ``client``.
+
+    Attempts are throttled per (key selector, address): an attacker guessing one
+    node's secret slows down only itself, and garbage keys share one bucket per
+    address, so neither locks out a node behind the same address or proxy.
+    """
+    key, node = nodes.find_by_key(ctx.session, api_key)
+    subject = login_throttle.node_subject(None if key is None else key.selector)
+    login_throttle.admit(ctx, subject, client)
+    node = nodes.check_key(api_key, key, node)
+    begin_write(ctx.session)
+    node_liveness.mark_seen(node, ctx.now())
+    login_throttle.forget(ctx, subject, client)
+    claims = token_claims(node)
     return NodeTokenOut(
-        access_token=ctx.tokens.issue_access("node", node.id),
-        refresh_token=ctx.tokens.issue_refresh("node", node.id),
+        access_token=ctx.tokens.issue_access("node", node.id, claims),
+        refresh_token=ctx.tokens.issue_refresh("node", node.id, claims),
         node_url=f"{ctx.settings.api_path}/node/{node.id}", id=node.id)
 
 
@@ -157,10 +145,13 @@ def container_token(ctx: ServiceContext, payload: ContainerTokenIn) -> Container
             "initializing or active runs")
     if payload.image != task.image:
         raise PermissionDenied(f"image {payload.image!r} is not the image of task {task.id}")
+    node = ctx.session.get(Node, me.node_id)
+    assert node is not None  # the caller authenticated as this node
+    # NOTE: the node's token generation: a reset of its API key ends these tokens too
     claims = {"run_id": run.id, "task_id": task.id, "job_id": task.job_id,
               "collaboration_id": task.collaboration_id,
               "organization_id": run.organization_id, "node_id": me.node_id,
-              "image": task.image}
+              "image": task.image, **token_claims(node)}
     token = ctx.tokens.issue_access("container", run.id, claims,
                                     ttl=ctx.settings.container_token_ttl)
     return ContainerTokenOut(container_token=token)
@@ -173,25 +164,24 @@ def refresh_tokens(ctx: ServiceContext, refresh_token: str) -> RefreshOut:
     subject_row = ctx.session.get(model, subject)
     if subject_row is None:
         raise AuthenticationError(f"the {kind} of this token no longer exists")
-    extra: dict[str, int] = {}
-    if isinstance(subject_row, User):
-        check_token_generation(subject_row, claims)
-        extra = user_token_claims(subject_row)
+    check_token_generation(subject_row, claims)
+    extra = token_claims(subject_row)
     return RefreshOut(access_token=ctx.tokens.issue_access(kind, subject, extra),
                       refresh_token=ctx.tokens.issue_refresh(kind, subject, extra))
 
 
-def user_token_claims(user: User) -> dict[str, int]:
-    """The claims a user token carries: the user's current token generation."""
-    return {"gen": int(user.token_generation or 0)}
+def token_claims(subject: User | Node) -> dict[str, int]:
+    """The claims a user or node token carries: its subject's current token generation."""
+    return {"gen": int(subject.token_generation or 0)}
 
 
-def check_token_generation(user: User, claims: dict) -> None:
-    """Refuse a user token issued before the user's last password change or reset.
+def check_token_generation(subject: User | Node, claims: dict) -> None:
+    """Refuse a token issued before its user's last password change or reset, or before
+    its node's last API key reset.
 
     A counter, not a time: a token issued in the same second as the change is still
     refused. Tokens without the claim count as generation 0.
     """
-    if claims.get("gen", 0) != (user.token_generation or 0):
-        raise AuthenticationError("token issued before the last password change; "
-                                  "log in again")
+    if claims.get("gen", 0) != (subject.token_generation or 0):
+        what = "password change" if isinstance(subject, User) else "API key reset"
+        raise AuthenticationError(f"token issued before the last {what}; log in again")

@@ -1,50 +1,68 @@
 """Node use cases; API keys are shown once and stored only as a KDF hash.
 
-A key is found by ``api_key_lookup`` (a short SHA-256 digest, indexed) and proven by
-``api_key_hash`` (argon2), so node login costs one indexed query and one KDF check.
+A key ``<selector>.<secret>`` (``auth.api_keys``) is found by its random selector
+(stored in clear, indexed) and proven by ``api_key_hash``, the argon2 hash of the
+secret, so node login costs one indexed query and one KDF check, and nothing stored
+lets anyone check a guessed secret faster than argon2.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError, NotFoundError, ValidationError
 from v6lib.schemas.node import NodeIn, NodePatch
-from v6lib.server.auth.passwords import KdfCost, hash_secret, verify_secret
+from v6lib.server.auth.api_keys import ApiKey, new_api_key, parse_api_key
+from v6lib.server.auth.passwords import KdfCost, dummy_verify, hash_secret, verify_secret
 from v6lib.server.db.models import Collaboration, Node, Organization
 from v6lib.server.permissions.policy import require, require_own_organization, visible_filter
+from v6lib.server.services import node_liveness
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
 
-__all__ = ["api_key_lookup", "authenticate_node", "create_node", "delete_node", "get_node",
-           "list_nodes", "new_api_key", "reset_api_key", "set_api_key", "update_node"]
+__all__ = ["BAD_API_KEY", "authenticate_node", "check_key", "count_old_format_keys",
+           "create_node", "delete_node", "find_by_key", "get_node", "issue_api_key",
+           "list_nodes", "reset_api_key", "set_api_key", "update_node"]
 
-
-def new_api_key() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def api_key_lookup(api_key: str) -> str:
-    """Index digest of a key: enough to find the row, not enough to log in."""
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:32]
+#: The one answer to every failed node login, whatever was wrong with the key.
+BAD_API_KEY = ("invalid api key (keys have the form <selector>.<secret>; a key issued "
+               "before that format must be replaced: ask an administrator to reset it)")
 
 
 def set_api_key(node: Node, api_key: str, cost: KdfCost) -> None:
-    node.api_key_lookup = api_key_lookup(api_key)
-    node.api_key_hash = hash_secret(api_key, cost=cost)
+    """Store ``api_key`` (``selector.secret``) on ``node``: the selector, a hash of the secret.
+
+    Also bumps the node's token generation, so tokens issued under the previous key
+    (access and refresh) stop working at once.
+
+    Raises:
+        ValidationError: ``api_key`` is not of the ``selector.secret`` form.
+    """
+    key = parse_api_key(api_key)
+    if key is None:
+        raise ValidationError("api_key: a node API key has the form <selector>.<secret> "
+                              "(16 and at least 32 URL-safe base64 characters)",
+                              details={"field": "api_key"})
+    node.api_key_selector = key.selector
+    node.api_key_hash = hash_secret(key.secret, cost=cost)
+    node.token_generation = (node.token_generation or 0) + 1
 
 
-def node_status(node: Node, ctx: ServiceContext) -> str:
-    """``online`` while the node was seen recently; otherwise ``offline``."""
-    if node.last_seen_at is None:
-        return "offline"
-    return "online" if ctx.now() - node.last_seen_at < ctx.settings.node_offline_after \
-        else "offline"
+def issue_api_key(node: Node, cost: KdfCost) -> str:
+    """Give ``node`` a fresh key and return its text (the only time it exists)."""
+    api_key = str(new_api_key())
+    set_api_key(node, api_key, cost)
+    return api_key
+
+
+def count_old_format_keys(session: Session) -> int:
+    """Nodes whose key predates the ``selector.secret`` format: they cannot log in."""
+    return int(session.scalar(select(func.count()).select_from(Node).where(
+        Node.api_key_selector.is_(None))) or 0)
 
 
 def list_nodes(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
@@ -80,10 +98,9 @@ def create_node(ctx: ServiceContext, payload: NodeIn) -> tuple[Node, str]:
         raise ValidationError(
             f"organization_id: organization {org_id} is not a member of collaboration "
             f"{collab.id}", details={"field": "organization_id"})
-    api_key = new_api_key()
     node = Node(name=payload.name or f"{org.name} - {collab.name}", organization_id=org.id,
                 collaboration_id=collab.id, status="offline")
-    set_api_key(node, api_key, ctx.settings.kdf_cost)
+    api_key = issue_api_key(node, ctx.settings.kdf_cost)
     ctx.session.add(node)
     flush_unique(ctx, f"a node for organization {org.id} in collaboration {collab.id}")
     return node, api_key
@@ -113,19 +130,39 @@ def reset_api_key(ctx: ServiceContext, node_id: int) -> str:
             collaboration_id=node.collaboration_id)
     require_own_organization(ctx.me, "edit", "node", node.organization_id,
                              "reset its nodes' API keys")
-    api_key = new_api_key()
-    set_api_key(node, api_key, ctx.settings.kdf_cost)
+    api_key = issue_api_key(node, ctx.settings.kdf_cost)
     ctx.session.flush()
     return api_key
 
 
+def find_by_key(session: Session, api_key: str) -> tuple[ApiKey | None, Node | None]:
+    """The parsed key and the node its selector names (either may be None). No check."""
+    key = parse_api_key(api_key)
+    if key is None:
+        return None, None
+    return key, session.scalars(select(Node).where(Node.api_key_selector == key.selector)).first()
+
+
+def check_key(api_key: str, key: ApiKey | None, node: Node | None) -> Node:
+    """``node`` when ``key`` proves it, else ``AuthenticationError(BAD_API_KEY)``.
+
+    Every failure (malformed key, unknown selector, wrong secret) costs one KDF check
+    and gets the same answer, so neither timing nor message tells them apart.
+    """
+    if key is None or node is None:
+        dummy_verify(api_key)
+        raise AuthenticationError(BAD_API_KEY)
+    if not verify_secret(node.api_key_hash, key.secret):
+        raise AuthenticationError(BAD_API_KEY)
+    return node
+
+
 def authenticate_node(ctx: ServiceContext, api_key: str) -> Node:
-    """The node owning ``api_key``; marks it seen. Raises ``AuthenticationError``."""
-    candidates = ctx.session.scalars(
-        select(Node).where(Node.api_key_lookup == api_key_lookup(api_key))).all()
-    for node in candidates:
-        if verify_secret(node.api_key_hash, api_key):
-            node.last_seen_at = ctx.now()
-            node.status = "online"
-            return node
-    raise AuthenticationError("invalid api key")
+    """The node owning ``api_key``; marks it seen. Raises ``AuthenticationError``.
+
+    Not throttled: for in-process callers; HTTP logins go through ``logins.login_node``.
+    """
+    key, node = find_by_key(ctx.session, api_key)
+    node = check_key(api_key, key, node)
+    node_liveness.mark_seen(node, ctx.now())
+    return node

@@ -20,19 +20,18 @@ import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError, ConflictError, NotFoundError, RateLimitedError
 from v6lib.schemas.token import Message, RecoverLost, RecoverMfaReset, RecoverReset
-from v6lib.server.auth.lockout import lockout_error, next_failed_attempts, remaining_lockout
 from v6lib.server.auth.passwords import verify_secret
 from v6lib.server.auth.reset_tokens import Purpose, new_token, token_digest
-from v6lib.server.db.models import LoginFailure, User
+from v6lib.server.client_address import source_key
+from v6lib.server.db.models import User
 from v6lib.server.mail import Mail, Mailer
+from v6lib.server.services import login_throttle
 from v6lib.server.services.accounts import end_sessions, set_password
 from v6lib.server.services.context import ServiceContext, ServiceSettings
-from v6lib.server.services.logins import record_failed_login
 
 __all__ = ["admin_reset_token", "issue_reset_token", "recovery_mail", "request_recovery",
            "reset_mfa", "reset_password"]
@@ -108,28 +107,15 @@ def _retry_error(left: timedelta) -> RateLimitedError:
 def _throttle(ctx: ServiceContext, what: str, value: str, limit: int) -> None:
     """Count one request for ``what`` ``value``; refuse once ``limit`` are recent.
 
-    Counted in the ``login_failure`` table, so every worker and instance sees the
-    same count. The value is hashed: no email address of a non-user is stored.
+    Counted in the login throttle's table, so every worker and instance sees the same
+    count. The value is hashed: no email address of a non-user is stored.
     """
-    key = f"recover:{what}:" + hashlib.sha256(value.encode()).hexdigest()[:40]
-    now, window = ctx.now(), ctx.settings.recovery_window_minutes
-    row = ctx.session.get(LoginFailure, key)
-    if row is None:
-        row = LoginFailure(key=key, failed_attempts=0)
-        try:
-            with ctx.session.begin_nested():
-                ctx.session.add(row)
-        except IntegrityError:  # a concurrent request made it
-            row = ctx.session.get(LoginFailure, key)
-            if row is None:
-                raise
-    left = remaining_lockout(row.failed_attempts or 0, row.last_failed_at, now,
-                             max_attempts=limit, lockout_minutes=window)
-    if left:
+    subject = f"recover:{what}:" + hashlib.sha256(value.encode()).hexdigest()[:40]
+    left = login_throttle.count_request(
+        ctx, subject, "*", limit=limit,
+        window=timedelta(minutes=ctx.settings.recovery_window_minutes))
+    if left is not None:
         raise _retry_error(left)
-    row.failed_attempts = next_failed_attempts(row.failed_attempts or 0, row.last_failed_at,
-                                               now, lockout_minutes=window)
-    row.last_failed_at = now
 
 
 def _send_after_commit(session: Session, mailer: Mailer, mail: Mail) -> None:
@@ -146,7 +132,7 @@ def request_recovery(ctx: ServiceContext, payload: RecoverLost, purpose: Purpose
     """
     identifier = (payload.username or payload.email or "").strip().lower()
     _throttle(ctx, "account", identifier, ctx.settings.recovery_per_account)
-    _throttle(ctx, "address", client, ctx.settings.recovery_per_address)
+    _throttle(ctx, "address", source_key(client), ctx.settings.recovery_per_address)
     column = User.username == payload.username if payload.username else \
         User.email == payload.email
     user = ctx.session.scalars(select(User).where(column)).first()
@@ -196,20 +182,19 @@ def reset_password(ctx: ServiceContext, payload: RecoverReset) -> Message:
     return Message(msg="password reset; log in with the new password")
 
 
-def reset_mfa(ctx: ServiceContext, payload: RecoverMfaReset) -> Message:
+def reset_mfa(ctx: ServiceContext, payload: RecoverMfaReset, *, client: str = "") -> Message:
     """Remove the user's second factor, given a two-factor reset token and the password.
 
-    A wrong password counts towards the login lockout and leaves the token valid.
+    A wrong password counts against the login throttle of (account, ``client``), like a
+    failed login, and leaves the token valid.
     """
     user = _token_holder(ctx, payload.reset_token, "mfa")
-    left = remaining_lockout(user.failed_login_attempts or 0, user.last_failed_login_at,
-                             ctx.now(), max_attempts=ctx.settings.max_failed_logins,
-                             lockout_minutes=ctx.settings.lockout_minutes)
-    if left:
-        raise lockout_error(left)
+    subject = login_throttle.user_subject(user.username)
+    login_throttle.admit(ctx, subject, client)  # commits: the count survives a refusal
+    user = _token_holder(ctx, payload.reset_token, "mfa")
     if not verify_secret(user.password_hash, payload.password):
-        record_failed_login(ctx, user)
         raise AuthenticationError("password is wrong")
+    login_throttle.forget(ctx, subject, client)
     user.mfa_secret = None
     user.mfa_last_step = None
     end_sessions(user)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 
 from v6lib.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from v6lib.rules.task_requests import subtask_databases, unreachable_organizations
+from v6lib.rules.task_status import KILL_REASON
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn
 from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
@@ -102,13 +104,8 @@ def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
                 f"{payload.collaboration_id}", details={"field": "study_id"})
         allowed &= set(study.organization_ids)
     wanted = [o.id for o in payload.organizations]
-    refused = [o for o in wanted if o not in allowed]
-    if refused:
-        raise ValidationError(
-            f"organizations: {refused} have no node in collaboration "
-            f"{payload.collaboration_id}" + (" or are not in the study"
-                                             if payload.study_id is not None else ""),
-            details={"field": "organizations", "organization_ids": refused})
+    unreachable_organizations(wanted, allowed, collaboration_id=payload.collaboration_id,
+                              study=payload.study_id is not None)
     return {o: nodes[o] for o in wanted}
 
 
@@ -133,10 +130,12 @@ def _databases(ctx: ServiceContext, payload: TaskIn) -> list[dict]:
     Algorithm code calls ``client.task.create(...)`` without databases and expects the
     subtask to run on the same data as itself, whichever client sent the request.
     """
-    if ctx.me.is_container and "databases" not in payload.model_fields_set:
-        parent = ctx.session.get(Task, ctx.me.task_id)
-        return [dict(d) for d in (parent.databases if parent is not None else [])]
-    return [d.model_dump(exclude_none=True) for d in payload.databases]
+    requested = [d.model_dump(exclude_none=True) for d in payload.databases]
+    if not ctx.me.is_container:
+        return requested
+    parent = ctx.session.get(Task, ctx.me.task_id)
+    return subtask_databases(requested if "databases" in payload.model_fields_set else None,
+                             parent.databases if parent is not None else None)
 
 
 def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
@@ -181,7 +180,7 @@ def kill_runs(ctx: ServiceContext, task_ids: list[int]) -> int:
     for run in runs:
         run.status = RunStatus.KILLED.value
         run.finished_at = now
-        run.reason = "killed by user"
+        run.reason = KILL_REASON
         ctx.events.publish(ctx.session, "task_killed", task_id=run.task_id, run_id=run.id,
                            organization_id=run.organization_id,
                            collaboration_id=tasks[run.task_id].collaboration_id,

@@ -60,7 +60,7 @@ def create_user(ctx: ServiceContext, payload: UserIn) -> User:
         username=payload.username, email=payload.email, firstname=payload.firstname,
         lastname=payload.lastname, organization_id=org_id,
         password_hash=hash_secret(payload.password, cost=ctx.settings.kdf_cost),
-        roles=roles, rules=rules, failed_login_attempts=0,
+        roles=roles, rules=rules,
     )
     ctx.session.add(user)
     flush_unique(ctx, f"a user named {payload.username!r} (or with this email)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .collaboration import Collaboration as Collaboration
 from .collaboration import collaboration_organization as collaboration_organization
 from .event import Event as Event
-from .login_failure import LoginFailure as LoginFailure
+from .login_throttle import LoginThrottle as LoginThrottle
 from .membership_consent import MembershipConsent as MembershipConsent
 from .meta import ServerMeta as ServerMeta
 from .node import Node as Node
@@ -26,7 +26,7 @@ from .user import User as User
 __all__ = [
     "Collaboration",
     "Event",
-    "LoginFailure",
+    "LoginThrottle",
     "MembershipConsent",
     "Node",
     "Organization",

@@ -26,8 +26,6 @@ class User(IdMixin, CreatedAtMixin, Base):
     mfa_secret: Mapped[str | None] = mapped_column(String(64))
     # TOTP time step of the last accepted code: a code is accepted once only.
     mfa_last_step: Mapped[int | None] = mapped_column(Integer)
-    failed_login_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_login_at: Mapped[datetime | None]
     # Tokens issued before this moment are refused (password change, reset).
     password_changed_at: Mapped[datetime | None]
     # Goes up by one on every password change or reset; user tokens carry the value

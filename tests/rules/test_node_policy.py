@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from v6lib.errors import ConfigurationError
-from v6lib.node.policies import NodePolicy, RunRequest, evaluate, image_allowed, split_image
+from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate, image_allowed, split_image
 
 DIGEST = "82becede498899ec668628e7cb0ad87b6e1c371cb8a1e597d83a47fac21d6af3"
 

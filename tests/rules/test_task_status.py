@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from v6lib.rules.task_status import derive_task_status
 from v6lib.schemas.run_status import RunStatus
-from v6lib.server.services.task_status import derive_task_status
 
 P, INIT, A, C = "pending", "initializing", "active", "completed"
 

@@ -1,7 +1,7 @@
 """Membership needs both sides' consent; ids are never reused on SQLite (AUTOINCREMENT).
 
-Revision ID: 0004b
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import v6lib.server.db.base
 
-revision = '0004b'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,105 @@
+"""Fair long-polling: caps on the requests that hold a thread while they wait.
+
+``GET /event`` and ``GET /task/{id}/wait`` with a timeout hold one of the worker's
+threads for up to a minute. Without limits, one caller (any user, a Viewer included)
+could hold them all and the server would stop answering anything else. So, per worker
+process:
+
+* each caller (a user, a node, an algorithm container's run) holds at most
+  ``per_caller`` long-polls; more are answered at once with 429 and ``Retry-After``;
+* all callers together hold at most ``slots`` long-polls, fewer than the worker's
+  threads (``long_poll_slots``), so some threads always stay free for other requests.
+  Polls beyond that are answered at once with 503 ``server_busy`` and ``Retry-After``.
+
+Why 503 rather than an early empty answer: an empty 200 looks like "no events yet" and
+a client that ignores ``Retry-After`` would poll again at once, spinning against a
+server that is already at capacity; 503 is an error every client of this API already
+backs off on (the node's event loop, the task waits), and proxies and monitoring read
+it as overload. Why in memory and per process: threads belong to a process, and the
+check must cost nothing on the way in.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from v6lib.errors import RateLimitedError, ServerBusyError
+from v6lib.server.permissions.principal import Principal
+
+__all__ = ["RETRY_AFTER_SECONDS", "LongPollGate", "caller_key", "long_poll_slots"]
+
+#: How long a refused long-poll is asked to wait before trying again.
+RETRY_AFTER_SECONDS = 5
+
+
+def long_poll_slots(threads: int) -> int:
+    """Long-polls a worker with ``threads`` threads may hold: a quarter of the threads
+    (at least one) is kept for everything else; a single-threaded worker holds none."""
+    return max(0, threads - max(1, math.ceil(threads / 4)))
+
+
+def caller_key(principal: Principal) -> str:
+    """Whose long-polls count together: one user, one node, one container run."""
+    if principal.is_user:
+        return f"user:{principal.user_id}"
+    if principal.is_node:
+        return f"node:{principal.node_id}"
+    return f"container:{principal.run_id}"
+
+
+class LongPollGate:
+    """Counts the long-polls in progress in this process.
+
+    Args:
+        slots: most long-polls held at once by the whole process.
+        per_caller: most long-polls held at once by one caller.
+        retry_after: seconds a refused caller is asked to wait.
+    """
+
+    def __init__(self, *, slots: int, per_caller: int = 2,
+                 retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        self.slots = slots
+        self.per_caller = per_caller
+        self.retry_after = retry_after
+        self._lock = threading.Lock()
+        self._held: Counter[str] = Counter()
+        self._total = 0
+
+    @property
+    def held(self) -> int:
+        """Long-polls in progress now."""
+        return self._total
+
+    @contextmanager
+    def hold(self, caller: str) -> Iterator[None]:
+        """Hold a slot for ``caller`` while the block runs.
+
+        Raises:
+            RateLimitedError: ``caller`` already holds ``per_caller`` long-polls.
+            ServerBusyError: every slot is taken.
+        """
+        details = {"retry_after_seconds": self.retry_after}
+        with self._lock:
+            if self._held[caller] >= self.per_caller:
+                raise RateLimitedError(
+                    f"too many concurrent long-polls: at most {self.per_caller} per caller "
+                    "are held at once; wait for one to return, or retry later",
+                    details=details)
+            if self._total >= self.slots:
+                raise ServerBusyError(
+                    "the server is holding as many long-polls as it has threads to spare; "
+                    "retry later", details=details)
+            self._held[caller] += 1
+            self._total += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._total -= 1
+                self._held[caller] -= 1
+                if self._held[caller] <= 0:
+                    del self._held[caller]
