@@ -30,8 +30,9 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── AlgorithmError                the algorithm (or its data) failed
     │   ├── DataError                 a data source is missing, unreadable or mis-typed
     │   ├── PrivacyError              a result would disclose too much
-    │   └── SandboxViolation          a MockNetwork run did what a container cannot
-    │                                 (also a PermissionError, as the OS would refuse it)
+    │   ├── SandboxViolation          a MockNetwork run did what a container cannot
+    │   │                             (also a PermissionError, as the OS would refuse it)
+    │   └── UnsafeFileError           a file the algorithm left is a link, pipe, device or too big
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
     ├── ServerUnavailableError        the server cannot be reached (retry later)
@@ -70,6 +71,7 @@ __all__ = [
     "ServerUnavailableError",
     "TamperedError",
     "TruncatedError",
+    "UnsafeFileError",
     "UnsupportedVersionError",
     "V6Error",
     "ValidationError",
@@ -238,6 +240,12 @@ class SandboxViolation(AlgorithmError, PermissionError):
 
     code = "sandbox_violation"
     exit_code = 77  # EX_NOPERM
+
+
+class UnsafeFileError(AlgorithmError):
+    """A file an algorithm's container left behind that the node refuses to read."""
+
+    code = "unsafe_file"
 
 
 class PolicyError(V6Error):

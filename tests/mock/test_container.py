@@ -32,7 +32,7 @@ def test_a_partial_reads_the_documented_contract_from_os_environ(
     run_dir = Path(view["INPUT_FILE"]).parent
     job = task["job_id"]
     assert run_dir.parts[-4:] == ("organization_2", "jobs", str(job), str(run.id))
-    assert view["OUTPUT_FILE"] == str(run_dir / "output")
+    assert view["OUTPUT_FILE"] == str(run_dir / "output" / "output")
     assert view["TOKEN_FILE"] == str(run_dir / "token")
     assert view["TEMPORARY_FOLDER"] == view["getenv"] == str(run_dir.parent / "tmp")
     assert view["note"] == view["INPUT_FILE"]  # written to and read from TEMPORARY_FOLDER

@@ -16,7 +16,8 @@ def test_runs_get_the_node_layout_per_organization() -> None:
 
     assert paths.run_dir == runs.root / "organization_2" / "jobs" / "4" / "9"
     assert paths.temporary_folder == runs.root / "organization_2" / "jobs" / "4" / "tmp"
-    assert paths.run_dir.is_dir() and paths.temporary_folder.is_dir()
+    assert paths.output_dir.is_dir() and paths.temporary_folder.is_dir()
+    assert paths.output_file == paths.run_dir / "output" / "output"
     assert runs.temporary_folder(4, 2) == paths.temporary_folder
     runs.close(paths)
     assert not paths.run_dir.exists() and not paths.temporary_folder.exists()

@@ -87,10 +87,10 @@ def test_writing_outside_the_runs_folders_is_refused(
 
     assert re.search(
         rf"organization 2's run may not open {re.escape(str(target))} for writing: a run may "
-        r"write only in its own folder \S+/organization_2/jobs/\d+/\d+ \(OUTPUT_FILE's "
-        r"folder, with its HOME and temporary directory\) and in TEMPORARY_FOLDER "
-        r"\S+/organization_2/jobs/\d+/tmp \(in production the rest of the file system is "
-        r"read-only or not there\)", message)
+        r"write only in its output folder \S+/organization_2/jobs/\d+/\d+/output, its HOME "
+        r"\S+/organization_2/jobs/\d+/\d+/home \(also its temporary directory\) and "
+        r"TEMPORARY_FOLDER \S+/organization_2/jobs/\d+/tmp \(in production the rest of the "
+        r"file system is read-only or not there\)", message)
     assert "it is the organization's own data, which is read-only" in own_data
     assert "it is organization 1's data (in production the file is not even visible)" in foreign
     assert not target.exists()
@@ -108,15 +108,24 @@ def test_input_and_token_files_are_read_only(algorithms: ModuleType, site_files:
                      r"read-only \(in production they are mounted read-only\)", message)
 
 
-def test_the_cage_allows_the_output_folder_and_devices() -> None:
-    cage = Cage(organization_id=1, run_dir="/r/organization_1/jobs/1/1",
-                temporary_folder="/r/organization_1/jobs/1/tmp",
-                read_only=frozenset({"/r/organization_1/jobs/1/1/input"}), private_root="/r",
-                owners=DataOwners({}))
+def _cage(org: int, owners: dict[str, frozenset[int]] | None = None) -> Cage:
+    run = f"/r/organization_{org}/jobs/1/1"
+    return Cage(organization_id=org, run_dir=run, output_dir=f"{run}/output",
+                home=f"{run}/home", temporary_folder=f"/r/organization_{org}/jobs/1/tmp",
+                read_only=frozenset({f"{run}/input", f"{run}/token"}), private_root="/r",
+                owners=DataOwners(owners or {}))
+
+
+def test_the_cage_allows_the_output_folder_home_tmp_and_devices() -> None:
+    cage = _cage(1)
     with pytest.raises(SandboxViolation, match="INPUT_FILE and TOKEN_FILE are read-only"):
         cage.check_write("/r/organization_1/jobs/1/1/input", "open it for writing")
-    cage.check_write("/r/organization_1/jobs/1/1/output", "open it for writing")
-    cage.check_write("/dev/null", "open it for writing")
+    with pytest.raises(SandboxViolation, match="a run may write only in its output folder"):
+        cage.check_write("/r/organization_1/jobs/1/1/elsewhere", "open it for writing")
+    for path in ("/r/organization_1/jobs/1/1/output/output", "/r/organization_1/jobs/1/1/home/x",
+                 "/r/organization_1/jobs/1/tmp/model", "/dev/null"):
+        cage.check_write(path, "open it for writing")
+    cage.check_read("/r/organization_1/jobs/1/1/input", "open it for reading")
 
 
 def test_reading_another_runs_folder_is_refused(algorithms: ModuleType,
@@ -295,15 +304,10 @@ def test_data_owners_know_files_directories_and_sqlite_urls(tmp_path: Path) -> N
 
 
 def test_a_path_shared_by_organizations_is_each_ones_own() -> None:
-    cage = Cage(organization_id=4, run_dir="/r/o4/run", temporary_folder="/r/o4/tmp",
-                read_only=frozenset(), private_root="/r",
-                owners=DataOwners({"/d/shared.csv": frozenset({2, 3})}))
+    owners = {"/d/shared.csv": frozenset({2, 3})}
     with pytest.raises(SandboxViolation, match="it is organizations 2 and 3's data"):
-        cage.check_read("/d/shared.csv", "open /d/shared.csv for reading")
-    own = Cage(organization_id=3, run_dir="/r/o3/run", temporary_folder="/r/o3/tmp",
-               read_only=frozenset(), private_root="/r",
-               owners=DataOwners({"/d/shared.csv": frozenset({2, 3})}))
-    own.check_read("/d/shared.csv", "open /d/shared.csv for reading")
+        _cage(4, owners).check_read("/d/shared.csv", "open /d/shared.csv for reading")
+    _cage(3, owners).check_read("/d/shared.csv", "open /d/shared.csv for reading")
 
 
 def test_a_violation_is_also_a_permission_error() -> None:

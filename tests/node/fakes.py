@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -54,6 +55,9 @@ class FakeRuntime:
 
     def proxy_socket(self) -> Path | None:
         return None
+
+    def output_owner(self) -> int:
+        return os.geteuid()
 
     def start(self, spec: JobSpec) -> str:
         if self.fail_start is not None:

@@ -213,5 +213,7 @@ def test_run_paths_keep_a_run_folder_and_a_job_temporary_folder(tmp_path: Path) 
 
     assert paths.run_dir == tmp_path / "jobs" / "4" / "9"
     assert (paths.input_file, paths.output_file, paths.token_file) == (
-        paths.run_dir / "input", paths.run_dir / "output", paths.run_dir / "token")
+        paths.run_dir / "input", paths.run_dir / "output" / "output", paths.run_dir / "token")
+    assert paths.output_dir == paths.run_dir / "output"
     assert paths.temporary_folder == tmp_path / "jobs" / "4" / "tmp"
+    assert paths.job_dir == tmp_path / "jobs" / "4"

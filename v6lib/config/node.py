@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, SecretStr, field_validator, model_va
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
 
 __all__ = [
+    "DEFAULT_MAX_OUTPUT_BYTES",
     "ContainerLimits",
     "DatabaseConfig",
     "DockerRegistry",
@@ -20,6 +21,8 @@ __all__ = [
     "NodePolicies",
 ]
 
+#: The largest output a node reads from a run: the server's default max_result_bytes.
+DEFAULT_MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
 DatabaseType = Literal["csv", "parquet", "sql", "sparql", "excel"]
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -163,6 +166,9 @@ class NodeConfig(StrictModel):
     event_timeout: float = Field(default=25.0, gt=0, le=60)
     # Seconds between sweeps for pending runs missed while the event stream was down.
     sweep_interval: float = Field(default=30.0, gt=0)
+    # Bytes: the largest output file the node reads from a run (larger: the run ends as
+    # "unexpected output"); the default is the server's default max_result_bytes.
+    max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -171,6 +171,7 @@ class MockContainers:
             return None
         return Cage(
             organization_id=run.organization_id, run_dir=str(paths.run_dir),
+            output_dir=str(paths.output_dir), home=str(paths.run_dir / RUN_HOME),
             temporary_folder=str(paths.temporary_folder),
             read_only=frozenset({str(paths.input_file), str(paths.token_file)}),
             private_root=str(self.folders.root), owners=self._owners,

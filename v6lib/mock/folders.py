@@ -32,12 +32,22 @@ RAM_FOLDER = "/dev/shm"
 RAM_FOLDER_MIN_FREE = 1 << 30
 #: the run's private folder inside its run folder (its HOME and temporary directory)
 RUN_HOME = "home"
-_RUN_FILES = tuple(getattr(run_paths("/", 0, 0), name).name
-                   for name in ("input_file", "token_file", "output_file"))
+
+
+def _inside_run(paths: RunPaths) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The files, then the folders (innermost first), of a run's folder, relative to it."""
+    def relative(path: Path) -> str:
+        return str(path.relative_to(paths.run_dir))
+
+    files = tuple(relative(p) for p in (paths.input_file, paths.token_file, paths.output_file))
+    return files, (relative(paths.output_dir), RUN_HOME)
+
+
+_RUN_FILES, _RUN_FOLDERS = _inside_run(run_paths("/", 0, 0))
 
 
 def _remove(folder: str, files: tuple[str, ...], folders: tuple[str, ...]) -> None:
-    """Remove ``folder``, expected to hold only ``files`` and the empty ``folders``.
+    """Remove ``folder``, expected to hold only ``files`` and the ``folders`` they empty.
 
     NOTE: removing what is expected name by name costs a fraction of ``shutil.rmtree``,
     which every run would pay; anything else the run left there falls back to it.
@@ -104,11 +114,12 @@ class RunFolders:
             if users == 1:
                 os.makedirs(paths.temporary_folder, exist_ok=True)
         os.mkdir(paths.run_dir)
+        os.mkdir(paths.output_dir)
         return paths
 
     def close(self, paths: RunPaths) -> None:
         """Remove the run's folder, and the job's folder after its last running run."""
-        _remove(str(paths.run_dir), _RUN_FILES, (RUN_HOME,))
+        _remove(str(paths.run_dir), _RUN_FILES, _RUN_FOLDERS)
         job_dir = paths.temporary_folder.parent
         with self._lock:
             left = self._users.get(job_dir, 1) - 1

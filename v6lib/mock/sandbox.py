@@ -10,8 +10,8 @@ fail only once deployed. While a run executes, the sandbox refuses, with a
 * reading (opening, listing, linking, copying) any path of **another organization's
   datasets**, or the mock's folders of other runs (their input, token and output files);
 * **writing** (opening for writing, creating, renaming, deleting, changing modes)
-  anywhere but the run's own folder (which holds OUTPUT_FILE and the run's ``HOME``, also
-  ``tempfile``'s directory there) and the job's ``TEMPORARY_FOLDER``; INPUT_FILE and
+  anywhere but the run's output folder (OUTPUT_FILE's), its ``HOME`` (also ``tempfile``'s
+  directory; a container's ``/tmp``) and the job's ``TEMPORARY_FOLDER``; INPUT_FILE and
   TOKEN_FILE are read-only, as their mounts are;
 * the **network**: connecting, listening, sending datagrams and resolving host names
   (Unix sockets only inside the run's writable folders). The mock has no proxy on the
@@ -161,8 +161,10 @@ class Cage:
 
     Args:
         organization_id: the run's organization (named in every refusal).
-        run_dir: the run's own folder (OUTPUT_FILE's folder; holds its HOME too).
-        temporary_folder: the job's TEMPORARY_FOLDER at this organization.
+        run_dir: the run's own folder (readable: its input and token files).
+        output_dir: OUTPUT_FILE's folder (writable).
+        home: the run's HOME and temporary directory (writable).
+        temporary_folder: the job's TEMPORARY_FOLDER at this organization (writable).
         read_only: INPUT_FILE and TOKEN_FILE.
         private_root: the mock's folder tree: what lies in it outside the run's own
             folders belongs to other runs.
@@ -171,6 +173,8 @@ class Cage:
 
     organization_id: int
     run_dir: str
+    output_dir: str
+    home: str
     temporary_folder: str
     read_only: frozenset[str]
     private_root: str
@@ -186,6 +190,10 @@ class Cage:
 
     def _own(self, path: str) -> bool:
         return _within(path, self.run_dir) or _within(path, self.temporary_folder)
+
+    def _writable(self, path: str) -> bool:
+        return (_within(path, self.output_dir) or _within(path, self.home)
+                or _within(path, self.temporary_folder))
 
     def check_read(self, path: str, action: str) -> None:
         """Refuse reading another organization's data or another run's files."""
@@ -203,7 +211,7 @@ class Cage:
         if path in self.read_only:
             raise self._refuse(action, "INPUT_FILE and TOKEN_FILE are read-only (in "
                                        "production they are mounted read-only)")
-        if self._own(path) or path in _DEVICES:
+        if self._writable(path) or path in _DEVICES:
             return
         owners = self.owners.owners(path)
         if owners is not None and self.organization_id not in owners:
@@ -212,9 +220,9 @@ class Cage:
         if owners is not None:
             raise self._refuse(action, "it is the organization's own data, which is "
                                        "read-only (in production it is mounted read-only)")
-        raise self._refuse(action, f"a run may write only in its own folder "
-                                   f"{self.run_dir} (OUTPUT_FILE's folder, with its HOME "
-                                   f"and temporary directory) and in TEMPORARY_FOLDER "
+        raise self._refuse(action, f"a run may write only in its output folder "
+                                   f"{self.output_dir}, its HOME {self.home} (also its "
+                                   f"temporary directory) and TEMPORARY_FOLDER "
                                    f"{self.temporary_folder} (in production the rest of the "
                                    "file system is read-only or not there)")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.rules.node_policy import NodePolicy
 
@@ -48,6 +49,7 @@ class NodeOptions:
     event_timeout: float = 25.0
     sweep_interval: float = 30.0
     docker_registries: tuple[Any, ...] = ()
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -107,4 +109,5 @@ class NodeOptions:
             event_timeout=config.event_timeout,
             sweep_interval=config.sweep_interval,
             docker_registries=tuple(config.docker_registries),
+            max_output_bytes=config.max_output_bytes,
         )

@@ -273,15 +273,30 @@ class RunPaths:
     token_file: Path
     temporary_folder: Path
 
+    @property
+    def output_dir(self) -> Path:
+        """The one folder of the run the algorithm may write; it holds ``output_file``."""
+        return self.output_file.parent
+
+    @property
+    def job_dir(self) -> Path:
+        return self.temporary_folder.parent
+
 
 def run_paths(task_dir: StrPath, job_id: int, run_id: int) -> RunPaths:
-    """Where a run's files live: ``<task_dir>/jobs/<job>/<run>/{input,output,token}``, and
-    the job's temporary folder ``<task_dir>/jobs/<job>/tmp``, shared by the job's runs.
+    """Where a run's files live on the node::
 
-    The node's runtimes hand these to the algorithm (Docker mounts the run folder as the
-    output folder); the MockNetwork keeps the same layout per organization.
+        <task_dir>/jobs/<job>/tmp/             TEMPORARY_FOLDER, shared by the job's runs
+        <task_dir>/jobs/<job>/<run>/input      INPUT_FILE (read-only for the algorithm)
+        <task_dir>/jobs/<job>/<run>/token      TOKEN_FILE (read-only for the algorithm)
+        <task_dir>/jobs/<job>/<run>/output/    the run's only writable folder, holding
+        <task_dir>/jobs/<job>/<run>/output/output   OUTPUT_FILE
+
+    The node's runtimes hand these to the algorithm (see :mod:`v6lib.node.run_files` for
+    why the output has a folder of its own); the MockNetwork keeps the same layout per
+    organization.
     """
-    job_dir = Path(task_dir) / "jobs" / str(job_id)
-    run_dir = job_dir / str(run_id)
-    return RunPaths(run_dir, run_dir / "input", run_dir / "output", run_dir / "token",
-                    job_dir / "tmp")
+    job_dir = Path(task_dir) / "jobs" / str(int(job_id))
+    run_dir = job_dir / str(int(run_id))
+    return RunPaths(run_dir, run_dir / "input", run_dir / "output" / "output",
+                    run_dir / "token", job_dir / "tmp")
