@@ -24,13 +24,23 @@ that case alone. Modes:
 Every mode reads the same files and must find the same mean. Each mode runs ``--repeat``
 times, modes alternating (the machine may be shared); the table gives min and median
 wall seconds, and the mock's ratio to both pandas baselines. Targets: the cold mock run
-of ``10x1M-parquet`` within 1.25x of ``pandas-column``; ``200x10k-csv`` under 5 s.
+of ``10x1M-parquet`` within 1.25x of ``pandas-column``; ``200x10k-csv`` under 1 s.
+
+A second table gives the mock's **overhead per run**: the example's ``partial_average``
+at 50 organizations holding 3 rows each in memory, repeated ``--overhead-tasks`` times
+after a warm-up task, so what is timed is the mock's own work for a run (task and run
+records, input and result serialization, the run's folder, files and environment, the
+sandbox, dispatch), not reading data. Sequentially (``sequential=True``, in the calling
+thread) and concurrently (the default thread pool), with the sandbox and, where the
+MockNetwork has the option, without it (``sandbox=False``); wall and CPU microseconds
+per run.
 
 Usage::
 
     python benchmarks/mock_network.py [--data-dir DIR] [--cases 10x1M-parquet,200x10k-csv]
+    python benchmarks/mock_network.py --cases ""     # the overhead table only
 
-Prints a table; asserts nothing.
+Prints tables; asserts nothing.
 """
 
 from __future__ import annotations
@@ -156,6 +166,62 @@ def _run_case(case: str, mode: str, data_dir: Path) -> dict[str, float]:
     return json.loads(output.strip().splitlines()[-1])
 
 
+OVERHEAD_ORGANIZATIONS = 50
+OVERHEAD_MODES = ("sequential", "concurrent", "sequential-nosandbox", "concurrent-nosandbox")
+
+
+def _overhead_child(mode: str, tasks: int) -> dict[str, float]:
+    """Wall and CPU microseconds per run of ``partial_average`` on tiny in-memory frames;
+    empty when this MockNetwork cannot run ``mode`` (no ``sandbox`` option)."""
+    import inspect
+
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "examples" / "average"))
+    import v6_average
+
+    from v6lib.mock import MockNetwork
+
+    options: dict[str, object] = {"sequential": mode.startswith("sequential")}
+    if mode.endswith("nosandbox"):
+        if "sandbox" not in inspect.signature(MockNetwork).parameters:
+            return {}
+        options["sandbox"] = False
+    frames = [pd.DataFrame({COLUMN: [float(n), 1.0, 2.0]}) for n in range(OVERHEAD_ORGANIZATIONS)]
+    with MockNetwork(v6_average, frames, **options) as network:
+        network.run("partial_average", kwargs={"column": COLUMN})  # warm-up
+        cpu = time.process_time()
+        started = time.perf_counter()
+        for _ in range(tasks):
+            network.run("partial_average", kwargs={"column": COLUMN})
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+    runs = tasks * OVERHEAD_ORGANIZATIONS
+    return {"wall_us": wall / runs * 1e6, "cpu_us": cpu / runs * 1e6}
+
+
+def _overhead_table(repeat: int, tasks: int) -> tuple[list[list[str]], list[str]]:
+    """Rows (mode, wall µs min / median, CPU µs min) of ``repeat`` processes per mode."""
+    runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in OVERHEAD_MODES}
+    for _ in range(repeat):
+        for mode in OVERHEAD_MODES:
+            output = subprocess.run(
+                [sys.executable, __file__, "--overhead-child", mode,
+                 "--overhead-tasks", str(tasks)],
+                check=True, capture_output=True, text=True,
+            ).stdout
+            runs[mode].append(json.loads(output.strip().splitlines()[-1]))
+    rows = []
+    for mode, figures in runs.items():
+        if not all(figures):
+            rows.append([mode, "n/a (no sandbox option)", "n/a"])
+            continue
+        wall = [f["wall_us"] for f in figures]
+        rows.append([mode, f"{min(wall):.0f} / {statistics.median(wall):.0f}",
+                     f"{min(f['cpu_us'] for f in figures):.0f}"])
+    return rows, ["mode", "wall µs per run\nmin / med", "CPU µs\nper run"]
+
+
 def _measure(case: str, data_dir: Path, repeat: int) -> list[str]:
     """Alternate the modes' processes ``repeat`` times (the machine may be shared, so
     alternating spreads the noise evenly); the row of the table for ``case``."""
@@ -206,10 +272,16 @@ def main() -> None:
     )
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--repeat", type=int, default=3, help="processes per case and mode")
+    parser.add_argument("--overhead-tasks", type=int, default=20,
+                        help="tasks of 50 runs timed per process for the overhead table")
     parser.add_argument("--child", nargs=2, metavar=("CASE", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--overhead-child", metavar="MODE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(args.child[0], args.child[1], args.data_dir)))
+        return
+    if args.overhead_child:
+        print(json.dumps(_overhead_child(args.overhead_child, args.overhead_tasks)))
         return
 
     from tabulate import tabulate
@@ -224,10 +296,22 @@ def main() -> None:
             _generate(data_dir / case, organizations, n_rows, kind)
             print(f"{case}: data ready in {time.perf_counter() - begun:.1f} s", file=sys.stderr)
             rows.append(_measure(case, data_dir, args.repeat))
-    print(
-        f"wall seconds as min / median of {args.repeat} processes each; "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
-    )
+    if rows:
+        print(
+            f"wall seconds as min / median of {args.repeat} processes each; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
+        _print_cases(rows)
+    overhead, headers = _overhead_table(args.repeat, args.overhead_tasks)
+    print(f"\nmock overhead per run: {OVERHEAD_ORGANIZATIONS} organizations x "
+          f"{args.overhead_tasks} tasks of partial_average on 3-row frames, "
+          f"{args.repeat} processes per mode; load average {os.getloadavg()[0]:.1f}")
+    print(tabulate(overhead, headers=headers))
+
+
+def _print_cases(rows: list[list[str]]) -> None:
+    from tabulate import tabulate
+
     print(
         tabulate(
             rows,

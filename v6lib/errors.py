@@ -30,6 +30,8 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── AlgorithmError                the algorithm (or its data) failed
     │   ├── DataError                 a data source is missing, unreadable or mis-typed
     │   ├── PrivacyError              a result would disclose too much
+    │   ├── SandboxViolation          a MockNetwork run did what a container cannot
+    │   │                             (also a PermissionError, as the OS would refuse it)
     │   └── UnsafeFileError           a file the algorithm left is a link, pipe, device or too big
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
@@ -63,6 +65,7 @@ __all__ = [
     "PrivacyError",
     "RateLimitedError",
     "RuntimeUnavailableError",
+    "SandboxViolation",
     "SerializationError",
     "ServerBusyError",
     "ServerUnavailableError",
@@ -224,6 +227,19 @@ class DataError(AlgorithmError):
 class PrivacyError(AlgorithmError):
     code = "privacy_error"
     exit_code = 67
+
+
+class SandboxViolation(AlgorithmError, PermissionError):
+    """A MockNetwork run tried what an algorithm container cannot do: read another
+    organization's data, write outside its own folders, or use the network.
+
+    Also a ``PermissionError`` (an ``OSError``), because in a container the operating
+    system refuses the same call with one: code that copes with an ``OSError`` there (the
+    import system skipping a bytecode cache it cannot write, say) copes here too.
+    """
+
+    code = "sandbox_violation"
+    exit_code = 77  # EX_NOPERM
 
 
 class UnsafeFileError(AlgorithmError):

@@ -43,3 +43,14 @@ def sites() -> list[pd.DataFrame]:
         )
         for n, rows in ((1, 3), (2, 4), (3, 5))
     ]
+
+
+@pytest.fixture
+def site_files(tmp_path: Path, sites: list[pd.DataFrame]) -> list[Path]:
+    """The three sites as CSV files ``org1.csv`` .. ``org3.csv`` in one folder."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    paths = [folder / f"org{n}.csv" for n in (1, 2, 3)]
+    for frame, path in zip(sites, paths, strict=True):
+        frame.to_csv(path, index=False)
+    return paths

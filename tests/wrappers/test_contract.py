@@ -1,4 +1,4 @@
-"""The container contract: environment parsing and the per-label database variables."""
+"""The container contract: writing and reading the environment, and the run layout."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from v6lib.errors import ConfigurationError, DataError
-from v6lib.wrappers.contract import ContainerEnv, DatabaseSpec, database_env, database_env_names
+from v6lib.wrappers.contract import (
+    CONTRACT_VARIABLES,
+    ContainerEnv,
+    DatabaseSpec,
+    contract_environment,
+    database_env,
+    database_env_names,
+    run_paths,
+)
 
 BASE_ENV = {"INPUT_FILE": "/mnt/in", "OUTPUT_FILE": "/mnt/out", "TOKEN_FILE": "/mnt/token"}
 
@@ -120,3 +128,92 @@ def test_names_are_matched_case_insensitively_and_others_ignored() -> None:
     assert (parsed.input_file, parsed.output_file, parsed.host) == (Path("/i"), Path("/o"),
                                                                     "proxy")
     assert parsed.server_url() == "http://proxy/api"
+
+
+# ------------------------------------------------------------------ writing, then reading
+
+DATABASES = [
+    DatabaseSpec("site", "/mnt/data/site/site.csv", "csv"),
+    DatabaseSpec("Remote", "postgresql://db.example/x", "sql", "SELECT * FROM t"),
+]
+#: every variable of the contract, and a database variable of each kind, as a node's
+#: extra environment might (wrongly) carry them, in other cases too
+HOSTILE_EXTRA = {
+    **dict.fromkeys(CONTRACT_VARIABLES, "from-extra"),
+    "input_file": "/evil", "Port": "1", "proxy_socket": "/evil.sock",
+    "SITE_DATABASE_URI": "/evil.csv", "site_database_type": "sql", "SITE_QUERY": "x",
+    "REMOTE_QUERY": "DROP TABLE t", "remote_database_uri": "sqlite:///evil.db",
+    "HOME": "/tmp", "OTHER_DATABASE_URI": "/not/requested.csv",
+}
+
+
+def _write(**overrides: object) -> dict[str, str]:
+    values: dict[str, object] = {
+        "input_file": Path("/mnt/input"), "output_file": "/mnt/output/output",
+        "token_file": Path("/mnt/token"), "temporary_folder": Path("/mnt/tmp"),
+        "host": "http://127.0.0.1", "port": 7654, "api_path": "/api/v2",
+        "proxy_socket": Path("/mnt/proxy/proxy.sock"), "databases": DATABASES,
+        "pkg_name": "v6_average", "extra": HOSTILE_EXTRA,
+    }
+    values.update(overrides)
+    return contract_environment(**values)  # type: ignore[arg-type]
+
+
+def test_written_environment_reads_back_as_the_same_typed_values() -> None:
+    environ = _write()
+    env = ContainerEnv.from_environ(environ)
+
+    assert env == ContainerEnv(
+        input_file=Path("/mnt/input"), output_file=Path("/mnt/output/output"),
+        token_file=Path("/mnt/token"), temporary_folder=Path("/mnt/tmp"),
+        host="http://127.0.0.1", port=7654, api_path="/api/v2",
+        proxy_socket=Path("/mnt/proxy/proxy.sock"),
+        user_requested_database_labels=["site", "Remote"], pkg_name="v6_average",
+    )
+    assert env.databases(environ) == DATABASES
+    assert env.server_url() == "http://127.0.0.1:7654/api/v2"
+
+
+def test_extras_cannot_override_the_contract_but_others_pass() -> None:
+    environ = _write()
+
+    assert "from-extra" not in environ.values()
+    assert not [name for name in environ if name.upper() in CONTRACT_VARIABLES
+                and name != name.upper()]
+    assert environ["SITE_DATABASE_URI"] == "/mnt/data/site/site.csv"
+    assert environ["SITE_DATABASE_TYPE"] == "csv"
+    assert "SITE_QUERY" not in environ and "site_database_type" not in environ
+    assert environ["REMOTE_QUERY"] == "SELECT * FROM t"
+    assert "remote_database_uri" not in environ
+    assert environ["HOME"] == "/tmp"
+    assert environ["OTHER_DATABASE_URI"] == "/not/requested.csv"  # not the run's label
+
+
+def test_optional_variables_left_out_read_back_as_their_defaults() -> None:
+    environ = _write(temporary_folder=None, host=None, port=None, proxy_socket=None,
+                     pkg_name=None, databases=[], extra={"PROXY_SOCKET": "/evil.sock"})
+    env = ContainerEnv.from_environ(environ)
+
+    assert set(environ) == {"INPUT_FILE", "OUTPUT_FILE", "TOKEN_FILE", "API_PATH",
+                            "USER_REQUESTED_DATABASE_LABELS"}
+    assert (env.temporary_folder, env.host, env.port, env.proxy_socket, env.pkg_name) == (
+        None, None, None, None, None)
+    assert env.user_requested_database_labels == []
+    assert env.databases(environ) == []
+
+
+@pytest.mark.parametrize("labels", [["a,b"], [""], ["site", "SITE"]])
+def test_labels_the_list_cannot_carry_are_refused(labels: list[str]) -> None:
+    with pytest.raises(ConfigurationError, match="database labels"):
+        _write(databases=[DatabaseSpec(label, "/d.csv", "csv") for label in labels])
+
+
+def test_run_paths_keep_a_run_folder_and_a_job_temporary_folder(tmp_path: Path) -> None:
+    paths = run_paths(tmp_path, job_id=4, run_id=9)
+
+    assert paths.run_dir == tmp_path / "jobs" / "4" / "9"
+    assert (paths.input_file, paths.output_file, paths.token_file) == (
+        paths.run_dir / "input", paths.run_dir / "output" / "output", paths.run_dir / "token")
+    assert paths.output_dir == paths.run_dir / "output"
+    assert paths.temporary_folder == tmp_path / "jobs" / "4" / "tmp"
+    assert paths.job_dir == tmp_path / "jobs" / "4"

@@ -53,11 +53,16 @@ class MockKeyring:
         return seal(raw, [self._keys[organization_id].public_key()],
                     task.input(organization_id))
 
-    def decode_input(self, blob: bytes, *, task: TaskBinding, organization_id: int) -> Any:
-        """What the algorithm's wrapper reads at ``organization_id``."""
+    def open_input(self, blob: bytes, *, task: TaskBinding, organization_id: int) -> bytes:
+        """The serialized input as the node at ``organization_id`` writes it to INPUT_FILE."""
         if self.encrypted:
             blob = open_sealed(blob, self._keys[organization_id], task.input(organization_id))
-        return serialization.loads(blob)
+        return blob
+
+    def decode_input(self, blob: bytes, *, task: TaskBinding, organization_id: int) -> Any:
+        """What the algorithm's wrapper reads at ``organization_id``."""
+        return serialization.loads(self.open_input(blob, task=task,
+                                                   organization_id=organization_id))
 
     def encode_result(self, raw: bytes, *, task: TaskBinding, organization_id: int) -> bytes:
         """Serialized result bytes (from :func:`v6lib.wrappers.runner.encode_result`) as

@@ -64,6 +64,14 @@ class MockNetwork:
             iterative algorithms read their data once instead of every round). Off, every
             run reads its files again and nothing stays in memory between runs: cheaper
             for a single pass over large data.
+        sandbox: refuse in a run what a container cannot do (read another organization's
+            data, write outside the run's folders, use the network); see
+            :mod:`v6lib.mock.sandbox`. None (the default) means on unless the environment
+            variable ``V6_MOCK_SANDBOX`` is ``off``; ``False`` turns it off for debugging.
+
+    Each run sees what a container sees (:mod:`v6lib.mock.container`): the contract's
+    variables in ``os.environ``, its input, token and output files in its own folder,
+    and the job's temporary folder.
 
     Input frames are loaded once per organization and shared between runs without a
     copy: algorithms must not modify them in place.
@@ -82,6 +90,7 @@ class MockNetwork:
         failures: Mapping[int, FailureSpec] | None = None,
         researcher_organization_id: int | None = None,
         cache_data: bool = True,
+        sandbox: bool | None = None,
     ) -> None:
         self.module = importlib.import_module(module) if isinstance(module, str) else module
         self.organizations: dict[int, OrganizationData] = normalize_datasets(
@@ -100,7 +109,7 @@ class MockNetwork:
             self.server, self.module, self.organizations, submit=self.submit,
             is_central=self.is_central, sequential=sequential,
             max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
-            failures=self._check_failures(failures or {}))
+            failures=self._check_failures(failures or {}), sandbox=sandbox)
         self._researcher_api = MockAlgorithmApi(
             self.server, self.submit, organization_id=self.researcher_organization_id)
 

@@ -9,12 +9,15 @@ and a failure is reported by its :func:`~v6lib.wrappers.runner.failure_reason` (
 run's reason) and :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs
 fail with the same words by construction. Runs of one task run in a thread pool of
 their own; only Docker is swapped out.
+
+Each run gets a container's view (:mod:`v6lib.mock.container`): its folder with the
+input, token and output files, the contract's environment in ``os.environ``, and the
+sandbox. The in-process server api and the data the node serves work outside the run.
 """
 
 from __future__ import annotations
 
 import copy
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,19 +25,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from v6lib import serialization
 from v6lib.client.algorithm_client import AlgorithmClient
 from v6lib.errors import ConflictError
 from v6lib.mock.api import MockAlgorithmApi, Submit
+from v6lib.mock.container import MockContainers
 from v6lib.mock.datasets import OrganizationData
+from v6lib.mock.run_scope import host_side
 from v6lib.mock.server import MockServer
-from v6lib.mock.store import MOCK_IMAGE, RunRecord, TaskRecord
+from v6lib.mock.store import RunRecord, TaskRecord
 from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.context import AlgorithmContext
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.dispatch import dispatch
-from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.runner import encode_result, failure_log, failure_reason
 
 __all__ = ["FailureSpec", "MockNodes"]
@@ -66,12 +71,15 @@ class MockNodes:
         sequential: run a task's runs one after another in the calling thread.
         max_workers: threads per task.
         failures: ``{organization_id: exception}`` raised instead of any partial method.
+        sandbox: cage the runs (see :mod:`v6lib.mock.sandbox`); None reads
+            ``V6_MOCK_SANDBOX``.
     """
 
     def __init__(self, server: MockServer, module: ModuleType,
                  organizations: Mapping[int, OrganizationData], *, submit: Submit,
                  is_central: Callable[[TaskInput], bool], sequential: bool,
-                 max_workers: int, failures: Mapping[int, FailureSpec]) -> None:
+                 max_workers: int, failures: Mapping[int, FailureSpec],
+                 sandbox: bool | None = None) -> None:
         self.server = server
         self.module = module
         self.organizations = organizations
@@ -82,8 +90,7 @@ class MockNodes:
         self.failures = dict(failures)
         self._executors: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._folders: set[Path] = set()
+        self.containers = MockContainers(organizations, module.__name__, sandbox=sandbox)
 
     def policy(self, organization_id: int) -> NodePolicy:
         """What the organization's node allows: its database labels, the network's
@@ -156,26 +163,25 @@ class MockNodes:
 
     def _run_algorithm(self, task: TaskRecord, run: RunRecord, data: OrganizationData) -> bytes:
         keyring = self.server.keyring
-        value = keyring.decode_input(run.input, task=task.binding,
-                                     organization_id=run.organization_id)
-        task_input = TaskInput.model_validate(value)
-        metadata = RunMetadata(
-            task_id=task.id, organization_id=run.organization_id,
-            collaboration_id=task.collaboration_id, run_id=run.id, job_id=task.job_id,
-            node_id=run.organization_id, image=MOCK_IMAGE,
-            temporary_folder=self.temporary_folder(task.job_id, run.organization_id))
+        raw_input = keyring.open_input(run.input, task=task.binding,
+                                       organization_id=run.organization_id)
+        task_input = TaskInput.model_validate(serialization.loads(raw_input))
+        specs = _databases(data, task.databases)
+        with self.containers.start(task, run, raw_input, specs) as container:
 
-        def client() -> AlgorithmClient:
-            api = MockAlgorithmApi(self.server, self._submit,
-                                   organization_id=run.organization_id, parent=task)
-            return AlgorithmClient(api, metadata)
+            def client() -> AlgorithmClient:
+                api = MockAlgorithmApi(self.server, self._submit,
+                                       organization_id=run.organization_id, parent=task)
+                return AlgorithmClient(host_side(api), container.metadata)
 
-        context = AlgorithmContext(databases=_databases(data, task.databases),
-                                   metadata=metadata, client_factory=client,
-                                   data_loader=data.load)
-        self._raise_injected_failure(run.organization_id, task_input)
-        result = dispatch(self.module, task_input, context)
-        raw = encode_result(result, f"{self.module.__name__}.{task_input.method}")
+            context = AlgorithmContext(databases=container.databases,
+                                       metadata=container.metadata, client_factory=client,
+                                       data_loader=host_side(data.load))
+            self._raise_injected_failure(run.organization_id, task_input)
+            with container.running():
+                result = dispatch(self.module, task_input, context)
+            raw = encode_result(result, f"{self.module.__name__}.{task_input.method}")
+            container.write_output(raw)
         return keyring.encode_result(raw, task=task.binding,
                                      organization_id=run.organization_id)
 
@@ -188,26 +194,13 @@ class MockNodes:
         raise copy.copy(failure)
 
     def temporary_folder(self, job_id: int, organization_id: int) -> Path:
-        """The folder shared by the runs of one job at one organization (made once)."""
-        with self._lock:
-            if self._tmp is None:
-                self._tmp = tempfile.TemporaryDirectory(prefix="v6mock-")
-            folder = Path(self._tmp.name) / f"job_{job_id}" / f"organization_{organization_id}"
-            made = folder in self._folders
-        if not made:
-            folder.mkdir(parents=True, exist_ok=True)
-            with self._lock:
-                self._folders.add(folder)
-        return folder
+        """The folder shared by the runs of one job at one organization."""
+        return self.containers.temporary_folder(job_id, organization_id)
 
     def close(self) -> None:
-        """Wait for runs still going and remove the temporary folders."""
+        """Wait for runs still going and remove the run folders."""
         with self._lock:
             executors, self._executors = self._executors, []
         for executor in executors:
             executor.shutdown(wait=True)
-        with self._lock:
-            if self._tmp is not None:
-                self._tmp.cleanup()
-                self._tmp = None
-            self._folders.clear()
+        self.containers.close()

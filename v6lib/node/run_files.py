@@ -1,6 +1,7 @@
 """Where a run's files live on the node, and how the node makes and removes them safely.
 
-Layout under the node's task directory::
+Layout under the node's task directory (:func:`~v6lib.wrappers.contract.run_paths`, kept
+with the container contract so the MockNetwork lays out its runs the same way)::
 
     jobs/<job id>/tmp/                 TEMPORARY_FOLDER, shared by the job's runs here
     jobs/<job id>/<run id>/input       the decrypted input (node-written, read-only mount)
@@ -23,10 +24,10 @@ import contextlib
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from v6lib.private_files import make_private_dir
+from v6lib.wrappers.contract import RunPaths, run_paths
 
 __all__ = ["RunPaths", "prepare_run_files", "remove_run_files", "run_paths"]
 
@@ -35,34 +36,6 @@ _PRIVATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # NOTE: shutil.rmtree removes a tree through directory descriptors, without following
 # links out of it, only where the platform allows; the node relies on that.
 assert shutil.rmtree.avoids_symlink_attacks, "this platform's rmtree follows links"
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """The host paths of one run's files (see the module docstring)."""
-
-    run_dir: Path
-    input_file: Path
-    output_file: Path
-    token_file: Path
-    temporary_folder: Path
-
-    @property
-    def output_dir(self) -> Path:
-        """The folder the algorithm may write; it holds ``output_file``."""
-        return self.output_file.parent
-
-    @property
-    def job_dir(self) -> Path:
-        return self.temporary_folder.parent
-
-
-def run_paths(task_dir: Path, job_id: int, run_id: int) -> RunPaths:
-    """Where a run's files live: ``<task_dir>/jobs/<job>/<run>/``; tmp shared per job."""
-    job_dir = Path(task_dir) / "jobs" / str(int(job_id))
-    run_dir = job_dir / str(int(run_id))
-    return RunPaths(run_dir, run_dir / "input", run_dir / "output" / "output",
-                    run_dir / "token", job_dir / "tmp")
 
 
 def _remove_tree(path: Path) -> None:

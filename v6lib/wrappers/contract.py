@@ -1,20 +1,41 @@
 """The container contract: every environment variable and file the node hands an algorithm.
 
-Parsed once, at the edge (``runner.main``); everything below receives typed values. The
-names follow vantage6's so its algorithm documentation applies unchanged.
+Both sides live here, so they cannot drift: :func:`contract_environment` *writes* the
+variables (the node's Docker and process runtimes, and the MockNetwork for its in-process
+runs), :meth:`ContainerEnv.from_environ` and :meth:`ContainerEnv.databases` *read* them
+(the wrapper, once, at the edge in ``runner.main``; everything below receives typed
+values). :func:`run_paths` is where a node keeps a run's files on its own disk, the layout
+the mock copies. The names follow vantage6's so its algorithm documentation applies
+unchanged.
+
+NOTE: imported by every algorithm run, so it stays standard library only (no pydantic,
+no node or server code).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from v6lib.errors import ConfigurationError, DataError
 
-__all__ = ["ContainerEnv", "DatabaseSpec", "database_env", "database_env_names"]
+__all__ = [
+    "CONTRACT_VARIABLES",
+    "HOST_SETTINGS_PREFIX",
+    "ContainerEnv",
+    "DatabaseSpec",
+    "RunPaths",
+    "contract_environment",
+    "database_env",
+    "database_env_names",
+    "reserved_names",
+    "run_paths",
+]
+
+StrPath = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -31,8 +52,25 @@ class DatabaseSpec:
     query: str | None = None
 
 
+class DatabaseLike(Protocol):
+    """What the writer needs of a database: the node's ``JobDatabase`` and the wrapper's
+    :class:`DatabaseSpec` both fit."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def uri(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def query(self) -> str | None: ...
+
+
 _REQUIRED = ("input_file", "output_file", "token_file")
-_PATHS = frozenset({*_REQUIRED, "temporary_folder"})
+_PATHS = frozenset({*_REQUIRED, "temporary_folder", "proxy_socket"})
 
 
 def database_env_names(label: str) -> tuple[str, str, str]:
@@ -41,7 +79,7 @@ def database_env_names(label: str) -> tuple[str, str, str]:
     return f"{key}_DATABASE_URI", f"{key}_DATABASE_TYPE", f"{key}_QUERY"
 
 
-def database_env(spec: DatabaseSpec) -> dict[str, str]:
+def database_env(spec: DatabaseLike) -> dict[str, str]:
     """The environment variables that describe ``spec`` to a container (the inverse of
     :meth:`ContainerEnv.databases`); the node and the tests build containers with it."""
     uri_name, type_name, query_name = database_env_names(spec.label)
@@ -57,6 +95,8 @@ class ContainerEnv:
 
     ``HOST`` may carry a scheme (``http://172.18.0.1``); without one ``http://`` is used.
     ``HOST``/``PORT`` are only needed by central functions that create subtasks.
+    ``PROXY_SOCKET`` names the node proxy's Unix socket in a container without a network
+    (the wrapper relays ``HOST:PORT`` on its loopback interface to it).
 
     NOTE: a plain dataclass read by :meth:`from_environ`, not a pydantic model: importing
     pydantic costs several times the rest of the entrypoint, paid by every algorithm run.
@@ -69,6 +109,7 @@ class ContainerEnv:
     host: str | None = None
     port: int | None = None
     api_path: str = "/api"
+    proxy_socket: Path | None = None
     user_requested_database_labels: list[str] = field(default_factory=list)
     pkg_name: str | None = None
 
@@ -138,3 +179,124 @@ class ContainerEnv:
             specs.append(DatabaseSpec(label=label, uri=env[uri_name],
                                       type=env[type_name].strip().lower(), query=query))
         return specs
+
+
+#: The contract's own variable names (upper case); a node's extra environment cannot set them.
+CONTRACT_VARIABLES: tuple[str, ...] = tuple(f.name.upper() for f in fields(ContainerEnv))
+
+#: Variables of the host that runtimes sharing it (the process runtime, the MockNetwork)
+#: do not pass on to algorithms: the node's own settings, secrets among them.
+HOST_SETTINGS_PREFIX = "V6_"
+
+
+def reserved_names(labels: Sequence[str]) -> frozenset[str]:
+    """The (upper-case) names that only the contract sets for a run with these database
+    labels: every contract variable and each label's URI, TYPE and QUERY."""
+    names = set(CONTRACT_VARIABLES)
+    for label in labels:
+        names.update(database_env_names(label))
+    return frozenset(names)
+
+
+def contract_environment(
+    *,
+    input_file: StrPath,
+    output_file: StrPath,
+    token_file: StrPath,
+    temporary_folder: StrPath | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    api_path: str = "/api",
+    proxy_socket: StrPath | None = None,
+    databases: Sequence[DatabaseLike] = (),
+    pkg_name: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment variables of the container contract: what :meth:`ContainerEnv.
+    from_environ` and :meth:`ContainerEnv.databases` read back as the same typed values.
+
+    Args:
+        input_file, output_file, token_file, temporary_folder, proxy_socket: paths *as the
+            algorithm sees them* (inside the container for Docker, host paths for a
+            process or the mock).
+        host, port, api_path: where the algorithm reaches the node's proxy.
+        databases: the run's databases in the requested order, with their URIs as the
+            algorithm sees them.
+        pkg_name: the algorithm package, for runtimes without an image that sets it.
+        extra: further variables (the node's ``algorithm_env``). A name of the contract
+            (compared case-insensitively, as the wrapper reads them), including the
+            ``<LABEL>_DATABASE_URI``/``_TYPE``/``_QUERY`` of the run's labels, is dropped:
+            extras cannot override the contract.
+
+    Raises:
+        ConfigurationError: a label is empty, holds a comma (the label list is comma
+            separated) or is given twice.
+    """
+    labels = [db.label for db in databases]
+    bad = [label for label in labels if not label or "," in label]
+    if bad or len({label.upper() for label in labels}) != len(labels):
+        raise ConfigurationError(
+            f"database labels must be distinct, non-empty and without commas, got {labels}"
+        )
+    written = {
+        "INPUT_FILE": os.fspath(input_file),
+        "OUTPUT_FILE": os.fspath(output_file),
+        "TOKEN_FILE": os.fspath(token_file),
+        "API_PATH": api_path,
+        "USER_REQUESTED_DATABASE_LABELS": ",".join(labels),
+    }
+    optional = {"TEMPORARY_FOLDER": temporary_folder, "PROXY_SOCKET": proxy_socket}
+    written.update({name: os.fspath(value) for name, value in optional.items()
+                    if value is not None})
+    if host is not None:
+        written["HOST"] = host
+    if port is not None:
+        written["PORT"] = str(port)
+    if pkg_name is not None:
+        written["PKG_NAME"] = pkg_name
+    for db in databases:
+        written.update(database_env(db))
+    reserved = reserved_names(labels)
+    env = {name: value for name, value in (extra or {}).items()
+           if name.upper() not in reserved}
+    env.update(written)
+    return env
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one run's files live on the node's disk (see :func:`run_paths`)."""
+
+    run_dir: Path
+    input_file: Path
+    output_file: Path
+    token_file: Path
+    temporary_folder: Path
+
+    @property
+    def output_dir(self) -> Path:
+        """The one folder of the run the algorithm may write; it holds ``output_file``."""
+        return self.output_file.parent
+
+    @property
+    def job_dir(self) -> Path:
+        return self.temporary_folder.parent
+
+
+def run_paths(task_dir: StrPath, job_id: int, run_id: int) -> RunPaths:
+    """Where a run's files live on the node::
+
+        <task_dir>/jobs/<job>/tmp/             TEMPORARY_FOLDER, shared by the job's runs
+        <task_dir>/jobs/<job>/<run>/input      INPUT_FILE (read-only for the algorithm)
+        <task_dir>/jobs/<job>/<run>/token      TOKEN_FILE (read-only for the algorithm)
+        <task_dir>/jobs/<job>/<run>/output/    the run's only writable folder, holding
+        <task_dir>/jobs/<job>/<run>/output/output   OUTPUT_FILE
+
+    The node's runtimes hand these to the algorithm (see :mod:`v6lib.node.run_files` for
+    why the output has a folder of its own); the MockNetwork keeps the same layout per
+    organization.
+    """
+    job_dir = Path(task_dir) / "jobs" / str(int(job_id))
+    run_dir = job_dir / str(int(run_id))
+    return RunPaths(run_dir, run_dir / "input", run_dir / "output" / "output",
+                    run_dir / "token", job_dir / "tmp")

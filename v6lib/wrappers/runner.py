@@ -198,12 +198,13 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
 def _run(argv: Sequence[str]) -> None:
     env = ContainerEnv.from_environ()
-    if os.environ.get("PROXY_SOCKET"):  # proxy_bridge.ENV_SOCKET
+    if env.proxy_socket is not None:
         # NOTE: imported only here: its sockets, threads and logging cost every run that
         # has no proxy socket (the process runtime) about 5 ms.
-        from .proxy_bridge import start_from_environ as start_proxy_bridge
+        from .proxy_bridge import ProxyBridge
 
-        start_proxy_bridge()  # a network-less container reaches the proxy through it
+        # a network-less container reaches the proxy through it
+        ProxyBridge(env.port or 0, str(env.proxy_socket))
     package = argv[0] if argv else env.pkg_name
     if not package:
         raise ConfigurationError("PKG_NAME is not set: the image must name its algorithm "

@@ -1,9 +1,10 @@
-"""What the node asks of a container runtime, and the container contract it must honour.
+"""What the node asks of a container runtime.
 
 Two runtimes implement :class:`ContainerRuntime`: ``docker`` (isolated; the production
 default) and ``process`` (a local subprocess; for development and demos, not isolated).
 The node's daemon only ever talks to this interface, so its decision logic is tested with
-a fake runtime and the contract is built in exactly one place (:func:`contract_environment`).
+a fake runtime. Both runtimes build the container's environment with
+:func:`v6lib.wrappers.contract.contract_environment`, next to the wrapper's reading of it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ __all__ = [
     "JobDatabase",
     "JobSpec",
     "ManagedJob",
-    "contract_environment",
 ]
 
 # Label keys every runtime attaches to what it starts, so a restarted node can find
@@ -124,54 +124,3 @@ class ContainerRuntime(Protocol):
 
     def close(self) -> None:
         """Release what the runtime set up for the node (networks, rules) at shutdown."""
-
-
-def contract_environment(
-    *,
-    input_file: str,
-    output_file: str,
-    token_file: str,
-    temporary_folder: str,
-    host: str,
-    port: int,
-    api_path: str,
-    databases: Sequence[JobDatabase],
-    database_uris: Mapping[str, str] | None = None,
-    extra: Mapping[str, str] | None = None,
-    proxy_socket: str | None = None,
-) -> dict[str, str]:
-    """The environment variables of the container contract, built in one place.
-
-    Args:
-        input_file, output_file, token_file, temporary_folder: paths *as the algorithm
-            sees them* (inside the container for Docker, host paths for a process).
-        host, port, api_path: where the algorithm reaches the node's proxy.
-        databases: the run's databases; their URIs are used unless ``database_uris``
-            maps a label to the path the algorithm sees instead.
-        extra: the node's ``algorithm_env``; it cannot override contract variables.
-        proxy_socket: the proxy's Unix socket as the algorithm sees it, for algorithms
-            without a network: the wrapper then relays ``HOST:PORT`` on its loopback
-            interface to it (``PROXY_SOCKET``).
-    """
-    env: dict[str, str] = dict(extra or {})
-    env.update(
-        INPUT_FILE=input_file,
-        OUTPUT_FILE=output_file,
-        TOKEN_FILE=token_file,
-        TEMPORARY_FOLDER=temporary_folder,
-        HOST=host,
-        PORT=str(port),
-        API_PATH=api_path,
-        USER_REQUESTED_DATABASE_LABELS=",".join(db.label for db in databases),
-    )
-    if proxy_socket:
-        env["PROXY_SOCKET"] = proxy_socket
-    else:
-        env.pop("PROXY_SOCKET", None)
-    for db in databases:
-        prefix = db.label.upper()
-        env[f"{prefix}_DATABASE_URI"] = (database_uris or {}).get(db.label, db.uri)
-        env[f"{prefix}_DATABASE_TYPE"] = db.type
-        if db.query:
-            env[f"{prefix}_QUERY"] = db.query
-    return env

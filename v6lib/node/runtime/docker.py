@@ -16,6 +16,7 @@ import logging
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,9 +31,9 @@ from v6lib.node.runtime.base import (
     ExitInfo,
     JobSpec,
     ManagedJob,
-    contract_environment,
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
+from v6lib.wrappers.contract import contract_environment
 
 __all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
 
@@ -250,11 +251,10 @@ class DockerRuntime:
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
             temporary_folder=paths["tmp"], host="http://127.0.0.1",
             port=spec.proxy_port or CONTAINER_PROXY_PORT,
-            api_path=spec.api_path, databases=spec.databases,
-            database_uris={db.label: paths[f"db:{db.label}"] for db in spec.databases
-                           if db.is_file},
+            api_path=spec.api_path, proxy_socket=paths["proxy"],
+            databases=[replace(db, uri=paths[f"db:{db.label}"]) if db.is_file else db
+                       for db in spec.databases],
             extra={"HOME": "/tmp", **spec.environment},
-            proxy_socket=paths["proxy"],
         )
         mounts = self._mounts(spec, paths)
         docker_user.hand_over_run_files(spec, self.user)

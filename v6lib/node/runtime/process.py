@@ -38,11 +38,12 @@ from pathlib import Path
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
-from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob, contract_environment
+from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
 from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
 from v6lib.rules.node_policy import split_image
+from v6lib.wrappers.contract import HOST_SETTINGS_PREFIX, contract_environment
 
 __all__ = ["ProcessRuntime", "module_for_image"]
 
@@ -190,7 +191,7 @@ class ProcessRuntime:
 
     # -- warm starter -------------------------------------------------------------------
     def _base_environment(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if not k.startswith("V6_")}
+        return {k: v for k, v in os.environ.items() if not k.startswith(HOST_SETTINGS_PREFIX)}
 
     def _warm(self) -> WarmStarter | None:
         """The warm starter if it is ready; launches one (without waiting) if there is none."""
@@ -239,15 +240,13 @@ class ProcessRuntime:
 
     def environment(self, spec: JobSpec) -> dict[str, str]:
         """The full environment of the algorithm process."""
-        base = self._base_environment()
-        base.update(contract_environment(
-            input_file=str(spec.input_file), output_file=str(spec.output_file),
-            token_file=str(spec.token_file), temporary_folder=str(spec.temporary_folder),
-            host="127.0.0.1", port=spec.proxy_port, api_path=spec.api_path,
-            databases=spec.databases, extra=spec.environment,
-        ))
-        base["PKG_NAME"] = module_for_image(spec.image, self.image_modules)
-        base["HOST"] = "http://127.0.0.1"
+        base = contract_environment(
+            input_file=spec.input_file, output_file=spec.output_file,
+            token_file=spec.token_file, temporary_folder=spec.temporary_folder,
+            host="http://127.0.0.1", port=spec.proxy_port, api_path=spec.api_path,
+            databases=spec.databases, pkg_name=module_for_image(spec.image, self.image_modules),
+            extra={**self._base_environment(), **spec.environment},
+        )
         if "PWD" in base:  # what the launcher's shell sets; a forked run gets it too
             base["PWD"] = str(spec.temporary_folder)
         return base
