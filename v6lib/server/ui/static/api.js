@@ -57,13 +57,15 @@ export class Api {
   }
 
   async request(method, path, options = {}) {
+    const authenticated = options.token === undefined && this.hasSession;
     let response = await this.raw(method, path, options);
-    if (response.status === 401 && options.token === undefined && await this.refresh()) {
-      response = await this.raw(method, path, options);
-    }
-    if (response.status === 401 && options.token === undefined && this.access !== null) {
-      this.forget();
-      this.onExpired();
+    if (response.status === 401 && authenticated) {
+      if (await this.refresh()) {
+        response = await this.raw(method, path, options);
+      } else {
+        this.forget();
+        this.onExpired();
+      }
     }
     return this.decode(response, options.binary);
   }

@@ -54,20 +54,27 @@ function currentRoute() {
 }
 
 export async function startSession() {
-  const token = await app.api.get("/permissions");
-  app.me = token;
-  const [user, organization] = await Promise.all([
-    app.api.get(`/user/${token.user_id}`),
-    app.api.get(`/organization/${token.organization_id}`),
+  const me = await app.api.get("/permissions");
+  app.me = me;
+  // NOTE: an account without view rules may not read itself or its organization; the
+  // page then makes do with what the token says.
+  const [user, organization] = await Promise.allSettled([
+    app.api.get(`/user/${me.user_id}`),
+    app.api.get(`/organization/${me.organization_id}`),
   ]);
-  app.user = user;
-  app.organization = organization;
-  app.names.set(organization.id, organization.name);
+  app.user = user.status === "fulfilled" ? user.value
+    : { id: me.user_id, username: sessionStorage.getItem("v6lib.username") || `user ${me.user_id}` };
+  app.organization = organization.status === "fulfilled" ? organization.value
+    : { id: me.organization_id, name: `organization ${me.organization_id}` };
+  app.names.set(app.organization.id, app.organization.name);
   renderChrome();
 }
 
-export function endSession(notice) {
+export function endSession(notice, { comeBack = false } = {}) {
+  const here = window.location.hash;
   app.api.forget();
+  sessionStorage.clear();
+  if (comeBack) sessionStorage.setItem("v6lib.after-login", here);
   app.user = null;
   app.me = null;
   if (notice) app.flash("notice", notice);
@@ -169,7 +176,8 @@ async function render(page, params, query, signal) {
   document.title = heading ? `${heading.textContent} · v6lib` : "v6lib";
 }
 
-app.api.onExpired = () => endSession("Your session has expired; please log in again.");
+app.api.onExpired = () => endSession("Your session has expired; please log in again.",
+  { comeBack: true });
 
 window.addEventListener("hashchange", () => { route(); });
 window.addEventListener("unhandledrejection", (event) => {

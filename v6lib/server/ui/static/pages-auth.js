@@ -40,6 +40,7 @@ export function loginPage(view) {
     await busy(submit, result, async () => {
       try {
         await app.api.login(username.value, password.value, code.value.trim());
+        sessionStorage.setItem("v6lib.username", username.value);
       } catch (err) {
         if (err.code === "mfa_required" && err.details.otp_secret) {
           showEnrolment(enrol, err.details, code);
