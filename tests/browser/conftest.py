@@ -127,6 +127,7 @@ def shoot(page: Any, name: str) -> None:
     """A screenshot of the page for docs/ui.md (fixed viewport, locale and time zone)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"ui-{name}.png"), full_page=False,
                     animations="disabled", caret="hide")
 

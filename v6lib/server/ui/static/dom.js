@@ -42,6 +42,7 @@ export function field(label, input, hint) {
   const hintId = hint ? `${id}-hint` : null;
   const described = [hintId, errorId].filter(Boolean).join(" ");
   input.setAttribute("aria-describedby", described);
+  input.addEventListener("input", () => setFieldError(input, ""));
   return h("div", { class: "field" },
     h("label", { for: id }, label),
     input,
