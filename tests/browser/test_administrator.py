@@ -52,14 +52,21 @@ def test_administrator_creates_organization_user_and_node(
     row.get_by_text("two-factor authentication of user").wait_for()
     shoot(page, "admin-users")
 
-    # the organization joins the collaboration, and gets a node there
+    # a collaboration of its own (the shared one stays as the other tests expect it),
+    # which the organization joins, and a node for it there
     _tab(page, "Collaborations")
-    page.get_by_label("Organization to add to local federation").select_option(label="Rivendell")
-    page.get_by_role("button", name="Add organization").click()
-    page.get_by_role("cell", name="Rivendell").wait_for()
+    form = _form(page, "New collaboration")
+    form.get_by_label("Name").fill("council")
+    form.get_by_label("organization 1", exact=True).check()
+    form.get_by_role("button", name="Create collaboration").click()
+    page.get_by_role("heading", name="council").wait_for()
+    council = page.get_by_role("region", name="council")
+    council.get_by_label("Organization to add to council").select_option(label="Rivendell")
+    council.get_by_role("button", name="Add organization").click()
+    page.get_by_role("region", name="council").get_by_role("cell", name="Rivendell").wait_for()
     _tab(page, "Nodes")
     form = _form(page, "New node")
-    form.get_by_label("Collaboration").select_option(label="local federation")
+    form.get_by_label("Collaboration").select_option(label="council")
     form.get_by_label("Organization", exact=True).select_option(label="Rivendell")
     form.get_by_label("Name").fill("rivendell-node")
     form.get_by_role("button", name="Create node").click()
