@@ -124,7 +124,12 @@ def login(page: Any, port: int, username: str, password: str) -> None:
 
 
 def shoot(page: Any, name: str) -> None:
-    """A screenshot of the page for docs/ui.md (fixed viewport, locale and time zone)."""
+    """A screenshot of the page for docs/ui.md (fixed viewport, locale and time zone).
+
+    Only with ``V6_UI_SCREENSHOTS=1``: a test run never rewrites files in the checkout.
+    """
+    if os.environ.get("V6_UI_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)
     page.evaluate("window.scrollTo(0, 0)")
