@@ -4,8 +4,9 @@
 #   bash scripts/test.sh            # everything: unit, PostgreSQL, Docker, integration
 #   bash scripts/test.sh -m "not docker"   # extra arguments go to pytest
 #
-# As root on Debian/Ubuntu it installs and starts PostgreSQL and a Docker engine and
-# builds the algorithm images locally (no registry needed). Elsewhere, start them
+# As root on Debian/Ubuntu it installs and starts PostgreSQL and a Docker engine, builds
+# the algorithm images locally (no registry needed) and installs Debian's Chromium for the
+# browser tests (tests/browser, marker "browser"). Elsewhere, start them
 # yourself and set V6_TEST_POSTGRES_URL, or deselect with -m "not docker and not postgres".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && [ "${V6_SKIP_SE
     [ -f .ci/postgres.sh ] && bash .ci/postgres.sh
     [ -f .ci/docker.sh ] && bash .ci/docker.sh
     [ -f .ci/images.sh ] && bash .ci/images.sh
+    [ -f .ci/chromium.sh ] && bash .ci/chromium.sh
 fi
 if [ -f .ci/postgres.env ] && [ -z "${V6_TEST_POSTGRES_URL:-}" ]; then
     # shellcheck disable=SC1091
@@ -23,4 +25,8 @@ if [ -f .ci/postgres.env ] && [ -z "${V6_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 "$python" -m ruff check v6lib tests benchmarks examples
+# the web UI's vendored file must be what ui/package-lock.json pins (needs npm)
+if command -v npm >/dev/null 2>&1; then
+    bash scripts/build-ui.sh --check
+fi
 exec "$python" -m pytest "$@"

@@ -130,4 +130,5 @@ def test_demo_keep_writes_a_stop_script(monkeypatch: pytest.MonkeyPatch,
     assert "kill -TERM -999999" in script and "kill -TERM -999998" in script
     assert f"rm -rf '{tmp_path}'" in script
     assert 'client.authenticate("researcher", "pw-1")' in result.output
+    assert "web UI  http://127.0.0.1:4242/ui" in result.output
     assert f"sh {tmp_path / 'stop.sh'}" in result.output

@@ -53,6 +53,7 @@ def demo(runtime: str, keep: bool, column: str, seed: int, timeout: float, encry
     pooled files; the exit code is non-zero if they differ by more than 1e-9.
     """
     from v6lib.demo import DemoFederation, DemoOptions
+    from v6lib.demo.federation import IMAGE
 
     echo = (lambda text: click.echo(text, err=True)) if as_json else click.echo
     options = DemoOptions(runtime=runtime, keep=keep, seed=seed, column=column,
@@ -76,6 +77,10 @@ def demo(runtime: str, keep: bool, column: str, seed: int, timeout: float, encry
         echo(f"""
 The federation keeps running in {report.workdir}
   server  http://127.0.0.1:{report.port}/api   (root password: {report.root_password})
+  web UI  {report.ui_url}
+Open the web UI in a browser and log in as researcher with password
+  {report.researcher_password}
+  (New task: image {IMAGE}, method central_average, keyword arguments {{"column": "{column}"}})
 Connect from Python:
   from v6lib.client import Client
   client = Client("http://127.0.0.1", {report.port}, "/api")

@@ -87,8 +87,14 @@ class DemoReport:
     def ok(self) -> bool:
         return self.difference <= TOLERANCE
 
+    @property
+    def ui_url(self) -> str:
+        """The web UI of the demo's server, for a person with a browser."""
+        return f"http://127.0.0.1:{self.port}/ui"
+
     def as_dict(self) -> dict[str, Any]:
         return {"workdir": str(self.workdir), "server": f"http://127.0.0.1:{self.port}/api",
+                "ui": self.ui_url,
                 "port": self.port, "username": RESEARCHER,
                 "password": self.researcher_password,
                 "task_id": self.task_id, "federated_mean": self.federated,

@@ -34,6 +34,8 @@ if typing.TYPE_CHECKING:
     from .organization import OrganizationIn as OrganizationIn
     from .organization import OrganizationOut as OrganizationOut
     from .organization import OrganizationPatch as OrganizationPatch
+    from .permission import PermissionsOut as PermissionsOut
+    from .permission import RuleGrant as RuleGrant
     from .role import RoleIn as RoleIn
     from .role import RoleOut as RoleOut
     from .role import RolePatch as RolePatch
@@ -80,6 +82,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "health": ("HealthOut", "VersionOut"),
     "node": ("ApiKeyOut", "NodeCreated", "NodeIn", "NodeOut", "NodePatch", "NodeStatus"),
     "organization": ("OrganizationIn", "OrganizationOut", "OrganizationPatch"),
+    "permission": ("PermissionsOut", "RuleGrant"),
     "role": ("RoleIn", "RoleOut", "RolePatch"),
     "rule": ("Operation", "Resource", "RuleOut", "Scope"),
     "run": ("ResultOut", "RunOut", "RunPatch"),
@@ -125,6 +128,7 @@ __all__ = [
     "Page",
     "PageParams",
     "PasswordChange",
+    "PermissionsOut",
     "RecoverLost",
     "RecoverMfaReset",
     "RecoverReset",
@@ -134,6 +138,7 @@ __all__ = [
     "RoleIn",
     "RoleOut",
     "RolePatch",
+    "RuleGrant",
     "RuleOut",
     "RunOut",
     "RunPatch",

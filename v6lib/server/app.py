@@ -36,6 +36,7 @@ from v6lib.server.services.context import ServiceSettings
 from v6lib.server.services.nodes import count_old_format_keys
 from v6lib.server.signing_key import signing_key
 from v6lib.server.state import ServerState
+from v6lib.server.ui.assets import ui_routes
 
 __all__ = ["V6App", "create_app", "prepare_database", "service_settings"]
 
@@ -174,5 +175,7 @@ def create_app(
     docs = ApiDocs(build_openapi(routes, api_path=config.api_path, version=__version__))
     app.add_route("/apidocs", docs)
     app.add_route(f"{config.api_path}/apidocs", docs)
+    for path, resource in ui_routes(config.api_path):
+        app.add_route(path, resource)
     app.v6_state = state
     return app

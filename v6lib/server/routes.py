@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from v6lib.server.resources import (
+    capabilities,
     collaborations,
     events,
     health,
@@ -51,6 +52,8 @@ def build_routes(*, hub: Any, long_polls: Any, version: str) -> list[tuple[str, 
         (f"/node/{ID}/api_key", nodes.NodeApiKey()),
         ("/user", users.UserCollection()),
         (f"/user/{ID}", users.UserItem()),
+        (f"/user/{ID}/mfa/reset", users.UserMfaReset()),
+        ("/permissions", capabilities.Permissions()),
         ("/role", roles.RoleCollection()),
         (f"/role/{ID}", roles.RoleItem()),
         ("/rule", roles.RuleCollection()),

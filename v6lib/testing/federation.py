@@ -61,6 +61,9 @@ class LocalFederation:
             directory, removed on close, by default).
     """
 
+    #: The password of the accounts ``root`` and ``researcher`` (test servers only).
+    PASSWORD = _PASSWORD
+
     def __init__(self, module: ModuleType | str, datasets: Sequence[Any], *,
                  encrypted: bool = False, workdir: Path | None = None) -> None:
         self.module = importlib.import_module(module) if isinstance(module, str) else module

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import falcon
+
 from v6lib.schemas._base import DbId
 from v6lib.schemas.token import Message
 from v6lib.schemas.user import UserIn, UserOut, UserPatch
-from v6lib.server.resources._base import ListQuery, Op
+from v6lib.server.resources._base import ListQuery, Op, Resource, reply
 from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
 from v6lib.server.services import users as svc
 
-__all__ = ["UserCollection", "UserItem"]
+__all__ = ["UserCollection", "UserItem", "UserMfaReset"]
 
 
 class UserQuery(ListQuery):
@@ -39,3 +41,12 @@ class UserItem(Reading, Editing, Deleting):
     get_row = service(svc, "get_user")
     update_row = service(svc, "update_user")
     delete_row = service(svc, "delete_user")
+
+
+class UserMfaReset(Resource):
+    api = {"post": Op("Remove a user's second factor (a lost phone); they set it up again "
+                      "at their next login where the server requires it", Message,
+                      errors=(403, 404))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        reply(resp, svc.reset_user_mfa(self.ctx(req), id))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from v6lib.errors import ConflictError
+from v6lib.schemas.token import Message
 from v6lib.schemas.user import UserIn, UserPatch
 from v6lib.server.auth.passwords import check_password_policy, hash_secret
 from v6lib.server.db.models import Role, Rule, User, user_role
@@ -26,7 +27,8 @@ from v6lib.server.services.grants import (
 )
 from v6lib.server.services.organizations import flush_unique
 
-__all__ = ["create_user", "delete_user", "get_user", "list_users", "update_user"]
+__all__ = ["create_user", "delete_user", "get_user", "list_users", "reset_user_mfa",
+           "update_user"]
 
 
 def list_users(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
@@ -101,3 +103,21 @@ def delete_user(ctx: ServiceContext, user_id: int) -> None:
     check_manageable_user(ctx.me, user, "delete")
     ctx.session.delete(user)
     ctx.session.flush()
+
+
+def reset_user_mfa(ctx: ServiceContext, user_id: int) -> Message:
+    """Remove ``user_id``'s second factor, as an administrator who may edit that user.
+
+    Why: a person who lost their authenticator and has no mail configured otherwise
+    needs the server operator's shell. The same checks as editing the user apply, so an
+    Organization Admin cannot strip the second factor of a Root account.
+    """
+    user = get_user(ctx, user_id)
+    require(ctx.me, "edit", "user", organization_ids=[user.organization_id],
+            owner_id=user.id)
+    check_manageable_user(ctx.me, user, "reset the second factor of")
+    user.mfa_secret = None
+    user.mfa_last_step = None
+    ctx.session.flush()
+    return Message(msg=f"two-factor authentication of user {user.id} removed; it is set up "
+                       "again at the next login where the server requires it")
