@@ -79,14 +79,19 @@ def node() -> None:
               show_default=True)
 @click.option("--encryption/--no-encryption", default=False, show_default=True)
 @click.option("--private-key", type=click.Path(path_type=Path), default=None)
-@click.option("--allowed-image", "allowed_images", multiple=True, metavar="REGEX")
+@click.option("--allowed-image", "allowed_images", multiple=True, metavar="REGEX",
+              help="policies.allowed_images: a regular expression an image must fully "
+                   "match (repeatable).")
+@click.option("--allowed-algorithm", "allowed_algorithms", multiple=True, metavar="PATTERN",
+              help="policies.allowed_algorithms, as vantage6 reads it: a regular expression "
+                   "matched from the start, or an image name (repeatable).")
 @click.option("--config", "target", type=click.Path(path_type=Path), default=None,
               help="Where to write the file (default: the user config directory).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def new(name: str, api_key: str, server_url: str, port: int, api_path: str,
         databases: tuple[str, ...], task_dir: Path | None, runtime: str, encryption: bool,
-        private_key: Path | None, allowed_images: tuple[str, ...], target: Path | None,
-        force: bool) -> None:
+        private_key: Path | None, allowed_images: tuple[str, ...],
+        allowed_algorithms: tuple[str, ...], target: Path | None, force: bool) -> None:
     """Write a node configuration file."""
     parsed: dict[str, str] = {}
     for item in databases:
@@ -102,8 +107,11 @@ def new(name: str, api_key: str, server_url: str, port: int, api_path: str,
         data["encryption"]["private_key"] = str(private_key)
     if task_dir is not None:
         data["task_dir"] = str(task_dir)
-    if allowed_images:
-        data["policies"] = {"allowed_images": list(allowed_images)}
+    policies = {key: list(values) for key, values in (("allowed_images", allowed_images),
+                                                       ("allowed_algorithms", allowed_algorithms))
+                if values}
+    if policies:
+        data["policies"] = policies
     path = target or config_dir() / f"{name}.yaml"
     if path.exists() and not force:
         fail(errors.ConfigurationError(f"{path} exists; pass --force to overwrite it"))

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
+from v6lib.rules.node_policy import looks_like_regex
 
 __all__ = [
     "ContainerLimits",
@@ -92,23 +93,19 @@ class EncryptionConfig(StrictModel):
 
 
 class NodePolicies(StrictModel):
-    """Data-owner policies: which images, organizations and users may run here."""
+    """Data-owner policies: which images, organizations and users may run here.
+
+    ``allowed_images`` are v6lib's full-match patterns, ``allowed_algorithms`` vantage6's
+    prefix patterns and image names (see :mod:`v6lib.rules.node_policy`); an image that
+    either list allows may run.
+    """
 
     allowed_images: list[str] = []
+    allowed_algorithms: list[str] = []
     allowed_organizations: list[int] | None = None
     allowed_users: list[int] | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _vantage6_names(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "allowed_algorithms" in value:
-            value = dict(value)
-            if "allowed_images" in value:
-                raise ValueError("give allowed_images or allowed_algorithms, not both")
-            value["allowed_images"] = value.pop("allowed_algorithms")
-        return value
-
-    @field_validator("allowed_images", mode="before")
+    @field_validator("allowed_images", "allowed_algorithms", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -117,11 +114,23 @@ class NodePolicies(StrictModel):
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+            _check_regex(pattern)
         return patterns
+
+    @field_validator("allowed_algorithms")
+    @classmethod
+    def _expressions_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if looks_like_regex(pattern):
+                _check_regex(pattern)
+        return patterns
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
 class DockerRegistry(StrictModel):
@@ -171,10 +180,11 @@ class NodeConfig(StrictModel):
             return data
         data = {k: v for k, v in data.items() if k not in _VANTAGE6_NODE}
         if "allowed_images" in data:
+            # NOTE: vantage6 3.x's top-level list, matched as vantage6 matches
             policies = dict(data.get("policies") or {})
             if "allowed_images" in policies or "allowed_algorithms" in policies:
                 raise ValueError("allowed_images is given both at top level and in policies")
-            policies["allowed_images"] = data.pop("allowed_images")
+            policies["allowed_algorithms"] = data.pop("allowed_images")
             data["policies"] = policies
         databases = data.get("databases")
         if isinstance(databases, list):

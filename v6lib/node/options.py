@@ -33,6 +33,7 @@ class NodeOptions:
     encryption_enabled: bool = False
     private_key_path: Path | None = None
     allowed_images: tuple[str, ...] = ()
+    allowed_algorithms: tuple[str, ...] = ()
     allowed_organizations: frozenset[int] = frozenset()
     allowed_users: frozenset[int] = frozenset()
     algorithm_env: Mapping[str, str] = field(default_factory=dict)
@@ -59,6 +60,7 @@ class NodeOptions:
             database_labels=frozenset(self.databases),
             encryption_enabled=self.encryption_enabled,
             allowed_images=tuple(self.allowed_images),
+            allowed_algorithms=tuple(self.allowed_algorithms),
             allowed_organizations=self.allowed_organizations,
             allowed_users=self.allowed_users,
         )
@@ -93,6 +95,7 @@ class NodeOptions:
             encryption_enabled=config.encryption.enabled,
             private_key_path=config.encryption.private_key,
             allowed_images=tuple(config.policies.allowed_images),
+            allowed_algorithms=tuple(config.policies.allowed_algorithms),
             allowed_organizations=frozenset(config.policies.allowed_organizations or ()),
             allowed_users=frozenset(config.policies.allowed_users or ()),
             algorithm_env=dict(config.algorithm_env),
