@@ -10,11 +10,18 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
+from v6lib.config.vantage6 import (
+    translate_database,
+    translate_node,
+    translate_policies,
+    warn_ignored,
+)
 from v6lib.rules.node_policy import looks_like_regex
 
 __all__ = [
     "ContainerLimits",
     "DatabaseConfig",
+    "DeviceRequests",
     "DockerRegistry",
     "EncryptionConfig",
     "NodeConfig",
@@ -28,10 +35,6 @@ _SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "pa
                  ".rdf": "sparql", ".nt": "sparql", ".owl": "sparql", ".xlsx": "excel",
                  ".xls": "excel"}
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
-# vantage6 keys accepted for compatibility but without meaning here.
-_VANTAGE6_NODE = {"vpn_subnet", "images", "node_extra_env", "node_extra_mounts",
-                  "share_algorithm_logs", "share_config", "algorithm_device_requests",
-                  "ssh_tunnels", "whitelist", "dev", "prometheus"}
 
 
 def _check_label(label: str) -> str:
@@ -73,7 +76,7 @@ class DatabaseConfig(StrictModel):
         if isinstance(value, str | Path):
             value = {"uri": str(value)}
         if isinstance(value, dict):
-            value = dict(value)
+            value = translate_database(value)
             if isinstance(value.get("type"), str):
                 value["type"] = value["type"].lower()
             if value.get("type") is None and isinstance(value.get("uri"), str):
@@ -104,6 +107,14 @@ class NodePolicies(StrictModel):
     allowed_algorithms: list[str] = []
     allowed_organizations: list[int] | None = None
     allowed_users: list[int] | None = None
+    # vantage6's key: pull the image before every run and refuse the run when the pull
+    # fails, so no stale local copy runs (Docker runtime; default: use a local copy)
+    require_algorithm_pull: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vantage6_keys(cls, value: Any) -> Any:
+        return translate_policies(value) if isinstance(value, dict) else value
 
     @field_validator("allowed_images", "allowed_algorithms", mode="before")
     @classmethod
@@ -139,6 +150,12 @@ class DockerRegistry(StrictModel):
     password: SecretStr | None = None
 
 
+class DeviceRequests(StrictModel):
+    """Devices algorithm containers may use (vantage6's ``algorithm_device_requests``)."""
+
+    gpu: bool = False
+
+
 class ContainerLimits(StrictModel):
     cpus: float | None = Field(default=None, gt=0)
     memory: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?[bkmgtBKMGT]?$")
@@ -172,13 +189,21 @@ class NodeConfig(StrictModel):
     event_timeout: float = Field(default=25.0, gt=0, le=60)
     # Seconds between sweeps for pending runs missed while the event stream was down.
     sweep_interval: float = Field(default=30.0, gt=0)
+    # vantage6's key and default: send each run's algorithm log to the server, where the
+    # researcher reads it. False keeps logs in the node's own log; only the failure
+    # reason (the first line of the algorithm's error) is sent. Logs may show data.
+    share_algorithm_logs: bool = True
+    # vantage6's key: devices every algorithm container gets (Docker runtime)
+    algorithm_device_requests: DeviceRequests = DeviceRequests()
 
     @model_validator(mode="before")
     @classmethod
     def _vantage6_forms(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        data = {k: v for k, v in data.items() if k not in _VANTAGE6_NODE}
+        data = translate_node(data)
+        if isinstance(data.get("policies"), dict):
+            data["policies"] = translate_policies(data["policies"])
         if "allowed_images" in data:
             # NOTE: vantage6 3.x's top-level list, matched as vantage6 matches
             policies = dict(data.get("policies") or {})
@@ -188,7 +213,11 @@ class NodeConfig(StrictModel):
             data["policies"] = policies
         databases = data.get("databases")
         if isinstance(databases, list):
-            data["databases"] = _database_list(databases)
+            databases = data["databases"] = _database_list(databases)
+        if isinstance(databases, dict):
+            data["databases"] = {label: translate_database(entry, str(label))
+                                 if isinstance(entry, dict) else entry
+                                 for label, entry in databases.items()}
         return data
 
     @field_validator("api_path")
@@ -202,6 +231,17 @@ class NodeConfig(StrictModel):
         if isinstance(value, dict):
             return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _process_runtime_notes(self) -> NodeConfig:
+        if self.runtime == "process":
+            if self.algorithm_device_requests.gpu:
+                warn_ignored("algorithm_device_requests.gpu", "the process runtime runs "
+                             "algorithms as local processes, which see what the node sees")
+            if self.policies.require_algorithm_pull:
+                warn_ignored("policies.require_algorithm_pull", "the process runtime runs "
+                             "Python modules, not images")
+        return self
 
     @model_validator(mode="after")
     def _default_task_dir(self) -> NodeConfig:

@@ -49,6 +49,9 @@ class NodeOptions:
     event_timeout: float = 25.0
     sweep_interval: float = 30.0
     docker_registries: tuple[Any, ...] = ()
+    share_algorithm_logs: bool = True
+    gpus: bool = False
+    require_algorithm_pull: bool = False
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -110,4 +113,7 @@ class NodeOptions:
             event_timeout=config.event_timeout,
             sweep_interval=config.sweep_interval,
             docker_registries=tuple(config.docker_registries),
+            share_algorithm_logs=config.share_algorithm_logs,
+            gpus=config.algorithm_device_requests.gpu,
+            require_algorithm_pull=config.policies.require_algorithm_pull,
         )
