@@ -20,6 +20,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "task": "v6lib.cli.task:task",
     "demo": "v6lib.cli.demo:demo",
     "trust": "v6lib.cli.trust:trust",
+    "algorithm-store": "v6lib.cli._refused:algorithm_store",
 }
 
 
