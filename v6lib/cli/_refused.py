@@ -61,6 +61,27 @@ REFUSED_OPTIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
     },
 }
 REFUSED_OPTIONS["node restart"] = REFUSED_OPTIONS["node start"]
+_NO_STORE = "v6lib has no algorithm store"
+_NO_UI = "v6lib has no user interface"
+_OWN_INSTALL = ("the demo network runs v6lib from this Python installation, not from "
+                "Docker images")
+REFUSED_OPTIONS["dev create-demo-network"] = {
+    "image": (("-i", "--image"), _OWN_INSTALL),
+    "ui_image": (("--ui-image",), _NO_UI),
+    "ui_port": (("--ui-port",), _NO_UI),
+    "algorithm_store_port": (("--algorithm-store-port",), _NO_STORE),
+    "extra_store_config": (("--extra-store-config",), _NO_STORE),
+}
+REFUSED_OPTIONS["dev start-demo-network"] = {
+    "server_image": (("--server-image",), _OWN_INSTALL),
+    "node_image": (("--node-image",), _OWN_INSTALL),
+    "store_image": (("--store-image",), _NO_STORE),
+}
+REFUSED_OPTIONS["test client-script"] = {"image": (("-i", "--image"), _OWN_INSTALL)}
+REFUSED_OPTIONS["test integration-test"] = {"image": (("-i", "--image"), _OWN_INSTALL)}
+
+#: refused options that are flags; every other refused option takes a value
+_FLAGS = {"keep", "with_ui", "with_rabbitmq", "with_prometheus", "force_db_mount", "drop_all"}
 
 #: vantage6 command paths that are refused as a whole -> why and what to use instead.
 REFUSED_COMMANDS: dict[str, str] = {
@@ -79,8 +100,7 @@ def refused_options(command: str) -> Callable[[Callable[..., Any]], Callable[...
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         for name, (declarations, why) in REFUSED_OPTIONS[command].items():
-            takes_value = name in ("image", "mount_src", "ui_port", "rabbitmq_image",
-                                   "prometheus_image", "wait")
+            takes_value = name not in _FLAGS
 
             def refuse(ctx: click.Context, param: click.Parameter, value: Any,
                        why: str = why) -> None:

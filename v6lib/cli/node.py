@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from v6lib.cli.node_maintenance import clean, create_private_key, set_api_key
 from v6lib.pid_files import read_pid, remove_pid_file, write_pid_file
 from v6lib.private_files import write_private
 
-__all__ = ["config_dir", "node"]
+__all__ = ["config_dir", "node", "start_in_background"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -155,15 +156,17 @@ def start(selection: Selection, attach: bool, timeout: float) -> None:
         if attach:
             _run_attached(instance)
             return
-        pid = _start_in_background(instance, timeout)
+        pid = start_in_background(instance, timeout=timeout)
     except errors.V6Error as exc:
         fail(exc)
         return
     _started(instance, pid)
 
 
-def _start_in_background(instance: Instance, timeout: float) -> int:
-    return start_detached(instance, [], timeout=timeout,
+def start_in_background(instance: Instance, *, timeout: float = START_TIMEOUT,
+                        env: Mapping[str, str] | None = None) -> int:
+    """Start the node detached; its pid once it wrote its pid file."""
+    return start_detached(instance, [], timeout=timeout, env=env,
                           ready=lambda pid: read_pid(instance.pid_file) == pid)
 
 
@@ -221,7 +224,7 @@ def restart(selection: Selection, all_: bool, force: bool, attach: bool,
             if attach:
                 _run_attached(instance)
             else:
-                _started(instance, _start_in_background(instance, timeout))
+                _started(instance, start_in_background(instance, timeout=timeout))
     except errors.V6Error as exc:
         fail(exc)
 

@@ -8,6 +8,7 @@ system-wide one (``/etc/xdg/v6lib/server``); every command selects one by ``NAME
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from v6lib.cli.server_db import import_cmd, reset_password, rotate_key, shell
 from v6lib.pid_files import read_pid
 from v6lib.private_files import write_private
 
-__all__ = ["config_dir", "server"]
+__all__ = ["api_url", "config_dir", "healthy", "server", "start_in_background"]
 
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 
@@ -49,11 +50,21 @@ def api_url(instance: Instance) -> str:
     return f"http://{host}:{config.port}{config.api_path}"
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the API at ``url`` answers its health check."""
     try:
         return requests.get(f"{url}/health", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def start_in_background(instance: Instance, *, timeout: float,
+                        extra: Sequence[str] = ()) -> int:
+    """Start the server detached; its pid once it wrote its pid file and is healthy."""
+    url = api_url(instance)
+    return start_detached(
+        instance, extra, timeout=timeout,
+        ready=lambda pid: read_pid(instance.pid_file) == pid and healthy(url))
 
 
 @click.group()
@@ -111,14 +122,12 @@ def start(selection: Selection, ip: str | None, port: int | None, workers: int |
         extra = [*(["--ip", ip] if ip else []), *(["--port", str(port)] if port else []),
                  *(["--workers", str(workers)] if workers else []),
                  *(["--threads", str(threads)] if threads else []), *(["--dev"] if dev else [])]
-        url = api_url(instance)
-        pid = start_detached(
-            instance, extra, timeout=timeout,
-            ready=lambda pid: read_pid(instance.pid_file) == pid and _healthy(url))
+        pid = start_in_background(instance, timeout=timeout, extra=extra)
     except errors.V6Error as exc:
         fail(exc)
         return
-    click.echo(f"server '{instance.name}' runs in the background (pid {pid}) at {url}\n"
+    click.echo(f"server '{instance.name}' runs in the background (pid {pid}) at "
+               f"{api_url(instance)}\n"
                f"  log:  {instance.log_file}  (v6 server attach -n {instance.name})\n"
                f"  stop: v6 server stop -n {instance.name}")
 

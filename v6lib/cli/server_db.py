@@ -8,8 +8,7 @@ must run on the server machine: they read the configuration with its database pa
 from __future__ import annotations
 
 import code
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,11 @@ from v6lib.cli._select import Selection, select_config
 __all__ = ["database_session", "import_cmd", "reset_password", "rotate_key", "shell"]
 
 
-@contextmanager
-def database_session(config: Any) -> Iterator[Any]:
+def database_session(config: Any) -> AbstractContextManager[Any]:
     """A session on the server's database, migrated first; the caller commits."""
-    from v6lib.server.db.engine import make_engine, make_session_factory
-    from v6lib.server.db.migrate import upgrade_database
+    from v6lib.server.db.migrate import migrated_session
 
-    engine = make_engine(str(config.uri))
-    try:
-        upgrade_database(engine)
-        with make_session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
+    return migrated_session(str(config.uri))
 
 
 @click.command("import")
