@@ -17,7 +17,8 @@ import click
 from v6lib.cli._configs import fail
 from v6lib.errors import UnsupportedError
 
-__all__ = ["REFUSED_COMMANDS", "REFUSED_OPTIONS", "algorithm_store", "refused_options"]
+__all__ = ["ACCEPTED_OPTIONS", "REFUSED_COMMANDS", "REFUSED_OPTIONS", "algorithm_store",
+           "refused_options"]
 
 _CONTAINERS = ("v6lib runs the {what} as a process of this Python installation, not as a "
                "Docker container")
@@ -80,6 +81,22 @@ REFUSED_OPTIONS["dev start-demo-network"] = {
 REFUSED_OPTIONS["test client-script"] = {"image": (("-i", "--image"), _OWN_INSTALL)}
 REFUSED_OPTIONS["test integration-test"] = {"image": (("-i", "--image"), _OWN_INSTALL)}
 
+REFUSED_OPTIONS["node create-private-key"] = {
+    "organization_name": (("-o", "--organization-name"),
+                          "the key is written to encryption.private_key (default <task "
+                          "dir>/private_key.pem); set that path in the configuration"),
+}
+
+#: vantage6 flags that ask for what v6lib does anyway: accepted (hidden), without effect.
+ACCEPTED_OPTIONS: dict[str, dict[str, tuple[tuple[str, ...], str]]] = {
+    command: {"auto_remove": (("--auto-remove",), "there is no container to remove")}
+    for command in ("server start", "node start", "node restart", "server import")
+}
+ACCEPTED_OPTIONS["node create-private-key"] = {
+    "mfa": (("--mfa",), "the public key is uploaded with the node's API key, which needs no "
+                        "two-factor code"),
+}
+
 #: refused options that are flags; every other refused option takes a value
 _FLAGS = {"keep", "with_ui", "with_rabbitmq", "with_prometheus", "force_db_mount", "drop_all"}
 
@@ -96,10 +113,14 @@ REFUSED_COMMANDS: dict[str, str] = {
 
 
 def refused_options(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add ``command``'s refused vantage6 options (hidden); using one fails with its reason."""
+    """Add ``command``'s refused vantage6 options (hidden; using one fails with its reason)
+    and its accepted ones (hidden, without effect)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for name, (declarations, why) in REFUSED_OPTIONS[command].items():
+        for name, (declarations, _why) in ACCEPTED_OPTIONS.get(command, {}).items():
+            fn = click.option(*declarations, name, hidden=True, is_flag=True,
+                              expose_value=False)(fn)
+        for name, (declarations, why) in REFUSED_OPTIONS.get(command, {}).items():
             takes_value = name not in _FLAGS
 
             def refuse(ctx: click.Context, param: click.Parameter, value: Any,

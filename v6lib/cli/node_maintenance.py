@@ -13,6 +13,7 @@ import yaml
 from v6lib import errors
 from v6lib.cli._configs import fail
 from v6lib.cli._instance import load_instance
+from v6lib.cli._refused import refused_options
 from v6lib.cli._select import Selection, select_config
 from v6lib.private_files import write_private
 
@@ -25,6 +26,7 @@ __all__ = ["clean", "create_private_key", "set_api_key"]
               help="Upload the public key with the node's API key (default: do not).")
 @click.option("--force", "--overwrite", "force", is_flag=True,
               help="Replace an existing key file.")
+@refused_options("node create-private-key")
 def create_private_key(selection: Selection, upload: bool, force: bool) -> None:
     """Generate the organization's private key (saved 0600) and optionally upload it."""
     from v6lib.crypto import fingerprint, generate_private_key, public_key_b64, save_private_key
