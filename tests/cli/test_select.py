@@ -71,6 +71,8 @@ def test_every_form_of_selection(dirs: tuple[Path, Path]) -> None:
     assert missing.exit_code == 78 and "not found" in missing.output
     twice = runner.invoke(main, ["server", "files", "alpha", "-n", "beta"])
     assert twice.exit_code == 2 and "name the configuration once" in twice.output
+    overridden = runner.invoke(main, ["server", "files", "-n", "beta", "-c", str(path)])
+    assert overridden.exit_code == 0 and str(path) in overridden.output  # vantage6's rule
 
 
 def test_without_a_name_there_must_be_exactly_one(dirs: tuple[Path, Path]) -> None:

@@ -68,11 +68,11 @@ def select_config(kind: Kind, *, positional: bool = True) -> Callable[..., Any]:
         def wrapper(*args: Any, name_arg: str | None = None, name: str | None = None,
                     config: str | None = None, system: bool | None = None,
                     **kwargs: Any) -> Any:
-            given = {value for value in (name_arg, name, config) if value}
-            if len(given) > 1:
-                raise click.UsageError(
-                    "name the configuration once: NAME, -n/--name or -c/--config")
-            target = next(iter(given), None)
+            names = {value for value in (name_arg, name) if value}
+            if len(names) > 1:
+                raise click.UsageError("name the configuration once: NAME or -n/--name")
+            # NOTE: as in vantage6, a file given with -c/--config overrides the name
+            target = config or next(iter(names), None)
             return fn(*args, selection=Selection(kind, target, system), **kwargs)
 
         command = scope_options(wrapper)
