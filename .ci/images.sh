@@ -10,7 +10,10 @@
 #   v6-average:latest   examples/average/Dockerfile (when the example exists)
 #
 # Containers cannot reach a package index, so wheels are fetched on the host into
-# .ci/wheels (for CPython 3.11, manylinux x86_64) and installed with --no-index.
+# .ci/wheels (for CPython 3.11, manylinux x86_64) and installed with --no-index. pip does
+# not count a manylinux_2_36 platform as accepting older manylinux_2_x wheels, so each
+# tag that current wheels use is listed (pandas 3, numpy 2.3+, pyarrow 20+ ship
+# manylinux_2_24..2_28 only); bookworm's glibc 2.36 runs them all.
 # Needs a running engine (.ci/docker.sh) and network access to Debian and PyPI mirrors.
 # Usage:  bash .ci/images.sh           V6_IMAGES_REBUILD=1 forces every step.
 set -euo pipefail
@@ -68,10 +71,20 @@ step_end
 # --- (b) wheels: v6lib's core dependencies + v6lib itself -----------------------------
 step_start "wheels (.ci/wheels)"
 mkdir -p "$WHEELS/deps" "$WHEELS/v6lib"
+# Each core dependency is pinned to the version installed for $PY (the test interpreter):
+# the parity tests compare results computed in the images with results computed here,
+# and pandas gives other dtypes across versions. Not installed there: the spec as written.
 mapfile -t DEPS < <("$PY" - "$ROOT/pyproject.toml" <<'PYCODE'
-import sys, tomllib
+import re, sys, tomllib
+from importlib import metadata
 with open(sys.argv[1], "rb") as fh:
-    print("\n".join(tomllib.load(fh)["project"]["dependencies"]))
+    specs = tomllib.load(fh)["project"]["dependencies"]
+for spec in specs:
+    name = re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0]
+    try:
+        print(f"{name}=={metadata.version(name)}")
+    except metadata.PackageNotFoundError:
+        print(spec)
 PYCODE
 )
 [ "${#DEPS[@]}" -gt 0 ] || die "no [project] dependencies found in pyproject.toml"
@@ -84,7 +97,9 @@ STAMP="$WHEELS/deps/.requirements"
 if [ "$REBUILD" = 1 ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$(printf '%s\n' "${DEPS[@]}")" ]; then
     "$PY" -m pip download --disable-pip-version-check --dest "$WHEELS/deps" \
         --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
-        --platform manylinux_2_36_x86_64 --platform manylinux2014_x86_64 \
+        --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 \
+        --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
+        --platform manylinux2014_x86_64 \
         "${DEPS[@]}" > "$PIPLOG" 2>&1 \
         || { tail -n 20 "$PIPLOG" >&2; die "pip download of the core dependencies failed"; }
     printf '%s\n' "${DEPS[@]}" > "$STAMP"

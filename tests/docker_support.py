@@ -3,6 +3,10 @@
 CI starts the engine with ``.ci/docker.sh`` and builds the images with ``.ci/images.sh``.
 When either is missing the tests FAIL with the command that fixes it: a Docker test
 that silently skips would let isolation regressions through.
+
+``V6_TEST_BASE_IMAGE`` names another base image (v6lib and its dependencies) to test
+against, e.g. one built from a branch under its own tag on a shared engine; the images
+the tests build themselves (``v6-scenario:test``, ``v6-statistics:test``) start from it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ __all__ = [
 ]
 
 PYTHON_IMAGE = "v6lib-python:3.11"
-BASE_IMAGE = "v6lib-base:latest"
+BASE_IMAGE = os.environ.get("V6_TEST_BASE_IMAGE") or "v6lib-base:latest"
 PROBE_IMAGE = "v6-probe:latest"
 AVERAGE_IMAGE = "v6-average:latest"
 REQUIRED_IMAGES = (PYTHON_IMAGE, BASE_IMAGE, PROBE_IMAGE)

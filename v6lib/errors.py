@@ -29,7 +29,8 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     │   └── EncryptionDowngradeError  an encrypted collaboration now claims to be plain
     ├── AlgorithmError                the algorithm (or its data) failed
     │   ├── DataError                 a data source is missing, unreadable or mis-typed
-    │   └── PrivacyError              a result would disclose too much
+    │   ├── PrivacyError              a result would disclose too much
+    │   └── UnsafeFileError           a file the algorithm left is a link, pipe, device or too big
     ├── PolicyError                   a node's data-owner policy refused a run
     ├── RuntimeUnavailableError       the container runtime (Docker) cannot be used
     ├── ServerUnavailableError        the server cannot be reached (retry later)
@@ -50,6 +51,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DataError",
+    "DatabaseUnavailableError",
     "DecryptionError",
     "EncryptionDowngradeError",
     "EncryptionError",
@@ -67,6 +69,7 @@ __all__ = [
     "ServerUnavailableError",
     "TamperedError",
     "TruncatedError",
+    "UnsafeFileError",
     "UnsupportedError",
     "UnsupportedVersionError",
     "V6Error",
@@ -225,6 +228,12 @@ class PrivacyError(AlgorithmError):
     exit_code = 67
 
 
+class UnsafeFileError(AlgorithmError):
+    """A file an algorithm's container left behind that the node refuses to read."""
+
+    code = "unsafe_file"
+
+
 class PolicyError(V6Error):
     code = "policy_refused"
     http_status = 403
@@ -241,6 +250,13 @@ class ServerUnavailableError(V6Error):
     code = "server_unavailable"
     http_status = 503
     exit_code = 69
+
+
+class DatabaseUnavailableError(ServerUnavailableError):
+    """The server runs but cannot reach its database (restarting, overloaded, network):
+    a temporary condition, answered with 503 and ``Retry-After``."""
+
+    code = "database_unavailable"
 
 
 class ServerBusyError(ServerUnavailableError):

@@ -172,6 +172,25 @@ def test_status_and_results(federation: Any) -> None:
     assert "41.5" in table.output and "organization" in table.output
 
 
+def test_frame_results_are_exact_in_json_and_readable_in_the_table(federation: Any) -> None:
+    import pandas as pd
+
+    fake, port = federation
+    counts = pd.DataFrame({"sex": ["F", "M", "F"], "site": [1, 1, 2]}).groupby(
+        ["sex", "site"]).size()
+    fake.run_outcome[2] = ("completed", {"counts": counts}, "")
+    assert _run(port, "create", "--collaboration", "1", "--organization", "2", "--image",
+                "img", "--method", "m").exit_code == 0
+
+    results = _run(port, "results", "1", "--json")
+    sent = json.loads(results.output)["results"][0]["result"]
+    back = serialization.loads(json.dumps(sent))["counts"]
+    pd.testing.assert_series_equal(back, counts, check_exact=True)
+
+    table = _run(port, "results", "1")
+    assert "{'counts': sex site F 1 1" in table.output  # the repr, not base64
+
+
 def test_unknown_task_exits_66_with_server_message(federation: Any) -> None:
     _, port = federation
     result = _run(port, "status", "99")

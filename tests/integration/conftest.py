@@ -9,7 +9,9 @@
   :class:`CliNode` (``v6 node start --config`` in a subprocess that a test may SIGKILL).
 * The ``v6_scenario`` algorithm package: written into a temporary directory, imported by
   the process runtime through ``PYTHONPATH`` and baked into the ``v6-scenario:test``
-  Docker image (built on top of ``v6lib-base:latest``) for Docker tests.
+  Docker image (built on top of the base image) for Docker tests.
+* The ``v6_statistics`` algorithm package (``algorithms/``): imported the same way, and
+  baked into ``v6-statistics:test``.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ DATA = AVERAGE_DIR / "data"
 SITES = (DATA / "site_a.csv", DATA / "site_b.csv", DATA / "site_c.csv")
 SCENARIO_IMAGE = "v6-scenario:test"
 AVERAGE_IMAGE = "v6-average:latest"
+ALGORITHMS_DIR = Path(__file__).resolve().parent / "algorithms"
+STATISTICS_IMAGE = "v6-statistics:test"
+#: the images the test nodes accept
+ALLOWED_IMAGES = (r"v6-scenario:.*", r"v6-average:.*", r"v6-statistics:.*")
 FAST_BACKOFF = Backoff(base=0.1, max_delay=1.0)
 
 # The algorithm the scenarios run. Every execution appends lines to ``<marker>.<org id>``
@@ -258,8 +264,9 @@ def scenario_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def algorithm_path(scenario_package: Path) -> str:
-    """``PYTHONPATH`` for process-runtime algorithms: the scenario and average packages."""
-    return os.pathsep.join([str(scenario_package), str(AVERAGE_DIR)])
+    """``PYTHONPATH`` for process-runtime algorithms: the scenario, average and statistics
+    packages."""
+    return os.pathsep.join([str(scenario_package), str(AVERAGE_DIR), str(ALGORITHMS_DIR)])
 
 
 @pytest.fixture(scope="session")
@@ -275,6 +282,25 @@ def scenario_image(scenario_package: Path, docker_client: Any) -> str:
         'CMD ["python3", "-m", "v6lib.wrappers"]\n')
     docker_client.images.build(path=str(scenario_package), tag=SCENARIO_IMAGE, rm=True)
     return SCENARIO_IMAGE
+
+
+@pytest.fixture(scope="session")
+def statistics_image(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> str:
+    """``v6-statistics:test``: the base image plus ``v6_statistics`` (rebuilt per session)."""
+    import shutil
+
+    from tests.docker_support import BASE_IMAGE
+
+    docker_client.images.get(BASE_IMAGE)
+    context = tmp_path_factory.mktemp("statistics-image")
+    shutil.copytree(ALGORITHMS_DIR / "v6_statistics", context / "v6_statistics",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (context / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\nCOPY v6_statistics /algorithm/v6_statistics\n"
+        "ENV PYTHONPATH=/algorithm PKG_NAME=v6_statistics\n"
+        'CMD ["python3", "-m", "v6lib.wrappers"]\n')
+    docker_client.images.build(path=str(context), tag=STATISTICS_IMAGE, rm=True)
+    return STATISTICS_IMAGE
 
 
 # --------------------------------------------------------------------------- federation
@@ -337,7 +363,7 @@ def node_options(fed: Federation, index: int, task_dir: Path, *, scenario_packag
         "server_api_url": url or fed.server.url, "task_dir": task_dir,
         "databases": {"default": JobDatabase("default", str(SITES[index % 3]), "csv")},
         "runtime": "process",
-        "allowed_images": (r"v6-scenario:.*", r"v6-average:.*"),
+        "allowed_images": ALLOWED_IMAGES,
         "algorithm_env": {"PYTHONPATH": algorithm_path(scenario_package),
                           "V6_SCENARIO_ORG": str(fed.org_ids[index])},
         "event_timeout": 2.0, "sweep_interval": 5.0,
@@ -417,7 +443,7 @@ def cli_node_config(fed: Federation, index: int, task_dir: Path, *, scenario_pac
         "server_url": "http://127.0.0.1", "port": fed.server.port, "api_path": "/api",
         "task_dir": str(task_dir), "runtime": "process",
         "databases": {"default": {"uri": str(SITES[index % 3]), "type": "csv"}},
-        "policies": {"allowed_images": [r"v6-scenario:.*", r"v6-average:.*"]},
+        "policies": {"allowed_images": list(ALLOWED_IMAGES)},
         "algorithm_env": {"PYTHONPATH": algorithm_path(scenario_package),
                           "V6_SCENARIO_ORG": str(fed.org_ids[index])},
         "logging": {"level": "INFO", "use_console": True},

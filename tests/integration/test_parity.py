@@ -1,4 +1,4 @@
-"""Local-to-real parity (scenario 7): the same algorithm, the same data, the same answer.
+"""Local-to-real parity (scenarios 7 and 16): the same algorithm, the same data, the same answer.
 
 ``examples/average``'s ``central_average`` (a central function fanning out partials) runs
 on the MockNetwork and on the real stack (real server, three real nodes with the process
@@ -6,6 +6,16 @@ runtime, or with Docker and the ``v6-average`` image). The organizations carry t
 ids in the mock as on the server, so the results must be equal, not just close. The
 second organization's data lacks the ``bmi`` column: averaging ``bmi`` then fails there,
 and both worlds must say so, naming that organization.
+
+``v6_statistics`` (``algorithms/``) returns real statistics: MultiIndex aggregates
+(``groupby().size()``, ``groupby().agg()`` with a list of functions), crosstabs with axis
+names and interval bands, an ``np.int32`` and a ``float32`` matrix. Its central result,
+which holds the partials as the central function received them, must be identical
+(types, dtypes, index levels and names) on every path, and identical to the same
+functions called on the data directly, without any transport. With Docker, the image's
+pandas, numpy and pyarrow must be the versions of this interpreter: pandas itself gives
+other dtypes across versions (pandas 3 makes ``str`` group labels where 2.x made
+``object``).
 """
 
 from __future__ import annotations
@@ -15,17 +25,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from tests.exact_values import assert_identical
 from v6lib.errors import AlgorithmError
 from v6lib.mock import MockNetwork
 from v6lib.node.runtime.base import JobDatabase
 
 from .conftest import (
+    ALGORITHMS_DIR,
     AVERAGE_DIR,
     AVERAGE_IMAGE,
     SITES,
+    STATISTICS_IMAGE,
     Federation,
     LiveServer,
     ThreadNode,
@@ -35,9 +49,11 @@ from .conftest import (
 
 pytestmark = pytest.mark.integration
 
-if str(AVERAGE_DIR) not in sys.path:
-    sys.path.insert(0, str(AVERAGE_DIR))
+for _folder in (AVERAGE_DIR, ALGORITHMS_DIR):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 import v6_average  # noqa: E402
+import v6_statistics  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +81,12 @@ class RealStacks:
             self.stacks[kind] = fed
             for index in range(3):
                 databases = {"default": JobDatabase("default", str(self.datasets[index]), "csv")}
+                # NOTE: images hold their own packages; a host PYTHONPATH means nothing there
+                # and would hide an image's PYTHONPATH.
+                docker_env = {"algorithm_env": {}} if kind == "docker" else {}
                 options = node_options(fed, index, self.tmp.mktemp(fed.names[index]),
                                        scenario_package=self.package, databases=databases,
-                                       runtime=kind)
+                                       runtime=kind, **docker_env)
                 runtime = None
                 if kind == "docker":
                     from tests.docker_support import BASE_IMAGE
@@ -168,3 +187,66 @@ def _data_error(message: str) -> str:
         if "DataError: " in line:
             return line.split("DataError: ", 1)[1].split(" (exit code ")[0].strip()
     raise AssertionError(f"no DataError in {message}")
+
+
+# --------------------------------------------------------------------------- statistics
+def _statistics_on_mock(datasets: list[Path], org_ids: list[int]) -> Any:
+    with MockNetwork(v6_statistics, datasets, organization_ids=org_ids) as network:
+        [result] = network.run("central_statistics")
+    return result
+
+
+def _statistics_on(fed: Federation, image: str) -> Any:
+    task = fed.root.task.create(
+        collaboration=fed.collaboration, organizations=[fed.org_ids[0]], name="statistics",
+        image=image, input_={"method": "central_statistics"})
+    [result] = fed.root.wait_for_results(task["id"], timeout=180)
+    return result
+
+
+def _same_libraries_in(image: str, client: Any) -> None:
+    """Fail, saying what differs, when the image's pandas/numpy/pyarrow are not ours."""
+    import numpy
+    import pyarrow
+
+    code = "import pandas, numpy, pyarrow; print(pandas.__version__, numpy.__version__, " \
+        "pyarrow.__version__)"
+    inside = client.containers.run(image, ["python3", "-c", code], remove=True,
+                                   network_disabled=True).decode().split()
+    here = [pd.__version__, numpy.__version__, pyarrow.__version__]
+    assert inside == here, (
+        f"{image} has pandas/numpy/pyarrow {inside}, this interpreter {here}: pandas makes "
+        "other dtypes across versions, so parity cannot be shown; build the base image "
+        "with this interpreter's versions")
+
+
+@pytest.mark.parametrize("backend", ["mock", "process",
+                                     pytest.param("docker", marks=pytest.mark.docker)])
+def test_statistics_arrive_exactly_on_mock_and_real_stack(
+        backend: str, datasets: list[Path], real_stacks: RealStacks,
+        request: pytest.FixtureRequest) -> None:
+    fed = None if backend == "mock" else real_stacks.get(backend)
+    org_ids = [11, 12, 13] if fed is None else fed.org_ids
+    direct = v6_statistics.combine({org: v6_statistics.statistics(pd.read_csv(path))
+                                    for org, path in zip(org_ids, datasets, strict=True)})
+    mocked = _statistics_on_mock(datasets, org_ids)
+    assert_identical(mocked, direct)
+    if fed is None:
+        return
+    image = STATISTICS_IMAGE
+    if backend == "docker":
+        image = request.getfixturevalue("statistics_image")
+        _same_libraries_in(image, request.getfixturevalue("docker_client"))
+    real = _statistics_on(fed, image)
+    assert_identical(real, mocked)
+
+    partial = real["partials"][org_ids[0]]  # the values the scenario names, spelled out
+    assert isinstance(partial["size"].index, pd.MultiIndex)
+    assert partial["size"].index.names == ["sex", "smoker"]
+    assert partial["blood_pressure"].columns.tolist() == [("systolic_bp", "mean"),
+                                                          ("systolic_bp", "count")]
+    assert (real["crosstab"].index.name, partial["crosstab"].columns.name) == ("sex", "smoker")
+    assert isinstance(partial["age_bands"].index.dtype, pd.CategoricalDtype)
+    assert type(real["rows"]) is np.int32 and real["rows"] == sum(
+        len(pd.read_csv(path)) for path in datasets)
+    assert partial["moments"].dtype == np.float32 and partial["moments"].shape == (2, 2)

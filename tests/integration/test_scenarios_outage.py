@@ -91,3 +91,49 @@ def test_results_and_queued_runs_survive_a_cut_link_and_a_server_restart(
         for node in nodes:
             node.stop()
         relay.cut()
+
+
+def test_a_researchers_wait_survives_a_server_restart(server: LiveServer, tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture
+                                                      ) -> None:
+    """The wait keeps going through a server outage, says so once, and returns the
+    results once the server is back (it raised ServerUnavailableError before)."""
+    import base64
+    import threading
+
+    from v6lib import serialization
+
+    fed = make_federation(server, 1, prefix="waits")
+    task = fed.root.task.create(collaboration=fed.collaboration, organizations=fed.org_ids,
+                                name="waited for", image=SCENARIO_IMAGE,
+                                input_={"method": "echo"})
+    outcome: list[object] = []
+
+    def wait() -> None:
+        try:
+            outcome.append(fed.root.wait_for_results(task["id"], timeout=90))
+        except Exception as exc:  # the assertion below shows it
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    with caplog.at_level("WARNING", logger="v6lib.client"):
+        waiter.start()
+        time.sleep(1)
+        server.stop()  # the researcher's wait now meets a closed port
+        time.sleep(4)
+        server.start()
+        from v6lib.client.transport import Transport
+        from v6lib.node.server_link import ServerLink  # the node finishes the run now
+
+        link = ServerLink(Transport(server.url), fed.api_keys[0])
+        link.login()
+        [run] = fed.root.run.from_task(task["id"])
+        for status in ("initializing", "active"):
+            link.patch_run(run["id"], {"status": status})
+        link.patch_run(run["id"], {"status": "completed", "result": base64.b64encode(
+            serialization.dumps({"answer": 42})).decode()})
+        waiter.join(60)
+    assert outcome == [[{"answer": 42}]]
+    unavailable = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(unavailable) == 1  # told once, not at every retry
+    assert any("back" in r.getMessage() for r in caplog.records)

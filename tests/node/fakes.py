@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 import threading
 import time
 import uuid
@@ -54,6 +55,9 @@ class FakeRuntime:
 
     def proxy_socket(self) -> Path | None:
         return None
+
+    def output_owner(self) -> int:
+        return os.geteuid()
 
     def start(self, spec: JobSpec) -> str:
         if self.fail_start is not None:
@@ -137,6 +141,7 @@ class FakeServer:
         self.events: list[dict[str, Any]] = []
         self.event_refusals: list[errors.V6Error] = []  # answers to the next event polls
         self.event_polls: list[tuple[float, bool]] = []  # (time.monotonic(), refused)
+        self.busy = False  # answer event polls at once, as a server with no slot left
         self.patches: list[tuple[int, dict[str, Any], int]] = []  # run, body, http status
         self.claims: list[tuple[int, int]] = []  # run, http status of POST /run/{id}/claim
         self.lose_claim_responses = 0  # apply the next N claims, then pretend the link broke
@@ -328,7 +333,7 @@ class FakeServer:
             raise refusal
         since = params.get("since")
         since = len(self.events) if since is None else int(since)
-        timeout = min(float(params.get("timeout", 0)), 0.5)
+        timeout = 0.0 if self.busy else min(float(params.get("timeout", 0)), 0.5)
         self._new_event.wait_for(lambda: len(self.events) > since, timeout)
         return {"events": self.events[since:], "cursor": len(self.events)}
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -178,6 +181,23 @@ def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> Non
         assert polls[i + 1][0] - polls[i][0] >= 0.2
 
 
+def test_event_polls_answered_at_once_do_not_spin(harness: NodeHarness) -> None:
+    # Prepare: a busy server answers every event poll at once instead of holding it
+    server = server_with_node()
+    server.busy = True
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"2", "")))
+    wait_until(lambda: server.event_polls, what="first poll")
+    # Execute: a run arrives meanwhile
+    task = server.create_task("img", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="run done while short-polling")
+    time.sleep(1.5)
+    # Assert: about one poll a second, not hundreds
+    polls = [at for at, _ in server.event_polls]
+    span = polls[-1] - polls[0]
+    assert len(polls) <= span / 0.9 + 4, (len(polls), span)  # + start-up and news
+
+
 def test_version_check() -> None:
     check_version({"version": "0.1.5", "api": 1}, "0.1.0")
     check_version({"version": "0.2.0", "api": 1}, "0.1.0")  # minor skew: warning only
@@ -200,3 +220,32 @@ def test_output_is_json_checked_not_reencoded(harness: NodeHarness) -> None:
     run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
     wait_until(lambda: run["status"] == "completed", what="completed")
     assert decoded_result(run) == payload
+
+
+class _SocketRuntime(FakeRuntime):
+    """A runtime whose algorithms reach the proxy only through its Unix socket (Docker)."""
+
+    def __init__(self, socket_path: Path) -> None:
+        super().__init__()
+        self.socket_path = socket_path
+
+    def proxy_socket(self) -> Path | None:
+        return self.socket_path
+
+
+def test_with_a_proxy_socket_the_proxy_listens_on_no_tcp_port(harness: NodeHarness) -> None:
+    socket_path = Path("/tmp") / f"v6-daemon-{os.getpid()}" / "proxy.sock"  # AF_UNIX limit
+    node = harness.start(server_with_node(), _SocketRuntime(socket_path))
+    try:
+        assert node.proxy is not None and node.proxy.port == 0
+        assert socket_path.is_socket()
+        assert node.executor is not None and node.executor.proxy_port == 0
+    finally:
+        shutil.rmtree(socket_path.parent, ignore_errors=True)
+
+
+def test_without_one_it_listens_on_loopback_for_process_algorithms(
+        harness: NodeHarness) -> None:
+    node = harness.start(server_with_node(), FakeRuntime())
+    assert node.proxy is not None and node.proxy.host == "127.0.0.1" and node.proxy.port > 0
+    assert node.executor is not None and node.executor.proxy_port == node.proxy.port

@@ -6,6 +6,7 @@ it makes to the server, and every journal step, can be asserted.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -15,12 +16,13 @@ from typing import Any
 import pytest
 
 from v6lib.errors import ServerUnavailableError
-from v6lib.node.executor import Identity, RunExecutor, run_paths
+from v6lib.node.executor import Identity, RunExecutor
 from v6lib.node.journal import Journal, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.retry import Backoff
+from v6lib.node.run_files import run_paths
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.node.server_link import ServerLink
 from v6lib.rules.failures import failure_record
@@ -301,4 +303,156 @@ def test_share_algorithm_logs_decides_whether_the_server_gets_the_log(
         assert "log" not in final
         assert "row 17: x is empty" in caplog.text  # kept in the node's own log
     assert final["reason"] == "DataError: column x is empty"  # sent either way
+# -- what a hostile algorithm leaves behind -----------------------------------------------
+SECRET = '{"secret": "a file of the host the node must never upload"}'
+
+
+def _plant(kind: str, secret: Path) -> Any:
+    """An ``auto`` for the fake runtime: the algorithm replaces its output and exits 0."""
+    def finish(spec: Any) -> tuple[int, bytes | None, str]:
+        output = spec.output_file
+        output.unlink(missing_ok=True)
+        if kind == "link to a host file":
+            output.symlink_to(secret)
+        elif kind == "link to /dev/zero":
+            output.symlink_to("/dev/zero")
+        elif kind == "fifo":
+            os.mkfifo(output)
+        elif kind == "hard link":
+            (output.parent / "mine.json").write_text("[1]")
+            os.link(output.parent / "mine.json", output)
+        elif kind == "directory":
+            output.mkdir()
+        elif kind == "too big":
+            output.write_bytes(b"[" + b"1," * 600 + b"1]")
+        return 0, None, "planted"
+    return finish
+
+
+@pytest.mark.parametrize(("kind", "reason"), [
+    ("link to a host file", "the output file is a symbolic link; the node only reads "
+                            "regular files the algorithm wrote itself"),
+    ("link to /dev/zero", "the output file is a symbolic link"),
+    ("fifo", "the output file is a named pipe (FIFO)"),
+    ("hard link", "the output file has 2 hard links"),
+    ("directory", "the output file is a directory"),
+    ("too big", "the output file holds 1203 bytes, more than the 1000 bytes the node accepts"),
+])
+def test_a_hostile_output_ends_the_run_and_the_node_carries_on(
+        tmp_path: Path, kind: str, reason: str) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    runtime = FakeRuntime(auto=_plant(kind, secret))
+    built = make_setup(tmp_path, runtime=runtime, max_output_bytes=1000)
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is LocalState.FINISHED,
+               timeout=10, what="outcome journaled")
+    entry = built.journal.get(run["id"])
+    assert entry is not None and entry.status == RunStatus.UNEXPECTED_OUTPUT.value
+    assert entry.reason is not None and entry.reason.startswith(reason), entry.reason
+    assert entry.result is None
+    assert built.outbox.flush()
+    assert run["status"] == "unexpected output" and run["result"] is None
+    assert "secret" not in str(run)
+    runtime.auto = lambda spec: (0, b'{"fine": true}', "")
+    following = built.run()
+    built.executor.handle_run(dict(following))
+    wait_until(lambda: (e := built.journal.get(following["id"])) and
+               e.status == RunStatus.COMPLETED.value, what="the next run completed")
+    built.close()
+
+
+def test_the_writable_folder_holds_only_the_output(setup: Setup) -> None:
+    run = setup.run()
+    setup.executor.handle_run(dict(run))
+    spec = setup.runtime.wait_started(run["id"]).spec
+    assert list(spec.output_file.parent.iterdir()) == []
+    assert spec.input_file.parent != spec.output_file.parent
+    assert spec.token_file.parent != spec.output_file.parent
+
+
+def test_links_left_by_an_earlier_start_are_never_written_through(setup: Setup,
+                                                                  tmp_path: Path) -> None:
+    """The node died after starting a container; its algorithm left links in the run's
+    folder. Starting the run again must not write the input or token through them."""
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    run = setup.run()
+    paths = run_paths(setup.executor.options.task_dir, run["task_id"], run["id"])
+    paths.output_file.parent.mkdir(parents=True)
+    for planted in (paths.input_file, paths.token_file, paths.output_file):
+        planted.symlink_to(victim)
+    setup.executor.handle_run(dict(run))
+    spec = setup.runtime.wait_started(run["id"]).spec
+    assert victim.read_text() == "untouched"
+    assert not spec.input_file.is_symlink() and not spec.token_file.is_symlink()
+    assert spec.input_file.read_bytes() == b'{"method": "m"}'
+    assert not os.path.lexists(spec.output_file)
+
+
+def test_a_replayed_task_uid_is_not_allowed(setup: Setup) -> None:
+    first = setup.run(uid="replayed-uid")
+    setup.executor.handle_run(dict(first))
+    setup.runtime.wait_started(first["id"])
+    replay = setup.run(image="other:1", uid="replayed-uid")
+    setup.executor.handle_run(dict(replay))
+    assert setup.runtime.started == [first["id"]]
+    entry = setup.journal.get(replay["id"])
+    assert entry is not None and entry.status == RunStatus.NOT_ALLOWED.value
+    assert entry.reason == (f"task uid replayed-uid was already used by task "
+                            f"{first['task_id']} on this node: refusing a replayed input")
+    task_dir = setup.executor.options.task_dir / "jobs" / str(replay["task_id"])
+    assert not task_dir.exists()  # the input was never opened nor written
+
+
+def test_a_replay_that_got_the_deleted_tasks_id_is_not_allowed_either(setup: Setup) -> None:
+    """Older servers on SQLite gave a re-created task the id of the deleted one."""
+    first = setup.run(uid="reused-uid")
+    setup.executor.handle_run(dict(first))
+    setup.runtime.wait_started(first["id"])
+    replay = {**first, "id": first["id"] + 100, "status": "pending"}
+    setup.server.runs[replay["id"]] = replay  # the same task id, a new run
+    setup.executor.handle_run(dict(replay))
+    assert setup.runtime.started == [first["id"]]
+    entry = setup.journal.get(replay["id"])
+    assert entry is not None and entry.status == RunStatus.NOT_ALLOWED.value
+    assert entry.reason == (f"task uid reused-uid was already used by task "
+                            f"{first['task_id']} on this node: refusing a replayed input")
+
+
+def test_the_proxy_accepts_a_runs_token_only_while_it_is_in_flight(setup: Setup) -> None:
+    run = setup.run()
+    token = f"container-{run['id']}"
+    assert not setup.executor.tokens.accepts(token)
+    setup.executor.handle_run(dict(run))
+    job = setup.runtime.wait_started(run["id"])
+    assert setup.executor.tokens.accepts(token)
+    assert not setup.executor.tokens.accepts("container-999")
+    setup.runtime.finish(job.handle, 0, b"[]")
+    wait_until(lambda: (e := setup.journal.get(run["id"])) and not e.in_flight,
+               what="the run ended")
+    assert not setup.executor.tokens.accepts(token)
+
+
+def test_a_failed_run_cannot_pass_a_host_file_off_as_its_reason(tmp_path: Path) -> None:
+    from v6lib.rules.failures import failure_record
+
+    secret = tmp_path / "secret.json"
+    secret.write_bytes(failure_record("SECRET of the host", 1))
+    secret.chmod(0o600)
+
+    def fail_with_a_link(spec: Any) -> tuple[int, bytes | None, str]:
+        spec.output_file.symlink_to(secret)
+        return 1, None, "failing"
+
+    built = make_setup(tmp_path, runtime=FakeRuntime(auto=fail_with_a_link))
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is LocalState.FINISHED,
+               what="outcome journaled")
+    entry = built.journal.get(run["id"])
+    assert entry is not None and entry.status == RunStatus.FAILED.value
+    assert entry.reason == "algorithm exited with code 1"
     built.close()

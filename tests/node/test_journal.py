@@ -234,6 +234,42 @@ def test_a_file_from_an_older_version_is_converted_once(tmp_path: Path) -> None:
     assert Journal(path).get(1) is not None
 
 
+def test_a_task_uid_belongs_to_the_first_task_that_used_it(tmp_path: Path) -> None:
+    clock = [datetime(2026, 1, 1)]
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, clock=lambda: clock[0])
+    assert journal.record_task_uid("uid-a", 10, 1) is None
+    assert journal.record_task_uid("uid-a", 10, 1) is None  # the same run, claimed again
+    assert journal.record_task_uid("uid-b", 11, 2) is None
+    assert journal.record_task_uid("uid-a", 12, 3) == 10  # a re-created task: a replay
+    assert journal.record_task_uid("uid-a", 10, 4) == 10  # ... even if it got the same id
+    journal.receive(1, task_id=10, task_uid="uid-a")
+    journal.finish(1, "completed")
+    journal.mark_uploaded(1)
+    clock[0] += DEFAULT_RETENTION * 10
+    assert journal.prune() == 1
+    journal.close()
+    reopened = Journal(path)
+    assert reopened.record_task_uid("uid-a", 13, 5) == 10  # kept past pruning, restarts
+    reopened.close()
+
+
+def test_an_older_file_gets_the_token_column_and_its_task_uids(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    journal.receive(1, task_id=10, task_uid="uid-a")
+    journal.close()
+    with sqlite3.connect(path) as raw:  # the file as the previous version left it
+        raw.execute("DROP TABLE node_task_uid")
+        raw.execute("ALTER TABLE node_run DROP COLUMN token_digest")
+    upgraded = Journal(path)
+    upgraded.update(1, token_digest="ab" * 32)
+    entry = upgraded.get(1)
+    assert entry is not None and entry.token_digest == "ab" * 32
+    assert upgraded.record_task_uid("uid-a", 11, 2) == 10
+    upgraded.close()
+
+
 def _server() -> FakeServer:
     server = FakeServer()
     server.add_node(1, api_key="key1")

@@ -89,6 +89,11 @@ def upstream() -> Iterator[Upstream]:
     up.server.server_close()
 
 
+def _in_flight(token: str) -> bool:
+    """The proxy's token rule in these tests: one run in flight, "container-token"."""
+    return token == "container-token"
+
+
 def make_proxy(upstream: Upstream, encrypted: bool) -> NodeProxy:
     orgs = {1: OWN, 2: OTHER}
     from v6lib.crypto import public_key_b64
@@ -96,8 +101,8 @@ def make_proxy(upstream: Upstream, encrypted: bool) -> NodeProxy:
     keys = NodeKeys(encrypted=encrypted, private_key=OWN if encrypted else None,
                     organization_getter=lambda i: {"id": i,
                                                    "public_key": public_key_b64(orgs[i])})
-    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, new_uid=lambda: UID,
-                      organization_id=1)
+    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight,
+                      new_uid=lambda: UID, organization_id=1)
     proxy.start()
     return proxy
 
@@ -123,6 +128,29 @@ def test_requests_without_token_are_refused(upstream: Upstream, enc_proxy: NodeP
         assert resp.json()["code"] == "authentication_error"
         assert "container token" in resp.json()["message"]
     assert upstream.requests == []
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/run?task_id=10"), ("GET", "/result/21"), ("GET", "/run/5/result"),
+    ("GET", "/task/10"), ("POST", "/task")])
+def test_a_token_of_no_run_in_flight_is_refused_before_anything_is_forwarded(
+        upstream: Upstream, enc_proxy: NodeProxy, method: str, path: str) -> None:
+    body = {"organizations": [{"id": 2, "input": base64.b64encode(b"{}").decode()}]}
+    for token in ("a-users-token", "the-nodes-own-token", "container-token-of-a-done-run"):
+        resp = requests.request(method, url(enc_proxy, path), json=body, timeout=5,
+                                headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 403, resp.text
+        assert resp.json() == {"code": "permission_denied", "message":
+                               "the node proxy serves only the container token of a run "
+                               "in flight on this node"}
+    assert upstream.requests == []
+
+
+def test_a_proxy_needs_somewhere_to_listen(upstream: Upstream) -> None:
+    keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
+    with pytest.raises(ValueError, match="TCP port or a Unix socket"):
+        NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None,
+                  organization_id=1)
 
 
 def test_subtask_input_is_sealed_per_organization(upstream: Upstream,
@@ -224,10 +252,11 @@ def test_unix_socket_serves_algorithms_without_a_network(upstream: Upstream,
     stale.bind(str(socket_path))  # left by an earlier life of the node
     stale.close()
     keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
-    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, unix_socket=socket_path,
-                      organization_id=1)
+    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None,
+                      unix_socket=socket_path, organization_id=1)
     proxy.start()
     try:
+        assert proxy.port == 0  # no TCP listener: only the socket
         assert stat.S_IMODE(socket_path.stat().st_mode) == 0o600
         bridge = start_from_environ({"PROXY_SOCKET": str(socket_path), "PORT": "0"})
         assert bridge is not None
@@ -250,8 +279,8 @@ def test_unix_socket_in_a_directory_of_any_length(upstream: Upstream, tmp_path: 
     socket_path = deep / "proxy.sock"
     assert len(str(socket_path)) > 108  # beyond what bind() takes as a path
     keys = NodeKeys(encrypted=False, private_key=None, organization_getter=lambda i: {})
-    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, unix_socket=socket_path,
-                      organization_id=1)
+    proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight, port=None,
+                      unix_socket=socket_path, organization_id=1)
     proxy.start()
     try:
         assert socket_path.is_socket()

@@ -1,15 +1,19 @@
-"""The attack suite: each finding of an outside probe, performed against the real parts.
+"""The attack suite: each finding performed for real against the real parts.
 
-Every test first performs the attack as the probe did, then asserts that it fails and
-what the attacker sees. Fixtures come from the end-to-end tests (a real server in a
-thread, process-runtime nodes, the scenario algorithm, the Docker engine) and from here:
+Every test first performs the attack (an outside probe's finding, an algorithm in a
+container that replaces its output, a process that calls the node's proxy with someone
+else's token, a server administrator who replays a sealed input), then asserts that it
+fails, what the attacker sees, and that the node carries on. Fixtures come from the
+end-to-end tests (a real server in a thread, process-runtime nodes, the scenario
+algorithm, the Docker engine) and from here:
 
 ``live`` starts the real app (``create_app``) behind a real HTTP server in a thread, on a
 SQLite file or (for races only PostgreSQL shows) on a fresh PostgreSQL database. The
 setup (organizations, nodes, users) goes through falcon's in-process client for speed;
 the attack itself always goes over sockets. ``Live.session(source=...)`` binds the
 client socket to another loopback address (127.0.0.2, ...), so the server sees a
-different peer address, as it would for another machine.
+different peer address, as it would for another machine. ``sealed_site`` makes an
+encrypted collaboration with one node's options, for the node's attack tests.
 """
 
 from __future__ import annotations
@@ -25,12 +29,24 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.integration.conftest import docker_client, scenario_image, scenario_package
+from tests.integration.conftest import (
+    Federation,
+    LiveServer,
+    docker_client,
+    live_server,
+    make_federation,
+    node_options,
+    scenario_image,
+    scenario_package,
+)
 from tests.live_server import serve_app
 from tests.postgres import drop_database, fresh_postgres_url
 from tests.server.conftest import ROOT_PASSWORD, Api, World, build_app, make_world
+from v6lib.crypto import RSAPrivateKey, generate_private_key, public_key_b64, save_private_key
+from v6lib.node.options import NodeOptions
 
-__all__ = ["Live", "LiveFactory", "docker_client", "scenario_image", "scenario_package"]
+__all__ = ["Live", "LiveFactory", "docker_client", "live_server", "scenario_image",
+           "scenario_package", "sealed_site"]
 
 
 class _SourceAddressAdapter(HTTPAdapter):
@@ -113,3 +129,16 @@ def live(tmp_path: Path) -> Iterator[LiveFactory]:
             return Live(app=app, base=f"http://127.0.0.1:{port}/api")
 
         yield start
+
+
+def sealed_site(server: LiveServer, scenario_package: Path, tmp: Path, **options: Any
+                ) -> tuple[Federation, NodeOptions, RSAPrivateKey]:
+    """An encrypted collaboration of one organization, the options of its node (process
+    runtime unless ``options`` say otherwise) and the organization's private key."""
+    fed = make_federation(server, 1, encrypted=True, prefix="sealed")
+    key = generate_private_key(2048)
+    save_private_key(key, tmp / "key.pem")
+    fed.root.organization.update(fed.org_ids[0], public_key=public_key_b64(key))
+    return fed, node_options(fed, 0, tmp / "node", scenario_package=scenario_package,
+                             encryption_enabled=True, private_key_path=tmp / "key.pem",
+                             **options), key

@@ -145,3 +145,45 @@ def test_options_preflight_needs_no_token(app: Any) -> None:
     result = Api(app).call("OPTIONS", "/task")
     assert result.status_code == 200
     assert "POST" in result.headers["Allow"]
+
+
+@pytest.mark.postgres
+def test_a_database_outage_is_a_503_that_says_so_and_passes() -> None:
+    """While PostgreSQL refuses connections the API answers 503 ``database_unavailable``
+    with Retry-After (not a 500 asking for a request id), and recovers by itself."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.postgres import base_postgres_url, drop_database, fresh_postgres_url
+    from tests.server.conftest import ROOT_PASSWORD, Api, build_app
+
+    url = fresh_postgres_url()
+    app = build_app(url)
+    admin = base_postgres_url().set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    name = make_url(url).database
+
+    def allow(flag: bool) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(flag).lower()}')
+            if not flag:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+
+    try:
+        api = Api(app)
+        api = api.as_(api.login("root", ROOT_PASSWORD))
+        assert api.get("/organization").status_code == 200
+        allow(False)
+        answer = api.get("/organization")
+        assert answer.status_code == 503, answer.text
+        assert answer.json["code"] == "database_unavailable"
+        assert "database" in answer.json["message"] and "request_id" not in answer.json
+        assert answer.headers["Retry-After"] == "5"
+        allow(True)
+        assert api.get("/organization").status_code == 200
+    finally:
+        allow(True)
+        app.v6_state.hub.stop()
+        app.v6_state.engine.dispose()
+        drop_database(url)

@@ -73,12 +73,18 @@ def _login(server_url: str, port: int, api_path: str, username: str, password: s
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-native copy of a decoded result (DataFrames and numpy values included)."""
+    """A decoded result as the JSON of :mod:`v6lib.serialization` (exact: frames and numpy
+    values as their tagged objects, which ``serialization.loads`` turns back)."""
     return json.loads(serialization.dumps(value, root="result"))
 
 
 def _short(value: Any, width: int = 60) -> str:
-    text = json.dumps(_plain(value), ensure_ascii=False)
+    """One line for the table: the JSON of a plain result, else its repr (a frame's
+    tagged JSON is base64 that says nothing to a reader)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        text = " ".join(repr(value).split())
     return text if len(text) <= width else text[: width - 3] + "..."
 
 

@@ -19,6 +19,7 @@ from v6lib.config.vantage6 import (
 from v6lib.rules.node_policy import looks_like_regex
 
 __all__ = [
+    "DEFAULT_MAX_OUTPUT_BYTES",
     "ContainerLimits",
     "DatabaseConfig",
     "DeviceRequests",
@@ -28,6 +29,8 @@ __all__ = [
     "NodePolicies",
 ]
 
+#: The largest output a node reads from a run: the server's default max_result_bytes.
+DEFAULT_MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
 DatabaseType = Literal["csv", "parquet", "sql", "sparql", "excel"]
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -195,6 +198,9 @@ class NodeConfig(StrictModel):
     share_algorithm_logs: bool = True
     # vantage6's key: devices every algorithm container gets (Docker runtime)
     algorithm_device_requests: DeviceRequests = DeviceRequests()
+    # Bytes: the largest output file the node reads from a run (larger: the run ends as
+    # "unexpected output"); the default is the server's default max_result_bytes.
+    max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, gt=0)
 
     @model_validator(mode="before")
     @classmethod

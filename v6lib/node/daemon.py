@@ -6,7 +6,8 @@ Lifecycle of :class:`Node`:
    version, learn the node's organization and collaboration;
 2. with encryption enabled: make sure the server holds this node's public key (upload
    it when missing; refuse to start when it holds a different one);
-3. start the proxy for algorithms and the outbox uploader, reconcile the journal with
+3. start the proxy for algorithms (serving only the container tokens of this node's runs
+   in flight) and the outbox uploader, reconcile the journal with
    the runtime and the server, take every pending run;
 4. long-poll ``GET /event``: ``run_created`` starts a run, ``task_killed`` (and a
    ``run_updated`` to killed) stops its containers within a second. After an outage the
@@ -48,6 +49,7 @@ from v6lib.node.outbox import Outbox
 from v6lib.node.proxy import NodeProxy
 from v6lib.node.reconcile import ReconcileReport, reconcile
 from v6lib.node.retry import Backoff, retry_call
+from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
 from v6lib.trust import TrustStore
@@ -55,6 +57,11 @@ from v6lib.trust import TrustStore
 __all__ = ["Node", "check_version", "make_runtime"]
 
 log = logging.getLogger(__name__)
+
+#: An event poll answered sooner than this without events was not held by the server.
+_EARLY_ANSWER = 0.2
+#: How long to pause before polling again after such an answer (the server's hint).
+_SHORT_POLL_PAUSE = 1.0
 
 
 def check_version(server: dict[str, Any], node_version: str = __version__) -> None:
@@ -121,6 +128,7 @@ class Node:
                                clock=clock or (lambda: datetime.now(UTC).replace(tzinfo=None)),
                                retention=timedelta(days=options.journal_retention_days))
         self.outbox = Outbox(self.journal, self.link, backoff=self.backoff)
+        self.tokens = RunTokens(self.journal)
         self.identity: Identity | None = None
         self.keys: NodeKeys | None = None
         self.proxy: NodeProxy | None = None
@@ -201,17 +209,23 @@ class Node:
         self.connect()
         keys = self.setup_keys()
         assert self.identity is not None
+        self.tokens.load()  # the runs a previous life left in flight keep their proxy
+        unix_socket = self.runtime.proxy_socket()
+        # NOTE: algorithms of a runtime with a proxy socket reach the proxy only there;
+        # a TCP port on 127.0.0.1 would only serve other processes on this machine.
         self.proxy = NodeProxy(upstream_url=self.options.server_api_url, keys=keys,
+                               authorize=self.tokens.accepts,
                                api_path=self.options.algorithm_api_path,
-                               port=self.options.proxy_port,
-                               unix_socket=self.runtime.proxy_socket(),
+                               port=self.options.proxy_port if unix_socket is None else None,
+                               unix_socket=unix_socket,
                                organization_id=self.identity.organization_id)
         self.proxy.start()
         self.runtime.verify()  # after the proxy: the isolation check must reach it
         self.executor = RunExecutor(
             options=self.options, identity=self.identity, journal=self.journal,
             link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
-            proxy_port=self.proxy.port, stop=self.stop_event, backoff=self.backoff,
+            proxy_port=self.options.proxy_port if unix_socket else self.proxy.port,
+            stop=self.stop_event, backoff=self.backoff, tokens=self.tokens,
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
         self.cursor = self._current_cursor()
@@ -248,6 +262,7 @@ class Node:
                 # A safety net for anything an event or a failed call left behind.
                 last_sweep = time.monotonic()
                 self._safe(self.sweep)
+            asked = time.monotonic()
             try:
                 body = self.link.events(self.cursor, self.options.event_timeout)
             except REFUSALS as exc:
@@ -276,6 +291,10 @@ class Node:
             self.cursor = body.get("cursor", self.cursor)
             for event in body.get("events", []):
                 self._safe(self.dispatch, event)
+            if not body.get("events") and time.monotonic() - asked < _EARLY_ANSWER:
+                # NOTE: a busy server answers at once instead of holding the poll; pause
+                # so that this loop short-polls rather than spins.
+                self.stop_event.wait(_SHORT_POLL_PAUSE)
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """React to one server event."""

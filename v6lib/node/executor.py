@@ -9,17 +9,12 @@ from here but handed to the :class:`~v6lib.node.outbox.Outbox`, which delivers t
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import os
-import shutil
-import stat
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from v6lib.crypto import Binding, TaskBinding, load_public_key_pem
+from v6lib.crypto import TaskBinding
 from v6lib.errors import (
     ConflictError,
     EncryptionError,
@@ -32,15 +27,16 @@ from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
-from v6lib.node.result_files import BIG_RESULT_BYTES, json_file_problem
 from v6lib.node.retry import Backoff, is_transient, retry_call
+from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
+from v6lib.node.run_output import OutputCollector
+from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
-from v6lib.rules.failures import FAILURE_RECORD_LIMIT, read_failure_record
 from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 
-__all__ = ["Identity", "RunExecutor", "run_paths"]
+__all__ = ["Identity", "RunExecutor"]
 
 log = logging.getLogger(__name__)
 GONE_REASON = "node restarted and the run's container was gone"
@@ -54,29 +50,6 @@ class Identity:
     organization_id: int
     collaboration_id: int
     encrypted: bool
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    run_dir: Path
-    input_file: Path
-    output_file: Path
-    token_file: Path
-    temporary_folder: Path
-
-
-def run_paths(task_dir: Path, job_id: int, run_id: int) -> RunPaths:
-    """Where a run's files live: ``<task_dir>/jobs/<job>/<run>/``; tmp shared per job."""
-    job_dir = Path(task_dir) / "jobs" / str(job_id)
-    run_dir = job_dir / str(run_id)
-    return RunPaths(run_dir, run_dir / "input", run_dir / "output", run_dir / "token",
-                    job_dir / "tmp")
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
 
 
 class RunExecutor:
@@ -95,6 +68,7 @@ class RunExecutor:
         proxy_port: int,
         stop: threading.Event,
         backoff: Backoff | None = None,
+        tokens: RunTokens | None = None,
     ) -> None:
         self.options = options
         self.identity = identity
@@ -106,6 +80,12 @@ class RunExecutor:
         self.proxy_port = proxy_port
         self.stop = stop
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
+        # the container tokens the proxy serves: those of this node's runs in flight
+        self.tokens = tokens or RunTokens(journal)
+        self.output = OutputCollector(
+            keys=keys, organization_id=identity.organization_id,
+            owner=runtime.output_owner(), limit=options.max_output_bytes,
+            results=journal.results, encrypted=identity.encrypted)
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self.watchers: dict[int, threading.Thread] = {}
@@ -149,6 +129,10 @@ class RunExecutor:
                             task_uid=task.get("uid"), image=str(task["image"]),
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
+        replayed = self._replay_reason(run_id, task)
+        if replayed:
+            self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
+            return
         decision = evaluate(self.options.policy, RunRequest(
             image=str(task["image"]),
             database_labels=[d["label"] for d in task.get("databases") or []],
@@ -160,6 +144,17 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
         self._start(claim["run"], task, str(claim["container_token"]))
+
+    def _replay_reason(self, run_id: int, task: dict[str, Any]) -> str | None:
+        """Why the run's input must not be opened (its uid was another task's), or None."""
+        uid = task.get("uid")
+        if not uid:
+            return None
+        first = self.journal.record_task_uid(str(uid), int(task["id"]), run_id)
+        if first is None:
+            return None
+        return (f"task uid {uid} was already used by task {first} on this node: "
+                "refusing a replayed input")
 
     def _claim(self, run_id: int) -> dict[str, Any] | None:
         """Claim the run (pending -> initializing) with its task and container token.
@@ -249,11 +244,8 @@ class RunExecutor:
                 self.identity.organization_id)) if self.keys.encrypted else blob
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
-        paths.run_dir.mkdir(parents=True, exist_ok=True)
-        paths.temporary_folder.mkdir(parents=True, exist_ok=True)
-        paths.output_file.unlink(missing_ok=True)
-        _write_private(paths.input_file, plain)
-        _write_private(paths.token_file, token.encode("ascii"))
+        prepare_run_files(paths, plain, token)
+        self.tokens.add(run_id, token)
 
     def _report_active(self, run_id: int, handle: str) -> None:
         try:
@@ -300,12 +292,13 @@ class RunExecutor:
         paths = run_paths(self.options.task_dir, entry.job_id or entry.task_id, run_id)
         logs = self._shared_logs(run_id, info.logs if info is not None else None)
         if info is not None and info.exit_code != 0:
-            reason = read_failure_record(_read_small(paths.output_file, FAILURE_RECORD_LIMIT))
+            reason = self.output.failure_reason(paths.output_file)
             self._finish(run_id, RunStatus.FAILED, log=logs,
                          reason=reason or f"algorithm exited with code {info.exit_code}")
         else:
-            status, result, reason = self._read_output(entry, paths.output_file)
-            self._finish(run_id, status, result=result, log=logs, reason=reason)
+            outcome = self.output.collect(entry, paths.output_file)
+            self._finish(run_id, outcome.status, result=outcome.result, log=logs,
+                         reason=outcome.reason)
         self._cleanup(self.journal.get(run_id), handle)
 
     def _shared_logs(self, run_id: int, logs: str | None) -> str | None:
@@ -316,56 +309,6 @@ class RunExecutor:
         log.info("run %d: algorithm log (not shared with the server):\n%s", run_id, logs)
         return None
 
-    def _read_output(self, entry: JournalEntry, output: Path
-                     ) -> tuple[RunStatus, bytes | None, str | None]:
-        try:
-            size = output.stat().st_size
-        except FileNotFoundError:
-            return RunStatus.UNEXPECTED_OUTPUT, None, "the algorithm wrote no output file"
-        if self.journal.results is not None and size > BIG_RESULT_BYTES:
-            return self._keep_big_output(entry, output)
-        try:
-            data = output.read_bytes()
-        except FileNotFoundError:
-            return RunStatus.UNEXPECTED_OUTPUT, None, "the algorithm wrote no output file"
-        problem = _json_problem(data)
-        if problem:
-            return RunStatus.UNEXPECTED_OUTPUT, None, f"the output file is not JSON: {problem}"
-        if not self.identity.encrypted:
-            return RunStatus.COMPLETED, data, None
-        try:
-            recipient = load_public_key_pem(entry.recipient_key or "")
-            binding = _result_binding(entry, self.identity.organization_id)
-            return RunStatus.COMPLETED, self.keys.seal_with(data, recipient, binding), None
-        except EncryptionError as exc:
-            return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
-
-    def _keep_big_output(self, entry: JournalEntry, output: Path
-                         ) -> tuple[RunStatus, bytes | None, str | None]:
-        """Seal (or copy) a big output by streaming into the journal's result files.
-
-        Never read into memory as a whole; the outbox uploads the file with a streaming
-        PUT. It is durable before the outcome is journaled, so a crash in between only
-        means doing this again.
-        """
-        files = self.journal.results
-        assert files is not None
-        problem = json_file_problem(output)
-        if problem:
-            return RunStatus.UNEXPECTED_OUTPUT, None, f"the output file is not JSON: {problem}"
-        try:
-            if self.identity.encrypted and self.keys.encrypted:
-                recipient = load_public_key_pem(entry.recipient_key or "")
-                binding = _result_binding(entry, self.identity.organization_id)
-                files.store(entry.run_id, output, recipient=recipient, binding=binding)
-            else:
-                files.store(entry.run_id, output)
-        except EncryptionError as exc:
-            return RunStatus.FAILED, None, f"cannot encrypt the result: {exc}"
-        except OSError as exc:
-            return RunStatus.FAILED, None, f"cannot keep the result for upload: {exc}"
-        return RunStatus.COMPLETED, None, None
-
     def _cleanup(self, entry: JournalEntry | None, handle: str | None) -> None:
         if handle:
             try:
@@ -373,16 +316,17 @@ class RunExecutor:
             except V6Error as exc:
                 log.warning("could not remove %s: %s", handle, exc)
         if entry is not None and not entry.in_flight:
+            self.tokens.discard(entry.run_id)
             job_id = entry.job_id or entry.task_id
-            paths = run_paths(self.options.task_dir, job_id, entry.run_id)
-            shutil.rmtree(paths.run_dir, ignore_errors=True)
-            if not any((e.job_id or e.task_id) == job_id for e in self.journal.in_flight()):
-                # the job's shared temporary folder goes with its last run on this node
-                shutil.rmtree(paths.temporary_folder.parent, ignore_errors=True)
+            # the job's shared temporary folder goes with its last run on this node
+            last = not any((e.job_id or e.task_id) == job_id for e in self.journal.in_flight())
+            remove_run_files(run_paths(self.options.task_dir, job_id, entry.run_id),
+                             last_of_job=last)
 
     def _finish(self, run_id: int, status: RunStatus, *, result: bytes | None = None,
                 log: str | None = None, reason: str | None = None) -> None:
         if self.journal.finish(run_id, status.value, result=result, log=log, reason=reason):
+            self.tokens.discard(run_id)
             _log_outcome(run_id, status, reason)
             self.outbox.notify()
 
@@ -410,56 +354,6 @@ class RunExecutor:
             if job.run_id == run_id:
                 return job.handle
         return None
-
-
-def _read_small(path: Path, limit: int) -> bytes:
-    """At most ``limit`` bytes of a regular file the container left, or b"".
-
-    Never through a link, never blocking on a FIFO (the container is not trusted).
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return b""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b""
-        return os.read(fd, limit + 1)
-    except OSError:
-        return b""
-    finally:
-        os.close(fd)
-
-
-def _result_binding(entry: JournalEntry, organization_id: int) -> Binding:
-    """The binding of this node's result, from what the journal kept of its task."""
-    task = TaskBinding.of({"id": entry.task_id, "uid": entry.task_uid, "image": entry.image,
-                           "init_org_id": entry.init_org_id})
-    return task.result(organization_id)
-
-
-FULL_CHECK_LIMIT = 64 * 1024 * 1024
-_CLOSERS = {ord("{"): ord("}"), ord("["): ord("]"), ord('"'): ord('"')}
-
-
-def _json_problem(data: bytes) -> str | None:
-    """Why ``data`` is not a JSON document, or None.
-
-    Outputs up to 64 MiB are parsed; larger ones only have their outer brackets checked,
-    because parsing would hold the result many times over in memory (the server and the
-    researcher's client decode it anyway).
-    """
-    if len(data) <= FULL_CHECK_LIMIT:
-        try:
-            json.loads(data)
-        except ValueError as exc:
-            return str(exc)
-        return None
-    head, tail = data[:64].lstrip(), data[-64:].rstrip()
-    if not head or not tail or _CLOSERS.get(head[0]) != tail[-1]:
-        return "a large output must be a JSON object, array or string"
-    return None
 
 
 def _log_outcome(run_id: int, status: RunStatus, reason: str | None) -> None:

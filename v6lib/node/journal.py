@@ -6,6 +6,10 @@ restarted node knows exactly which runs it received, which container it started,
 which finished results still wait for upload. Nothing leaves the journal except by a
 confirmed upload (``uploaded``) or an explicit, logged decision (``dropped``).
 
+Task uids are remembered apart from the runs, and never pruned: a sealed input replayed
+in a re-created task is refused however late it comes (:meth:`Journal.record_task_uid`).
+The tables and the upgrade of older files are in :mod:`v6lib.node.journal_schema`.
+
 Big outcomes are not kept in the journal: they wait as files in ``node-results/`` next
 to it (:mod:`v6lib.node.result_files`), written before the outcome is journaled and
 deleted when it is delivered or dropped.
@@ -27,29 +31,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    create_engine,
-    delete,
-    event,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import create_engine, delete, event, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from v6lib.errors import ConfigurationError
+from v6lib.node.journal_schema import (
+    IN_FLIGHT,
+    JournalEntry,
+    LocalState,
+    Row,
+    TaskUid,
+    create_or_upgrade,
+    snapshot,
+    sqlite_pragmas,
+)
 from v6lib.node.result_files import ResultFiles
 from v6lib.private_files import private_sqlite_file
 
@@ -60,82 +59,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION = timedelta(days=7)
 _PRUNE_BATCH = 500  # rows deleted per transaction, so runs never wait long on the lock
 _VACUUM_PAGES = 2048  # pages (4 KiB each by default) returned to the disk per prune
-
-
-class LocalState(StrEnum):
-    RECEIVED = "received"
-    STARTING = "starting"
-    STARTED = "started"
-    FINISHED = "finished"
-    UPLOADED = "uploaded"
-    DROPPED = "dropped"
-
-
-IN_FLIGHT = (LocalState.RECEIVED, LocalState.STARTING, LocalState.STARTED)
 DONE = (LocalState.UPLOADED, LocalState.DROPPED)
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class _Row(_Base):
-    __tablename__ = "node_run"
-
-    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    task_id: Mapped[int] = mapped_column(Integer, index=True)
-    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    task_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    image: Mapped[str] = mapped_column(String(512), default="")
-    init_org_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    recipient_key: Mapped[str | None] = mapped_column(Text, nullable=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)
-    handle: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    active_reported: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    result: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    log: Mapped[str | None] = mapped_column(Text, nullable=True)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """A snapshot of one run's journal row."""
-
-    run_id: int
-    task_id: int
-    job_id: int | None
-    task_uid: str | None
-    image: str
-    init_org_id: int | None
-    recipient_key: str | None
-    state: LocalState
-    handle: str | None
-    active_reported: bool
-    status: str | None
-    result: bytes | None
-    log: str | None
-    reason: str | None
-    attempts: int
-    note: str | None
-
-    @property
-    def in_flight(self) -> bool:
-        return self.state in IN_FLIGHT
-
-
-def _snapshot(row: _Row) -> JournalEntry:
-    return JournalEntry(
-        run_id=row.run_id, task_id=row.task_id, job_id=row.job_id, task_uid=row.task_uid,
-        image=row.image, init_org_id=row.init_org_id, recipient_key=row.recipient_key,
-        state=LocalState(row.state), handle=row.handle, active_reported=row.active_reported,
-        status=row.status, result=row.result, log=row.log, reason=row.reason,
-        attempts=row.attempts, note=row.note,
-    )
 
 
 def _utcnow() -> datetime:
@@ -174,10 +98,10 @@ class Journal:
             connect_args={"check_same_thread": False},
             poolclass=StaticPool if memory else None,
         )
-        event.listen(self._engine, "connect", _sqlite_pragmas)
+        event.listen(self._engine, "connect", sqlite_pragmas)
         if not memory:
             self._enable_incremental_vacuum()
-        _Base.metadata.create_all(self._engine)
+        create_or_upgrade(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -196,10 +120,10 @@ class Journal:
     ) -> bool:
         """Record a run the node is about to handle; False if it is already journaled."""
         with self._lock, Session(self._engine) as s, s.begin():
-            if s.get(_Row, run_id) is not None:
+            if s.get(Row, run_id) is not None:
                 return False
             now = self._clock()
-            s.add(_Row(
+            s.add(Row(
                 run_id=run_id, task_id=task_id, job_id=job_id, task_uid=task_uid, image=image,
                 init_org_id=init_org_id, recipient_key=recipient_key,
                 state=LocalState.RECEIVED.value, active_reported=False, attempts=0,
@@ -212,7 +136,7 @@ class Journal:
         with self._lock, Session(self._engine) as s, s.begin():
             row = self._row(s, run_id)
             for name, value in fields.items():
-                if not hasattr(_Row, name) or name in ("run_id", "state"):
+                if not hasattr(Row, name) or name in ("run_id", "state"):
                     raise ValueError(f"journal has no updatable field {name!r}")
                 setattr(row, name, value)
             row.updated_at = self._clock()
@@ -259,6 +183,24 @@ class Journal:
         """An in-flight run this node must not report on (taken elsewhere, already final)."""
         return self._transition(run_id, LocalState.DROPPED, IN_FLIGHT, note=note)
 
+    def record_task_uid(self, task_uid: str, task_id: int, run_id: int) -> int | None:
+        """Remember that run ``run_id`` of ``task_id`` uses ``task_uid``; the id of the
+        task whose run used it first on this node when that was another run, or None.
+
+        Why: the server gives every task its own uid and seals its inputs bound to it,
+        and a node gets one run per task. Another run with a uid already seen here is a
+        sealed input replayed in a re-created task (e.g. with another image); the node
+        refuses to open it. Runs, not task ids, tell the tasks apart: an older server
+        could hand a re-created task the id of the deleted one.
+        """
+        with self._lock, Session(self._engine) as s, s.begin():
+            seen = s.get(TaskUid, task_uid)
+            if seen is None:
+                s.add(TaskUid(task_uid=task_uid, task_id=task_id, run_id=run_id,
+                              first_seen=self._clock()))
+                return None
+            return None if seen.run_id == run_id else seen.task_id
+
     def record_attempt(self, run_id: int, note: str | None = None) -> None:
         with self._lock, Session(self._engine) as s, s.begin():
             row = self._row(s, run_id)
@@ -279,17 +221,17 @@ class Journal:
         done = [st.value for st in DONE]
         cutoff = self._clock() - self.retention
         with self._lock, Session(self._engine) as s, s.begin():
-            s.execute(update(_Row).where(
-                _Row.state.in_(done), or_(_Row.result.is_not(None), _Row.log.is_not(None)),
+            s.execute(update(Row).where(
+                Row.state.in_(done), or_(Row.result.is_not(None), Row.log.is_not(None)),
             ).values(result=None, log=None))
         removed = 0
         while True:
             with self._lock, Session(self._engine) as s, s.begin():
-                ids = list(s.scalars(select(_Row.run_id).where(
-                    _Row.state.in_(done), _Row.updated_at < cutoff,
+                ids = list(s.scalars(select(Row.run_id).where(
+                    Row.state.in_(done), Row.updated_at < cutoff,
                 ).limit(_PRUNE_BATCH)))
                 if ids:
-                    s.execute(delete(_Row).where(_Row.run_id.in_(ids)))
+                    s.execute(delete(Row).where(Row.run_id.in_(ids)))
             removed += len(ids)
             if len(ids) < _PRUNE_BATCH:
                 break
@@ -338,16 +280,16 @@ class Journal:
     # -- reads --------------------------------------------------------------------------
     def get(self, run_id: int) -> JournalEntry | None:
         with self._lock, Session(self._engine) as s:
-            row = s.get(_Row, run_id)
-            return _snapshot(row) if row is not None else None
+            row = s.get(Row, run_id)
+            return snapshot(row) if row is not None else None
 
     def in_state(self, *states: LocalState) -> list[JournalEntry]:
         with self._lock, Session(self._engine) as s:
             rows = s.scalars(
-                select(_Row).where(_Row.state.in_([st.value for st in states]))
-                .order_by(_Row.run_id)
+                select(Row).where(Row.state.in_([st.value for st in states]))
+                .order_by(Row.run_id)
             )
-            return [_snapshot(r) for r in rows]
+            return [snapshot(r) for r in rows]
 
     def in_flight(self) -> list[JournalEntry]:
         return self.in_state(*IN_FLIGHT)
@@ -357,16 +299,16 @@ class Journal:
 
     def of_task(self, task_id: int) -> list[JournalEntry]:
         with self._lock, Session(self._engine) as s:
-            rows = s.scalars(select(_Row).where(_Row.task_id == task_id).order_by(_Row.run_id))
-            return [_snapshot(r) for r in rows]
+            rows = s.scalars(select(Row).where(Row.task_id == task_id).order_by(Row.run_id))
+            return [snapshot(r) for r in rows]
 
     # -- helpers ------------------------------------------------------------------------
     def _discard_file(self, run_id: int) -> None:
         if self.results is not None:
             self.results.discard(run_id)
 
-    def _row(self, s: Session, run_id: int) -> _Row:
-        row = s.get(_Row, run_id)
+    def _row(self, s: Session, run_id: int) -> Row:
+        row = s.get(Row, run_id)
         if row is None:
             raise KeyError(f"run {run_id} is not in the node's journal")
         return row
@@ -384,14 +326,3 @@ class Journal:
                 setattr(row, name, value)
             row.updated_at = self._clock()
             return True
-
-
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    # Takes effect only for a new, empty file: space freed by prune() can then be handed
-    # back page by page (see Journal._enable_incremental_vacuum for older files).
-    cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    # WAL + FULL sync: a committed journal entry survives a crash of the process or host.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()

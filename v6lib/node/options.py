@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.rules.node_policy import NodePolicy
 
@@ -52,6 +53,7 @@ class NodeOptions:
     share_algorithm_logs: bool = True
     gpus: bool = False
     require_algorithm_pull: bool = False
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -116,4 +118,5 @@ class NodeOptions:
             share_algorithm_logs=config.share_algorithm_logs,
             gpus=config.algorithm_device_requests.gpu,
             require_algorithm_pull=config.policies.require_algorithm_pull,
+            max_output_bytes=config.max_output_bytes,
         )

@@ -16,8 +16,13 @@ token; it forwards to the server and does the encryption on their behalf:
 * ``GET`` of ``/task``, ``/organization``, ``/collaboration``, ``/study``, ``/version``,
   ``/health`` (including ``/task/{id}/wait``) pass through untouched (streamed).
 
-Every request must carry ``Authorization: Bearer <container token>``; the server checks
-the token, the proxy refuses requests without one. Errors are JSON with a ``code``.
+Every request must carry ``Authorization: Bearer <container token>`` of a run in flight
+on this node (``authorize``, see :mod:`v6lib.node.run_tokens`): the proxy refuses any
+other token (a user's, another node's, its own node's, a finished run's) before it
+forwards or decrypts anything, and the server checks the token again. With the Docker
+runtime the proxy listens only on its Unix socket; with the process runtime (whose
+algorithms share the node's network) on ``127.0.0.1`` too. Errors are JSON with a
+``code``.
 """
 
 from __future__ import annotations
@@ -68,9 +73,12 @@ class NodeProxy:
     Args:
         upstream_url: the server's URL including its API path.
         keys: the node's encryption helper (plain pass-through when not encrypted).
+        authorize: whether a bearer token may be served: true only for the container
+            token of a run in flight on this node.
         api_path: the path prefix algorithms use (their ``API_PATH``).
-        host, port: where to listen (port 0 picks a free port; see :attr:`port`).
-        unix_socket: also listen on this Unix socket (for network-less containers, which
+        host, port: where to listen on TCP (port 0 picks a free port, see :attr:`port`;
+            None: no TCP listener at all, only ``unix_socket``).
+        unix_socket: listen on this Unix socket (for network-less containers, which
             reach the proxy through it; see :mod:`v6lib.wrappers.proxy_bridge`). A stale
             socket file is replaced; the socket is created ``0600`` and the runtime hands
             it to the container user.
@@ -84,9 +92,10 @@ class NodeProxy:
         *,
         upstream_url: str,
         keys: NodeKeys,
+        authorize: Callable[[str], bool],
         api_path: str = "/api",
         host: str = "127.0.0.1",
-        port: int = 0,
+        port: int | None = 0,
         unix_socket: Path | None = None,
         timeout: float = 90.0,
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
@@ -94,26 +103,32 @@ class NodeProxy:
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.keys = keys
+        self.authorize = authorize
         self.organization_id = organization_id
         self.api_path = "/" + api_path.strip("/") if api_path.strip("/") else ""
         self.timeout = timeout
         self.new_uid = new_uid
         self._tasks: dict[int, TaskBinding] = {}
         self._local = threading.local()
+        if port is None and unix_socket is None:
+            raise ValueError("the proxy needs a TCP port or a Unix socket to listen on")
         handler = _handler_for(self)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server: ThreadingHTTPServer | None = None
+        if port is not None:
+            self._server = ThreadingHTTPServer((host, port), handler)
+            self._server.daemon_threads = True
         self.unix_socket = Path(unix_socket) if unix_socket is not None else None
         self._unix_server = _unix_server(self.unix_socket, handler) if unix_socket else None
         self._threads: list[threading.Thread] = []
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        """The TCP port listened on; 0 when the proxy listens only on its Unix socket."""
+        return int(self._server.server_address[1]) if self._server is not None else 0
 
     @property
     def host(self) -> str:
-        return str(self._server.server_address[0])
+        return str(self._server.server_address[0]) if self._server is not None else ""
 
     def start(self) -> int:
         for server in self._servers():
@@ -121,8 +136,9 @@ class NodeProxy:
                                       daemon=True)
             thread.start()
             self._threads.append(thread)
-        log.info("proxy listening on %s:%d%s", self.host, self.port,
-                 f" and {self.unix_socket}" if self.unix_socket else "")
+        where = [f"{self.host}:{self.port}"] if self._server is not None else []
+        where += [str(self.unix_socket)] if self.unix_socket is not None else []
+        log.info("proxy listening on %s", " and ".join(where))
         return self.port
 
     def stop(self) -> None:
@@ -274,6 +290,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         try:
             token = self._token()
+            if not self.proxy.authorize(token):
+                self._discard_body()
+                raise ProxyError(403, "permission_denied",
+                                 "the node proxy serves only the container token of a run "
+                                 "in flight on this node")
             path_qs = self._relative_path()
             resource = urlsplit(path_qs).path.strip("/").split("/")[0]
             raw_result = _RAW_RESULT.fullmatch(urlsplit(path_qs).path)

@@ -21,11 +21,13 @@ uploaded entries are the outbox's business.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from v6lib.errors import NotFoundError
-from v6lib.node.executor import GONE_REASON, RunExecutor, run_paths
+from v6lib.node.executor import GONE_REASON, RunExecutor
 from v6lib.node.journal import JournalEntry, LocalState
+from v6lib.node.run_files import run_paths
 from v6lib.node.runtime.base import ManagedJob
 from v6lib.schemas.run_status import RunStatus
 
@@ -103,7 +105,9 @@ def _one(executor: RunExecutor, entry: JournalEntry, job: ManagedJob | None,
     if started:
         output = run_paths(executor.options.task_dir, entry.job_id or entry.task_id,
                            run_id).output_file
-        if output.exists():
+        # NOTE: lexists: whatever the algorithm left under that name (a link included)
+        # is collected, and so judged by the output rules instead of being looked through.
+        if os.path.lexists(output):
             executor.complete(run_id, None, None)
             report.collected.append(run_id)
         else:

@@ -13,13 +13,12 @@ after a crash at any point is safe; the file is deleted once the outcome is deli
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 
@@ -29,36 +28,13 @@ from v6lib.crypto import Binding, RSAPublicKey, seal_stream
 from v6lib.private_files import make_private_dir, private_opener
 from v6lib.schemas.run import INLINE_RESULT_BYTES
 
-__all__ = ["BIG_RESULT_BYTES", "FULL_CHECK_LIMIT", "ResultFiles", "json_file_problem",
-           "upload_result_file"]
+__all__ = ["BIG_RESULT_BYTES", "ResultFiles", "upload_result_file"]
 
 log = logging.getLogger(__name__)
 
 #: Outputs larger than this travel as a file and a raw upload instead of a journal BLOB.
 BIG_RESULT_BYTES = INLINE_RESULT_BYTES
-#: Outputs up to this size are parsed to check they are JSON; larger ones only have
-#: their outer brackets checked (parsing would hold them many times over in memory).
-FULL_CHECK_LIMIT = 64 * 1024 * 1024
-_CLOSERS = {ord("{"): ord("}"), ord("["): ord("]"), ord('"'): ord('"')}
 _COPY_BYTES = 1 << 20
-
-
-def json_file_problem(path: Path) -> str | None:
-    """Why the file at ``path`` is not a JSON document, or None."""
-    size = path.stat().st_size
-    if size <= FULL_CHECK_LIMIT:
-        try:
-            json.loads(path.read_bytes())
-        except ValueError as exc:
-            return str(exc)
-        return None
-    with path.open("rb") as handle:
-        head = handle.read(64).lstrip()
-        handle.seek(max(0, size - 64))
-        tail = handle.read(64).rstrip()
-    if not head or not tail or _CLOSERS.get(head[0]) != tail[-1]:
-        return "a large output must be a JSON object, array or string"
-    return None
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -82,22 +58,28 @@ class ResultFiles:
     def exists(self, run_id: int) -> bool:
         return self.path(run_id).is_file()
 
-    def store(self, run_id: int, output: Path, *,
+    def store(self, run_id: int, source: BinaryIO, *,
               recipient: RSAPublicKey | None = None, binding: Binding | None = None) -> int:
-        """Seal (``recipient`` and ``binding`` given) or copy ``output`` into the run's file.
+        """Seal (``recipient`` and ``binding`` given) or copy ``source`` into the run's file.
 
-        Written to a temporary name, fsynced and renamed, so the file is either complete
-        or absent whatever happens; returns its size.
+        ``source`` is a stream, not a path: the node reads an algorithm's output only
+        through the descriptor it checked (:mod:`v6lib.node.untrusted_files`). Written to
+        a temporary name, fsynced and renamed, so the file is either complete or absent
+        whatever happens (a failed read leaves nothing); returns its size.
         """
         target = self.path(run_id)
         partial = target.with_suffix(".partial")
-        with output.open("rb") as src, open(partial, "wb", opener=private_opener) as dst:
-            if recipient is not None and binding is not None:
-                seal_stream(src, dst, [recipient], binding)
-            else:
-                shutil.copyfileobj(src, dst, _COPY_BYTES)
-            dst.flush()
-            os.fsync(dst.fileno())
+        try:
+            with open(partial, "wb", opener=private_opener) as dst:
+                if recipient is not None and binding is not None:
+                    seal_stream(source, dst, [recipient], binding)
+                else:
+                    shutil.copyfileobj(source, dst, _COPY_BYTES)
+                dst.flush()
+                os.fsync(dst.fileno())
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, target)
         _fsync_dir(self.directory)
         return target.stat().st_size

@@ -12,10 +12,11 @@ import math
 from typing import Any
 
 import falcon
+import sqlalchemy.exc
 
-from v6lib.errors import ServerBusyError, V6Error
+from v6lib.errors import DatabaseUnavailableError, ServerBusyError, V6Error
 
-__all__ = ["install_error_handlers"]
+__all__ = ["DATABASE_RETRY_AFTER", "database_unavailable", "install_error_handlers"]
 
 log = logging.getLogger("v6lib.server")
 
@@ -47,8 +48,8 @@ def _send(resp: falcon.Response, status: int, body: dict[str, Any]) -> None:
 def _handle_v6(req: falcon.Request, resp: falcon.Response, ex: V6Error,
                params: dict[str, Any]) -> None:
     body = ex.to_dict()
-    if isinstance(ex, ServerBusyError):
-        pass  # an answer to load, not a failure: not logged per request
+    if isinstance(ex, ServerBusyError | DatabaseUnavailableError):
+        pass  # a temporary condition, logged where it is noticed, not per request
     elif ex.http_status >= 500:
         log.error("request %s failed: %s", _request_id(req), ex.message)
         body["request_id"] = _request_id(req)
@@ -85,8 +86,32 @@ def _handle_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception
                       "request_id": rid})
 
 
+#: Seconds a client is asked to wait before retrying while the database is away.
+DATABASE_RETRY_AFTER = 5.0
+
+
+def database_unavailable(ex: BaseException) -> DatabaseUnavailableError:
+    """The answer to a lost database connection: 503, not a 500 with a request id."""
+    log.warning("database unavailable: %s", str(ex).splitlines()[0][:300])
+    return DatabaseUnavailableError(
+        "the server cannot reach its database right now; try again shortly",
+        details={"retry_after_seconds": DATABASE_RETRY_AFTER})
+
+
+def _handle_database(req: falcon.Request, resp: falcon.Response, ex: Exception,
+                     params: dict[str, Any]) -> None:
+    if isinstance(ex, sqlalchemy.exc.DBAPIError) and not ex.connection_invalidated and \
+            not isinstance(ex, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+        _handle_unexpected(req, resp, ex, params)
+        return
+    _handle_v6(req, resp, database_unavailable(ex), params)
+
+
 def install_error_handlers(app: falcon.App) -> None:
     """Register the handlers; falcon picks the most specific class by MRO."""
     app.add_error_handler(Exception, _handle_unexpected)
+    app.add_error_handler(sqlalchemy.exc.OperationalError, _handle_database)
+    app.add_error_handler(sqlalchemy.exc.InterfaceError, _handle_database)
+    app.add_error_handler(sqlalchemy.exc.DisconnectionError, _handle_database)
     app.add_error_handler(falcon.HTTPError, _handle_http)
     app.add_error_handler(V6Error, _handle_v6)

@@ -12,13 +12,14 @@ import uuid
 from typing import Any
 
 import falcon
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from v6lib.errors import AuthenticationError, PayloadTooLargeError
 from v6lib.server.auth.principals import authenticate
 from v6lib.server.client_address import client_address
 from v6lib.server.db.engine import is_sqlite, write_options
+from v6lib.server.errors import DATABASE_RETRY_AFTER, database_unavailable
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.state import ServerState
 
@@ -101,11 +102,25 @@ class RequestMiddleware:
             resp.status = 409
             resp.media = {"code": "conflict",
                           "message": "the change conflicts with existing data"}
+        except (OperationalError, InterfaceError) as exc:
+            _rollback_quietly(session)
+            error = database_unavailable(exc)
+            resp.status = error.http_status
+            resp.media = error.to_dict()
+            resp.set_header("Retry-After", str(int(DATABASE_RETRY_AFTER)))
         except Exception:
-            session.rollback()
+            _rollback_quietly(session)
             log.exception("request %s: commit failed", req.context.request_id)
             resp.status = 500
             resp.media = {"code": "internal_error", "message": "internal server error",
                           "request_id": req.context.request_id}
         finally:
             session.close()
+
+
+def _rollback_quietly(session: Session) -> None:
+    """Roll back; a connection that is already gone cannot, and need not."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError):
+        log.debug("rollback after a lost connection failed", exc_info=True)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from v6lib.errors import NotFoundError, RuntimeUnavailableError
+from v6lib.node.run_files import prepare_run_files, run_paths
 from v6lib.node.runtime.base import (
     LABEL_JOB,
     LABEL_NODE,
@@ -109,17 +110,12 @@ def runtime(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
 def make_spec(tmp_path: Path, runtime: DockerRuntime, code: str, *, run_id: int = 1,
               image: str = PROBE_IMAGE, databases: tuple[JobDatabase, ...] = (),
               proxy_port: int = 9, **extra: Any) -> JobSpec:
-    run_dir = tmp_path / "jobs" / "7" / str(run_id)
-    run_dir.mkdir(parents=True)
-    (tmp_path / "jobs" / "7" / "tmp").mkdir(exist_ok=True)
-    (run_dir / "input").write_text('{"method": "probe"}')
-    (run_dir / "token").write_text("secret-token")
-    (run_dir / "input").chmod(0o600)
-    (run_dir / "token").chmod(0o600)
+    paths = run_paths(tmp_path, 7, run_id)  # laid out as the node lays out a run
+    prepare_run_files(paths, b'{"method": "probe"}', "secret-token")
     return JobSpec(
         node_name=runtime.node_name, run_id=run_id, task_id=70 + run_id, job_id=7,
-        image=image, input_file=run_dir / "input", output_file=run_dir / "output",
-        token_file=run_dir / "token", temporary_folder=tmp_path / "jobs" / "7" / "tmp",
+        image=image, input_file=paths.input_file, output_file=paths.output_file,
+        token_file=paths.token_file, temporary_folder=paths.temporary_folder,
         databases=databases, proxy_port=proxy_port, environment={"V6_PROBE": code}, **extra,
     )
 
@@ -172,6 +168,23 @@ def test_run_sees_contract_environment_and_writes_output(tmp_path: Path,
     assert env["REMOTE_DATABASE_URI"] == "postgresql://db.example/x"
     assert env["REMOTE_QUERY"] == "q"
     assert out["uid"] != 0
+
+
+def test_the_writable_mount_holds_only_the_runs_output(tmp_path: Path,
+                                                       runtime: DockerRuntime) -> None:
+    spec = make_spec(tmp_path, runtime, probe("""
+        out = {"listing": sorted(os.listdir(os.path.dirname(os.environ["OUTPUT_FILE"])))}
+        try:
+            os.link(os.environ["INPUT_FILE"], "/mnt/output/input-link")
+            out["link_input"] = "linked"
+        except OSError as exc:
+            out["link_input"] = exc.strerror
+        done(out)
+    """))
+    out = run_to_end(runtime, spec)
+    assert out["listing"] == []  # neither the input nor the token is there to swap
+    assert out["link_input"] == "Invalid cross-device link"
+    assert spec.output_file.stat().st_uid == runtime.output_owner() != 0
 
 
 def test_data_is_read_only_and_host_files_stay_invisible(tmp_path: Path,

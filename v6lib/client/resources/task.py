@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -10,15 +11,39 @@ from typing import Any
 from v6lib.client.payload import PayloadCodec
 from v6lib.client.refusals import REFUSALS, refusal_delay
 from v6lib.client.resources.base import ResourceClient, check_id, ids
-from v6lib.errors import ValidationError, WaitTimeoutError
+from v6lib.errors import ServerUnavailableError, ValidationError, WaitTimeoutError
 from v6lib.rules.task_requests import normalize_databases as shared_normalize
 from v6lib.schemas import RunStatus
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TaskClient", "normalize_databases"]
 
 #: Longest a single ``GET /task/{id}/wait`` may be held by the server (the API's cap).
 MAX_WAIT_WINDOW = 60.0
 DEFAULT_WAIT_WINDOW = 30.0
+
+
+class _Outage:
+    """A wait's view of an unreachable server: tell the user once, back off, tell again
+    when it is back."""
+
+    def __init__(self, task_id: int) -> None:
+        self.task_id = task_id
+        self.delay = 0.0
+
+    def lost(self, exc: ServerUnavailableError) -> float:
+        """The next pause while the server is away (0.5 s doubling to 10 s)."""
+        if not self.delay:
+            log.warning("the server is unavailable (%s); still waiting for task %d and "
+                        "reconnecting", exc.message, self.task_id)
+        self.delay = min(10.0, max(0.5, self.delay * 2))
+        return exc.retry_after or self.delay
+
+    def back(self) -> None:
+        if self.delay:
+            log.warning("the server is back; waiting for task %d goes on", self.task_id)
+        self.delay = 0.0
 
 
 def _bounded(delay: float, deadline: float | None) -> float:
@@ -128,6 +153,7 @@ class TaskClient(ResourceClient):
             raise ValidationError(f"interval must be positive, got {interval}")
         deadline = None if timeout is None else time.monotonic() + timeout
         backoff = 0.05
+        outage = _Outage(id_)
         while True:
             hold = window
             if deadline is not None:
@@ -137,6 +163,7 @@ class TaskClient(ResourceClient):
                 task = self.transport.get(
                     f"{self.path}/{id_}/wait", params={"timeout": round(hold, 3)},
                     timeout=max(self.transport.timeout, hold + 15.0))
+                finished = self._finished(task)
             except REFUSALS as exc:
                 # NOTE: the server holds few waits per caller; come back when it says
                 # (never past the deadline: the next round then asks without waiting)
@@ -147,7 +174,18 @@ class TaskClient(ResourceClient):
                         "running, wait again later", details={"task_id": id_}) from exc
                 time.sleep(_bounded(refusal_delay(exc) or 0.0, deadline))
                 continue
-            if self._finished(task):
+            except ServerUnavailableError as exc:
+                # NOTE: a server restart or a database outage is not the task's end: keep
+                # waiting, reconnecting with backoff, until the caller's own timeout
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise WaitTimeoutError(
+                        f"task {id_}: still waiting after {timeout:g} s while the server is "
+                        f"unavailable ({exc.message}); the task keeps running, wait again "
+                        "later", details={"task_id": id_}) from exc
+                time.sleep(_bounded(outage.lost(exc), deadline))
+                continue
+            outage.back()
+            if finished:
                 return task  # type: ignore[no-any-return]
             if deadline is not None and time.monotonic() >= deadline:
                 raise WaitTimeoutError(

@@ -9,6 +9,11 @@ interpreter took tens, which is most of the run's start cost.
 A child killed by signal N is recorded as 128 + N, the shell's convention. The shell is
 the process group leader (the runtime starts it in a new session), so killing the group
 stops the shell and the algorithm together; no exit file is then written.
+
+The shell writes the exit file without guarding against links: it runs as the node's
+user, like the algorithm itself, which could write any of the node's files anyway (the
+process runtime isolates nothing). The node reads the file back without following
+links (:mod:`v6lib.node.runtime.process_files`).
 """
 
 from __future__ import annotations

@@ -103,6 +103,10 @@ class ContainerRuntime(Protocol):
         """A Unix socket the node's proxy must (also) listen on for this runtime's
         algorithms, or None when they reach it on ``127.0.0.1:PORT``."""
 
+    def output_owner(self) -> int:
+        """The uid that owns the files a run writes (the container's user, or the node's
+        own uid when runs share it); the node reads no output owned by anyone else."""
+
     def start(self, spec: JobSpec) -> str:
         """Start the run; return a handle. Raises RuntimeUnavailableError / ConflictError."""
 

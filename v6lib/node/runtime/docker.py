@@ -1,18 +1,18 @@
 """The Docker container runtime: algorithms in locked-down containers without a network.
 
-Why these choices: a container sees only its own files (input, token and output
-directory, temporary folder, data read-only) and the node proxy's Unix socket, its one
-way out: it has no network interface but loopback (see :mod:`docker_isolation`). It runs
-without capabilities, without privilege escalation, as an unprivileged user, on a
-read-only root file system, with CPU, memory and process limits. Everything it starts
-carries the node's labels so a restarted node finds its runs again.
+Why these choices: a container sees only its own files (input and token read-only, its
+output folder, the job's temporary folder, data read-only) and the node proxy's Unix
+socket, its one way out: it has no network interface but loopback (see
+:mod:`docker_isolation`). It runs without capabilities, without privilege escalation, as
+an unprivileged user, on a read-only root file system, with CPU, memory and process
+limits. Everything it starts carries the node's labels so a restarted node finds its
+runs again.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
-import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -21,6 +21,7 @@ from typing import Any
 
 from v6lib.errors import ConflictError, NotFoundError, RuntimeUnavailableError
 from v6lib.node.runtime import docker_isolation as iso
+from v6lib.node.runtime import docker_user
 from v6lib.node.runtime.base import (
     LABEL_JOB,
     LABEL_NODE,
@@ -33,16 +34,18 @@ from v6lib.node.runtime.base import (
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
 
-__all__ = ["LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
+__all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
 
 log = logging.getLogger(__name__)
 
 LOG_LIMIT = 64 * 1024
-NOBODY = "65534:65534"
 _RUNNING = {"created", "running", "restarting", "paused"}
 PROXY_DIR = "/mnt/proxy"
 PROXY_SOCKET_NAME = "proxy.sock"
 PROXY_SOCKET = f"{PROXY_DIR}/{PROXY_SOCKET_NAME}"
+#: PORT inside the container when the node gives none: the wrapper's relay listens on
+#: the container's own loopback interface (the node's proxy listens on no TCP port).
+CONTAINER_PROXY_PORT = 7654
 
 
 def _slug(name: str) -> str:
@@ -114,7 +117,7 @@ class DockerRuntime:
         self.registries = [registry_entry(r) for r in registries]
         self.cpus, self.memory, self.pids_limit = cpus, memory, pids_limit
         self.read_only_root = read_only_root
-        self.user = user or (NOBODY if os.geteuid() == 0 else f"{os.geteuid()}:{os.getegid()}")
+        self.user = user or docker_user.default_user()
         self.check_image = check_image
         self.gpus, self.always_pull = gpus, always_pull
         self._client = client
@@ -189,7 +192,7 @@ class DockerRuntime:
                 f"isolation check impossible: image {self.check_image!r} is not present "
                 "locally (build it with .ci/images.sh or set another check image)"
             ) from None
-        self._hand_over_socket()
+        docker_user.hand_over_socket(self.proxy_socket(), self.user)
         command = iso.probe_command(PROXY_SOCKET)
         output = self._engine(
             self.client.containers.run, self.check_image, command[1:],
@@ -223,6 +226,9 @@ class DockerRuntime:
     def _mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
         from docker.types import Mount
 
+        # NOTE: resolve() follows links; the run's own files and folders are the node's
+        # (in folders no container sees) and hand_over_run_files refuses a link among
+        # them before any container is created.
         def bind(target: str, source: Path, read_only: bool) -> Mount:
             if not source.exists():
                 raise RuntimeUnavailableError(
@@ -242,35 +248,8 @@ class DockerRuntime:
                 mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
         return mounts
 
-    def _container_owner(self) -> tuple[int, int] | None:
-        """uid/gid to hand the run's files to; None when the node's own ids serve."""
-        uid, _, gid = self.user.partition(":")
-        if os.geteuid() != 0 or not uid.isdigit():
-            return None  # same uid as the node, or an image user we cannot map
-        return int(uid), int(gid or uid)
-
-    def _hand_over(self, spec: JobSpec) -> None:
-        """Let the container user read its input/token and write output and tmp."""
-        owner = self._container_owner()
-        if owner is None:
-            return
-        for path in (spec.input_file, spec.token_file, spec.output_file.parent,
-                     spec.temporary_folder):
-            os.chown(path, *owner)
-        if spec.output_file.exists():
-            os.chown(spec.output_file, *owner)
-
-    def _hand_over_socket(self) -> None:
-        """Let the container user connect to the proxy socket (created owner-only)."""
-        owner = self._container_owner()
-        socket_path = self.proxy_socket()
-        if not socket_path.is_socket():
-            raise RuntimeUnavailableError(
-                f"the node proxy's socket {socket_path} does not exist; the proxy must be "
-                "running before algorithms start"
-            )
-        if owner is not None:
-            os.chown(socket_path, *owner)
+    def output_owner(self) -> int:
+        return docker_user.output_owner(self.user)
 
     def start(self, spec: JobSpec) -> str:
         self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name,
@@ -278,7 +257,8 @@ class DockerRuntime:
         paths = container_paths(spec)
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
-            temporary_folder=paths["tmp"], host="http://127.0.0.1", port=spec.proxy_port,
+            temporary_folder=paths["tmp"], host="http://127.0.0.1",
+            port=spec.proxy_port or CONTAINER_PROXY_PORT,
             api_path=spec.api_path, databases=spec.databases,
             database_uris={db.label: paths[f"db:{db.label}"] for db in spec.databases
                            if db.is_file},
@@ -286,8 +266,8 @@ class DockerRuntime:
             proxy_socket=paths["proxy"],
         )
         mounts = self._mounts(spec, paths)
-        self._hand_over(spec)
-        self._hand_over_socket()
+        docker_user.hand_over_run_files(spec, self.user)
+        docker_user.hand_over_socket(self.proxy_socket(), self.user)
         labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
                   LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
         cpus = spec.cpus if spec.cpus is not None else self.cpus

@@ -15,7 +15,8 @@ With the default command a warm starter (:mod:`v6lib.node.runtime.warm_starter`,
 interpreter with the wrappers and pandas already imported) forks the run, saving the
 interpreter start; until it is ready, when it is gone, or for a custom ``command``, a
 small ``/bin/sh`` launcher parent (:mod:`v6lib.node.runtime._launch`) runs a fresh
-interpreter. Either way the exit code lands in the exit file.
+interpreter. Either way the exit code lands in the exit file, which the node reads as
+:mod:`v6lib.node.runtime.process_files` says (a run could have replaced it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob, contract_environment
+from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
 from v6lib.rules.node_policy import split_image
@@ -60,19 +62,6 @@ def module_for_image(image: str, mapping: Mapping[str, str] | None = None) -> st
                 return module
     repository = split_image(image)[0]
     return repository.rsplit("/", 1)[-1].replace("-", "_")
-
-
-def _tail(path: Path, limit: int) -> str:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            data = fh.read()
-    except FileNotFoundError:
-        return ""
-    text = data.decode("utf-8", "replace")
-    return f"[log truncated to the last {limit} bytes]\n{text}" if size > limit else text
 
 
 def _start_time(pid: int) -> str | None:
@@ -189,11 +178,7 @@ class ProcessRuntime:
         return base.with_suffix(".json"), base.with_suffix(".exit"), base.with_suffix(".log")
 
     def _state(self, handle: str) -> dict[str, object] | None:
-        state_file = self._files(handle)[0]
-        try:
-            return json.loads(state_file.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
+        return run_state(self._files(handle)[0])
 
     # -- protocol -----------------------------------------------------------------------
     def verify(self) -> None:
@@ -248,6 +233,9 @@ class ProcessRuntime:
 
     def proxy_socket(self) -> Path | None:
         return None  # algorithms share the node's network: 127.0.0.1:PORT
+
+    def output_owner(self) -> int:
+        return os.geteuid()  # runs are the node's own processes
 
     def environment(self, spec: JobSpec) -> dict[str, str]:
         """The full environment of the algorithm process."""
@@ -308,11 +296,9 @@ class ProcessRuntime:
 
     def _exit_info(self, handle: str, fallback: int) -> ExitInfo:
         _, exit_file, log_file = self._files(handle)
-        try:
-            code = int(exit_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            code = fallback
-        return ExitInfo(exit_code=code, logs=_tail(log_file, self.log_limit))
+        code = exit_code(exit_file)
+        return ExitInfo(exit_code=fallback if code is None else code,
+                        logs=log_tail(log_file, self.log_limit))
 
     def _await_exit_file(self, handle: str, timeout: float) -> None:
         """Give the warm starter a moment to record a killed child's code (it reaps the

@@ -135,9 +135,12 @@ def _start_time(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _write_exit(path: str, code: int, suffix: str) -> None:
     tmp = f"{path}{suffix}"
-    with open(tmp, "w") as fh:
+    with os.fdopen(os.open(tmp, _NEW_FILE, 0o644), "w") as fh:
         fh.write(str(code))
     os.replace(tmp, path)
 
@@ -231,8 +234,7 @@ class _Starter:
         argv = [str(a) for a in request["argv"]]
         if not os.path.isdir(cwd):
             raise FileNotFoundError(f"the run's folder {cwd} does not exist")
-        log_fd = os.open(str(request["log"]), os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-                         | os.O_CLOEXEC, 0o666)
+        log_fd = os.open(str(request["log"]), _NEW_FILE, 0o666)
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):

@@ -6,17 +6,22 @@ could hold them all and the server would stop answering anything else. So, per w
 process:
 
 * each caller (a user, a node, an algorithm container's run) holds at most
-  ``per_caller`` long-polls; more are answered at once with 429 and ``Retry-After``;
+  ``per_caller`` long-polls; more are answered at once with 429 and ``Retry-After``
+  (one caller asking for more than its share is misbehaving);
 * all callers together hold at most ``slots`` long-polls, fewer than the worker's
   threads (``long_poll_slots``), so some threads always stay free for other requests.
-  Polls beyond that are answered at once with 503 ``server_busy`` and ``Retry-After``.
+  A poll beyond that is not held: it is answered at once with what there is now (no
+  new events, the task as it stands), with ``Retry-After`` as a hint.
 
-Why 503 rather than an early empty answer: an empty 200 looks like "no events yet" and
-a client that ignores ``Retry-After`` would poll again at once, spinning against a
-server that is already at capacity; 503 is an error every client of this API already
-backs off on (the node's event loop, the task waits), and proxies and monitoring read
-it as overload. Why in memory and per process: threads belong to a process, and the
-check must cost nothing on the way in.
+Why an immediate answer rather than 503 once the slots are taken: the callers that hold
+slots (every node's event stream) ask again the moment they are answered, so a caller
+told to come back later finds the slots taken again, every time; with more nodes than
+slots, a researcher's or an algorithm's wait was refused until it timed out. Answered at
+once, every caller makes progress: it degrades to short polling, which any caller could
+do anyway with ``timeout=0``; the clients of this package pause between answers that
+came at once without news, so that costs about one request per second per caller.
+Why in memory and per process: threads belong to a process, and the check must cost
+nothing on the way in.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from v6lib.errors import RateLimitedError, ServerBusyError
+from v6lib.errors import RateLimitedError
 from v6lib.server.permissions.principal import Principal
 
-__all__ = ["RETRY_AFTER_SECONDS", "LongPollGate", "caller_key", "long_poll_slots"]
+__all__ = ["RETRY_AFTER_SECONDS", "SHORT_POLL_PAUSE_SECONDS", "LongPollGate", "caller_key",
+           "long_poll_slots"]
 
 #: How long a refused long-poll is asked to wait before trying again.
 RETRY_AFTER_SECONDS = 5
+
+#: The pause suggested to a poll answered at once because every slot was taken.
+SHORT_POLL_PAUSE_SECONDS = 1
 
 
 def long_poll_slots(threads: int) -> int:
@@ -75,12 +84,13 @@ class LongPollGate:
         return self._total
 
     @contextmanager
-    def hold(self, caller: str) -> Iterator[None]:
-        """Hold a slot for ``caller`` while the block runs.
+    def hold(self, caller: str) -> Iterator[bool]:
+        """Hold a slot for ``caller`` while the block runs; yields whether it got one.
+
+        ``False`` means every slot is taken: the block must answer without waiting.
 
         Raises:
             RateLimitedError: ``caller`` already holds ``per_caller`` long-polls.
-            ServerBusyError: every slot is taken.
         """
         details = {"retry_after_seconds": self.retry_after}
         with self._lock:
@@ -90,13 +100,16 @@ class LongPollGate:
                     "are held at once; wait for one to return, or retry later",
                     details=details)
             if self._total >= self.slots:
-                raise ServerBusyError(
-                    "the server is holding as many long-polls as it has threads to spare; "
-                    "retry later", details=details)
-            self._held[caller] += 1
-            self._total += 1
+                granted = False
+            else:
+                granted = True
+                self._held[caller] += 1
+                self._total += 1
+        if not granted:
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             with self._lock:
                 self._total -= 1

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from v6lib.errors import PayloadTooLargeError, ValidationError
 from v6lib.schemas.common import Links, Page
 from v6lib.server import json_limits
-from v6lib.server.events.long_polls import LongPollGate, caller_key
+from v6lib.server.events.long_polls import SHORT_POLL_PAUSE_SECONDS, LongPollGate, caller_key
 from v6lib.server.services.context import ServiceContext
 
 __all__ = ["ListQuery", "Op", "Resource", "held_while_waiting", "page_reply", "parse_body",
@@ -141,17 +141,20 @@ def parse_query(req: falcon.Request, model: type[M]) -> M:
 
 
 @contextmanager
-def held_while_waiting(long_polls: LongPollGate, ctx: ServiceContext,
-                       timeout: float) -> Iterator[None]:
-    """A long-poll slot for the caller while its request waits up to ``timeout`` seconds.
+def held_while_waiting(long_polls: LongPollGate, ctx: ServiceContext, resp: falcon.Response,
+                       timeout: float) -> Iterator[float]:
+    """A long-poll slot for the caller; yields how long its request may wait.
 
-    A request that does not wait (``timeout`` 0) needs none and is never refused.
+    A request that does not wait (``timeout`` 0) needs no slot. When every slot is
+    taken, the request is answered at once (yields 0) with ``Retry-After`` as a hint.
     """
     if timeout <= 0:
-        yield
+        yield timeout
         return
-    with long_polls.hold(caller_key(ctx.me)):
-        yield
+    with long_polls.hold(caller_key(ctx.me)) as granted:
+        if not granted:
+            resp.set_header("Retry-After", str(SHORT_POLL_PAUSE_SECONDS))
+        yield timeout if granted else 0.0
 
 
 def reply(resp: falcon.Response, body: BaseModel, status: int = 200) -> None:

@@ -33,6 +33,6 @@ class EventCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, EventQuery)
         ctx = self.ctx(req)
-        with held_while_waiting(self.long_polls, ctx, q.timeout):
-            events, cursor = svc.wait_for_events(ctx, self.hub, q.since, q.timeout)
+        with held_while_waiting(self.long_polls, ctx, resp, q.timeout) as timeout:
+            events, cursor = svc.wait_for_events(ctx, self.hub, q.since, timeout)
         reply(resp, EventsOut(events=events, cursor=cursor))

@@ -71,8 +71,8 @@ class TaskKill(Resource):
 
 class TaskWait(Resource):
     api = {"get": Op("Long-poll until every run of the task is final (timeout <= 60 s; a "
-                     "caller holds few waits at once: 429; a busy server: 503, with "
-                     "Retry-After)", TaskOut, query=WaitQuery, errors=(404, 429, 503))}
+                     "caller holds few waits at once: 429; a busy server answers at once, "
+                     "with Retry-After)", TaskOut, query=WaitQuery, errors=(404, 429))}
 
     def __init__(self, hub: object, long_polls: LongPollGate) -> None:
         self.hub = hub
@@ -81,6 +81,6 @@ class TaskWait(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         q = parse_query(req, WaitQuery)
         ctx = self.ctx(req)
-        with held_while_waiting(self.long_polls, ctx, q.timeout):
-            task = event_svc.wait_for_task(ctx, self.hub, id, q.timeout)
+        with held_while_waiting(self.long_polls, ctx, resp, q.timeout) as timeout:
+            task = event_svc.wait_for_task(ctx, self.hub, id, timeout)
         reply(resp, TaskOut.model_validate(task))

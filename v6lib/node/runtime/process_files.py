@@ -1,0 +1,57 @@
+"""How the node reads a process-runtime run's state, exit and log files.
+
+Why apart: these files live in the runtime's state folder, which a run (a process of
+the node's own user) could write like any other file of the node; the process runtime
+defends nothing against its algorithms. The node still reads them only through
+:mod:`v6lib.node.untrusted_files`, so a link or a named pipe left in their place can
+neither hang the node's watcher nor smuggle another file into a run's log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from v6lib.errors import UnsafeFileError
+from v6lib.node.untrusted_files import open_untrusted
+
+__all__ = ["exit_code", "log_tail", "run_state"]
+
+_EXIT_BYTES = 32  # an exit file holds a number
+_STATE_BYTES = 64 * 1024  # a state file holds a few ids
+
+
+def log_tail(path: Path, limit: int) -> str:
+    """The last ``limit`` bytes of a run's log ("" when there is none)."""
+    try:
+        with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=None,
+                            what="the run's log") as file:
+            data, size = file.tail(limit)
+    except FileNotFoundError:
+        return ""
+    except UnsafeFileError as exc:
+        return f"[v6lib: the node did not read the run's log: {exc.message}]\n"
+    text = data.decode("utf-8", "replace")
+    return f"[log truncated to the last {limit} bytes]\n{text}" if size > limit else text
+
+
+def exit_code(path: Path) -> int | None:
+    """The code in a run's exit file; None when there is none or it is not a plain file."""
+    try:
+        with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=_EXIT_BYTES,
+                            what="the run's exit file") as file:
+            return int(file.read_all().strip())
+    except (FileNotFoundError, UnsafeFileError, ValueError):
+        return None
+
+
+def run_state(path: Path) -> dict[str, object] | None:
+    """A run's state file (pid, start time, ids); None when there is none or it is bad."""
+    try:
+        with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=_STATE_BYTES,
+                            what="the run's state file") as file:
+            state = json.loads(file.read_all())
+    except (FileNotFoundError, UnsafeFileError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
