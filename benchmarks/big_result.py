@@ -78,8 +78,9 @@ class Server:
             "jwt_secret_file": "jwt_secret.key",  # beside this file, gone with the workdir
             "workers": 2, "threads": 8, "logging": {"level": "WARNING"}}))
         v6 = Path(sys.executable).with_name("v6")
-        self.process = subprocess.Popen([str(v6), "server", "start", str(config)], cwd=workdir,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([str(v6), "server", "start", "--attach", str(config)],
+                                        cwd=workdir, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}/api"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

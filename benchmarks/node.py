@@ -89,7 +89,7 @@ class Server:
             "jwt_secret_file": "jwt_secret.key",  # beside this file, gone with the workdir
             "workers": 2, "threads": 16, "logging": {"level": "WARNING"}}))
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen([_v6(), "server", "start", str(config)],
+        self.process = subprocess.Popen([_v6(), "server", "start", "--attach", str(config)],
                                         stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
         self.url = f"http://127.0.0.1:{self.port}/api"
         deadline = time.monotonic() + 90
@@ -147,7 +147,7 @@ class Nodes:
             }))
             self.names.append(name)
             self.processes.append(subprocess.Popen(
-                [_v6(), "node", "start", "--config", str(config)],
+                [_v6(), "node", "start", "--attach", "--config", str(config)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=task_dir))
 
     def stop(self) -> None:

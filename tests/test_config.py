@@ -99,7 +99,9 @@ def test_vantage6_node_file_loads(tmp_path: Path) -> None:
     assert config.server_url == "https://petronas.vantage6.ai" and config.port == 443
     assert config.api_path == ""
     assert config.databases == {"default": DatabaseConfig(uri=r"D:\data\datafile.csv", type="csv")}
-    assert config.policies.allowed_images == ["^harbor.vantage6.ai/[a-zA-Z]+/[a-zA-Z]+"]
+    # vantage6 3.x's top-level list keeps vantage6's (prefix) meaning
+    assert config.policies.allowed_algorithms == ["^harbor.vantage6.ai/[a-zA-Z]+/[a-zA-Z]+"]
+    assert config.policies.allowed_images == []
     assert config.algorithm_env == {"player": "Alice"}
     registry = config.docker_registries[0]
     assert registry.password is not None
@@ -178,7 +180,7 @@ policies:
   allowed_users: [7]
 """
     policies = load_node_config(write(tmp_path, "n.yaml", text)).policies
-    assert policies.allowed_images == ["^repo/.*$"]
+    assert policies.allowed_algorithms == ["^repo/.*$"] and policies.allowed_images == []
     assert policies.allowed_organizations == [1, 2] and policies.allowed_users == [7]
 
 

@@ -38,7 +38,8 @@ so ``except v6lib.errors.NotFoundError`` works on both sides of the wire.
     ├── ServerUnavailableError        the server cannot be reached (retry later)
     │   └── ServerBusyError           the server has no thread to spare now (retry later)
     ├── WaitTimeoutError              a task did not finish within the time waited for it
-    └── VersionMismatchError          client/node and server versions are incompatible
+    ├── VersionMismatchError          client/node and server versions are incompatible
+    └── UnsupportedError              a vantage6 command or option v6lib deliberately lacks
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ __all__ = [
     "TamperedError",
     "TruncatedError",
     "UnsafeFileError",
+    "UnsupportedError",
     "UnsupportedVersionError",
     "V6Error",
     "ValidationError",
@@ -291,6 +293,14 @@ class WaitTimeoutError(V6Error):
     code = "wait_timeout"
     http_status = 408
     exit_code = 75  # EX_TEMPFAIL: the task keeps running, wait again later
+
+
+class UnsupportedError(V6Error):
+    """A vantage6 command or option with no meaning here (its message says what to use)."""
+
+    code = "unsupported"
+    http_status = 501
+    exit_code = 64  # EX_USAGE: the command line asked for something that does not exist
 
 
 def _all_subclasses(cls: type[V6Error]) -> list[type[V6Error]]:

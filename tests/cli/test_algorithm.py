@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,70 @@ def test_template_is_found_in_the_checkout(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv(TEMPLATE_ENV, raising=False)
 
     assert find_template() == REPO_TEMPLATE
+
+
+def test_create_is_vantage6s_name_for_new(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["algorithm", "create", "-n", "Blood pressure", "--dir", str(tmp_path),
+               "--no-input"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "blood_pressure" / ".v6-template.json").read_text())
+    assert record["answers"]["algorithm_name"] == "Blood pressure"
+    assert "blood_pressure/partial.py" in record["files"]
+    refused = CliRunner().invoke(main, ["algorithm", "create", "--major-version", "4",
+                                        "--no-input", "-d", str(tmp_path / "x")])
+    assert refused.exit_code == 64 and "--major-version: not supported" in refused.output
+
+
+def _template_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    template = tmp_path / "template"
+    shutil.copytree(REPO_TEMPLATE, template)
+    monkeypatch.setenv(TEMPLATE_ENV, str(template))
+    return template
+
+
+def test_update_follows_the_template_and_keeps_your_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template = _template_copy(tmp_path, monkeypatch)
+    work = tmp_path / "work"
+    args = ["algorithm", "create", "-n", "Heart rate", "-d", str(work), "--no-input"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    project = work / "heart_rate"
+    unchanged = CliRunner().invoke(main, ["algorithm", "update", "-d", str(project)])
+    assert unchanged.exit_code == 0 and "already up to date" in unchanged.output
+    # the owner edits the partial function; the template changes underneath
+    partial = project / "heart_rate" / "partial.py"
+    partial.write_text(partial.read_text() + "\n# my change\n")
+    inner = template / "{{cookiecutter.package_name}}"
+    readme = inner / "README.md"
+    readme.write_text(readme.read_text() + "\nNew template section.\n")
+    (inner / "{{cookiecutter.package_name}}" / "partial.py").write_text(
+        "# the template's new partial for {{ cookiecutter.package_name }}\n")
+    (inner / "CHANGELOG.md").write_text("# {{ cookiecutter.algorithm_name }}\n")
+    (inner / "tests" / "conftest.py").unlink()
+
+    result = CliRunner().invoke(main, ["algorithm", "update", "-d", str(project)])
+
+    assert result.exit_code == 0, result.output
+    assert "New template section." in (project / "README.md").read_text()
+    assert (project / "CHANGELOG.md").read_text() == "# Heart rate\n"
+    assert not (project / "tests" / "conftest.py").exists()
+    assert partial.read_text().endswith("# my change\n")  # yours is kept ...
+    assert (project / "heart_rate" / "partial.py.update").read_text() == (
+        "# the template's new partial for heart_rate\n")  # ... the template's beside it
+    for expected in ("added    CHANGELOG.md", "updated  README.md",
+                     "removed  tests/conftest.py", "conflict heart_rate/partial.py"):
+        assert expected in result.output
+    again = CliRunner().invoke(main, ["algorithm", "update", "-d", str(project)])
+    assert "already up to date" in again.output  # the conflict is not reported twice
+    forced = CliRunner().invoke(main, ["algorithm", "update", "-d", str(project),
+                                       "--overwrite", "--change-answers"],
+                                input="Heart rate\n\n\nNew description\nMe\n")
+    assert forced.exit_code == 0, forced.output
+    assert "New description" in (project / "pyproject.toml").read_text()
+    assert partial.read_text() == "# the template's new partial for heart_rate\n"
+
+
+def test_update_needs_the_record(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["algorithm", "update", "-d", str(tmp_path)])
+    assert result.exit_code == 78 and "has no .v6-template.json" in result.output

@@ -33,13 +33,15 @@ def new_node(tmp_path: Path, *extra: str) -> Path:
 
 
 def test_new_writes_a_valid_private_config(tmp_path: Path) -> None:
-    path = new_node(tmp_path, "--allowed-image", r"harbor\.org/.*")
+    path = new_node(tmp_path, "--allowed-image", r"harbor\.org/.*",
+                    "--allowed-algorithm", "^v6-")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     config = load_node_config(path)
     assert config.name == "alpha" and config.runtime == "process"
     assert config.server_api_url == "http://127.0.0.1:7700/api"
     assert config.databases["default"].type == "csv"
     assert config.policies.allowed_images == [r"harbor\.org/.*"]
+    assert config.policies.allowed_algorithms == ["^v6-"]
     assert yaml.safe_load(path.read_text())["api_key"] == "secret-key"
 
 

@@ -71,7 +71,7 @@ def test_unknown_config_fails_clearly(env: Path) -> None:
 def test_gunicorn_options_outlive_long_polls() -> None:
     from v6lib.config import ServerConfig
 
-    options = gunicorn_options(ServerConfig(port=1234), workers=3, threads=4, pid_file=None)
+    options = gunicorn_options(ServerConfig(port=1234), workers=3, threads=4)
     assert options["bind"] == "127.0.0.1:1234" and options["workers"] == 3
     assert options["worker_class"] == "gthread" and options["timeout"] > 60
 

@@ -411,7 +411,7 @@ class CliNode:
     def start(self) -> CliNode:
         v6 = Path(sys.executable).with_name("v6")
         with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen([str(v6), "node", "start", "--config",
+            self.process = subprocess.Popen([str(v6), "node", "start", "--attach", "--config",
                                              str(self.path)], stdout=log,
                                             stderr=subprocess.STDOUT, cwd=self.path.parent)
         return self

@@ -65,7 +65,7 @@ def test_a_node_behind_a_major_version_refuses_to_start_and_says_what_to_upgrade
         path = tmp_path / "node.yaml"
         path.write_text(yaml.safe_dump(config))
         v6 = Path(sys.executable).with_name("v6")
-        done = subprocess.run([str(v6), "node", "start", "--config", str(path)],
+        done = subprocess.run([str(v6), "node", "start", "--attach", "--config", str(path)],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode != 0
         assert f"server {newer}" in done.stderr and "upgrade the node" in done.stderr, \

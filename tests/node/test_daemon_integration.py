@@ -52,7 +52,7 @@ class Federation:
         with (self.workdir / f"node-{org}.log").open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-c", "from v6lib.cli import main; main()", "node", "start",
-                 "--config", str(self.configs[org])],
+                 "--attach", "--config", str(self.configs[org])],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.processes[org] = proc
         return proc

@@ -25,6 +25,7 @@ from v6lib.node.retry import Backoff
 from v6lib.node.run_files import run_paths
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.node.server_link import ServerLink
+from v6lib.rules.failures import failure_record
 from v6lib.schemas.run_status import RunStatus
 
 from .conftest import wait_until
@@ -281,6 +282,27 @@ def test_an_events_fields_are_enough_to_start_a_run(setup: Setup) -> None:
     assert job.spec.input_file.read_bytes() == b'{"method": "m"}'
 
 
+@pytest.mark.parametrize("share", [True, False])
+def test_share_algorithm_logs_decides_whether_the_server_gets_the_log(
+        tmp_path: Path, share: bool, caplog: pytest.LogCaptureFixture) -> None:
+    failure = failure_record("DataError: column x is empty", 1)
+    built = make_setup(tmp_path, runtime=FakeRuntime(
+        auto=lambda spec: (1, failure, "reading site.csv\nrow 17: x is empty")),
+        share_algorithm_logs=share)
+    run = built.run()
+    with caplog.at_level("INFO", logger="v6lib.node.executor"):
+        built.executor.handle_run(dict(run))
+        wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
+                   LocalState.FINISHED, what="outcome journaled")
+    assert built.outbox.flush()
+    final = [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+    assert final["status"] == "failed"
+    if share:
+        assert final["log"] == "reading site.csv\nrow 17: x is empty"
+    else:
+        assert "log" not in final
+        assert "row 17: x is empty" in caplog.text  # kept in the node's own log
+    assert final["reason"] == "DataError: column x is empty"  # sent either way
 # -- what a hostile algorithm leaves behind -----------------------------------------------
 SECRET = '{"secret": "a file of the host the node must never upload"}'
 

@@ -20,7 +20,8 @@ def test_from_config(tmp_path: Path) -> None:
         "api_key: s3cret\nserver_url: http://10.0.0.1\nport: 7000\nruntime: process\n"
         "task_dir: tasks\ndatabases:\n  default: a.csv\n  extra: {uri: postgresql://db/x,"
         " type: sql, query: select 1}\nencryption: {enabled: true, private_key: k.pem}\n"
-        "policies: {allowed_images: ['v6-.*'], allowed_organizations: [1, 2]}\n"
+        "policies: {allowed_images: ['v6-.*'], allowed_algorithms: [^v6-],"
+        " allowed_organizations: [1, 2]}\n"
         "algorithm_env: {PLAYER: Alice}\ncontainer: {cpus: 1.5, memory: 2g}\n"
         "max_output_bytes: 1048576\n")
     options = NodeOptions.from_config(load_node_config(path))
@@ -31,6 +32,8 @@ def test_from_config(tmp_path: Path) -> None:
     assert options.databases["extra"].query == "select 1"
     assert options.encryption_enabled and options.private_key_path == tmp_path / "k.pem"
     assert options.allowed_images == ("v6-.*",)
+    assert options.allowed_algorithms == ("^v6-",)
+    assert options.policy.allowed_algorithms == ("^v6-",)
     assert options.allowed_organizations == frozenset({1, 2})
     assert options.allowed_users == frozenset()
     assert dict(options.algorithm_env) == {"PLAYER": "Alice"}

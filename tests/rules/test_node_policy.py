@@ -114,3 +114,45 @@ def test_split_image() -> None:
 def test_invalid_pattern_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="not a valid regular expression"):
         policy(allowed_images=("([",))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "image", "allowed"),
+    [
+        # regular expressions match from the start: a prefix is enough
+        (r"^harbor2\.vantage6\.ai/algorithms/glm", "harbor2.vantage6.ai/algorithms/glm:2", True),
+        (r"^harbor2\.vantage6\.ai/algorithms/glm", "harbor2.vantage6.ai/algorithms/glmx:2",
+         True),
+        (r"harbor2\.vantage6\.ai/algo", "evil.org/harbor2.vantage6.ai/algo:1", False),
+        (r"v6-.*", "v6-average:latest", True),
+        # plain names are image names: exact, any tag without one, one tag or one digest
+        ("harbor2.vantage6.ai/algorithms/glm", "harbor2.vantage6.ai/algorithms/glm:2", True),
+        ("harbor2.vantage6.ai/algorithms/glm", "harbor2.vantage6.ai/algorithms/glmx:2", False),
+        ("harbor2.vantage6.ai/algorithms/glm", "harbor2Xvantage6.ai/algorithms/glm", False),
+        ("v6-average:1.0", "v6-average:1.0", True),
+        ("v6-average:1.0", "v6-average:1.1", False),
+        ("v6-average:latest", "v6-average", True),
+        (f"v6-average@sha256:{DIGEST}", f"v6-average:1@sha256:{DIGEST}", True),
+        (f"v6-average@sha256:{DIGEST}", "v6-average:1", False),
+        ("localhost:5000/avg", "localhost:5000/avg:3", True),
+    ],
+)
+def test_vantage6_algorithm_patterns(pattern: str, image: str, allowed: bool) -> None:
+    assert image_allowed(image, algorithms=[pattern]) is allowed
+
+
+def test_either_list_allows_and_the_reason_names_both() -> None:
+    both = policy(allowed_images=(r"harbor\.org/.*",), allowed_algorithms=("^v6-",))
+    assert evaluate(both, request(image="harbor.org/x:1")).allowed
+    assert evaluate(both, request(image="v6-average:1")).allowed
+    refused = evaluate(both, request(image="evil:1"))
+    assert refused.reason == ("image 'evil:1' refused by node 'alpha': not in allowed_images "
+                              "nor allowed_algorithms")
+    only_v6 = evaluate(policy(allowed_algorithms=("^v6-",)), request(image="evil:1"))
+    assert only_v6.reason == "image 'evil:1' refused by node 'alpha': not in allowed_algorithms"
+
+
+def test_invalid_algorithm_expression_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="allowed_algorithms pattern"):
+        policy(allowed_algorithms=("^([",))
+    policy(allowed_algorithms=("plain.name",))  # image names are never compiled

@@ -50,7 +50,7 @@ def _config(tmp_path: Path, **extra: object) -> tuple[int, dict[str, str]]:
 @pytest.mark.integration
 def test_dev_server_prints_generated_root_password(tmp_path: Path) -> None:
     port, env = _config(tmp_path)
-    proc = subprocess.Popen([*V6, "server", "start", "it", "--dev"], env=env,
+    proc = subprocess.Popen([*V6, "server", "start", "it", "--attach", "--dev"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}/api"
@@ -66,7 +66,8 @@ def test_dev_server_prints_generated_root_password(tmp_path: Path) -> None:
 def test_start_serves_and_stop_ends_it(tmp_path: Path) -> None:
     port, env = _config(tmp_path, root_password="Root-pass-1234!")
     v6 = V6
-    proc = subprocess.Popen([*v6, "server", "start", "it", "--workers", "2", "--threads", "2"],
+    proc = subprocess.Popen([*v6, "server", "start", "it", "--attach", "--workers", "2",
+                             "--threads", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}/api"
@@ -154,7 +155,8 @@ def test_stop_ends_held_long_polls_promptly(tmp_path: Path, how: str) -> None:
     # 8 threads leave 6 long-poll slots per worker
     port, env = _config(tmp_path, root_password="Root-pass-1234!",
                         max_long_polls_per_caller=3)
-    proc = subprocess.Popen([*V6, "server", "start", "it", "--workers", "2", "--threads", "8"],
+    proc = subprocess.Popen([*V6, "server", "start", "it", "--attach", "--workers", "2",
+                             "--threads", "8"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     answers: list[object] = []
     try:

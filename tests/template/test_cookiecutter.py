@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,7 @@ def test_baked_project_layout(tmp_path: Path) -> None:
     assert project.name == "heart_rate"
     files = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
     assert files == [
+        ".v6-template.json",  # the answers, for `v6 algorithm update`
         "Dockerfile",
         "README.md",
         "heart_rate/__init__.py",
@@ -66,6 +68,9 @@ def test_baked_project_layout(tmp_path: Path) -> None:
     dockerfile = (project / "Dockerfile").read_text()
     assert dockerfile.startswith("#") and "FROM v6lib-base:latest" in dockerfile
     assert "{{" not in "".join((project / f).read_text() for f in files)
+    answers = json.loads((project / ".v6-template.json").read_text())["answers"]
+    assert answers["algorithm_name"] == "Heart rate" and answers["package_name"] == "heart_rate"
+    assert not any(key.startswith("_") for key in answers)
 
 
 @pytest.mark.parametrize("package_name", ["2fast", "my-algo", "class", "v6lib"])

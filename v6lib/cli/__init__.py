@@ -20,6 +20,9 @@ _SUBCOMMANDS: dict[str, str] = {
     "task": "v6lib.cli.task:task",
     "demo": "v6lib.cli.demo:demo",
     "trust": "v6lib.cli.trust:trust",
+    "dev": "v6lib.cli.dev:dev",
+    "test": "v6lib.cli.diagnostics:test",
+    "algorithm-store": "v6lib.cli._refused:algorithm_store",
 }
 
 

@@ -1,4 +1,5 @@
-"""``v6 algorithm``: start a new algorithm package from the project's cookiecutter template.
+"""``v6 algorithm``: start an algorithm package from the project's cookiecutter template
+(``new``, or vantage6's name ``create``), and bring one up to a newer template (``update``).
 
 The template lives in the repository (``cookiecutter-algorithm/``, the one source of
 truth). It is found through ``V6_ALGORITHM_TEMPLATE``, else next to an editable install
@@ -7,12 +8,15 @@ or checkout of v6lib; a clear error says how to point at it otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
-from v6lib.errors import ConfigurationError
+from v6lib.cli._configs import fail
+from v6lib.errors import ConfigurationError, UnsupportedError, V6Error
 
 __all__ = ["TEMPLATE_ENV", "algorithm", "find_template"]
 
@@ -51,22 +55,12 @@ def algorithm() -> None:
     """Create and develop algorithm packages."""
 
 
-@algorithm.command("new")
-@click.option("--name", help="Human name of the algorithm, e.g. 'Column statistics'.")
-@click.option(
-    "--directory",
-    "-d",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Folder in which the package folder is created.",
-)
-@click.option("--no-input", is_flag=True, help="Do not ask; use the defaults and --name.")
-def new(name: str | None, directory: Path, no_input: bool) -> None:
-    """Create a new algorithm package (partial and central function, Dockerfile, tests
-    that run on a MockNetwork)."""
+def _create(name: str | None, directory: Path, no_input: bool) -> None:
     from cookiecutter.exceptions import CookiecutterException, FailedHookException
     from cookiecutter.main import cookiecutter
+
+    from v6lib import __version__
+    from v6lib.cli.template_update import RECORD, record_project
 
     try:
         template = find_template()
@@ -85,5 +79,91 @@ def new(name: str | None, directory: Path, no_input: bool) -> None:
         ) from None
     except CookiecutterException as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    if (Path(created) / RECORD).is_file():
+        record_project(Path(created), __version__)
     click.echo(f"Created {created}")
     click.echo(f"Next: cd {created} && pip install -e . && pytest")
+
+
+_NO_INPUT = click.option("--no-input", is_flag=True,
+                         help="Do not ask; use the defaults and --name.")
+
+
+@algorithm.command("new")
+@click.option("--name", help="Human name of the algorithm, e.g. 'Column statistics'.")
+@click.option(
+    "--directory",
+    "-d",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder in which the package folder is created.",
+)
+@_NO_INPUT
+def new(name: str | None, directory: Path, no_input: bool) -> None:
+    """Create a new algorithm package (partial and central function, Dockerfile, tests
+    that run on a MockNetwork)."""
+    _create(name, directory, no_input)
+
+
+@algorithm.command("create")
+@click.option("-n", "--name", help="Human name of the algorithm, e.g. 'Column statistics'.")
+@click.option("-d", "--dir", "--directory", "directory",
+              type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder in which the package folder is created.")
+@click.option("--major-version", type=int, default=None, hidden=True)
+@_NO_INPUT
+def create(name: str | None, directory: Path, major_version: int | None,
+           no_input: bool) -> None:
+    """Create a new algorithm package (vantage6's name for `v6 algorithm new`)."""
+    if major_version is not None:
+        fail(UnsupportedError(
+            "v6 algorithm create --major-version: not supported: v6lib ships one template, "
+            "the one of this version; install another v6lib version for another template"))
+    _create(name, directory, no_input)
+
+
+def _ask_again(template: Path, earlier: dict[str, Any]) -> dict[str, Any]:
+    """The template's questions in its own order, the earlier answers as defaults."""
+    order = list(json.loads((template / "cookiecutter.json").read_text(encoding="utf-8")))
+    keys = [k for k in order if k in earlier] + [k for k in earlier if k not in order]
+    return {key: click.prompt(key, default=str(earlier[key])) for key in keys}
+
+
+@algorithm.command("update")
+@click.option("-d", "--dir", "--directory", "directory",
+              type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=Path("."), show_default=True,
+              help="The algorithm package (the folder with .v6-template.json).")
+@click.option("--change-answers", is_flag=True,
+              help="Ask the template's questions again, the earlier answers as defaults.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace files you changed too, instead of writing <file>.update.")
+def update(directory: Path, change_answers: bool, overwrite: bool) -> None:
+    """Bring an algorithm package up to this version's template.
+
+    Files you did not change are updated, new template files added and dropped ones
+    removed; a file you changed is kept, with the template's new version next to it as
+    <file>.update to merge by hand.
+    """
+    from v6lib import __version__
+    from v6lib.cli.template_update import read_record, update_project
+
+    try:
+        template = find_template()
+        answers = None
+        if change_answers:
+            answers = _ask_again(template, read_record(directory)["answers"])
+        report = update_project(directory, template, answers=answers, overwrite=overwrite,
+                                template_version=__version__)
+    except V6Error as exc:
+        fail(exc)
+        return
+    for label, paths in (("added", report.added), ("updated", report.updated),
+                         ("removed", report.removed), ("kept", report.kept)):
+        for path in paths:
+            click.echo(f"{label:8} {path}")
+    for path in report.conflicts:
+        click.echo(f"conflict {path}: yours is kept, the template's is in {path}.update")
+    if not report.changed:
+        click.echo("already up to date with the template")

@@ -1,63 +1,70 @@
-"""``v6 server``: create a config, start/stop the server, import entities, list configs,
-issue a recovery token, rotate the token signing key.
+"""``v6 server``: configurations and the life of a server (new, start, stop, list, attach,
+files, remove, version); the commands on its database are in ``server_db``.
 
-Configs live in the per-user config directory (``$XDG_CONFIG_HOME/v6lib/server``);
-every command also takes a path to a config file instead of a name.
+Configurations live in the per-user directory (``$XDG_CONFIG_HOME/v6lib/server``) or the
+system-wide one (``/etc/xdg/v6lib/server``); every command selects one by ``NAME``,
+``-n/--name`` or ``-c/--config`` (see ``_select``).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+import requests
 import yaml
 
 from v6lib import errors
 from v6lib.cli import _configs
-from v6lib.cli._configs import fail, resolve_config
+from v6lib.cli._configs import fail
+from v6lib.cli._instance import Instance, load_instance, start_detached
+from v6lib.cli._instance_commands import (
+    attach_command,
+    files_command,
+    list_command,
+    remove_command,
+    stop_command,
+    version_command,
+)
+from v6lib.cli._refused import refused_options
+from v6lib.cli._select import Selection, scope_options, select_config
+from v6lib.cli.server_db import import_cmd, reset_password, rotate_key, shell
+from v6lib.pid_files import read_pid
 from v6lib.private_files import write_private
 
-__all__ = ["config_dir", "server"]
+__all__ = ["api_url", "config_dir", "healthy", "server", "start_in_background"]
+
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 def config_dir() -> Path:
     return _configs.config_dir("server")
 
 
-def _resolve(name: str) -> Path:
-    return resolve_config("server", name)
+def api_url(instance: Instance) -> str:
+    """Where this machine reaches the server's API."""
+    config = instance.config
+    host = "127.0.0.1" if config.host in _ANY_ADDRESS else config.host
+    return f"http://{host}:{config.port}{config.api_path}"
 
 
-def _load(name: str) -> Any:
-    from v6lib.config import load_server_config
-
-    return load_server_config(_resolve(name))
-
-
-def _pid_file(config: Any) -> Path:
-    return Path(config.data_dir) / "server.pid"
-
-
-@contextmanager
-def _database(config: Any) -> Iterator[Any]:
-    """A session on the server's database, migrated first; the caller commits."""
-    from v6lib.server.db.engine import make_engine, make_session_factory
-    from v6lib.server.db.migrate import upgrade_database
-
-    engine = make_engine(str(config.uri))
+def healthy(url: str) -> bool:
+    """Whether the API at ``url`` answers its health check."""
     try:
-        upgrade_database(engine)
-        with make_session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
+        return requests.get(f"{url}/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
+def start_in_background(instance: Instance, *, timeout: float,
+                        extra: Sequence[str] = ()) -> int:
+    """Start the server detached; its pid once it wrote its pid file and is healthy."""
+    url = api_url(instance)
+    return start_detached(
+        instance, extra, timeout=timeout,
+        ready=lambda pid: read_pid(instance.pid_file) == pid and healthy(url))
 
 
 @click.group()
@@ -66,7 +73,8 @@ def server() -> None:
 
 
 @server.command("new")
-@click.option("--name", prompt="Server name", help="Name of the new configuration.")
+@click.option("-n", "--name", prompt="Server name", help="Name of the new configuration.")
+@scope_options
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7601, show_default=True, type=int)
 @click.option("--uri", default=None, help="Database URL (default: SQLite in the data dir).")
@@ -74,10 +82,10 @@ def server() -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the file (default: the user config directory).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def new(name: str, host: str, port: int, uri: str | None, root_username: str,
-        output: Path | None, force: bool) -> None:
-    """Write a new server configuration file."""
-    target = output or config_dir() / f"{name}.yaml"
+def new(name: str, system: bool | None, host: str, port: int, uri: str | None,
+        root_username: str, output: Path | None, force: bool) -> None:
+    """Write a new server configuration file (user directory; --system: system-wide)."""
+    target = output or _configs.config_dir("server", bool(system)) / f"{name}.yaml"
     if target.exists() and not force:
         fail(errors.ConfigurationError(f"{target} exists; pass --force to overwrite"))
     data: dict[str, Any] = {"name": name, "host": host, "port": port,
@@ -89,137 +97,86 @@ def new(name: str, host: str, port: int, uri: str | None, root_username: str,
     click.echo(f"wrote {target}")
 
 
-@server.command("list")
-def list_configs() -> None:
-    """List the configurations in the user config directory."""
-    found = sorted(config_dir().glob("*.yaml")) if config_dir().is_dir() else []
-    if not found:
-        click.echo(f"no server configurations in {config_dir()}")
-    for path in found:
-        click.echo(f"{path.stem}\t{path}")
-
-
 @server.command("start")
-@click.argument("name")
+@select_config("server")
+@click.option("--ip", default=None, help="Address to bind (overrides host).")
+@click.option("-p", "--port", type=int, default=None, help="Port (overrides port).")
 @click.option("--workers", type=int, default=None, help="Gunicorn worker processes.")
 @click.option("--threads", type=int, default=None, help="Threads per worker.")
 @click.option("--dev", is_flag=True, help="One process, no gunicorn (development only).")
-def start(name: str, workers: int | None, threads: int | None, dev: bool) -> None:
-    """Start the server in the foreground (Ctrl+C stops it)."""
+@click.option("--attach/--detach", default=False,
+              help="Run in the foreground with the log on this terminal (Ctrl+C stops it). "
+                   "Default: start in the background, log to <data dir>/server.log.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds a background start may take to answer /health.")
+@refused_options("server start")
+def start(selection: Selection, ip: str | None, port: int | None, workers: int | None,
+          threads: int | None, dev: bool, attach: bool, timeout: float) -> None:
+    """Start the server: in the background (default) or attached to this terminal."""
+    overrides = {key: value for key, value in (("host", ip), ("port", port)) if value}
     try:
-        config = _load(name)
-        from v6lib.server.runner import run_dev, run_gunicorn
-
-        if dev:
-            run_dev(config)
-        else:
-            run_gunicorn(config, _resolve(name), workers=workers or config.workers,
-                         threads=threads or config.threads, pid_file=_pid_file(config))
-    except errors.V6Error as exc:
-        fail(exc)
-
-
-@server.command("stop")
-@click.argument("name")
-def stop(name: str) -> None:
-    """Stop a server started with ``v6 server start`` (via its pid file)."""
-    try:
-        config = _load(name)
-    except errors.V6Error as exc:
-        fail(exc)
-        return
-    pid_file = _pid_file(config)
-    try:
-        pid = int(pid_file.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        fail(errors.ConfigurationError(f"server {config.name!r} is not running "
-                                        f"(no pid file at {pid_file})"))
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        fail(errors.ConfigurationError(f"server {config.name!r} was not running "
-                                        "(stale pid file removed)"))
-    click.echo(f"stopping server {config.name!r} (pid {pid})")
-
-
-@server.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--config", "name", required=True, help="Server config name or path.")
-def import_cmd(file: Path, name: str) -> None:
-    """Import organizations, users and collaborations from a YAML FILE."""
-    try:
-        config = _load(name)
-        from v6lib.server.importer import import_file
-
-        with _database(config) as session:
-            report = import_file(session, file, password_policy=config.password_policy)
-            session.commit()
+        instance = load_instance(selection, **overrides)
+        if attach:
+            _run_attached(instance, workers, threads, dev)
+            return
+        extra = [*(["--ip", ip] if ip else []), *(["--port", str(port)] if port else []),
+                 *(["--workers", str(workers)] if workers else []),
+                 *(["--threads", str(threads)] if threads else []), *(["--dev"] if dev else [])]
+        pid = start_in_background(instance, timeout=timeout, extra=extra)
     except errors.V6Error as exc:
         fail(exc)
         return
-    click.echo(f"organizations: {len(report.organizations)}, users: {len(report.users)}, "
-               f"collaborations: {len(report.collaborations)}, new nodes: "
-               f"{len(report.nodes)}")
-    for node, key in report.api_keys.items():
-        click.echo(f"api key for node {node!r}: {key}")
+    click.echo(f"server '{instance.name}' runs in the background (pid {pid}) at "
+               f"{api_url(instance)}\n"
+               f"  log:  {instance.log_file}  (v6 server attach -n {instance.name})\n"
+               f"  stop: v6 server stop -n {instance.name}")
 
 
-@server.command("reset-password")
-@click.argument("username")
-@click.option("--config", "name", required=True, help="Server config name or path.")
-@click.option("--two-factor", is_flag=True,
-              help="A token that removes the user's second factor instead (the user also "
-                   "needs the password).")
-def reset_password(username: str, name: str, two_factor: bool) -> None:
-    """Print a one-time recovery token for USERNAME, to hand over in person.
+def _run_attached(instance: Instance, workers: int | None, threads: int | None,
+                  dev: bool) -> None:
+    from v6lib.server.runner import run_dev, run_gunicorn
 
-    For servers without mail (no smtp section). The token is valid
-    email_token_validity_minutes, works once, and replaces any older one; it is
-    printed here only, never logged.
-    """
-    from v6lib.server.db.base import utcnow
-    from v6lib.server.services.recovery import admin_reset_token
+    running = instance.pid()
+    if running:
+        raise errors.ConflictError(f"server '{instance.name}' is already running "
+                                   f"(pid {running})")
+    config = instance.config
+    if dev:
+        run_dev(config, pid_file=instance.pid_file)
+    else:
+        run_gunicorn(config, instance.path, workers=workers or config.workers,
+                     threads=threads or config.threads, pid_file=instance.pid_file)
 
+
+def _row(instance: Instance) -> str:
+    return (f"{instance.name:20} {instance.state():20} {instance.scope:6} {api_url(instance):32} "
+            f"{instance.path}")
+
+
+def _details(instance: Instance) -> list[tuple[str, Any]]:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    config = instance.config
     try:
-        config = _load(name)
-        with _database(config) as session:
-            token = admin_reset_token(session, username, "mfa" if two_factor else "password",
-                                      now=utcnow(), minutes=config.email_token_validity_minutes)
-            session.commit()
-    except errors.V6Error as exc:
-        fail(exc)
-        return
-    api = config.api_path
-    use = (f"POST {api}/recover/2fa/reset with {{\"reset_token\": ..., \"password\": ...}} "
-           "(the user's password), or client.user.reset_two_factor(token, password)"
-           if two_factor else
-           f"POST {api}/recover/reset with {{\"reset_token\": ..., \"password\": ...}} "
-           "(the new password), or client.user.reset_password(token, new_password)")
-    click.echo(f"one-time token for {username!r}, valid {config.email_token_validity_minutes} "
-               f"minutes; use it with {use}:", err=True)
-    click.echo(token)
+        database = make_url(str(config.uri)).render_as_string(hide_password=True)
+    except ArgumentError:
+        database = "(not a database URL)"
+    return [("data directory", instance.run_dir), ("database", database),
+            ("signing key", "(in the configuration)" if config.jwt_secret_key
+             else config.jwt_secret_path)]
 
 
-@server.command("rotate-key")
-@click.argument("name")
-def rotate_key(name: str) -> None:
-    """Replace the token signing key file with a new random key.
+def _forget(instance: Instance) -> list[str]:
+    return [f"kept the data directory {instance.run_dir} (database, token signing key); "
+            "delete it yourself when nothing in it is needed any more"]
 
-    Every token signed with the old key is refused once the servers restart with the
-    new one: users log in again, nodes log in again by themselves with their API keys.
-    Copy the new file to every other instance before restarting them.
-    """
-    from v6lib.server.signing_key import rotate_key_file
 
-    try:
-        config = _load(name)
-        with _database(config) as session:
-            path = rotate_key_file(session, config)
-            session.commit()
-    except errors.V6Error as exc:
-        fail(exc)
-        return
-    click.echo(f"wrote a new token signing key to {path}; copy it (mode 0600) to every other "
-               "server instance, then restart them all: every session ends")
+server.add_command(stop_command("server"))
+server.add_command(list_command("server", _row))
+server.add_command(attach_command("server"))
+server.add_command(files_command("server", _details))
+server.add_command(remove_command("server", _forget, "its configuration file and log"))
+server.add_command(version_command("server", api_url))
+for _command in (import_cmd, reset_password, rotate_key, shell):
+    server.add_command(_command)

@@ -15,11 +15,14 @@ from pydantic import BaseModel
 
 from v6lib.config.node import NodeConfig
 from v6lib.config.server import ServerConfig
+from v6lib.config.vantage6 import reading
 from v6lib.errors import ConfigurationError
 
 __all__ = ["load_node_config", "load_server_config"]
 
 _WINDOWS_ABSOLUTE = re.compile(r"^([A-Za-z]:[\\/]|\\\\)")
+#: "key: why" or "section.key: why" in a message raised for the whole mapping
+_KEYED_MESSAGE = re.compile(r"^([A-Za-z_][\w.-]*): (.+)$", re.S)
 
 
 def _read_yaml(path: Path, environment: str | None) -> dict[str, Any]:
@@ -119,6 +122,15 @@ def _describe(error: Any, model: type[BaseModel], data: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _line(source: Path, error: Any, model: type[BaseModel], data: dict[str, Any]) -> str:
+    """``<file>: <key>: <what is wrong>``; an error about the whole mapping names its key."""
+    where, message = _loc(error["loc"]), _describe(error, model, data)
+    keyed = _KEYED_MESSAGE.match(message) if not error["loc"] else None
+    if keyed:
+        where, message = keyed.groups()
+    return f"{source}: {where}: {message}"
+
+
 def _load(
     model: type[BaseModel], path: str | os.PathLike[str], prefix: str,
     environment: str | None, overrides: dict[str, Any],
@@ -129,9 +141,10 @@ def _load(
     data = _merge(data, overrides)
     data.setdefault("name", source.stem)
     try:
-        config = model.model_validate(data)
+        with reading(str(source)):
+            config = model.model_validate(data)
     except pydantic.ValidationError as exc:
-        lines = [f"{source}: {_loc(e['loc'])}: {_describe(e, model, data)}" for e in exc.errors()]
+        lines = [_line(source, e, model, data) for e in exc.errors()]
         raise ConfigurationError("\n".join(lines), details={"file": str(source)}) from None
     _resolve_paths(config, source.parent)
     return config

@@ -10,11 +10,19 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
+from v6lib.config.vantage6 import (
+    translate_database,
+    translate_node,
+    translate_policies,
+    warn_ignored,
+)
+from v6lib.rules.node_policy import looks_like_regex
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_BYTES",
     "ContainerLimits",
     "DatabaseConfig",
+    "DeviceRequests",
     "DockerRegistry",
     "EncryptionConfig",
     "NodeConfig",
@@ -30,10 +38,6 @@ _SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "pa
                  ".rdf": "sparql", ".nt": "sparql", ".owl": "sparql", ".xlsx": "excel",
                  ".xls": "excel"}
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb", "mssql", "oracle")
-# vantage6 keys accepted for compatibility but without meaning here.
-_VANTAGE6_NODE = {"vpn_subnet", "images", "node_extra_env", "node_extra_mounts",
-                  "share_algorithm_logs", "share_config", "algorithm_device_requests",
-                  "ssh_tunnels", "whitelist", "dev", "prometheus"}
 
 
 def _check_label(label: str) -> str:
@@ -75,7 +79,7 @@ class DatabaseConfig(StrictModel):
         if isinstance(value, str | Path):
             value = {"uri": str(value)}
         if isinstance(value, dict):
-            value = dict(value)
+            value = translate_database(value)
             if isinstance(value.get("type"), str):
                 value["type"] = value["type"].lower()
             if value.get("type") is None and isinstance(value.get("uri"), str):
@@ -95,23 +99,27 @@ class EncryptionConfig(StrictModel):
 
 
 class NodePolicies(StrictModel):
-    """Data-owner policies: which images, organizations and users may run here."""
+    """Data-owner policies: which images, organizations and users may run here.
+
+    ``allowed_images`` are v6lib's full-match patterns, ``allowed_algorithms`` vantage6's
+    prefix patterns and image names (see :mod:`v6lib.rules.node_policy`); an image that
+    either list allows may run.
+    """
 
     allowed_images: list[str] = []
+    allowed_algorithms: list[str] = []
     allowed_organizations: list[int] | None = None
     allowed_users: list[int] | None = None
+    # vantage6's key: pull the image before every run and refuse the run when the pull
+    # fails, so no stale local copy runs (Docker runtime; default: use a local copy)
+    require_algorithm_pull: bool = False
 
     @model_validator(mode="before")
     @classmethod
-    def _vantage6_names(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "allowed_algorithms" in value:
-            value = dict(value)
-            if "allowed_images" in value:
-                raise ValueError("give allowed_images or allowed_algorithms, not both")
-            value["allowed_images"] = value.pop("allowed_algorithms")
-        return value
+    def _vantage6_keys(cls, value: Any) -> Any:
+        return translate_policies(value) if isinstance(value, dict) else value
 
-    @field_validator("allowed_images", mode="before")
+    @field_validator("allowed_images", "allowed_algorithms", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
@@ -120,17 +128,35 @@ class NodePolicies(StrictModel):
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+            _check_regex(pattern)
         return patterns
+
+    @field_validator("allowed_algorithms")
+    @classmethod
+    def _expressions_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if looks_like_regex(pattern):
+                _check_regex(pattern)
+        return patterns
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
 
 
 class DockerRegistry(StrictModel):
     registry: str
     username: str | None = None
     password: SecretStr | None = None
+
+
+class DeviceRequests(StrictModel):
+    """Devices algorithm containers may use (vantage6's ``algorithm_device_requests``)."""
+
+    gpu: bool = False
 
 
 class ContainerLimits(StrictModel):
@@ -166,6 +192,12 @@ class NodeConfig(StrictModel):
     event_timeout: float = Field(default=25.0, gt=0, le=60)
     # Seconds between sweeps for pending runs missed while the event stream was down.
     sweep_interval: float = Field(default=30.0, gt=0)
+    # vantage6's key and default: send each run's algorithm log to the server, where the
+    # researcher reads it. False keeps logs in the node's own log; only the failure
+    # reason (the first line of the algorithm's error) is sent. Logs may show data.
+    share_algorithm_logs: bool = True
+    # vantage6's key: devices every algorithm container gets (Docker runtime)
+    algorithm_device_requests: DeviceRequests = DeviceRequests()
     # Bytes: the largest output file the node reads from a run (larger: the run ends as
     # "unexpected output"); the default is the server's default max_result_bytes.
     max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, gt=0)
@@ -175,16 +207,23 @@ class NodeConfig(StrictModel):
     def _vantage6_forms(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        data = {k: v for k, v in data.items() if k not in _VANTAGE6_NODE}
+        data = translate_node(data)
+        if isinstance(data.get("policies"), dict):
+            data["policies"] = translate_policies(data["policies"])
         if "allowed_images" in data:
+            # NOTE: vantage6 3.x's top-level list, matched as vantage6 matches
             policies = dict(data.get("policies") or {})
             if "allowed_images" in policies or "allowed_algorithms" in policies:
                 raise ValueError("allowed_images is given both at top level and in policies")
-            policies["allowed_images"] = data.pop("allowed_images")
+            policies["allowed_algorithms"] = data.pop("allowed_images")
             data["policies"] = policies
         databases = data.get("databases")
         if isinstance(databases, list):
-            data["databases"] = _database_list(databases)
+            databases = data["databases"] = _database_list(databases)
+        if isinstance(databases, dict):
+            data["databases"] = {label: translate_database(entry, str(label))
+                                 if isinstance(entry, dict) else entry
+                                 for label, entry in databases.items()}
         return data
 
     @field_validator("api_path")
@@ -198,6 +237,17 @@ class NodeConfig(StrictModel):
         if isinstance(value, dict):
             return {k: v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _process_runtime_notes(self) -> NodeConfig:
+        if self.runtime == "process":
+            if self.algorithm_device_requests.gpu:
+                warn_ignored("algorithm_device_requests.gpu", "the process runtime runs "
+                             "algorithms as local processes, which see what the node sees")
+            if self.policies.require_algorithm_pull:
+                warn_ignored("policies.require_algorithm_pull", "the process runtime runs "
+                             "Python modules, not images")
+        return self
 
     @model_validator(mode="after")
     def _default_task_dir(self) -> NodeConfig:

@@ -8,13 +8,9 @@ from typing import Any, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 from v6lib.config.common import LoggingConfig, StrictModel, normalize_api_path, user_data_dir
+from v6lib.config.vantage6 import translate_server
 
 __all__ = ["MAX_SECRET_LENGTH", "PasswordPolicy", "ServerConfig", "SmtpConfig"]
-
-_VANTAGE6_SERVER = {"type", "allow_drop_all", "vpn_server", "rabbitmq_uri", "rabbitmq",
-                    "server_url", "ui_url", "dev", "algorithm_stores",
-                    "runs_data_cleanup_days", "two_factor_auth", "jwt_token_expiration",
-                    "prometheus"}
 
 #: Longest secret accepted for hashing; guards the KDF against absurd request bodies.
 MAX_SECRET_LENGTH = 4096
@@ -67,6 +63,9 @@ class SmtpConfig(StrictModel):
 class ServerConfig(StrictModel):
     name: str = "server"
     description: str = ""
+    # the name people know the server by (vantage6's key): recovery mails and the
+    # issuer in authenticator apps; default: name in mails, "v6lib" in apps
+    server_name: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=7601, ge=1, le=65535)
     api_path: str = "/api"
@@ -114,23 +113,7 @@ class ServerConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _vantage6_forms(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = {k: v for k, v in data.items() if k not in _VANTAGE6_SERVER}
-        smtp = data.get("smtp")
-        if isinstance(smtp, dict) and "email_token_validity_minutes" in smtp:
-            # vantage6 documents the key at the top level but reads it from smtp
-            smtp = dict(smtp)
-            minutes = smtp.pop("email_token_validity_minutes")
-            if data.get("email_token_validity_minutes", minutes) != minutes:
-                raise ValueError("email_token_validity_minutes is given twice, differently "
-                                 "(top level and smtp)")
-            data = {**data, "smtp": smtp, "email_token_validity_minutes": minutes}
-        if "ip" in data:
-            if "host" in data:
-                raise ValueError("give host or ip (vantage6 name), not both")
-            data["host"] = data.pop("ip")
-        return data
+        return translate_server(data) if isinstance(data, dict) else data
 
     @field_validator("api_path")
     @classmethod

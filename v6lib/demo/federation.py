@@ -15,7 +15,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from v6lib.cli.background import V6
 from v6lib.client import Client
 from v6lib.crypto import generate_private_key, public_key_b64, save_private_key
 from v6lib.demo.data import SITES, central_mean, write_sites
@@ -39,8 +39,6 @@ __all__ = ["DemoFederation", "DemoOptions", "DemoReport"]
 IMAGE = "v6-average:latest"
 RESEARCHER = "researcher"
 TOLERANCE = 1e-9
-#: The ``v6`` command of this interpreter, whether or not its script is on PATH.
-V6 = (sys.executable, "-c", "from v6lib.cli import main; main(prog_name='v6')")
 
 
 def _password() -> str:
@@ -182,7 +180,7 @@ class DemoFederation:
         # NOTE: started as an operator would (`v6 server start`): gunicorn, migrations
         # once in the master, two workers sharing events through the database.
         self.server = ManagedProcess(
-            "server", [*V6, "server", "start", str(path)],
+            "server", [*V6, "server", "start", "--attach", str(path)],
             self.workdir / "logs" / "server.log", env=env, cwd=self.workdir,
             # NOTE: a throw-away server need not wait for long-polls of stopped nodes
             # to expire; SQLite in WAL mode survives the SIGKILL that may follow.
@@ -243,7 +241,7 @@ class DemoFederation:
             path = self._write_yaml(self.workdir / name / "node.yaml",
                                     self.node_config(number, api_key, data))
             node = ManagedProcess(
-                name, [*V6, "node", "start", "--config", str(path)],
+                name, [*V6, "node", "start", "--attach", "--config", str(path)],
                 self.workdir / "logs" / f"{name}.log", env=env, cwd=self.workdir)
             node.start()
             self.nodes.append(node)

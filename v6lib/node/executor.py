@@ -290,7 +290,7 @@ class RunExecutor:
             self._cleanup(entry, handle)
             return
         paths = run_paths(self.options.task_dir, entry.job_id or entry.task_id, run_id)
-        logs = info.logs if info is not None else None
+        logs = self._shared_logs(run_id, info.logs if info is not None else None)
         if info is not None and info.exit_code != 0:
             reason = self.output.failure_reason(paths.output_file)
             self._finish(run_id, RunStatus.FAILED, log=logs,
@@ -300,6 +300,14 @@ class RunExecutor:
             self._finish(run_id, outcome.status, result=outcome.result, log=logs,
                          reason=outcome.reason)
         self._cleanup(self.journal.get(run_id), handle)
+
+    def _shared_logs(self, run_id: int, logs: str | None) -> str | None:
+        """The log the server gets: all of it, or none (``share_algorithm_logs: false``)."""
+        if logs is None or self.options.share_algorithm_logs:
+            return logs
+        # NOTE: kept where the data owner can read it; the server gets the reason only
+        log.info("run %d: algorithm log (not shared with the server):\n%s", run_id, logs)
+        return None
 
     def _cleanup(self, entry: JournalEntry | None, handle: str | None) -> None:
         if handle:

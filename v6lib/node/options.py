@@ -34,6 +34,7 @@ class NodeOptions:
     encryption_enabled: bool = False
     private_key_path: Path | None = None
     allowed_images: tuple[str, ...] = ()
+    allowed_algorithms: tuple[str, ...] = ()
     allowed_organizations: frozenset[int] = frozenset()
     allowed_users: frozenset[int] = frozenset()
     algorithm_env: Mapping[str, str] = field(default_factory=dict)
@@ -49,6 +50,9 @@ class NodeOptions:
     event_timeout: float = 25.0
     sweep_interval: float = 30.0
     docker_registries: tuple[Any, ...] = ()
+    share_algorithm_logs: bool = True
+    gpus: bool = False
+    require_algorithm_pull: bool = False
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
     def __repr__(self) -> str:  # never print the API key
@@ -61,6 +65,7 @@ class NodeOptions:
             database_labels=frozenset(self.databases),
             encryption_enabled=self.encryption_enabled,
             allowed_images=tuple(self.allowed_images),
+            allowed_algorithms=tuple(self.allowed_algorithms),
             allowed_organizations=self.allowed_organizations,
             allowed_users=self.allowed_users,
         )
@@ -95,6 +100,7 @@ class NodeOptions:
             encryption_enabled=config.encryption.enabled,
             private_key_path=config.encryption.private_key,
             allowed_images=tuple(config.policies.allowed_images),
+            allowed_algorithms=tuple(config.policies.allowed_algorithms),
             allowed_organizations=frozenset(config.policies.allowed_organizations or ()),
             allowed_users=frozenset(config.policies.allowed_users or ()),
             algorithm_env=dict(config.algorithm_env),
@@ -109,5 +115,8 @@ class NodeOptions:
             event_timeout=config.event_timeout,
             sweep_interval=config.sweep_interval,
             docker_registries=tuple(config.docker_registries),
+            share_algorithm_logs=config.share_algorithm_logs,
+            gpus=config.algorithm_device_requests.gpu,
+            require_algorithm_pull=config.policies.require_algorithm_pull,
             max_output_bytes=config.max_output_bytes,
         )

@@ -4,13 +4,24 @@ Every refusal happens *before* any container starts, and its reason is what the
 researcher reads in the run's ``reason`` field, so each message names the node, the
 offending value and the setting that refused it.
 
-Image patterns (``allowed_images``) are Python regular expressions matched in full.
+Two kinds of image patterns, one matching function (:func:`image_allowed`, used by the
+node and the mock alike); an image is allowed when any pattern of either list allows it,
+and every image is allowed when both lists are empty.
+
+``allowed_images`` (v6lib's own key) are Python regular expressions matched in full.
 A pattern matches when it fully matches either the whole image reference
 (``registry/name:tag``) or the reference without its tag and digest, so
-``^harbor2.vantage6.ai/algorithms/glm`` allows every build of that image (as the
-vantage6 documentation describes) while ``.*glm:1\\.0`` allows only one tag. A pattern
-that pins a digest (``name@sha256:<hex>``) allows only an image carrying exactly that
-digest; the digest is compared literally, never as a regular expression.
+``^harbor2.vantage6.ai/algorithms/glm`` allows every build of that image while
+``.*glm:1\\.0`` allows only one tag. A pattern that pins a digest
+(``name@sha256:<hex>``) allows only an image carrying exactly that digest; the digest is
+compared literally, never as a regular expression.
+
+``allowed_algorithms`` (vantage6's key) keep vantage6's meaning. A pattern that contains
+a regular-expression character (one of ``*?+^$[](){}|\\``) is a regular expression
+matched from the start of the image reference: a prefix match, so ``^harbor2\\.org/algo``
+also allows ``harbor2.org/algorithms-extra:1``. Any other pattern is an image name: it
+allows exactly that image; without a tag, every tag of it (``repo/name`` allows
+``repo/name:2``); with a tag, that tag only; with ``@sha256:<hex>``, that digest only.
 """
 
 from __future__ import annotations
@@ -27,10 +38,14 @@ __all__ = [
     "RunRequest",
     "evaluate",
     "image_allowed",
+    "looks_like_regex",
     "split_image",
 ]
 
 _DIGEST_SEP = "@sha256:"
+#: Characters that make an ``allowed_algorithms`` entry a regular expression (as vantage6
+#: decides it); a pattern without any of them is an image name, compared as such.
+_REGEX_CHARACTERS = frozenset("*?+^$[](){}|\\")
 
 
 @dataclass(frozen=True)
@@ -59,15 +74,20 @@ class NodePolicy:
     allowed_images: tuple[str, ...] = ()
     allowed_organizations: frozenset[int] = field(default_factory=frozenset)
     allowed_users: frozenset[int] = field(default_factory=frozenset)
+    #: vantage6-style patterns (prefix regular expressions or image names).
+    allowed_algorithms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for pattern in self.allowed_images:
-            name_part = pattern.split(_DIGEST_SEP, 1)[0]
+        checks = [("allowed_images", p, p.split(_DIGEST_SEP, 1)[0])
+                  for p in self.allowed_images]
+        checks += [("allowed_algorithms", p, p) for p in self.allowed_algorithms
+                   if looks_like_regex(p)]
+        for key, pattern, expression in checks:
             try:
-                re.compile(name_part)
+                re.compile(expression)
             except re.error as exc:
                 raise ConfigurationError(
-                    f"allowed_images pattern {pattern!r} of node '{self.node_name}' is not "
+                    f"{key} pattern {pattern!r} of node '{self.node_name}' is not "
                     f"a valid regular expression: {exc}"
                 ) from exc
 
@@ -112,12 +132,55 @@ def _pattern_matches(pattern: str, image: str) -> bool:
     return any(regex.fullmatch(c) for c in candidates)
 
 
-def image_allowed(image: str, patterns: Iterable[str]) -> bool:
-    """Whether ``image`` is allowed by ``patterns`` (no patterns: every image is allowed)."""
-    patterns = list(patterns)
-    if not patterns:
+def looks_like_regex(pattern: str) -> bool:
+    """Whether an ``allowed_algorithms`` entry is a regular expression (else an image name)."""
+    return any(character in _REGEX_CHARACTERS for character in pattern)
+
+
+def _name_matches(name: str, image: str) -> bool:
+    """vantage6's image-name rule: same repository; the name's tag or digest, if any."""
+    repository, tag, digest = split_image(image)
+    wanted_repository, wanted_tag, wanted_digest = split_image(name)
+    if wanted_repository != repository:
+        return False
+    if wanted_digest is not None:
+        return digest is not None and digest.lower() == wanted_digest.strip().lower()
+    if wanted_tag is not None:
+        # NOTE: Docker reads a reference without tag or digest as ':latest'
+        return (tag or ("latest" if digest is None else None)) == wanted_tag
+    return True
+
+
+def _algorithm_matches(pattern: str, image: str) -> bool:
+    if looks_like_regex(pattern):
+        return re.match(pattern, image) is not None  # from the start: a prefix match
+    return _name_matches(pattern, image)
+
+
+def image_allowed(image: str, patterns: Iterable[str] = (),
+                  algorithms: Iterable[str] = ()) -> bool:
+    """Whether ``image`` may run here: the one matching function of node and mock.
+
+    Args:
+        image: the image reference of the task.
+        patterns: ``allowed_images`` (full-match regular expressions, see the module).
+        algorithms: ``allowed_algorithms`` (vantage6's prefix expressions or image names).
+
+    Returns:
+        True when any pattern of either list allows the image, or when both are empty.
+    """
+    patterns, algorithms = list(patterns), list(algorithms)
+    if not patterns and not algorithms:
         return True
-    return any(_pattern_matches(p, image) for p in patterns)
+    return (any(_pattern_matches(p, image) for p in patterns)
+            or any(_algorithm_matches(a, image) for a in algorithms))
+
+
+def _image_lists(policy: NodePolicy) -> str:
+    names = [key for key, value in (("allowed_images", policy.allowed_images),
+                                    ("allowed_algorithms", policy.allowed_algorithms))
+             if value]
+    return " nor ".join(names)
 
 
 def evaluate(policy: NodePolicy, request: RunRequest) -> PolicyDecision:
@@ -133,9 +196,9 @@ def evaluate(policy: NodePolicy, request: RunRequest) -> PolicyDecision:
             f"collaboration {request.collaboration_id} is not encrypted but node '{node}' "
             "has encryption enabled"
         )
-    if not image_allowed(request.image, policy.allowed_images):
+    if not image_allowed(request.image, policy.allowed_images, policy.allowed_algorithms):
         return PolicyDecision.refuse(
-            f"image '{request.image}' refused by node '{node}': not in allowed_images"
+            f"image '{request.image}' refused by node '{node}': not in {_image_lists(policy)}"
         )
     if policy.allowed_organizations and request.init_org_id not in policy.allowed_organizations:
         return PolicyDecision.refuse(

@@ -65,7 +65,8 @@ def service_settings(config: ServerConfig, kdf_cost: KdfCost) -> ServiceSettings
         recovery_per_account=config.recovery_requests_per_account,
         recovery_per_address=config.recovery_requests_per_address,
         recovery_window_minutes=config.recovery_window_minutes,
-        server_name=config.name,
+        server_name=config.server_name or config.name,
+        totp_issuer=config.server_name or "v6lib",
         support_email=config.support_email,
     )
 

@@ -6,11 +6,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from v6lib.config import ServerConfig
-from v6lib.private_files import make_private_dir
+from v6lib.pid_files import remove_pid_file, write_pid_file
 
 __all__ = ["configure_logging", "gunicorn_options", "run_dev", "run_gunicorn"]
 
@@ -48,8 +50,7 @@ def _prepare(config: ServerConfig) -> None:
         engine.dispose()
 
 
-def gunicorn_options(config: ServerConfig, *, workers: int, threads: int,
-                     pid_file: Path | None) -> dict[str, Any]:
+def gunicorn_options(config: ServerConfig, *, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{config.host}:{config.port}",
         "workers": workers,
@@ -58,12 +59,29 @@ def gunicorn_options(config: ServerConfig, *, workers: int, threads: int,
         # NOTE: long polls hold a request up to 60 s; the worker timeout must exceed it.
         "timeout": 120,
         "graceful_timeout": 10,
-        "pidfile": str(pid_file) if pid_file else None,
+        # NOTE: `v6 server stop/list` recognize the master by "v6" in its process title
+        "proc_name": f"v6 server {config.name}",
         "accesslog": "-",
         # NOTE: several servers may run on one host; gunicorn's shared control socket
         # in the home directory would clash between them.
         "control_socket_disable": True,
     }
+
+
+@contextmanager
+def _pid_file(pid_file: Path | None) -> Iterator[None]:
+    """This process's pid in a 0600 file while the server runs (gunicorn's own is 0644).
+
+    Forked workers unwind through here too; only the process that wrote it removes it.
+    """
+    if pid_file is None:
+        yield
+        return
+    write_pid_file(pid_file)
+    try:
+        yield
+    finally:
+        remove_pid_file(pid_file)
 
 
 def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threads: int,
@@ -76,9 +94,7 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
     os.environ["V6_SERVER_MIGRATED"] = "1"
     # the workers size their long-poll slots by the threads they really have
     os.environ["V6_SERVER_THREADS"] = str(threads)
-    if pid_file:
-        make_private_dir(pid_file.parent)
-    options = gunicorn_options(config, workers=workers, threads=threads, pid_file=pid_file)
+    options = gunicorn_options(config, workers=workers, threads=threads)
     # a stop ends held long-polls at once instead of waiting graceful_timeout for them
     from v6lib.server.worker import post_worker_init
 
@@ -97,10 +113,11 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
 
     print(f"v6 server {config.name!r} listening on "
           f"http://{config.host}:{config.port}{config.api_path}", file=sys.stderr)
-    _App().run()
+    with _pid_file(pid_file):
+        _App().run()
 
 
-def run_dev(config: ServerConfig) -> None:
+def run_dev(config: ServerConfig, pid_file: Path | None = None) -> None:
     """A single-process threaded server; for development and demos only."""
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIServer, make_server
@@ -118,7 +135,8 @@ def run_dev(config: ServerConfig) -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
-    with make_server(config.host, config.port, app, server_class=_Threaded) as httpd:
+    with make_server(config.host, config.port, app, server_class=_Threaded) as httpd, \
+            _pid_file(pid_file):
         print(f"v6 server {config.name!r} (dev) listening on "
               f"http://{config.host}:{config.port}{config.api_path}", file=sys.stderr)
         try:

@@ -66,3 +66,22 @@ def test_failed_pull_is_not_found_with_the_reason() -> None:
     images = FakeImages(set(), pull_error=docker.errors.APIError("manifest unknown"))
     with pytest.raises(NotFoundError, match=r"pulling it from 'harbor\.x' failed: manifest"):
         ensure_image(FakeClient(images), "harbor.x/algo:3", [{"registry": "harbor.x"}], "n9")
+
+
+def test_require_algorithm_pull_pulls_a_local_image_again() -> None:
+    images = FakeImages({"harbor.x/algo:1"})
+    ensure_image(FakeClient(images), "harbor.x/algo:1", [{"registry": "harbor.x"}], "n1",
+                 always_pull=True)
+    assert images.pulls == [("harbor.x/algo", "1", None)]
+
+
+def test_require_algorithm_pull_refuses_what_cannot_be_pulled() -> None:
+    images = FakeImages({"local-build:1"})
+    with pytest.raises(NotFoundError, match=r"must be pulled before it runs on node 'n1' "
+                                            r"\(require_algorithm_pull\) and no configured"):
+        ensure_image(FakeClient(images), "local-build:1", [{"registry": "harbor.x"}], "n1",
+                     always_pull=True)
+    failing = FakeImages({"harbor.x/algo:1"}, pull_error=docker.errors.APIError("offline"))
+    with pytest.raises(NotFoundError, match=r"pulling it from 'harbor\.x' failed: offline"):
+        ensure_image(FakeClient(failing), "harbor.x/algo:1", [{"registry": "harbor.x"}], "n1",
+                     always_pull=True)

@@ -319,3 +319,25 @@ def test_password_change_guesses_are_throttled(world: World) -> None:
     # and logging in from the same address is throttled too (same username, same address)
     assert world.api.post("/token/user", json={"username": "changer", "password": PASSWORD},
                           token="").status_code == 429
+
+
+def test_vantage6_keys_reach_the_login(sqlite_url: str) -> None:
+    """A vantage6 file's two_factor_auth, server_name and token_expires_hours take effect."""
+    import jwt
+
+    app = build_app(sqlite_url, config={"two_factor_auth": True, "server_name": "Cotopaxi",
+                                        "token_expires_hours": 2})
+    try:
+        first = Api(app).post("/token/user", json={"username": "root",
+                                                   "password": "Root-pass-1234!"})
+        assert first.status_code == 401 and first.json["code"] == "mfa_required"
+        assert "issuer=Cotopaxi" in first.json["details"]["provisioning_uri"]
+        secret = first.json["details"]["otp_secret"]
+        login = Api(app).post("/token/user", json={
+            "username": "root", "password": "Root-pass-1234!",
+            "mfa_code": pyotp.TOTP(secret).now()})
+        assert login.status_code == 200
+        claims = jwt.decode(login.json["access_token"], options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] == 2 * 3600
+    finally:
+        app.v6_state.hub.stop()

@@ -88,6 +88,9 @@ class DockerRuntime:
         user: container user; by default ``nobody`` when the node runs as root (the
             run's files are handed to it), else the node's own uid:gid.
         check_image: a local image with ``python3`` for the isolation self-check.
+        gpus: give every container all of the host's GPUs (vantage6's
+            ``algorithm_device_requests: {gpu: true}``).
+        always_pull: pull the image before every run; a failed pull refuses the run.
     """
 
     name = "docker"
@@ -106,6 +109,8 @@ class DockerRuntime:
         read_only_root: bool = True,
         user: str | None = None,
         check_image: str = "v6lib-base:latest",
+        gpus: bool = False,
+        always_pull: bool = False,
     ) -> None:
         self.node_name = node_name
         self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
@@ -115,6 +120,7 @@ class DockerRuntime:
         self.read_only_root = read_only_root
         self.user = user or docker_user.default_user()
         self.check_image = check_image
+        self.gpus, self.always_pull = gpus, always_pull
         self._client = client
         self._owns_client = False
 
@@ -126,6 +132,8 @@ class DockerRuntime:
             "memory": getattr(options, "memory", None),
             "registries": tuple(getattr(options, "docker_registries", None) or ()),
             "proxy_socket_dir": Path(options.task_dir) / "proxy",
+            "gpus": bool(getattr(options, "gpus", False)),
+            "always_pull": bool(getattr(options, "require_algorithm_pull", False)),
         }
         for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
@@ -245,7 +253,8 @@ class DockerRuntime:
         return docker_user.output_owner(self.user)
 
     def start(self, spec: JobSpec) -> str:
-        self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name)
+        self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name,
+                     always_pull=self.always_pull)
         paths = container_paths(spec)
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
@@ -275,6 +284,10 @@ class DockerRuntime:
             options["nano_cpus"] = int(float(cpus) * 1e9)
         if memory:
             options["mem_limit"] = options["memswap_limit"] = memory
+        if self.gpus:
+            from docker.types import DeviceRequest
+
+            options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
         container = self._create(spec, options)
         try:
             self._engine(container.start)

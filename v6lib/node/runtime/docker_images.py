@@ -3,7 +3,9 @@
 Why so strict: a node pulls only from registries its owner configured (with their
 logins); any other absent image ends the run as "no docker image" (a
 :class:`~v6lib.errors.NotFoundError` whose message says what to do), never as a pull
-from wherever the image name points.
+from wherever the image name points. With ``always_pull`` (vantage6's
+``require_algorithm_pull``) every run pulls first, so no outdated local copy runs, and a
+failed pull refuses the run.
 """
 
 from __future__ import annotations
@@ -35,29 +37,37 @@ def _host(registry: str) -> str:
 
 
 def ensure_image(client: Any, image: str, registries: Iterable[Mapping[str, str]],
-                 node_name: str) -> None:
+                 node_name: str, *, always_pull: bool = False) -> None:
     """Return when ``image`` is local (pulling it from a configured registry if needed).
 
+    Args:
+        always_pull: pull even when a local copy exists, and refuse when that fails.
+
     Raises:
-        NotFoundError: absent and no configured registry serves it, or the pull failed.
+        NotFoundError: absent (or ``always_pull``) and no configured registry serves it,
+            or the pull failed.
         docker.errors.DockerException: the engine itself failed (the caller maps it).
     """
     import docker.auth
     import docker.errors
     import docker.utils
 
-    try:
-        client.images.get(image)
-        return
-    except docker.errors.ImageNotFound:
-        pass
+    if not always_pull:
+        try:
+            client.images.get(image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+    lead = (f"docker image {image!r} must be pulled before it runs on node {node_name!r} "
+            "(require_algorithm_pull)" if always_pull else
+            f"docker image {image!r} is not present on node {node_name!r}")
     repository, tag = docker.utils.parse_repository_tag(image)
     registry, _ = docker.auth.resolve_repository_name(repository)
     entry = next((r for r in registries if _host(r.get("registry", "")) == _host(registry)),
                  None)
     if entry is None:
         raise NotFoundError(
-            f"docker image {image!r} is not present on node {node_name!r} and no configured "
+            f"{lead} and no configured "
             f"registry serves {registry!r}; pull or build it on the node, or add the "
             "registry to docker_registries"
         )
@@ -67,6 +77,7 @@ def ensure_image(client: Any, image: str, registries: Iterable[Mapping[str, str]
         client.images.pull(repository, tag=tag or "latest", auth_config=auth)
     except docker.errors.DockerException as exc:
         raise NotFoundError(
-            f"docker image {image!r} is not present on node {node_name!r} and pulling it "
+            f"{lead} and pulling it "
             f"from {registry!r} failed: {exc}"
         ) from exc
+

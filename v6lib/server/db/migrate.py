@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -9,8 +11,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade_database"]
+__all__ = ["alembic_config", "current_revision", "head_revision", "migrated_session",
+           "upgrade_database"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -54,3 +58,21 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@contextmanager
+def migrated_session(url: str) -> Iterator[Session]:
+    """A session on the database at ``url``, migrated first; the caller commits.
+
+    For work on the database without a running server (``v6 server import``,
+    ``v6 dev create-demo-network``).
+    """
+    from v6lib.server.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(url)
+    try:
+        upgrade_database(engine)
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()

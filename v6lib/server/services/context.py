@@ -50,6 +50,8 @@ class ServiceSettings:
     recovery_per_address: int = 20
     recovery_window_minutes: float = 15
     server_name: str = "server"
+    # the issuer authenticator apps show next to the account (vantage6's server_name)
+    totp_issuer: str = "v6lib"
     support_email: str | None = None
     # a polling node is never silent longer than one long-poll; missing two of them
     # means it is gone (derived when read, no background job)

@@ -40,13 +40,13 @@ BAD_LOGIN = ("invalid username, password or two-factor code (accounts with two-f
              "authentication send the current code as mfa_code)")
 
 
-def _enrolment(secret: str, username: str) -> MFARequiredError:
+def _enrolment(secret: str, username: str, issuer: str) -> MFARequiredError:
     """The answer that hands out a TOTP secret; only ever given after the password."""
     return MFARequiredError(
         "this server requires two-factor authentication: add the secret to an "
         "authenticator app and log in again with mfa_code",
         details={"otp_secret": secret,
-                 "provisioning_uri": mfa.provisioning_uri(secret, username)})
+                 "provisioning_uri": mfa.provisioning_uri(secret, username, issuer)})
 
 
 def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> None:
@@ -63,9 +63,9 @@ def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> None:
             return
         user.mfa_secret = secret = mfa.new_secret()
         ctx.session.commit()  # NOTE: kept although the request answers 401
-        raise _enrolment(secret, user.username)
+        raise _enrolment(secret, user.username, ctx.settings.totp_issuer)
     if not code and enrolling:
-        raise _enrolment(user.mfa_secret, user.username)
+        raise _enrolment(user.mfa_secret, user.username, ctx.settings.totp_issuer)
     step = mfa.matching_step(user.mfa_secret, code, ctx.now())
     if step is None or (user.mfa_last_step is not None and step <= user.mfa_last_step):
         raise AuthenticationError(BAD_LOGIN)
