@@ -4,7 +4,7 @@ import { h, replace, field, table, badge, when, message, busy, setFieldError, ch
   download } from "./dom.js";
 import { app } from "./app.js";
 import { can } from "./permissions.js";
-import { decodeResult, encodeInput, pretty, tableToCsv, cellText } from "./decode.js";
+import { decodeResult, encodeInput, pretty, tableToCsv, cellText, tableHead, tableRow } from "./decode.js";
 import { followTask } from "./live.js";
 import { canCreateTask, taskTable } from "./pages-research.js";
 
@@ -170,12 +170,11 @@ function resultView(run, collaboration) {
   if (decoded.kind === "sealed") return message("notice", ENCRYPTED_REFUSAL);
   const name = `task-${run.task_id}-run-${run.id}`;
   if (decoded.kind === "table") {
-    const head = decoded.index ? [decoded.indexName ?? "", ...decoded.columns] : decoded.columns;
     return h("div", { class: "result" },
       h("div", { class: "table-wrap" }, h("table", {},
-        h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, decoded.rows.map((row, i) => h("tr", {},
-          (decoded.index ? [decoded.index[i], ...row] : row).map((v) => h("td", {}, cellText(v)))))))),
+        h("thead", {}, h("tr", {}, tableHead(decoded).map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, decoded.rows.map((_, i) => h("tr", {},
+          tableRow(decoded, i).map((v) => h("td", {}, cellText(v)))))))),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "secondary",
           onclick: () => download(`${name}.csv`, new Blob([tableToCsv(decoded)], { type: "text/csv" })) },
