@@ -4,7 +4,10 @@ the browser itself: the permission engine's ``can`` and the result codec's decod
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import itertools
+import json
 import math
 from typing import Any
 
@@ -12,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.browser import expected_text
 from tests.browser.conftest import url
 from v6lib import serialization
 from v6lib.server.permissions.policy import can
@@ -67,36 +71,117 @@ def _stored(value: Any) -> str:
     return base64.b64encode(serialization.dumps(value)).decode("ascii")
 
 
-def test_the_page_decodes_results_like_the_codec(page: Any, federation: LocalFederation) -> None:
-    page.goto(url(federation.port, "#/login"))
-    frame = pd.DataFrame({"age": [61, 70], "bmi": [24.5, math.nan], "site": ["a", None]},
-                         index=pd.Index(["x", "y"], name="who"))
-    values = {
-        "frame": frame,
-        "series": pd.Series([1.5, 2.5], name="mean"),
-        "nested": {"n": np.int64(3), "inf": math.inf, "raw": b"\x00\x01", "list": [1, "two"]},
-        "plain": 42,
-    }
-    decoded = page.evaluate("""async (stored) => {
-        const codec = await import("/ui/decode.js");
-        const out = {};
-        for (const [name, text] of Object.entries(stored)) {
-          const result = codec.decodeResult(text);
-          out[name] = result.kind === "table"
-            ? { kind: "table", columns: result.columns, index: result.index,
-                indexName: result.indexName, csv: codec.tableToCsv(result) }
-            : { kind: result.kind, text: codec.pretty(result.value) };
-        }
-        return out;
-    }""", {name: _stored(value) for name, value in values.items()})
+#: frames that exercise each part of the Arrow format: a MultiIndex of rows and one of
+#: columns, a crosstab's axis names, categoricals, nullable integers, time-zone-aware
+#: datetimes, NaT, NaN, None, float32, intervals
+VISITS = pd.DataFrame({
+    "sex": pd.Categorical(["F", "M", "F", None], categories=["M", "F", "X"]),
+    "site": [2, 1, 2, 1],
+    "bmi": [21.5, 30.25, math.nan, 3.0],
+    "visits": pd.array([3, None, 1, 2], dtype="Int64"),
+    "seen": pd.to_datetime(["2024-01-02 10:00:00.123456", None, "2024-06-01 00:00",
+                            "2024-03-31 03:30"], format="mixed").tz_localize("Europe/Amsterdam"),
+    "note": ["a, \"quoted\" note", None, "", "x"],
+    "smoker": [True, False, True, False],
+    "weight": np.array([70.1, 80.2, 0.1, 1e-5], dtype=np.float32),
+    "band": pd.cut([5, 25, 45, 65], [0, 18, 40, 70]),
+    "stay": pd.to_timedelta([90, None, 1.5, -30], unit="min"),
+}, index=pd.Index(["a", "b", "c", "d"], name="who"))
 
-    assert decoded["frame"]["columns"] == ["age", "bmi", "site"]
-    assert decoded["frame"]["index"] == ["x", "y"] and decoded["frame"]["indexName"] == "who"
-    assert decoded["frame"]["csv"].splitlines() == ["who,age,bmi,site", "x,61,24.5,a",
-                                                    "y,70,NaN,NaN"]  # as the codec loads it
-    assert decoded["series"]["columns"] == ["mean"]
-    assert decoded["series"]["csv"].splitlines() == ["mean", "1.5", "2.5"]
-    nested = decoded["nested"]
-    assert nested["kind"] == "value"
-    assert '"inf": "Infinity"' in nested["text"] and '"length": 2' in nested["text"]
+FRAMES: dict[str, Any] = {
+    "visits": VISITS,
+    "by_sex_site": VISITS.groupby(["sex", "site"], observed=True, sort=False).agg(
+        {"bmi": ["mean", "count"], "visits": ["sum"]}),
+    "crosstab": pd.crosstab(VISITS["smoker"], VISITS["site"]),
+    "size": VISITS.groupby(["smoker", "site"]).size(),
+    "unnamed": pd.Series([1.5, math.nan], index=pd.Index([10, 20], name="n")),
+    "default_index": pd.DataFrame({"x": [1, 2]}),
+    "index": pd.MultiIndex.from_tuples([("F", 1), ("M", 2)], names=["sex", "site"]),
+}
+
+ARRAYS: dict[str, Any] = {
+    "matrix": np.array([[0.1, math.nan], [2.0, -1e-7]], dtype=np.float32),
+    "fortran": np.asfortranarray(np.arange(6, dtype=">i4").reshape(2, 3)),
+    "big": np.array([2**62, -3], dtype=np.int64),
+    "days": np.array(["2024-01-02T10:00:00", "NaT"], dtype="datetime64[s]"),
+    "minutes": np.array(["2024-01-02T10:00"], dtype="datetime64[m]"),
+    "waits": np.array([5, 7], dtype="timedelta64[s]"),
+    "words": np.array(["héllo", "x"]),
+    "flags": np.array([True, False]),
+    "scalar": np.array(7.25),
+}
+
+_DECODE = """async (stored) => {
+    const codec = await import("/ui/decode.js");
+    const out = {};
+    for (const [name, text] of Object.entries(stored)) {
+      const result = codec.decodeResult(text);
+      out[name] = result.kind === "table"
+        ? { kind: "table", head: codec.tableHead(result),
+            rows: result.rows.map((_, i) => codec.tableRow(result, i).map(codec.cellText)),
+            csv: codec.tableToCsv(result) }
+        : { kind: result.kind, text: codec.pretty(result.value) };
+    }
+    return out;
+}"""
+
+
+def test_the_page_shows_frames_as_pandas_prints_what_the_codec_loads(
+        page: Any, federation: LocalFederation) -> None:
+    page.goto(url(federation.port, "#/login"))
+    decoded = page.evaluate(_DECODE, {name: _stored(value) for name, value in FRAMES.items()})
+    for name, value in FRAMES.items():
+        expected = expected_text.table(serialization.loads(serialization.dumps(value)))
+        shown = decoded[name]
+        assert shown["kind"] == "table", name
+        assert shown["head"] == expected["head"], name
+        assert shown["rows"] == [[expected_text.cell(v) for v in row]
+                                 for row in expected["rows"]], name
+        csv_rows = list(csv.reader(io.StringIO(shown["csv"])))
+        assert csv_rows == [expected["head"]] + [
+            ["" if expected_text.is_missing(v) else expected_text.cell(v) for v in row]
+            for row in expected["rows"]], name
+    # the spots most likely to go wrong, spelled out
+    assert decoded["by_sex_site"]["head"] == ["sex", "site", "bmi / mean", "bmi / count",
+                                              "visits / sum"]
+    first = decoded["visits"]["rows"][0]
+    assert first[:5] == ["a", "F", "2", "21.5", "3"]
+    assert first[5] == "2024-01-02 10:00:00.123456+01:00"
+    assert decoded["visits"]["rows"][1][3:6] == ["30.25", "<NA>", "NaT"]
+    assert decoded["visits"]["rows"][3][1] == "NaN"  # a missing category
+    assert decoded["default_index"]["head"] == ["x"]  # 0, 1, 2, ... is left out
+
+
+def test_the_page_lists_arrays_and_values_like_the_codec(
+        page: Any, federation: LocalFederation) -> None:
+    page.goto(url(federation.port, "#/login"))
+    values = {**ARRAYS,
+              "nested": {"n": np.int64(3), "f": np.float32(0.5), "nan": np.float64("nan"),
+                         "when": np.datetime64("2024-01-02T10:00", "m"), "huge": 2**70,
+                         "inf": math.inf, "raw": b"\x00\x01", "list": [1, "two"],
+                         "pair": (1, 2), "keyed": {12: "a"}, "na": pd.NA,
+                         "size": FRAMES["size"]},
+              "plain": 42}
+    stored = {name: _stored(value) for name, value in values.items()}
+    # a tag of a later version, as raw JSON (the codec would not write it)
+    future = {"x": {"__v6__": "future.thing", "data": [1]}}
+    stored["unknown"] = base64.b64encode(json.dumps(future).encode()).decode("ascii")
+    decoded = page.evaluate(_DECODE, stored)
+    for name, array in ARRAYS.items():
+        assert decoded[name]["kind"] == "value", name
+        assert json.loads(decoded[name]["text"]) == expected_text.array(
+            serialization.loads(serialization.dumps(array))), name
+    nested = json.loads(decoded["nested"]["text"])
+    assert nested["n"] == 3 and nested["f"] == 0.5 and nested["nan"] == "NaN"
+    assert nested["when"] == str(np.datetime64("2024-01-02T10:00", "m"))
+    assert nested["huge"] == str(2**70)  # exact, not rounded to a JSON number
+    assert nested["inf"] == "Infinity" and nested["raw"]["length"] == 2
+    assert nested["list"] == [1, "two"] and nested["pair"] == [1, 2]
+    assert nested["keyed"] == {"12": "a"} and nested["na"] is None
+    size = expected_text.table(FRAMES["size"])
+    assert nested["size"]["Series"]["data"] == [[expected_text.cell(v) for v in row[2:]]
+                                                for row in size["rows"]]
+    unknown = json.loads(decoded["unknown"]["text"])
+    assert unknown["x"] == {"unknownTag": "future.thing",
+                            "raw": {"__v6__": "future.thing", "data": [1]}}
     assert decoded["plain"] == {"kind": "value", "text": "42"}

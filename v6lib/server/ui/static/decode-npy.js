@@ -80,9 +80,7 @@ function reader(kind, size, little, unit) {
     } : null;
     case "M": case "m": return size === 8 ? (view, at) => {
       const count = view.getBigInt64(at, little);
-      if (count === NAT) return "NaT";
-      return kind === "M" ? datetimeText(count, unit, null, "T")
-        : `${count} ${TIMEDELTA_WORDS[unit] ?? `[${unit}]`}`;
+      return kind === "M" ? numpyDatetimeText(count, unit) : numpyTimedeltaText(count, unit);
     } : null;
     case "U": return (view, at) => {
       const points = [];
@@ -98,6 +96,25 @@ function reader(kind, size, little, unit) {
     };
     default: return null;
   }
+}
+
+const ISO_LENGTH = { D: 10, h: 13, m: 16, s: 19 }; // "2024-01-02T10:00:00"[:length]
+const FRACTION_DIGITS = { ms: 3, us: 6, ns: 9 };
+
+// A datetime64 as NumPy prints it: to the precision of its unit ("2024-01-02T10:00" for
+// minutes, always six digits for microseconds).
+export function numpyDatetimeText(count, unit) {
+  if (BigInt(count) === NAT) return "NaT";
+  const text = datetimeText(count, unit, null, "T");
+  if (unit in ISO_LENGTH) return text.slice(0, ISO_LENGTH[unit]);
+  if (!(unit in FRACTION_DIGITS)) return text;
+  const [whole, fraction = ""] = text.split(".");
+  return `${whole}.${fraction.padEnd(9, "0").slice(0, FRACTION_DIGITS[unit])}`;
+}
+
+export function numpyTimedeltaText(count, unit) {
+  if (BigInt(count) === NAT) return "NaT";
+  return `${count} ${TIMEDELTA_WORDS[unit] ?? `[${unit}]`}`;
 }
 
 // IEEE 754 half precision (float16) as a number.

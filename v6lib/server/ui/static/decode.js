@@ -6,8 +6,8 @@
 // cannot read, is shown as its JSON with a note, never dropped.
 
 import { frameTable } from "./decode-frame.js";
-import { readNpy } from "./decode-npy.js";
-import { Missing, datetimeText, timedeltaText } from "./decode-text.js";
+import { numpyDatetimeText, numpyTimedeltaText, readNpy } from "./decode-npy.js";
+import { Missing, timedeltaText } from "./decode-text.js";
 
 export const TAG = "__v6__";
 const NONFINITE = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
@@ -41,8 +41,18 @@ export function isSealed(bytes) {
 export function decodeResult(base64) {
   const bytes = base64ToBytes(base64);
   if (isSealed(bytes)) return { kind: "sealed" };
-  const value = revive(JSON.parse(new TextDecoder().decode(bytes)));
+  const value = revive(JSON.parse(new TextDecoder().decode(bytes), exactInteger));
   return value?.kind === "table" && value instanceof Table ? value : { kind: "value", value };
+}
+
+// An integer JSON numbers would round (beyond 2**53: a Python int, a datetime64[ns] count)
+// as a BigInt, where the browser shows the reviver the source text (Chromium 114, Firefox
+// 135, Safari 18.4).
+function exactInteger(key, value, context) {
+  if (typeof value !== "number" || Number.isSafeInteger(value) || !/^-?\d+$/.test(context?.source ?? "")) {
+    return value;
+  }
+  return BigInt(context.source);
 }
 
 // A decoded frame; in the JSON of a result that holds it (a dict of frames) it reads as
@@ -122,8 +132,7 @@ function numpyScalar(v) {
   if (v.npy !== undefined) return readNpy(base64ToBytes(v.npy)).values;
   const unit = /^[<>|=]?[mM]8\[(\w+)\]$/.exec(v.dtype)?.[1];
   if (unit === undefined) return v.value;
-  if (BigInt(v.value) === -(2n ** 63n)) return new Missing("NaT");
-  return v.dtype.includes("M") ? datetimeText(v.value, unit, null, "T") : timedeltaText(v.value, unit);
+  return v.dtype.includes("M") ? numpyDatetimeText(v.value, unit) : numpyTimedeltaText(v.value, unit);
 }
 
 // A name or label as header text: a string as is, anything else as its JSON.
