@@ -87,6 +87,32 @@ def test_a_table_result_at_every_organization(page: Any, federation: LocalFedera
     assert csv[0].startswith(",") and csv[1].startswith("count,")
 
 
+def test_a_result_that_holds_frames_shows_each_as_a_table(
+        page: Any, federation: LocalFederation) -> None:
+    login(page, federation.port, "researcher", PASSWORD)
+    page.goto(url(federation.port, "#/"))
+    _new_task(page, "report", "{}")
+    page.get_by_role("button", name="Create task").click()
+    page.get_by_text("Finished: completed.").wait_for(timeout=60_000)
+    expected = federation.client.wait_for_results(
+        int(re.search(r"/tasks/(\d+)", page.url).group(1)))[0]  # type: ignore[union-attr]
+    assert json.loads(page.locator(".result pre").first.inner_text()) == {
+        "rows": expected["rows"]}
+    by_sex = page.get_by_role("table", name=re.compile(r"^by_sex, run"))
+    assert by_sex.locator("th").all_inner_texts() == ["sex", "smoker", "bmi / mean",
+                                                      "bmi / count"]
+    first = by_sex.locator("tbody tr").first.locator("td").all_inner_texts()
+    sex, smoker = expected["by_sex"].index[0]
+    mean, count = expected["by_sex"].iloc[0, 0], expected["by_sex"].iloc[0, 1]  # float, int
+    assert first == [sex, str(smoker), str(mean), str(count)]
+    ages = page.get_by_role("table", name=re.compile(r"^ages, run"))
+    assert ages.locator("th").all_inner_texts() == ["", "age"]
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download ages as CSV").click()
+    csv = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert csv[:2] == [",age", f"count,{expected['ages']['count']}"]
+
+
 def test_kill_a_running_task(page: Any, federation: LocalFederation) -> None:
     login(page, federation.port, "researcher", PASSWORD)
     page.goto(url(federation.port, "#/"))

@@ -42,8 +42,10 @@ export function decodeResult(base64) {
   const bytes = base64ToBytes(base64);
   if (isSealed(bytes)) return { kind: "sealed" };
   const value = revive(JSON.parse(new TextDecoder().decode(bytes), exactInteger));
-  return value?.kind === "table" && value instanceof Table ? value : { kind: "value", value };
+  return isTable(value) ? value : { kind: "value", value };
 }
+
+export const isTable = (value) => value instanceof Table;
 
 // An integer JSON numbers would round (beyond 2**53: a Python int, a datetime64[ns] count)
 // as a BigInt, where the browser shows the reviver the source text (Chromium 114, Firefox

@@ -1,19 +1,15 @@
 // Tasks: the list, the form that creates one, and one task with its runs, live.
 
-import { h, replace, field, table, badge, when, message, busy, setFieldError, checkbox,
-  download } from "./dom.js";
+import { h, replace, field, table, badge, when, message, busy, setFieldError, checkbox }
+  from "./dom.js";
 import { app } from "./app.js";
 import { can } from "./permissions.js";
-import { decodeResult, encodeInput, pretty, tableToCsv, cellText, tableHead, tableRow } from "./decode.js";
+import { encodeInput } from "./decode.js";
 import { followTask } from "./live.js";
+import { ENCRYPTED_REFUSAL, resultView } from "./result-view.js";
 import { canCreateTask, taskTable } from "./pages-research.js";
 
 const ACTIVE = new Set(["pending", "initializing", "active"]);
-
-export const ENCRYPTED_REFUSAL = "This collaboration is encrypted: inputs are sealed for each "
-  + "organization's key and results for your organization's private key, which this web page "
-  + "does not hold. Use the Python client (client.setup_encryption) or the v6 task command "
-  + "with --private-key to create tasks and read results here.";
 
 export async function taskListPage(view, { query }) {
   const page = Number(query.get("page") || 1);
@@ -151,51 +147,6 @@ export async function newTaskPage(view, { query }) {
 }
 
 // ------------------------------------------------------------------ one task
-
-function resultView(run, collaboration) {
-  if (run.result === null || run.result === undefined) {
-    if (run.result_size) {
-      return h("p", {}, `The result (${run.result_size} bytes) is too large to show here; `,
-        downloadRawButton(run));
-    }
-    return null;
-  }
-  if (collaboration.encrypted) return message("notice", ENCRYPTED_REFUSAL);
-  let decoded;
-  try {
-    decoded = decodeResult(run.result);
-  } catch (err) {
-    return message("error", `This result cannot be decoded here: ${err.message}`);
-  }
-  if (decoded.kind === "sealed") return message("notice", ENCRYPTED_REFUSAL);
-  const name = `task-${run.task_id}-run-${run.id}`;
-  if (decoded.kind === "table") {
-    return h("div", { class: "result" },
-      h("div", { class: "table-wrap" }, h("table", {},
-        h("thead", {}, h("tr", {}, tableHead(decoded).map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, decoded.rows.map((_, i) => h("tr", {},
-          tableRow(decoded, i).map((v) => h("td", {}, cellText(v)))))))),
-      h("div", { class: "actions" },
-        h("button", { type: "button", class: "secondary",
-          onclick: () => download(`${name}.csv`, new Blob([tableToCsv(decoded)], { type: "text/csv" })) },
-        "Download CSV"), downloadRawButton(run)));
-  }
-  const text = pretty(decoded.value);
-  return h("div", { class: "result" }, h("pre", { "aria-label": `Result of run ${run.id}` }, text),
-    h("div", { class: "actions" },
-      h("button", { type: "button", class: "secondary",
-        onclick: () => download(`${name}.json`, new Blob([text], { type: "application/json" })) },
-      "Download JSON"), downloadRawButton(run)));
-}
-
-function downloadRawButton(run) {
-  const button = h("button", { type: "button", class: "secondary" }, "Download as stored");
-  button.addEventListener("click", () => busy(button, null, async () => {
-    const blob = await app.api.request("GET", `/run/${run.id}/result`, { binary: true });
-    download(`task-${run.task_id}-run-${run.id}.bin`, blob);
-  }));
-  return button;
-}
 
 function runCard(run, collaboration) {
   return h("section", { class: "card", "aria-labelledby": `run-${run.id}` },
