@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import ROOT, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -26,7 +26,10 @@ def _v6() -> list[str]:
 
 
 def test_a_new_user_runs_the_demo_task_from_the_browser(page: Any, tmp_path: Path) -> None:
-    env = {**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    # NOTE: the checkout under test comes first on the path of the v6 command and of the
+    # servers it starts, whichever checkout the environment's v6lib was installed from.
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "HOME": str(tmp_path), "TMPDIR": str(tmp_path), "PYTHONPATH": path}
     done = subprocess.run([*_v6(), "demo", "--keep", "--json"], capture_output=True,
                           text=True, env=env, cwd=tmp_path, timeout=280, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
