@@ -126,8 +126,8 @@ _DECODE = """async (stored) => {
 }"""
 
 
-def test_the_page_shows_frames_as_pandas_prints_what_the_codec_loads(
-        page: Any, federation: LocalFederation) -> None:
+def test_the_page_decodes_results_like_the_codec(page: Any, federation: LocalFederation) -> None:
+    """Frames: each cell as pandas prints what the codec loads, and the CSV alike."""
     page.goto(url(federation.port, "#/login"))
     decoded = page.evaluate(_DECODE, {name: _stored(value) for name, value in FRAMES.items()})
     for name, value in FRAMES.items():
