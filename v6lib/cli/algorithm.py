@@ -167,3 +167,13 @@ def update(directory: Path, change_answers: bool, overwrite: bool) -> None:
         click.echo(f"conflict {path}: yours is kept, the template's is in {path}.update")
     if not report.changed:
         click.echo("already up to date with the template")
+
+
+def _add_image_commands() -> None:
+    # NOTE: in their own module, which imports nothing of cookiecutter.
+    from v6lib.cli.algorithm_image import build
+
+    algorithm.add_command(build)
+
+
+_add_image_commands()

@@ -1,0 +1,42 @@
+"""What ``v6 algorithm build`` installs, decided without Docker (the image itself is built
+in tests/integration/test_algorithm_image.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from v6lib.errors import ConfigurationError
+from v6lib.image.build import DATA_SOURCE_EXTRAS, BuildOptions, build_image, image_requirements
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_data_source_extra_exists_in_pyproject() -> None:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert set(DATA_SOURCE_EXTRAS) <= set(extras)
+    for extra in DATA_SOURCE_EXTRAS:  # the reader's own hint names the extra
+        assert f"v6lib[{extra}]" in (ROOT / "v6lib" / "wrappers" / "sources" /
+                                     f"{extra}.py").read_text()
+
+
+def test_v6lib_gets_every_database_extra_by_default() -> None:
+    pyproject = {"project": {"dependencies": ["v6lib", "tabulate>=0.9"]}}
+
+    assert image_requirements(pyproject) == ["v6lib[excel,sparql,sql]", "tabulate>=0.9"]
+
+
+def test_the_package_chooses_its_extras() -> None:
+    pyproject = {"project": {"dependencies": ["v6lib[sql]>=0.1"]},
+                 "tool": {"v6lib": {"extras": []}}}
+
+    assert image_requirements(pyproject) == ["v6lib[sql]"]
+
+
+def test_a_folder_without_package_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"has no pyproject\.toml"):
+        build_image(BuildOptions(project=tmp_path))
