@@ -16,12 +16,13 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from v6lib.image.requirements import installed_version, parse
 
 __all__ = ["LABEL_PREFIX", "LOCK_FILE", "PARITY_PACKAGES", "ImageMismatchWarning", "Mismatch",
-           "check_environment", "image_versions", "labels", "local_versions", "mismatches",
-           "read_lock", "write_lock"]
+           "check_environment", "image_versions", "labels", "local_versions", "lock_beside",
+           "mismatches", "read_lock", "write_lock"]
 
 LOCK_FILE = "v6-image.lock"
 LABEL_PREFIX = "org.v6lib.version."
@@ -68,6 +69,20 @@ def read_lock(path: Path) -> dict[str, str]:
         if requirement.spec.startswith("=="):
             versions[requirement.key] = requirement.spec[2:]
     return versions
+
+
+def lock_beside(module: ModuleType) -> Path | None:
+    """Where ``v6 algorithm build`` writes the lock of ``module``'s package, if it has a file.
+
+    The package folder's parent for a package (``pkg/__init__.py``), else the module's
+    own folder: the folder of the package's ``pyproject.toml``.
+    """
+    source = getattr(module, "__file__", None)
+    if not source:
+        return None
+    path = Path(source).resolve()
+    folder = path.parents[1] if path.name == "__init__.py" else path.parent
+    return folder / LOCK_FILE
 
 
 def labels(versions: Mapping[str, str]) -> dict[str, str]:
