@@ -40,10 +40,22 @@ def test_node_config_loads(tmp_path: Path, encrypted: bool) -> None:
     assert config.api_key.get_secret_value() == "key-1"
     assert config.databases["default"].uri == str(data)
     assert config.databases["default"].type == "csv"
-    assert config.policies.allowed_images == ["v6-average.*"]
+    assert config.policies.allowed_images == [r"v6\-average:latest"]
     assert config.server_api_url == f"http://127.0.0.1:{federation.port}/api"
     assert config.encryption.enabled is encrypted
     assert (config.encryption.private_key is not None) is encrypted
+
+
+def test_nodes_allow_exactly_the_image_asked_for(tmp_path: Path) -> None:
+    from v6lib.rules.node_policy import image_allowed
+
+    federation = _federation(tmp_path, image="my-algo.v2:dev")
+    patterns = tuple(federation.node_config(1, "key-1", tmp_path / "a.csv")["policies"][
+        "allowed_images"])
+
+    assert image_allowed("my-algo.v2:dev", patterns, ())
+    assert not image_allowed("my-algoXv2:dev", patterns, ())
+    assert not image_allowed("v6-average:latest", patterns, ())
 
 
 def test_unknown_runtime_is_refused(tmp_path: Path) -> None:

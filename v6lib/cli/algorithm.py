@@ -171,9 +171,10 @@ def update(directory: Path, change_answers: bool, overwrite: bool) -> None:
 
 def _add_image_commands() -> None:
     # NOTE: in their own module, which imports nothing of cookiecutter.
-    from v6lib.cli.algorithm_image import build
+    from v6lib.cli.algorithm_image import build, run
 
     algorithm.add_command(build)
+    algorithm.add_command(run)
 
 
 _add_image_commands()

@@ -38,7 +38,7 @@ from v6lib.image.requirements import parse, pinned_closure
 from v6lib.image.wheelhouse import build_wheel, download, source_checkout
 
 __all__ = ["BASE_IMAGE", "DATA_SOURCE_EXTRAS", "BuildOptions", "BuildReport", "build_image",
-           "image_requirements"]
+           "default_tag", "image_requirements"]
 
 BASE_IMAGE = "v6lib-base:latest"
 #: v6lib's extras that add a database type (SQL, SPARQL, Excel) to the wrapper's readers
@@ -107,7 +107,8 @@ def image_requirements(pyproject: dict[str, object]) -> list[str]:
     return [f"v6lib[{','.join(sorted(extras))}]" if extras else "v6lib", *requirements]
 
 
-def _default_tag(pyproject: dict[str, object]) -> str:
+def default_tag(pyproject: dict[str, object]) -> str:
+    """``<distribution name>:latest``: the image name a package gets unless told another."""
     project = pyproject.get("project") or {}
     assert isinstance(project, dict)
     name = re.sub(r"[^a-z0-9._-]+", "-", str(project.get("name", "algorithm")).lower())
@@ -201,7 +202,7 @@ def build_image(options: BuildOptions) -> BuildReport:
     """
     project = options.project.resolve()
     pyproject = _pyproject(project)
-    tag = options.tag or _default_tag(pyproject)
+    tag = options.tag or default_tag(pyproject)
     wheelhouse = options.wheelhouse or _default_wheelhouse()
     lock_lines = pinned_closure(image_requirements(pyproject), keep_extras=frozenset({"v6lib"}))
     lock = write_lock(project / LOCK_FILE, list(lock_lines.values()),
