@@ -58,6 +58,12 @@ def test_nodes_allow_exactly_the_image_asked_for(tmp_path: Path) -> None:
     assert not image_allowed("v6-average:latest", patterns, ())
 
 
+def test_docker_nodes_need_no_algorithm_on_their_path(tmp_path: Path) -> None:
+    # The image holds the algorithm: an installed v6lib without the examples can run one.
+    assert "PYTHONPATH" not in _federation(tmp_path, runtime="docker")._child_env()
+    assert "PYTHONPATH" in _federation(tmp_path, runtime="process")._child_env()
+
+
 def test_unknown_runtime_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="runtime"):
         _federation(tmp_path, runtime="kubernetes")

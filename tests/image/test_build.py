@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from v6lib.errors import ConfigurationError
+from v6lib.errors import ConfigurationError, RuntimeUnavailableError
 from v6lib.image.build import DATA_SOURCE_EXTRAS, BuildOptions, build_image, image_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,3 +40,16 @@ def test_the_package_chooses_its_extras() -> None:
 def test_a_folder_without_package_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"has no pyproject\.toml"):
         build_image(BuildOptions(project=tmp_path))
+
+
+def test_a_missing_base_image_says_how_to_build_it(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("docker") is None:
+        pytest.skip("needs the docker command (not an engine: the image is only looked up)")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = []\n')
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+
+    with pytest.raises(RuntimeUnavailableError, match=r"v6-no-such-base:never is not on this"):
+        build_image(BuildOptions(project=tmp_path, base_image="v6-no-such-base:never",
+                                 echo=lambda text: None))

@@ -64,3 +64,9 @@ def test_a_lock_of_this_environment_or_none_is_silent(tmp_path: Path) -> None:
         assert check_environment(lock=lock) == []
         assert check_environment(lock=tmp_path / "missing.lock") == []
         assert check_environment() == []
+
+
+def test_an_image_that_is_not_there_is_nothing_to_compare(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_environment(image="v6-no-such-image:never") == []

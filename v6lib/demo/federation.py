@@ -181,6 +181,8 @@ class DemoFederation:
 
     def _child_env(self) -> dict[str, str]:
         env = {"XDG_DATA_HOME": str(self.workdir / "xdg"), "PYTHONUNBUFFERED": "1"}
+        if self.options.runtime == "docker":
+            return env  # the algorithm is in its image, not on the nodes' path
         example = average_example_path()
         if example is not None:
             existing = os.environ.get("PYTHONPATH")

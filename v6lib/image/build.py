@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from v6lib.errors import ConfigurationError
+from v6lib.errors import ConfigurationError, RuntimeUnavailableError
 from v6lib.image.docker_cli import docker, image_config
 from v6lib.image.lock import (
     LOCK_FILE,
@@ -113,6 +113,19 @@ def default_tag(pyproject: dict[str, object]) -> str:
     assert isinstance(project, dict)
     name = re.sub(r"[^a-z0-9._-]+", "-", str(project.get("name", "algorithm")).lower())
     return f"{name}:latest"
+
+
+def _require_image(image: str) -> None:
+    """Refuse early, and say how to get it, when the base image is not on this engine."""
+    try:
+        image_config(image)
+    except RuntimeUnavailableError as exc:
+        if "No such image" not in exc.message:
+            raise  # no docker command, or no engine: its own message says so
+        raise RuntimeUnavailableError(
+            f"the base image {image} is not on this Docker engine (no registry is asked); "
+            "build it with `bash .ci/images.sh` in a v6lib checkout, or name another with "
+            "--base-image") from None
 
 
 def _run_python(image: str, code: str) -> str:
@@ -208,6 +221,7 @@ def build_image(options: BuildOptions) -> BuildReport:
     lock = write_lock(project / LOCK_FILE, list(lock_lines.values()),
                       source=f"{project.name}/pyproject.toml")
     options.echo(f"v6 algorithm build: {len(lock_lines)} pinned requirements in {lock}")
+    _require_image(options.base_image)
     built = docker(["build", "--quiet", "--force-rm", "--build-arg",
                     f"BASE_IMAGE={options.base_image}", str(project)]).strip()
     missing = _missing(lock_lines, _last_json(_run_python(built, _LIST_VERSIONS)))
