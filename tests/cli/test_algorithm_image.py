@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -26,6 +27,7 @@ import pytest
 
 from v6lib import serialization
 from v6lib.demo.data import write_sites
+from v6lib.image.lock import ImageMismatchWarning
 from v6lib.mock import MockNetwork
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,3 +212,18 @@ def test_run_on_docker_gives_what_the_mock_network_gives(built: Built, tmp_path:
     assert federated["frame"]["count"].tolist() == [1200, 450, 1900]
     assert (federated["text"], federated["texts"]) == (mocked["text"], mocked["texts"])
     assert "organization " in done.stdout and "count" in done.stdout
+
+
+def test_the_mock_reports_an_image_of_other_versions_with_both(
+        built: Built, docker_client: Any, tmp_path: Path) -> None:
+    # Only a label differs: a build that adds no layer.
+    other = "v6-algorithm-build:other-pandas"
+    (tmp_path / "Dockerfile").write_text(f"FROM {TAG}\nLABEL org.v6lib.version.pandas=1.0.0\n")
+    docker_client.images.build(path=str(tmp_path), tag=other, rm=True)
+    try:
+        with pytest.warns(ImageMismatchWarning,
+                          match=rf"image {other}.*pandas: image 1\.0\.0, local {pd.__version__}"):
+            MockNetwork(ModuleType("any_algorithm"), [pd.DataFrame({"a": [1]})],
+                        image=other).close()
+    finally:
+        docker_client.images.remove(other, force=True)
