@@ -53,3 +53,10 @@ def test_a_missing_base_image_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(RuntimeUnavailableError, match=r"v6-no-such-base:never is not on this"):
         build_image(BuildOptions(project=tmp_path, base_image="v6-no-such-base:never",
                                  echo=lambda text: None))
+
+
+def test_an_extra_v6lib_lacks_is_refused() -> None:
+    pyproject = {"project": {"dependencies": ["v6lib"]}, "tool": {"v6lib": {"extras": ["sqll"]}}}
+
+    with pytest.raises(ConfigurationError, match="v6lib has no extra 'sqll'"):
+        image_requirements(pyproject)

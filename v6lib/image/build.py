@@ -21,6 +21,7 @@ import tomllib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 from v6lib.errors import ConfigurationError, RuntimeUnavailableError
@@ -92,6 +93,9 @@ def image_requirements(pyproject: dict[str, object]) -> list[str]:
     ``[tool.v6lib] extras = [...]`` chooses the extras; by default every data-source
     extra, since the node, not the algorithm, decides which kind of database a task reads.
     A ``v6lib[...]`` dependency adds its extras too.
+
+    Raises:
+        ConfigurationError: an extra v6lib does not have (a typo would install nothing).
     """
     project = pyproject.get("project") or {}
     assert isinstance(project, dict)
@@ -104,6 +108,11 @@ def image_requirements(pyproject: dict[str, object]) -> list[str]:
             extras.update(requirement.extras)
         else:
             requirements.append(line)
+    unknown = sorted(extras - set(metadata.metadata("v6lib").get_all("Provides-Extra") or []))
+    if unknown:
+        raise ConfigurationError(
+            f"v6lib has no extra {', '.join(map(repr, unknown))} (asked for in "
+            "pyproject.toml); its database extras are " + ", ".join(DATA_SOURCE_EXTRAS))
     return [f"v6lib[{','.join(sorted(extras))}]" if extras else "v6lib", *requirements]
 
 
