@@ -1,5 +1,6 @@
 """``v6 algorithm``: start an algorithm package from the project's cookiecutter template
 (``new``, or vantage6's name ``create``), and bring one up to a newer template (``update``).
+Its image and a local try of it (``build``, ``run``) live in :mod:`v6lib.cli.algorithm_image`.
 
 The template lives in the repository (``cookiecutter-algorithm/``, the one source of
 truth). It is found through ``V6_ALGORITHM_TEMPLATE``, else next to an editable install
