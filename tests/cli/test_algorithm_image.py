@@ -3,8 +3,8 @@
 One package is generated with ``v6 algorithm new``, given a dependency (``tabulate``)
 that a new module uses, and built once for the whole module. Its image must carry that
 dependency and v6lib's database extras at this environment's versions, and a task on the
-local Docker federation must return exactly what the MockNetwork returns on the same data,
-DataFrame included.
+local Docker federation must return exactly what the MockNetwork returns on the same data
+(CSV, Parquet and Excel files), DataFrame included.
 """
 
 from __future__ import annotations
@@ -186,11 +186,21 @@ def test_sql_excel_and_sparql_databases_open_in_the_image(
     assert json.loads(read) == [[30.0, 50.0]] * 3
 
 
+def _sites_of_three_kinds(folder: Path) -> list[Path]:
+    """The demo's three patient tables as CSV, Parquet and Excel: every reader is used."""
+    csv, second, third = write_sites(folder, seed=6)
+    parquet, excel = second.with_suffix(".parquet"), third.with_suffix(".xlsx")
+    pd.read_csv(second).to_parquet(parquet)
+    pd.read_csv(third).to_excel(excel, index=False)
+    return [csv, parquet, excel]
+
+
 def test_run_on_docker_gives_what_the_mock_network_gives(built: Built, tmp_path: Path) -> None:
+    sites = _sites_of_three_kinds(tmp_path / "sites")
     output = tmp_path / "results.v6"
     done = _v6("algorithm", "run", "--image", TAG, "--method", "central_table",
                "--kwargs", json.dumps({"column": "age"}), "--output", str(output),
-               cwd=built.package)
+               *[arg for site in sites for arg in ("--data", str(site))], cwd=built.package)
     assert done.returncode == 0, done.stdout + done.stderr
     [federated] = serialization.loads(output.read_bytes())
 
@@ -199,7 +209,7 @@ def test_run_on_docker_gives_what_the_mock_network_gives(built: Built, tmp_path:
         module = importlib.import_module(PACKAGE)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the image's labels match this environment
-            with MockNetwork(module, write_sites(tmp_path / "sites", seed=6),
+            with MockNetwork(module, sites,
                              organization_ids=federated["frame"].index.levels[0].tolist(),
                              image=TAG) as network:
                 [mocked] = network.run("central_table", kwargs={"column": "age"})

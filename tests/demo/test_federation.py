@@ -64,6 +64,29 @@ def test_docker_nodes_need_no_algorithm_on_their_path(tmp_path: Path) -> None:
     assert "PYTHONPATH" in _federation(tmp_path, runtime="process")._child_env()
 
 
+def test_own_data_files_become_the_nodes_databases_typed_by_suffix(tmp_path: Path) -> None:
+    files = []
+    for number, suffix in enumerate((".csv", ".parquet", ".xlsx"), start=1):
+        (tmp_path / f"site_{number}{suffix}").write_bytes(b"x")
+        files.append(tmp_path / f"site_{number}{suffix}")
+    federation = _federation(tmp_path, data=tuple(files))
+
+    types = []
+    for number, data in enumerate(files, start=1):
+        path = federation._write_yaml(tmp_path / f"node{number}.yaml",
+                                      federation.node_config(number, "key", data))
+        types.append(load_node_config(path).databases["default"].type)
+    assert types == ["csv", "parquet", "excel"]
+
+
+def test_own_data_needs_one_existing_file_per_organization(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("age\n1\n")
+    with pytest.raises(ConfigurationError, match="one data file per organization: 3, not 1"):
+        _federation(tmp_path, data=(tmp_path / "a.csv",))
+    with pytest.raises(ConfigurationError, match="not found"):
+        _federation(tmp_path, data=(tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"))
+
+
 def test_unknown_runtime_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="runtime"):
         _federation(tmp_path, runtime="kubernetes")

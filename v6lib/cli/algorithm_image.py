@@ -107,6 +107,10 @@ def _package_image(path: Path) -> str:
                    "method everywhere), or positions of the sites like 1,3.")
 @click.option("--seed", type=int, default=6, show_default=True,
               help="Seed of the synthetic patient data.")
+@click.option("--data", "data", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Your own data instead: one file per organization, three in all (CSV, "
+                   "Parquet or Excel, the type by suffix).")
 @click.option("--timeout", type=float, default=300.0, show_default=True,
               help="Seconds to wait for the task.")
 @click.option("--encrypted", is_flag=True, help="Use an encrypted collaboration.")
@@ -114,13 +118,15 @@ def _package_image(path: Path) -> str:
               help="Also write the results to this file, exactly (v6lib's serialization; "
                    "read it with v6lib.serialization.loads).")
 def run(image: str | None, path: Path, method: str, kwargs_json: str, organizations: str,
-        seed: int, timeout: float, encrypted: bool, output: Path | None) -> None:
+        seed: int, data: tuple[Path, ...], timeout: float, encrypted: bool,
+        output: Path | None) -> None:
     """Run an algorithm image on a local federation and print the results.
 
     Starts the demo federation (a server and three nodes with synthetic patient tables
     as their `default` database) with the Docker runtime, its node policies allowing
     this image, creates one task and prints each organization's result. Everything is
-    removed afterwards. The data is the same as `v6 demo`'s (v6lib.demo.data).
+    removed afterwards. The data is the same as `v6 demo`'s (v6lib.demo.data) unless
+    --data gives three files of your own.
     """
     from v6lib import serialization
     from v6lib.demo import DemoOptions
@@ -128,9 +134,10 @@ def run(image: str | None, path: Path, method: str, kwargs_json: str, organizati
 
     request = TaskRequest(method=method, kwargs=_kwargs(kwargs_json),
                           organizations=_organizations(organizations))
-    options = DemoOptions(image=image or _package_image(path), seed=seed, timeout=timeout,
-                          encrypted=encrypted, echo=lambda text: click.echo(text, err=True))
     try:
+        options = DemoOptions(image=image or _package_image(path), seed=seed, data=data,
+                              timeout=timeout, encrypted=encrypted,
+                              echo=lambda text: click.echo(text, err=True))
         report = run_image(options, request)
     except V6Error as exc:
         fail(exc)

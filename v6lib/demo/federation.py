@@ -63,6 +63,8 @@ class DemoOptions:
     echo: Callable[[str], None] = print
     #: the algorithm image the nodes allow (and, with the Docker runtime, must exist)
     image: str = IMAGE
+    #: one data file per organization instead of the synthetic tables (type by suffix)
+    data: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -114,6 +116,12 @@ class DemoFederation:
         if options.runtime not in ("process", "docker"):
             raise ConfigurationError(
                 f"runtime must be 'process' or 'docker', got {options.runtime!r}")
+        if options.data and len(options.data) != len(SITES):
+            raise ConfigurationError(
+                f"give one data file per organization: {len(SITES)}, not {len(options.data)}")
+        missing = [str(path) for path in options.data if not Path(path).is_file()]
+        if missing:
+            raise ConfigurationError(f"data file(s) not found: {', '.join(missing)}")
         self.options = options
         self.echo = options.echo
         self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="v6-demo-"))
@@ -168,7 +176,8 @@ class DemoFederation:
         self._start_server(env)
         root = self._login("root", self.root_password)
         organizations, collaboration = self._provision(root)
-        paths = write_sites(self.workdir / "data", seed=self.options.seed)
+        paths = ([Path(path).resolve() for path in self.options.data] or
+                 write_sites(self.workdir / "data", seed=self.options.seed))
         self._start_nodes(root, organizations, collaboration, paths, env)
         return organizations, collaboration, paths
 
@@ -326,8 +335,8 @@ class DemoFederation:
         }
 
     def node_config(self, number: int, api_key: str, data: Path) -> dict[str, Any]:
-        """Node ``number``'s YAML configuration: its CSV as ``default``, the one image
-        allowed."""
+        """Node ``number``'s YAML configuration: its data file as ``default`` (the demo's
+        CSV, or a file of ``data`` whose type the suffix says), the one image allowed."""
         name = f"demo-node-{number}"
         encryption: dict[str, Any] = {"enabled": self.options.encrypted}
         if self.options.encrypted:
@@ -336,7 +345,8 @@ class DemoFederation:
             "name": name, "api_key": api_key, "server_url": "http://127.0.0.1",
             "port": self.port, "api_path": "/api",
             "task_dir": str(self.workdir / name / "tasks"),
-            "databases": {"default": {"uri": str(data), "type": "csv"}},
+            "databases": {"default": {"uri": str(data)} if self.options.data
+                          else {"uri": str(data), "type": "csv"}},
             "runtime": self.options.runtime, "proxy_port": free_port(),
             "policies": {"allowed_images": [re.escape(self.options.image)]},
             "encryption": encryption,
