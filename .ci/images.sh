@@ -10,10 +10,8 @@
 #   v6-average:latest   examples/average/Dockerfile (when the example exists)
 #
 # Containers cannot reach a package index, so wheels are fetched on the host into
-# .ci/wheels (for CPython 3.11, manylinux x86_64) and installed with --no-index. pip does
-# not count a manylinux_2_36 platform as accepting older manylinux_2_x wheels, so each
-# tag that current wheels use is listed (pandas 3, numpy 2.3+, pyarrow 20+ ship
-# manylinux_2_24..2_28 only); bookworm's glibc 2.36 runs them all.
+# .ci/wheels (for CPython 3.11, manylinux x86_64; see v6lib/image/wheelhouse.py for the
+# platform tags) and installed with --no-index.
 # Needs a running engine (.ci/docker.sh) and network access to Debian and PyPI mirrors.
 # Usage:  bash .ci/images.sh           V6_IMAGES_REBUILD=1 forces every step.
 set -euo pipefail
@@ -74,19 +72,9 @@ mkdir -p "$WHEELS/deps" "$WHEELS/v6lib"
 # Each core dependency is pinned to the version installed for $PY (the test interpreter):
 # the parity tests compare results computed in the images with results computed here,
 # and pandas gives other dtypes across versions. Not installed there: the spec as written.
-mapfile -t DEPS < <("$PY" - "$ROOT/pyproject.toml" <<'PYCODE'
-import re, sys, tomllib
-from importlib import metadata
-with open(sys.argv[1], "rb") as fh:
-    specs = tomllib.load(fh)["project"]["dependencies"]
-for spec in specs:
-    name = re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0]
-    try:
-        print(f"{name}=={metadata.version(name)}")
-    except metadata.PackageNotFoundError:
-        print(spec)
-PYCODE
-)
+# (v6lib.image is what `v6 algorithm build` pins and downloads with, too.)
+V6IMAGE=(env PYTHONPATH="$ROOT" "$PY" -m v6lib.image)
+mapfile -t DEPS < <("${V6IMAGE[@]}" pins "$ROOT/pyproject.toml")
 [ "${#DEPS[@]}" -gt 0 ] || die "no [project] dependencies found in pyproject.toml"
 # Pure-Python build tools, so algorithm Dockerfiles can `pip install --no-index
 # --no-build-isolation .` their own package offline (no compilers in the image).
@@ -95,12 +83,7 @@ PIPLOG=/tmp/v6-images-pip.log
 STAMP="$WHEELS/deps/.requirements"
 : > "$PIPLOG"
 if [ "$REBUILD" = 1 ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$(printf '%s\n' "${DEPS[@]}")" ]; then
-    "$PY" -m pip download --disable-pip-version-check --dest "$WHEELS/deps" \
-        --only-binary=:all: --implementation cp --python-version 3.11 --abi cp311 \
-        --platform manylinux_2_36_x86_64 --platform manylinux_2_28_x86_64 \
-        --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
-        --platform manylinux2014_x86_64 \
-        "${DEPS[@]}" > "$PIPLOG" 2>&1 \
+    "${V6IMAGE[@]}" download "$WHEELS/deps" "${DEPS[@]}" > "$PIPLOG" 2>&1 \
         || { tail -n 20 "$PIPLOG" >&2; die "pip download of the core dependencies failed"; }
     printf '%s\n' "${DEPS[@]}" > "$STAMP"
 fi

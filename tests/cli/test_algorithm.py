@@ -147,3 +147,29 @@ def test_update_follows_the_template_and_keeps_your_changes(
 def test_update_needs_the_record(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["algorithm", "update", "-d", str(tmp_path)])
     assert result.exit_code == 78 and "has no .v6-template.json" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--kwargs", "[1]"], "must be a JSON object"),
+    (["--kwargs", "{"], "not JSON"),
+    (["--organizations", "north"], "'first', 'all' or positions"),
+])
+def test_run_refuses_bad_task_options_before_starting_anything(
+        tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(main, ["algorithm", "run", "--image", "x:1", "--method", "m",
+                                       *args])
+
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_run_without_image_names_it_from_the_package(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["algorithm", "run", "--path", str(tmp_path),
+                                       "--method", "m"])
+
+    assert result.exit_code == 2 and "has no pyproject.toml" in result.output
+
+
+def test_build_outside_a_package_says_where_to_run_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["algorithm", "build", "--path", str(tmp_path)])
+
+    assert result.exit_code != 0 and "algorithm package's folder" in result.output

@@ -40,10 +40,51 @@ def test_node_config_loads(tmp_path: Path, encrypted: bool) -> None:
     assert config.api_key.get_secret_value() == "key-1"
     assert config.databases["default"].uri == str(data)
     assert config.databases["default"].type == "csv"
-    assert config.policies.allowed_images == ["v6-average.*"]
+    assert config.policies.allowed_images == [r"v6\-average:latest"]
     assert config.server_api_url == f"http://127.0.0.1:{federation.port}/api"
     assert config.encryption.enabled is encrypted
     assert (config.encryption.private_key is not None) is encrypted
+
+
+def test_nodes_allow_exactly_the_image_asked_for(tmp_path: Path) -> None:
+    from v6lib.rules.node_policy import image_allowed
+
+    federation = _federation(tmp_path, image="my-algo.v2:dev")
+    patterns = tuple(federation.node_config(1, "key-1", tmp_path / "a.csv")["policies"][
+        "allowed_images"])
+
+    assert image_allowed("my-algo.v2:dev", patterns, ())
+    assert not image_allowed("my-algoXv2:dev", patterns, ())
+    assert not image_allowed("v6-average:latest", patterns, ())
+
+
+def test_docker_nodes_need_no_algorithm_on_their_path(tmp_path: Path) -> None:
+    # The image holds the algorithm: an installed v6lib without the examples can run one.
+    assert "PYTHONPATH" not in _federation(tmp_path, runtime="docker")._child_env()
+    assert "PYTHONPATH" in _federation(tmp_path, runtime="process")._child_env()
+
+
+def test_own_data_files_become_the_nodes_databases_typed_by_suffix(tmp_path: Path) -> None:
+    files = []
+    for number, suffix in enumerate((".csv", ".parquet", ".xlsx"), start=1):
+        (tmp_path / f"site_{number}{suffix}").write_bytes(b"x")
+        files.append(tmp_path / f"site_{number}{suffix}")
+    federation = _federation(tmp_path, data=tuple(files))
+
+    types = []
+    for number, data in enumerate(files, start=1):
+        path = federation._write_yaml(tmp_path / f"node{number}.yaml",
+                                      federation.node_config(number, "key", data))
+        types.append(load_node_config(path).databases["default"].type)
+    assert types == ["csv", "parquet", "excel"]
+
+
+def test_own_data_needs_one_existing_file_per_organization(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("age\n1\n")
+    with pytest.raises(ConfigurationError, match="one data file per organization: 3, not 1"):
+        _federation(tmp_path, data=(tmp_path / "a.csv",))
+    with pytest.raises(ConfigurationError, match="not found"):
+        _federation(tmp_path, data=(tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"))
 
 
 def test_unknown_runtime_is_refused(tmp_path: Path) -> None:

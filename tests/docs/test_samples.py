@@ -41,6 +41,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "an administrator's one-liner with fixed ids that exist only on the reader's server; "
         "the same call (client.node.create returning the key) runs in researcher.md's "
         "Administration block against the live server",
+    ("algorithm-developer.md",
+     "# Needs Docker and a built image: tests/cli/test_algorithm_image.py does exactly this."):
+        "needs Docker and an image built from the reader's own package; the Docker test "
+        "tests/cli/test_algorithm_image.py runs the same comparison on a generated package",
 }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import time
+import warnings
+from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
@@ -17,6 +20,7 @@ from v6lib.errors import (
     SerializationError,
     ValidationError,
 )
+from v6lib.image.lock import ImageMismatchWarning, local_versions, write_lock
 from v6lib.mock import MockNetwork
 from v6lib.schemas.run_status import RunStatus
 
@@ -366,3 +370,36 @@ def test_module_can_be_given_by_name(algorithms: ModuleType, sites: list[pd.Data
         1,
     )
     assert results == [float(df["value"].sum()) for df in sites]
+
+
+def _package_with_lock(tmp_path: Path, pandas_version: str) -> ModuleType:
+    """A one-function algorithm package whose v6-image.lock records ``pandas_version``."""
+    package = tmp_path / "locked_algorithm"
+    package.mkdir()
+    (package / "__init__.py").write_text("def echo(value):\n    return value\n")
+    pins = [f"{name}=={version}" for name, version in local_versions().items()
+            if name != "pandas"]
+    write_lock(tmp_path / "v6-image.lock", [*pins, f"pandas=={pandas_version}"], source="test")
+    spec = importlib.util.spec_from_file_location("locked_algorithm", package / "__init__.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_an_image_lock_of_other_versions_is_reported_with_both(tmp_path: Path) -> None:
+    module = _package_with_lock(tmp_path, "1.0.0")
+
+    with pytest.warns(ImageMismatchWarning,
+                      match=rf"pandas: image 1\.0\.0, local {pd.__version__}"), \
+            MockNetwork(module, [pd.DataFrame({"a": [1]})]) as network:
+        assert network.run("echo", kwargs={"value": 3}) == [3]
+
+
+def test_an_image_lock_of_this_environment_is_silent(tmp_path: Path) -> None:
+    module = _package_with_lock(tmp_path, pd.__version__)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with MockNetwork(module, [pd.DataFrame({"a": [1]})]) as network:
+            assert network.run("echo", kwargs={"value": 3}) == [3]

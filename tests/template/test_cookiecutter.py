@@ -33,6 +33,9 @@ def _bake(tmp_path: Path, **context: str) -> Path:
 def test_baked_project_tests_pass(tmp_path: Path) -> None:
     project = _bake(tmp_path, algorithm_name="Heart rate", author="Test Author")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # The baked project runs against this checkout's v6lib, whatever the venv installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TEMPLATE.parent),
+                                                      env.get("PYTHONPATH")]))
 
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
@@ -66,7 +69,8 @@ def test_baked_project_layout(tmp_path: Path) -> None:
     pyproject = (project / "pyproject.toml").read_text()
     assert 'name = "heart-rate"' in pyproject and 'name = "Test Author"' in pyproject
     dockerfile = (project / "Dockerfile").read_text()
-    assert dockerfile.startswith("#") and "FROM v6lib-base:latest" in dockerfile
+    assert dockerfile.startswith("#") and "ARG BASE_IMAGE=v6lib-base:latest" in dockerfile
+    assert "FROM ${BASE_IMAGE}" in dockerfile  # `v6 algorithm build --base-image` sets it
     assert "{{" not in "".join((project / f).read_text() for f in files)
     answers = json.loads((project / ".v6-template.json").read_text())["answers"]
     assert answers["algorithm_name"] == "Heart rate" and answers["package_name"] == "heart_rate"

@@ -1,5 +1,6 @@
 """``v6 algorithm``: start an algorithm package from the project's cookiecutter template
 (``new``, or vantage6's name ``create``), and bring one up to a newer template (``update``).
+Its image and a local try of it (``build``, ``run``) live in :mod:`v6lib.cli.algorithm_image`.
 
 The template lives in the repository (``cookiecutter-algorithm/``, the one source of
 truth). It is found through ``V6_ALGORITHM_TEMPLATE``, else next to an editable install
@@ -167,3 +168,14 @@ def update(directory: Path, change_answers: bool, overwrite: bool) -> None:
         click.echo(f"conflict {path}: yours is kept, the template's is in {path}.update")
     if not report.changed:
         click.echo("already up to date with the template")
+
+
+def _add_image_commands() -> None:
+    # NOTE: in their own module, which imports nothing of cookiecutter.
+    from v6lib.cli.algorithm_image import build, run
+
+    algorithm.add_command(build)
+    algorithm.add_command(run)
+
+
+_add_image_commands()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -35,6 +36,8 @@ from v6lib.errors import ConfigurationError, RuntimeUnavailableError, V6Error
 from v6lib.private_files import write_private
 
 __all__ = ["DemoFederation", "DemoOptions", "DemoReport"]
+
+_T = TypeVar("_T")
 
 IMAGE = "v6-average:latest"
 RESEARCHER = "researcher"
@@ -58,6 +61,10 @@ class DemoOptions:
     encrypted: bool = False
     workdir: Path | None = None
     echo: Callable[[str], None] = print
+    #: the algorithm image the nodes allow (and, with the Docker runtime, must exist)
+    image: str = IMAGE
+    #: one data file per organization instead of the synthetic tables (type by suffix)
+    data: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -109,6 +116,12 @@ class DemoFederation:
         if options.runtime not in ("process", "docker"):
             raise ConfigurationError(
                 f"runtime must be 'process' or 'docker', got {options.runtime!r}")
+        if options.data and len(options.data) != len(SITES):
+            raise ConfigurationError(
+                f"give one data file per organization: {len(SITES)}, not {len(options.data)}")
+        missing = [str(path) for path in options.data if not Path(path).is_file()]
+        if missing:
+            raise ConfigurationError(f"data file(s) not found: {', '.join(missing)}")
         self.options = options
         self.echo = options.echo
         self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="v6-demo-"))
@@ -122,9 +135,16 @@ class DemoFederation:
     # ------------------------------------------------------------------ steps
     def run(self) -> DemoReport:
         """The whole demo; cleans up afterwards unless ``keep`` (or on any error)."""
+        return self.run_with(self._run)
+
+    def run_with(self, work: Callable[[], _T]) -> _T:
+        """``work()`` (which starts the federation), then the clean-up ``run`` does.
+
+        A failure carries the errors of the server's log: its directory is about to go.
+        """
         done = False
         try:
-            report = self._run()
+            report = work()
             done = True
             return report
         except V6Error as exc:
@@ -142,18 +162,36 @@ class DemoFederation:
                 self.stop()
 
     def _run(self) -> DemoReport:
+        return self._run_task(*self.start())
+
+    def start(self) -> tuple[list[dict[str, Any]], dict[str, Any], list[Path]]:
+        """Server, organizations, collaboration and online nodes, with their data files.
+
+        Returns the organizations and the collaboration (as the server describes them)
+        and each organization's data file. ``stop()`` ends it all.
+        """
         env = self._child_env()
         self._check_runtime()
         self.echo(f"v6 demo: working directory {self.workdir}")
         self._start_server(env)
         root = self._login("root", self.root_password)
         organizations, collaboration = self._provision(root)
-        paths = write_sites(self.workdir / "data", seed=self.options.seed)
+        paths = ([Path(path).resolve() for path in self.options.data] or
+                 write_sites(self.workdir / "data", seed=self.options.seed))
         self._start_nodes(root, organizations, collaboration, paths, env)
-        return self._run_task(organizations, collaboration, paths)
+        return organizations, collaboration, paths
+
+    def researcher(self) -> Client:
+        """A logged-in session of the demo's researcher (with its key when encrypted)."""
+        client = self._login(RESEARCHER, self.researcher_password)
+        if self.options.encrypted:
+            client.setup_encryption(self._key_path(1))  # the researcher's organization
+        return client
 
     def _child_env(self) -> dict[str, str]:
         env = {"XDG_DATA_HOME": str(self.workdir / "xdg"), "PYTHONUNBUFFERED": "1"}
+        if self.options.runtime == "docker":
+            return env  # the algorithm is in its image, not on the nodes' path
         example = average_example_path()
         if example is not None:
             existing = os.environ.get("PYTHONPATH")
@@ -169,11 +207,13 @@ class DemoFederation:
             raise RuntimeUnavailableError(
                 "--runtime docker needs a running Docker engine (`docker info` failed); "
                 "start one or use the default process runtime")
-        if subprocess.run([docker, "image", "inspect", IMAGE], capture_output=True,
+        image = self.options.image
+        if subprocess.run([docker, "image", "inspect", image], capture_output=True,
                           check=False).returncode != 0:
-            raise RuntimeUnavailableError(
-                f"image {IMAGE} is not built; build it (and its base image v6lib-base) "
-                "with `bash .ci/images.sh`, or use the default process runtime")
+            how = ("build it (and its base image v6lib-base) with `bash .ci/images.sh`, or "
+                   "use the default process runtime") if image == IMAGE else (
+                   "build it with `v6 algorithm build --tag IMAGE` in its package's folder")
+            raise RuntimeUnavailableError(f"image {image} is not built; {how}")
 
     def _start_server(self, env: dict[str, str]) -> None:
         path = self._write_yaml(self.workdir / "server" / "server.yaml", self.server_config())
@@ -261,9 +301,7 @@ class DemoFederation:
     def _run_task(self, organizations: list[dict[str, Any]], collaboration: dict[str, Any],
                   paths: list[Path]) -> DemoReport:
         column = self.options.column
-        client = self._login(RESEARCHER, self.researcher_password)
-        if self.options.encrypted:
-            client.setup_encryption(self._key_path(1))  # the researcher's organization
+        client = self.researcher()
         started = time.monotonic()
         task = client.task.create(
             collaboration=int(collaboration["id"]), organizations=[int(organizations[0]["id"])],
@@ -297,7 +335,8 @@ class DemoFederation:
         }
 
     def node_config(self, number: int, api_key: str, data: Path) -> dict[str, Any]:
-        """Node ``number``'s YAML configuration: its CSV as ``default``, one image allowed."""
+        """Node ``number``'s YAML configuration: its data file as ``default`` (the demo's
+        CSV, or a file of ``data`` whose type the suffix says), the one image allowed."""
         name = f"demo-node-{number}"
         encryption: dict[str, Any] = {"enabled": self.options.encrypted}
         if self.options.encrypted:
@@ -306,9 +345,10 @@ class DemoFederation:
             "name": name, "api_key": api_key, "server_url": "http://127.0.0.1",
             "port": self.port, "api_path": "/api",
             "task_dir": str(self.workdir / name / "tasks"),
-            "databases": {"default": {"uri": str(data), "type": "csv"}},
+            "databases": {"default": {"uri": str(data)} if self.options.data
+                          else {"uri": str(data), "type": "csv"}},
             "runtime": self.options.runtime, "proxy_port": free_port(),
-            "policies": {"allowed_images": ["v6-average.*"]},
+            "policies": {"allowed_images": [re.escape(self.options.image)]},
             "encryption": encryption,
             "logging": {"level": "INFO"},
         }

@@ -25,6 +25,7 @@ from typing import Any
 
 from v6lib.client.algorithm_client import AlgorithmClient
 from v6lib.errors import AlgorithmError, ConfigurationError, ValidationError
+from v6lib.image.lock import check_environment, lock_beside
 from v6lib.mock.api import MockAlgorithmApi
 from v6lib.mock.codec import MockKeyring
 from v6lib.mock.datasets import OrganizationData, normalize_datasets
@@ -68,6 +69,11 @@ class MockNetwork:
             data, write outside the run's folders, use the network); see
             :mod:`v6lib.mock.sandbox`. None (the default) means on unless the environment
             variable ``V6_MOCK_SANDBOX`` is ``off``; ``False`` turns it off for debugging.
+        image: the algorithm's image; its labels (``v6 algorithm build``) are compared
+            with this environment's v6lib, pandas, numpy and pyarrow. Without it, the
+            ``v6-image.lock`` next to the package is, when there is one. A difference is
+            an :class:`~v6lib.image.lock.ImageMismatchWarning` naming both versions: this
+            network's results then no longer predict the image's.
 
     Each run sees what a container sees (:mod:`v6lib.mock.container`): the contract's
     variables in ``os.environ``, its input, token and output files in its own folder,
@@ -91,8 +97,10 @@ class MockNetwork:
         researcher_organization_id: int | None = None,
         cache_data: bool = True,
         sandbox: bool | None = None,
+        image: str | None = None,
     ) -> None:
         self.module = importlib.import_module(module) if isinstance(module, str) else module
+        check_environment(lock=lock_beside(self.module), image=image)
         self.organizations: dict[int, OrganizationData] = normalize_datasets(
             datasets, organization_ids, cache=cache_data
         )
