@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RunMetadata"]
+__all__ = ["RunMetaData", "RunMetadata"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunMetadata:
-    """Who and where this run is. Values come from the container token's claims (or the
-    mock); any of them may be None when the token does not carry it."""
+    """Who and where this run is. The ids come from the container token's claims, the
+    paths from the container environment (or the mock's); any of them may be None when
+    the token or environment does not carry it."""
 
     task_id: int | None = None
     organization_id: int | None = None
@@ -25,3 +26,15 @@ class RunMetadata:
     node_id: int | None = None
     image: str | None = None
     temporary_folder: Path | None = None
+    input_file: Path | None = None
+    output_file: Path | None = None
+    token_file: Path | None = None
+
+    @property
+    def temporary_directory(self) -> Path | None:
+        """vantage6's name of :attr:`temporary_folder`, for algorithms ported from it."""
+        return self.temporary_folder
+
+
+RunMetaData = RunMetadata
+"""vantage6's name of :class:`RunMetadata` (its fields are here, under the same names)."""
