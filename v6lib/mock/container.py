@@ -147,7 +147,8 @@ class MockContainers:
         token = mock_token({
             "run_id": run.id, "task_id": task.id, "job_id": task.job_id,
             "collaboration_id": task.collaboration_id, "organization_id": run.organization_id,
-            "node_id": run.organization_id, "image": MOCK_IMAGE,
+            "node_id": run.organization_id, "image": MOCK_IMAGE, "study_id": None,
+            "databases": [dict(db) for db in task.databases],
         })
         _write_private(paths.input_file, task_input)
         _write_private(paths.token_file, token.encode("ascii"))

@@ -6,8 +6,10 @@ client and the run's context can both use it without importing each other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["RunMetaData", "RunMetadata"]
 
@@ -24,7 +26,9 @@ class RunMetadata:
     run_id: int | None = None
     job_id: int | None = None
     node_id: int | None = None
+    study_id: int | None = None
     image: str | None = None
+    databases: tuple[Mapping[str, Any], ...] = ()
     temporary_folder: Path | None = None
     input_file: Path | None = None
     output_file: Path | None = None
