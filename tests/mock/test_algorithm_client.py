@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from types import ModuleType
 
@@ -32,6 +33,24 @@ def test_frames_and_files_become_the_organizations_databases(
     assert (client.organization_id, client.node_id) == (4, 4)
     assert [org["id"] for org in client.organization.list()] == [4, 6]
     assert client.network.organization_ids == [4, 6]
+
+
+def test_sql_databases_give_connections(algorithms: ModuleType, tmp_path: Path) -> None:
+    datasets = []
+    for rows in (2, 5):
+        path = tmp_path / f"site{rows}.db"
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE visits (id INTEGER)")
+            db.executemany("INSERT INTO visits VALUES (?)", [(i,) for i in range(rows)])
+        datasets.append([{"database": str(path), "db_type": "sql",
+                          "query": "SELECT * FROM visits"}])
+    client = MockAlgorithmClient(datasets=datasets, module=algorithms)
+
+    task = client.task.create({"method": "count_rows", "kwargs": {"table": "visits"}},
+                              organizations=[1, 2])
+
+    assert client.wait_for_results(task["id"]) == [{"label": "default", "count": 2},
+                                                   {"label": "default", "count": 5}]
 
 
 def test_dataset_keys_map_to_the_network_form() -> None:

@@ -20,6 +20,7 @@ from .contract import DatabaseSpec as DatabaseSpec
 from .contract import get_env_var as get_env_var
 from .decorators import algorithm_client as algorithm_client
 from .decorators import data as data
+from .decorators import database_connection as database_connection
 from .decorators import from_argument as from_argument
 from .decorators import metadata as metadata
 from .decorators import registry as registry
@@ -43,6 +44,7 @@ __all__ = [
     "algorithm_client",
     "current_context",
     "data",
+    "database_connection",
     "dispatch",
     "docker_wrapper",
     "error",
