@@ -314,11 +314,12 @@ def data(n: Callable[..., R], /) -> Callable[..., R]: ...
 
 @overload
 def data(
-    n: int = 1, *, columns: Columns = None
+    n: int = 1, *, columns: Columns = None, number_of_databases: int | None = None
 ) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
 
 
-def data(n: Any = 1, *, columns: Columns = None) -> Any:
+def data(n: Any = 1, *, columns: Columns = None,
+         number_of_databases: int | None = None) -> Any:
     """Pass the first ``n`` databases of the run as DataFrames, in the order the task
     requested them, as the first positional arguments.
 
@@ -341,6 +342,8 @@ def data(n: Any = 1, *, columns: Columns = None) -> Any:
               ``columns=lambda a: [a["x"], a["y"]]``.
 
             None (the default) reads every column (or the run context's hint).
+        number_of_databases: vantage6's name of ``n``
+            (``@data(number_of_databases=2)``).
 
     Raises:
         ValueError: at decoration time, for a bad ``n`` or ``columns``, or a
@@ -351,6 +354,11 @@ def data(n: Any = 1, *, columns: Columns = None) -> Any:
     """
     if callable(n):
         return data(1)(n)
+    if number_of_databases is not None:
+        if n not in (1, number_of_databases):
+            raise ValueError(f"@data({n!r}, number_of_databases={number_of_databases!r}): "
+                             "give the number of databases once")
+        n = number_of_databases
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"@data(n) needs a positive number of databases, got {n!r}")
     injection = Injection("data", n, _column_spec(columns))
