@@ -57,6 +57,9 @@ def test_new_algorithm_from_the_wheel_passes_its_tests(tmp_path: Path) -> None:
                     "Heart rate", "--no-input"], work, env)
     project = work / "heart_rate"
     assert f"Created {project}" in created
+    # pip compiled the installed template's modules; none of that belongs to the package
+    assert list(Path(where).rglob("__pycache__"))
+    assert not list(project.rglob("__pycache__"))
     _run([*pip, "--python", python, "install", "--no-deps", "-q", "-e", project], work, env)
     tests = _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     assert "5 passed" in tests
