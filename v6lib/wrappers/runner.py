@@ -34,6 +34,7 @@ __all__ = [
     "exit_code",
     "failure_log",
     "failure_reason",
+    "import_algorithm",
     "main",
     "wrap_algorithm",
     "write_atomic",
@@ -148,7 +149,13 @@ def _client_factory(env: ContainerEnv, token: str, metadata: RunMetadata) -> Cal
     return build
 
 
-def _import_algorithm(name: str) -> ModuleType:
+def import_algorithm(name: str) -> ModuleType:
+    """The algorithm package ``name``; a distribution name (``v6-average``) finds its
+    module (``v6_average``), as vantage6's tools do.
+
+    Raises:
+        ConfigurationError: no such package.
+    """
     candidates = [name] if "-" not in name else [name, name.replace("-", "_")]
     for candidate in candidates:
         try:
@@ -157,8 +164,8 @@ def _import_algorithm(name: str) -> ModuleType:
             if exc.name != candidate.split(".")[0] and exc.name != candidate:
                 raise  # the package exists but one of its own imports is missing
     raise ConfigurationError(
-        f"the algorithm package {name!r} (PKG_NAME) cannot be imported; it must name the "
-        "Python package installed in the image"
+        f"the algorithm package {name!r} (PKG_NAME) cannot be imported; it must name an "
+        "installed Python package (in an image: the one the image installs)"
     )
 
 
@@ -214,7 +221,7 @@ def _run(argv: Sequence[str]) -> None:
     metadata = metadata_for_run(token, env)
     context = AlgorithmContext(databases=env.databases(), metadata=metadata,
                                client_factory=_client_factory(env, token, metadata))
-    module = _import_algorithm(package)
+    module = import_algorithm(package)
     print(f"v6lib: running {package}.{task_input.method}", file=sys.stderr, flush=True)
     result = dispatch(module, task_input, context)
     payload = encode_result(result, f"{package}.{task_input.method}")
