@@ -1,4 +1,7 @@
-"""Refuse a package name Python cannot import, before anything is written."""
+"""Refuse a package name Python cannot import, before anything is written.
+
+`v6 algorithm new` checks the same rule before it starts cookiecutter; this hook is the
+guard for a template run through cookiecutter itself."""
 
 import keyword
 import sys
@@ -9,7 +12,7 @@ if not PACKAGE_NAME.isidentifier() or keyword.iskeyword(PACKAGE_NAME):
     print(
         f"ERROR: package_name {PACKAGE_NAME!r} is not a valid Python package name: use "
         "letters, digits and underscores, not starting with a digit (e.g. 'my_algorithm'); "
-        "set it with package_name=... or choose an algorithm_name that yields one",
+        "choose an algorithm_name that yields one",
         file=sys.stderr,
     )
     sys.exit(1)

@@ -44,14 +44,31 @@ def test_new_creates_a_package_named_after_the_algorithm(tmp_path: Path) -> None
     assert "ENV PKG_NAME=blood_pressure" in (project / "Dockerfile").read_text()
 
 
-def test_name_that_is_no_python_identifier_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "rule"), [
+    ("2fast", "not start with a digit"),
+    ("3 sites", "letters, digits and underscores"),
+    ("class", "not be a Python keyword"),
+    ("Tests", "would hide the package of that name"),
+])
+def test_bad_name_is_refused_in_one_line(tmp_path: Path, name: str, rule: str) -> None:
     result = CliRunner().invoke(
-        main, ["algorithm", "new", "--name", "3 sites", "-d", str(tmp_path), "--no-input"]
+        main, ["algorithm", "new", "--name", name, "-d", str(tmp_path), "--no-input"]
     )
 
-    assert result.exit_code != 0
-    assert "package name must be a valid Python identifier" in result.output
-    assert not (tmp_path / "3_sites").exists()
+    assert result.exit_code == 64
+    assert result.output.count("\n") == 1 and result.output.startswith("error: package name")
+    assert rule in result.output and "package_name=" not in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_name_typed_at_the_prompt_is_refused(tmp_path: Path) -> None:
+    answers = "2fast\n\n\n\n\n"  # the name, then the defaults of the other questions
+    result = CliRunner().invoke(main, ["algorithm", "new", "-d", str(tmp_path)], input=answers)
+
+    assert result.exit_code == 64
+    assert "'2fast' is not a valid Python package name" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
@@ -80,6 +97,19 @@ def test_template_is_found_in_the_checkout(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv(TEMPLATE_ENV, raising=False)
 
     assert find_template() == REPO_TEMPLATE
+
+
+def test_missing_template_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import v6lib
+
+    monkeypatch.delenv(TEMPLATE_ENV, raising=False)
+    (tmp_path / "v6lib").mkdir()
+    monkeypatch.setattr(v6lib, "__file__", str(tmp_path / "v6lib" / "__init__.py"))
+
+    with pytest.raises(ConfigurationError, match="install v6lib from its wheel, or set"):
+        find_template()
 
 
 def test_create_is_vantage6s_name_for_new(tmp_path: Path) -> None:

@@ -128,6 +128,24 @@ def test_get_runs_decodes_results_across_pages(server: tuple[FakeProxy, str],
     assert [r.params["task_id"] for r in recorder.requests] == ["9", "9"]
 
 
+def test_get_run_decodes_one_result(server: tuple[FakeProxy, str],
+                                    api: HttpAlgorithmApi) -> None:
+    recorder, _ = server
+    recorder.on("GET", "/api/run/4", {"id": 4, "organization_id": 3, "status": "completed",
+                                      "result": encode_payload({"sum": 3}), "log": ""})
+    assert api.get_run(4)["result"] == {"sum": 3}
+
+
+def test_studies_of_the_collaboration(server: tuple[FakeProxy, str],
+                                      api: HttpAlgorithmApi) -> None:
+    recorder, _ = server
+    recorder.on("GET", "/api/study", page([{"id": 7, "name": "subset"}]))
+    recorder.on("GET", "/api/study/7", {"id": 7, "name": "subset"})
+    assert api.get_studies() == [{"id": 7, "name": "subset"}]
+    assert recorder.requests[0].params["collaboration_id"] == "1"
+    assert api.get_study(7)["name"] == "subset"
+
+
 def test_corrupt_result_is_a_serialization_error(server: tuple[FakeProxy, str],
                                                  api: HttpAlgorithmApi) -> None:
     recorder, _ = server

@@ -12,7 +12,8 @@ from v6lib.errors import AlgorithmError, ValidationError
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.metadata import RunMetadata
 
-META = RunMetadata(task_id=10, organization_id=2, collaboration_id=1, run_id=20)
+META = RunMetadata(task_id=10, organization_id=2, collaboration_id=1, run_id=20, node_id=5,
+                   study_id=7, image="avg:1", databases=({"label": "default"},))
 
 
 class FakeAlgorithmApi:
@@ -49,6 +50,9 @@ class FakeAlgorithmApi:
                          "status": status, "result": result, "log": log})
         return runs
 
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        return {"id": run_id, "status": "completed", "result": {"run": run_id}}
+
     def get_organizations(self) -> list[dict[str, Any]]:
         return [{"id": 2, "name": "A"}, {"id": 3, "name": "B"}]
 
@@ -57,6 +61,12 @@ class FakeAlgorithmApi:
 
     def get_collaboration(self) -> dict[str, Any]:
         return {"id": 1, "name": "study", "organization_ids": [2, 3]}
+
+    def get_studies(self) -> list[dict[str, Any]]:
+        return [{"id": 7, "name": "subset"}]
+
+    def get_study(self, study_id: int) -> dict[str, Any]:
+        return {"id": study_id, "name": "subset"}
 
 
 def make(api: FakeAlgorithmApi | None = None) -> tuple[AlgorithmClient, FakeAlgorithmApi]:
@@ -71,6 +81,21 @@ def test_fake_satisfies_the_protocol() -> None:
 def test_properties_come_from_metadata() -> None:
     client, _ = make()
     assert (client.organization_id, client.collaboration_id, client.task_id) == (2, 1, 10)
+    assert (client.node_id, client.study_id, client.image) == (5, 7, "avg:1")
+    assert client.databases == [{"label": "default"}]
+    client.databases[0]["label"] = "changed"  # a copy: the run's metadata stays as it was
+    assert client.databases == [{"label": "default"}]
+
+
+def test_vantage6_getters() -> None:
+    client, api = make()
+
+    assert client.task.get(100) == {"id": 100}
+    assert api.waited == [(100, 0)]  # looks, does not wait
+    assert client.run.get(4)["result"] == {"run": 4}
+    assert client.result.get(4) == {"run": 4}
+    assert client.study.list() == [{"id": 7, "name": "subset"}]
+    assert client.study.get(7)["name"] == "subset"
 
 
 def test_create_sends_a_normalized_input() -> None:

@@ -52,6 +52,9 @@ class FakeServer:
             ("POST", r"/api/task", self._create_task),
             ("GET", r"/api/task/\d+/wait", self._wait),
             ("GET", r"/api/run", self._list_runs),
+            ("GET", r"/api/run/\d+", self._run),
+            ("GET", r"/api/study", lambda _request: (200, page([]))),
+            ("GET", r"/api/study/\d+", lambda _request: _error(404, "not_found", "no study")),
             ("GET", r"/api/organization", self._organizations),
             ("GET", r"/api/organization/\d+", self._organization),
             ("GET", r"/api/collaboration/\d+", self._collaboration),
@@ -181,6 +184,13 @@ class FakeServer:
         with self._changed:
             runs = [] if task is None else [dict(self._runs[i]) for i in task["run_ids"]]
         return 200, page(runs)
+
+    def _run(self, request: Request) -> Answer:
+        run = self._runs.get(int(request.path.rsplit("/", 1)[-1]))
+        if run is None or self._visible(run["task_id"]) is None:
+            return _error(404, "not_found", "no such run")
+        with self._changed:
+            return 200, dict(run)
 
     def _organizations(self, request: Request) -> Answer:
         if request.params.get("collaboration_id") != str(COLLABORATION_ID):

@@ -132,6 +132,23 @@ def test_wait_for_task_gives_up_at_its_timeout(world: World) -> None:
     assert world.api.wait_for_task(task["id"], 30)["status"] == RunStatus.COMPLETED.value
 
 
+def test_one_run_reads_as_in_the_list_and_a_collaboration_without_studies(
+    world: World,
+) -> None:
+    task = _create(world, "echo", [2, 3], "x")
+    world.api.wait_for_task(task["id"], 30)
+    runs = world.api.get_runs(task["id"])
+
+    assert [world.api.get_run(run["id"])["result"] for run in runs] == [
+        run["result"] for run in runs]
+    missing = max(run["id"] for run in runs) + 1000
+    with pytest.raises(NotFoundError):
+        world.api.get_run(missing)
+    assert world.api.get_studies() == []
+    with pytest.raises(NotFoundError):
+        world.api.get_study(1)
+
+
 def test_a_failed_run_is_reported_with_its_log(world: World) -> None:
     task = _create(world, "fail", [2])
 

@@ -15,7 +15,13 @@ from typing import Any
 
 import pandas as pd
 
-from v6lib.wrappers import algorithm_client, current_context, data, metadata
+from v6lib.wrappers import (
+    algorithm_client,
+    current_context,
+    data,
+    database_connection,
+    metadata,
+)
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.token import read_claims
 
@@ -240,3 +246,11 @@ def unix_socket(df: pd.DataFrame, folder: str) -> str:
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(path)
         return "listening"
+
+
+@database_connection(types=["sql"])
+def count_rows(connection: Any, database: DatabaseSpec, table: str) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    count = connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+    return {"label": database.label, "count": int(count)}

@@ -50,6 +50,9 @@ def test_organizations_and_collaboration(algorithms: ModuleType, sites: list[pd.
         assert api.get_collaboration()["organization_ids"] == [4, 6, 8]
         with pytest.raises(NotFoundError, match="organization 5 is not part"):
             api.get_organization(5)
+        assert api.get_studies() == []
+        with pytest.raises(NotFoundError, match="has no studies"):
+            api.get_study(1)
 
 
 def test_run_scoped_api_cannot_read_another_job(
@@ -62,6 +65,12 @@ def test_run_scoped_api_cannot_read_another_job(
         api = MockAlgorithmApi(network.server, network.submit, organization_id=1, parent=other_job)
 
         assert len(api.get_runs(2)) == 3
+        own_run = network.store.runs(2)[0]
+        assert api.get_run(own_run.id)["result"] == api.get_runs(2)[0]["result"]
+        with pytest.raises(NotFoundError):
+            api.get_run(network.store.runs(1)[0].id)
+        with pytest.raises(NotFoundError, match="run 999 does not exist"):
+            api.get_run(999)
         with pytest.raises(NotFoundError):
             api.get_runs(1)
         with pytest.raises(NotFoundError):

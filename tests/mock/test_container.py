@@ -46,7 +46,7 @@ def test_a_partial_reads_the_documented_contract_from_os_environ(
     assert view["claims"] | {"iss": None} == {
         "run_id": run.id, "task_id": task["id"], "job_id": job, "collaboration_id": 1,
         "organization_id": 2, "node_id": 2, "image": "mock", "kind": "container",
-        "iss": None,
+        "iss": None, "study_id": None, "databases": [{"label": "default"}],
     }
     assert view["HOME"] == view["tempdir"] == str(run_dir / "home")
     assert view["thread_input_file"] == view["INPUT_FILE"]

@@ -403,3 +403,17 @@ def test_an_image_lock_of_this_environment_is_silent(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         with MockNetwork(module, [pd.DataFrame({"a": [1]})]) as network:
             assert network.run("echo", kwargs={"value": 3}) == [3]
+
+
+def test_module_may_be_named_by_its_distribution_name(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, sites: list[pd.DataFrame]
+) -> None:
+    package = tmp_path / "hyphen_named_average"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from v6lib.wrappers import data\n\n\n"
+        "@data(1)\ndef rows(df):\n    return len(df)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with MockNetwork("hyphen-named-average", sites[:2]) as network:
+        assert network.run("rows") == [len(sites[0]), len(sites[1])]

@@ -14,6 +14,7 @@ from v6lib.wrappers.contract import (
     contract_environment,
     database_env,
     database_env_names,
+    get_env_var,
     run_paths,
 )
 
@@ -217,3 +218,29 @@ def test_run_paths_keep_a_run_folder_and_a_job_temporary_folder(tmp_path: Path) 
     assert paths.output_dir == paths.run_dir / "output"
     assert paths.temporary_folder == tmp_path / "jobs" / "4" / "tmp"
     assert paths.job_dir == tmp_path / "jobs" / "4"
+
+
+@pytest.mark.parametrize(("value", "as_type", "expected"), [
+    ("plain text", "str", "plain text"),
+    ("ABCDEFGH", "str", "ABCDEFGH"),  # valid base32, yet the node's value is plain text
+    ("42", "int", 42),
+    ("yes", "bool", True),
+    ("F", "bool", False),
+])
+def test_get_env_var_converts(monkeypatch: pytest.MonkeyPatch, value: str, as_type: str,
+                              expected: object) -> None:
+    monkeypatch.setenv("MY_SETTING", value)
+    assert get_env_var("MY_SETTING", as_type=as_type) == expected
+
+
+def test_get_env_var_default_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MY_SETTING", raising=False)
+    assert get_env_var("MY_SETTING") is None
+    assert get_env_var("MY_SETTING", "7", as_type="int") == 7
+    monkeypatch.setenv("MY_SETTING", "maybe")
+    with pytest.raises(ConfigurationError, match="MY_SETTING is 'maybe'; use true or false"):
+        get_env_var("MY_SETTING", as_type="bool")
+    with pytest.raises(ConfigurationError, match="not a whole number"):
+        get_env_var("MY_SETTING", as_type="int")
+    with pytest.raises(ConfigurationError, match="as_type must be"):
+        get_env_var("MY_SETTING", as_type="float")

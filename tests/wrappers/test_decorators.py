@@ -321,3 +321,15 @@ def test_projection_reaches_a_real_parquet_file(tmp_path, make_context) -> None:
         assert partial(column="bmi") == (["bmi"], 45.0)
         with pytest.raises(DataError, match=r"has no column\(s\) 'weight'; available: age"):
             partial(column="weight")
+
+
+def test_number_of_databases_is_vantage6s_name_for_n() -> None:
+    @data(number_of_databases=2)
+    def partial(a, b):
+        return [df["label"][0] for df in (a, b)]
+
+    specs, loader = _frames_by_label("first", "second", "third")
+    with use_context(AlgorithmContext(databases=specs, data_loader=loader)):
+        assert partial() == ["first", "second"]
+    with pytest.raises(ValueError, match="give the number of databases once"):
+        data(2, number_of_databases=3)

@@ -32,6 +32,7 @@ from v6lib.wrappers.runner import (
     exit_code,
     failure_log,
     main,
+    wrap_algorithm,
     write_atomic,
 )
 
@@ -197,6 +198,20 @@ def test_main_in_process_maps_errors_to_exit_codes(container,
     # no result; only the one-line reason the node reports to the researcher
     reason = read_failure_record(container["output"].read_bytes())
     assert reason is not None and reason.startswith("DataError: column 'age' is missing")
+
+
+@pytest.mark.parametrize("log_traceback", [True, False])
+def test_wrap_algorithm_log_traceback(container, capsys: pytest.CaptureFixture[str],
+                                      log_traceback: bool) -> None:
+    container["input"].write_text(json.dumps({"method": "bad_data"}))
+
+    with pytest.raises(SystemExit) as stopped:
+        wrap_algorithm(log_traceback=log_traceback)
+
+    assert stopped.value.code == DataError.exit_code
+    log = capsys.readouterr().err
+    assert "DataError: column 'age' is missing" in log
+    assert ("Traceback (most recent call last)" in log) is log_traceback
 
 
 def test_main_without_host_cannot_build_a_client(container,

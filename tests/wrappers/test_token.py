@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from v6lib.wrappers.metadata import RunMetadata
-from v6lib.wrappers.token import metadata_from_token, read_claims
+from v6lib.wrappers.contract import ContainerEnv
+from v6lib.wrappers.metadata import RunMetaData, RunMetadata
+from v6lib.wrappers.token import metadata_for_run, metadata_from_token, read_claims
 
 
 def make_jwt(claims: dict[str, object]) -> str:
@@ -46,3 +47,16 @@ def test_unreadable_tokens_give_empty_metadata(token: str) -> None:
 def test_claims_with_padding_needed() -> None:
     token = make_jwt({"task_id": 1, "x": "ab"})
     assert read_claims(token)["task_id"] == 1
+
+
+def test_run_metadata_carries_the_files_under_vantage6s_names_too() -> None:
+    env = ContainerEnv(input_file=Path("/run/input"), output_file=Path("/run/output"),
+                       token_file=Path("/run/token"), temporary_folder=Path("/run/tmp"))
+
+    meta = metadata_for_run(make_jwt({"task_id": 9, "node_id": 4}), env)
+
+    assert RunMetaData is RunMetadata
+    assert (meta.task_id, meta.node_id) == (9, 4)
+    assert (meta.input_file, meta.output_file, meta.token_file) == (
+        Path("/run/input"), Path("/run/output"), Path("/run/token"))
+    assert meta.temporary_directory == meta.temporary_folder == Path("/run/tmp")

@@ -3,8 +3,9 @@
 Its image and a local try of it (``build``, ``run``) live in :mod:`v6lib.cli.algorithm_image`.
 
 The template lives in the repository (``cookiecutter-algorithm/``, the one source of
-truth). It is found through ``V6_ALGORITHM_TEMPLATE``, else next to an editable install
-or checkout of v6lib; a clear error says how to point at it otherwise.
+truth) and the wheel ships it inside the package (``v6lib/_algorithm_template``). It is
+found through ``V6_ALGORITHM_TEMPLATE``, else in the installed package, else next to an
+editable install or checkout of v6lib; a clear error says how to point at it otherwise.
 """
 
 from __future__ import annotations
@@ -17,19 +18,22 @@ from typing import Any
 import click
 
 from v6lib.cli._configs import fail
+from v6lib.cli.algorithm_names import package_name_problem
 from v6lib.errors import ConfigurationError, UnsupportedError, V6Error
 
 __all__ = ["TEMPLATE_ENV", "algorithm", "find_template"]
 
 TEMPLATE_ENV = "V6_ALGORITHM_TEMPLATE"
 _TEMPLATE_DIR = "cookiecutter-algorithm"
+_PACKAGED_TEMPLATE_DIR = "_algorithm_template"  # where pyproject.toml puts it in the wheel
 
 
 def find_template() -> Path:
     """The folder of the algorithm template.
 
     Raises:
-        ConfigurationError: neither ``V6_ALGORITHM_TEMPLATE`` nor a checkout has it.
+        ConfigurationError: neither ``V6_ALGORITHM_TEMPLATE``, the installed package nor a
+            checkout has it.
     """
     configured = os.environ.get(TEMPLATE_ENV)
     if configured:
@@ -42,12 +46,15 @@ def find_template() -> Path:
         return path
     import v6lib
 
-    checkout = Path(v6lib.__file__).resolve().parents[1] / _TEMPLATE_DIR
-    if (checkout / "cookiecutter.json").is_file():
-        return checkout
+    package = Path(v6lib.__file__).resolve().parent
+    for candidate in (package / _PACKAGED_TEMPLATE_DIR, package.parent / _TEMPLATE_DIR):
+        if (candidate / "cookiecutter.json").is_file():
+            return candidate
     raise ConfigurationError(
-        f"the algorithm template was not found next to this v6lib installation ({checkout}); "
-        f"set {TEMPLATE_ENV} to the {_TEMPLATE_DIR} folder of a v6lib checkout"
+        f"the algorithm template was found neither in this v6lib installation "
+        f"({package / _PACKAGED_TEMPLATE_DIR}) nor next to it ({package.parent / _TEMPLATE_DIR});"
+        f" install v6lib from its wheel, or set {TEMPLATE_ENV} to the {_TEMPLATE_DIR} folder "
+        "of a v6lib checkout"
     )
 
 
@@ -56,8 +63,20 @@ def algorithm() -> None:
     """Create and develop algorithm packages."""
 
 
+def _answers(template: Path, name: str | None, no_input: bool) -> dict[str, Any]:
+    """The template's answers (asked unless ``no_input``), the derived names rendered, so
+    the package name can be checked before cookiecutter writes or runs anything."""
+    from cookiecutter.generate import generate_context
+    from cookiecutter.prompt import prompt_for_config
+
+    extra = {"algorithm_name": name} if name else {}
+    context = generate_context(str(template / "cookiecutter.json"), extra_context=extra)
+    answers = prompt_for_config(context, no_input=no_input)
+    return {key: value for key, value in answers.items() if not key.startswith("_")}
+
+
 def _create(name: str | None, directory: Path, no_input: bool) -> None:
-    from cookiecutter.exceptions import CookiecutterException, FailedHookException
+    from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.main import cookiecutter
 
     from v6lib import __version__
@@ -67,23 +86,22 @@ def _create(name: str | None, directory: Path, no_input: bool) -> None:
         template = find_template()
     except ConfigurationError as exc:
         raise click.ClickException(exc.message) from None
-    extra = {"algorithm_name": name} if name else {}
+    answers = _answers(template, name, no_input)
+    problem = package_name_problem(str(answers.get("package_name", "")))
+    if problem:
+        fail(UnsupportedError(problem))
     directory.mkdir(parents=True, exist_ok=True)
     try:
         created = cookiecutter(
-            str(template), no_input=no_input, output_dir=str(directory), extra_context=extra
+            str(template), no_input=True, output_dir=str(directory), extra_context=answers
         )
-    except FailedHookException as exc:
-        raise click.ClickException(
-            f"the template refused the input ({exc}); the package name must be a valid "
-            "Python identifier, so pick a --name made of letters, digits and spaces"
-        ) from None
     except CookiecutterException as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if (Path(created) / RECORD).is_file():
         record_project(Path(created), __version__)
     click.echo(f"Created {created}")
-    click.echo(f"Next: cd {created} && pip install -e . && pytest")
+    click.echo(f"Next, in an environment with v6lib[algorithm] installed: cd {created} && "
+               "pip install -e . && pytest")
 
 
 _NO_INPUT = click.option("--no-input", is_flag=True,

@@ -66,6 +66,14 @@ class AlgorithmApi(Protocol):
         """
         ...
 
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One run, shaped as :meth:`get_runs` gives them.
+
+        Raises:
+            NotFoundError: no such run, or one of another job (invisible to a run).
+        """
+        ...
+
     def get_organizations(self) -> list[dict[str, Any]]:
         """The organizations of the run's collaboration."""
         ...
@@ -75,6 +83,18 @@ class AlgorithmApi(Protocol):
 
     def get_collaboration(self) -> dict[str, Any]:
         """The run's collaboration."""
+        ...
+
+    def get_studies(self) -> list[dict[str, Any]]:
+        """The studies of the run's collaboration."""
+        ...
+
+    def get_study(self, study_id: int) -> dict[str, Any]:
+        """One study of the run's collaboration.
+
+        Raises:
+            NotFoundError: no such study in the collaboration.
+        """
         ...
 
 
@@ -160,20 +180,26 @@ class HttpAlgorithmApi:
                 time.sleep(min(0.5, hold))
 
     def get_runs(self, task_id: int) -> list[dict[str, Any]]:
-        runs = []
-        for raw in self.transport.iter_pages("/run", params={"task_id": task_id}):
-            run = dict(raw)
-            what = f"result of run {run.get('id')} (organization {run.get('organization_id')})"
-            if run.get("result") is None and run.get("result_size"):
-                run["result"] = self._fetch_result(int(run["id"]))  # too big to inline
-            else:
-                run["result"] = decode_payload(run.get("result"), what=what)
-            runs.append(run)
+        runs = [self._decoded(raw) for raw in
+                self.transport.iter_pages("/run", params={"task_id": task_id})]
         if not runs:
             # NOTE: every task has at least one run, so none means the server hid the task
             # from this token (another job's) or it does not exist: say so, as the mock does.
             raise NotFoundError(hidden_task_message(task_id))
         return runs
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        return self._decoded(self.transport.get(f"/run/{run_id}"))
+
+    def _decoded(self, raw: Any) -> dict[str, Any]:
+        """A run as the proxy sends it, its result decoded (fetched when not inlined)."""
+        run = dict(raw)
+        what = f"result of run {run.get('id')} (organization {run.get('organization_id')})"
+        if run.get("result") is None and run.get("result_size"):
+            run["result"] = self._fetch_result(int(run["id"]))  # too big to inline
+        else:
+            run["result"] = decode_payload(run.get("result"), what=what)
+        return run
 
     def _fetch_result(self, run_id: int) -> Any:
         """A result above the server's inline limit: raw bytes from ``/run/{id}/result``
@@ -192,6 +218,13 @@ class HttpAlgorithmApi:
 
     def get_collaboration(self) -> dict[str, Any]:
         return dict(self.transport.get(f"/collaboration/{self._collaboration_id()}"))
+
+    def get_studies(self) -> list[dict[str, Any]]:
+        params = {"collaboration_id": self._collaboration_id()}
+        return [dict(study) for study in self.transport.iter_pages("/study", params=params)]
+
+    def get_study(self, study_id: int) -> dict[str, Any]:
+        return dict(self.transport.get(f"/study/{study_id}"))
 
     def _collaboration_id(self) -> int:
         if self.metadata.collaboration_id is None:

@@ -27,6 +27,7 @@ __all__ = [
     "OrganizationSubClient",
     "ResultSubClient",
     "RunSubClient",
+    "StudySubClient",
     "TaskSubClient",
 ]
 
@@ -58,10 +59,14 @@ def _organization_ids(organizations: Iterable[int]) -> list[int]:
 
 
 class TaskSubClient:
-    """``client.task``: create subtasks."""
+    """``client.task``: create subtasks and look at them."""
 
     def __init__(self, parent: AlgorithmClient) -> None:
         self._parent = parent
+
+    def get(self, task_id: int) -> dict[str, Any]:
+        """The task as the server has it now (its ``status`` included), without waiting."""
+        return self._parent.api.wait_for_task(task_id, 0)
 
     def create(
         self,
@@ -98,6 +103,10 @@ class RunSubClient:
     def __init__(self, parent: AlgorithmClient) -> None:
         self._parent = parent
 
+    def get(self, id_: int) -> dict[str, Any]:
+        """One run (organization_id, status, result, log), of a task of this job."""
+        return self._parent.api.get_run(id_)
+
     def from_task(self, task_id: int) -> list[dict[str, Any]]:
         """The runs of ``task_id`` (organization_id, status, result, log), in the order
         the organizations were given when the task was created."""
@@ -109,6 +118,11 @@ class ResultSubClient:
 
     def __init__(self, parent: AlgorithmClient) -> None:
         self._parent = parent
+
+    def get(self, id_: int) -> Any:
+        """The result of run ``id_`` (a result's id is its run's, as in vantage6); None
+        while the run has none."""
+        return self._parent.api.get_run(id_).get("result")
 
     def from_task(self, task_id: int) -> list[Any]:
         """Results of the runs that completed (failed runs are left out)."""
@@ -139,6 +153,19 @@ class CollaborationSubClient:
         return self._parent.api.get_collaboration()
 
 
+class StudySubClient:
+    """``client.study``: the studies (subsets of organizations) of the run's collaboration."""
+
+    def __init__(self, parent: AlgorithmClient) -> None:
+        self._parent = parent
+
+    def list(self) -> list[dict[str, Any]]:
+        return self._parent.api.get_studies()
+
+    def get(self, id_: int) -> dict[str, Any]:
+        return self._parent.api.get_study(id_)
+
+
 class AlgorithmClient:
     """Create subtasks and collect their results from inside a central function.
 
@@ -156,6 +183,7 @@ class AlgorithmClient:
         self.result = ResultSubClient(self)
         self.organization = OrganizationSubClient(self)
         self.collaboration = CollaborationSubClient(self)
+        self.study = StudySubClient(self)
 
     @property
     def organization_id(self) -> int | None:
@@ -170,6 +198,26 @@ class AlgorithmClient:
     def task_id(self) -> int | None:
         """The task this run belongs to (the parent of the subtasks it creates)."""
         return self.metadata.task_id
+
+    @property
+    def node_id(self) -> int | None:
+        """The node this run executes on."""
+        return self.metadata.node_id
+
+    @property
+    def image(self) -> str | None:
+        """The algorithm image of this run, which its subtasks use too."""
+        return self.metadata.image
+
+    @property
+    def study_id(self) -> int | None:
+        """The study the task was created for, if any."""
+        return self.metadata.study_id
+
+    @property
+    def databases(self) -> list[dict[str, Any]]:
+        """The databases the task asked for (``label``, ``query``, ...), in its order."""
+        return [dict(db) for db in self.metadata.databases]
 
     def wait_for_results(self, task_id: int, timeout: float | None = None,
                          interval: float | None = None) -> list[Any]:

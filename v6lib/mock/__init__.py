@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from v6lib.mock.algorithm_client import MockAlgorithmClient as MockAlgorithmClient
 from v6lib.mock.api import MockAlgorithmApi as MockAlgorithmApi
 from v6lib.mock.network import MockNetwork as MockNetwork
 
-__all__ = ["MockAlgorithmApi", "MockNetwork"]
+__all__ = ["MockAlgorithmApi", "MockAlgorithmClient", "MockNetwork"]

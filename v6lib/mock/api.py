@@ -14,7 +14,7 @@ from typing import Any
 
 from v6lib.errors import NotFoundError
 from v6lib.mock.server import MockServer
-from v6lib.mock.store import TaskRecord
+from v6lib.mock.store import RunRecord, TaskRecord
 
 __all__ = ["MockAlgorithmApi", "Submit"]
 
@@ -63,13 +63,17 @@ class MockAlgorithmApi:
 
     def get_runs(self, task_id: int) -> list[dict[str, Any]]:
         task = self._visible_task(task_id)
-        keyring = self._server.keyring
-        return [
-            self._server.run_json(run, keyring.decode_result(
-                run.result, task=task.binding, organization_id=run.organization_id,
-                reader_id=self.organization_id))
-            for run in self._server.store.runs(task_id)
-        ]
+        return [self._run_json(task, run) for run in self._server.store.runs(task_id)]
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        run = self._server.store.run(run_id)
+        return self._run_json(self._visible_task(run.task_id), run)
+
+    def _run_json(self, task: TaskRecord, run: RunRecord) -> dict[str, Any]:
+        """The run as the proxy hands it over: its result opened with this caller's key."""
+        return self._server.run_json(run, self._server.keyring.decode_result(
+            run.result, task=task.binding, organization_id=run.organization_id,
+            reader_id=self.organization_id))
 
     def get_organizations(self) -> list[dict[str, Any]]:
         return [self._server.organization_json(org) for org in self._server.organization_ids]
@@ -84,6 +88,13 @@ class MockAlgorithmApi:
 
     def get_collaboration(self) -> dict[str, Any]:
         return self._server.collaboration_json()
+
+    def get_studies(self) -> list[dict[str, Any]]:
+        return []  # a MockNetwork's collaboration has no studies
+
+    def get_study(self, study_id: int) -> dict[str, Any]:
+        raise NotFoundError(
+            f"study {study_id} does not exist: a MockNetwork's collaboration has no studies")
 
     def _visible_task(self, task_id: int) -> TaskRecord:
         return self._server.visible_task(

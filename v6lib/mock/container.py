@@ -39,7 +39,7 @@ from v6lib.wrappers.contract import (
     reserved_names,
 )
 from v6lib.wrappers.metadata import RunMetadata
-from v6lib.wrappers.token import metadata_from_token
+from v6lib.wrappers.token import metadata_for_run
 
 if TYPE_CHECKING:
     from v6lib.mock.datasets import OrganizationData
@@ -62,7 +62,7 @@ def mock_token(claims: Mapping[str, Any]) -> str:
     """An unsigned JWT (``alg: none``) with the container token's ``claims``.
 
     The wrapper reads a run's ids from its token's claims without verifying them
-    (:func:`~v6lib.wrappers.token.metadata_from_token`); the server verifies the real one
+    (:func:`~v6lib.wrappers.token.metadata_for_run`); the server verifies the real one
     on every call. Nothing in the mock needs a signature.
     """
     header = _segment({"alg": "none", "typ": "JWT"})
@@ -147,7 +147,8 @@ class MockContainers:
         token = mock_token({
             "run_id": run.id, "task_id": task.id, "job_id": task.job_id,
             "collaboration_id": task.collaboration_id, "organization_id": run.organization_id,
-            "node_id": run.organization_id, "image": MOCK_IMAGE,
+            "node_id": run.organization_id, "image": MOCK_IMAGE, "study_id": None,
+            "databases": [dict(db) for db in task.databases],
         })
         _write_private(paths.input_file, task_input)
         _write_private(paths.token_file, token.encode("ascii"))
@@ -162,7 +163,7 @@ class MockContainers:
         scope = RunScope(run.organization_id, run.id, environ, home, self._cage(run, paths))
         return MockContainer(
             env=env, databases=env.databases(written),
-            metadata=metadata_from_token(token, temporary_folder=env.temporary_folder),
+            metadata=metadata_for_run(token, env),
             scope=scope,
         )
 

@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.decorators import registry
 from v6lib.wrappers.dispatch import resolve_method
 from v6lib.wrappers.metadata import RunMetadata
+from v6lib.wrappers.runner import import_algorithm
 
 __all__ = ["MockNetwork"]
 
@@ -99,7 +99,7 @@ class MockNetwork:
         sandbox: bool | None = None,
         image: str | None = None,
     ) -> None:
-        self.module = importlib.import_module(module) if isinstance(module, str) else module
+        self.module = import_algorithm(module) if isinstance(module, str) else module
         check_environment(lock=lock_beside(self.module), image=image)
         self.organizations: dict[int, OrganizationData] = normalize_datasets(
             datasets, organization_ids, cache=cache_data

@@ -128,6 +128,13 @@ class TaskStore:
         except KeyError:
             raise NotFoundError(f"task {task_id} does not exist") from None
 
+    def run(self, run_id: int) -> RunRecord:
+        """The run, or NotFoundError."""
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise NotFoundError(f"run {run_id} does not exist") from None
+
     def tasks(self) -> list[TaskRecord]:
         """Every task, in the order they were created."""
         with self._changed:

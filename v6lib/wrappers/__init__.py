@@ -17,12 +17,18 @@ from .context import current_context as current_context
 from .context import use_context as use_context
 from .contract import ContainerEnv as ContainerEnv
 from .contract import DatabaseSpec as DatabaseSpec
+from .contract import get_env_var as get_env_var
 from .decorators import algorithm_client as algorithm_client
 from .decorators import data as data
+from .decorators import database_connection as database_connection
 from .decorators import from_argument as from_argument
 from .decorators import metadata as metadata
 from .decorators import registry as registry
 from .dispatch import dispatch as dispatch
+from .messages import error as error
+from .messages import info as info
+from .messages import warn as warn
+from .metadata import RunMetaData as RunMetaData
 from .metadata import RunMetadata as RunMetadata
 from .runner import docker_wrapper as docker_wrapper
 from .runner import main as main
@@ -33,17 +39,23 @@ __all__ = [
     "AlgorithmContext",
     "ContainerEnv",
     "DatabaseSpec",
+    "RunMetaData",
     "RunMetadata",
     "algorithm_client",
     "current_context",
     "data",
+    "database_connection",
     "dispatch",
     "docker_wrapper",
+    "error",
     "from_argument",
+    "get_env_var",
+    "info",
     "main",
     "metadata",
     "registry",
     "use_context",
+    "warn",
     "wrap_algorithm",
 ]
 

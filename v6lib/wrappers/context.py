@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from .metadata import RunMetadata
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy.engine import Connection
 
     from v6lib.client.algorithm_client import AlgorithmClient
 
@@ -68,6 +69,12 @@ class AlgorithmContext:
                     )
                 self._client = self.client_factory()
             return self._client
+
+    def connect(self, spec: DatabaseSpec) -> AbstractContextManager[Connection]:
+        """An open connection to one SQL database of the run (``@database_connection``)."""
+        from .sources.sql import connect
+
+        return connect(spec)
 
     def load(self, spec: DatabaseSpec, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Load one database as a DataFrame, with ``columns`` (or the context hint)."""

@@ -31,6 +31,7 @@ __all__ = [
     "contract_environment",
     "database_env",
     "database_env_names",
+    "get_env_var",
     "reserved_names",
     "run_paths",
 ]
@@ -187,6 +188,40 @@ CONTRACT_VARIABLES: tuple[str, ...] = tuple(f.name.upper() for f in fields(Conta
 #: Variables of the host that runtimes sharing it (the process runtime, the MockNetwork)
 #: do not pass on to algorithms: the node's own settings, secrets among them.
 HOST_SETTINGS_PREFIX = "V6_"
+
+
+_TRUE = frozenset({"true", "1", "yes", "t"})
+_FALSE = frozenset({"false", "0", "no", "f"})
+
+
+def get_env_var(var_name: str, default: str | None = None,
+                as_type: str = "str") -> str | int | bool | None:
+    """A variable of the run's environment (a node's ``algorithm_env`` setting, say), read
+    the way vantage6 algorithms read theirs, converted to ``as_type`` (``"str"``, ``"int"``
+    or ``"bool"``: true/1/yes/t or false/0/no/f).
+
+    Values are the node's plain text: v6lib's node does not encode them, so nothing is
+    decoded. Within a MockNetwork run this is the run's own environment.
+
+    Raises:
+        ConfigurationError: the value cannot be converted, or ``as_type`` is unknown.
+    """
+    value = os.environ.get(var_name, default)
+    if as_type == "str" or value is None:
+        return value
+    if as_type == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"environment variable {var_name} is {value!r}, not a whole number") from None
+    if as_type == "bool":
+        if value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ConfigurationError(
+            f"environment variable {var_name} is {value!r}; use true or false")
+    raise ConfigurationError(f"get_env_var: as_type must be 'str', 'int' or 'bool', "
+                             f"got {as_type!r}")
 
 
 def reserved_names(labels: Sequence[str]) -> frozenset[str]:

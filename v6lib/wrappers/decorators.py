@@ -1,4 +1,5 @@
-"""``@data``, ``@algorithm_client`` and ``@metadata``: hand a function what its run provides.
+"""``@data``, ``@algorithm_client``, ``@metadata`` and ``@database_connection``: hand a
+function what its run provides.
 
 The decorators register what a function needs in :data:`registry` (not in function
 attributes) so the runner and the mock can ask. Stacked decorators collapse into one
@@ -18,6 +19,7 @@ the call's own arguments (:func:`from_argument`), so Parquet and CSV sources ski
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import weakref
@@ -41,6 +43,7 @@ __all__ = [
     "Registration",
     "algorithm_client",
     "data",
+    "database_connection",
     "from_argument",
     "metadata",
     "registry",
@@ -49,7 +52,9 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 
-InjectionKind = Literal["client", "data", "metadata"]
+InjectionKind = Literal["client", "data", "metadata", "connection"]
+#: The database types ``@database_connection`` opens connections to.
+CONNECTION_TYPES = frozenset({"sql"})
 
 #: Picks the columns to read from the call's arguments (parameter name -> value, defaults
 #: applied, the injected leading arguments left out); None reads every column.
@@ -98,6 +103,15 @@ class Injection:
     kind: InjectionKind
     count: int = 1
     columns: tuple[str, ...] | ColumnSelector | None = None
+    types: tuple[str, ...] = ()  # connection: the database type of each one
+    include_metadata: bool = True  # connection: each one followed by its DatabaseSpec
+
+    @property
+    def width(self) -> int:
+        """How many leading positional arguments this injection fills in."""
+        if self.kind == "connection":
+            return self.count * (2 if self.include_metadata else 1)
+        return self.count if self.kind == "data" else 1
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,7 @@ class Registration:
     @property
     def injected_count(self) -> int:
         """How many leading positional arguments the decorators fill in."""
-        return sum(i.count if i.kind == "data" else 1 for i in self.injections)
+        return sum(i.width for i in self.injections)
 
 
 class DecoratorRegistry:
@@ -151,11 +165,7 @@ class DecoratorRegistry:
 registry = DecoratorRegistry()
 
 
-def _values(ctx: AlgorithmContext, registration: Registration, args: tuple[Any, ...],
-            kwargs: dict[str, Any]) -> list[Any]:
-    """The values the injections ask for, in order, from the current run."""
-    name = registration.function.__qualname__
-    wanted = registration.data_count
+def _check_database_count(ctx: AlgorithmContext, name: str, wanted: int) -> None:
     if wanted > len(ctx.databases):
         labels = ", ".join(repr(db.label) for db in ctx.databases) or "none"
         raise DataError(
@@ -163,6 +173,31 @@ def _values(ctx: AlgorithmContext, registration: Registration, args: tuple[Any, 
             f"{len(ctx.databases)} ({labels}); request {wanted} database(s) when creating "
             "the task"
         )
+
+
+def _connections(ctx: AlgorithmContext, name: str, injection: Injection,
+                 stack: contextlib.ExitStack) -> list[Any]:
+    """One open connection per requested type (each followed by its database's spec),
+    from the first databases of the run, as vantage6 hands them; closed by ``stack``."""
+    _check_database_count(ctx, name, injection.count)
+    values: list[Any] = []
+    for wanted, spec in zip(injection.types, ctx.databases, strict=False):
+        if spec.type != wanted:
+            raise DataError(
+                f"{name} asks for a {wanted} connection to database {spec.label!r}, which "
+                f"is of type {spec.type}; request a {wanted} database when creating the task"
+            )
+        values.append(stack.enter_context(ctx.connect(spec)))
+        if injection.include_metadata:
+            values.append(spec)
+    return values
+
+
+def _values(ctx: AlgorithmContext, registration: Registration, args: tuple[Any, ...],
+            kwargs: dict[str, Any], stack: contextlib.ExitStack) -> list[Any]:
+    """The values the injections ask for, in order, from the current run."""
+    name = registration.function.__qualname__
+    _check_database_count(ctx, name, registration.data_count)
     values: list[Any] = []
     next_db = 0
     for injection in registration.injections:
@@ -170,6 +205,8 @@ def _values(ctx: AlgorithmContext, registration: Registration, args: tuple[Any, 
             values.append(ctx.client())
         elif injection.kind == "metadata":
             values.append(ctx.metadata)
+        elif injection.kind == "connection":
+            values.extend(_connections(ctx, name, injection, stack))
         else:
             columns = _columns(registration, injection, args, kwargs)
             for spec in ctx.databases[next_db: next_db + injection.count]:
@@ -234,7 +271,9 @@ def _decorate(function: Callable[..., Any], injection: Injection) -> Callable[..
 
     @functools.wraps(base)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return base(*_values(current_context(), registration, args, kwargs), *args, **kwargs)
+        with contextlib.ExitStack() as stack:  # closes database connections after the call
+            values = _values(current_context(), registration, args, kwargs, stack)
+            return base(*values, *args, **kwargs)
 
     registry.register(wrapper, registration)
     return wrapper
@@ -262,7 +301,8 @@ def _check_selectors(registration: Registration) -> None:
 
 
 def _decorator_name(injection: Injection) -> str:
-    return {"client": "algorithm_client", "data": "data", "metadata": "metadata"}[injection.kind]
+    return {"client": "algorithm_client", "data": "data", "metadata": "metadata",
+            "connection": "database_connection"}[injection.kind]
 
 
 Columns = Sequence[str] | ColumnSelector | None
@@ -274,11 +314,12 @@ def data(n: Callable[..., R], /) -> Callable[..., R]: ...
 
 @overload
 def data(
-    n: int = 1, *, columns: Columns = None
+    n: int = 1, *, columns: Columns = None, number_of_databases: int | None = None
 ) -> Callable[[Callable[..., R]], Callable[..., R]]: ...
 
 
-def data(n: Any = 1, *, columns: Columns = None) -> Any:
+def data(n: Any = 1, *, columns: Columns = None,
+         number_of_databases: int | None = None) -> Any:
     """Pass the first ``n`` databases of the run as DataFrames, in the order the task
     requested them, as the first positional arguments.
 
@@ -301,6 +342,8 @@ def data(n: Any = 1, *, columns: Columns = None) -> Any:
               ``columns=lambda a: [a["x"], a["y"]]``.
 
             None (the default) reads every column (or the run context's hint).
+        number_of_databases: vantage6's name of ``n``
+            (``@data(number_of_databases=2)``).
 
     Raises:
         ValueError: at decoration time, for a bad ``n`` or ``columns``, or a
@@ -311,6 +354,11 @@ def data(n: Any = 1, *, columns: Columns = None) -> Any:
     """
     if callable(n):
         return data(1)(n)
+    if number_of_databases is not None:
+        if n not in (1, number_of_databases):
+            raise ValueError(f"@data({n!r}, number_of_databases={number_of_databases!r}): "
+                             "give the number of databases once")
+        n = number_of_databases
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"@data(n) needs a positive number of databases, got {n!r}")
     injection = Injection("data", n, _column_spec(columns))
@@ -345,3 +393,43 @@ def algorithm_client(function: Callable[Concatenate[AlgorithmClient, P], R]) -> 
 def metadata(function: Callable[Concatenate[RunMetadata, P], R]) -> Callable[P, R]:
     """Pass the run's :class:`~v6lib.wrappers.metadata.RunMetadata` (task, organization, ...)."""
     return _decorate(function, Injection("metadata"))
+
+
+def database_connection(types: Sequence[str], include_metadata: bool = True
+                        ) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Pass an open connection to each of the run's first ``len(types)`` databases, for
+    algorithms that query the database themselves instead of receiving a DataFrame
+    (vantage6's decorator of the same name and arguments).
+
+    Each connection is a SQLAlchemy ``Connection``, closed when the function returns;
+    with ``include_metadata`` each is followed by its database's
+    :class:`~v6lib.wrappers.contract.DatabaseSpec` (label, uri, type, query)::
+
+        @database_connection(types=["sql"])
+        def partial_count(connection, database, table): ...
+
+    Args:
+        types: the type of each database, in the order the task requests them; v6lib
+            connects to ``"sql"`` databases (vantage6's ``"OMOP"`` needs OHDSI's
+            DatabaseConnector, which v6lib does not ship).
+        include_metadata: pass each database's spec after its connection.
+
+    Raises:
+        ValueError: at decoration time, for no types or a type v6lib cannot connect to.
+        DataError: at call time, when the run has fewer databases than ``types`` or one
+            is of another type.
+    """
+    wanted = tuple(str(t).strip().lower() for t in types) if not isinstance(types, str) else ()
+    unknown = sorted(set(wanted) - CONNECTION_TYPES)
+    if not wanted or unknown:
+        raise ValueError(
+            f"@database_connection(types={types!r}): give a list of database types, each "
+            f"one of {sorted(CONNECTION_TYPES)} (OMOP/OHDSI connections are not available)"
+        )
+    injection = Injection("connection", len(wanted), types=wanted,
+                          include_metadata=include_metadata)
+
+    def decorator(function: Callable[..., R]) -> Callable[..., R]:
+        return _decorate(function, injection)
+
+    return decorator

@@ -84,7 +84,8 @@ def resolve_method(module: ModuleType, task_input: AnyTaskInput) -> tuple[Callab
     raise AlgorithmError(
         f"the algorithm {module.__name__!r} has no public function {name!r}; "
         f"available: {available} (callable are functions decorated with @data, "
-        "@algorithm_client or @metadata, and undecorated functions the package defines)"
+        "@algorithm_client, @metadata or @database_connection, and undecorated functions "
+        "the package defines)"
     )
 
 

@@ -25,7 +25,7 @@ from .context import AlgorithmContext
 from .contract import ContainerEnv
 from .dispatch import dispatch
 from .metadata import RunMetadata
-from .token import metadata_from_token
+from .token import metadata_for_run
 
 __all__ = [
     "describe_failure",
@@ -34,6 +34,7 @@ __all__ = [
     "exit_code",
     "failure_log",
     "failure_reason",
+    "import_algorithm",
     "main",
     "wrap_algorithm",
     "write_atomic",
@@ -148,7 +149,13 @@ def _client_factory(env: ContainerEnv, token: str, metadata: RunMetadata) -> Cal
     return build
 
 
-def _import_algorithm(name: str) -> ModuleType:
+def import_algorithm(name: str) -> ModuleType:
+    """The algorithm package ``name``; a distribution name (``v6-average``) finds its
+    module (``v6_average``), as vantage6's tools do.
+
+    Raises:
+        ConfigurationError: no such package.
+    """
     candidates = [name] if "-" not in name else [name, name.replace("-", "_")]
     for candidate in candidates:
         try:
@@ -157,8 +164,8 @@ def _import_algorithm(name: str) -> ModuleType:
             if exc.name != candidate.split(".")[0] and exc.name != candidate:
                 raise  # the package exists but one of its own imports is missing
     raise ConfigurationError(
-        f"the algorithm package {name!r} (PKG_NAME) cannot be imported; it must name the "
-        "Python package installed in the image"
+        f"the algorithm package {name!r} (PKG_NAME) cannot be imported; it must name an "
+        "installed Python package (in an image: the one the image installs)"
     )
 
 
@@ -211,10 +218,10 @@ def _run(argv: Sequence[str]) -> None:
                                  "package (ENV PKG_NAME=...)")
     task_input = _read_input(env.input_file)
     token = _read_token(env.token_file)
-    metadata = metadata_from_token(token, temporary_folder=env.temporary_folder)
+    metadata = metadata_for_run(token, env)
     context = AlgorithmContext(databases=env.databases(), metadata=metadata,
                                client_factory=_client_factory(env, token, metadata))
-    module = _import_algorithm(package)
+    module = import_algorithm(package)
     print(f"v6lib: running {package}.{task_input.method}", file=sys.stderr, flush=True)
     result = dispatch(module, task_input, context)
     payload = encode_result(result, f"{package}.{task_input.method}")
@@ -222,9 +229,9 @@ def _run(argv: Sequence[str]) -> None:
     print(f"v6lib: wrote {len(payload)} bytes of result", file=sys.stderr, flush=True)
 
 
-def _report(exc: BaseException) -> int:
+def _report(exc: BaseException, log_traceback: bool = True) -> int:
     """Log the failure and leave its one-line reason for the node in OUTPUT_FILE."""
-    sys.stderr.write(failure_log(exc))
+    sys.stderr.write(failure_log(exc) if log_traceback else describe_failure(exc) + "\n")
     sys.stderr.flush()
     code = exit_code(exc)
     output = os.environ.get("OUTPUT_FILE")
@@ -236,23 +243,28 @@ def _report(exc: BaseException) -> int:
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, log_traceback: bool = True) -> int:
     """Run one algorithm call as described by the container environment; return the exit
-    code (0 on success). ``argv[0]``, when given, overrides PKG_NAME."""
+    code (0 on success). ``argv[0]``, when given, overrides PKG_NAME.
+
+    ``log_traceback=False`` leaves a failure's traceback out of the run's log (only the
+    line saying why it failed), for algorithms whose local values must not reach a log.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         _run(args)
     except (Exception, SystemExit) as exc:
         # NOTE: SystemExit too: an algorithm calling exit() must still leave a log that
         # says the run wrote no result, and a non-zero code.
-        return _report(exc)
+        return _report(exc, log_traceback)
     return 0
 
 
-def wrap_algorithm(pkg_name: str | None = None) -> NoReturn:
+def wrap_algorithm(pkg_name: str | None = None, log_traceback: bool = True) -> NoReturn:
     """Entrypoint for an image's CMD: ``python -c "from v6lib.wrappers import
-    wrap_algorithm; wrap_algorithm()"``; exits the process with :func:`main`'s code."""
-    raise SystemExit(main([pkg_name] if pkg_name else []))
+    wrap_algorithm; wrap_algorithm()"``; exits the process with :func:`main`'s code.
+    ``log_traceback`` as vantage6's ``wrap_algorithm`` (see :func:`main`)."""
+    raise SystemExit(main([pkg_name] if pkg_name else [], log_traceback=log_traceback))
 
 
 docker_wrapper = wrap_algorithm

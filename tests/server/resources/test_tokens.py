@@ -11,6 +11,7 @@ import pytest
 
 from tests.server.conftest import PASSWORD, Api, World, build_app
 from v6lib.server.services.logins import BAD_LOGIN
+from v6lib.wrappers.token import metadata_from_token
 
 
 def test_login_answers_tokens_and_urls(world: World) -> None:
@@ -207,6 +208,12 @@ def test_container_token_for_active_run_only(world: World) -> None:
                                                               "image": "img:1"})
     container = ok["container_token"]
     assert api.ok("GET", f"/task/{task['id']}", token=container)["id"] == task["id"]
+    identity = metadata_from_token(container)  # what the algorithm client reports
+    assert (identity.run_id, identity.node_id, identity.image) == (run["id"], world.node_a,
+                                                                   "img:1")
+    assert identity.study_id is None
+    assert [db["label"] for db in identity.databases] == [
+        db["label"] for db in task["databases"]]
     # the token dies with its run
     api.ok("PATCH", f"/run/{run['id']}", token=node, json={"status": "active"})
     api.ok("PATCH", f"/run/{run['id']}", token=node, json={"status": "completed",

@@ -151,7 +151,8 @@ def container_token(ctx: ServiceContext, payload: ContainerTokenIn) -> Container
     claims = {"run_id": run.id, "task_id": task.id, "job_id": task.job_id,
               "collaboration_id": task.collaboration_id,
               "organization_id": run.organization_id, "node_id": me.node_id,
-              "image": task.image, **token_claims(node)}
+              "image": task.image, "study_id": task.study_id,
+              "databases": [dict(db) for db in task.databases], **token_claims(node)}
     token = ctx.tokens.issue_access("container", run.id, claims,
                                     ttl=ctx.settings.container_token_ttl)
     return ContainerTokenOut(container_token=token)
