@@ -257,7 +257,8 @@ def check_dockerfile(text: str) -> None:
     command, ``PKG_NAME`` naming the package it copies, the same offline install."""
     reference = _instructions((EXAMPLES / "average" / "Dockerfile").read_text(encoding="utf-8"))
     sample = _instructions(text)
-    assert sample[0] == reference[0] == "FROM v6lib-base:latest", sample[0]
+    base = ["ARG BASE_IMAGE=v6lib-base:latest", "FROM ${BASE_IMAGE}"]
+    assert sample[:2] == reference[:2] == base, sample[:2]
     assert sample[-1] == reference[-1] == 'CMD ["python3", "-m", "v6lib.wrappers"]', sample[-1]
     [pkg] = [line.removeprefix("ENV PKG_NAME=") for line in sample
              if line.startswith("ENV PKG_NAME=")]
