@@ -240,3 +240,18 @@ def unix_socket(df: pd.DataFrame, folder: str) -> str:
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(path)
         return "listening"
+
+
+@data(1)
+def crosstab(df: pd.DataFrame, rows: str, columns: str, suppress: int = 0) -> Any:
+    """A count table, with its small cells suppressed when ``suppress`` is given."""
+    from v6lib.wrappers.aggregates import count_table, suppress_small_cells
+
+    table = count_table(df, rows, columns)
+    return suppress_small_cells(table, suppress) if suppress else table
+
+
+@data(1)
+def head(df: pd.DataFrame, rows: int | None = None) -> pd.DataFrame:
+    """Row-level data: what a disclosure policy keeps at the node."""
+    return df if rows is None else df.head(rows)

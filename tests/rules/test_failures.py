@@ -22,7 +22,7 @@ def test_failure_error_counts_and_names() -> None:
     ]
     error = failure_error(7, outcomes, {3: "Hospital B"})
     text = str(error)
-    assert text.splitlines()[0] == ("task 7: organization 3 (Hospital B) failed: image "
+    assert text.splitlines()[0] == ("task 7: organization 3 (Hospital B): image "
                                     "refused by policy (and 1 other run(s) of 3)")
     assert "organization 3 (Hospital B) ended with status 'not allowed': image refused" in text
     assert "organization 4 ended with status 'crashed'" in text

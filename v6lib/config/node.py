@@ -16,6 +16,12 @@ from v6lib.config.vantage6 import (
     translate_policies,
     warn_ignored,
 )
+from v6lib.rules.disclosure import (
+    DEFAULT_IDENTIFIER_COLUMNS,
+    DisclosurePolicy,
+    DisclosureRules,
+    UntypedMode,
+)
 from v6lib.rules.node_policy import looks_like_regex
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "ContainerLimits",
     "DatabaseConfig",
     "DeviceRequests",
+    "DisclosureConfig",
     "DockerRegistry",
     "EncryptionConfig",
     "NodeConfig",
@@ -98,6 +105,50 @@ class EncryptionConfig(StrictModel):
     private_key: Path | None = None
 
 
+class DisclosureSettings(StrictModel):
+    """One set of disclosure rules (see :mod:`v6lib.rules.disclosure`); all off by default."""
+
+    min_cell_count: int | None = Field(default=None, ge=1)
+    refuse_row_level: bool = False
+    max_result_bytes: int | None = Field(default=None, gt=0)
+    untyped: UntypedMode = "check"
+    identifier_columns: list[str] = list(DEFAULT_IDENTIFIER_COLUMNS)
+    row_level_fraction: float = Field(default=0.5, gt=0, le=1)
+
+    @field_validator("identifier_columns")
+    @classmethod
+    def _identifiers_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            _check_regex(pattern)
+        return patterns
+
+    def policy(self) -> DisclosurePolicy:
+        return DisclosurePolicy(
+            min_cell_count=self.min_cell_count, refuse_row_level=self.refuse_row_level,
+            max_result_bytes=self.max_result_bytes, untyped=self.untyped,
+            identifier_columns=tuple(self.identifier_columns),
+            row_level_fraction=self.row_level_fraction)
+
+
+class DisclosureConfig(DisclosureSettings):
+    """``policies.disclosure``: the node's rules, and ``images``: other rules for the
+    images matching a pattern (``allowed_images`` patterns; the first match wins)."""
+
+    images: dict[str, DisclosureSettings] = {}
+
+    @field_validator("images")
+    @classmethod
+    def _patterns_compile(cls, images: dict[str, DisclosureSettings]
+                          ) -> dict[str, DisclosureSettings]:
+        for pattern in images:
+            _check_regex(pattern.split("@sha256:", 1)[0])
+        return images
+
+    def rules(self) -> DisclosureRules:
+        return DisclosureRules(self.policy(), tuple(
+            (pattern, settings.policy()) for pattern, settings in self.images.items()))
+
+
 class NodePolicies(StrictModel):
     """Data-owner policies: which images, organizations and users may run here.
 
@@ -113,6 +164,8 @@ class NodePolicies(StrictModel):
     # vantage6's key: pull the image before every run and refuse the run when the pull
     # fails, so no stale local copy runs (Docker runtime; default: use a local copy)
     require_algorithm_pull: bool = False
+    # v6lib's: what a result may hold before it leaves the node (min_cell_count, ...)
+    disclosure: DisclosureConfig = DisclosureConfig()
 
     @model_validator(mode="before")
     @classmethod

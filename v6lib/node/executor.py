@@ -23,6 +23,7 @@ from v6lib.errors import (
     RuntimeUnavailableError,
     V6Error,
 )
+from v6lib.node.database_rows import DatabaseRows
 from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
@@ -82,10 +83,15 @@ class RunExecutor:
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
         # the container tokens the proxy serves: those of this node's runs in flight
         self.tokens = tokens or RunTokens(journal)
+        rows = DatabaseRows()
         self.output = OutputCollector(
             keys=keys, organization_id=identity.organization_id,
             owner=runtime.output_owner(), limit=options.max_output_bytes,
-            results=journal.results, encrypted=identity.encrypted)
+            results=journal.results, encrypted=identity.encrypted,
+            disclosure=options.disclosure,
+            # NOTE: every database of the node, not only the run's: stricter, and known
+            # after a restart too
+            input_rows=lambda: rows.counts(options.databases.values()))
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self.watchers: dict[int, threading.Thread] = {}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
 from v6lib.node.runtime.base import JobDatabase
+from v6lib.rules.disclosure import DisclosureRules
 from v6lib.rules.node_policy import NodePolicy
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class NodeOptions:
     gpus: bool = False
     require_algorithm_pull: bool = False
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    disclosure: DisclosureRules = field(default_factory=DisclosureRules)
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -119,4 +121,5 @@ class NodeOptions:
             gpus=config.algorithm_device_requests.gpu,
             require_algorithm_pull=config.policies.require_algorithm_pull,
             max_output_bytes=config.max_output_bytes,
+            disclosure=config.policies.disclosure.rules(),
         )

@@ -37,11 +37,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from v6lib.errors import ConfigurationError, SerializationError
-from v6lib.rules.node_policy import PolicyDecision
+from v6lib.rules.node_policy import PolicyDecision, image_allowed
 from v6lib.serialization import loads
 from v6lib.serialization.aggregates import Count, CountTable, Sum
 
-__all__ = ["DEFAULT_IDENTIFIER_COLUMNS", "DisclosurePolicy", "UntypedMode", "check_output"]
+__all__ = ["DEFAULT_IDENTIFIER_COLUMNS", "DisclosurePolicy", "DisclosureRules", "UntypedMode",
+           "check_output", "check_size"]
 
 UntypedMode = Literal["check", "allow", "refuse"]
 #: Column, index and series names that mark a value as one per person (regular
@@ -93,6 +94,32 @@ class DisclosurePolicy:
         return self.max_result_bytes is not None or self.reads_values
 
 
+@dataclass(frozen=True)
+class DisclosureRules:
+    """A node's default rules and the rules of the images that differ.
+
+    Why per image: a data owner may trust one reviewed image with finer tables than the
+    rest. ``per_image`` is ``((pattern, policy), ...)``; the first pattern that allows
+    the image (``allowed_images`` patterns, :func:`~v6lib.rules.node_policy.image_allowed`)
+    gives its policy, whole, instead of the default.
+    """
+
+    default: DisclosurePolicy = DisclosurePolicy()
+    per_image: tuple[tuple[str, DisclosurePolicy], ...] = ()
+
+    def for_image(self, image: str) -> DisclosurePolicy:
+        """The policy that applies to a run of ``image``."""
+        for pattern, policy in self.per_image:
+            if image_allowed(image, [pattern]):
+                return policy
+        return self.default
+
+    @property
+    def reads_values(self) -> bool:
+        """Whether any policy looks inside results (the node then counts input rows)."""
+        return self.default.reads_values or any(p.reads_values for _, p in self.per_image)
+
+
 class _Refused(Exception):
     """Unwinds the walk with the reason of the first refusal."""
 
@@ -111,11 +138,9 @@ def check_output(policy: DisclosurePolicy, data: bytes, *,
         A refusal whose reason names the rule, where in the result and the value, e.g.
         ``refused by min_cell_count=5 at result['table'] (cell ('islands', 'M') = 2)``.
     """
-    if policy.max_result_bytes is not None and len(data) > policy.max_result_bytes:
-        return PolicyDecision.refuse(f"refused by max_result_bytes={policy.max_result_bytes} "
-                                     f"(the result has {len(data)} bytes)")
-    if not policy.reads_values:
-        return PolicyDecision.allow()
+    size = check_size(policy, len(data))
+    if not size.allowed or not policy.reads_values:
+        return size
     try:
         value = loads(data)
     except SerializationError as exc:
@@ -126,6 +151,14 @@ def check_output(policy: DisclosurePolicy, data: bytes, *,
         return PolicyDecision.refuse(str(refusal))
     except RecursionError:
         return PolicyDecision.refuse("refused: the result is nested too deeply to check")
+    return PolicyDecision.allow()
+
+
+def check_size(policy: DisclosurePolicy, size: int) -> PolicyDecision:
+    """Whether a result of ``size`` bytes may leave (``max_result_bytes``)."""
+    if policy.max_result_bytes is not None and size > policy.max_result_bytes:
+        return PolicyDecision.refuse(f"refused by max_result_bytes={policy.max_result_bytes} "
+                                     f"(the result has {size} bytes)")
     return PolicyDecision.allow()
 
 

@@ -79,14 +79,17 @@ def failure_error(task_id: int, outcomes: Sequence[RunOutcome],
     """One AlgorithmError for the failed runs of ``task_id``.
 
     First line: ``task 7: organization 3 failed: <its reason>`` (and how many others
-    failed); then one paragraph per failed run with its status, reason and log tail.
+    failed), or ``task 7: organization 3: refused by ...`` for a run the node did not
+    allow; then one paragraph per failed run with its status, reason and log tail.
     ``details``: ``{"task_id", "failed": [{"run_id", "organization_id", "status",
     "reason"}]}``.
     """
     failed = [o for o in outcomes if not o.ok]
     first = failed[0]
     others = len(failed) - 1
-    headline = f"task {task_id}: {_who(first, names)} failed: {first.cause.splitlines()[0]}"
+    # NOTE: a refusal (a policy of the data owner) is not a failure of the algorithm
+    verb = ":" if first.status is RunStatus.NOT_ALLOWED else " failed:"
+    headline = f"task {task_id}: {_who(first, names)}{verb} {first.cause.splitlines()[0]}"
     if others:
         headline += f" (and {others} other run(s) of {len(outcomes)})"
     parts = [headline]
