@@ -41,6 +41,7 @@ from v6lib.errors import (
     V6Error,
     VersionMismatchError,
 )
+from v6lib.node.audit import AuditTrail
 from v6lib.node.executor import Identity, RunExecutor
 from v6lib.node.journal import Journal
 from v6lib.node.keys import NodeKeys
@@ -49,6 +50,7 @@ from v6lib.node.outbox import Outbox
 from v6lib.node.proxy import NodeProxy
 from v6lib.node.reconcile import ReconcileReport, reconcile
 from v6lib.node.retry import Backoff, retry_call
+from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
@@ -226,6 +228,7 @@ class Node:
             link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
             proxy_port=self.options.proxy_port if unix_socket else self.proxy.port,
             stop=self.stop_event, backoff=self.backoff, tokens=self.tokens,
+            audit=RunAudit(AuditTrail(self.options.audit_path)),
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
         self.cursor = self._current_cursor()

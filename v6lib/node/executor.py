@@ -29,6 +29,7 @@ from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.retry import Backoff, is_transient, retry_call
+from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
 from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
@@ -70,6 +71,7 @@ class RunExecutor:
         stop: threading.Event,
         backoff: Backoff | None = None,
         tokens: RunTokens | None = None,
+        audit: RunAudit | None = None,
     ) -> None:
         self.options = options
         self.identity = identity
@@ -83,6 +85,7 @@ class RunExecutor:
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
         # the container tokens the proxy serves: those of this node's runs in flight
         self.tokens = tokens or RunTokens(journal)
+        self.audit = audit or RunAudit(None)
         rows = DatabaseRows()
         self.output = OutputCollector(
             keys=keys, organization_id=identity.organization_id,
@@ -135,8 +138,10 @@ class RunExecutor:
                             task_uid=task.get("uid"), image=str(task["image"]),
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
+        self.audit.received(run_id, task)
         replayed = self._replay_reason(run_id, task)
         if replayed:
+            self.audit.decided(run_id, "replay", False, replayed)
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
             return
         decision = evaluate(self.options.policy, RunRequest(
@@ -146,6 +151,7 @@ class RunExecutor:
             collaboration_encrypted=self.identity.encrypted,
             init_org_id=task.get("init_org_id"), init_user_id=task.get("init_user_id"),
         ))
+        self.audit.decided(run_id, "node policy", decision.allowed, decision.reason)
         if not decision.allowed:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
@@ -178,7 +184,8 @@ class RunExecutor:
             why = f"the server refused the claim (killed or taken): {exc.message}"
         except (NotFoundError, PermissionDenied) as exc:
             why = f"the server refused the claim (not this node's run): {exc.message}"
-        self.journal.abandon(run_id, why)
+        if self.journal.abandon(run_id, why):
+            self.audit.finished(run_id, self.journal.get(run_id), "abandoned", why)
         log.info("run %d: not started, %s", run_id, why)
         return None
 
@@ -250,6 +257,7 @@ class RunExecutor:
                 self.identity.organization_id)) if self.keys.encrypted else blob
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
+        self.audit.input(run_id, plain)
         prepare_run_files(paths, plain, token)
         self.tokens.add(run_id, token)
 
@@ -303,9 +311,19 @@ class RunExecutor:
                          reason=reason or f"algorithm exited with code {info.exit_code}")
         else:
             outcome = self.output.collect(entry, paths.output_file)
+            self._audit_disclosure(entry, outcome.status, outcome.reason)
             self._finish(run_id, outcome.status, result=outcome.result, log=logs,
-                         reason=outcome.reason)
+                         reason=outcome.reason, output_digest=outcome.output_digest)
         self._cleanup(self.journal.get(run_id), handle)
+
+    def _audit_disclosure(self, entry: JournalEntry, status: RunStatus,
+                          reason: str | None) -> None:
+        if not self.options.disclosure.for_image(entry.image or "").active:
+            return
+        if status is RunStatus.NOT_ALLOWED:
+            self.audit.decided(entry.run_id, "disclosure", False, reason)
+        elif status is RunStatus.COMPLETED:
+            self.audit.decided(entry.run_id, "disclosure", True, None)
 
     def _shared_logs(self, run_id: int, logs: str | None) -> str | None:
         """The log the server gets: all of it, or none (``share_algorithm_logs: false``)."""
@@ -330,8 +348,12 @@ class RunExecutor:
                              last_of_job=last)
 
     def _finish(self, run_id: int, status: RunStatus, *, result: bytes | None = None,
-                log: str | None = None, reason: str | None = None) -> None:
+                log: str | None = None, reason: str | None = None,
+                output_digest: str | None = None) -> None:
         if self.journal.finish(run_id, status.value, result=result, log=log, reason=reason):
+            # NOTE: recorded before the outbox may send it: nothing leaves unrecorded
+            self.audit.finished(run_id, self.journal.get(run_id), status.value, reason,
+                                output_digest=output_digest, result=result)
             self.tokens.discard(run_id)
             _log_outcome(run_id, status, reason)
             self.outbox.notify()

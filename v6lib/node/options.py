@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
+from v6lib.node.audit import AUDIT_FILE
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.rules.disclosure import DisclosureRules
 from v6lib.rules.node_policy import NodePolicy
@@ -75,6 +76,11 @@ class NodeOptions:
     @property
     def journal_path(self) -> Path:
         return self.task_dir / "node-journal.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        """The node's audit trail (see :mod:`v6lib.node.audit`)."""
+        return self.task_dir / AUDIT_FILE
 
     @property
     def trust_path(self) -> Path:
