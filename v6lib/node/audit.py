@@ -104,7 +104,7 @@ class AuditTrail:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
-                os.fsync(fd)
+                os.fdatasync(fd)  # the data, not the times: what recovery needs
             finally:
                 os.close(fd)
             self._head = ChainHead(entry["seq"], entry["hash"])
