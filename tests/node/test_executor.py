@@ -525,3 +525,27 @@ def test_a_policy_refusal_is_audited_too(tmp_path: Path) -> None:
     assert entry["decisions"] == [{"check": "node policy", "allowed": False, "reason":
                                    "image 'evil:1' refused by node 'node2': not in "
                                    "allowed_images"}]
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_share_algorithm_tracebacks_decides_whether_the_log_keeps_them(
+        tmp_path: Path, share: bool) -> None:
+    from v6lib.rules.failures import TRACEBACK_WITHHELD
+
+    failure = failure_record("KeyError: 'age'", 1)
+    log = ("Traceback (most recent call last):\n  File \"/algorithm/a.py\", line 3, in "
+           "partial\n    row = df.loc[secret_id]\nKeyError: 'age'")
+    built = make_setup(tmp_path, runtime=FakeRuntime(auto=lambda spec: (1, failure, log)),
+                       share_algorithm_tracebacks=share)
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
+               LocalState.FINISHED, what="outcome journaled")
+    assert built.outbox.flush()
+    final = [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+    assert final["reason"] == "KeyError: 'age'"
+    if share:
+        assert final["log"] == log
+    else:
+        assert final["log"] == f"{TRACEBACK_WITHHELD}\nKeyError: 'age'"
+    built.close()

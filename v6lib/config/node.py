@@ -249,6 +249,9 @@ class NodeConfig(StrictModel):
     # researcher reads it. False keeps logs in the node's own log; only the failure
     # reason (the first line of the algorithm's error) is sent. Logs may show data.
     share_algorithm_logs: bool = True
+    # v6lib's: with shared logs, send Python tracebacks too (default: each traceback is
+    # replaced by one line; the reason, the exception's own line, is always sent).
+    share_algorithm_tracebacks: bool = False
     # vantage6's key: devices every algorithm container gets (Docker runtime)
     algorithm_device_requests: DeviceRequests = DeviceRequests()
     # Bytes: the largest output file the node reads from a run (larger: the run ends as

@@ -72,6 +72,10 @@ class MockNetwork:
             ``allowed_images``, ``allowed_organizations``, ``disclosure`` and the others
             apply as the organization's node applies them, so a result its disclosure
             rules refuse ends ``not allowed`` here too, with the node's reason.
+        share_algorithm_tracebacks: the nodes' setting of that name. False (the default,
+            as on a node) replaces a failed run's traceback in its log by one line, as a
+            node's shared log; True keeps it (handy while debugging; so does
+            ``sequential=True`` with a debugger).
         sandbox: refuse in a run what a container cannot do (read another organization's
             data, write outside the run's folders, use the network); see
             :mod:`v6lib.mock.sandbox`. None (the default) means on unless the environment
@@ -100,6 +104,7 @@ class MockNetwork:
         cache_data: bool = True,
         sandbox: bool | None = None,
         node_policies: Mapping[int, Mapping[str, Any] | NodePolicies] | None = None,
+        share_algorithm_tracebacks: bool = False,
     ) -> None:
         self.module = importlib.import_module(module) if isinstance(module, str) else module
         self.organizations: dict[int, OrganizationData] = normalize_datasets(
@@ -119,7 +124,8 @@ class MockNetwork:
             is_central=self.is_central, sequential=sequential,
             max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
             failures=self._check_failures(failures or {}), sandbox=sandbox,
-            policies=self._check_policies(node_policies or {}))
+            policies=self._check_policies(node_policies or {}),
+            share_tracebacks=share_algorithm_tracebacks)
         self._researcher_api = MockAlgorithmApi(
             self.server, self.submit, organization_id=self.researcher_organization_id)
 
@@ -155,7 +161,8 @@ class MockNetwork:
 
         Raises:
             AlgorithmError: a run did not complete; names each failed organization and
-                carries its full log (with the original traceback).
+                carries its log (with the original traceback when
+                ``share_algorithm_tracebacks``).
         """
         task = self.create_task(
             method, args=args, kwargs=kwargs, organizations=organizations, databases=databases

@@ -38,6 +38,7 @@ from v6lib.mock.run_scope import host_side
 from v6lib.mock.server import MockServer
 from v6lib.mock.store import RunRecord, TaskRecord
 from v6lib.rules.disclosure import check_output
+from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
@@ -79,6 +80,8 @@ class MockNodes:
             ``V6_MOCK_SANDBOX``.
         policies: each organization's node policies (the node configuration's
             ``policies`` section); an organization without an entry allows everything.
+        share_tracebacks: the nodes' ``share_algorithm_tracebacks``: a failed run's log
+            keeps its traceback; without it the traceback is withheld as a node does.
     """
 
     def __init__(self, server: MockServer, module: ModuleType,
@@ -86,7 +89,8 @@ class MockNodes:
                  is_central: Callable[[TaskInput], bool], sequential: bool,
                  max_workers: int, failures: Mapping[int, FailureSpec],
                  sandbox: bool | None = None,
-                 policies: Mapping[int, NodePolicies] | None = None) -> None:
+                 policies: Mapping[int, NodePolicies] | None = None,
+                 share_tracebacks: bool = False) -> None:
         self.server = server
         self.module = module
         self.organizations = organizations
@@ -96,6 +100,7 @@ class MockNodes:
         self.max_workers = max_workers
         self.failures = dict(failures)
         self.policies = dict(policies or {})
+        self.share_tracebacks = share_tracebacks
         self._executors: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
         self.containers = MockContainers(organizations, module.__name__, sandbox=sandbox)
@@ -156,8 +161,13 @@ class MockNodes:
         if exc is None or run.status.is_terminal:
             return
         status = RunStatus.CRASHED if run.status is RunStatus.ACTIVE else RunStatus.START_FAILED
-        self.server.store.transition(run, status, log=failure_log(exc),
-                                             reason=failure_reason(exc))
+        self.server.store.transition(run, status, log=self._shared_log(exc),
+                                     reason=failure_reason(exc))
+
+    def _shared_log(self, exc: BaseException) -> str:
+        """A failed run's log as the node would share it (see ``share_tracebacks``)."""
+        log = failure_log(exc)
+        return log if self.share_tracebacks else without_tracebacks(log)
 
     # -- one run ------------------------------------------------------------------------
     def execute(self, task: TaskRecord, run: RunRecord) -> None:
@@ -192,7 +202,7 @@ class MockNodes:
         except (Exception, SystemExit) as exc:
             # NOTE: SystemExit too: in a container exit() ends the run, here it must not
             # end the developer's process (sequential mode runs in the caller's thread).
-            store.transition(run, RunStatus.FAILED, log=failure_log(exc),
+            store.transition(run, RunStatus.FAILED, log=self._shared_log(exc),
                              reason=failure_reason(exc))
             return
         if refusal is not None:

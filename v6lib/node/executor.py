@@ -35,6 +35,7 @@ from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
+from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 
@@ -326,9 +327,17 @@ class RunExecutor:
             self.audit.decided(entry.run_id, "disclosure", True, None)
 
     def _shared_logs(self, run_id: int, logs: str | None) -> str | None:
-        """The log the server gets: all of it, or none (``share_algorithm_logs: false``)."""
-        if logs is None or self.options.share_algorithm_logs:
-            return logs
+        """The log the server gets: all of it, without tracebacks
+        (``share_algorithm_tracebacks: false``), or none (``share_algorithm_logs: false``)."""
+        if logs is None:
+            return None
+        if self.options.share_algorithm_logs:
+            shared = logs if self.options.share_algorithm_tracebacks \
+                else without_tracebacks(logs)
+            if shared != logs:
+                log.info("run %d: algorithm log with its traceback (only the rest is "
+                         "shared with the server):\n%s", run_id, logs)
+            return shared
         # NOTE: kept where the data owner can read it; the server gets the reason only
         log.info("run %d: algorithm log (not shared with the server):\n%s", run_id, logs)
         return None

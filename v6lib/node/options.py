@@ -53,6 +53,7 @@ class NodeOptions:
     sweep_interval: float = 30.0
     docker_registries: tuple[Any, ...] = ()
     share_algorithm_logs: bool = True
+    share_algorithm_tracebacks: bool = False
     gpus: bool = False
     require_algorithm_pull: bool = False
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
@@ -124,6 +125,7 @@ class NodeOptions:
             sweep_interval=config.sweep_interval,
             docker_registries=tuple(config.docker_registries),
             share_algorithm_logs=config.share_algorithm_logs,
+            share_algorithm_tracebacks=config.share_algorithm_tracebacks,
             gpus=config.algorithm_device_requests.gpu,
             require_algorithm_pull=config.policies.require_algorithm_pull,
             max_output_bytes=config.max_output_bytes,

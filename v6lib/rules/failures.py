@@ -19,8 +19,9 @@ from typing import Any
 from v6lib.errors import AlgorithmError
 from v6lib.schemas.run_status import RunStatus
 
-__all__ = ["FAILURE_RECORD_LIMIT", "LOG_TAIL_LINES", "RunOutcome", "failure_error",
-           "failure_record", "log_tail", "outcome_of", "read_failure_record"]
+__all__ = ["FAILURE_RECORD_LIMIT", "LOG_TAIL_LINES", "TRACEBACK_WITHHELD", "RunOutcome",
+           "failure_error", "failure_record", "log_tail", "outcome_of", "read_failure_record",
+           "without_tracebacks"]
 
 #: The key of the record a failed run leaves in its OUTPUT_FILE instead of a result.
 _FAILURE_KEY = "v6lib_failure"
@@ -30,6 +31,10 @@ _REASON_CHARS = 2000
 
 LOG_TAIL_LINES = 20
 LOG_TAIL_CHARS = 2000
+#: What stands in a shared log where a Python traceback was.
+TRACEBACK_WITHHELD = ("[traceback withheld by the node: share_algorithm_tracebacks is "
+                      "false]")
+_TRACEBACK_START = "Traceback (most recent call last):"
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,30 @@ def log_tail(log: str | None) -> str:
 def _who(outcome: RunOutcome, names: Mapping[int, str] | None) -> str:
     name = (names or {}).get(outcome.organization_id)
     return f"organization {outcome.organization_id}" + (f" ({name})" if name else "")
+
+
+def without_tracebacks(log: str) -> str:
+    """``log`` with each Python traceback's frames replaced by :data:`TRACEBACK_WITHHELD`.
+
+    Why: a traceback shows the algorithm's source lines and, in chained exceptions,
+    messages that may quote data; a data owner who shares logs need not share those
+    (``share_algorithm_tracebacks: false``, the default). The exception's own line (the
+    run's reason) stays. A hygiene rule, not a barrier: an algorithm that prints data
+    prints it anywhere in its log; ``share_algorithm_logs: false`` keeps the whole log.
+    """
+    lines = log.splitlines(keepends=True)
+    kept: list[str] = []
+    in_frames = False
+    for line in lines:
+        if line.strip() == _TRACEBACK_START:
+            in_frames = True
+            kept.append(line.replace(_TRACEBACK_START, TRACEBACK_WITHHELD))
+        elif in_frames and line[:1] in (" ", "\t"):
+            continue  # a frame: "  File ...", its source line, its markers
+        else:
+            in_frames = False
+            kept.append(line)
+    return "".join(kept)
 
 
 def failure_error(task_id: int, outcomes: Sequence[RunOutcome],
