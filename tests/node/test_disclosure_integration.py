@@ -3,8 +3,6 @@ runtime): a refused result never reaches the researcher, who reads why."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +13,9 @@ from click.testing import CliRunner
 
 from tests.node.test_daemon_integration import (
     EXAMPLE,
-    RESEARCHER_PASSWORD,
     ROOT_PASSWORD,
     Federation,
-    _node_config,
+    one_node_federation,
 )
 from v6lib.cli import main
 from v6lib.client import Client
@@ -31,35 +28,8 @@ POLICIES = {"disclosure": {"min_cell_count": 5, "refuse_row_level": True}}
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    from tests.live_server import serve_sqlite_server
-
-    served = serve_sqlite_server(tmp_path_factory, ROOT_PASSWORD)
-    port = next(served)
-    root = Client("http://127.0.0.1", port, "/api")
-    root.authenticate("root", ROOT_PASSWORD)
-    org = root.organization.create(name="Guarded site")["id"]
-    collab = root.collaboration.create("guarded", [org])["id"]
-    role = [r["id"] for r in root.role.list(all_pages=True) if r["name"] == "Researcher"]
-    root.user.create(username="researcher", password=RESEARCHER_PASSWORD, organization=org,
-                     roles=role, email="r@example.org")
-    researcher = Client("http://127.0.0.1", port, "/api")
-    researcher.authenticate("researcher", RESEARCHER_PASSWORD)
-    workdir = tmp_path_factory.mktemp("guarded")
-    api_key = root.node.create(collaboration=collab, organization=org, name="node-a")
-    config = _node_config(workdir / "node-a.yaml", "a", api_key, port, workdir,
-                          policies=POLICIES, sweep_interval=0.5)
-    fed = Federation(port, researcher, [org], collab, {org: config}, workdir)
-    fed.start_node(org)
-    try:
-        yield fed
-    finally:
-        proc = fed.processes[org]
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        served.close()
+    yield from one_node_federation(tmp_path_factory, "Guarded", policies=POLICIES,
+                                   sweep_interval=0.5)
 
 
 def _run(fed: Federation, method: str, **kwargs: object) -> list[object]:

@@ -282,6 +282,16 @@ def test_an_events_fields_are_enough_to_start_a_run(setup: Setup) -> None:
     assert job.spec.input_file.read_bytes() == b'{"method": "m"}'
 
 
+def _final_report(built: Setup) -> dict[str, Any]:
+    """Run one task to its end and flush: what the node last sent about the run."""
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
+               LocalState.FINISHED, what="outcome journaled")
+    assert built.outbox.flush()
+    return [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+
+
 @pytest.mark.parametrize("share", [True, False])
 def test_share_algorithm_logs_decides_whether_the_server_gets_the_log(
         tmp_path: Path, share: bool, caplog: pytest.LogCaptureFixture) -> None:
@@ -289,13 +299,8 @@ def test_share_algorithm_logs_decides_whether_the_server_gets_the_log(
     built = make_setup(tmp_path, runtime=FakeRuntime(
         auto=lambda spec: (1, failure, "reading site.csv\nrow 17: x is empty")),
         share_algorithm_logs=share)
-    run = built.run()
     with caplog.at_level("INFO", logger="v6lib.node.executor"):
-        built.executor.handle_run(dict(run))
-        wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
-                   LocalState.FINISHED, what="outcome journaled")
-    assert built.outbox.flush()
-    final = [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+        final = _final_report(built)
     assert final["status"] == "failed"
     if share:
         assert final["log"] == "reading site.csv\nrow 17: x is empty"
@@ -537,12 +542,7 @@ def test_share_algorithm_tracebacks_decides_whether_the_log_keeps_them(
            "partial\n    row = df.loc[secret_id]\nKeyError: 'age'")
     built = make_setup(tmp_path, runtime=FakeRuntime(auto=lambda spec: (1, failure, log)),
                        share_algorithm_tracebacks=share)
-    run = built.run()
-    built.executor.handle_run(dict(run))
-    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
-               LocalState.FINISHED, what="outcome journaled")
-    assert built.outbox.flush()
-    final = [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+    final = _final_report(built)
     assert final["reason"] == "KeyError: 'age'"
     if share:
         assert final["log"] == log

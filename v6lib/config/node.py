@@ -73,6 +73,16 @@ def _infer_type(uri: str) -> str | None:
     return None
 
 
+def _all_compile(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        _check_regex(pattern)
+    return patterns
+
+
+#: Regular expressions, each checked to compile when the configuration is read.
+Patterns = Annotated[list[str], AfterValidator(_all_compile)]
+
+
 class DatabaseConfig(StrictModel):
     """One data source: a plain URI string, or ``{uri, type, query}``."""
 
@@ -112,15 +122,8 @@ class DisclosureSettings(StrictModel):
     refuse_row_level: bool = False
     max_result_bytes: int | None = Field(default=None, gt=0)
     untyped: UntypedMode = "check"
-    identifier_columns: list[str] = list(DEFAULT_IDENTIFIER_COLUMNS)
+    identifier_columns: Patterns = list(DEFAULT_IDENTIFIER_COLUMNS)
     row_level_fraction: float = Field(default=0.5, gt=0, le=1)
-
-    @field_validator("identifier_columns")
-    @classmethod
-    def _identifiers_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            _check_regex(pattern)
-        return patterns
 
     def policy(self) -> DisclosurePolicy:
         return DisclosurePolicy(
@@ -157,7 +160,7 @@ class NodePolicies(StrictModel):
     either list allows may run.
     """
 
-    allowed_images: list[str] = []
+    allowed_images: Patterns = []
     allowed_algorithms: list[str] = []
     allowed_organizations: list[int] | None = None
     allowed_users: list[int] | None = None
@@ -176,13 +179,6 @@ class NodePolicies(StrictModel):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-    @field_validator("allowed_images")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            _check_regex(pattern)
-        return patterns
 
     @field_validator("allowed_algorithms")
     @classmethod
