@@ -105,3 +105,25 @@ def test_bad_settings_are_refused_at_configuration() -> None:
         DisclosurePolicy(untyped="maybe")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="identifier_columns"):
         DisclosurePolicy(identifier_columns=("(",))
+
+
+@pytest.mark.parametrize("smuggled", [
+    Sum("the whole data set as text", 1000),
+    Sum({"rows": [1, 2, 3]}, 1000),
+    CountTable(pd.Series([0], index=["x" * 5000])),
+    {"x" * 5000: Count(0)},
+])
+def test_strict_mode_refuses_data_smuggled_inside_typed_aggregates(smuggled) -> None:
+    assert reason(DisclosurePolicy(untyped="refuse"), smuggled).startswith("refused")
+
+
+def test_a_sum_of_numbers_passes_strict_mode(penguins) -> None:
+    policy = DisclosurePolicy(min_cell_count=5, untyped="refuse")
+    assert reason(policy, Sum(penguins[["mass"]].sum(), 22)) is None
+    assert reason(policy, Sum(np.array([1.5, 2.5]), 22)) is None
+    assert reason(policy, Sum(float("nan"), 22)) is None
+
+
+def test_short_keys_of_any_type_are_labels_in_strict_mode() -> None:
+    assert reason(DisclosurePolicy(untyped="refuse"), {1: Count(5), ("F", 2): Count(0)}) \
+        is None

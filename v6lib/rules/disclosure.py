@@ -23,7 +23,8 @@ Rules, each off unless configured:
   reads integer pandas values with labelled rows (crosstabs, ``value_counts``,
   ``groupby().size()``) and integers under count-like keys (``count``, ``n``,
   ``n_cases``, ``size``, ...) as counts; ``refuse`` lets only typed aggregates, labels
-  (short strings), booleans and None leave; ``allow`` checks typed aggregates only.
+  (short strings, also as keys and as table labels), booleans and None leave; ``allow``
+  checks typed aggregates only.
 """
 
 from __future__ import annotations
@@ -194,12 +195,29 @@ class _Walk:
             self.table(value.table, path)
         else:
             self.count(value.n, f"{path}.n", "n")
+            if not self._numeric(value.value):
+                raise _Refused(f"refused: {path} is a sum but holds a "
+                               f"{type(value.value).__name__}, not numbers")
             self.value(value.value, f"{path}.value", typed=True)
+
+    def _numeric(self, value: Any) -> bool:
+        """Whether a sum's value is numbers only (a number, array or pandas values)."""
+        if _as_number(value) is not None or (
+                isinstance(value, float) and not math.isfinite(value)):
+            return True
+        np, pd = self.numpy, self.pandas
+        if np is not None and isinstance(value, np.ndarray):
+            return value.dtype.kind in "iuf"
+        if pd is not None and isinstance(value, pd.Series | pd.DataFrame):
+            return all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+                       for t in _dtypes(value))
+        return False
 
     def container(self, value: Any, path: str, *, typed: bool) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 where = f"{path}[{key!r}]"
+                self.label(key, where)  # a key can carry data as well as a value
                 if self._count_like(key, item, typed):
                     self.count(item, where, "count", guessed=True)
                 else:
@@ -262,6 +280,8 @@ class _Walk:
             self.untyped(path, "pandas Index", typed)
             return
         self.entries(len(value), path, kind, "rows")
+        if self.policy.untyped == "refuse":
+            self.labels(value, path)
         names = list(value.index.names)
         names += list(value.columns) + list(value.columns.names) \
             if isinstance(value, pd.DataFrame) else [value.name]
@@ -272,6 +292,26 @@ class _Walk:
             self.untyped(path, kind, typed)
         elif _integer_counts(pd, value) and not isinstance(value.index, pd.RangeIndex):
             self.cells(value, path, guessed=True)
+
+    def labels(self, value: Any, path: str) -> None:
+        """Strict mode: row and column labels are labels, not a channel for data."""
+        pd = self.pandas
+        assert pd is not None
+        axes = [value.index] + ([value.columns] if isinstance(value, pd.DataFrame) else [])
+        for axis in axes:
+            if isinstance(axis, pd.RangeIndex):
+                continue
+            for label in axis:
+                self.label(label, path)
+
+    def label(self, label: Any, path: str) -> None:
+        """Strict mode: a label (key, row or column label) is a short one."""
+        if self.policy.untyped != "refuse":
+            return
+        for part in label if isinstance(label, tuple) else (label,):
+            if isinstance(part, str | bytes) and len(part) > LABEL_CHARS:
+                raise _Refused(f"refused by untyped=refuse at {path} (a label of "
+                               f"{len(part)} characters)")
 
     def table(self, table: Any, path: str) -> None:
         pd = self.pandas
