@@ -384,6 +384,8 @@ class Node:
             self.outbox.flush()
         except V6Error as exc:
             log.warning("final upload attempt failed (%s); the journal keeps it", exc)
+        if self.identity is not None:
+            self._safe(self.publish_audit_head)  # the last runs' entries too
         if self.proxy is not None:
             self.proxy.stop()
         try:
