@@ -79,3 +79,7 @@ def test_disclosure_rules_and_the_audit_trail_at_a_node(guarded: Federation) -> 
     assert CliRunner().invoke(main, ["node", "audit", "verify", "-c", config]).exit_code == 0
     cut = CliRunner().invoke(main, ["node", "audit", "verify", "-c", config, "--head", head])
     assert cut.exit_code == 1 and "entries were removed" in cut.stderr
+    # the same, with the head fetched from the server with the node's own key
+    asked = CliRunner().invoke(main, ["node", "audit", "verify", "-c", config, "--server"])
+    assert asked.exit_code == 1 and asked.stdout.startswith("published: 3 entries")
+    assert "entries were removed" in asked.stderr

@@ -72,7 +72,10 @@ def _short(value: Any) -> str:
 @click.option("--head", "published", default=None, metavar="COUNT:SHA256",
               help="The chain head published to the server (its node record's audit_count "
                    "and audit_head); the trail must still hold that entry.")
-def verify_command(selection: Selection, file: Path | None, published: str | None) -> None:
+@click.option("--server", "ask_server", is_flag=True,
+              help="Fetch the published head from the server with the node's API key.")
+def verify_command(selection: Selection, file: Path | None, published: str | None,
+                   ask_server: bool) -> None:
     """Check every entry's hash and link; name the first broken entry."""
     from v6lib.node.audit import ChainHead, verify
 
@@ -82,12 +85,35 @@ def verify_command(selection: Selection, file: Path | None, published: str | Non
         if not count.isdigit() or len(digest) != 64:
             raise click.BadParameter("expected COUNT:SHA256", param_hint="--head")
         head = ChainHead(int(count), digest)
+    elif ask_server:
+        head = _published_head(selection)
+        click.echo(f"published: {head.count} entries, head {head.hash}" if head
+                   else "published: nothing yet")
     result = verify(_trail(selection, file), head)
     if result.ok:
         click.echo(f"ok: {result.head.count} entries, head {result.head.hash}")
         return
     click.echo(f"BROKEN at entry {result.entry}: {result.problem}", err=True)
     sys.exit(1)
+
+
+def _published_head(selection: Selection) -> Any:
+    """The head the server holds for this node (None before the first publication)."""
+    from v6lib.client.transport import Transport
+    from v6lib.node.audit import ChainHead
+    from v6lib.node.options import NodeOptions
+    from v6lib.node.server_link import ServerLink
+
+    try:
+        options = NodeOptions.from_config(load_instance(selection).config)
+        link = ServerLink(Transport(options.server_api_url), options.api_key)
+        record = link.node(link.login())
+    except errors.V6Error as exc:
+        fail(exc)
+        raise  # unreachable: fail exits
+    if not record.get("audit_count"):
+        return None
+    return ChainHead(int(record["audit_count"]), str(record["audit_head"]))
 
 
 @audit.command("export")
