@@ -13,7 +13,7 @@ entry without ``hash``, as canonical JSON: sorted keys, no spaces). So
   server (``seq`` and ``hash`` of the last entry): :func:`verify` compares with it.
 
 One writer (the node daemon, under a lock); each entry is written with one ``write``
-and flushed to disk before the node reports the run's outcome.
+and flushed to disk as the run's outcome is journaled (see the executor).
 """
 
 from __future__ import annotations

@@ -360,7 +360,8 @@ class RunExecutor:
                 log: str | None = None, reason: str | None = None,
                 output_digest: str | None = None) -> None:
         if self.journal.finish(run_id, status.value, result=result, log=log, reason=reason):
-            # NOTE: recorded before the outbox may send it: nothing leaves unrecorded
+            # NOTE: recorded as soon as it is journaled, before the outbox is woken to send
+            # it; only a crash between the two lines leaves a run without its entry
             self.audit.finished(run_id, self.journal.get(run_id), status.value, reason,
                                 output_digest=output_digest, result=result)
             self.tokens.discard(run_id)
