@@ -33,11 +33,11 @@ from v6lib.config.node import NodePolicies
 from v6lib.errors import ConflictError
 from v6lib.mock.api import MockAlgorithmApi, Submit
 from v6lib.mock.container import MockContainers
-from v6lib.mock.datasets import OrganizationData
+from v6lib.mock.datasets import MEMORY_TYPE, OrganizationData
 from v6lib.mock.run_scope import host_side
 from v6lib.mock.server import MockServer
 from v6lib.mock.store import RunRecord, TaskRecord
-from v6lib.rules.disclosure import check_output
+from v6lib.rules.disclosure import ROW_COUNTED_TYPES, check_output
 from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
@@ -122,7 +122,8 @@ class MockNodes:
     def disclosure_refusal(self, task: TaskRecord, run: RunRecord, raw: bytes) -> str | None:
         """Why the organization's node would keep ``raw`` (the node's own rule), or None.
 
-        Rows are counted for every database of the organization, as the node does.
+        Rows are counted for every database of the organization whose type a node counts
+        (and for in-memory frames, which stand for files), as the node does.
         """
         configured = self.policies.get(run.organization_id)
         if configured is None:
@@ -133,8 +134,9 @@ class MockNodes:
         rows: tuple[int, ...] = ()
         if policy.refuse_row_level:
             data = self.organizations[run.organization_id]
-            specs = [data.spec(label) for label in data.labels]
-            rows = tuple(len(host_side(data.load)(spec, None)) for spec in specs if spec)
+            specs = [spec for label in data.labels if (spec := data.spec(label)) is not None
+                     and spec.type in ROW_COUNTED_TYPES | {MEMORY_TYPE}]
+            rows = tuple(len(host_side(data.load)(spec, None)) for spec in specs)
         return check_output(policy, raw, input_rows=rows).reason
 
     # -- starting -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from v6lib.node.runtime.base import JobDatabase
+from v6lib.rules.disclosure import ROW_COUNTED_TYPES
 
 __all__ = ["DatabaseRows"]
 
@@ -36,7 +37,7 @@ class DatabaseRows:
 
     def count(self, database: JobDatabase) -> int | None:
         """The rows of one database, or None when it is not a countable file."""
-        if not database.is_file or database.type not in ("csv", "parquet"):
+        if not database.is_file or database.type not in ROW_COUNTED_TYPES:
             return None
         try:
             stat = os.stat(database.uri)

@@ -42,8 +42,8 @@ from v6lib.rules.node_policy import PolicyDecision, image_allowed
 from v6lib.serialization import loads
 from v6lib.serialization.aggregates import Count, CountTable, Sum
 
-__all__ = ["DEFAULT_IDENTIFIER_COLUMNS", "DisclosurePolicy", "DisclosureRules", "UntypedMode",
-           "check_output", "check_size"]
+__all__ = ["DEFAULT_IDENTIFIER_COLUMNS", "ROW_COUNTED_TYPES", "DisclosurePolicy",
+           "DisclosureRules", "UntypedMode", "check_output", "check_size"]
 
 UntypedMode = Literal["check", "allow", "refuse"]
 #: Column, index and series names that mark a value as one per person (regular
@@ -54,6 +54,9 @@ DEFAULT_IDENTIFIER_COLUMNS: tuple[str, ...] = (
     r"(^|_)(e_?mail|phone|telephone|mobile|address|street|zip_?code|post_?code|zip)($|_)",
     r"(^|_)(birth_?date|date_?of_?birth|dob)($|_)",
 )
+#: The database types whose rows the row-level rule counts (files a node can count
+#: cheaply); for the others it checks names only.
+ROW_COUNTED_TYPES = frozenset({"csv", "parquet"})
 #: Keys whose plain integer is read as a count when ``untyped`` is ``check``.
 _COUNT_KEY = re.compile(r"^(n|count|counts|size|freq|frequency|total|"
                         r"n_.+|.+_n|count_.+|.+_count|num_.+|number_of_.+)$")
