@@ -27,6 +27,7 @@ from v6lib.node.daemon import Node
 from v6lib.node.options import NodeOptions
 from v6lib.node.runtime.base import LABEL_RUN, JobDatabase
 from v6lib.node.runtime.docker import DockerRuntime
+from v6lib.rules.disclosure import DisclosurePolicy, DisclosureRules
 from v6lib.schemas.run_status import RunStatus
 
 # NOTE: makes ``tests.docker_support`` importable however pytest was started.
@@ -51,6 +52,7 @@ ROOT_PASSWORD = "Root-password-1"
 ADMIN_PASSWORD = "E2e-admin-pass-1!"
 DATA = _ROOT / "examples" / "average" / "data"
 SITES = ("site_a.csv", "site_b.csv", "site_c.csv")
+DISCLOSURE = DisclosureRules(DisclosurePolicy(min_cell_count=5, refuse_row_level=True))
 
 # What the v6-probe containers run (given to them by the nodes' algorithm_env).
 PROBE = r"""
@@ -91,6 +93,8 @@ def proxy_version():
 out = {}
 if task.get("method") == "sleep":
     print("sleeping", flush=True); time.sleep(600)
+elif task.get("method") == "emit":
+    out = json.loads(task["kwargs"]["json"])  # any output, as a hostile algorithm writes it
 elif task.get("method") == "escape":
     kw = task.get("kwargs", {})
     out = {"proxy": proxy_version(), "public_ip": tcp("1.1.1.1", 443),
@@ -144,6 +148,7 @@ def federation(live_server: int, docker_client: Any,
                 task_dir=tmp_path_factory.mktemp(name),
                 databases={"default": JobDatabase("default", str(DATA / site), "csv")},
                 allowed_images=(AVERAGE_IMAGE, PROBE_IMAGE),
+                disclosure=DISCLOSURE,
                 algorithm_env={"V6_PROBE": PROBE},
                 event_timeout=5.0,
             )
@@ -264,3 +269,26 @@ def test_kill_stops_running_containers_within_seconds(federation: Federation,
     stopped_after = time.monotonic() - began
     assert not running, f"containers still running {stopped_after:.1f}s after the kill"
     _wait_status(fed, task["id"], {RunStatus.KILLED.value}, timeout=10)
+
+
+def test_a_containers_small_count_is_refused_at_its_node(federation: Federation) -> None:
+    from v6lib.node.audit import entries
+
+    fed = federation
+    org = fed.org_ids[0]
+
+    def emit(value: str) -> list[Any]:
+        task = fed.root.task.create(
+            collaboration=fed.collaboration, organizations=[org], name="emit",
+            image=PROBE_IMAGE, input_={"method": "emit", "kwargs": {"json": value}})
+        return fed.root.wait_for_results(task["id"], timeout=120, raise_on_failure=False)
+
+    (refused,) = emit('{"cases": {"__v6__": "v6lib.count", "n": 2}}')
+    assert refused.status is RunStatus.NOT_ALLOWED and refused.result is None
+    assert refused.reason == "refused by min_cell_count=5 at result['cases'] (count = 2)"
+    (passed,) = emit('{"cases": {"__v6__": "v6lib.count", "n": 7}}')
+    assert passed.status is RunStatus.COMPLETED and passed.result["cases"].n == 7
+    trail = entries(fed.nodes[0].options.audit_path)
+    assert trail[-2]["decisions"][-1] == {"check": "disclosure", "allowed": False,
+                                          "reason": refused.reason}
+    assert trail[-1]["status"] == "completed" and trail[-1]["output_sha256"]

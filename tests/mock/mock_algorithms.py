@@ -254,3 +254,18 @@ def count_rows(connection: Any, database: DatabaseSpec, table: str) -> dict[str,
 
     count = connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
     return {"label": database.label, "count": int(count)}
+
+
+@data(1)
+def crosstab(df: pd.DataFrame, rows: str, columns: str, suppress: int = 0) -> Any:
+    """A count table, with its small cells suppressed when ``suppress`` is given."""
+    from v6lib.wrappers.aggregates import count_table, suppress_small_cells
+
+    table = count_table(df, rows, columns)
+    return suppress_small_cells(table, suppress) if suppress else table
+
+
+@data(1)
+def head(df: pd.DataFrame, rows: int | None = None) -> pd.DataFrame:
+    """Row-level data: what a disclosure policy keeps at the node."""
+    return df if rows is None else df.head(rows)

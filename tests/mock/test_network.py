@@ -170,7 +170,7 @@ def test_sequential_network_still_runs_nested_centrals(
 def test_failure_names_the_organization_and_carries_the_traceback(
     algorithms: ModuleType, sites: list[pd.DataFrame]
 ) -> None:
-    with MockNetwork(algorithms, sites) as network:
+    with MockNetwork(algorithms, sites, share_algorithm_tracebacks=True) as network:
         with pytest.raises(AlgorithmError) as caught:
             network.run("fail_at", kwargs={"organization_id": 2})
         runs = network.runs(1)
@@ -417,3 +417,17 @@ def test_module_may_be_named_by_its_distribution_name(
 
     with MockNetwork("hyphen-named-average", sites[:2]) as network:
         assert network.run("rows") == [len(sites[0]), len(sites[1])]
+
+
+def test_by_default_a_failed_runs_traceback_is_withheld_as_a_node_withholds_it(
+    algorithms: ModuleType, sites: list[pd.DataFrame]
+) -> None:
+    from v6lib.rules.failures import TRACEBACK_WITHHELD
+
+    with MockNetwork(algorithms, sites) as network:
+        with pytest.raises(AlgorithmError) as caught:
+            network.run("fail_at", kwargs={"organization_id": 2})
+        log = network.runs(1)[1]["log"]
+    assert "Traceback (most recent call last)" not in str(caught.value)
+    assert "in fail_at" not in log and TRACEBACK_WITHHELD in log
+    assert log.rstrip().endswith("ValueError: cannot handle the data of organization 2")

@@ -59,3 +59,51 @@ def test_mock_log_starts_like_the_container_log(
     assert run["status"] == "failed"
     assert run["log"].splitlines()[0] == summary
     assert f"(exit code {exit_code})" in summary
+
+
+def _penguins() -> list[pd.DataFrame]:
+    big = pd.DataFrame({"island": ["biscoe"] * 12, "sex": ["F", "M"] * 6})
+    small = pd.DataFrame({"island": ["biscoe"] * 10 + ["islands"] * 2,
+                          "sex": ["F", "M"] * 5 + ["M", "M"]})
+    return [big, big, small]
+
+
+DISCLOSURE = {"disclosure": {"min_cell_count": 5, "refuse_row_level": True}}
+
+
+def test_a_node_policy_refuses_a_small_cell_table_with_the_nodes_reason(
+        algorithms: ModuleType) -> None:
+    from v6lib.errors import AlgorithmError
+
+    with MockNetwork(algorithms, _penguins(), node_policies={3: DISCLOSURE}) as network:
+        with pytest.raises(AlgorithmError) as raised:
+            network.run("crosstab", kwargs={"rows": "island", "columns": "sex"})
+        assert str(raised.value).splitlines()[0] == (
+            "task 1: organization 3: refused by min_cell_count=5 at result (cell "
+            "('islands', 'M') = 2)")
+        assert [r["status"] for r in network.runs(1)] == ["completed", "completed",
+                                                          "not allowed"]
+        assert network.runs(1)[2]["result"] is None
+        tables = network.run("crosstab", kwargs={"rows": "island", "columns": "sex",
+                                                 "suppress": 5})
+        assert tables[2].table.loc["islands", "M"] is pd.NA
+
+
+def test_a_node_policy_refuses_row_level_data(algorithms: ModuleType) -> None:
+    from v6lib.errors import AlgorithmError
+
+    with MockNetwork(algorithms, _penguins(), node_policies={1: DISCLOSURE}) as network:
+        with pytest.raises(AlgorithmError, match=r"organization 1: refused by "
+                           r"refuse_row_level at result \(a DataFrame of 12 rows"):
+            network.run("head")
+        assert len(network.run("head", kwargs={"rows": 2})[0]) == 2
+
+
+def test_node_policies_are_checked_like_a_node_configuration(algorithms: ModuleType) -> None:
+    from v6lib.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"node_policies\[1\].*min_cell_count"):
+        MockNetwork(algorithms, _penguins(), node_policies={1: {"disclosure": {
+            "min_cell_count": -1}}})
+    with pytest.raises(ConfigurationError, match="node_policies key 9"):
+        MockNetwork(algorithms, _penguins(), node_policies={9: {}})

@@ -265,6 +265,8 @@ class FakeServer:
             raise errors.NotFoundError(f"{kind} {ident} not found")
         if method == "PATCH" and kind == "run":
             return self._patch_run(ident, body)
+        if method == "PUT" and kind == "node" and parts[2:] == ["audit"]:
+            table[ident].update(audit_count=body["count"], audit_head=body["head"])
         if method == "PATCH":
             if kind == "organization" and not self.nodes_may_edit_organization:
                 raise errors.PermissionDenied("you may not edit this organization")

@@ -249,3 +249,24 @@ def test_without_one_it_listens_on_loopback_for_process_algorithms(
     node = harness.start(server_with_node(), FakeRuntime())
     assert node.proxy is not None and node.proxy.host == "127.0.0.1" and node.proxy.port > 0
     assert node.executor is not None and node.executor.proxy_port == node.proxy.port
+
+
+def test_the_audit_trail_head_is_published_and_a_truncation_is_not_hidden(
+        harness: NodeHarness) -> None:
+    from v6lib.node.audit import ChainHead, verify
+
+    server, runtime = server_with_node(), FakeRuntime(auto=lambda spec: (0, b"[]", ""))
+    node = harness.start(server, runtime, sweep_interval=0.05)
+    for _ in range(2):
+        task = server.create_task("img:1", {2: b'{"method": "m"}'})
+        run = server.run_of(task["id"], 2)
+        wait_until(lambda run=run: run["status"] == "completed", what="completed run")
+    record = server.nodes[node.identity.node_id]
+    wait_until(lambda: record.get("audit_count") == 2, what="published head")
+    assert record["audit_head"] == verify(node.options.audit_path).head.hash
+    # a trail cut back to one entry still verifies alone, not against the server's head
+    path = node.options.audit_path
+    path.write_text(path.read_text().splitlines(keepends=True)[0])
+    assert verify(path).ok
+    result = verify(path, ChainHead(record["audit_count"], record["audit_head"]))
+    assert result.entry == 2 and "entries were removed" in str(result.problem)

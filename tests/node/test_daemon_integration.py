@@ -101,6 +101,35 @@ def federation(live_server: int, tmp_path_factory: pytest.TempPathFactory
                 proc.kill()
 
 
+def one_node_federation(tmp_path_factory: pytest.TempPathFactory, name: str,
+                        **extra: Any) -> Iterator[Federation]:
+    """A server with one organization, its researcher and its node (site a's data);
+    ``extra`` goes into the node's configuration."""
+    for port in serve_sqlite_server(tmp_path_factory, ROOT_PASSWORD):
+        root = Client("http://127.0.0.1", port, "/api")
+        root.authenticate("root", ROOT_PASSWORD)
+        org = root.organization.create(name=f"{name} site")["id"]
+        collab = root.collaboration.create(name, [org])["id"]
+        role = [r["id"] for r in root.role.list(all_pages=True) if r["name"] == "Researcher"]
+        root.user.create(username="researcher", password=RESEARCHER_PASSWORD, organization=org,
+                         roles=role, email="r@example.org")
+        researcher = Client("http://127.0.0.1", port, "/api")
+        researcher.authenticate("researcher", RESEARCHER_PASSWORD)
+        workdir = tmp_path_factory.mktemp(f"{name}-node")
+        api_key = root.node.create(collaboration=collab, organization=org, name=f"{name}-node")
+        configs = {org: _node_config(workdir / "node.yaml", "a", api_key, port, workdir,
+                                     **extra)}
+        fed = Federation(port, researcher, [org], collab, configs, workdir)
+        fed.start_node(org)
+        try:
+            yield fed
+        finally:
+            for proc in fed.processes.values():
+                proc.send_signal(signal.SIGTERM)
+            for proc in fed.processes.values():
+                proc.wait(30)
+
+
 def _node_config(path: Path, site: str, api_key: str, port: int, workdir: Path,
                  **extra: Any) -> Path:
     path.write_text(yaml.safe_dump({

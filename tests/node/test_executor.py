@@ -282,6 +282,16 @@ def test_an_events_fields_are_enough_to_start_a_run(setup: Setup) -> None:
     assert job.spec.input_file.read_bytes() == b'{"method": "m"}'
 
 
+def _final_report(built: Setup) -> dict[str, Any]:
+    """Run one task to its end and flush: what the node last sent about the run."""
+    run = built.run()
+    built.executor.handle_run(dict(run))
+    wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
+               LocalState.FINISHED, what="outcome journaled")
+    assert built.outbox.flush()
+    return [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+
+
 @pytest.mark.parametrize("share", [True, False])
 def test_share_algorithm_logs_decides_whether_the_server_gets_the_log(
         tmp_path: Path, share: bool, caplog: pytest.LogCaptureFixture) -> None:
@@ -289,13 +299,8 @@ def test_share_algorithm_logs_decides_whether_the_server_gets_the_log(
     built = make_setup(tmp_path, runtime=FakeRuntime(
         auto=lambda spec: (1, failure, "reading site.csv\nrow 17: x is empty")),
         share_algorithm_logs=share)
-    run = built.run()
     with caplog.at_level("INFO", logger="v6lib.node.executor"):
-        built.executor.handle_run(dict(run))
-        wait_until(lambda: (e := built.journal.get(run["id"])) and e.state is
-                   LocalState.FINISHED, what="outcome journaled")
-    assert built.outbox.flush()
-    final = [b for r, b, _ in built.server.patches if r == run["id"]][-1]
+        final = _final_report(built)
     assert final["status"] == "failed"
     if share:
         assert final["log"] == "reading site.csv\nrow 17: x is empty"
@@ -455,4 +460,92 @@ def test_a_failed_run_cannot_pass_a_host_file_off_as_its_reason(tmp_path: Path) 
     entry = built.journal.get(run["id"])
     assert entry is not None and entry.status == RunStatus.FAILED.value
     assert entry.reason == "algorithm exited with code 1"
+    built.close()
+
+
+def _audited(tmp_path: Path, **options: Any) -> tuple[Setup, Path]:
+    from v6lib.node.audit import AuditTrail
+    from v6lib.node.run_audit import RunAudit
+
+    built = make_setup(tmp_path, **options)
+    path = tmp_path / "audit.jsonl"
+    built.executor.audit = RunAudit(AuditTrail(path))
+    return built, path
+
+
+def _run_to_the_end(built: Setup, output: bytes) -> dict[str, Any]:
+    run = built.run(databases=[{"label": "default"}])
+    built.executor.handle_run(dict(run))
+    job = built.runtime.wait_started(run["id"])
+    built.runtime.finish(job.handle, 0, output)
+    wait_until(lambda: (e := built.journal.get(run["id"])) and not e.in_flight,
+               what="the run ended")
+    assert built.outbox.flush()
+    return run
+
+
+def test_a_refused_result_never_leaves_and_the_audit_trail_says_why(tmp_path: Path) -> None:
+    import hashlib
+
+    from v6lib.node.audit import entries, verify
+    from v6lib.rules.disclosure import DisclosurePolicy, DisclosureRules
+
+    built, path = _audited(tmp_path, disclosure=DisclosureRules(
+        DisclosurePolicy(min_cell_count=5)))
+    try:
+        refused = _run_to_the_end(built, b'{"__v6__": "v6lib.count", "n": 2}')
+        assert refused["status"] == "not allowed" and not refused.get("result")
+        assert refused["reason"] == "refused by min_cell_count=5 at result (count = 2)"
+        passed = _run_to_the_end(built, b'{"__v6__": "v6lib.count", "n": 7}')
+        assert passed["status"] == "completed"
+    finally:
+        built.close()
+    first, second = entries(path)
+    assert (first["seq"], first["run_id"], first["status"]) == (1, refused["id"], "not allowed")
+    assert first["method"] == "m" and first["image"] == "img:1"
+    assert first["init_org_id"] == 1 and first["databases"] == [{"label": "default",
+                                                                 "query": None}]
+    assert first["input_sha256"] == hashlib.sha256(b'{"method": "m"}').hexdigest()
+    assert first["output_sha256"] == hashlib.sha256(
+        b'{"__v6__": "v6lib.count", "n": 2}').hexdigest()
+    assert first["result_sha256"] is None
+    assert first["decisions"] == [
+        {"check": "node policy", "allowed": True, "reason": None},
+        {"check": "disclosure", "allowed": False,
+         "reason": "refused by min_cell_count=5 at result (count = 2)"}]
+    assert second["status"] == "completed" and second["prev"] == first["hash"]
+    assert second["result_sha256"] == second["output_sha256"]  # not sealed
+    assert verify(path).ok and verify(path).head.count == 2
+
+
+def test_a_policy_refusal_is_audited_too(tmp_path: Path) -> None:
+    from v6lib.node.audit import entries
+
+    built, path = _audited(tmp_path, allowed_images=(r"harbor\.example/.*",))
+    run = built.run("evil:1")
+    built.executor.handle_run(dict(run))
+    built.close()
+    [entry] = entries(path)
+    assert entry["status"] == "not allowed" and "input_sha256" not in entry
+    assert entry["decisions"] == [{"check": "node policy", "allowed": False, "reason":
+                                   "image 'evil:1' refused by node 'node2': not in "
+                                   "allowed_images"}]
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_share_algorithm_tracebacks_decides_whether_the_log_keeps_them(
+        tmp_path: Path, share: bool) -> None:
+    from v6lib.rules.failures import TRACEBACK_WITHHELD
+
+    failure = failure_record("KeyError: 'age'", 1)
+    log = ("Traceback (most recent call last):\n  File \"/algorithm/a.py\", line 3, in "
+           "partial\n    row = df.loc[secret_id]\nKeyError: 'age'")
+    built = make_setup(tmp_path, runtime=FakeRuntime(auto=lambda spec: (1, failure, log)),
+                       share_algorithm_tracebacks=share)
+    final = _final_report(built)
+    assert final["reason"] == "KeyError: 'age'"
+    if share:
+        assert final["log"] == log
+    else:
+        assert final["log"] == f"{TRACEBACK_WITHHELD}\nKeyError: 'age'"
     built.close()

@@ -61,3 +61,24 @@ def test_make_runtime(tmp_path: Path) -> None:
                       task_dir=tmp_path, runtime="vm")
     with pytest.raises(ConfigurationError, match="runtime must be 'docker' or 'process'"):
         make_runtime(bad)
+
+
+def test_disclosure_rules_from_config(tmp_path: Path) -> None:
+    from v6lib.rules.disclosure import DisclosurePolicy
+
+    path = tmp_path / "beta.yaml"
+    path.write_text(
+        "api_key: s3cret\nruntime: process\npolicies:\n  disclosure:\n"
+        "    min_cell_count: 5\n    refuse_row_level: true\n    max_result_bytes: 100000\n"
+        "    images:\n      'reviewed/.*': {min_cell_count: 3, untyped: refuse}\n")
+    rules = NodeOptions.from_config(load_node_config(path)).disclosure
+    assert rules.for_image("any:1") == DisclosurePolicy(
+        min_cell_count=5, refuse_row_level=True, max_result_bytes=100000)
+    assert rules.for_image("reviewed/glm:2") == DisclosurePolicy(min_cell_count=3,
+                                                                 untyped="refuse")
+    path.write_text("api_key: s\npolicies: {disclosure: {min_cell_count: 0}}\n")
+    with pytest.raises(ConfigurationError, match="min_cell_count"):
+        load_node_config(path)
+    path.write_text("api_key: s\npolicies: {disclosure: {untyped: sometimes}}\n")
+    with pytest.raises(ConfigurationError, match="untyped"):
+        load_node_config(path)

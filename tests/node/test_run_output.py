@@ -150,3 +150,62 @@ def test_a_failure_record_behind_a_link_or_a_pipe_is_not_read(tmp_path: Path,
     output.unlink()
     os.mkfifo(output)
     assert _collector(None).failure_reason(output) is None  # and it did not block
+
+
+def _guarded(results: ResultFiles | None, *, encrypted: bool = False,
+             rows: tuple[int, ...] = ()) -> OutputCollector:
+    from dataclasses import replace
+
+    from v6lib.rules.disclosure import DisclosurePolicy, DisclosureRules
+
+    rules = DisclosureRules(DisclosurePolicy(min_cell_count=5, refuse_row_level=True),
+                            per_image=(("trusted:.*", DisclosurePolicy()),))
+    return replace(_collector(results, encrypted=encrypted), disclosure=rules,
+                   input_rows=lambda: rows)
+
+
+def _crosstab() -> bytes:
+    import pandas as pd
+
+    from v6lib.serialization import dumps
+    from v6lib.wrappers.aggregates import CountTable
+
+    sex = pd.Series(["F"] * 6 + ["M"] * 2, name="sex")
+    island = pd.Series(["biscoe"] * 6 + ["islands"] * 2, name="island")
+    return dumps({"table": CountTable(pd.crosstab(island, sex))})
+
+
+@pytest.mark.parametrize("big", [False, True])
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_a_small_cell_result_is_refused_and_never_kept(
+        tmp_path: Path, output: Path, monkeypatch: pytest.MonkeyPatch, big: bool,
+        encrypted: bool) -> None:
+    monkeypatch.setattr(run_output, "BIG_RESULT_BYTES", 10 if big else 1 << 30)
+    output.write_bytes(_crosstab())
+    results = ResultFiles(tmp_path / "results")
+    outcome = _guarded(results, encrypted=encrypted).collect(_entry(Journal(":memory:")),
+                                                             output)
+    assert outcome == Outcome(RunStatus.NOT_ALLOWED, reason=(
+        "refused by min_cell_count=5 at result['table'] (cell ('islands', 'M') = 2)"))
+    assert outcome.output_digest is not None and not results.exists(7)
+
+
+def test_a_row_level_frame_is_refused_with_the_nodes_row_count(output: Path) -> None:
+    import pandas as pd
+
+    from v6lib.serialization import dumps
+
+    output.write_bytes(dumps(pd.DataFrame({"mass": range(8)})))
+    outcome = _guarded(None, rows=(8,)).collect(_entry(Journal(":memory:")), output)
+    assert outcome.status is RunStatus.NOT_ALLOWED
+    assert outcome.reason == ("refused by refuse_row_level at result (a DataFrame of 8 rows; "
+                              "a database of this run has 8 rows)")
+
+
+def test_an_image_with_rules_of_its_own_gets_them(output: Path) -> None:
+    journal = Journal(":memory:")
+    journal.receive(7, task_id=3, task_uid="uid-3", image="trusted:1", init_org_id=1)
+    output.write_bytes(_crosstab())
+    entry = journal.get(7)
+    assert entry is not None
+    assert _guarded(None).collect(entry, output).status is RunStatus.COMPLETED

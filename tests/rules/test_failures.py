@@ -22,7 +22,7 @@ def test_failure_error_counts_and_names() -> None:
     ]
     error = failure_error(7, outcomes, {3: "Hospital B"})
     text = str(error)
-    assert text.splitlines()[0] == ("task 7: organization 3 (Hospital B) failed: image "
+    assert text.splitlines()[0] == ("task 7: organization 3 (Hospital B): image "
                                     "refused by policy (and 1 other run(s) of 3)")
     assert "organization 3 (Hospital B) ended with status 'not allowed': image refused" in text
     assert "organization 4 ended with status 'crashed'" in text
@@ -55,3 +55,26 @@ def test_a_failure_record_round_trips_as_one_bounded_line() -> None:
                b"[" * 100_000, b'{"v6lib_failure": {"reason": "\\u0007bell"}}' + b" " *
                FAILURE_RECORD_LIMIT, b"\xff\xfe"]
     assert [read_failure_record(data) for data in hostile] == [None] * len(hostile)
+
+
+def test_tracebacks_are_withheld_and_the_rest_of_the_log_kept() -> None:
+    from v6lib.rules.failures import TRACEBACK_WITHHELD, without_tracebacks
+
+    log = ("loading data\n"
+           "Traceback (most recent call last):\n"
+           '  File "/algorithm/a.py", line 3, in partial\n'
+           "    raise KeyError(secret)\n"
+           "    ^^^^^^^^^^^^^^^^^^^^^^\n"
+           "KeyError: 'age'\n"
+           "\n"
+           "During handling of the above exception, another exception occurred:\n"
+           "\n"
+           "Traceback (most recent call last):\n"
+           '  File "/algorithm/a.py", line 5, in partial\n'
+           "ValueError: no age column\n"
+           "done\n")
+    assert without_tracebacks(log) == (
+        f"loading data\n{TRACEBACK_WITHHELD}\nKeyError: 'age'\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        f"{TRACEBACK_WITHHELD}\nValueError: no age column\ndone\n")
+    assert without_tracebacks("no failure here\n") == "no failure here\n"

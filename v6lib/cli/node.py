@@ -40,6 +40,7 @@ from v6lib.cli._instance_commands import (
 )
 from v6lib.cli._refused import refused_options
 from v6lib.cli._select import Selection, scope_options, select_config
+from v6lib.cli.node_audit import audit
 from v6lib.cli.node_maintenance import clean, create_private_key, set_api_key
 from v6lib.pid_files import read_pid, remove_pid_file, write_pid_file
 from v6lib.private_files import write_private
@@ -258,5 +259,5 @@ node.add_command(remove_command(
     "node", _remove_data, "its configuration file and its task directory (run journal, run "
     "files, log); never its private key"))
 node.add_command(version_command("node", lambda instance: instance.config.server_api_url))
-for _command in (create_private_key, set_api_key, clean):
+for _command in (create_private_key, set_api_key, clean, audit):
     node.add_command(_command)

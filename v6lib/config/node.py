@@ -16,6 +16,12 @@ from v6lib.config.vantage6 import (
     translate_policies,
     warn_ignored,
 )
+from v6lib.rules.disclosure import (
+    DEFAULT_IDENTIFIER_COLUMNS,
+    DisclosurePolicy,
+    DisclosureRules,
+    UntypedMode,
+)
 from v6lib.rules.node_policy import looks_like_regex
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "ContainerLimits",
     "DatabaseConfig",
     "DeviceRequests",
+    "DisclosureConfig",
     "DockerRegistry",
     "EncryptionConfig",
     "NodeConfig",
@@ -66,6 +73,16 @@ def _infer_type(uri: str) -> str | None:
     return None
 
 
+def _all_compile(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        _check_regex(pattern)
+    return patterns
+
+
+#: Regular expressions, each checked to compile when the configuration is read.
+Patterns = Annotated[list[str], AfterValidator(_all_compile)]
+
+
 class DatabaseConfig(StrictModel):
     """One data source: a plain URI string, or ``{uri, type, query}``."""
 
@@ -98,6 +115,43 @@ class EncryptionConfig(StrictModel):
     private_key: Path | None = None
 
 
+class DisclosureSettings(StrictModel):
+    """One set of disclosure rules (see :mod:`v6lib.rules.disclosure`); all off by default."""
+
+    min_cell_count: int | None = Field(default=None, ge=1)
+    refuse_row_level: bool = False
+    max_result_bytes: int | None = Field(default=None, gt=0)
+    untyped: UntypedMode = "check"
+    identifier_columns: Patterns = list(DEFAULT_IDENTIFIER_COLUMNS)
+    row_level_fraction: float = Field(default=0.5, gt=0, le=1)
+
+    def policy(self) -> DisclosurePolicy:
+        return DisclosurePolicy(
+            min_cell_count=self.min_cell_count, refuse_row_level=self.refuse_row_level,
+            max_result_bytes=self.max_result_bytes, untyped=self.untyped,
+            identifier_columns=tuple(self.identifier_columns),
+            row_level_fraction=self.row_level_fraction)
+
+
+class DisclosureConfig(DisclosureSettings):
+    """``policies.disclosure``: the node's rules, and ``images``: other rules for the
+    images matching a pattern (``allowed_images`` patterns; the first match wins)."""
+
+    images: dict[str, DisclosureSettings] = {}
+
+    @field_validator("images")
+    @classmethod
+    def _patterns_compile(cls, images: dict[str, DisclosureSettings]
+                          ) -> dict[str, DisclosureSettings]:
+        for pattern in images:
+            _check_regex(pattern.split("@sha256:", 1)[0])
+        return images
+
+    def rules(self) -> DisclosureRules:
+        return DisclosureRules(self.policy(), tuple(
+            (pattern, settings.policy()) for pattern, settings in self.images.items()))
+
+
 class NodePolicies(StrictModel):
     """Data-owner policies: which images, organizations and users may run here.
 
@@ -106,13 +160,15 @@ class NodePolicies(StrictModel):
     either list allows may run.
     """
 
-    allowed_images: list[str] = []
+    allowed_images: Patterns = []
     allowed_algorithms: list[str] = []
     allowed_organizations: list[int] | None = None
     allowed_users: list[int] | None = None
     # vantage6's key: pull the image before every run and refuse the run when the pull
     # fails, so no stale local copy runs (Docker runtime; default: use a local copy)
     require_algorithm_pull: bool = False
+    # v6lib's: what a result may hold before it leaves the node (min_cell_count, ...)
+    disclosure: DisclosureConfig = DisclosureConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -123,13 +179,6 @@ class NodePolicies(StrictModel):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-    @field_validator("allowed_images")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            _check_regex(pattern)
-        return patterns
 
     @field_validator("allowed_algorithms")
     @classmethod
@@ -196,6 +245,9 @@ class NodeConfig(StrictModel):
     # researcher reads it. False keeps logs in the node's own log; only the failure
     # reason (the first line of the algorithm's error) is sent. Logs may show data.
     share_algorithm_logs: bool = True
+    # v6lib's: with shared logs, send Python tracebacks too (default: each traceback is
+    # replaced by one line; the reason, the exception's own line, is always sent).
+    share_algorithm_tracebacks: bool = False
     # vantage6's key: devices every algorithm container gets (Docker runtime)
     algorithm_device_requests: DeviceRequests = DeviceRequests()
     # Bytes: the largest output file the node reads from a run (larger: the run ends as

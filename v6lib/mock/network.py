@@ -22,7 +22,10 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
+import pydantic
+
 from v6lib.client.algorithm_client import AlgorithmClient
+from v6lib.config.node import NodePolicies
 from v6lib.errors import AlgorithmError, ConfigurationError, ValidationError
 from v6lib.image.lock import check_environment, lock_beside
 from v6lib.mock.api import MockAlgorithmApi
@@ -65,6 +68,15 @@ class MockNetwork:
             iterative algorithms read their data once instead of every round). Off, every
             run reads its files again and nothing stays in memory between runs: cheaper
             for a single pass over large data.
+        node_policies: ``{organization_id: policies}``, each the ``policies`` section of a
+            node configuration (a mapping, or :class:`~v6lib.config.node.NodePolicies`):
+            ``allowed_images``, ``allowed_organizations``, ``disclosure`` and the others
+            apply as the organization's node applies them, so a result its disclosure
+            rules refuse ends ``not allowed`` here too, with the node's reason.
+        share_algorithm_tracebacks: the nodes' setting of that name. False (the default,
+            as on a node) replaces a failed run's traceback in its log by one line, as a
+            node's shared log; True keeps it (handy while debugging; so does
+            ``sequential=True`` with a debugger).
         sandbox: refuse in a run what a container cannot do (read another organization's
             data, write outside the run's folders, use the network); see
             :mod:`v6lib.mock.sandbox`. None (the default) means on unless the environment
@@ -98,6 +110,8 @@ class MockNetwork:
         cache_data: bool = True,
         sandbox: bool | None = None,
         image: str | None = None,
+        node_policies: Mapping[int, Mapping[str, Any] | NodePolicies] | None = None,
+        share_algorithm_tracebacks: bool = False,
     ) -> None:
         self.module = import_algorithm(module) if isinstance(module, str) else module
         check_environment(lock=lock_beside(self.module), image=image)
@@ -117,7 +131,9 @@ class MockNetwork:
             self.server, self.module, self.organizations, submit=self.submit,
             is_central=self.is_central, sequential=sequential,
             max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
-            failures=self._check_failures(failures or {}), sandbox=sandbox)
+            failures=self._check_failures(failures or {}), sandbox=sandbox,
+            policies=self._check_policies(node_policies or {}),
+            share_tracebacks=share_algorithm_tracebacks)
         self._researcher_api = MockAlgorithmApi(
             self.server, self.submit, organization_id=self.researcher_organization_id)
 
@@ -153,7 +169,8 @@ class MockNetwork:
 
         Raises:
             AlgorithmError: a run did not complete; names each failed organization and
-                carries its full log (with the original traceback).
+                carries its log (with the original traceback when
+                ``share_algorithm_tracebacks``).
         """
         task = self.create_task(
             method, args=args, kwargs=kwargs, organizations=organizations, databases=databases
@@ -303,6 +320,19 @@ class MockNetwork:
                 f"{what} {organization_id} is not one of the organizations {self.organization_ids}"
             )
         return organization_id
+
+    def _check_policies(self, policies: Mapping[int, Mapping[str, Any] | NodePolicies]
+                        ) -> dict[int, NodePolicies]:
+        checked = {}
+        for org, configured in policies.items():
+            self._check_member(org, "node_policies key")
+            try:
+                checked[org] = NodePolicies.model_validate(configured)
+            except pydantic.ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise ConfigurationError(f"node_policies[{org}]: {problems}") from None
+        return checked
 
     def _check_failures(self, failures: Mapping[int, FailureSpec]) -> dict[int, FailureSpec]:
         for org, failure in failures.items():

@@ -2,12 +2,14 @@
 
 The steps mirror production: the node checks the run against its policy with the node's
 own rule (:func:`v6lib.rules.node_policy.evaluate`; a database label it lacks ends the run
-``not allowed`` with the same reason), the wrapper decodes the (sealed) input, builds
-the run's context and dispatches through :func:`v6lib.wrappers.dispatch.dispatch`, the
-result is serialized by the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result`
-and a failure is reported by its :func:`~v6lib.wrappers.runner.failure_reason` (the
-run's reason) and :func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs
-fail with the same words by construction. Runs of one task run in a thread pool of
+``not allowed`` with the same reason); the wrapper decodes the (sealed) input, builds the
+run's context and dispatches through :func:`v6lib.wrappers.dispatch.dispatch`; the result
+is serialized by the entrypoint's own :func:`~v6lib.wrappers.runner.encode_result` and
+checked with the node's disclosure rule (:func:`v6lib.rules.disclosure.check_output`)
+before it is sealed; a failure is reported by its
+:func:`~v6lib.wrappers.runner.failure_reason` (the run's reason) and
+:func:`~v6lib.wrappers.runner.failure_log`, so mock and container runs fail with the same
+words by construction. Runs of one task run in a thread pool of
 their own; only Docker is swapped out.
 
 Each run gets a container's view (:mod:`v6lib.mock.container`): its folder with the
@@ -27,13 +29,16 @@ from typing import Any
 
 from v6lib import serialization
 from v6lib.client.algorithm_client import AlgorithmClient
+from v6lib.config.node import NodePolicies
 from v6lib.errors import ConflictError
 from v6lib.mock.api import MockAlgorithmApi, Submit
 from v6lib.mock.container import MockContainers
-from v6lib.mock.datasets import OrganizationData
+from v6lib.mock.datasets import MEMORY_TYPE, OrganizationData
 from v6lib.mock.run_scope import host_side
 from v6lib.mock.server import MockServer
 from v6lib.mock.store import RunRecord, TaskRecord
+from v6lib.rules.disclosure import ROW_COUNTED_TYPES, check_output
+from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import NodePolicy, RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
@@ -73,13 +78,19 @@ class MockNodes:
         failures: ``{organization_id: exception}`` raised instead of any partial method.
         sandbox: cage the runs (see :mod:`v6lib.mock.sandbox`); None reads
             ``V6_MOCK_SANDBOX``.
+        policies: each organization's node policies (the node configuration's
+            ``policies`` section); an organization without an entry allows everything.
+        share_tracebacks: the nodes' ``share_algorithm_tracebacks``: a failed run's log
+            keeps its traceback; without it the traceback is withheld as a node does.
     """
 
     def __init__(self, server: MockServer, module: ModuleType,
                  organizations: Mapping[int, OrganizationData], *, submit: Submit,
                  is_central: Callable[[TaskInput], bool], sequential: bool,
                  max_workers: int, failures: Mapping[int, FailureSpec],
-                 sandbox: bool | None = None) -> None:
+                 sandbox: bool | None = None,
+                 policies: Mapping[int, NodePolicies] | None = None,
+                 share_tracebacks: bool = False) -> None:
         self.server = server
         self.module = module
         self.organizations = organizations
@@ -88,17 +99,45 @@ class MockNodes:
         self.sequential = sequential
         self.max_workers = max_workers
         self.failures = dict(failures)
+        self.policies = dict(policies or {})
+        self.share_tracebacks = share_tracebacks
         self._executors: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
         self.containers = MockContainers(organizations, module.__name__, sandbox=sandbox)
 
     def policy(self, organization_id: int) -> NodePolicy:
         """What the organization's node allows: its database labels, the network's
-        encryption (every image and initiator: the mock runs one algorithm)."""
+        encryption and the images, organizations and users of its policies."""
         data = self.organizations[organization_id]
+        configured = self.policies.get(organization_id) or NodePolicies()
         return NodePolicy(node_name=f"organization {organization_id}",
                           database_labels=frozenset(data.labels),
-                          encryption_enabled=self.server.keyring.encrypted)
+                          encryption_enabled=self.server.keyring.encrypted,
+                          allowed_images=tuple(configured.allowed_images),
+                          allowed_algorithms=tuple(configured.allowed_algorithms),
+                          allowed_organizations=frozenset(
+                              configured.allowed_organizations or ()),
+                          allowed_users=frozenset(configured.allowed_users or ()))
+
+    def disclosure_refusal(self, task: TaskRecord, run: RunRecord, raw: bytes) -> str | None:
+        """Why the organization's node would keep ``raw`` (the node's own rule), or None.
+
+        Rows are counted for every database of the organization whose type a node counts
+        (and for in-memory frames, which stand for files), as the node does.
+        """
+        configured = self.policies.get(run.organization_id)
+        if configured is None:
+            return None
+        policy = configured.disclosure.rules().for_image(task.image)
+        if not policy.active:
+            return None
+        rows: tuple[int, ...] = ()
+        if policy.refuse_row_level:
+            data = self.organizations[run.organization_id]
+            specs = [spec for label in data.labels if (spec := data.spec(label)) is not None
+                     and spec.type in ROW_COUNTED_TYPES | {MEMORY_TYPE}]
+            rows = tuple(len(host_side(data.load)(spec, None)) for spec in specs)
+        return check_output(policy, raw, input_rows=rows).reason
 
     # -- starting -----------------------------------------------------------------------
     def start(self, task: TaskRecord, runs: list[RunRecord]) -> None:
@@ -124,8 +163,13 @@ class MockNodes:
         if exc is None or run.status.is_terminal:
             return
         status = RunStatus.CRASHED if run.status is RunStatus.ACTIVE else RunStatus.START_FAILED
-        self.server.store.transition(run, status, log=failure_log(exc),
-                                             reason=failure_reason(exc))
+        self.server.store.transition(run, status, log=self._shared_log(exc),
+                                     reason=failure_reason(exc))
+
+    def _shared_log(self, exc: BaseException) -> str:
+        """A failed run's log as the node would share it (see ``share_tracebacks``)."""
+        log = failure_log(exc)
+        return log if self.share_tracebacks else without_tracebacks(log)
 
     # -- one run ------------------------------------------------------------------------
     def execute(self, task: TaskRecord, run: RunRecord) -> None:
@@ -152,16 +196,24 @@ class MockNodes:
         data = self.organizations[run.organization_id]
         store.transition(run, RunStatus.ACTIVE)
         try:
-            blob = self._run_algorithm(task, run, data)
+            raw = self._run_algorithm(task, run, data)
+            refusal = self.disclosure_refusal(task, run, raw)
+            if refusal is None:
+                blob = self.server.keyring.encode_result(
+                    raw, task=task.binding, organization_id=run.organization_id)
         except (Exception, SystemExit) as exc:
             # NOTE: SystemExit too: in a container exit() ends the run, here it must not
             # end the developer's process (sequential mode runs in the caller's thread).
-            store.transition(run, RunStatus.FAILED, log=failure_log(exc),
+            store.transition(run, RunStatus.FAILED, log=self._shared_log(exc),
                              reason=failure_reason(exc))
+            return
+        if refusal is not None:
+            store.transition(run, RunStatus.NOT_ALLOWED, reason=refusal, log="")
             return
         store.transition(run, RunStatus.COMPLETED, result=blob, log="")
 
     def _run_algorithm(self, task: TaskRecord, run: RunRecord, data: OrganizationData) -> bytes:
+        """The run's output, as its container would write it (not yet sealed)."""
         keyring = self.server.keyring
         raw_input = keyring.open_input(run.input, task=task.binding,
                                        organization_id=run.organization_id)
@@ -182,8 +234,7 @@ class MockNodes:
                 result = dispatch(self.module, task_input, context)
             raw = encode_result(result, f"{self.module.__name__}.{task_input.method}")
             container.write_output(raw)
-        return keyring.encode_result(raw, task=task.binding,
-                                     organization_id=run.organization_id)
+        return raw
 
     def _raise_injected_failure(self, organization_id: int, task_input: TaskInput) -> None:
         failure = self.failures.get(organization_id)

@@ -35,12 +35,14 @@ from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem, pub
 from v6lib.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     EncryptionError,
     PermissionDenied,
     ServerUnavailableError,
     V6Error,
     VersionMismatchError,
 )
+from v6lib.node.audit import AuditTrail, ChainHead
 from v6lib.node.executor import Identity, RunExecutor
 from v6lib.node.journal import Journal
 from v6lib.node.keys import NodeKeys
@@ -49,6 +51,7 @@ from v6lib.node.outbox import Outbox
 from v6lib.node.proxy import NodeProxy
 from v6lib.node.reconcile import ReconcileReport, reconcile
 from v6lib.node.retry import Backoff, retry_call
+from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
@@ -129,6 +132,8 @@ class Node:
                                retention=timedelta(days=options.journal_retention_days))
         self.outbox = Outbox(self.journal, self.link, backoff=self.backoff)
         self.tokens = RunTokens(self.journal)
+        self.audit_trail = AuditTrail(options.audit_path)
+        self._published_head: ChainHead | None = None
         self.identity: Identity | None = None
         self.keys: NodeKeys | None = None
         self.proxy: NodeProxy | None = None
@@ -226,11 +231,13 @@ class Node:
             link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
             proxy_port=self.options.proxy_port if unix_socket else self.proxy.port,
             stop=self.stop_event, backoff=self.backoff, tokens=self.tokens,
+            audit=RunAudit(self.audit_trail),
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
         self.cursor = self._current_cursor()
         self.reconcile_report = reconcile(self.executor)
         self.sweep()
+        self._safe(self.publish_audit_head)
 
     def _current_cursor(self) -> int | None:
         try:
@@ -252,6 +259,24 @@ class Node:
             if entry.handle is None and entry.run_id not in seen:
                 self._submit(self.link.run(entry.run_id))
 
+    def publish_audit_head(self) -> None:
+        """Put the audit trail's head on the server (when it moved since the last time).
+
+        Why: a trail cut short or rewritten later no longer holds the published entry,
+        which ``v6 node audit verify --head`` shows to anyone who reads the node's record.
+        """
+        assert self.identity is not None
+        head = self.audit_trail.head
+        if head.count == 0 or head == self._published_head:
+            return
+        try:
+            self.link.publish_audit_head(self.identity.node_id, head.count, head.hash)
+        except ConflictError as exc:
+            log.error("audit trail %s does not continue the head published before "
+                      "(%s): it was truncated or rewritten", self.options.audit_path, exc)
+            return
+        self._published_head = head
+
     # -- event loop ---------------------------------------------------------------------
     def run_forever(self) -> None:
         """React to events until :meth:`stop` is called."""
@@ -262,6 +287,7 @@ class Node:
                 # A safety net for anything an event or a failed call left behind.
                 last_sweep = time.monotonic()
                 self._safe(self.sweep)
+                self._safe(self.publish_audit_head)
             asked = time.monotonic()
             try:
                 body = self.link.events(self.cursor, self.options.event_timeout)
@@ -358,6 +384,8 @@ class Node:
             self.outbox.flush()
         except V6Error as exc:
             log.warning("final upload attempt failed (%s); the journal keeps it", exc)
+        if self.identity is not None:
+            self._safe(self.publish_audit_head)  # the last runs' entries too
         if self.proxy is not None:
             self.proxy.stop()
         try:

@@ -23,16 +23,19 @@ from v6lib.errors import (
     RuntimeUnavailableError,
     V6Error,
 )
+from v6lib.node.database_rows import DatabaseRows
 from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.retry import Backoff, is_transient, retry_call
+from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
 from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
+from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 
@@ -69,6 +72,7 @@ class RunExecutor:
         stop: threading.Event,
         backoff: Backoff | None = None,
         tokens: RunTokens | None = None,
+        audit: RunAudit | None = None,
     ) -> None:
         self.options = options
         self.identity = identity
@@ -82,10 +86,16 @@ class RunExecutor:
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
         # the container tokens the proxy serves: those of this node's runs in flight
         self.tokens = tokens or RunTokens(journal)
+        self.audit = audit or RunAudit(None)
+        rows = DatabaseRows()
         self.output = OutputCollector(
             keys=keys, organization_id=identity.organization_id,
             owner=runtime.output_owner(), limit=options.max_output_bytes,
-            results=journal.results, encrypted=identity.encrypted)
+            results=journal.results, encrypted=identity.encrypted,
+            disclosure=options.disclosure,
+            # NOTE: every database of the node, not only the run's: stricter, and known
+            # after a restart too
+            input_rows=lambda: rows.counts(options.databases.values()))
         self._busy: set[int] = set()
         self._lock = threading.Lock()
         self.watchers: dict[int, threading.Thread] = {}
@@ -129,8 +139,10 @@ class RunExecutor:
                             task_uid=task.get("uid"), image=str(task["image"]),
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
+        self.audit.received(run_id, task)
         replayed = self._replay_reason(run_id, task)
         if replayed:
+            self.audit.decided(run_id, "replay", False, replayed)
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
             return
         decision = evaluate(self.options.policy, RunRequest(
@@ -140,6 +152,7 @@ class RunExecutor:
             collaboration_encrypted=self.identity.encrypted,
             init_org_id=task.get("init_org_id"), init_user_id=task.get("init_user_id"),
         ))
+        self.audit.decided(run_id, "node policy", decision.allowed, decision.reason)
         if not decision.allowed:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
@@ -172,7 +185,8 @@ class RunExecutor:
             why = f"the server refused the claim (killed or taken): {exc.message}"
         except (NotFoundError, PermissionDenied) as exc:
             why = f"the server refused the claim (not this node's run): {exc.message}"
-        self.journal.abandon(run_id, why)
+        if self.journal.abandon(run_id, why):
+            self.audit.finished(run_id, self.journal.get(run_id), "abandoned", why)
         log.info("run %d: not started, %s", run_id, why)
         return None
 
@@ -244,6 +258,7 @@ class RunExecutor:
                 self.identity.organization_id)) if self.keys.encrypted else blob
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc
+        self.audit.input(run_id, plain)
         prepare_run_files(paths, plain, token)
         self.tokens.add(run_id, token)
 
@@ -297,14 +312,32 @@ class RunExecutor:
                          reason=reason or f"algorithm exited with code {info.exit_code}")
         else:
             outcome = self.output.collect(entry, paths.output_file)
+            self._audit_disclosure(entry, outcome.status, outcome.reason)
             self._finish(run_id, outcome.status, result=outcome.result, log=logs,
-                         reason=outcome.reason)
+                         reason=outcome.reason, output_digest=outcome.output_digest)
         self._cleanup(self.journal.get(run_id), handle)
 
+    def _audit_disclosure(self, entry: JournalEntry, status: RunStatus,
+                          reason: str | None) -> None:
+        if not self.options.disclosure.for_image(entry.image or "").active:
+            return
+        if status is RunStatus.NOT_ALLOWED:
+            self.audit.decided(entry.run_id, "disclosure", False, reason)
+        elif status is RunStatus.COMPLETED:
+            self.audit.decided(entry.run_id, "disclosure", True, None)
+
     def _shared_logs(self, run_id: int, logs: str | None) -> str | None:
-        """The log the server gets: all of it, or none (``share_algorithm_logs: false``)."""
-        if logs is None or self.options.share_algorithm_logs:
-            return logs
+        """The log the server gets: all of it, without tracebacks
+        (``share_algorithm_tracebacks: false``), or none (``share_algorithm_logs: false``)."""
+        if logs is None:
+            return None
+        if self.options.share_algorithm_logs:
+            shared = logs if self.options.share_algorithm_tracebacks \
+                else without_tracebacks(logs)
+            if shared != logs:
+                log.info("run %d: algorithm log with its traceback (only the rest is "
+                         "shared with the server):\n%s", run_id, logs)
+            return shared
         # NOTE: kept where the data owner can read it; the server gets the reason only
         log.info("run %d: algorithm log (not shared with the server):\n%s", run_id, logs)
         return None
@@ -324,8 +357,13 @@ class RunExecutor:
                              last_of_job=last)
 
     def _finish(self, run_id: int, status: RunStatus, *, result: bytes | None = None,
-                log: str | None = None, reason: str | None = None) -> None:
+                log: str | None = None, reason: str | None = None,
+                output_digest: str | None = None) -> None:
         if self.journal.finish(run_id, status.value, result=result, log=log, reason=reason):
+            # NOTE: recorded as soon as it is journaled, before the outbox is woken to send
+            # it; only a crash between the two lines leaves a run without its entry
+            self.audit.finished(run_id, self.journal.get(run_id), status.value, reason,
+                                output_digest=output_digest, result=result)
             self.tokens.discard(run_id)
             _log_outcome(run_id, status, reason)
             self.outbox.notify()

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
+from v6lib.node.audit import AUDIT_FILE
 from v6lib.node.runtime.base import JobDatabase
+from v6lib.rules.disclosure import DisclosureRules
 from v6lib.rules.node_policy import NodePolicy
 
 if TYPE_CHECKING:
@@ -51,9 +53,11 @@ class NodeOptions:
     sweep_interval: float = 30.0
     docker_registries: tuple[Any, ...] = ()
     share_algorithm_logs: bool = True
+    share_algorithm_tracebacks: bool = False
     gpus: bool = False
     require_algorithm_pull: bool = False
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    disclosure: DisclosureRules = field(default_factory=DisclosureRules)
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -73,6 +77,11 @@ class NodeOptions:
     @property
     def journal_path(self) -> Path:
         return self.task_dir / "node-journal.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        """The node's audit trail (see :mod:`v6lib.node.audit`)."""
+        return self.task_dir / AUDIT_FILE
 
     @property
     def trust_path(self) -> Path:
@@ -116,7 +125,9 @@ class NodeOptions:
             sweep_interval=config.sweep_interval,
             docker_registries=tuple(config.docker_registries),
             share_algorithm_logs=config.share_algorithm_logs,
+            share_algorithm_tracebacks=config.share_algorithm_tracebacks,
             gpus=config.algorithm_device_requests.gpu,
             require_algorithm_pull=config.policies.require_algorithm_pull,
             max_output_bytes=config.max_output_bytes,
+            disclosure=config.policies.disclosure.rules(),
         )

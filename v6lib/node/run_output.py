@@ -7,13 +7,17 @@ check, the read into memory of a small output (sealed for the researcher's organ
 in an encrypted collaboration) and the streamed seal or copy of a big one into the
 journal's result files (:mod:`v6lib.node.result_files`). An output that breaks the rules
 (a link, a pipe, a file of another user, too big) ends the run as "unexpected output"
-with the rule it broke; the node reads nothing of it and carries on.
+with the rule it broke; the node reads nothing of it and carries on. An output the data
+owner's disclosure rules refuse (:mod:`v6lib.rules.disclosure`) ends the run "not
+allowed" with the rule's reason, before anything is sealed or kept for upload.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from v6lib.crypto import Binding, TaskBinding, load_public_key_pem
@@ -22,6 +26,7 @@ from v6lib.node.journal import JournalEntry
 from v6lib.node.keys import NodeKeys
 from v6lib.node.result_files import BIG_RESULT_BYTES, ResultFiles
 from v6lib.node.untrusted_files import UntrustedFile, open_untrusted
+from v6lib.rules.disclosure import DisclosureRules, check_output, check_size
 from v6lib.rules.failures import FAILURE_RECORD_LIMIT, read_failure_record
 from v6lib.schemas.run_status import RunStatus
 
@@ -34,6 +39,7 @@ __all__ = ["FULL_CHECK_LIMIT", "Outcome", "OutputCollector", "json_file_problem"
 FULL_CHECK_LIMIT = 64 * 1024 * 1024
 _CLOSERS = {ord("{"): ord("}"), ord("["): ord("]"), ord('"'): ord('"')}
 _EDGE = 64
+_DIGEST_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Outcome:
     status: RunStatus
     result: bytes | None = None
     reason: str | None = None
+    #: SHA-256 of the output as the algorithm wrote it (for the audit trail), when read.
+    output_digest: str | None = field(default=None, compare=False)
 
 
 def _brackets_problem(head: bytes, tail: bytes) -> str | None:
@@ -82,6 +90,8 @@ class OutputCollector:
         limit: the most bytes an output may hold (``max_output_bytes``).
         results: where big outputs wait for upload; None keeps every output in memory.
         encrypted: whether the node's collaboration is encrypted.
+        disclosure: the data owner's disclosure rules, applied to every output.
+        input_rows: the row counts of the node's databases (for the row-level rule).
     """
 
     keys: NodeKeys
@@ -90,6 +100,8 @@ class OutputCollector:
     limit: int
     results: ResultFiles | None
     encrypted: bool
+    disclosure: DisclosureRules = field(default_factory=DisclosureRules)
+    input_rows: Callable[[], Sequence[int]] = field(default=tuple)
 
     def collect(self, entry: JournalEntry, output_file: Path) -> Outcome:
         """The outcome of a run whose algorithm exited with code 0."""
@@ -134,20 +146,43 @@ class OutputCollector:
     def _sealing(self) -> bool:
         return self.encrypted and self.keys.encrypted
 
+    def _refusal(self, entry: JournalEntry, data: bytes) -> str | None:
+        """Why the disclosure rules keep ``data`` at the node, or None."""
+        policy = self.disclosure.for_image(entry.image or "")
+        if not policy.active:
+            return None
+        rows = self.input_rows() if policy.refuse_row_level else ()
+        return check_output(policy, data, input_rows=rows).reason
+
     def _in_memory(self, entry: JournalEntry, file: UntrustedFile) -> Outcome:
         data = file.read_all()
         problem = json_problem(data)
         if problem:
             return Outcome(RunStatus.UNEXPECTED_OUTPUT,
                            reason=f"the output file is not JSON: {problem}")
+        digest = hashlib.sha256(data).hexdigest()
+        refusal = self._refusal(entry, data)
+        if refusal:
+            return Outcome(RunStatus.NOT_ALLOWED, reason=refusal, output_digest=digest)
         if not self._sealing():
-            return Outcome(RunStatus.COMPLETED, data)
+            return Outcome(RunStatus.COMPLETED, data, output_digest=digest)
         try:
             recipient = load_public_key_pem(entry.recipient_key or "")
-            return Outcome(RunStatus.COMPLETED,
-                           self.keys.seal_with(data, recipient, self._binding(entry)))
+            return Outcome(RunStatus.COMPLETED, self.keys.seal_with(
+                data, recipient, self._binding(entry)), output_digest=digest)
         except EncryptionError as exc:
-            return Outcome(RunStatus.FAILED, reason=f"cannot encrypt the result: {exc}")
+            return Outcome(RunStatus.FAILED, reason=f"cannot encrypt the result: {exc}",
+                           output_digest=digest)
+
+    def _big_refusal(self, entry: JournalEntry, file: UntrustedFile) -> str | None:
+        """The disclosure rules on an output too big to keep in memory for long."""
+        policy = self.disclosure.for_image(entry.image or "")
+        if not policy.reads_values:
+            return check_size(policy, file.size).reason
+        if file.size > FULL_CHECK_LIMIT:
+            return (f"refused: the result has {file.size} bytes, more than the "
+                    f"{FULL_CHECK_LIMIT} bytes the disclosure rules read to check it")
+        return self._refusal(entry, file.read_all())
 
     def _keep_big(self, entry: JournalEntry, file: UntrustedFile,
                   results: ResultFiles) -> Outcome:
@@ -161,6 +196,10 @@ class OutputCollector:
         if problem:
             return Outcome(RunStatus.UNEXPECTED_OUTPUT,
                            reason=f"the output file is not JSON: {problem}")
+        digest = _file_digest(file)
+        refusal = self._big_refusal(entry, file)
+        if refusal:
+            return Outcome(RunStatus.NOT_ALLOWED, reason=refusal, output_digest=digest)
         try:
             with file.reader() as source:
                 if self._sealing():
@@ -173,4 +212,15 @@ class OutputCollector:
             return Outcome(RunStatus.FAILED, reason=f"cannot encrypt the result: {exc}")
         except OSError as exc:
             return Outcome(RunStatus.FAILED, reason=f"cannot keep the result for upload: {exc}")
-        return Outcome(RunStatus.COMPLETED)
+        return Outcome(RunStatus.COMPLETED, output_digest=digest)
+
+
+def _file_digest(file: UntrustedFile) -> str:
+    digest, offset = hashlib.sha256(), 0
+    while offset < file.size:
+        chunk = file.read_at(offset, min(_DIGEST_CHUNK, file.size - offset))
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.hexdigest()

@@ -117,6 +117,10 @@ class ServerLink:
     def patch_run(self, run_id: int, body: dict[str, Any]) -> dict[str, Any] | None:
         return self.transport.patch(f"/run/{run_id}", json=body)
 
+    def publish_audit_head(self, node_id: int, count: int, head: str) -> dict[str, Any]:
+        """Store the audit trail's head on the node's record (409 when it goes back)."""
+        return self.transport.put(f"/node/{node_id}/audit", json={"count": count, "head": head})
+
     def claim_run(self, run_id: int) -> dict[str, Any]:
         """Take a pending run (or resume one this node already initializes) in one call.
 

@@ -19,8 +19,9 @@ from typing import Any
 from v6lib.errors import AlgorithmError
 from v6lib.schemas.run_status import RunStatus
 
-__all__ = ["FAILURE_RECORD_LIMIT", "LOG_TAIL_LINES", "RunOutcome", "failure_error",
-           "failure_record", "log_tail", "outcome_of", "read_failure_record"]
+__all__ = ["FAILURE_RECORD_LIMIT", "LOG_TAIL_LINES", "TRACEBACK_WITHHELD", "RunOutcome",
+           "failure_error", "failure_record", "log_tail", "outcome_of", "read_failure_record",
+           "without_tracebacks"]
 
 #: The key of the record a failed run leaves in its OUTPUT_FILE instead of a result.
 _FAILURE_KEY = "v6lib_failure"
@@ -30,6 +31,10 @@ _REASON_CHARS = 2000
 
 LOG_TAIL_LINES = 20
 LOG_TAIL_CHARS = 2000
+#: What stands in a shared log where a Python traceback was.
+TRACEBACK_WITHHELD = ("[traceback withheld by the node: share_algorithm_tracebacks is "
+                      "false]")
+_TRACEBACK_START = "Traceback (most recent call last):"
 
 
 @dataclass(frozen=True)
@@ -74,19 +79,46 @@ def _who(outcome: RunOutcome, names: Mapping[int, str] | None) -> str:
     return f"organization {outcome.organization_id}" + (f" ({name})" if name else "")
 
 
+def without_tracebacks(log: str) -> str:
+    """``log`` with each Python traceback's frames replaced by :data:`TRACEBACK_WITHHELD`.
+
+    Why: a traceback shows the algorithm's source lines and, in chained exceptions,
+    messages that may quote data; a data owner who shares logs need not share those
+    (``share_algorithm_tracebacks: false``, the default). The exception's own line (the
+    run's reason) stays. A hygiene rule, not a barrier: an algorithm that prints data
+    prints it anywhere in its log; ``share_algorithm_logs: false`` keeps the whole log.
+    """
+    lines = log.splitlines(keepends=True)
+    kept: list[str] = []
+    in_frames = False
+    for line in lines:
+        if line.strip() == _TRACEBACK_START:
+            in_frames = True
+            kept.append(line.replace(_TRACEBACK_START, TRACEBACK_WITHHELD))
+        elif in_frames and line[:1] in (" ", "\t"):
+            continue  # a frame: "  File ...", its source line, its markers
+        else:
+            in_frames = False
+            kept.append(line)
+    return "".join(kept)
+
+
 def failure_error(task_id: int, outcomes: Sequence[RunOutcome],
                   names: Mapping[int, str] | None = None) -> AlgorithmError:
     """One AlgorithmError for the failed runs of ``task_id``.
 
     First line: ``task 7: organization 3 failed: <its reason>`` (and how many others
-    failed); then one paragraph per failed run with its status, reason and log tail.
+    failed), or ``task 7: organization 3: refused by ...`` for a run the node did not
+    allow; then one paragraph per failed run with its status, reason and log tail.
     ``details``: ``{"task_id", "failed": [{"run_id", "organization_id", "status",
     "reason"}]}``.
     """
     failed = [o for o in outcomes if not o.ok]
     first = failed[0]
     others = len(failed) - 1
-    headline = f"task {task_id}: {_who(first, names)} failed: {first.cause.splitlines()[0]}"
+    # NOTE: a refusal (a policy of the data owner) is not a failure of the algorithm
+    verb = ":" if first.status is RunStatus.NOT_ALLOWED else " failed:"
+    headline = f"task {task_id}: {_who(first, names)}{verb} {first.cause.splitlines()[0]}"
     if others:
         headline += f" (and {others} other run(s) of {len(outcomes)})"
     parts = [headline]

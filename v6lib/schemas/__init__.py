@@ -26,6 +26,7 @@ if typing.TYPE_CHECKING:
     from .health import HealthOut as HealthOut
     from .health import VersionOut as VersionOut
     from .node import ApiKeyOut as ApiKeyOut
+    from .node import NodeAuditHead as NodeAuditHead
     from .node import NodeCreated as NodeCreated
     from .node import NodeIn as NodeIn
     from .node import NodeOut as NodeOut
@@ -80,7 +81,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "common": ("ErrorBody", "Links", "Page", "PageParams"),
     "event": ("EventOut", "EventsOut", "EventType"),
     "health": ("HealthOut", "VersionOut"),
-    "node": ("ApiKeyOut", "NodeCreated", "NodeIn", "NodeOut", "NodePatch", "NodeStatus"),
+    "node": ("ApiKeyOut", "NodeAuditHead", "NodeCreated", "NodeIn", "NodeOut", "NodePatch",
+             "NodeStatus"),
     "organization": ("OrganizationIn", "OrganizationOut", "OrganizationPatch"),
     "permission": ("PermissionsOut", "RuleGrant"),
     "role": ("RoleIn", "RoleOut", "RolePatch"),
@@ -114,6 +116,7 @@ __all__ = [
     "IdRef",
     "Links",
     "Message",
+    "NodeAuditHead",
     "NodeCreated",
     "NodeIn",
     "NodeLogin",

@@ -66,6 +66,8 @@ _TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
             RunStatus.FAILED,
             RunStatus.CRASHED,
             RunStatus.UNEXPECTED_OUTPUT,
+            # The node's disclosure control refused the result (v6lib.rules.disclosure).
+            RunStatus.NOT_ALLOWED,
             RunStatus.KILLED,
         }
     ),

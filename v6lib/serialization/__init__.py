@@ -39,6 +39,9 @@ tag                    carries
 ``pandas.Timedelta``
 ``pandas.NA``,         the pandas missing values
 ``pandas.NaT``
+``v6lib.count``,       the typed aggregates of :mod:`v6lib.serialization.aggregates`
+``v6lib.table``,       (counts, count tables, sums with their n), which a node's disclosure
+``v6lib.sum``          control checks exactly
 =====================  =====================================================================
 
 A frame keeps its RangeIndex, named and MultiIndex rows and columns (tuple column labels,

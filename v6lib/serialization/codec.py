@@ -153,6 +153,8 @@ def _other(obj: Any) -> Any:
         return _helper("numpy_values").encode(obj)
     if module == "pandas" or module.startswith("pandas."):
         return _helper("pandas_values").encode(obj)
+    if module == "v6lib.serialization.aggregates":
+        return _helper("aggregates").encode(obj)
     if kind is bytes:
         return {TAG: "bytes", "base64": base64.b64encode(obj).decode("ascii")}
     if module in ("datetime", "decimal"):
@@ -208,6 +210,9 @@ _register("pandas_values", ("pandas.DataFrame", "pandas.Series", "pandas.Index")
 _register("pandas_values", ("pandas.Timestamp",), {"iso", "unit", "tz"}, {"iso", "unit"})
 _register("pandas_values", ("pandas.Timedelta",), {"iso", "unit"})
 _register("pandas_values", ("pandas.NA", "pandas.NaT"), set())
+_register("aggregates", ("v6lib.count",), {"n"})
+_register("aggregates", ("v6lib.table",), {"table"})
+_register("aggregates", ("v6lib.sum",), {"value", "n"})
 _register("legacy", ("dataframe",),
           {"columns", "dtypes", "data", "index", "index_dtype", "index_name"},
           {"columns", "data"})

@@ -129,3 +129,26 @@ def test_node_keys_are_selector_dot_secret(world: World) -> None:
     selector, dot, secret = world.key_a.partition(".")
     assert dot and len(selector) == 16 and len(secret) >= 43
     assert world.key_b.partition(".")[0] != selector
+
+
+def test_a_node_publishes_its_audit_head_and_never_backwards(world: World) -> None:
+    api = world.api
+    node = api.node_login(world.key_a)
+    head = "a" * 64
+    path = f"/node/{world.node_a}/audit"
+    published = api.ok("PUT", path, json={"count": 3, "head": head}, token=node)
+    assert (published["audit_count"], published["audit_head"]) == (3, head)
+    assert published["audit_published_at"] is not None
+    assert api.ok("GET", f"/node/{world.node_a}")["audit_count"] == 3  # the admin sees it
+    api.ok("PUT", path, json={"count": 3, "head": head}, token=node)  # the same again: fine
+    shorter = api.call("PUT", path, json={"count": 2, "head": "b" * 64}, token=node)
+    assert shorter.status_code == 409 and "published at entry 3" in shorter.json["message"]
+    rewritten = api.call("PUT", path, json={"count": 3, "head": "c" * 64}, token=node)
+    assert rewritten.status_code == 409
+    api.ok("PUT", path, json={"count": 4, "head": "d" * 64}, token=node)
+    # only the node itself: not another node, not a user
+    other = api.node_login(world.key_b)
+    assert api.call("PUT", path, json={"count": 9, "head": head}, token=other).status_code == 403
+    assert api.call("PUT", path, json={"count": 9, "head": head}).status_code == 403
+    assert api.call("PUT", path, json={"count": 9, "head": "xyz"},
+                    token=node).status_code == 400

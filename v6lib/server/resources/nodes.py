@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 
 from v6lib.schemas._base import DbId
-from v6lib.schemas.node import ApiKeyOut, NodeCreated, NodeIn, NodeOut, NodePatch
+from v6lib.schemas.node import ApiKeyOut, NodeAuditHead, NodeCreated, NodeIn, NodeOut, NodePatch
 from v6lib.schemas.token import Message
 from v6lib.server.db.models import Node
 from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, reply
@@ -16,14 +16,15 @@ from v6lib.server.services import nodes as svc
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.node_liveness import node_status
 
-__all__ = ["NodeApiKey", "NodeCollection", "NodeItem", "node_out"]
+__all__ = ["NodeApiKey", "NodeAudit", "NodeCollection", "NodeItem", "node_out"]
 
 
 def node_out(ctx: ServiceContext, node: Node) -> NodeOut:
     return NodeOut(id=node.id, name=node.name, organization_id=node.organization_id,
                    collaboration_id=node.collaboration_id,
                    status=node_status(node, ctx.now(), ctx.settings),  # type: ignore[arg-type]
-                   last_seen_at=node.last_seen_at)
+                   last_seen_at=node.last_seen_at, audit_count=node.audit_count,
+                   audit_head=node.audit_head, audit_published_at=node.audit_published_at)
 
 
 class NodeQuery(ListQuery):
@@ -71,3 +72,13 @@ class NodeApiKey(Resource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         reply(resp, ApiKeyOut(api_key=svc.reset_api_key(self.ctx(req), id)))
+
+
+class NodeAudit(Resource):
+    api = {"put": Op("The node publishes the head of its audit trail (never backwards)",
+                     NodeOut, body=NodeAuditHead, errors=(400, 403, 404, 409))}
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        ctx = self.ctx(req)
+        node = svc.publish_audit_head(ctx, id, parse_body(req, NodeAuditHead))
+        reply(resp, node_out(ctx, node))

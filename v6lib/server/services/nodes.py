@@ -13,8 +13,14 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from v6lib.errors import AuthenticationError, NotFoundError, ValidationError
-from v6lib.schemas.node import NodeIn, NodePatch
+from v6lib.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    ValidationError,
+)
+from v6lib.schemas.node import NodeAuditHead, NodeIn, NodePatch
 from v6lib.server.auth.api_keys import ApiKey, new_api_key, parse_api_key
 from v6lib.server.auth.passwords import KdfCost, dummy_verify, hash_secret, verify_secret
 from v6lib.server.db.models import Collaboration, Node, Organization
@@ -112,6 +118,26 @@ def update_node(ctx: ServiceContext, node_id: int, payload: NodePatch) -> Node:
             collaboration_id=node.collaboration_id)
     if payload.name is not None:
         node.name = payload.name
+    ctx.session.flush()
+    return node
+
+
+def publish_audit_head(ctx: ServiceContext, node_id: int, payload: NodeAuditHead) -> Node:
+    """Store the head of the node's audit trail; only the node itself may, and never
+    backwards: a shorter trail, or another entry at the same count, is refused (409) so
+    the stored head keeps showing what the trail held."""
+    me = ctx.me
+    if not me.is_node or me.node_id != node_id:
+        raise PermissionDenied("only the node itself may publish its audit trail's head")
+    node = get_node(ctx, node_id)
+    count, head = node.audit_count or 0, node.audit_head
+    if payload.count < count or (payload.count == count and head and payload.head != head):
+        raise ConflictError(
+            f"node {node_id}: the audit trail's head was published at entry {count}; "
+            f"entry {payload.count} with head {payload.head[:12]}... does not continue it",
+            details={"audit_count": count, "audit_head": head})
+    node.audit_count, node.audit_head = payload.count, payload.head
+    node.audit_published_at = ctx.now()
     ctx.session.flush()
     return node
 

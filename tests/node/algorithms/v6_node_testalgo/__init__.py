@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-__all__ = ["echo", "fail", "sleep_echo"]
+from v6lib.wrappers import data
+
+__all__ = ["crosstab", "echo", "fail", "rows", "sleep_echo"]
 
 
 def echo(value: Any) -> dict[str, Any]:
@@ -28,3 +30,18 @@ def sleep_echo(seconds: float, value: Any, marker: str | None = None) -> dict[st
 def fail(message: str) -> None:
     """Raise, so the runner exits non-zero with a traceback in the log."""
     raise RuntimeError(message)
+
+
+@data(1)
+def crosstab(df: Any, rows: str, columns: str, suppress: int = 0) -> Any:
+    """A count table, its small cells suppressed when ``suppress`` is given."""
+    from v6lib.wrappers.aggregates import count_table, suppress_small_cells
+
+    table = count_table(df, rows, columns)
+    return suppress_small_cells(table, suppress) if suppress else table
+
+
+@data(1)
+def rows(df: Any) -> Any:
+    """Every row: what a node's row-level rule must keep at the node."""
+    return df.drop(columns=["id"], errors="ignore")

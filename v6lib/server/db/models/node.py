@@ -33,3 +33,8 @@ class Node(IdMixin, CreatedAtMixin, Base):
     token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(20), default="offline")
     last_seen_at: Mapped[datetime | None]
+    # The head of the node's audit trail as the node last published it (v6lib.node.audit):
+    # a trail found shorter, or with another entry at this count, was tampered with.
+    audit_count: Mapped[int | None] = mapped_column(Integer)
+    audit_head: Mapped[str | None] = mapped_column(String(64))
+    audit_published_at: Mapped[datetime | None]
