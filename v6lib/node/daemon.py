@@ -36,6 +36,7 @@ from v6lib.errors import (
     AuthenticationError,
     ConfigurationError,
     EncryptionError,
+    NodeHaltedError,
     PermissionDenied,
     ServerUnavailableError,
     V6Error,
@@ -52,6 +53,7 @@ from v6lib.node.retry import Backoff, retry_call
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
+from v6lib.node.supervisor import FailureTracker, Supervisor
 from v6lib.trust import TrustStore
 
 __all__ = ["Node", "check_version", "make_runtime"]
@@ -121,6 +123,9 @@ class Node:
         self.options = options
         self.stop_event = threading.Event()
         self.backoff = backoff or Backoff(base=0.5, max_delay=30.0)
+        self.supervisor = Supervisor(self.stop_event, backoff=self.backoff,
+                                     give_up_after=options.give_up_after)
+        self._trackers: dict[str, FailureTracker] = {}
         self.link = ServerLink(transport or Transport(options.server_api_url), options.api_key)
         self.runtime = runtime or make_runtime(options)
         options.task_dir.mkdir(parents=True, exist_ok=True)
@@ -226,6 +231,7 @@ class Node:
             link=self.link, keys=keys, runtime=self.runtime, outbox=self.outbox,
             proxy_port=self.options.proxy_port if unix_socket else self.proxy.port,
             stop=self.stop_event, backoff=self.backoff, tokens=self.tokens,
+            supervisor=self.supervisor,
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
         self.cursor = self._current_cursor()
@@ -326,17 +332,22 @@ class Node:
         self._pool.submit(self._safe, self.executor.handle_run, run)
 
     def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn``; a failure is logged (once while it repeats), never raised: the
+        next event or sweep tries again, and a failure that lasts stops the node."""
+        name = getattr(fn, "__name__", str(fn))
+        tracker = self._trackers.setdefault(name, self.supervisor.tracker(name))
         try:
             fn(*args)
         except ServerUnavailableError as exc:
-            log.warning("%s postponed: %s", getattr(fn, "__name__", fn), exc)
-        except Exception:
-            log.exception("error in %s", getattr(fn, "__name__", fn))
+            log.warning("%s postponed: %s", name, exc)
+            return
+        except Exception as exc:  # logged, retried by the next sweep
+            tracker.failed(exc)
+            return
+        tracker.succeeded()
 
     def _spawn(self, target: Callable[..., Any], *args: Any, name: str) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._threads.append(self.supervisor.spawn(target, *args, name=name))
 
     # -- shutdown -----------------------------------------------------------------------
     def stop(self) -> None:
@@ -356,7 +367,7 @@ class Node:
                 thread.join(timeout)
         try:
             self.outbox.flush()
-        except V6Error as exc:
+        except Exception as exc:  # shutting down; the journal keeps it
             log.warning("final upload attempt failed (%s); the journal keeps it", exc)
         if self.proxy is not None:
             self.proxy.stop()
@@ -370,7 +381,9 @@ class Node:
         """Start, loop until :meth:`stop`, and close.
 
         The event loop runs in a daemon thread so that a stop request does not wait for
-        the current long-poll to return.
+        the current long-poll to return. Raises :class:`NodeHaltedError` (the command
+        exits non-zero) when a thread of the node kept failing (see
+        :mod:`v6lib.node.supervisor`).
         """
         try:
             self.start()
@@ -379,3 +392,5 @@ class Node:
                 pass
         finally:
             self.close()
+        if self.supervisor.fatal is not None:
+            raise NodeHaltedError(self.supervisor.fatal)

@@ -23,6 +23,12 @@ from v6lib.errors import (
     RuntimeUnavailableError,
     V6Error,
 )
+from v6lib.node.disk_space import (
+    DiskFullError,
+    check_free_space,
+    disk_full_reason,
+    is_disk_full,
+)
 from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
@@ -33,6 +39,7 @@ from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
+from v6lib.node.supervisor import Supervisor
 from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
 
@@ -69,6 +76,7 @@ class RunExecutor:
         stop: threading.Event,
         backoff: Backoff | None = None,
         tokens: RunTokens | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.options = options
         self.identity = identity
@@ -80,6 +88,8 @@ class RunExecutor:
         self.proxy_port = proxy_port
         self.stop = stop
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
+        self.supervisor = supervisor or Supervisor(stop, backoff=self.backoff,
+                                                   give_up_after=options.give_up_after)
         # the container tokens the proxy serves: those of this node's runs in flight
         self.tokens = tokens or RunTokens(journal)
         self.output = OutputCollector(
@@ -117,10 +127,17 @@ class RunExecutor:
             return
         if int(run["organization_id"]) != self.identity.organization_id:
             return
+        no_room = self._no_room()
         if entry is None:
             # Journaled before the server hears of it: a restart finds the entry and
             # claims again (the server hands a run this node initializes out again).
-            self.journal.receive(run_id, task_id=int(run["task_id"]))
+            try:
+                self.journal.receive(run_id, task_id=int(run["task_id"]))
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._refuse_unjournaled(run_id, disk_full_reason(self.options.task_dir))
+                return
         claim = self._claim(run_id)
         if claim is None:
             return
@@ -129,6 +146,9 @@ class RunExecutor:
                             task_uid=task.get("uid"), image=str(task["image"]),
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
+        if no_room:
+            self._finish(run_id, RunStatus.START_FAILED, reason=no_room)
+            return
         replayed = self._replay_reason(run_id, task)
         if replayed:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
@@ -144,6 +164,30 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
         self._start(claim["run"], task, str(claim["container_token"]))
+
+    def _refuse_unjournaled(self, run_id: int, reason: str) -> None:
+        """End a run as "start failed" on the server when not even its journal row fits.
+
+        Why not leave it pending: the researcher would wait without a word. Safe without
+        the journal: were the node to die between the claim and the report, the run is
+        "initializing" on the server and unknown here, which reconciliation reports as
+        start failed at the next start.
+        """
+        try:
+            self.link.claim_run(run_id)
+            self.link.patch_run(run_id, {"status": RunStatus.START_FAILED.value,
+                                         "reason": reason})
+        except (ConflictError, NotFoundError, PermissionDenied):
+            return  # not ours to start after all
+        log.warning("run %d: start failed (%s)", run_id, reason)
+
+    def _no_room(self) -> str | None:
+        """Why the node cannot take a new run now (its disk is nearly full), or None."""
+        try:
+            check_free_space(self.options.task_dir, self.options.min_free_disk_mb)
+        except DiskFullError as exc:
+            return exc.message
+        return None
 
     def _replay_reason(self, run_id: int, task: dict[str, Any]) -> str | None:
         """Why the run's input must not be opened (its uid was another task's), or None."""
@@ -189,6 +233,9 @@ class RunExecutor:
                 return  # stays 'received'; the next sweep resumes it
             self._finish(run_id, RunStatus.START_FAILED, reason=str(exc))
             return
+        except OSError as exc:  # e.g. no room for the input: say so instead of hanging
+            self._finish(run_id, RunStatus.START_FAILED, reason=self._os_reason(exc))
+            return
         spec = JobSpec(
             node_name=self.options.name, run_id=run_id, task_id=int(task["id"]), job_id=job_id,
             image=str(task["image"]), input_file=paths.input_file,
@@ -208,8 +255,11 @@ class RunExecutor:
         except NotFoundError as exc:
             self._finish(run_id, RunStatus.NO_IMAGE, reason=str(exc))
             return
-        except (RuntimeUnavailableError, ConflictError, OSError) as exc:
+        except (RuntimeUnavailableError, ConflictError) as exc:
             self._finish(run_id, RunStatus.START_FAILED, reason=str(exc))
+            return
+        except OSError as exc:
+            self._finish(run_id, RunStatus.START_FAILED, reason=self._os_reason(exc))
             return
         if not self.journal.mark_started(run_id, handle):
             log.info("run %d: killed while starting; stopping it", run_id)
@@ -219,6 +269,9 @@ class RunExecutor:
         log.info("run %d task %d: started (%s)", run_id, task["id"], handle)
         self._report_active(run_id, handle)
         self.watch(run_id, handle)
+
+    def _os_reason(self, exc: OSError) -> str:
+        return disk_full_reason(self.options.task_dir) if is_disk_full(exc) else str(exc)
 
     def _database(self, requested: dict[str, Any]) -> Any:
         from dataclasses import replace
@@ -272,16 +325,31 @@ class RunExecutor:
         return thread
 
     def _watch(self, run_id: int, handle: str) -> None:
+        """Until the run ends; a failure (a full disk, say) is logged and retried, so the
+        run's outcome is journaled once the cause is gone."""
+        tracker = self.supervisor.tracker(f"watcher of run {run_id}")
         while not self.stop.is_set():
             try:
-                info = self.runtime.wait(handle, timeout=1.0)
-            except V6Error as exc:
-                self._finish(run_id, RunStatus.CRASHED, reason=f"lost the run: {exc}")
-                return
-            if info is not None:
-                self.complete(run_id, handle, info)
+                ended = self._watch_once(run_id, handle)
+            except Exception as exc:  # a watcher must never die silently
+                self.stop.wait(tracker.failed(exc))
+                continue
+            tracker.succeeded()
+            if ended:
                 return
         # Node stopping: leave the run; the next start reconciles it.
+
+    def _watch_once(self, run_id: int, handle: str) -> bool:
+        """Wait a second for the run's end; True once its outcome is journaled."""
+        try:
+            info = self.runtime.wait(handle, timeout=1.0)
+        except V6Error as exc:
+            self._finish(run_id, RunStatus.CRASHED, reason=f"lost the run: {exc}")
+            return True
+        if info is None:
+            return False
+        self.complete(run_id, handle, info)
+        return True
 
     def complete(self, run_id: int, handle: str | None, info: ExitInfo | None) -> None:
         """Turn an ended run into its outcome (exit code, output file) and journal it."""

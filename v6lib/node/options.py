@@ -54,6 +54,8 @@ class NodeOptions:
     gpus: bool = False
     require_algorithm_pull: bool = False
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    min_free_disk_mb: int = 100
+    give_up_after: float = 600.0
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -119,4 +121,6 @@ class NodeOptions:
             gpus=config.algorithm_device_requests.gpu,
             require_algorithm_pull=config.policies.require_algorithm_pull,
             max_output_bytes=config.max_output_bytes,
+            min_free_disk_mb=config.min_free_disk_mb,
+            give_up_after=config.give_up_after,
         )

@@ -170,6 +170,31 @@ def test_launcher_records_the_exit_code_without_python(tmp_path: Path) -> None:
     assert not Path(f"{exit_file}.tmp").exists()
 
 
+def test_launcher_on_a_full_disk_leaves_no_half_written_exit_file(small_disk: Path) -> None:
+    from v6lib.node.runtime._launch import SHELL, launcher_argv
+
+    from ..conftest import fill_disk
+
+    exit_file = small_disk / "run.exit"
+    fill_disk(small_disk)
+    argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
+    assert subprocess.run(argv, check=False, capture_output=True).returncode == 7
+    assert not exit_file.exists()
+    assert not Path(f"{exit_file}.tmp").exists()
+
+
+def test_remove_deletes_what_interrupted_writes_left(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(tmp_path / "state", warm_start=False)
+    handle = runtime.start(spec_for(tmp_path, 8, "echo", {"value": 1}))
+    assert runtime.wait(handle, timeout=60) is not None
+    leftovers = [runtime.state_dir / f"{handle}.{suffix}"
+                 for suffix in ("json.tmp", "exit.tmp", "exit.starter.tmp")]
+    for path in leftovers:
+        path.write_text("")
+    runtime.remove(handle)
+    assert sorted(p.name for p in runtime.state_dir.iterdir()) == []
+
+
 def test_foreign_wait_wakes_at_the_exit_not_a_poll_later(tmp_path: Path) -> None:
     from v6lib.node.runtime.process import _start_time, _wait_foreign
 

@@ -24,7 +24,8 @@ __all__ = ["SHELL", "launcher_argv"]
 
 SHELL = "/bin/sh"
 _SCRIPT = 'exit_file=$1; shift; "$@"; code=$?; ' \
-          'printf "%s" "$code" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"; ' \
+          '{ printf "%s" "$code" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"; } ' \
+          '|| rm -f "$exit_file.tmp"; ' \
           'exit "$code"'
 
 

@@ -178,6 +178,13 @@ class ProcessRuntime:
         base = self.state_dir / handle
         return base.with_suffix(".json"), base.with_suffix(".exit"), base.with_suffix(".log")
 
+    def _temporary_files(self, handle: str) -> list[Path]:
+        """What an interrupted write (a full disk, a crash) can leave next to the state
+        and exit files; removed with the run."""
+        state_file, exit_file, _ = self._files(handle)
+        return [state_file.with_suffix(".json.tmp"), Path(f"{exit_file}.tmp"),
+                Path(f"{exit_file}.starter.tmp")]
+
     def _state(self, handle: str) -> dict[str, object] | None:
         return run_state(self._files(handle)[0])
 
@@ -257,7 +264,7 @@ class ProcessRuntime:
         state = self._state(handle)
         if state and _alive(int(state["pid"]), state.get("start_time")):  # type: ignore[arg-type]
             raise ConflictError(f"run {spec.run_id} is already running (pid {state['pid']})")
-        for stale in (exit_file, log_file):
+        for stale in (exit_file, log_file, *self._temporary_files(handle)):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
         env = self.environment(spec)
@@ -267,14 +274,28 @@ class ProcessRuntime:
         else:
             pid = self._start_launcher(spec, handle, env)
             start_time = _start_time(pid)
-        tmp = state_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({
-            "pid": pid, "start_time": start_time, "run_id": spec.run_id,
-            "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
-            "starter": "warm" if warm is not None else "launcher",
-        }))
-        os.replace(tmp, state_file)
+        try:
+            self._write_state(state_file, {
+                "pid": pid, "start_time": start_time, "run_id": spec.run_id,
+                "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
+                "starter": "warm" if warm is not None else "launcher",
+            })
+        except OSError:
+            # NOTE: an untracked run must not go on: end its group before reporting
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            raise
         return handle
+
+    @staticmethod
+    def _write_state(state_file: Path, state: dict[str, object]) -> None:
+        tmp = state_file.with_suffix(".json.tmp")
+        try:
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, state_file)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _start_launcher(self, spec: JobSpec, handle: str, env: dict[str, str]) -> int:
         _, exit_file, log_file = self._files(handle)
@@ -373,6 +394,8 @@ class ProcessRuntime:
         if fd is not None:
             os.close(fd)
         for path in self._files(handle):
+            path.unlink(missing_ok=True)
+        for path in self._temporary_files(handle):
             path.unlink(missing_ok=True)
 
     def list_managed(self) -> list[ManagedJob]:

@@ -139,10 +139,17 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _write_exit(path: str, code: int, suffix: str) -> None:
+    """Write the exit code under a temporary name, then rename; on a failure (a full
+    disk) the half-written temporary file is removed, not left behind."""
     tmp = f"{path}{suffix}"
-    with os.fdopen(os.open(tmp, _NEW_FILE, 0o644), "w") as fh:
-        fh.write(str(code))
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(os.open(tmp, _NEW_FILE, 0o644), "w") as fh:
+            fh.write(str(code))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # ----------------------------------------------------------------------------- starter
