@@ -159,6 +159,18 @@ def test_outage_then_reauthentication_and_queued_run(harness: NodeHarness) -> No
     assert server.logins > logins
 
 
+@pytest.mark.parametrize("path", ["version", "node", "collaboration", "event"])
+def test_start_up_retries_requests_that_time_out_after_login(harness: NodeHarness,
+                                                             path: str) -> None:
+    server = server_with_node()
+    task = server.create_task("img", {2: b"{}"})
+    server.timeouts[path] = 2
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"3", "")))
+    assert server.timeouts[path] == 0
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="run done after a slow start")
+
+
 def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> None:
     # Prepare: the server turns the node's long-polls away for load, asking for 0.2 s
     server = server_with_node()

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from v6lib import __version__
 from v6lib.client.refusals import REFUSALS, refusal_delay
@@ -49,7 +49,7 @@ from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.proxy import NodeProxy
 from v6lib.node.reconcile import ReconcileReport, reconcile
-from v6lib.node.retry import Backoff, retry_call
+from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
@@ -59,6 +59,7 @@ from v6lib.trust import TrustStore
 __all__ = ["Node", "check_version", "make_runtime"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: An event poll answered sooner than this without events was not held by the server.
 _EARLY_ANSWER = 0.2
@@ -144,10 +145,21 @@ class Node:
         self._threads: list[threading.Thread] = []
 
     # -- start-up -----------------------------------------------------------------------
+    def _until_reachable(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, retried with backoff while the server is away or times out.
+
+        Why: a server that restarts, or a network that drops a request, must not end a
+        starting node (``cannot reach ...: ReadTimeout``); only a stop request does.
+        """
+        return retry_call(fn, backoff=self.backoff, stop=self.stop_event, what=what,
+                          retry_if=is_transient)
+
     def connect(self) -> Identity:
         """Log in, check versions, learn who we are; retries while the server is away."""
-        retry_call(self.link.login, backoff=self.backoff, stop=self.stop_event,
-                   what="login")
+        return self._until_reachable(self._identify, "start-up")
+
+    def _identify(self) -> Identity:
+        self.link.login()
         check_version(self.link.version())
         node = self.link.node(int(self.link.node_id or 0))
         collaboration = self.link.collaboration(int(node["collaboration_id"]))
@@ -210,9 +222,10 @@ class Node:
         return self.keys
 
     def start(self) -> None:
-        """Everything up to (not including) the event loop."""
+        """Everything up to (not including) the event loop; every call to the server is
+        retried while it is away."""
         self.connect()
-        keys = self.setup_keys()
+        keys = self._until_reachable(self.setup_keys, "loading the node's keys")
         assert self.identity is not None
         self.tokens.load()  # the runs a previous life left in flight keep their proxy
         unix_socket = self.runtime.proxy_socket()
@@ -234,9 +247,11 @@ class Node:
             supervisor=self.supervisor,
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
-        self.cursor = self._current_cursor()
-        self.reconcile_report = reconcile(self.executor)
-        self.sweep()
+        self.cursor = self._until_reachable(self._current_cursor, "reading the event cursor")
+        executor = self.executor
+        self.reconcile_report = self._until_reachable(lambda: reconcile(executor),
+                                                      "reconciling the journal")
+        self._safe(self.sweep)  # on a failure the next periodic sweep takes them
 
     def _current_cursor(self) -> int | None:
         try:

@@ -317,7 +317,13 @@ class RunExecutor:
 
     # -- watching -----------------------------------------------------------------------
     def watch(self, run_id: int, handle: str) -> threading.Thread:
-        """Wait for the run's end in a thread; the outcome goes to the journal."""
+        """Wait for the run's end in a thread; the outcome goes to the journal.
+
+        A run already watched keeps its one watcher (a retried reconciliation asks again).
+        """
+        current = self.watchers.get(run_id)
+        if current is not None and current.is_alive():
+            return current
         thread = threading.Thread(target=self._watch, args=(run_id, handle),
                                   name=f"watch-run-{run_id}", daemon=True)
         self.watchers[run_id] = thread
