@@ -171,6 +171,22 @@ def test_start_up_retries_requests_that_time_out_after_login(harness: NodeHarnes
     wait_until(lambda: run["status"] == "completed", what="run done after a slow start")
 
 
+def test_a_kill_missed_during_a_long_outage_stops_the_run(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    wait_until(lambda: run["status"] == "active", what="active")
+    server.down = True
+    time.sleep(1.3)  # longer than the pause between the node's polls
+    run["status"] = "killed by user"  # its event expired before the node came back
+    server.down = False
+    wait_until(lambda: job.killed, what="run stopped after the outage")
+    entry = wait_until(lambda: (e := node.journal.get(run["id"])) and
+                       not e.in_flight and e, what="kill settled")
+    assert entry.status == "killed by user"
+
+
 def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> None:
     # Prepare: the server turns the node's long-polls away for load, asking for 0.2 s
     server = server_with_node()

@@ -37,13 +37,14 @@ from v6lib.errors import (
     ConfigurationError,
     EncryptionError,
     NodeHaltedError,
+    NotFoundError,
     PermissionDenied,
     ServerUnavailableError,
     V6Error,
     VersionMismatchError,
 )
 from v6lib.node.executor import Identity, RunExecutor
-from v6lib.node.journal import Journal
+from v6lib.node.journal import Journal, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
@@ -54,6 +55,7 @@ from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
 from v6lib.node.supervisor import FailureTracker, Supervisor
+from v6lib.schemas.run_status import RunStatus
 from v6lib.trust import TrustStore
 
 __all__ = ["Node", "check_version", "make_runtime"]
@@ -273,6 +275,31 @@ class Node:
             if entry.handle is None and entry.run_id not in seen:
                 self._submit(self.link.run(entry.run_id))
 
+    def recheck_in_flight(self) -> list[int]:
+        """Ask the server about every run this node holds; stop those killed meanwhile.
+
+        Why: the server keeps events for a limited time, so a node cut off for longer
+        may never see a ``task_killed``; the run's own status on the server is the truth.
+        Returns the ids of the runs stopped.
+        """
+        assert self.executor is not None
+        stopped = []
+        for entry in self.journal.in_flight():
+            if entry.state not in (LocalState.STARTING, LocalState.STARTED):
+                continue  # not started yet: the sweep's claim finds out
+            try:
+                status = self.link.run(entry.run_id).get("status")
+            except NotFoundError:
+                status, reason = RunStatus.KILLED.value, "the run no longer exists on the server"
+            else:
+                reason = "killed by user"
+            if status == RunStatus.KILLED.value:
+                log.info("run %d: killed on the server while the node was cut off; stopping it",
+                         entry.run_id)
+                self.executor.kill_run(entry.run_id, reason)
+                stopped.append(entry.run_id)
+        return stopped
+
     # -- event loop ---------------------------------------------------------------------
     def run_forever(self) -> None:
         """React to events until :meth:`stop` is called."""
@@ -305,8 +332,10 @@ class Node:
                 failures += 1
                 continue
             if failures:
-                log.info("server reachable again; sweeping pending runs")
+                log.info("server reachable again; re-reading the runs in flight and "
+                         "sweeping pending runs")
                 failures = 0
+                self._safe(self.recheck_in_flight)
                 self._safe(self.sweep)
                 self.outbox.notify()
             self.cursor = body.get("cursor", self.cursor)
