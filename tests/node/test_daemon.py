@@ -187,6 +187,32 @@ def test_a_kill_missed_during_a_long_outage_stops_the_run(harness: NodeHarness) 
     assert entry.status == "killed by user"
 
 
+def test_a_run_over_the_time_limit_is_ended_with_the_reason(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime, max_run_seconds=0.5)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    started = time.monotonic()
+    wait_until(lambda: job.killed, what="run ended at its time limit")
+    assert 0.4 <= time.monotonic() - started < 1.5
+    wait_until(lambda: run["status"] == "failed", what="failure delivered")
+    assert run["reason"] == "run exceeded the node's time limit of 0.5 s"
+    entry = node.journal.get(run["id"])
+    assert entry is not None and entry.started_at is not None
+
+
+def test_the_time_limit_counts_from_the_start_across_a_restart(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime, max_run_seconds=60)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    wait_until(lambda: run["status"] == "active", what="active")
+    harness.crash(node)
+    harness.start(server, runtime, max_run_seconds=0.3)  # the run is already older
+    wait_until(lambda: job.killed, timeout=2, what="run ended by the restarted node")
+    wait_until(lambda: run["status"] == "failed", what="failure delivered")
+
+
 def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> None:
     # Prepare: the server turns the node's long-polls away for load, asking for 0.2 s
     server = server_with_node()

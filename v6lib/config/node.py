@@ -207,6 +207,9 @@ class NodeConfig(StrictModel):
     # Seconds a thread of the node may keep failing before the node exits non-zero
     # (for its service manager to restart it).
     give_up_after: float = Field(default=600.0, gt=0)
+    # Seconds a run may take from its start; a longer one is ended as "failed" (off when
+    # unset).
+    max_run_seconds: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,9 +335,10 @@ class RunExecutor:
         """Until the run ends; a failure (a full disk, say) is logged and retried, so the
         run's outcome is journaled once the cause is gone."""
         tracker = self.supervisor.tracker(f"watcher of run {run_id}")
+        deadline = self._deadline(run_id)
         while not self.stop.is_set():
             try:
-                ended = self._watch_once(run_id, handle)
+                ended = self._watch_once(run_id, handle, deadline)
             except Exception as exc:  # a watcher must never die silently
                 self.stop.wait(tracker.failed(exc))
                 continue
@@ -345,10 +347,28 @@ class RunExecutor:
                 return
         # Node stopping: leave the run; the next start reconciles it.
 
-    def _watch_once(self, run_id: int, handle: str) -> bool:
+    def _deadline(self, run_id: int) -> float | None:
+        """When (``time.monotonic()``) the run's time is up, counted from its start as
+        journaled (so a restarted node does not grant it the full time again)."""
+        limit = self.options.max_run_seconds
+        if limit is None:
+            return None
+        entry = self.journal.get(run_id)
+        now = self.journal.now()
+        started = entry.started_at if entry is not None and entry.started_at else now
+        return time.monotonic() + limit - max(0.0, (now - started).total_seconds())
+
+    def _watch_once(self, run_id: int, handle: str, deadline: float | None = None) -> bool:
         """Wait a second for the run's end; True once its outcome is journaled."""
+        timeout = 1.0
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._time_up(run_id, handle)  # a no-op once the outcome is journaled
+            else:
+                timeout = min(timeout, left)
         try:
-            info = self.runtime.wait(handle, timeout=1.0)
+            info = self.runtime.wait(handle, timeout=timeout)
         except V6Error as exc:
             self._finish(run_id, RunStatus.CRASHED, reason=f"lost the run: {exc}")
             return True
@@ -356,6 +376,16 @@ class RunExecutor:
             return False
         self.complete(run_id, handle, info)
         return True
+
+    def _time_up(self, run_id: int, handle: str) -> None:
+        """End a run that exceeded the node's time limit: journal the outcome, then stop
+        its container or process tree; the watcher then sees it ended and cleans up."""
+        entry = self.journal.get(run_id)
+        if entry is None or not entry.in_flight:
+            return
+        self._finish(run_id, RunStatus.FAILED, reason=(
+            f"run exceeded the node's time limit of {self.options.max_run_seconds:g} s"))
+        self.runtime.kill(handle)
 
     def complete(self, run_id: int, handle: str | None, info: ExitInfo | None) -> None:
         """Turn an ended run into its outcome (exit code, output file) and journal it."""

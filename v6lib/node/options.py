@@ -56,6 +56,7 @@ class NodeOptions:
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     min_free_disk_mb: int = 100
     give_up_after: float = 600.0
+    max_run_seconds: float | None = None
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -123,4 +124,5 @@ class NodeOptions:
             max_output_bytes=config.max_output_bytes,
             min_free_disk_mb=config.min_free_disk_mb,
             give_up_after=config.give_up_after,
+            max_run_seconds=config.max_run_seconds,
         )
