@@ -165,7 +165,7 @@ def test_launcher_records_the_exit_code_without_python(tmp_path: Path) -> None:
     exit_file = tmp_path / "run.exit"
     argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
     assert argv[0] == SHELL
-    assert subprocess.run(argv, check=False).returncode == 7
+    assert subprocess.run(argv, input=b"go\n", check=False).returncode == 7
     assert exit_file.read_text() == "7"
     assert not Path(f"{exit_file}.tmp").exists()
 
@@ -178,7 +178,8 @@ def test_launcher_on_a_full_disk_leaves_no_half_written_exit_file(small_disk: Pa
     exit_file = small_disk / "run.exit"
     fill_disk(small_disk)
     argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
-    assert subprocess.run(argv, check=False, capture_output=True).returncode == 7
+    assert subprocess.run(argv, input=b"go\n", check=False,
+                          capture_output=True).returncode == 7
     assert not exit_file.exists()
     assert not Path(f"{exit_file}.tmp").exists()
 

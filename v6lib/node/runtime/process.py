@@ -40,6 +40,12 @@ from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
 from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
+from v6lib.node.runtime.process_limits import (
+    MARKER_VARIABLE,
+    ProcessLimits,
+    kill_marked,
+    run_marker,
+)
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
 from v6lib.rules.node_policy import split_image
@@ -256,6 +262,7 @@ class ProcessRuntime:
         )
         if "PWD" in base:  # what the launcher's shell sets; a forked run gets it too
             base["PWD"] = str(spec.temporary_folder)
+        base[MARKER_VARIABLE] = run_marker(self.state_dir, spec.run_id)
         return base
 
     def start(self, spec: JobSpec) -> str:
@@ -268,11 +275,14 @@ class ProcessRuntime:
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
         env = self.environment(spec)
-        warm = self._start_warm(spec, env)
+        limits = ProcessLimits.of(spec)
+        # NOTE: a forked run would inherit the warm starter's address space and cores;
+        # limited runs start through the launcher, which applies the limits first
+        warm = None if limits.active else self._start_warm(spec, env)
         if warm is not None:
             pid, start_time = warm
         else:
-            pid = self._start_launcher(spec, handle, env)
+            pid = self._start_launcher(spec, handle, env, limits)
             start_time = _start_time(pid)
         try:
             self._write_state(state_file, {
@@ -285,7 +295,19 @@ class ProcessRuntime:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
             raise
+        self._release(handle)
         return handle
+
+    def _release(self, handle: str) -> None:
+        """Let the launcher run the algorithm (its limits are set, its state recorded)."""
+        child = self._children.get(handle)
+        if child is None or child.stdin is None:
+            return
+        with contextlib.suppress(OSError):  # it died already: wait() reports it
+            child.stdin.write(b"go\n")
+            child.stdin.flush()
+        with contextlib.suppress(OSError):
+            child.stdin.close()
 
     @staticmethod
     def _write_state(state_file: Path, state: dict[str, object]) -> None:
@@ -297,18 +319,26 @@ class ProcessRuntime:
             tmp.unlink(missing_ok=True)
             raise
 
-    def _start_launcher(self, spec: JobSpec, handle: str, env: dict[str, str]) -> int:
+    def _start_launcher(self, spec: JobSpec, handle: str, env: dict[str, str],
+                        limits: ProcessLimits) -> int:
         _, exit_file, log_file = self._files(handle)
         argv = launcher_argv(str(exit_file), self.command)
         try:
             with log_file.open("wb") as log_fh:
                 proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
+                    argv, stdin=subprocess.PIPE, stdout=log_fh, stderr=subprocess.STDOUT,
                     env=env, cwd=spec.temporary_folder, start_new_session=True,
                 )
         except OSError as exc:
             raise RuntimeUnavailableError(f"process runtime cannot start run "
                                           f"{spec.run_id}: {exc}") from exc
+        try:
+            limits.apply(proc.pid)  # the launcher waits for its go: nothing ran yet
+        except (OSError, ValueError) as exc:
+            proc.kill()
+            proc.wait()
+            raise RuntimeUnavailableError(f"process runtime cannot limit run "
+                                          f"{spec.run_id} ({limits}): {exc}") from exc
         self._children[handle] = proc
         with contextlib.suppress(AttributeError, OSError):  # no pidfd: Popen.wait polls
             self._pidfds[handle] = os.pidfd_open(proc.pid)
@@ -361,10 +391,18 @@ class ProcessRuntime:
         return self._exit_info(handle, -1)  # -1: not our child and no exit file
 
     def kill(self, handle: str) -> None:
+        """Stop the run and every process it started, also those that left its process
+        group or outlived its first process (found by their marker)."""
         state = self._state(handle)
         if state is None:
             return
         pid = int(state["pid"])  # type: ignore[arg-type]
+        try:
+            self._kill_group(handle, state, pid)
+        finally:
+            kill_marked(run_marker(self.state_dir, int(state["run_id"])))  # type: ignore[arg-type]
+
+    def _kill_group(self, handle: str, state: dict[str, object], pid: int) -> None:
         if not _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
             if state.get("starter") == "warm":  # the starter may still be recording it
                 self._await_exit_file(handle, 0.2)
