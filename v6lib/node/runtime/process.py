@@ -184,12 +184,17 @@ class ProcessRuntime:
         base = self.state_dir / handle
         return base.with_suffix(".json"), base.with_suffix(".exit"), base.with_suffix(".log")
 
+    def _pid_file(self, handle: str) -> Path:
+        """Where the warm starter records a run it forked, before the node hears of it."""
+        return self.state_dir / f"{handle}.pid"
+
     def _temporary_files(self, handle: str) -> list[Path]:
         """What an interrupted write (a full disk, a crash) can leave next to the state
         and exit files; removed with the run."""
         state_file, exit_file, _ = self._files(handle)
         return [state_file.with_suffix(".json.tmp"), Path(f"{exit_file}.tmp"),
-                Path(f"{exit_file}.starter.tmp")]
+                Path(f"{exit_file}.starter.tmp"), self._pid_file(handle),
+                Path(f"{self._pid_file(handle)}.tmp")]
 
     def _state(self, handle: str) -> dict[str, object] | None:
         return run_state(self._files(handle)[0])
@@ -239,7 +244,8 @@ class ProcessRuntime:
         _, exit_file, log_file = self._files(f"run-{spec.run_id}")
         try:
             return starter.spawn(env=env, cwd=spec.temporary_folder, log=log_file,
-                                 exit_file=exit_file, argv=self.command)
+                                 exit_file=exit_file, argv=self.command,
+                                 pid_file=self._pid_file(f"run-{spec.run_id}"))
         except RuntimeUnavailableError as exc:
             log.warning("process runtime: %s; run %s starts a fresh interpreter",
                         exc, spec.run_id)
@@ -436,7 +442,31 @@ class ProcessRuntime:
         for path in self._temporary_files(handle):
             path.unlink(missing_ok=True)
 
+    def _adopt_untracked(self) -> None:
+        """Write the state file of each run the warm starter recorded but the node did not.
+
+        Why: a node killed between the warm starter's fork and its own state file left a
+        run it has no record of; were it restarted blindly, the run would execute twice.
+        The starter's record (written before it answered) makes the run adopted instead:
+        reconciliation then watches it, or collects its exit code, like any other run of
+        the previous life. (A launcher run needs no such record: it does not execute
+        before the node has written its state file.)
+        """
+        for pid_file in sorted(self.state_dir.glob("run-*.pid")):
+            handle = pid_file.stem
+            state_file = self._files(handle)[0]
+            record = run_state(pid_file)
+            if state_file.exists() or record is None or not handle[4:].isdigit() \
+                    or not isinstance(record.get("pid"), int):
+                continue
+            log.warning("process runtime: run %s was started (pid %s) but never recorded; "
+                        "adopting it instead of starting the run again", handle[4:],
+                        record.get("pid"))
+            self._write_state(state_file, {**record, "run_id": int(handle[4:]),
+                                           "starter": "warm"})
+
     def list_managed(self) -> list[ManagedJob]:
+        self._adopt_untracked()
         jobs = []
         for state_file in sorted(self.state_dir.glob("run-*.json")):
             handle = state_file.stem

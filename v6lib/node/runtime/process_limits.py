@@ -14,8 +14,9 @@ memory or leave children running after it ended. What applies (no cgroups are us
 
 Every process of a run carries a marker in its environment (:data:`MARKER_VARIABLE`,
 unique per runtime state folder and run): the runtime finds a run's processes by it in
-``/proc``, also those that left the run's process group or outlived its first process,
-and a restarted node finds a run its previous life started but never recorded.
+``/proc``, also those that left the run's process group or outlived its first process.
+(A run forked by the warm starter shows the starter's environment in ``/proc`` itself;
+the processes it starts carry the marker, and it is ended through its process group.)
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ class ProcessLimits:
             os.sched_setaffinity(pid, self.cores)
 
 
-def marked_pids(marker: str) -> list[int]:
-    """Every process whose environment holds ``MARKER_VARIABLE=marker``."""
-    needle = f"{MARKER_VARIABLE}={marker}".encode()
-    found = []
+def _markers() -> dict[int, str]:
+    """The marker of every marked process now running, by pid."""
+    prefix = f"{MARKER_VARIABLE}=".encode()
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -92,9 +93,15 @@ def marked_pids(marker: str) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue  # gone meanwhile, or not ours to read
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
+        for variable in environ.split(b"\0"):
+            if variable.startswith(prefix):
+                found[int(entry.name)] = variable[len(prefix):].decode(errors="replace")
     return found
+
+
+def marked_pids(marker: str) -> list[int]:
+    """Every process whose environment holds ``MARKER_VARIABLE=marker``."""
+    return sorted(pid for pid, value in _markers().items() if value == marker)
 
 
 def kill_marked(marker: str) -> list[int]:
