@@ -12,7 +12,7 @@ import pytest
 from v6lib.errors import NodeHaltedError
 from v6lib.node.daemon import Node
 from v6lib.node.retry import Backoff
-from v6lib.node.supervisor import Supervisor
+from v6lib.node.supervisor import Supervisor, log_uncaught_thread_exceptions
 
 from .conftest import NodeHarness, wait_until
 from .fakes import FakeRuntime, FakeServer, FakeTransport
@@ -96,3 +96,20 @@ def test_serve_exits_with_an_error_when_a_thread_keeps_failing(
     with pytest.raises(NodeHaltedError, match="thread node-outbox kept failing") as raised:
         node.serve()
     assert raised.value.exit_code != 0
+
+
+def test_any_thread_ending_in_an_exception_is_logged(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)  # restored after
+    log_uncaught_thread_exceptions()
+
+    def broken() -> None:
+        raise OSError(28, "No space left on device")
+
+    thread = threading.Thread(target=broken, name="some-library-thread")
+    thread.start()
+    thread.join(5)
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "thread some-library-thread ended by an uncaught exception" in record.getMessage()
+    assert record.exc_info is not None

@@ -21,7 +21,7 @@ from typing import Any
 
 from v6lib.node.retry import Backoff
 
-__all__ = ["FailureTracker", "Supervisor"]
+__all__ = ["FailureTracker", "Supervisor", "log_uncaught_thread_exceptions"]
 
 log = logging.getLogger(__name__)
 
@@ -127,3 +127,20 @@ class Supervisor:
                     tracker.succeeded()
                 delay = tracker.failed(exc)
             self.stop.wait(delay)
+
+
+def log_uncaught_thread_exceptions() -> None:
+    """Send an exception that ends any thread to the node's log, not to stderr only.
+
+    A safety net for threads the supervisor does not run (those of the proxy's server,
+    of libraries): installed once by the node's command.
+    """
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "unknown"
+        log.error("thread %s ended by an uncaught exception", name,
+                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    threading.excepthook = hook
