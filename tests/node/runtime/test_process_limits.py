@@ -70,3 +70,25 @@ def test_children_a_run_leaves_behind_end_with_it(tmp_path: Path) -> None:
     while marked_pids(marker) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marked_pids(marker) == []
+
+
+def test_the_node_time_limit_ends_a_process_run_and_its_children(tmp_path: Path) -> None:
+    from ..conftest import NodeHarness, wait_until
+    from ..fakes import FakeServer
+
+    server = FakeServer()
+    server.add_node(2, api_key="key2")
+    runtime = command_runtime(
+        tmp_path, "import subprocess, time\n"
+                  "subprocess.Popen(['sleep', '60'], start_new_session=True)\n"
+                  "time.sleep(60)\n")
+    harness = NodeHarness(tmp_path)
+    try:
+        harness.start(server, runtime, max_run_seconds=1)  # type: ignore[arg-type]
+        run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+        wait_until(lambda: run["status"] == "failed", timeout=10, what="run ended")
+        assert run["reason"] == "run exceeded the node's time limit of 1 s"
+        wait_until(lambda: marked_pids(run_marker(runtime.state_dir, run["id"])) == [],
+                   what="every process of the run gone")
+    finally:
+        harness.close()
