@@ -56,6 +56,23 @@ def test_a_lasting_failure_stops_the_node(caplog: pytest.LogCaptureFixture) -> N
     assert any(r.levelno == logging.CRITICAL for r in caplog.records)
 
 
+def test_a_full_disk_never_stops_the_node() -> None:
+    now = [0.0]
+    calls: list[int] = []
+
+    def disk_full_for_a_long_time() -> None:
+        now[0] += 100.0
+        calls.append(1)
+        if len(calls) < 20:
+            raise OSError(28, "No space left on device")
+
+    stop = threading.Event()
+    supervisor = Supervisor(stop, backoff=FAST, give_up_after=30.0, clock=lambda: now[0])
+    supervisor.spawn(disk_full_for_a_long_time, name="watcher").join(5)
+    assert len(calls) == 20
+    assert not stop.is_set() and supervisor.fatal is None
+
+
 def test_outbox_survives_a_journal_write_failure_after_the_patch(
     harness: NodeHarness,
 ) -> None:

@@ -8,7 +8,9 @@ distinct error, with its traceback; repeats only at debug level), the work is re
 with backoff, and recovery is logged. When one thread keeps failing for longer than
 ``give_up_after`` seconds the node cannot continue: the supervisor records why and sets
 the node's stop event, and the daemon exits non-zero so that its service manager
-restarts it with a clean slate (the journal keeps every run).
+restarts it with a clean slate (the journal keeps every run). A full disk is the
+exception: it is logged and retried for as long as it lasts, since a restart would not
+free any space.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from v6lib.node.disk_space import is_disk_full
 from v6lib.node.retry import Backoff
 
 __all__ = ["FailureTracker", "Supervisor", "log_uncaught_thread_exceptions"]
@@ -42,32 +45,40 @@ class FailureTracker:
         self.failures = 0
         self._since: float | None = None
         self._last_logged: str | None = None
+        self._lock = threading.Lock()  # one tracker may serve a pool of threads
 
     def failed(self, exc: BaseException) -> float:
-        """Log ``exc`` (once per distinct error) and return the delay before a retry."""
+        """Log ``exc`` (once per distinct error) and return the delay before a retry.
+
+        A full disk never stops the node: a restart would not free space, and the node
+        goes on by itself once there is some again.
+        """
         now = self.supervisor.clock()
-        if self._since is None:
-            self._since = now
         description = f"{type(exc).__name__}: {exc}"
-        if description != self._last_logged:
-            self._last_logged = description
-            log.error("%s failed, retrying with backoff: %s", self.name, description,
-                      exc_info=exc)
-        else:
-            log.debug("%s failed again (%d times): %s", self.name, self.failures + 1,
-                      description)
-        self.failures += 1
-        if now - self._since >= self.supervisor.give_up_after:
-            self.supervisor.give_up(self.name, description, now - self._since)
-        return self.supervisor.backoff.delay(self.failures - 1)
+        with self._lock:
+            if self._since is None or is_disk_full(exc):
+                self._since = now
+            if description != self._last_logged:
+                self._last_logged = description
+                log.error("%s failed, retrying with backoff: %s", self.name, description,
+                          exc_info=exc)
+            else:
+                log.debug("%s failed again (%d times): %s", self.name, self.failures + 1,
+                          description)
+            self.failures += 1
+            failing_for, failures = now - self._since, self.failures
+        if failing_for >= self.supervisor.give_up_after:
+            self.supervisor.give_up(self.name, description, failing_for)
+        return self.supervisor.backoff.delay(failures - 1)
 
     def succeeded(self) -> None:
         """Forget the failures; log the recovery if there were any."""
-        if self.failures:
-            log.info("%s recovered after %d failed attempts", self.name, self.failures)
-        self.failures = 0
-        self._since = None
-        self._last_logged = None
+        with self._lock:
+            if self.failures:
+                log.info("%s recovered after %d failed attempts", self.name, self.failures)
+            self.failures = 0
+            self._since = None
+            self._last_logged = None
 
 
 class Supervisor:
