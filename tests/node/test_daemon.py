@@ -197,6 +197,7 @@ def test_a_run_over_the_time_limit_is_ended_with_the_reason(harness: NodeHarness
     assert 0.4 <= time.monotonic() - started < 1.5
     wait_until(lambda: run["status"] == "failed", what="failure delivered")
     assert run["reason"] == "run exceeded the node's time limit of 0.5 s"
+    assert run["log"] == "killed"  # the algorithm's log up to its end
     entry = node.journal.get(run["id"])
     assert entry is not None and entry.started_at is not None
 

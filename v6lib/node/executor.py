@@ -380,12 +380,14 @@ class RunExecutor:
     def _time_up(self, run_id: int, handle: str) -> None:
         """End a run that exceeded the node's time limit: journal the outcome, then stop
         its container or process tree; the watcher then sees it ended and cleans up."""
-        entry = self.journal.get(run_id)
-        if entry is None or not entry.in_flight:
-            return
-        self._finish(run_id, RunStatus.FAILED, reason=(
-            f"run exceeded the node's time limit of {self.options.max_run_seconds:g} s"))
+        reason = f"run exceeded the node's time limit of {self.options.max_run_seconds:g} s"
+        if not self.journal.finish(run_id, RunStatus.FAILED.value, reason=reason):
+            return  # ended meanwhile
         self.runtime.kill(handle)
+        info = self.runtime.wait(handle, timeout=2.0)  # its log, for the researcher
+        if info is not None and info.logs:
+            self.journal.update(run_id, log=self._shared_logs(run_id, info.logs))
+        self._announce(run_id, RunStatus.FAILED, reason)
 
     def complete(self, run_id: int, handle: str | None, info: ExitInfo | None) -> None:
         """Turn an ended run into its outcome (exit code, output file) and journal it."""
@@ -430,9 +432,13 @@ class RunExecutor:
     def _finish(self, run_id: int, status: RunStatus, *, result: bytes | None = None,
                 log: str | None = None, reason: str | None = None) -> None:
         if self.journal.finish(run_id, status.value, result=result, log=log, reason=reason):
-            self.tokens.discard(run_id)
-            _log_outcome(run_id, status, reason)
-            self.outbox.notify()
+            self._announce(run_id, status, reason)
+
+    def _announce(self, run_id: int, status: RunStatus, reason: str | None) -> None:
+        """A journaled outcome: the run's token goes, the outbox delivers it."""
+        self.tokens.discard(run_id)
+        _log_outcome(run_id, status, reason)
+        self.outbox.notify()
 
     # -- killing ------------------------------------------------------------------------
     def kill_run(self, run_id: int, reason: str = "killed by user") -> None:
