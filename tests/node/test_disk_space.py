@@ -7,6 +7,7 @@ import errno
 import logging
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -89,3 +90,24 @@ def test_full_disk_refuses_new_runs_and_finishes_active_ones_once_space_returns(
     failures = [r for r in caplog.records
                 if r.levelno == logging.ERROR and "watcher of run" in r.getMessage()]
     assert len(failures) == 1  # logged once, not once per retry
+
+
+def test_a_started_run_the_journal_cannot_record_is_removed_and_started_again(
+    harness: NodeHarness,
+) -> None:
+    server, runtime = _server(), FakeRuntime(auto=lambda spec: (0, b"1", ""))
+    node = harness.start(server, runtime, sweep_interval=0.2)
+    original = node.journal.mark_started
+    failures: list[int] = []
+
+    def full_once(run_id: int, handle: str) -> Any:
+        if not failures:
+            failures.append(run_id)
+            raise sqlite3.OperationalError("database or disk is full")
+        return original(run_id, handle)
+
+    node.journal.mark_started = full_once  # type: ignore[method-assign]
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="completed by a second start")
+    assert runtime.started == [run["id"], run["id"]]
+    assert len(runtime.removed) >= 1 and runtime.removed[0].startswith(f"fake-{run['id']}-0")

@@ -262,7 +262,14 @@ class RunExecutor:
         except OSError as exc:
             self._finish(run_id, RunStatus.START_FAILED, reason=self._os_reason(exc))
             return
-        if not self.journal.mark_started(run_id, handle):
+        try:
+            recorded = self.journal.mark_started(run_id, handle)
+        except Exception:
+            # NOTE: a run the journal cannot record (a full disk) must not go on
+            # untracked; it stays "starting" and the next sweep starts it afresh
+            self.runtime.remove(handle)
+            raise
+        if not recorded:
             log.info("run %d: killed while starting; stopping it", run_id)
             self.runtime.kill(handle)
             self.runtime.remove(handle)
