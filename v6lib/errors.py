@@ -59,6 +59,7 @@ __all__ = [
     "EncryptionError",
     "KeyChangedError",
     "MFARequiredError",
+    "NodeHaltedError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDenied",
@@ -260,6 +261,14 @@ class RuntimeUnavailableError(V6Error):
     code = "runtime_unavailable"
     http_status = 503
     exit_code = 69  # EX_UNAVAILABLE
+
+
+class NodeHaltedError(V6Error):
+    """A thread of the node kept failing: the node stops so its service manager restarts
+    it (see :mod:`v6lib.node.supervisor`)."""
+
+    code = "node_halted"
+    exit_code = 70  # EX_SOFTWARE
 
 
 class ServerUnavailableError(V6Error):

@@ -129,6 +129,7 @@ class FakeServer:
     def __init__(self, *, encrypted: bool = False, version: str = "0.1.0") -> None:
         self.version = version
         self.down = False
+        self.timeouts: dict[str, int] = {}  # path prefix -> next N requests time out
         self.lose_responses = 0  # apply the next N PATCHes, then pretend the link broke
         self.nodes_may_edit_organization = True
         self.organizations: dict[int, dict[str, Any]] = {}
@@ -216,6 +217,11 @@ class FakeServer:
                token: str | None) -> Any:
         if self.down:
             raise errors.ServerUnavailableError("fake server is down")
+        for prefix, count in self.timeouts.items():
+            if count and path.lstrip("/").startswith(prefix):
+                self.timeouts[prefix] = count - 1
+                raise errors.ServerUnavailableError(
+                    "cannot reach http://fake/api: ReadTimeout: read timed out")
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["token"]:
             return self._token(parts[1], body, token)

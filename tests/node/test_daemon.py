@@ -159,6 +159,61 @@ def test_outage_then_reauthentication_and_queued_run(harness: NodeHarness) -> No
     assert server.logins > logins
 
 
+@pytest.mark.parametrize("path", ["version", "node", "collaboration", "event"])
+def test_start_up_retries_requests_that_time_out_after_login(harness: NodeHarness,
+                                                             path: str) -> None:
+    server = server_with_node()
+    task = server.create_task("img", {2: b"{}"})
+    server.timeouts[path] = 2
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"3", "")))
+    assert server.timeouts[path] == 0
+    run = server.run_of(task["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="run done after a slow start")
+
+
+def test_a_kill_missed_during_a_long_outage_stops_the_run(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    wait_until(lambda: run["status"] == "active", what="active")
+    server.down = True
+    time.sleep(1.3)  # longer than the pause between the node's polls
+    run["status"] = "killed by user"  # its event expired before the node came back
+    server.down = False
+    wait_until(lambda: job.killed, what="run stopped after the outage")
+    entry = wait_until(lambda: (e := node.journal.get(run["id"])) and
+                       not e.in_flight and e, what="kill settled")
+    assert entry.status == "killed by user"
+
+
+def test_a_run_over_the_time_limit_is_ended_with_the_reason(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime, max_run_seconds=0.5)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    started = time.monotonic()
+    wait_until(lambda: job.killed, what="run ended at its time limit")
+    assert 0.4 <= time.monotonic() - started < 1.5
+    wait_until(lambda: run["status"] == "failed", what="failure delivered")
+    assert run["reason"] == "run exceeded the node's time limit of 0.5 s"
+    assert run["log"] == "killed"  # the algorithm's log up to its end
+    entry = node.journal.get(run["id"])
+    assert entry is not None and entry.started_at is not None
+
+
+def test_the_time_limit_counts_from_the_start_across_a_restart(harness: NodeHarness) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    node = harness.start(server, runtime, max_run_seconds=60)
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    wait_until(lambda: run["status"] == "active", what="active")
+    harness.crash(node)
+    harness.start(server, runtime, max_run_seconds=0.3)  # the run is already older
+    wait_until(lambda: job.killed, timeout=2, what="run ended by the restarted node")
+    wait_until(lambda: run["status"] == "failed", what="failure delivered")
+
+
 def test_event_loop_comes_back_when_the_server_says(harness: NodeHarness) -> None:
     # Prepare: the server turns the node's long-polls away for load, asking for 0.2 s
     server = server_with_node()

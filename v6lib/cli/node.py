@@ -182,12 +182,14 @@ def _run_attached(instance: Instance) -> None:
     """The daemon in this process until SIGTERM/SIGINT."""
     from v6lib.node.daemon import Node
     from v6lib.node.options import NodeOptions
+    from v6lib.node.supervisor import log_uncaught_thread_exceptions
 
     running = instance.pid()
     if running:
         raise errors.ConflictError(f"node '{instance.name}' is already running "
                                    f"(pid {running})")
     _setup_logging(instance.config)
+    log_uncaught_thread_exceptions()
     options = NodeOptions.from_config(instance.config)
     daemon = Node(options)
     write_pid_file(options.pid_file)

@@ -253,6 +253,15 @@ class NodeConfig(StrictModel):
     # Bytes: the largest output file the node reads from a run (larger: the run ends as
     # "unexpected output"); the default is the server's default max_result_bytes.
     max_output_bytes: int = Field(default=DEFAULT_MAX_OUTPUT_BYTES, gt=0)
+    # Megabytes that must stay free in task_dir for the node to take a new run; below
+    # it a new run ends as "start failed" (runs already in flight go on).
+    min_free_disk_mb: int = Field(default=100, ge=0)
+    # Seconds a thread of the node may keep failing before the node exits non-zero
+    # (for its service manager to restart it).
+    give_up_after: float = Field(default=600.0, gt=0)
+    # Seconds a run may take from its start; a longer one is ended as "failed" (off when
+    # unset).
+    max_run_seconds: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from v6lib import __version__
 from v6lib.client.refusals import REFUSALS, refusal_delay
@@ -37,6 +37,8 @@ from v6lib.errors import (
     ConfigurationError,
     ConflictError,
     EncryptionError,
+    NodeHaltedError,
+    NotFoundError,
     PermissionDenied,
     ServerUnavailableError,
     V6Error,
@@ -44,22 +46,25 @@ from v6lib.errors import (
 )
 from v6lib.node.audit import AuditTrail, ChainHead
 from v6lib.node.executor import Identity, RunExecutor
-from v6lib.node.journal import Journal
+from v6lib.node.journal import Journal, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
 from v6lib.node.proxy import NodeProxy
 from v6lib.node.reconcile import ReconcileReport, reconcile
-from v6lib.node.retry import Backoff, retry_call
+from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
 from v6lib.node.server_link import ServerLink
+from v6lib.node.supervisor import FailureTracker, Supervisor
+from v6lib.schemas.run_status import RunStatus
 from v6lib.trust import TrustStore
 
 __all__ = ["Node", "check_version", "make_runtime"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: An event poll answered sooner than this without events was not held by the server.
 _EARLY_ANSWER = 0.2
@@ -124,6 +129,9 @@ class Node:
         self.options = options
         self.stop_event = threading.Event()
         self.backoff = backoff or Backoff(base=0.5, max_delay=30.0)
+        self.supervisor = Supervisor(self.stop_event, backoff=self.backoff,
+                                     give_up_after=options.give_up_after)
+        self._trackers: dict[str, FailureTracker] = {}
         self.link = ServerLink(transport or Transport(options.server_api_url), options.api_key)
         self.runtime = runtime or make_runtime(options)
         options.task_dir.mkdir(parents=True, exist_ok=True)
@@ -144,10 +152,21 @@ class Node:
         self._threads: list[threading.Thread] = []
 
     # -- start-up -----------------------------------------------------------------------
+    def _until_reachable(self, fn: Callable[[], T], what: str) -> T:
+        """``fn()``, retried with backoff while the server is away or times out.
+
+        Why: a server that restarts, or a network that drops a request, must not end a
+        starting node (``cannot reach ...: ReadTimeout``); only a stop request does.
+        """
+        return retry_call(fn, backoff=self.backoff, stop=self.stop_event, what=what,
+                          retry_if=is_transient)
+
     def connect(self) -> Identity:
         """Log in, check versions, learn who we are; retries while the server is away."""
-        retry_call(self.link.login, backoff=self.backoff, stop=self.stop_event,
-                   what="login")
+        return self._until_reachable(self._identify, "start-up")
+
+    def _identify(self) -> Identity:
+        self.link.login()
         check_version(self.link.version())
         node = self.link.node(int(self.link.node_id or 0))
         collaboration = self.link.collaboration(int(node["collaboration_id"]))
@@ -210,9 +229,10 @@ class Node:
         return self.keys
 
     def start(self) -> None:
-        """Everything up to (not including) the event loop."""
+        """Everything up to (not including) the event loop; every call to the server is
+        retried while it is away."""
         self.connect()
-        keys = self.setup_keys()
+        keys = self._until_reachable(self.setup_keys, "loading the node's keys")
         assert self.identity is not None
         self.tokens.load()  # the runs a previous life left in flight keep their proxy
         unix_socket = self.runtime.proxy_socket()
@@ -232,11 +252,14 @@ class Node:
             proxy_port=self.options.proxy_port if unix_socket else self.proxy.port,
             stop=self.stop_event, backoff=self.backoff, tokens=self.tokens,
             audit=RunAudit(self.audit_trail),
+            supervisor=self.supervisor,
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
-        self.cursor = self._current_cursor()
-        self.reconcile_report = reconcile(self.executor)
-        self.sweep()
+        self.cursor = self._until_reachable(self._current_cursor, "reading the event cursor")
+        executor = self.executor
+        self.reconcile_report = self._until_reachable(lambda: reconcile(executor),
+                                                      "reconciling the journal")
+        self._safe(self.sweep)  # on a failure the next periodic sweep takes them
         self._safe(self.publish_audit_head)
 
     def _current_cursor(self) -> int | None:
@@ -277,6 +300,31 @@ class Node:
             return
         self._published_head = head
 
+    def recheck_in_flight(self) -> list[int]:
+        """Ask the server about every run this node holds; stop those killed meanwhile.
+
+        Why: the server keeps events for a limited time, so a node cut off for longer
+        may never see a ``task_killed``; the run's own status on the server is the truth.
+        Returns the ids of the runs stopped.
+        """
+        assert self.executor is not None
+        stopped = []
+        for entry in self.journal.in_flight():
+            if entry.state not in (LocalState.STARTING, LocalState.STARTED):
+                continue  # not started yet: the sweep's claim finds out
+            try:
+                status = self.link.run(entry.run_id).get("status")
+            except NotFoundError:
+                status, reason = RunStatus.KILLED.value, "the run no longer exists on the server"
+            else:
+                reason = "killed by user"
+            if status == RunStatus.KILLED.value:
+                log.info("run %d: killed on the server while the node was cut off; stopping it",
+                         entry.run_id)
+                self.executor.kill_run(entry.run_id, reason)
+                stopped.append(entry.run_id)
+        return stopped
+
     # -- event loop ---------------------------------------------------------------------
     def run_forever(self) -> None:
         """React to events until :meth:`stop` is called."""
@@ -310,8 +358,10 @@ class Node:
                 failures += 1
                 continue
             if failures:
-                log.info("server reachable again; sweeping pending runs")
+                log.info("server reachable again; re-reading the runs in flight and "
+                         "sweeping pending runs")
                 failures = 0
+                self._safe(self.recheck_in_flight)
                 self._safe(self.sweep)
                 self.outbox.notify()
             self.cursor = body.get("cursor", self.cursor)
@@ -352,17 +402,22 @@ class Node:
         self._pool.submit(self._safe, self.executor.handle_run, run)
 
     def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Call ``fn``; a failure is logged (once while it repeats), never raised: the
+        next event or sweep tries again, and a failure that lasts stops the node."""
+        name = getattr(fn, "__name__", str(fn))
+        tracker = self._trackers.setdefault(name, self.supervisor.tracker(name))
         try:
             fn(*args)
         except ServerUnavailableError as exc:
-            log.warning("%s postponed: %s", getattr(fn, "__name__", fn), exc)
-        except Exception:
-            log.exception("error in %s", getattr(fn, "__name__", fn))
+            log.warning("%s postponed: %s", name, exc)
+            return
+        except Exception as exc:  # logged, retried by the next sweep
+            tracker.failed(exc)
+            return
+        tracker.succeeded()
 
     def _spawn(self, target: Callable[..., Any], *args: Any, name: str) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._threads.append(self.supervisor.spawn(target, *args, name=name))
 
     # -- shutdown -----------------------------------------------------------------------
     def stop(self) -> None:
@@ -382,7 +437,7 @@ class Node:
                 thread.join(timeout)
         try:
             self.outbox.flush()
-        except V6Error as exc:
+        except Exception as exc:  # shutting down; the journal keeps it
             log.warning("final upload attempt failed (%s); the journal keeps it", exc)
         if self.identity is not None:
             self._safe(self.publish_audit_head)  # the last runs' entries too
@@ -398,7 +453,9 @@ class Node:
         """Start, loop until :meth:`stop`, and close.
 
         The event loop runs in a daemon thread so that a stop request does not wait for
-        the current long-poll to return.
+        the current long-poll to return. Raises :class:`NodeHaltedError` (the command
+        exits non-zero) when a thread of the node kept failing (see
+        :mod:`v6lib.node.supervisor`).
         """
         try:
             self.start()
@@ -407,3 +464,5 @@ class Node:
                 pass
         finally:
             self.close()
+        if self.supervisor.fatal is not None:
+            raise NodeHaltedError(self.supervisor.fatal)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,12 @@ from v6lib.errors import (
     V6Error,
 )
 from v6lib.node.database_rows import DatabaseRows
+from v6lib.node.disk_space import (
+    DiskFullError,
+    check_free_space,
+    disk_full_reason,
+    is_disk_full,
+)
 from v6lib.node.journal import Journal, JournalEntry, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
@@ -35,6 +42,7 @@ from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
 from v6lib.node.server_link import ServerLink
+from v6lib.node.supervisor import Supervisor
 from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import RunRequest, evaluate
 from v6lib.schemas.run_status import RunStatus
@@ -73,6 +81,7 @@ class RunExecutor:
         backoff: Backoff | None = None,
         tokens: RunTokens | None = None,
         audit: RunAudit | None = None,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.options = options
         self.identity = identity
@@ -84,6 +93,8 @@ class RunExecutor:
         self.proxy_port = proxy_port
         self.stop = stop
         self.backoff = backoff or Backoff(base=0.5, max_delay=10.0)
+        self.supervisor = supervisor or Supervisor(stop, backoff=self.backoff,
+                                                   give_up_after=options.give_up_after)
         # the container tokens the proxy serves: those of this node's runs in flight
         self.tokens = tokens or RunTokens(journal)
         self.audit = audit or RunAudit(None)
@@ -127,10 +138,17 @@ class RunExecutor:
             return
         if int(run["organization_id"]) != self.identity.organization_id:
             return
+        no_room = self._no_room()
         if entry is None:
             # Journaled before the server hears of it: a restart finds the entry and
             # claims again (the server hands a run this node initializes out again).
-            self.journal.receive(run_id, task_id=int(run["task_id"]))
+            try:
+                self.journal.receive(run_id, task_id=int(run["task_id"]))
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                self._refuse_unjournaled(run_id, disk_full_reason(self.options.task_dir))
+                return
         claim = self._claim(run_id)
         if claim is None:
             return
@@ -140,6 +158,9 @@ class RunExecutor:
                             init_org_id=task.get("init_org_id"))
         log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
         self.audit.received(run_id, task)
+        if no_room:
+            self._finish(run_id, RunStatus.START_FAILED, reason=no_room)
+            return
         replayed = self._replay_reason(run_id, task)
         if replayed:
             self.audit.decided(run_id, "replay", False, replayed)
@@ -157,6 +178,30 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
         self._start(claim["run"], task, str(claim["container_token"]))
+
+    def _refuse_unjournaled(self, run_id: int, reason: str) -> None:
+        """End a run as "start failed" on the server when not even its journal row fits.
+
+        Why not leave it pending: the researcher would wait without a word. Safe without
+        the journal: were the node to die between the claim and the report, the run is
+        "initializing" on the server and unknown here, which reconciliation reports as
+        start failed at the next start.
+        """
+        try:
+            self.link.claim_run(run_id)
+            self.link.patch_run(run_id, {"status": RunStatus.START_FAILED.value,
+                                         "reason": reason})
+        except (ConflictError, NotFoundError, PermissionDenied):
+            return  # not ours to start after all
+        log.warning("run %d: start failed (%s)", run_id, reason)
+
+    def _no_room(self) -> str | None:
+        """Why the node cannot take a new run now (its disk is nearly full), or None."""
+        try:
+            check_free_space(self.options.task_dir, self.options.min_free_disk_mb)
+        except DiskFullError as exc:
+            return exc.message
+        return None
 
     def _replay_reason(self, run_id: int, task: dict[str, Any]) -> str | None:
         """Why the run's input must not be opened (its uid was another task's), or None."""
@@ -203,6 +248,9 @@ class RunExecutor:
                 return  # stays 'received'; the next sweep resumes it
             self._finish(run_id, RunStatus.START_FAILED, reason=str(exc))
             return
+        except OSError as exc:  # e.g. no room for the input: say so instead of hanging
+            self._finish(run_id, RunStatus.START_FAILED, reason=self._os_reason(exc))
+            return
         spec = JobSpec(
             node_name=self.options.name, run_id=run_id, task_id=int(task["id"]), job_id=job_id,
             image=str(task["image"]), input_file=paths.input_file,
@@ -222,10 +270,20 @@ class RunExecutor:
         except NotFoundError as exc:
             self._finish(run_id, RunStatus.NO_IMAGE, reason=str(exc))
             return
-        except (RuntimeUnavailableError, ConflictError, OSError) as exc:
+        except (RuntimeUnavailableError, ConflictError) as exc:
             self._finish(run_id, RunStatus.START_FAILED, reason=str(exc))
             return
-        if not self.journal.mark_started(run_id, handle):
+        except OSError as exc:
+            self._finish(run_id, RunStatus.START_FAILED, reason=self._os_reason(exc))
+            return
+        try:
+            recorded = self.journal.mark_started(run_id, handle)
+        except Exception:
+            # NOTE: a run the journal cannot record (a full disk) must not go on
+            # untracked; it stays "starting" and the next sweep starts it afresh
+            self.runtime.remove(handle)
+            raise
+        if not recorded:
             log.info("run %d: killed while starting; stopping it", run_id)
             self.runtime.kill(handle)
             self.runtime.remove(handle)
@@ -233,6 +291,9 @@ class RunExecutor:
         log.info("run %d task %d: started (%s)", run_id, task["id"], handle)
         self._report_active(run_id, handle)
         self.watch(run_id, handle)
+
+    def _os_reason(self, exc: OSError) -> str:
+        return disk_full_reason(self.options.task_dir) if is_disk_full(exc) else str(exc)
 
     def _database(self, requested: dict[str, Any]) -> Any:
         from dataclasses import replace
@@ -279,7 +340,13 @@ class RunExecutor:
 
     # -- watching -----------------------------------------------------------------------
     def watch(self, run_id: int, handle: str) -> threading.Thread:
-        """Wait for the run's end in a thread; the outcome goes to the journal."""
+        """Wait for the run's end in a thread; the outcome goes to the journal.
+
+        A run already watched keeps its one watcher (a retried reconciliation asks again).
+        """
+        current = self.watchers.get(run_id)
+        if current is not None and current.is_alive():
+            return current
         thread = threading.Thread(target=self._watch, args=(run_id, handle),
                                   name=f"watch-run-{run_id}", daemon=True)
         self.watchers[run_id] = thread
@@ -287,16 +354,62 @@ class RunExecutor:
         return thread
 
     def _watch(self, run_id: int, handle: str) -> None:
+        """Until the run ends; a failure (a full disk, say) is logged and retried, so the
+        run's outcome is journaled once the cause is gone."""
+        tracker = self.supervisor.tracker(f"watcher of run {run_id}")
+        deadline = self._deadline(run_id)
         while not self.stop.is_set():
             try:
-                info = self.runtime.wait(handle, timeout=1.0)
-            except V6Error as exc:
-                self._finish(run_id, RunStatus.CRASHED, reason=f"lost the run: {exc}")
-                return
-            if info is not None:
-                self.complete(run_id, handle, info)
+                ended = self._watch_once(run_id, handle, deadline)
+            except Exception as exc:  # a watcher must never die silently
+                self.stop.wait(tracker.failed(exc))
+                continue
+            tracker.succeeded()
+            if ended:
                 return
         # Node stopping: leave the run; the next start reconciles it.
+
+    def _deadline(self, run_id: int) -> float | None:
+        """When (``time.monotonic()``) the run's time is up, counted from its start as
+        journaled (so a restarted node does not grant it the full time again)."""
+        limit = self.options.max_run_seconds
+        if limit is None:
+            return None
+        entry = self.journal.get(run_id)
+        now = self.journal.now()
+        started = entry.started_at if entry is not None and entry.started_at else now
+        return time.monotonic() + limit - max(0.0, (now - started).total_seconds())
+
+    def _watch_once(self, run_id: int, handle: str, deadline: float | None = None) -> bool:
+        """Wait a second for the run's end; True once its outcome is journaled."""
+        timeout = 1.0
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._time_up(run_id, handle)  # a no-op once the outcome is journaled
+            else:
+                timeout = min(timeout, left)
+        try:
+            info = self.runtime.wait(handle, timeout=timeout)
+        except V6Error as exc:
+            self._finish(run_id, RunStatus.CRASHED, reason=f"lost the run: {exc}")
+            return True
+        if info is None:
+            return False
+        self.complete(run_id, handle, info)
+        return True
+
+    def _time_up(self, run_id: int, handle: str) -> None:
+        """End a run that exceeded the node's time limit: journal the outcome, then stop
+        its container or process tree; the watcher then sees it ended and cleans up."""
+        reason = f"run exceeded the node's time limit of {self.options.max_run_seconds:g} s"
+        if not self.journal.finish(run_id, RunStatus.FAILED.value, reason=reason):
+            return  # ended meanwhile
+        self.runtime.kill(handle)
+        info = self.runtime.wait(handle, timeout=2.0)  # its log, for the researcher
+        if info is not None and info.logs:
+            self.journal.update(run_id, log=self._shared_logs(run_id, info.logs))
+        self._announce(run_id, RunStatus.FAILED, reason)
 
     def complete(self, run_id: int, handle: str | None, info: ExitInfo | None) -> None:
         """Turn an ended run into its outcome (exit code, output file) and journal it."""
@@ -364,9 +477,13 @@ class RunExecutor:
             # it; only a crash between the two lines leaves a run without its entry
             self.audit.finished(run_id, self.journal.get(run_id), status.value, reason,
                                 output_digest=output_digest, result=result)
-            self.tokens.discard(run_id)
-            _log_outcome(run_id, status, reason)
-            self.outbox.notify()
+            self._announce(run_id, status, reason)
+
+    def _announce(self, run_id: int, status: RunStatus, reason: str | None) -> None:
+        """A journaled outcome: the run's token goes, the outbox delivers it."""
+        self.tokens.discard(run_id)
+        _log_outcome(run_id, status, reason)
+        self.outbox.notify()
 
     # -- killing ------------------------------------------------------------------------
     def kill_run(self, run_id: int, reason: str = "killed by user") -> None:

@@ -146,7 +146,12 @@ class Journal:
 
     def mark_started(self, run_id: int, handle: str) -> bool:
         """False when the run ended meanwhile (killed while starting)."""
-        return self._transition(run_id, LocalState.STARTED, IN_FLIGHT, handle=handle)
+        return self._transition(run_id, LocalState.STARTED, IN_FLIGHT, handle=handle,
+                                started_at=self._clock())
+
+    def now(self) -> datetime:
+        """The journal's current time (UTC), against which its timestamps compare."""
+        return self._clock()
 
     def finish(
         self,

@@ -62,6 +62,9 @@ class Row(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # when the run's container/process started: the node's run time limit counts from
+    # here, also across a restart of the node
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class TaskUid(Base):
@@ -103,6 +106,7 @@ class JournalEntry:
     reason: str | None
     attempts: int
     note: str | None
+    started_at: datetime | None = None
 
     @property
     def in_flight(self) -> bool:
@@ -116,6 +120,7 @@ def snapshot(row: Row) -> JournalEntry:
         token_digest=row.token_digest, state=LocalState(row.state), handle=row.handle,
         active_reported=row.active_reported, status=row.status, result=row.result,
         log=row.log, reason=row.reason, attempts=row.attempts, note=row.note,
+        started_at=row.started_at,
     )
 
 
@@ -129,6 +134,8 @@ def create_or_upgrade(engine: Engine) -> None:
     with engine.begin() as conn:
         if columns and "token_digest" not in columns:
             conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN token_digest VARCHAR(64)")
+        if columns and "started_at" not in columns:
+            conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN started_at DATETIME")
         if not had_uids:  # the uids of runs journaled before the table existed
             conn.exec_driver_sql(
                 "INSERT OR IGNORE INTO node_task_uid (task_uid, task_id, run_id, first_seen) "

@@ -1,4 +1,5 @@
-"""ProcessRuntime with a real subprocess: contract environment, exit codes, kill, restart.
+"""ProcessRuntime with a real subprocess: contract environment, exit codes, kill, restart,
+and a node killed between starting a run and recording it.
 
 The runtime tests run twice: through the ``/bin/sh`` launcher (a fresh interpreter per
 run) and through the warm starter (forked runs); both must give the same guarantees.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,7 @@ import pytest
 
 from v6lib.node.runtime.base import ContainerRuntime, JobDatabase, JobSpec
 from v6lib.node.runtime.process import ProcessRuntime, module_for_image
+from v6lib.node.runtime.process_limits import marked_pids, run_marker
 
 ALGORITHMS = Path(__file__).resolve().parents[1] / "algorithms"
 
@@ -165,9 +169,35 @@ def test_launcher_records_the_exit_code_without_python(tmp_path: Path) -> None:
     exit_file = tmp_path / "run.exit"
     argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
     assert argv[0] == SHELL
-    assert subprocess.run(argv, check=False).returncode == 7
+    assert subprocess.run(argv, input=b"go\n", check=False).returncode == 7
     assert exit_file.read_text() == "7"
     assert not Path(f"{exit_file}.tmp").exists()
+
+
+def test_launcher_on_a_full_disk_leaves_no_half_written_exit_file(small_disk: Path) -> None:
+    from v6lib.node.runtime._launch import SHELL, launcher_argv
+
+    from ..conftest import fill_disk
+
+    exit_file = small_disk / "run.exit"
+    fill_disk(small_disk)
+    argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
+    assert subprocess.run(argv, input=b"go\n", check=False,
+                          capture_output=True).returncode == 7
+    assert not exit_file.exists()
+    assert not Path(f"{exit_file}.tmp").exists()
+
+
+def test_remove_deletes_what_interrupted_writes_left(tmp_path: Path) -> None:
+    runtime = ProcessRuntime(tmp_path / "state", warm_start=False)
+    handle = runtime.start(spec_for(tmp_path, 8, "echo", {"value": 1}))
+    assert runtime.wait(handle, timeout=60) is not None
+    leftovers = [runtime.state_dir / f"{handle}.{suffix}"
+                 for suffix in ("json.tmp", "exit.tmp", "exit.starter.tmp")]
+    for path in leftovers:
+        path.write_text("")
+    runtime.remove(handle)
+    assert sorted(p.name for p in runtime.state_dir.iterdir()) == []
 
 
 def test_foreign_wait_wakes_at_the_exit_not_a_poll_later(tmp_path: Path) -> None:
@@ -217,3 +247,58 @@ def test_a_custom_command_never_uses_the_warm_starter(tmp_path: Path) -> None:
     info = runtime.wait(handle, timeout=10)
     assert info is not None and info.exit_code == 0
     runtime.remove(handle)
+
+
+# -- a node killed between starting a run and recording it: never two executions --------
+ROOT = Path(__file__).resolve().parents[3]
+
+_NODE = """
+import os, pickle, signal, sys
+from v6lib.node.runtime.process import ProcessRuntime
+spec = pickle.loads(bytes.fromhex(sys.argv[2]))
+runtime = ProcessRuntime(sys.argv[1], warm_start=sys.argv[3] == "warm", preload=())
+if runtime.warm_start:
+    assert runtime.warm_up(60)
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # after the fork, before the state file
+ProcessRuntime._write_state = staticmethod(die)
+runtime.start(spec)
+"""
+
+
+def crash_while_starting(tmp_path: Path, how: str, run_id: int) -> tuple[Path, Path]:
+    marker = tmp_path / "executions.txt"
+    spec = spec_for(tmp_path, run_id, "sleep_echo",
+                    {"seconds": 1, "value": 1, "marker": str(marker)})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ALGORITHMS)))}
+    node = subprocess.run([sys.executable, "-c", _NODE, str(tmp_path / "state"),
+                           pickle.dumps(spec).hex(), how], env=env, capture_output=True,
+                          check=False, timeout=60)
+    assert node.returncode == -9, node.stderr.decode()
+    return tmp_path / "state", marker
+
+
+def test_a_launcher_run_does_not_start_when_the_node_dies_before_recording_it(
+    tmp_path: Path,
+) -> None:
+    state_dir, marker = crash_while_starting(tmp_path, "launcher", 21)
+    deadline = time.monotonic() + 2
+    while marked_pids(run_marker(state_dir, 21)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marked_pids(run_marker(state_dir, 21)) == []  # the launcher gave up
+    assert not marker.exists()  # the algorithm never ran: a restart may start it
+    assert ProcessRuntime(state_dir, warm_start=False).list_managed() == []
+
+
+def test_a_forked_run_the_node_did_not_record_is_adopted_not_started_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    state_dir, marker = crash_while_starting(tmp_path, "warm", 22)
+    restarted = ProcessRuntime(state_dir, warm_start=False)
+    jobs = restarted.list_managed()
+    assert [(j.handle, j.run_id, j.running) for j in jobs] == [("run-22", 22, True)]
+    assert "adopting it instead of starting the run again" in caplog.text
+    assert restarted.wait("run-22", timeout=30) is not None
+    assert marker.read_text().splitlines() == ["started"]
+    restarted.remove("run-22")
+    assert marked_pids(run_marker(state_dir, 22)) == []

@@ -213,6 +213,8 @@ def test_a_forked_run_sees_what_a_fresh_interpreter_sees(runtime: ProcessRuntime
     for key in ("INPUT_FILE", "OUTPUT_FILE", "TOKEN_FILE"):  # the run's own files
         assert warm["env"].pop(key).endswith("/10/" + key.split("_")[0].lower())
         assert fresh["env"].pop(key).endswith("/11/" + key.split("_")[0].lower())
+    assert warm["env"].pop("V6LIB_RUN_MARKER").endswith("/10")  # each run marked as its own
+    assert fresh["env"].pop("V6LIB_RUN_MARKER").endswith("/11")
     assert warm["env"] == fresh["env"]
     assert warm["env"]["TEMPORARY_FOLDER"] == str(tmp_path / "tmp")
     assert warm["cwd"] == fresh["cwd"] == str(tmp_path / "tmp")

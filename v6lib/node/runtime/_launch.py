@@ -6,6 +6,12 @@ in ``EXIT_FILE`` (written to a temporary name, then renamed, so a reader never s
 partial number). A shell starts in about a millisecond where a second Python
 interpreter took tens, which is most of the run's start cost.
 
+The launcher waits for a line on its stdin before it runs anything: the node sends it
+once it has applied the run's limits (:mod:`v6lib.node.runtime.process_limits`) and
+recorded the run's state file. A node that dies before then closes the pipe, and the
+launcher exits (code 125) without running the algorithm, so a restarted node never
+finds a run it has no record of.
+
 A child killed by signal N is recorded as 128 + N, the shell's convention. The shell is
 the process group leader (the runtime starts it in a new session), so killing the group
 stops the shell and the algorithm together; no exit file is then written.
@@ -23,8 +29,9 @@ from collections.abc import Sequence
 __all__ = ["SHELL", "launcher_argv"]
 
 SHELL = "/bin/sh"
-_SCRIPT = 'exit_file=$1; shift; "$@"; code=$?; ' \
-          'printf "%s" "$code" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"; ' \
+_SCRIPT = 'exit_file=$1; shift; read -r _go || exit 125; "$@" </dev/null; code=$?; ' \
+          '{ printf "%s" "$code" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"; } ' \
+          '|| rm -f "$exit_file.tmp"; ' \
           'exit "$code"'
 
 

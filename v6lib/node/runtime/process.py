@@ -40,6 +40,12 @@ from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
 from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
+from v6lib.node.runtime.process_limits import (
+    MARKER_VARIABLE,
+    ProcessLimits,
+    kill_marked,
+    run_marker,
+)
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
 from v6lib.rules.node_policy import split_image
@@ -178,6 +184,18 @@ class ProcessRuntime:
         base = self.state_dir / handle
         return base.with_suffix(".json"), base.with_suffix(".exit"), base.with_suffix(".log")
 
+    def _pid_file(self, handle: str) -> Path:
+        """Where the warm starter records a run it forked, before the node hears of it."""
+        return self.state_dir / f"{handle}.pid"
+
+    def _temporary_files(self, handle: str) -> list[Path]:
+        """What an interrupted write (a full disk, a crash) can leave next to the state
+        and exit files; removed with the run."""
+        state_file, exit_file, _ = self._files(handle)
+        return [state_file.with_suffix(".json.tmp"), Path(f"{exit_file}.tmp"),
+                Path(f"{exit_file}.starter.tmp"), self._pid_file(handle),
+                Path(f"{self._pid_file(handle)}.tmp")]
+
     def _state(self, handle: str) -> dict[str, object] | None:
         return run_state(self._files(handle)[0])
 
@@ -226,7 +244,8 @@ class ProcessRuntime:
         _, exit_file, log_file = self._files(f"run-{spec.run_id}")
         try:
             return starter.spawn(env=env, cwd=spec.temporary_folder, log=log_file,
-                                 exit_file=exit_file, argv=self.command)
+                                 exit_file=exit_file, argv=self.command,
+                                 pid_file=self._pid_file(f"run-{spec.run_id}"))
         except RuntimeUnavailableError as exc:
             log.warning("process runtime: %s; run %s starts a fresh interpreter",
                         exc, spec.run_id)
@@ -249,6 +268,7 @@ class ProcessRuntime:
         )
         if "PWD" in base:  # what the launcher's shell sets; a forked run gets it too
             base["PWD"] = str(spec.temporary_folder)
+        base[MARKER_VARIABLE] = run_marker(self.state_dir, spec.run_id)
         return base
 
     def start(self, spec: JobSpec) -> str:
@@ -257,37 +277,74 @@ class ProcessRuntime:
         state = self._state(handle)
         if state and _alive(int(state["pid"]), state.get("start_time")):  # type: ignore[arg-type]
             raise ConflictError(f"run {spec.run_id} is already running (pid {state['pid']})")
-        for stale in (exit_file, log_file):
+        for stale in (exit_file, log_file, *self._temporary_files(handle)):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
         env = self.environment(spec)
-        warm = self._start_warm(spec, env)
+        limits = ProcessLimits.of(spec)
+        # NOTE: a forked run would inherit the warm starter's address space and cores;
+        # limited runs start through the launcher, which applies the limits first
+        warm = None if limits.active else self._start_warm(spec, env)
         if warm is not None:
             pid, start_time = warm
         else:
-            pid = self._start_launcher(spec, handle, env)
+            pid = self._start_launcher(spec, handle, env, limits)
             start_time = _start_time(pid)
-        tmp = state_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({
-            "pid": pid, "start_time": start_time, "run_id": spec.run_id,
-            "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
-            "starter": "warm" if warm is not None else "launcher",
-        }))
-        os.replace(tmp, state_file)
+        try:
+            self._write_state(state_file, {
+                "pid": pid, "start_time": start_time, "run_id": spec.run_id,
+                "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
+                "starter": "warm" if warm is not None else "launcher",
+            })
+        except OSError:
+            # NOTE: an untracked run must not go on: end its group before reporting
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            raise
+        self._release(handle)
         return handle
 
-    def _start_launcher(self, spec: JobSpec, handle: str, env: dict[str, str]) -> int:
+    def _release(self, handle: str) -> None:
+        """Let the launcher run the algorithm (its limits are set, its state recorded)."""
+        child = self._children.get(handle)
+        if child is None or child.stdin is None:
+            return
+        with contextlib.suppress(OSError):  # it died already: wait() reports it
+            child.stdin.write(b"go\n")
+            child.stdin.flush()
+        with contextlib.suppress(OSError):
+            child.stdin.close()
+
+    @staticmethod
+    def _write_state(state_file: Path, state: dict[str, object]) -> None:
+        tmp = state_file.with_suffix(".json.tmp")
+        try:
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, state_file)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _start_launcher(self, spec: JobSpec, handle: str, env: dict[str, str],
+                        limits: ProcessLimits) -> int:
         _, exit_file, log_file = self._files(handle)
         argv = launcher_argv(str(exit_file), self.command)
         try:
             with log_file.open("wb") as log_fh:
                 proc = subprocess.Popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=log_fh, stderr=subprocess.STDOUT,
+                    argv, stdin=subprocess.PIPE, stdout=log_fh, stderr=subprocess.STDOUT,
                     env=env, cwd=spec.temporary_folder, start_new_session=True,
                 )
         except OSError as exc:
             raise RuntimeUnavailableError(f"process runtime cannot start run "
                                           f"{spec.run_id}: {exc}") from exc
+        try:
+            limits.apply(proc.pid)  # the launcher waits for its go: nothing ran yet
+        except (OSError, ValueError) as exc:
+            proc.kill()
+            proc.wait()
+            raise RuntimeUnavailableError(f"process runtime cannot limit run "
+                                          f"{spec.run_id} ({limits}): {exc}") from exc
         self._children[handle] = proc
         with contextlib.suppress(AttributeError, OSError):  # no pidfd: Popen.wait polls
             self._pidfds[handle] = os.pidfd_open(proc.pid)
@@ -340,10 +397,18 @@ class ProcessRuntime:
         return self._exit_info(handle, -1)  # -1: not our child and no exit file
 
     def kill(self, handle: str) -> None:
+        """Stop the run and every process it started, also those that left its process
+        group or outlived its first process (found by their marker)."""
         state = self._state(handle)
         if state is None:
             return
         pid = int(state["pid"])  # type: ignore[arg-type]
+        try:
+            self._kill_group(handle, state, pid)
+        finally:
+            kill_marked(run_marker(self.state_dir, int(state["run_id"])))  # type: ignore[arg-type]
+
+    def _kill_group(self, handle: str, state: dict[str, object], pid: int) -> None:
         if not _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
             if state.get("starter") == "warm":  # the starter may still be recording it
                 self._await_exit_file(handle, 0.2)
@@ -374,8 +439,34 @@ class ProcessRuntime:
             os.close(fd)
         for path in self._files(handle):
             path.unlink(missing_ok=True)
+        for path in self._temporary_files(handle):
+            path.unlink(missing_ok=True)
+
+    def _adopt_untracked(self) -> None:
+        """Write the state file of each run the warm starter recorded but the node did not.
+
+        Why: a node killed between the warm starter's fork and its own state file left a
+        run it has no record of; were it restarted blindly, the run would execute twice.
+        The starter's record (written before it answered) makes the run adopted instead:
+        reconciliation then watches it, or collects its exit code, like any other run of
+        the previous life. (A launcher run needs no such record: it does not execute
+        before the node has written its state file.)
+        """
+        for pid_file in sorted(self.state_dir.glob("run-*.pid")):
+            handle = pid_file.stem
+            state_file = self._files(handle)[0]
+            record = run_state(pid_file)
+            if state_file.exists() or record is None or not handle[4:].isdigit() \
+                    or not isinstance(record.get("pid"), int):
+                continue
+            log.warning("process runtime: run %s was started (pid %s) but never recorded; "
+                        "adopting it instead of starting the run again", handle[4:],
+                        record.get("pid"))
+            self._write_state(state_file, {**record, "run_id": int(handle[4:]),
+                                           "starter": "warm"})
 
     def list_managed(self) -> list[ManagedJob]:
+        self._adopt_untracked()
         jobs = []
         for state_file in sorted(self.state_dir.glob("run-*.json")):
             handle = state_file.stem

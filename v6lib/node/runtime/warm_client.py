@@ -93,7 +93,7 @@ class WarmStarter:
         self._state = "ready"
 
     def spawn(self, *, env: Mapping[str, str], cwd: Path, log: Path, exit_file: Path,
-              argv: Sequence[str]) -> tuple[int, str | None]:
+              argv: Sequence[str], pid_file: Path | None = None) -> tuple[int, str | None]:
         """Have the starter fork a run; (pid, kernel start time).
 
         Raises:
@@ -103,7 +103,8 @@ class WarmStarter:
                 be running, so it must not be started another way.
         """
         request = {"op": "spawn", "env": dict(env), "cwd": str(cwd), "log": str(log),
-                   "exit": str(exit_file), "argv": list(argv)}
+                   "exit": str(exit_file), "argv": list(argv),
+                   "pid_file": str(pid_file) if pid_file else None}
         with self._lock:
             if self._state != "ready" or self._sock is None:
                 raise RuntimeUnavailableError(f"warm starter is {self._state}")

@@ -16,9 +16,12 @@ length followed by that many bytes of UTF-8 JSON (one object):
   "failed": {module: error}}`` (``failed``: preloads that could not be imported; they are
   skipped), or ``{"ready": false, "error": str}`` and the starter exits.
 * node -> starter: ``{"op": "spawn", "env": {str: str}, "cwd": str, "log": str,
-  "exit": str, "argv": [str]}``; reply ``{"pid": int, "start_time": str | null}`` (the
-  kernel start time read before the child can be reaped) or ``{"error": str}`` (nothing
-  was started, e.g. the run's folder does not exist).
+  "exit": str, "argv": [str], "pid_file": str (optional)}``; reply ``{"pid": int,
+  "start_time": str | null}`` (the kernel start time read before the child can be reaped)
+  or ``{"error": str}`` (nothing was started, e.g. the run's folder does not exist).
+  Before replying, the starter records the child in ``pid_file`` (the same JSON as the
+  reply): a node killed before it received the reply finds the run there on its restart
+  instead of starting it a second time.
 * end of file from the node (the runtime closed): the starter takes no more requests and
   exits once its last child has ended, so it still records their exit codes.
 
@@ -139,10 +142,21 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _write_exit(path: str, code: int, suffix: str) -> None:
+    _write_record(path, str(code), suffix)
+
+
+def _write_record(path: str, text: str, suffix: str) -> None:
+    """Write ``text`` under a temporary name, then rename; on a failure (a full disk)
+    the half-written temporary file is removed, not left behind."""
     tmp = f"{path}{suffix}"
-    with os.fdopen(os.open(tmp, _NEW_FILE, 0o644), "w") as fh:
-        fh.write(str(code))
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(os.open(tmp, _NEW_FILE, 0o644), "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 # ----------------------------------------------------------------------------- starter
@@ -262,7 +276,11 @@ class _Starter:
         with contextlib.suppress(OSError):
             os.read(ready_r, 1)  # end of file once the child leads its own session
         os.close(ready_r)
-        return {"pid": pid, "start_time": start_time}
+        reply = {"pid": pid, "start_time": start_time}
+        if request.get("pid_file"):
+            with contextlib.suppress(OSError):  # a full disk: the node's reply still counts
+                _write_record(str(request["pid_file"]), json.dumps(reply), ".tmp")
+        return reply
 
     # -- the child -------------------------------------------------------------------
     def child(self, env: dict[str, str], cwd: str, exit_file: str, argv: list[str],

@@ -1,0 +1,113 @@
+"""A full disk at the node, on a real size-limited file system: refuse new runs with a
+reason, keep the runs in flight, and recover by itself when space returns."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from v6lib.node.disk_space import (
+    DiskFullError,
+    check_free_space,
+    free_mb,
+    is_disk_full,
+)
+from v6lib.node.journal import Journal
+
+from .conftest import NodeHarness, fill_disk, wait_until
+from .fakes import FakeRuntime, FakeServer
+
+
+def test_free_space_below_the_minimum_names_the_folder(small_disk: Path) -> None:
+    check_free_space(small_disk, 4)  # an empty 8 MB disk has room
+    fill_disk(small_disk, leave_bytes=2 * 1024 * 1024)
+    with pytest.raises(DiskFullError, match=r"node disk full: [12] MB free in .*small-disk"):
+        check_free_space(small_disk, 4)
+    assert free_mb(small_disk / "not" / "made" / "yet") == free_mb(small_disk)
+
+
+def test_a_full_disk_is_recognised_in_sqlite_and_os_errors(small_disk: Path) -> None:
+    journal = Journal(small_disk / "journal.sqlite")
+    fill_disk(small_disk)
+    with pytest.raises(OperationalError) as raised:
+        for run_id in range(1, 200):
+            journal.receive(run_id, task_id=run_id, image="x" * 4000)
+    journal.close()
+    assert is_disk_full(raised.value)
+    assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not is_disk_full(sqlite3.OperationalError("database is locked"))
+
+
+def _server() -> FakeServer:
+    server = FakeServer()
+    server.add_node(1, api_key="key1")
+    server.add_node(2, api_key="key2")
+    return server
+
+
+def test_full_disk_refuses_new_runs_and_finishes_active_ones_once_space_returns(
+    harness: NodeHarness, small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    server, runtime = _server(), FakeRuntime()
+    harness.start(server, runtime, task_dir=small_disk / "node2", min_free_disk_mb=3)
+    active = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(active["id"])
+    wait_until(lambda: active["status"] == "active", what="active")
+    job.spec.output_file.write_bytes(b'{"mean": 1.5}')
+
+    # below the minimum, but room for the journal: refused with the reason
+    almost = fill_disk(small_disk, leave_bytes=1024 * 1024, name="almost")
+    refused = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: refused["status"] == "start failed", what="refused")
+    assert str(refused["reason"]).startswith("node disk full: ")
+    assert str(small_disk / "node2") in str(refused["reason"])
+
+    # no room at all: not even the journal row fits, yet the run is not left pending
+    full = fill_disk(small_disk, name="full")
+    unjournaled = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: unjournaled["status"] == "start failed", what="refused, no journal")
+    assert str(unjournaled["reason"]).startswith("node disk full: 0 MB free")
+
+    # the active run ends while the disk is full: its outcome cannot be journaled
+    runtime.finish(job.handle, 0, None, "x" * 200_000)
+    wait_until(lambda: f"watcher of run {active['id']} failed" in caplog.text,
+               what="the watcher's failure logged")
+    assert active["status"] == "active"
+
+    full.unlink()
+    almost.unlink()
+    wait_until(lambda: active["status"] == "completed", timeout=10, what="completed")
+    wait_until(lambda: f"watcher of run {active['id']} recovered" in caplog.text,
+               what="the recovery logged")
+    failures = [r for r in caplog.records
+                if r.levelno == logging.ERROR and "watcher of run" in r.getMessage()]
+    assert len(failures) == 1  # logged once, not once per retry
+
+
+def test_a_started_run_the_journal_cannot_record_is_removed_and_started_again(
+    harness: NodeHarness,
+) -> None:
+    server, runtime = _server(), FakeRuntime(auto=lambda spec: (0, b"1", ""))
+    node = harness.start(server, runtime, sweep_interval=0.2)
+    original = node.journal.mark_started
+    failures: list[int] = []
+
+    def full_once(run_id: int, handle: str) -> Any:
+        if not failures:
+            failures.append(run_id)
+            raise sqlite3.OperationalError("database or disk is full")
+        return original(run_id, handle)
+
+    node.journal.mark_started = full_once  # type: ignore[method-assign]
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    wait_until(lambda: run["status"] == "completed", what="completed by a second start")
+    assert runtime.started == [run["id"], run["id"]]
+    assert len(runtime.removed) >= 1 and runtime.removed[0].startswith(f"fake-{run['id']}-0")
