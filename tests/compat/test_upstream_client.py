@@ -1,0 +1,146 @@
+"""vantage6 4.x scripts, run unchanged with vantage6's own client, against a v6lib server.
+
+A :class:`~v6lib.testing.LocalFederation` (a real server over HTTP, real process-runtime
+nodes, a plain collaboration) serves ``upstream_script.py``, which runs in the upstream
+client's venv and writes what each call answered; every call is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from v6lib.testing import LocalFederation
+
+pytestmark = pytest.mark.integration
+
+HERE = Path(__file__).resolve().parent
+ALGORITHMS = HERE.parent / "contract" / "algorithms"
+if str(ALGORITHMS) not in sys.path:
+    sys.path.insert(0, str(ALGORITHMS))
+
+import v6_contract  # noqa: E402
+
+FRAMES = [pd.DataFrame({"value": [1.0, 2.0, 3.0]}), pd.DataFrame({"value": [4.0, 5.0]})]
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    with LocalFederation(v6_contract, [{"default": f} for f in FRAMES],
+                         workdir=tmp_path_factory.mktemp("federation")) as running:
+        yield running
+
+
+def run_upstream(python: Path, workdir: Path, **settings: Any) -> dict[str, Any]:
+    """Run the upstream script with ``settings``; what each call answered."""
+    settings_file = workdir / "settings.json"
+    output = workdir / "outcomes.json"
+    settings_file.write_text(json.dumps({**settings, "output": str(output)}))
+    done = subprocess.run([str(python), str(HERE / "upstream_script.py"), str(settings_file)],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(output.read_text())
+
+
+@dataclass(frozen=True)
+class UpstreamRun:
+    """What the upstream script answered, and the ids it was given."""
+
+    outcomes: dict[str, Any]
+    ids: dict[str, int]
+    organizations: list[int]
+    researcher_id: int
+
+    def value(self, call: str) -> Any:
+        outcome = self.outcomes[call]
+        assert outcome["ok"], f"{call} failed: {outcome['error']}\n{outcome['trace']}"
+        return outcome["value"]
+
+
+@pytest.fixture(scope="module")
+def upstream(federation: LocalFederation, upstream_python: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> UpstreamRun:
+    root = federation._client("root")
+    researcher = federation.client
+    study = root.study.create("upstream study", federation.collaboration_id,
+                              federation.organization_ids)
+    ids = {"organization": federation.organization_ids[1],
+           "collaboration": federation.collaboration_id,
+           "node": researcher.node.list(all_pages=True)[0]["id"],
+           "user": researcher.user_id,
+           "role": root.role.list(all_pages=True)[0]["id"],
+           "rule": root.rule.list(all_pages=True)[0]["id"],
+           "study": study["id"]}
+    outcomes = run_upstream(
+        upstream_python, tmp_path_factory.mktemp("upstream-run"),
+        host="http://127.0.0.1", port=federation.port, path="/api",
+        username="researcher", password=LocalFederation.PASSWORD, ids=ids,
+        collaboration=federation.collaboration_id,
+        organizations=federation.organization_ids, image=federation.image)
+    return UpstreamRun(outcomes, ids, list(federation.organization_ids),
+                       researcher.user_id)
+
+
+#: what ``partial_sum`` computes at each organization, in organization order
+EXPECTED_SUMS = [{"sum": float(f["value"].sum()), "count": len(f)} for f in FRAMES]
+
+
+def test_every_call_of_the_script_works(upstream: UpstreamRun) -> None:
+    failed = {call: o["error"] for call, o in upstream.outcomes.items() if not o["ok"]}
+    assert failed == {}
+    assert len(upstream.outcomes) == 25
+
+
+def test_login_identifies_the_user_and_organization(upstream: UpstreamRun) -> None:
+    assert upstream.value("authenticate") is None  # vantage6's client returns nothing
+    assert upstream.value("whoami") == {
+        "id": str(upstream.researcher_id), "name": None,
+        "organization_id": upstream.organizations[0], "organization_name": "organization 1"}
+
+
+@pytest.mark.parametrize("resource", ["organization", "collaboration", "node", "user", "role",
+                                      "rule", "study"])
+def test_list_and_get(upstream: UpstreamRun, resource: str) -> None:
+    listed = upstream.value(f"{resource}.list")
+    assert upstream.ids[resource] in [item["id"] for item in listed["data"]]
+    assert upstream.value(f"{resource}.get")["id"] == upstream.ids[resource]
+
+
+def test_items_carry_vantage6_references(upstream: UpstreamRun) -> None:
+    node = upstream.value("node.get")
+    assert node["collaboration"] == {"id": upstream.ids["collaboration"],
+                                     "link": f"/api/collaboration/{upstream.ids['collaboration']}",
+                                     "methods": ["DELETE", "GET", "PATCH"]}
+    assert upstream.value("user.get")["organization"]["id"] == upstream.organizations[0]
+
+
+def test_task_created_by_the_upstream_client_runs_at_every_organization(
+        upstream: UpstreamRun) -> None:
+    task = upstream.value("task.create")
+    assert (task["name"], task["init_org_id"]) == ("upstream sum", upstream.organizations[0])
+    assert upstream.value("task.get")["id"] == task["id"]
+    runs = upstream.value("run.from_task")["data"]
+    assert {r["status"] for r in runs} == {"completed"}
+    assert sorted(r["organization_id"] for r in runs) == upstream.organizations
+    assert [json.loads(r["input"]) for r in runs] == \
+        [{"method": "partial_sum", "kwargs": {"column": "value"}}] * len(runs)
+
+
+@pytest.mark.parametrize("call", ["wait_for_results", "result.from_task"])
+def test_results_read_by_the_upstream_client_are_what_the_algorithm_computed(
+        upstream: UpstreamRun, call: str) -> None:
+    results = sorted(upstream.value(call)["data"], key=lambda r: r["organization_id"])
+    assert [json.loads(r["result"]) for r in results] == EXPECTED_SUMS
+
+
+def test_kill_stops_the_task(upstream: UpstreamRun) -> None:
+    assert upstream.value("task.kill") is None  # vantage6's client logs the answer
+    assert upstream.value("task.get (killed)")["status"] == "killed by user"
