@@ -12,13 +12,19 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyotp
 import pytest
+import requests
 
-from v6lib.testing import LocalFederation
+from v6lib.config import ServerConfig
+from v6lib.server.app import create_app
+from v6lib.server.auth.passwords import TEST_COST
+from v6lib.testing import LocalFederation, serve_app
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +150,69 @@ def test_results_read_by_the_upstream_client_are_what_the_algorithm_computed(
 def test_kill_stops_the_task(upstream: UpstreamRun) -> None:
     assert upstream.value("task.kill") is None  # vantage6's client logs the answer
     assert upstream.value("task.get (killed)")["status"] == "killed by user"
+
+
+# ----------------------------------------------------------------- two-factor login
+@pytest.fixture(scope="module")
+def mfa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A server that requires two-factor authentication; yields its port."""
+    db = tmp_path_factory.mktemp("mfa-server") / "server.sqlite"
+    config = ServerConfig(uri=f"sqlite:///{db}", root_password=MFA_PASSWORD,
+                          jwt_secret_key="m" * 40, mfa_required=True)
+    app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
+    try:
+        with serve_app(app) as port:
+            yield port
+    finally:
+        app.v6_state.hub.stop()
+        app.v6_state.engine.dispose()
+
+
+MFA_PASSWORD = "Mfa-password-1!"
+
+
+def _enrol(base: str, username: str) -> str:
+    """Log in without a code: the enrolment answer; returns the TOTP secret."""
+    answer = requests.post(f"{base}/token/user", timeout=10,
+                           json={"username": username, "password": MFA_PASSWORD})
+    assert answer.status_code == 401 and answer.json()["code"] == "mfa_required"
+    details = answer.json()["details"]
+    assert details["qr_uri"] == details["provisioning_uri"]
+    return str(details["otp_secret"])
+
+
+def test_two_factor_login_with_integer_and_string_codes(
+        mfa_server: int, upstream_python: Path, tmp_path: Path) -> None:
+    base = f"http://127.0.0.1:{mfa_server}/api"
+    root_secret = _enrol(base, "root")
+    root = requests.post(f"{base}/token/user", timeout=10, json={
+        "username": "root", "password": MFA_PASSWORD,
+        "mfa_code": pyotp.TOTP(root_secret).now()}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {root}"}
+    org = requests.post(f"{base}/organization", json={"name": "mfa org"}, headers=auth,
+                        timeout=10).json()["id"]
+    researcher = next(r["id"] for r in requests.get(
+        f"{base}/role", headers=auth, timeout=10).json()["data"] if r["name"] == "Researcher")
+    requests.post(f"{base}/user", headers=auth, timeout=10, json={
+        "username": "mfa-user", "password": MFA_PASSWORD, "organization_id": org,
+        "firstname": "Ada", "role_ids": [researcher]}).raise_for_status()
+    totp = pyotp.TOTP(_enrol(base, "mfa-user"))
+    now = datetime.now(UTC)
+    # a code is used once: the second login takes the next step's (accepted ±1 step)
+    codes = [int(totp.at(now)), totp.at(now + timedelta(seconds=30))]
+    for code in codes:
+        outcomes = run_upstream(upstream_python, tmp_path, host="http://127.0.0.1",
+                                port=mfa_server, path="/api", username="mfa-user",
+                                password=MFA_PASSWORD, mfa_code=code, only_login=True)
+        assert outcomes["authenticate"] == {"ok": True, "value": None}, outcomes
+        assert outcomes["whoami"]["value"]["organization_id"] == org
+        assert outcomes["whoami"]["value"]["name"] == "Ada"
+
+
+def test_two_factor_login_without_a_code_is_refused(
+        mfa_server: int, upstream_python: Path, tmp_path: Path) -> None:
+    outcomes = run_upstream(upstream_python, tmp_path, host="http://127.0.0.1",
+                            port=mfa_server, path="/api", username="root",
+                            password=MFA_PASSWORD, only_login=True)
+    assert outcomes["authenticate"]["error"] == \
+        "AuthenticationException: Failed to authenticate"

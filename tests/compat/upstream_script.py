@@ -33,13 +33,12 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
     client = Client(settings["host"], settings["port"], settings["path"], log_level="error")
     record("authenticate", lambda: client.authenticate(
         settings["username"], settings["password"], mfa_code=settings.get("mfa_code")))
-    if settings.get("only_login"):
-        record("whoami", lambda: vars(client.whoami) if client.whoami else None)
-        return outcomes
-    record("setup_encryption", lambda: client.setup_encryption(None))
     record("whoami", lambda: {"id": client.whoami.id_, "name": client.whoami.name,
                               "organization_id": client.whoami.organization_id,
                               "organization_name": client.whoami.organization_name})
+    if settings.get("only_login"):
+        return outcomes
+    record("setup_encryption", lambda: client.setup_encryption(None))
     ids = settings["ids"]
     for resource in ("organization", "collaboration", "node", "user", "role", "rule",
                      "study"):
