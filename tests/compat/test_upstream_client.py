@@ -216,3 +216,31 @@ def test_two_factor_login_without_a_code_is_refused(
                             password=MFA_PASSWORD, only_login=True)
     assert outcomes["authenticate"]["error"] == \
         "AuthenticationException: Failed to authenticate"
+
+
+# ----------------------------------------------------------------- encrypted collaborations
+def test_tasks_of_encrypted_collaborations_are_refused_naming_why(
+        upstream_python: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    with LocalFederation(v6_contract, [{"default": f} for f in FRAMES], encrypted=True,
+                         workdir=tmp_path_factory.mktemp("encrypted")) as encrypted:
+        first = encrypted.organization_ids[0]
+        key = encrypted.workdir / f"organization-{first}.pem"
+        public_key = encrypted.client.organization.get(first)["public_key"]
+        outcomes = run_upstream(
+            upstream_python, tmp_path_factory.mktemp("upstream-encrypted"),
+            host="http://127.0.0.1", port=encrypted.port, path="/api",
+            username="researcher", password=LocalFederation.PASSWORD,
+            encrypted_task={"collaboration": encrypted.collaboration_id,
+                            "organizations": encrypted.organization_ids,
+                            "image": encrypted.image, "private_key": str(key)})
+        assert encrypted.client.task.list(all_pages=True) == []
+        # the upstream client recognised the key as the server's: nothing was replaced
+        assert encrypted.client.organization.get(first)["public_key"] == public_key
+    assert outcomes["setup_encryption (key)"] == {"ok": True, "value": None}
+    # vantage6's client answers a refused request with the error body
+    sealed = outcomes["task.create (sealed)"]["value"]
+    assert sealed["code"] == "validation_error"
+    assert "vantage6's format" in sealed["msg"] and "AES-CTR" in sealed["msg"]
+    unsealed = outcomes["task.create (unsealed)"]["value"]
+    assert unsealed["code"] == "validation_error"
+    assert "collaboration is encrypted" in unsealed["msg"]

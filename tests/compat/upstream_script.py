@@ -38,6 +38,9 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
                               "organization_name": client.whoami.organization_name})
     if settings.get("only_login"):
         return outcomes
+    if "encrypted_task" in settings:
+        create_encrypted_tasks(client, settings["encrypted_task"], record)
+        return outcomes
     record("setup_encryption", lambda: client.setup_encryption(None))
     ids = settings["ids"]
     for resource in ("organization", "collaboration", "node", "user", "role", "rule",
@@ -64,6 +67,22 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
     record("task.kill", lambda: client.task.kill(slow_id))
     record("task.get (killed)", lambda: client.task.get(slow_id))
     return outcomes
+
+
+def create_encrypted_tasks(client: Client, given: dict[str, Any],
+                           record: Callable[[str, Callable[[], Any]], Any]) -> None:
+    """Create a task in an encrypted collaboration, sealed with the organization's key
+    (vantage6's format) and unsealed; the server is expected to refuse both."""
+    def create() -> Any:
+        return client.task.create(
+            collaboration=given["collaboration"], organizations=given["organizations"],
+            name="sealed", image=given["image"], description="",
+            input_={"method": "partial_sum"}, databases=[{"label": "default"}])
+
+    record("setup_encryption (key)", lambda: client.setup_encryption(given["private_key"]))
+    record("task.create (sealed)", create)
+    record("setup_encryption (none)", lambda: client.setup_encryption(None))
+    record("task.create (unsealed)", create)
 
 
 if __name__ == "__main__":
