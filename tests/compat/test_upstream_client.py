@@ -102,7 +102,7 @@ EXPECTED_SUMS = [{"sum": float(f["value"].sum()), "count": len(f)} for f in FRAM
 def test_every_call_of_the_script_works(upstream: UpstreamRun) -> None:
     failed = {call: o["error"] for call, o in upstream.outcomes.items() if not o["ok"]}
     assert failed == {}
-    assert len(upstream.outcomes) == 25
+    assert len(upstream.outcomes) == 27
 
 
 def test_login_identifies_the_user_and_organization(upstream: UpstreamRun) -> None:
@@ -150,6 +150,11 @@ def test_results_read_by_the_upstream_client_are_what_the_algorithm_computed(
 def test_kill_stops_the_task(upstream: UpstreamRun) -> None:
     assert upstream.value("task.kill") is None  # vantage6's client logs the answer
     assert upstream.value("task.get (killed)")["status"] == "killed by user"
+
+
+def test_password_change_with_vantage6s_method(upstream: UpstreamRun) -> None:
+    assert upstream.value("util.change_my_password")["msg"]
+    assert upstream.value("authenticate (changed password)") is None
 
 
 # ----------------------------------------------------------------- two-factor login

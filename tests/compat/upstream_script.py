@@ -66,6 +66,11 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
     slow_id = (slow or {}).get("id")
     record("task.kill", lambda: client.task.kill(slow_id))
     record("task.get (killed)", lambda: client.task.get(slow_id))
+    new_password = settings["password"] + "-changed"
+    record("util.change_my_password", lambda: client.util.change_my_password(
+        settings["password"], new_password))
+    record("authenticate (changed password)", lambda: client.authenticate(
+        settings["username"], new_password))
     return outcomes
 
 

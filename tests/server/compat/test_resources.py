@@ -51,3 +51,24 @@ def test_collaboration_nodes_hidden_from_outsiders(world: World) -> None:
 
 def test_blob_store_is_never_used(api: Api) -> None:
     assert api.ok("GET", "/blobstream/status") == {"blob_store_enabled": False}
+
+
+def test_kill_node_tasks_kills_only_that_nodes_runs(world: World) -> None:
+    task = world.task()
+    answer = world.api.ok("POST", "/kill/node/tasks", json={"id": world.node_a})
+    assert answer["msg"] == f"killed the unfinished runs of node {world.node_a} " \
+                            f"(tasks [{task['id']}])"
+    runs = {r["organization_id"]: r["status"] for r in
+            world.api.ok("GET", "/run", params={"task_id": task["id"]})["data"]}
+    assert runs == {world.org_a: "killed by user", world.org_b: "pending"}
+
+
+def test_kill_node_tasks_needs_the_right_to_kill_every_task(world: World) -> None:
+    task = world.task()
+    viewer = world.user("viewer-a", world.org_a, ["Viewer"])
+    refused = world.api.post("/kill/node/tasks", json={"id": world.node_a}, token=viewer)
+    assert refused.status_code == 403, refused.text
+    statuses = {r["status"] for r in
+                world.api.ok("GET", "/run", params={"task_id": task["id"]})["data"]}
+    assert statuses == {"pending"}
+    assert world.api.post("/kill/node/tasks", json={"id": 999}).status_code == 404

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import falcon
 
@@ -60,8 +60,10 @@ class VantageWireMiddleware:
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.method == "GET" and req.path.startswith(self.api_path):
-            for name in ACCEPTED_QUERY_PARAMETERS & req.params.keys():
-                del req.params[name]
+            # NOTE: falcon types ``params`` as a Mapping; it is the request's own dict
+            params = cast(dict[str, Any], req.params)
+            for name in ACCEPTED_QUERY_PARAMETERS & params.keys():
+                del params[name]
 
     def process_response(self, req: falcon.Request, resp: falcon.Response,
                          resource: object, req_succeeded: bool) -> None:

@@ -48,7 +48,7 @@ class TaskStatus(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         task = task_svc.get_task(self.ctx(req), id)
-        reply(resp, TaskStatusOut(id=task.id, status=task.status))
+        reply(resp, TaskStatusOut(id=task.id, status=RunStatus(task.status)))
 
 
 class KillTask(Resource):
@@ -61,6 +61,20 @@ class KillTask(Resource):
         ctx = self.ctx(req)
         task = task_svc.kill_task(ctx, parse_body(req, IdBody).id)
         reply(resp, Message(msg=f"task {task.id} and its subtasks are killed"))
+
+
+class KillNodeTasks(Resource):
+    """``POST /kill/node/tasks {id}``: stop everything one node is running."""
+
+    api = {"post": Op("Kill every unfinished run of a node (vantage6's endpoint)", Message,
+                      body=IdBody, errors=(400, 403, 404))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ctx = self.ctx(req)
+        node_id = parse_body(req, IdBody).id
+        task_ids = task_svc.kill_node_runs(ctx, node_id)
+        reply(resp, Message(msg=f"killed the unfinished runs of node {node_id} "
+                                f"(tasks {task_ids})"))
 
 
 class CollaborationNodeQuery(ListQuery):
@@ -103,6 +117,7 @@ def compat_routes(id_pattern: str) -> list[tuple[str, Resource]]:
     return [
         (f"/task/{id_pattern}/status", TaskStatus()),
         ("/kill/task", KillTask()),
+        ("/kill/node/tasks", KillNodeTasks()),
         (f"/collaboration/{id_pattern}/node", CollaborationNodes()),
         ("/blobstream/status", BlobStoreStatus()),
     ]
