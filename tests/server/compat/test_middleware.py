@@ -37,3 +37,18 @@ def test_include_is_accepted_and_other_unknown_parameters_still_refused(world: W
     assert world.api.ok("GET", "/run", params={"include": "task"})["total"] == 2
     refused = world.api.get("/run", params={"sort": "-id"})
     assert refused.status_code == 400 and "sort" in refused.json["msg"]
+
+
+def test_delete_dependents_true_confirms_the_delete(world: World) -> None:
+    world.task()
+    answer = world.api.call("DELETE", f"/collaboration/{world.collab}",
+                            params={"delete_dependents": "True"})
+    assert answer.status_code == 200, answer.text
+    assert world.api.get(f"/collaboration/{world.collab}").status_code == 404
+
+
+def test_delete_dependents_false_is_refused_and_nothing_is_deleted(world: World) -> None:
+    answer = world.api.call("DELETE", f"/collaboration/{world.collab}",
+                            params={"delete_dependents": "False"})
+    assert answer.status_code == 400 and "delete_dependents" in answer.json["msg"]
+    assert world.api.ok("GET", f"/collaboration/{world.collab}")["id"] == world.collab

@@ -7,6 +7,7 @@
 * Items: nested ``{id, link, methods}`` references beside flat ids (:mod:`.references`).
 * Queries: vantage6's client sends ``include=...`` to embed related objects; v6lib
   answers with references always, so the parameter is accepted and has nothing to add.
+  ``DELETE ...?delete_dependents=true`` confirms what v6lib's delete does anyway.
 """
 
 from __future__ import annotations
@@ -16,12 +17,28 @@ from typing import Any, cast
 
 import falcon
 
+from v6lib.errors import ValidationError
 from v6lib.server.compat.references import add_references
 
 __all__ = ["VantageWireMiddleware"]
 
 #: query parameters vantage6's client sends that v6lib's answers already satisfy
 ACCEPTED_QUERY_PARAMETERS = frozenset({"include"})
+
+
+#: vantage6's flag to delete an object with what depends on it (``false`` refuses)
+DELETE_DEPENDENTS = "delete_dependents"
+
+
+def _confirm_dependents(value: object) -> None:
+    """v6lib always deletes with the dependents (a collaboration's nodes, studies and
+    tasks), so ``delete_dependents=true`` asks for what happens anyway; anything else
+    asks for a delete v6lib does not do, and is refused rather than overridden."""
+    if not (isinstance(value, str) and value.lower() in ("true", "1")):
+        raise ValidationError(
+            "delete_dependents: v6lib deletes an object together with what depends on "
+            "it; send delete_dependents=true to confirm, or leave the parameter out",
+            details={"field": DELETE_DEPENDENTS})
 
 
 def _is_error(body: Mapping[str, Any]) -> bool:
@@ -59,11 +76,15 @@ class VantageWireMiddleware:
         self.item_methods = item_methods
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.method == "GET" and req.path.startswith(self.api_path):
-            # NOTE: falcon types ``params`` as a Mapping; it is the request's own dict
-            params = cast(dict[str, Any], req.params)
+        if not req.path.startswith(self.api_path):
+            return
+        # NOTE: falcon types ``params`` as a Mapping; it is the request's own dict
+        params = cast(dict[str, Any], req.params)
+        if req.method == "GET":
             for name in ACCEPTED_QUERY_PARAMETERS & params.keys():
                 del params[name]
+        elif req.method == "DELETE" and DELETE_DEPENDENTS in params:
+            _confirm_dependents(params.pop(DELETE_DEPENDENTS))
 
     def process_response(self, req: falcon.Request, resp: falcon.Response,
                          resource: object, req_succeeded: bool) -> None:
