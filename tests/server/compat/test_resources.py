@@ -72,3 +72,24 @@ def test_kill_node_tasks_needs_the_right_to_kill_every_task(world: World) -> Non
                 world.api.ok("GET", "/run", params={"task_id": task["id"]})["data"]}
     assert statuses == {"pending"}
     assert world.api.post("/kill/node/tasks", json={"id": 999}).status_code == 404
+
+
+def test_study_organizations_added_and_removed_one_at_a_time(world: World) -> None:
+    study = world.api.ok("POST", "/study", 201, json={
+        "name": "s", "collaboration_id": world.collab, "organization_ids": [world.org_a]})
+    path = f"/study/{study['id']}/organization"
+    added = world.api.ok("POST", path, json={"id": world.org_b})
+    assert sorted(added["organization_ids"]) == sorted([world.org_a, world.org_b])
+    removed = world.api.ok("DELETE", path, json={"id": world.org_a})
+    assert removed["organization_ids"] == [world.org_b]
+    outside = world.api.post(path, json={"id": world.org_c})
+    assert outside.status_code == 400 and "not members" in outside.json["msg"]
+
+
+def test_study_organizations_need_the_right_to_edit_the_study(world: World) -> None:
+    study = world.api.ok("POST", "/study", 201, json={
+        "name": "s", "collaboration_id": world.collab, "organization_ids": [world.org_a]})
+    researcher = world.user("res-a", world.org_a, ["Researcher"])
+    refused = world.api.post(f"/study/{study['id']}/organization", json={"id": world.org_b},
+                             token=researcher)
+    assert refused.status_code == 403, refused.text

@@ -8,8 +8,9 @@ status codes stay as they are.
 * :mod:`.middleware`: ``msg`` beside ``code``/``message`` in errors, ``total-count`` and
   ``Link`` headers on lists, vantage6's query parameters on lists.
 * :mod:`.resources`: vantage6's extra endpoints (``/task/{id}/status``, ``/kill/task``,
-  ``/kill/node/tasks``, ``/collaboration/{id}/node``, ``/blobstream/status``), built on
-  the same services and permission checks as v6lib's own.
+  ``/kill/node/tasks``, ``/collaboration/{id}/node``, ``/study/{id}/organization``,
+  ``/blobstream/status``), built on the same services and permission checks as v6lib's
+  own.
 """
 
 from v6lib.server.compat.middleware import VantageWireMiddleware

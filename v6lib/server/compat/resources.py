@@ -11,6 +11,7 @@ import falcon
 from v6lib.schemas._base import DbId, InModel, OutModel
 from v6lib.schemas.node import NodeOut
 from v6lib.schemas.run_status import RunStatus
+from v6lib.schemas.study import StudyOut, StudyPatch
 from v6lib.schemas.token import Message
 from v6lib.server.resources._base import (
     ListQuery,
@@ -24,6 +25,7 @@ from v6lib.server.resources._base import (
 from v6lib.server.resources.nodes import node_out
 from v6lib.server.services import collaborations as collaboration_svc
 from v6lib.server.services import nodes as node_svc
+from v6lib.server.services import studies as study_svc
 from v6lib.server.services import tasks as task_svc
 
 __all__ = ["compat_routes", "item_methods"]
@@ -77,6 +79,34 @@ class KillNodeTasks(Resource):
                                 f"(tasks {task_ids})"))
 
 
+class StudyOrganizations(Resource):
+    """``POST``/``DELETE /study/{id}/organization {id}``: vantage6's way to add or remove
+    one organization; v6lib edits the study's ``organization_ids`` (same checks)."""
+
+    api = {"post": Op("Add an organization to a study (vantage6's endpoint)", StudyOut,
+                      body=IdBody, errors=(400, 403, 404)),
+           "delete": Op("Remove an organization from a study (vantage6's endpoint)", StudyOut,
+                        body=IdBody, errors=(400, 403, 404))}
+
+    @staticmethod
+    def _change(req: falcon.Request, resp: falcon.Response, study_id: int, *,
+                add: bool) -> None:
+        ctx = Resource.ctx(req)
+        organization_id = parse_body(req, IdBody).id
+        members = [o.id for o in study_svc.get_study(ctx, study_id).organizations]
+        wanted = [*members, organization_id] if add else \
+            [m for m in members if m != organization_id]
+        study = study_svc.update_study(ctx, study_id, StudyPatch(
+            organization_ids=list(dict.fromkeys(wanted))))
+        reply(resp, StudyOut.model_validate(study))
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        self._change(req, resp, id, add=True)
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        self._change(req, resp, id, add=False)
+
+
 class CollaborationNodeQuery(ListQuery):
     """Pagination only: the collaboration is in the path."""
 
@@ -119,6 +149,7 @@ def compat_routes(id_pattern: str) -> list[tuple[str, Resource]]:
         ("/kill/task", KillTask()),
         ("/kill/node/tasks", KillNodeTasks()),
         (f"/collaboration/{id_pattern}/node", CollaborationNodes()),
+        (f"/study/{id_pattern}/organization", StudyOrganizations()),
         ("/blobstream/status", BlobStoreStatus()),
     ]
 
