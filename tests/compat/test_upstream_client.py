@@ -21,6 +21,7 @@ import pyotp
 import pytest
 import requests
 
+from v6lib.client import Client
 from v6lib.config import ServerConfig
 from v6lib.server.app import create_app
 from v6lib.server.auth.passwords import TEST_COST
@@ -74,7 +75,8 @@ class UpstreamRun:
 @pytest.fixture(scope="module")
 def upstream(federation: LocalFederation, upstream_python: Path,
              tmp_path_factory: pytest.TempPathFactory) -> UpstreamRun:
-    root = federation._client("root")
+    root = Client("http://127.0.0.1", federation.port, "/api", trust_file=None)
+    root.authenticate("root", LocalFederation.PASSWORD)
     researcher = federation.client
     study = root.study.create("upstream study", federation.collaboration_id,
                               federation.organization_ids)
