@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["MAX_ID", "Base64Str", "DbId", "InModel", "Name", "OutModel"]
+__all__ = ["MAX_ID", "Base64Str", "DbId", "IdList", "InModel", "Name", "OutModel",
+           "vantage6_name"]
 
 
 class InModel(BaseModel):
@@ -39,3 +40,18 @@ Base64Str = Annotated[str, Field(pattern=BASE64_PATTERN), AfterValidator(_check_
 MAX_ID = 2_147_483_647
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _none_as_empty(value: object) -> object:
+    return [] if value is None else value
+
+
+#: A list of ids where ``null`` means none (vantage6's client sends ``"rules": null``).
+IdList = Annotated[list[DbId], BeforeValidator(_none_as_empty)]
+
+
+def vantage6_name(name: str, vantage6: str) -> AliasChoices:
+    """Accept vantage6's name of a request field beside v6lib's (``roles`` for
+    ``role_ids``), so scripts written for vantage6's client work; v6lib's name is the one
+    documented and answered."""
+    return AliasChoices(name, vantage6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ._base import DbId, InModel, OutModel
+from ._base import DbId, IdList, InModel, OutModel, vantage6_name
 
 __all__ = ["RoleIn", "RoleOut", "RolePatch"]
 
@@ -13,13 +13,15 @@ class RoleIn(InModel):
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=2000)
     organization_id: DbId | None = None  # defaults to the caller's organization
-    rule_ids: list[DbId] = Field(default_factory=list)
+    rule_ids: IdList = Field(default_factory=list,
+                             validation_alias=vantage6_name("rule_ids", "rules"))
 
 
 class RolePatch(InModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=2000)
-    rule_ids: list[DbId] | None = None
+    rule_ids: list[DbId] | None = Field(default=None,
+                                        validation_alias=vantage6_name("rule_ids", "rules"))
 
 
 class RoleOut(OutModel):

@@ -16,9 +16,30 @@ __all__ = ["DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"]
 TaskStatus = RunStatus
 
 
+#: vantage6's sealed input: ``<RSA-wrapped key>$<IV>$<AES-CTR ciphertext>``, each base64
+VANTAGE6_SEALED_SEPARATOR = "$"
+
+VANTAGE6_SEALED_REFUSAL = (
+    "this input is sealed in vantage6's format (an RSA-wrapped key, an IV and AES-CTR "
+    "ciphertext joined by '$'), which v6lib does not accept: AES-CTR without "
+    "authentication lets anyone who stores or relays the input change it undetected. "
+    "Create tasks of encrypted collaborations with v6lib's client (v6lib.client.Client), "
+    "which seals inputs with authenticated encryption bound to the task")
+
+
 class TaskOrganization(InModel):
     id: DbId
     input: Base64Str = Field(max_length=50_000_000)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _not_vantage6_sealed(cls, value: object) -> object:
+        """Name vantage6's encryption format instead of calling it bad base64."""
+        if isinstance(value, str) and \
+                value.count(VANTAGE6_SEALED_SEPARATOR) == 2 and \
+                all(value.split(VANTAGE6_SEALED_SEPARATOR)):
+            raise ValueError(VANTAGE6_SEALED_REFUSAL)
+        return value
 
 
 class DatabaseRef(InModel):

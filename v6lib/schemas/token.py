@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ._base import DbId, InModel, OutModel
 
@@ -22,10 +22,25 @@ __all__ = [
 ]
 
 
+#: TOTP codes have six digits; an integer code lost its leading zeros on the way
+TOTP_DIGITS = 6
+
+
 class UserLogin(InModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
     mfa_code: str | None = Field(default=None, max_length=10)
+
+    @field_validator("mfa_code", mode="before")
+    @classmethod
+    def _code_as_digits(cls, value: object) -> object:
+        """vantage6's client sends the code as an integer when given one: ``123456``, or
+        ``12345`` for ``"012345"``. Integers become their zero-padded digits; anything
+        else (also ``True``, or an integer of more digits) is validated as it came."""
+        if isinstance(value, int) and not isinstance(value, bool) \
+                and 0 <= value < 10 ** TOTP_DIGITS:
+            return f"{value:0{TOTP_DIGITS}d}"
+        return value
 
 
 class NodeLogin(InModel):

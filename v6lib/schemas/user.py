@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ._base import DbId, InModel, OutModel
+from ._base import DbId, IdList, InModel, OutModel, vantage6_name
 
 __all__ = ["UserIn", "UserOut", "UserPatch"]
 
@@ -18,16 +18,20 @@ class UserIn(InModel):
     firstname: str | None = Field(default=None, max_length=100)
     lastname: str | None = Field(default=None, max_length=100)
     organization_id: DbId | None = None  # defaults to the caller's organization
-    role_ids: list[DbId] = Field(default_factory=list)
-    rule_ids: list[DbId] = Field(default_factory=list)
+    role_ids: IdList = Field(default_factory=list,
+                             validation_alias=vantage6_name("role_ids", "roles"))
+    rule_ids: IdList = Field(default_factory=list,
+                             validation_alias=vantage6_name("rule_ids", "rules"))
 
 
 class UserPatch(InModel):
     email: str | None = Field(default=None, max_length=200)
     firstname: str | None = Field(default=None, max_length=100)
     lastname: str | None = Field(default=None, max_length=100)
-    role_ids: list[DbId] | None = None
-    rule_ids: list[DbId] | None = None
+    role_ids: list[DbId] | None = Field(default=None,
+                                        validation_alias=vantage6_name("role_ids", "roles"))
+    rule_ids: list[DbId] | None = Field(default=None,
+                                        validation_alias=vantage6_name("rule_ids", "rules"))
 
 
 class UserOut(OutModel):

@@ -22,6 +22,7 @@ from v6lib.server.auth.passwords import DEFAULT_COST, KdfCost
 from v6lib.server.auth.throttle import ThrottlePolicy
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.bootstrap import BootstrapResult, bootstrap
+from v6lib.server.compat import VantageWireMiddleware, item_methods
 from v6lib.server.db.base import utcnow
 from v6lib.server.db.engine import make_engine, make_session_factory
 from v6lib.server.db.migrate import upgrade_database
@@ -31,7 +32,7 @@ from v6lib.server.mail import MailOutbox
 from v6lib.server.middleware import RequestMiddleware
 from v6lib.server.openapi import build_openapi
 from v6lib.server.resources._base import Resource
-from v6lib.server.routes import build_routes
+from v6lib.server.routes import ID, build_routes
 from v6lib.server.services.context import ServiceSettings
 from v6lib.server.services.nodes import count_old_format_keys
 from v6lib.server.signing_key import signing_key
@@ -161,7 +162,10 @@ def create_app(
         trusted_proxies=tuple(config.trusted_proxies),
         long_polls=LongPollGate(slots=long_poll_slots(config.threads),
                                 per_caller=config.max_long_polls_per_caller))
-    middleware: list[Any] = [RequestMiddleware(state)]
+    routes = build_routes(hub=hub, long_polls=state.long_polls, version=__version__)
+    middleware: list[Any] = [
+        VantageWireMiddleware(config.api_path, item_methods(routes, ID)),
+        RequestMiddleware(state)]
     if config.cors_origins:
         middleware.insert(0, falcon.CORSMiddleware(allow_origins=config.cors_origins))
     app = V6App(middleware=middleware)
@@ -170,7 +174,6 @@ def create_app(
     app.req_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
         loads=json_limits.loads)
     install_error_handlers(app)
-    routes = build_routes(hub=hub, long_polls=state.long_polls, version=__version__)
     for path, resource in routes:
         app.add_route(f"{config.api_path}{path}", resource)
     docs = ApiDocs(build_openapi(routes, api_path=config.api_path, version=__version__))

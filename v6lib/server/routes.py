@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from v6lib.server.compat import compat_routes
 from v6lib.server.resources import (
     capabilities,
     collaborations,
@@ -24,7 +25,7 @@ from v6lib.server.resources._base import Resource
 # NOTE: path ids outside 1..2**31-1 do not match a route, so they answer 404.
 ID = "{id:int(min=1,max=2147483647)}"
 
-__all__ = ["build_routes"]
+__all__ = ["ID", "build_routes"]
 
 
 def build_routes(*, hub: Any, long_polls: Any, version: str) -> list[tuple[str, Resource]]:
@@ -70,4 +71,5 @@ def build_routes(*, hub: Any, long_polls: Any, version: str) -> list[tuple[str, 
         ("/result", runs.ResultCollection()),
         (f"/result/{ID}", runs.ResultItem()),
         ("/event", events.EventCollection(hub, long_polls)),
+        *compat_routes(ID),
     ]

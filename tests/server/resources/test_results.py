@@ -72,7 +72,9 @@ def test_big_result_round_trip(db_world: World) -> None:
     sha = hashlib.sha256(data).hexdigest()
     assert stored.status_code == 200, stored.text
     assert stored.json == {"run_id": run_id, "size": BIG, "sha256": sha, "stored": "chunks",
-                           "changed": True}
+                           "changed": True,
+                           "run": {"id": run_id, "link": f"/api/run/{run_id}",
+                                   "methods": ["GET", "PATCH"]}}
     assert raw.status_code == 200 and raw.content == data
     assert raw.headers["content-type"] == "application/octet-stream"
     assert raw.headers["content-length"] == str(BIG)

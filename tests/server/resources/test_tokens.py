@@ -81,7 +81,7 @@ def test_mfa_enrolment_then_code_required(sqlite_url: str) -> None:
         # enrolled: no code is a failure like any other, and the secret is never shown
         missing = api.post("/token/user", json=creds)
         assert missing.status_code == 401 and missing.json == {
-            "code": "authentication_error", "message": BAD_LOGIN}
+            "code": "authentication_error", "message": BAD_LOGIN, "msg": BAD_LOGIN}
     finally:
         app.v6_state.hub.stop()
 

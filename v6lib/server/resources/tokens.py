@@ -67,12 +67,18 @@ class RefreshToken(Resource):
 
 
 class PasswordChangeResource(Resource):
+    """POST is v6lib's method; PATCH, the same change, is the one vantage6's client uses."""
+
     api = {"post": Op("Change the caller's password", Message, body=PasswordChange,
-                      errors=(400, 401))}
+                      errors=(400, 401)),
+           "patch": Op("Change the caller's password (vantage6's method)", Message,
+                       body=PasswordChange, errors=(400, 401))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         reply(resp, accounts.change_password(self.ctx(req), parse_body(req, PasswordChange),
                                              client=req.context.client_address))
+
+    on_patch = on_post
 
 
 class RecoverLostResource(Resource):

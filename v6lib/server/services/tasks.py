@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 
 from v6lib.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from v6lib.rules.task_requests import subtask_databases, unreachable_organizations
@@ -14,13 +14,14 @@ from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn
 from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
 from v6lib.server.permissions.policy import require, visible_filter
+from v6lib.server.services import nodes
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.sealed import require_sealed
 from v6lib.server.services.task_status import refresh_task_status
 
-__all__ = ["create_task", "delete_task", "descendant_ids", "get_task", "kill_runs",
-           "kill_task", "list_tasks"]
+__all__ = ["create_task", "delete_task", "descendant_ids", "get_task", "kill_node_runs",
+           "kill_runs", "kill_task", "list_tasks"]
 
 
 def list_tasks(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
@@ -170,11 +171,21 @@ def descendant_ids(ctx: ServiceContext, task_id: int) -> list[int]:
     return found
 
 
-def kill_runs(ctx: ServiceContext, task_ids: list[int]) -> int:
-    """Mark unfinished runs killed and tell each organization's node to stop them."""
+def _unfinished_runs(task_ids: list[int] | None = None,
+                     node_id: int | None = None) -> Select[Run]:
     terminal = [s.value for s in RunStatus if s.is_terminal]
-    runs = ctx.session.scalars(select(Run).where(Run.task_id.in_(task_ids),
-                                                 Run.status.not_in(terminal))).all()
+    stmt = select(Run).where(Run.status.not_in(terminal))
+    if task_ids is not None:
+        stmt = stmt.where(Run.task_id.in_(task_ids))
+    if node_id is not None:
+        stmt = stmt.where(Run.node_id == node_id)
+    return stmt
+
+
+def kill_runs(ctx: ServiceContext, task_ids: list[int], *, node_id: int | None = None) -> int:
+    """Mark unfinished runs killed and tell each organization's node to stop them
+    (only those of ``node_id`` when given)."""
+    runs = ctx.session.scalars(_unfinished_runs(task_ids, node_id)).all()
     now = ctx.now()
     tasks = {t.id: t for t in ctx.session.scalars(select(Task).where(Task.id.in_(task_ids)))}
     for run in runs:
@@ -198,6 +209,22 @@ def kill_task(ctx: ServiceContext, task_id: int) -> Task:
     kill_runs(ctx, descendant_ids(ctx, task.id))
     ctx.session.flush()
     return task
+
+
+def kill_node_runs(ctx: ServiceContext, node_id: int) -> list[int]:
+    """Kill every unfinished run of one node; the ids of the tasks they belong to.
+
+    The caller must be allowed to kill each of those tasks (as for ``kill_task``), else
+    nothing is killed.
+    """
+    node = nodes.get_node(ctx, node_id)
+    task_ids = sorted({run.task_id for run in ctx.session.scalars(
+        _unfinished_runs(node_id=node.id))})
+    for task in ctx.session.scalars(select(Task).where(Task.id.in_(task_ids))):
+        _require_manage(ctx, task)
+    kill_runs(ctx, task_ids, node_id=node.id)
+    ctx.session.flush()
+    return task_ids
 
 
 def delete_task(ctx: ServiceContext, task_id: int) -> None:
