@@ -6,8 +6,8 @@ from typing import Any
 
 import falcon
 
-from v6lib.schemas._base import DbId, OutModel
-from v6lib.schemas.run import ResultOut, RunOut, RunPatch
+from v6lib.schemas._base import DbId
+from v6lib.schemas.run import ResultOut, RunClaimOut, RunOut, RunPatch
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskOut
 from v6lib.server.db.models import Run
@@ -16,7 +16,7 @@ from v6lib.server.resources._crud import Editing, Listing, Reading, service
 from v6lib.server.services import runs as svc
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["ResultCollection", "ResultItem", "RunClaimOut", "RunClaimResource", "RunCollection",
+__all__ = ["ResultCollection", "ResultItem", "RunClaimResource", "RunCollection",
            "RunItem", "result_out"]
 
 
@@ -49,14 +49,6 @@ class RunItem(Reading, Editing):
     }
     get_row = service(svc, "get_run")
     update_row = service(svc, "update_run")
-
-
-class RunClaimOut(OutModel):
-    """Everything a node needs to start a run it claimed."""
-
-    run: RunOut
-    task: TaskOut
-    container_token: str
 
 
 class RunClaimResource(Resource):
