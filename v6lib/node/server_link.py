@@ -17,9 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 from v6lib.client.transport import Transport
 from v6lib.errors import AuthenticationError, ServerUnavailableError
 from v6lib.schemas._base import OutModel
+from v6lib.schemas.collaboration import CollaborationOut
 from v6lib.schemas.event import EventsOut
 from v6lib.schemas.health import VersionOut
+from v6lib.schemas.node import NodeOut
+from v6lib.schemas.organization import OrganizationOut
 from v6lib.schemas.run import RunClaimOut, RunOut
+from v6lib.schemas.task import TaskOut
 from v6lib.schemas.token import NodeTokenOut, RefreshOut
 
 __all__ = ["ServerLink", "checked", "server_base_url"]
@@ -40,7 +44,7 @@ def server_base_url(server_url: str, port: int | None = None, api_path: str = "/
     return urlunsplit((parts.scheme, netloc, f"/{path}" if path else "", "", "")).rstrip("/")
 
 
-def checked(model: type[OutModel], body: dict[str, Any]) -> dict[str, Any]:
+def checked(model: type[OutModel], body: Any) -> dict[str, Any]:
     """``body`` once ``model`` (the server's reply model) accepts it.
 
     The node reads these replies as mappings, but through the server's own wire model
@@ -48,7 +52,8 @@ def checked(model: type[OutModel], body: dict[str, Any]) -> dict[str, Any]:
     not later deep in a run.
     """
     model.from_reply(body)
-    return body
+    reply: dict[str, Any] = body
+    return reply
 
 
 class ServerLink:
@@ -109,19 +114,20 @@ class ServerLink:
         return checked(VersionOut, self.transport.get("/version", authenticated=False))
 
     def node(self, node_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/node/{node_id}")
+        return checked(NodeOut, self.transport.get(f"/node/{node_id}"))
 
     def organization(self, org_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/organization/{org_id}")
+        return checked(OrganizationOut, self.transport.get(f"/organization/{org_id}"))
 
     def set_public_key(self, org_id: int, public_key_b64: str) -> dict[str, Any]:
-        return self.transport.patch(f"/organization/{org_id}", json={"public_key": public_key_b64})
+        return checked(OrganizationOut, self.transport.patch(
+            f"/organization/{org_id}", json={"public_key": public_key_b64}))
 
     def collaboration(self, collaboration_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/collaboration/{collaboration_id}")
+        return checked(CollaborationOut, self.transport.get(f"/collaboration/{collaboration_id}"))
 
     def task(self, task_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/task/{task_id}")
+        return checked(TaskOut, self.transport.get(f"/task/{task_id}"))
 
     def run(self, run_id: int) -> dict[str, Any]:
         return checked(RunOut, self.transport.get(f"/run/{run_id}"))

@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
@@ -178,7 +179,7 @@ class ProcessRuntime:
         base = self.state_dir / handle
         return base.with_suffix(".json"), base.with_suffix(".exit"), base.with_suffix(".log")
 
-    def _state(self, handle: str) -> dict[str, object] | None:
+    def _state(self, handle: str) -> dict[str, Any] | None:
         return run_state(self._files(handle)[0])
 
     # -- protocol -----------------------------------------------------------------------
@@ -255,7 +256,7 @@ class ProcessRuntime:
         handle = f"run-{spec.run_id}"
         state_file, exit_file, log_file = self._files(handle)
         state = self._state(handle)
-        if state and _alive(int(state["pid"]), state.get("start_time")):  # type: ignore[arg-type]
+        if state and _alive(int(state["pid"]), state.get("start_time")):
             raise ConflictError(f"run {spec.run_id} is already running (pid {state['pid']})")
         for stale in (exit_file, log_file):
             stale.unlink(missing_ok=True)
@@ -333,7 +334,7 @@ class ProcessRuntime:
         state = self._state(handle)
         if state is None:
             return self._exit_info(handle, -1)
-        if not _wait_foreign(int(state["pid"]), state.get("start_time"), timeout):  # type: ignore[arg-type]
+        if not _wait_foreign(int(state["pid"]), state.get("start_time"), timeout):
             return None
         if state.get("starter") == "warm":
             self._await_exit_file(handle, 0.5)
@@ -343,15 +344,15 @@ class ProcessRuntime:
         state = self._state(handle)
         if state is None:
             return
-        pid = int(state["pid"])  # type: ignore[arg-type]
-        if not _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
+        pid = int(state["pid"])
+        if not _alive(pid, state.get("start_time")):
             if state.get("starter") == "warm":  # the starter may still be recording it
                 self._await_exit_file(handle, 0.2)
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline and _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
+        while time.monotonic() < deadline and _alive(pid, state.get("start_time")):
             child = self._children.get(handle)
             if child is not None and child.poll() is not None:
                 break
@@ -363,7 +364,7 @@ class ProcessRuntime:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(0.4)
         elif state.get("starter") == "warm":  # its exit file must not appear after remove()
-            _wait_foreign(pid, state.get("start_time"), 0.2)  # type: ignore[arg-type]
+            _wait_foreign(pid, state.get("start_time"), 0.2)
             self._await_exit_file(handle, 0.2)
 
     def remove(self, handle: str) -> None:
@@ -384,8 +385,8 @@ class ProcessRuntime:
                 continue
             child = self._children.get(handle)
             running = (child.poll() is None) if child is not None else _alive(
-                int(state["pid"]), state.get("start_time"))  # type: ignore[arg-type]
-            jobs.append(ManagedJob(handle=handle, run_id=int(state["run_id"]),  # type: ignore[arg-type]
+                int(state["pid"]), state.get("start_time"))
+            jobs.append(ManagedJob(handle=handle, run_id=int(state["run_id"]),
                                    running=running))
         return jobs
 
