@@ -57,6 +57,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# NOTE: the v6lib of this checkout, not whichever one the interpreter has installed, so
+# a branch measures its own mock (the children inherit this by running this file).
+sys.path.insert(0, str(ROOT))
 COLUMN = "systolic_bp"
 CASES = {
     "10x1M-parquet": (10, 1_000_000, "parquet"),

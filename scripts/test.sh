@@ -25,6 +25,8 @@ if [ -f .ci/postgres.env ] && [ -z "${V6_TEST_POSTGRES_URL:-}" ]; then
 fi
 
 "$python" -m ruff check v6lib tests benchmarks examples
+# types: the configuration is [tool.mypy] in pyproject.toml
+"$python" -m mypy v6lib
 # the web UI's vendored file must be what ui/package-lock.json pins (needs npm)
 if command -v npm >/dev/null 2>&1; then
     bash scripts/build-ui.sh --check

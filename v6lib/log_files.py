@@ -7,9 +7,10 @@ every file that rotation creates later.
 from __future__ import annotations
 
 import glob
+import io
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, cast
 
 from v6lib.config.common import LoggingConfig
 from v6lib.private_files import make_private_dir, private_opener, restrict
@@ -31,9 +32,11 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
             restrict(existing)
         super().__init__(filename, **kwargs)
 
-    def _open(self) -> IO[Any]:
-        return open(self.baseFilename, self.mode, encoding=self.encoding,
-                    errors=self.errors, opener=private_opener)
+    def _open(self) -> io.TextIOWrapper:
+        # NOTE: the handler's mode is a text mode ("a" or "w"), so open() answers a
+        # TextIOWrapper; the stubs cannot know that from a variable mode.
+        return cast(io.TextIOWrapper, open(self.baseFilename, self.mode, encoding=self.encoding,
+                                           errors=self.errors, opener=private_opener))
 
 
 def file_handler(settings: LoggingConfig) -> PrivateRotatingFileHandler:

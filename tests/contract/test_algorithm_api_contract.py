@@ -1,17 +1,21 @@
 """One contract, two implementations of the AlgorithmApi Protocol.
 
 Every test runs against the MockNetwork's in-process ``MockAlgorithmApi`` and against
-``HttpAlgorithmApi`` talking HTTP to a fake server on 127.0.0.1 (tests/contract/
-fake_server.py, answering per docs/reference/http-api.md). Both stand where a central
-function's api stands: inside run 1 of job 1, creating subtasks of task 1. A central
-function written against one therefore behaves the same on the other.
+``HttpAlgorithmApi`` talking HTTP to a real server (:class:`v6lib.testing.LocalFederation`,
+whose real nodes run the subtasks with the process runtime). Both stand where a central
+function's api stands: inside the parent task's run, creating subtasks of it, with a
+task of another job beside it. On the real server the api holds the container token the
+node handed the parent's run. A central function written against one therefore behaves
+the same on the other.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,58 +26,102 @@ from v6lib.client.algorithm_client import AlgorithmClient
 from v6lib.client.transport import Transport
 from v6lib.errors import AlgorithmError, NotFoundError, ValidationError
 from v6lib.mock import MockAlgorithmApi, MockNetwork
+from v6lib.mock.store import MOCK_IMAGE
 from v6lib.schemas.run_status import RunStatus
+from v6lib.testing import LocalFederation
 from v6lib.wrappers import RunMetadata
+from v6lib.wrappers.contract import run_paths
 
-from . import contract_algorithm
-from .fake_server import (
-    COLLABORATION_ID,
-    FOREIGN_TASK_ID,
-    IMAGE,
-    JOB_ID,
-    ORGANIZATION_IDS,
-    PARENT_TASK_ID,
-    TOKEN,
-    FakeServer,
-)
+pytestmark = pytest.mark.integration
 
-METADATA = RunMetadata(task_id=PARENT_TASK_ID, organization_id=1,
-                       collaboration_id=COLLABORATION_ID, job_id=JOB_ID, image=IMAGE)
+ALGORITHMS = Path(__file__).parent / "algorithms"
+if str(ALGORITHMS) not in sys.path:
+    sys.path.insert(0, str(ALGORITHMS))
+
+import v6_api_contract  # noqa: E402
+
 STATUSES = {status.value for status in RunStatus}
+#: how long the parent's run stays active on the real server (the tests need less)
+HOLD_SECONDS = 600
 
 
 @dataclass
 class World:
+    """Where the api stands: the parent task's run at the first organization."""
+
     kind: str
     api: AlgorithmApi
+    organization_ids: list[int]
+    collaboration_id: int
+    parent_task_id: int  # also the job's id
+    foreign_task_id: int  # a task of another job
+    image: str  # what the parent runs, and so its subtasks
+
+    @property
+    def metadata(self) -> RunMetadata:
+        return RunMetadata(task_id=self.parent_task_id, organization_id=self.organization_ids[0],
+                           collaboration_id=self.collaboration_id, job_id=self.parent_task_id,
+                           image=self.image)
 
 
-def _mock_world() -> Iterator[World]:
-    frames = [pd.DataFrame({"x": [float(org)]}) for org in ORGANIZATION_IDS]
-    with MockNetwork(contract_algorithm, frames, collaboration_id=COLLABORATION_ID,
-                     organization_ids=list(ORGANIZATION_IDS)) as network:
-        parent = network.create_task("echo", organizations=[1])  # task 1, job 1
-        foreign = network.create_task("echo", organizations=[2])  # task 2, job 2
+def _frames(count: int) -> list[pd.DataFrame]:
+    return [pd.DataFrame({"x": [float(n)]}) for n in range(count)]
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    with LocalFederation(v6_api_contract, _frames(3),
+                         workdir=tmp_path_factory.mktemp("api-contract")) as federation:
+        yield federation
+
+
+def _container_token(federation: LocalFederation, task: dict[str, Any]) -> str:
+    """The token the first organization's node handed the task's run (its token file)."""
+    org = federation.organization_ids[0]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        [run] = federation.client.run.from_task(task["id"])
+        token = run_paths(federation.workdir / f"node-{org}", task["id"], run["id"]).token_file
+        if run["status"] == RunStatus.ACTIVE.value and token.exists():
+            return token.read_text().strip()
+        time.sleep(0.1)
+    raise AssertionError(f"the run of task {task['id']} never became active")
+
+
+@pytest.fixture(scope="module")
+def local_world(local: LocalFederation) -> Iterator[World]:
+    orgs = local.organization_ids
+    parent = local.create_task("sleep", kwargs={"seconds": HOLD_SECONDS}, organizations=orgs[:1])
+    foreign = local.create_task("echo", organizations=orgs[1:2])
+    local.wait_for_results(foreign["id"], timeout=60)
+    transport = Transport(f"http://127.0.0.1:{local.port}/api", timeout=10)
+    transport.token = _container_token(local, parent)
+    world = World("http", HttpAlgorithmApi(transport, RunMetadata()), orgs,
+                  local.collaboration_id, parent["id"], foreign["id"], local.image)
+    world.api = HttpAlgorithmApi(transport, world.metadata)  # the ids are known now
+    yield world
+    local.kill_task(parent["id"])
+
+
+def _mock_world(local: LocalFederation) -> Iterator[World]:
+    orgs = local.organization_ids
+    with MockNetwork(v6_api_contract, _frames(3), collaboration_id=local.collaboration_id,
+                     organization_ids=orgs) as network:
+        parent = network.create_task("echo", organizations=orgs[:1])
+        foreign = network.create_task("echo", organizations=orgs[1:2])
         network.wait_for_results(foreign["id"])
-        assert (parent["id"], foreign["id"]) == (PARENT_TASK_ID, FOREIGN_TASK_ID)
-        api = MockAlgorithmApi(network.server, network.submit, organization_id=1,
+        api = MockAlgorithmApi(network.server, network.submit, organization_id=orgs[0],
                                parent=network.store.task(parent["id"]))
-        yield World("mock", api)
-
-
-def _http_world() -> Iterator[World]:
-    server = FakeServer().start()
-    transport = Transport(server.url, timeout=10)
-    transport.token = TOKEN
-    try:
-        yield World("http", HttpAlgorithmApi(transport, METADATA))
-    finally:
-        server.stop()
+        yield World("mock", api, orgs, local.collaboration_id, parent["id"], foreign["id"],
+                    MOCK_IMAGE)
 
 
 @pytest.fixture(params=["mock", "http"])
-def world(request: pytest.FixtureRequest) -> Iterator[World]:
-    yield from (_mock_world() if request.param == "mock" else _http_world())
+def world(request: pytest.FixtureRequest, local: LocalFederation) -> Iterator[World]:
+    if request.param == "http":
+        yield request.getfixturevalue("local_world")
+        return
+    yield from _mock_world(local)
 
 
 def _create(world: World, method: str, organizations: list[int], *args: Any,
@@ -93,35 +141,37 @@ def test_both_satisfy_the_protocol(world: World) -> None:
 
 
 def test_create_task_returns_the_new_subtask(world: World) -> None:
-    task = _create(world, "echo", [3, 2])
+    first, second, third = world.organization_ids
+    task = _create(world, "echo", [third, second])
 
     assert isinstance(task["id"], int)
-    assert task["id"] not in (PARENT_TASK_ID, FOREIGN_TASK_ID)
+    assert task["id"] not in (world.parent_task_id, world.foreign_task_id)
     assert (task["name"], task["description"]) == ("echo subtask", "calls echo")
-    assert (task["parent_id"], task["job_id"]) == (PARENT_TASK_ID, JOB_ID)
-    assert (task["collaboration_id"], task["init_org_id"]) == (COLLABORATION_ID, 1)
+    assert (task["parent_id"], task["job_id"]) == (world.parent_task_id, world.parent_task_id)
+    assert (task["collaboration_id"], task["init_org_id"]) == (world.collaboration_id, first)
     assert task["status"] in STATUSES
     world.api.wait_for_task(task["id"], 30)
 
 
 def test_wait_for_task_returns_when_done_and_runs_carry_decoded_results(world: World) -> None:
     args = [1.5, "text", None, [1, {"nested": True}]]
-    task = _create(world, "echo", [2, 3], *args, limit=float("inf"))
+    _, second, third = world.organization_ids
+    task = _create(world, "echo", [second, third], *args, limit=float("inf"))
 
     done = world.api.wait_for_task(task["id"], 30)
     runs = _by_organization(world.api.get_runs(task["id"]))
 
     assert (done["id"], done["status"]) == (task["id"], RunStatus.COMPLETED.value)
-    assert [(r["organization_id"], r["status"]) for r in runs] == [(2, "completed"),
-                                                                   (3, "completed")]
+    assert [(r["organization_id"], r["status"]) for r in runs] == [(second, "completed"),
+                                                                   (third, "completed")]
     assert [r["result"] for r in runs] == [
         {"organization_id": org, "args": args, "kwargs": {"limit": float("inf")}}
-        for org in (2, 3)
+        for org in (second, third)
     ]
 
 
 def test_wait_for_task_gives_up_at_its_timeout(world: World) -> None:
-    task = _create(world, "sleep", [1], seconds=2.5)
+    task = _create(world, "sleep", world.organization_ids[:1], seconds=2.5)
 
     started = time.monotonic()
     seen = world.api.wait_for_task(task["id"], 0.2)
@@ -150,39 +200,42 @@ def test_one_run_reads_as_in_the_list_and_a_collaboration_without_studies(
 
 
 def test_a_failed_run_is_reported_with_its_log(world: World) -> None:
-    task = _create(world, "fail", [2])
+    second = world.organization_ids[1]
+    task = _create(world, "fail", [second])
 
     done = world.api.wait_for_task(task["id"], 30)
     [run] = world.api.get_runs(task["id"])
 
     assert done["status"] == RunStatus.FAILED.value
-    assert (run["organization_id"], run["status"], run["result"]) == (2, "failed", None)
+    assert (run["organization_id"], run["status"], run["result"]) == (second, "failed", None)
     assert "RuntimeError: boom" in run["log"]
 
 
 def test_organizations_and_collaboration(world: World) -> None:
     organizations = world.api.get_organizations()
+    second = world.organization_ids[1]
 
-    assert sorted(org["id"] for org in organizations) == list(ORGANIZATION_IDS)
+    assert sorted(org["id"] for org in organizations) == sorted(world.organization_ids)
     assert all({"id", "name", "public_key"} <= set(org) for org in organizations)
-    assert world.api.get_organization(2)["id"] == 2
+    assert world.api.get_organization(second)["id"] == second
     collaboration = world.api.get_collaboration()
-    assert collaboration["id"] == COLLABORATION_ID
-    assert sorted(collaboration["organization_ids"]) == list(ORGANIZATION_IDS)
+    assert collaboration["id"] == world.collaboration_id
+    assert sorted(collaboration["organization_ids"]) == sorted(world.organization_ids)
 
 
 def test_an_unknown_organization_is_not_found(world: World) -> None:
     with pytest.raises(NotFoundError):
-        world.api.get_organization(99)
+        world.api.get_organization(max(world.organization_ids) + 99)
 
 
 def test_organizations_outside_the_collaboration_are_refused(world: World) -> None:
     with pytest.raises(ValidationError):
-        _create(world, "echo", [1, 99])
+        _create(world, "echo", [world.organization_ids[0], max(world.organization_ids) + 99])
 
 
-@pytest.mark.parametrize("task_id", [FOREIGN_TASK_ID, 999], ids=["other-job", "missing"])
-def test_tasks_a_run_cannot_see_are_not_found(world: World, task_id: int) -> None:
+@pytest.mark.parametrize("which", ["other-job", "missing"])
+def test_tasks_a_run_cannot_see_are_not_found(world: World, which: str) -> None:
+    task_id = world.foreign_task_id if which == "other-job" else 99_999
     with pytest.raises(NotFoundError):
         world.api.wait_for_task(task_id, 1)
     with pytest.raises(NotFoundError):
@@ -190,13 +243,14 @@ def test_tasks_a_run_cannot_see_are_not_found(world: World, task_id: int) -> Non
 
 
 def test_the_algorithm_client_on_top_behaves_the_same(world: World) -> None:
-    client = AlgorithmClient(world.api, METADATA)
+    client = AlgorithmClient(world.api, world.metadata)
+    first, second, third = world.organization_ids
 
-    ok = client.task.create({"method": "echo", "args": [7]}, organizations=[3, 1])
+    ok = client.task.create({"method": "echo", "args": [7]}, organizations=[third, first])
     results = client.wait_for_results(ok["id"], timeout=30)
-    broken = client.task.create({"method": "fail"}, organizations=[1, 2])
+    broken = client.task.create({"method": "fail"}, organizations=[first, second])
 
-    assert [r["organization_id"] for r in results] == [3, 1]
+    assert [r["organization_id"] for r in results] == [third, first]
     assert [r["args"] for r in results] == [[7], [7]]
     with pytest.raises(AlgorithmError, match=r"2 of 2 run\(s\) failed, 0 completed"):
         client.wait_for_results(broken["id"], timeout=30)

@@ -10,6 +10,7 @@ and both worlds must say so, naming that organization.
 ``v6_statistics`` (``algorithms/``) returns real statistics: MultiIndex aggregates
 (``groupby().size()``, ``groupby().agg()`` with a list of functions), crosstabs with axis
 names and interval bands, an ``np.int32`` and a ``float32`` matrix. Its central result,
+and the same one through a second central level (``nested_statistics``),
 which holds the partials as the central function received them, must be identical
 (types, dtypes, index levels and names) on every path, and identical to the same
 functions called on the data directly, without any transport. With Docker, the image's
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -190,16 +192,17 @@ def _data_error(message: str) -> str:
 
 
 # --------------------------------------------------------------------------- statistics
-def _statistics_on_mock(datasets: list[Path], org_ids: list[int]) -> Any:
+def _statistics_on_mock(datasets: list[Path], org_ids: list[int],
+                        method: str = "central_statistics") -> Any:
     with MockNetwork(v6_statistics, datasets, organization_ids=org_ids) as network:
-        [result] = network.run("central_statistics")
+        [result] = network.run(method)
     return result
 
 
-def _statistics_on(fed: Federation, image: str) -> Any:
+def _statistics_on(fed: Federation, image: str, method: str = "central_statistics") -> Any:
     task = fed.root.task.create(
         collaboration=fed.collaboration, organizations=[fed.org_ids[0]], name="statistics",
-        image=image, input_={"method": "central_statistics"})
+        image=image, input_={"method": method})
     [result] = fed.root.wait_for_results(task["id"], timeout=180)
     return result
 
@@ -220,27 +223,48 @@ def _same_libraries_in(image: str, client: Any) -> None:
         "with this interpreter's versions")
 
 
-@pytest.mark.parametrize("backend", ["mock", "process",
-                                     pytest.param("docker", marks=pytest.mark.docker)])
-def test_statistics_arrive_exactly_on_mock_and_real_stack(
-        backend: str, datasets: list[Path], real_stacks: RealStacks,
-        request: pytest.FixtureRequest) -> None:
+@dataclass
+class StatisticsPaths:
+    """One statistics method's answers: computed directly, on the mock, on a real stack."""
+
+    org_ids: list[int]
+    direct: Any  # the functions called on the data, without any transport
+    mocked: Any
+    real: Any  # None on the mock backend
+
+
+def _statistics_paths(backend: str, method: str, datasets: list[Path],
+                      real_stacks: RealStacks, request: pytest.FixtureRequest
+                      ) -> StatisticsPaths:
     fed = None if backend == "mock" else real_stacks.get(backend)
     org_ids = [11, 12, 13] if fed is None else fed.org_ids
     direct = v6_statistics.combine({org: v6_statistics.statistics(pd.read_csv(path))
                                     for org, path in zip(org_ids, datasets, strict=True)})
-    mocked = _statistics_on_mock(datasets, org_ids)
-    assert_identical(mocked, direct)
+    mocked = _statistics_on_mock(datasets, org_ids, method)
     if fed is None:
-        return
+        return StatisticsPaths(org_ids, direct, mocked, None)
     image = STATISTICS_IMAGE
     if backend == "docker":
         image = request.getfixturevalue("statistics_image")
         _same_libraries_in(image, request.getfixturevalue("docker_client"))
-    real = _statistics_on(fed, image)
-    assert_identical(real, mocked)
+    return StatisticsPaths(org_ids, direct, mocked, _statistics_on(fed, image, method))
 
-    partial = real["partials"][org_ids[0]]  # the values the scenario names, spelled out
+
+BACKENDS = ["mock", "process", pytest.param("docker", marks=pytest.mark.docker)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_statistics_arrive_exactly_on_mock_and_real_stack(
+        backend: str, datasets: list[Path], real_stacks: RealStacks,
+        request: pytest.FixtureRequest) -> None:
+    paths = _statistics_paths(backend, "central_statistics", datasets, real_stacks, request)
+    assert_identical(paths.mocked, paths.direct)
+    if paths.real is None:
+        return
+    real = paths.real
+    assert_identical(real, paths.mocked)
+
+    partial = real["partials"][paths.org_ids[0]]  # the values the scenario names, spelled out
     assert isinstance(partial["size"].index, pd.MultiIndex)
     assert partial["size"].index.names == ["sex", "smoker"]
     assert partial["blood_pressure"].columns.tolist() == [("systolic_bp", "mean"),
@@ -250,3 +274,15 @@ def test_statistics_arrive_exactly_on_mock_and_real_stack(
     assert type(real["rows"]) is np.int32 and real["rows"] == sum(
         len(pd.read_csv(path)) for path in datasets)
     assert partial["moments"].dtype == np.float32 and partial["moments"].shape == (2, 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nested_central_arrives_exactly_on_mock_and_real_stack(
+        backend: str, datasets: list[Path], real_stacks: RealStacks,
+        request: pytest.FixtureRequest) -> None:
+    paths = _statistics_paths(backend, "nested_statistics", datasets, real_stacks, request)
+    assert_identical(paths.mocked["inner"], paths.direct)  # two levels changed nothing
+    assert type(paths.mocked["inner_at"]) is np.int64
+    assert paths.mocked["inner_at"] == paths.org_ids[-1]
+    if paths.real is not None:
+        assert_identical(paths.real, paths.mocked)

@@ -173,7 +173,8 @@ class FakeServer:
         with self._lock:
             task_id = next(self._ids)
             task = {"id": task_id, "uid": uid or str(uuid.uuid4()), "name": "t",
-                    "image": image, "collaboration_id": 1, "init_org_id": init_org_id,
+                    "description": "", "created_at": "2026-01-01T00:00:00Z", "image": image,
+                    "collaboration_id": 1, "init_org_id": init_org_id,
                     "init_user_id": init_user_id, "job_id": task_id, "parent_id": None,
                     "databases": databases if databases is not None else [
                         {"label": "default", "query": None}], "status": "pending"}

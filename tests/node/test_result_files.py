@@ -128,8 +128,8 @@ def test_upload_streams_the_file_and_a_resend_is_a_no_op(server: str, tmp_path: 
     transport.patch(f"/run/{run_id}", json={"status": "completed"})
     again = upload_result_file(transport, run_id, files.path(run_id))
     digest = hashlib.sha256(output.read_bytes()).hexdigest()
-    assert first["changed"] is True and first["sha256"] == digest
-    assert again["changed"] is False and again["size"] == 6_000_000
+    assert first.changed is True and first.sha256 == digest
+    assert again.changed is False and again.size == 6_000_000
     other = tmp_path / "other.bin"
     other.write_bytes(b"[1]" * 10)
     with pytest.raises(ConflictError, match="can no longer change"):
@@ -143,7 +143,7 @@ def test_upload_refreshes_an_expired_token_once(server: str, tmp_path: Path) -> 
     transport.refresh = lambda: good
     output = tmp_path / "o.bin"
     output.write_bytes(b"[2]")
-    assert upload_result_file(transport, run_id, output)["stored"] == "inline"
+    assert upload_result_file(transport, run_id, output).stored == "inline"
     assert transport.token == good
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from v6lib.errors import AuthenticationError, PermissionDenied
+from v6lib.errors import AuthenticationError, PermissionDenied, ValidationError
 from v6lib.node.server_link import ServerLink, server_base_url
 
 from .fakes import FakeServer, FakeTransport
@@ -45,12 +45,42 @@ def test_claim_run_posts_once_and_answers_run_task_and_token() -> None:
     run = server.run_of(task["id"], 2)
     link = ServerLink(FakeTransport(server), "k2")
     link.login()
-    body = link.claim_run(run["id"])
+    claim = link.claim_run(run["id"])
     assert server.calls == [("POST", f"/run/{run['id']}/claim")]
-    assert body["run"]["status"] == "initializing" and body["run"]["node_id"] == node_id
-    assert body["task"]["id"] == task["id"]
-    assert body["container_token"] == f"container-{run['id']}"
+    assert claim.run.status == "initializing" and claim.run.node_id == node_id
+    assert claim.task.id == task["id"]
+    assert claim.container_token == f"container-{run['id']}"
     other = ServerLink(FakeTransport(server), "k1")
     other.login()
     with pytest.raises(PermissionDenied, match="another node"):
         other.claim_run(run["id"])
+
+
+def test_a_claim_reply_of_another_shape_is_refused_naming_the_field() -> None:
+    server = FakeServer()
+    server.add_node(2, api_key="k2")
+    task = server.create_task("img:1", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    del server.tasks[task["id"]]["image"]  # the server's reply lost a field
+    link = ServerLink(FakeTransport(server), "k2")
+    link.login()
+    with pytest.raises(ValidationError, match=r"does not match RunClaimOut: task\.image"):
+        link.claim_run(run["id"])
+
+
+def test_run_and_event_replies_are_read_through_the_server_models() -> None:
+    server = FakeServer()
+    server.add_node(2, api_key="k2")
+    task = server.create_task("img:1", {2: b"{}"})
+    run = server.run_of(task["id"], 2)
+    link = ServerLink(FakeTransport(server), "k2")
+    link.login()
+    assert link.run(run["id"])["status"] == "pending"
+    server.runs[run["id"]]["status"] = "no such status"
+    with pytest.raises(ValidationError, match="does not match RunOut: status"):
+        link.run(run["id"])
+    with pytest.raises(ValidationError, match="does not match RunOut: status"):
+        list(link.runs(task_id=task["id"]))
+    server.events.append({"id": 99, "type": "run_exploded", "task_id": task["id"]})
+    with pytest.raises(ValidationError, match=r"does not match EventsOut: events\.\d+\.type"):
+        link.events(0, 0)

@@ -114,12 +114,12 @@ def test_refresh_token_is_not_an_access_token(app: Any) -> None:
 
 def test_unexpected_error_is_generic_500_with_request_id(api: Api,
                                                          monkeypatch: Any) -> None:
-    from v6lib.server.services import organizations
+    from v6lib.server.resources.organizations import OrganizationCollection
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret detail: password=hunter2")
 
-    monkeypatch.setattr(organizations, "list_organizations", boom)
+    monkeypatch.setattr(OrganizationCollection, "list_rows", staticmethod(boom))
     result = api.get("/organization", headers={"X-Request-ID": "req-42"})
     assert result.status_code == 500
     assert result.json["code"] == "internal_error"

@@ -122,16 +122,16 @@ def new(name: str, system: bool | None, api_key: str, server_url: str, port: int
                 if values}
     if policies:
         data["policies"] = policies
-    path = target or _configs.config_dir("node", bool(system)) / f"{name}.yaml"
-    if path.exists() and not force:
-        fail(errors.ConfigurationError(f"{path} exists; pass --force to overwrite it"))
+    config_path = target or _configs.config_dir("node", bool(system)) / f"{name}.yaml"
+    if config_path.exists() and not force:
+        fail(errors.ConfigurationError(f"{config_path} exists; pass --force to overwrite it"))
     # holds the API key: 0600 also when --force replaces an older, wider file
-    write_private(path, yaml.safe_dump(data, sort_keys=False))
+    write_private(config_path, yaml.safe_dump(data, sort_keys=False))
     try:
-        load_path("node", path)
+        load_path("node", config_path)
     except errors.V6Error as exc:
         fail(exc)
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {config_path}")
 
 
 START_TIMEOUT = 30.0

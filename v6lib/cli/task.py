@@ -106,7 +106,7 @@ def _emit(as_json: bool, document: Any, table: str) -> None:
 
 def _task_table(task: dict[str, Any]) -> str:
     keys = ["id", "uid", "name", "image", "collaboration_id", "status", "created_at"]
-    return tabulate([[k, task.get(k)] for k in keys], tablefmt="simple")
+    return str(tabulate([[k, task.get(k)] for k in keys], tablefmt="simple"))
 
 
 def _outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
@@ -118,7 +118,7 @@ def _outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
 def _outcome_table(outcomes: list[RunOutcome]) -> str:
     rows = [[o.run_id, o.organization_id, o.status.value,
              _short(o.result) if o.ok else (o.reason or "")] for o in outcomes]
-    return tabulate(rows, headers=["run", "organization", "status", "result / reason"])
+    return str(tabulate(rows, headers=["run", "organization", "status", "result / reason"]))
 
 
 def _wait_with_progress(client: Client, task_id: int, timeout: float | None,

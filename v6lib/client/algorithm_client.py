@@ -278,12 +278,12 @@ class AlgorithmClient:
         order = self._order.get(task_id)
         if not order:
             return runs
-        position = {org: i for i, org in enumerate(order)}
+        position: dict[object, int] = {org: i for i, org in enumerate(order)}
         return sorted(runs, key=lambda r: position.get(r.get("organization_id"), len(order)))
 
 
 def _is_terminal(status: object) -> bool:
     try:
-        return RunStatus(status).is_terminal
+        return RunStatus(str(status)).is_terminal
     except ValueError:
         return False

@@ -14,11 +14,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
 from v6lib import serialization
+from v6lib.byte_source import ByteSource
 from v6lib.client.transport import Transport
 from v6lib.crypto import (
     RSAPrivateKey,
@@ -163,7 +164,7 @@ class PayloadCodec:
                                _bound(task).binding(organization_id, purpose))  # type: ignore[arg-type]
         return serialization.loads(blob)
 
-    def decode_stream(self, src: BinaryIO, size: int, *, task: TaskBinding | None,
+    def decode_stream(self, src: ByteSource, size: int, *, task: TaskBinding | None,
                       organization_id: int,
                       encrypted: bool, purpose: str = "result") -> Any:
         """A raw value read from ``src`` (``size`` bytes at most) back into a Python value.
@@ -234,7 +235,7 @@ def _text(data: bytes) -> str:
 class _Prefixed:
     """``src`` with ``head`` (already read from it) put back in front."""
 
-    def __init__(self, head: bytes, src: BinaryIO) -> None:
+    def __init__(self, head: bytes, src: ByteSource) -> None:
         self.head, self.src = head, src
 
     def read(self, n: int = -1) -> bytes:

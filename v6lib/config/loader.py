@@ -7,7 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 import yaml
@@ -20,6 +20,7 @@ from v6lib.errors import ConfigurationError
 
 __all__ = ["load_node_config", "load_server_config"]
 
+_Config = TypeVar("_Config", bound=BaseModel)
 _WINDOWS_ABSOLUTE = re.compile(r"^([A-Za-z]:[\\/]|\\\\)")
 #: "key: why" or "section.key: why" in a message raised for the whole mapping
 _KEYED_MESSAGE = re.compile(r"^([A-Za-z_][\w.-]*): (.+)$", re.S)
@@ -51,8 +52,9 @@ def _unwrap_vantage6(path: Path, data: dict[str, Any], environment: str | None) 
         return data["application"]
     if "environments" in data and set(data) <= {"environments", "application"}:
         envs = data["environments"] or {}
-        if not envs and environment is None and isinstance(data.get("application"), dict):
-            return data["application"]
+        application = data.get("application")
+        if not envs and environment is None and isinstance(application, dict):
+            return application
         chosen = environment or ("prod" if "prod" in envs or len(envs) != 1 else next(iter(envs)))
         section = envs.get(chosen) if isinstance(envs, dict) else None
         if not isinstance(section, dict):
@@ -132,9 +134,9 @@ def _line(source: Path, error: Any, model: type[BaseModel], data: dict[str, Any]
 
 
 def _load(
-    model: type[BaseModel], path: str | os.PathLike[str], prefix: str,
+    model: type[_Config], path: str | os.PathLike[str], prefix: str,
     environment: str | None, overrides: dict[str, Any],
-) -> Any:
+) -> _Config:
     source = Path(path)
     data = _read_yaml(source, environment)
     data = _merge(data, _env_overrides(prefix, set(model.model_fields)))

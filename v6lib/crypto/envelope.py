@@ -49,6 +49,7 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from v6lib.byte_source import ByteSource
 from v6lib.crypto.binding import Binding, Purpose
 from v6lib.crypto.wire import (
     DEFAULT_CHUNK_SIZE,
@@ -107,7 +108,7 @@ def _seal_records(
     yield cipher.encrypt(index, FINAL, current)
 
 
-def _read_full(src: BinaryIO, n: int) -> bytes:
+def _read_full(src: ByteSource, n: int) -> bytes:
     """Read exactly ``n`` bytes unless EOF comes first (pipes and sockets return short)."""
     data = src.read(n)
     if data is None:
@@ -125,7 +126,7 @@ def _read_full(src: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _stream_chunks(src: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+def _stream_chunks(src: ByteSource, chunk_size: int) -> Iterator[bytes]:
     while True:
         block = _read_full(src, chunk_size)
         if not block:
@@ -164,7 +165,7 @@ def seal(
 
 
 def seal_stream(
-    src: BinaryIO,
+    src: ByteSource,
     dst: BinaryIO,
     recipients: Sequence[RSAPublicKey],
     binding: Binding,
@@ -221,7 +222,7 @@ def open_sealed(blob: bytes, private_key: RSAPrivateKey, binding: Binding) -> by
 
 
 def open_stream(
-    src: BinaryIO, dst: BinaryIO, private_key: RSAPrivateKey, binding: Binding
+    src: ByteSource, dst: BinaryIO, private_key: RSAPrivateKey, binding: Binding
 ) -> int:
     """Decrypt ``src`` into ``dst`` in constant memory; returns the plaintext bytes written.
 

@@ -112,15 +112,16 @@ class ChunkCipher:
         """Encrypt straight into ``out`` (len(data) + 16 bytes), avoiding a copy."""
         nonce, aad = self._params(index, flags)
         if HAS_INTO:
-            self._aead.encrypt_into(nonce, data, aad, out)  # type: ignore[attr-defined]
+            self._aead.encrypt_into(nonce, data, aad, out)
         else:  # cryptography < 46
             out[:] = self._aead.encrypt(nonce, data, aad)
 
-    def decrypt_into(self, index: int, flags: int, data: memoryview, out: memoryview) -> None:
+    def decrypt_into(self, index: int, flags: int, data: bytes | memoryview,
+                     out: memoryview) -> None:
         nonce, aad = self._params(index, flags)
         try:
             if HAS_INTO:
-                self._aead.decrypt_into(nonce, data, aad, out)  # type: ignore[attr-defined]
+                self._aead.decrypt_into(nonce, data, aad, out)
             else:  # cryptography < 46
                 out[:] = self._aead.decrypt(nonce, data, aad)
         except InvalidTag:
@@ -212,7 +213,7 @@ def _parse_body(body: bytes) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes
     return chunk_size, nonce_prefix, commitment, slots
 
 
-def _read_prefix(read: Callable[[int], bytes]) -> tuple[bytes, int]:
+def _read_prefix(read: Callable[[int], bytes | memoryview]) -> tuple[bytes, int]:
     prefix = bytes(read(_PREFIX.size))
     if prefix[:4] != MAGIC[: min(4, len(prefix))]:
         raise UnsupportedVersionError("not a v6lib envelope (unknown magic bytes)")
@@ -247,7 +248,7 @@ def _unwrap(slots: list[tuple[bytes, bytes]], private_key: RSAPrivateKey) -> byt
 
 
 def open_header(
-    read: Callable[[int], bytes], private_key: RSAPrivateKey, binding: Binding
+    read: Callable[[int], bytes | memoryview], private_key: RSAPrivateKey, binding: Binding
 ) -> tuple[ChunkCipher, int]:
     """Read, authenticate and classify the header; the order of checks is the design."""
     if not isinstance(private_key, RSAPrivateKey):
@@ -277,7 +278,7 @@ def open_header(
 
 
 def records(
-    read: Callable[[int], bytes], chunk_size: int
+    read: Callable[[int], bytes | memoryview], chunk_size: int
 ) -> Iterator[tuple[int, int, bytes | memoryview]]:
     """Yield ``(index, flags, ciphertext)`` records, checking framing and completeness."""
     index = 0

@@ -99,7 +99,9 @@ def image_requirements(pyproject: dict[str, object]) -> list[str]:
     """
     project = pyproject.get("project") or {}
     assert isinstance(project, dict)
-    tool = (pyproject.get("tool") or {}).get("v6lib") or {}  # type: ignore[union-attr]
+    tools = pyproject.get("tool") or {}
+    assert isinstance(tools, dict)
+    tool = tools.get("v6lib") or {}
     extras = set(tool.get("extras", DATA_SOURCE_EXTRAS))
     requirements = []
     for line in project.get("dependencies", []):

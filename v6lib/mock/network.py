@@ -35,6 +35,7 @@ from v6lib.mock.runtime import FailureSpec, MockNodes
 from v6lib.mock.server import MockServer
 from v6lib.mock.store import TaskRecord
 from v6lib.rules.failures import failure_error, outcome_of
+from v6lib.rules.task_requests import normalize_databases
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task_input import TaskInput
 from v6lib.wrappers.decorators import registry
@@ -199,7 +200,7 @@ class MockNetwork:
             description=description,
             organizations=list(organizations),
             input_=input_,
-            databases=None if databases is None else list(databases),
+            databases=None if databases is None else normalize_databases(databases),
         )
 
     def wait_for_results(self, task_id: int, timeout: float | None = None) -> list[Any]:

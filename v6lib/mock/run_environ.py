@@ -87,7 +87,7 @@ def _checked(value: object) -> str:
     return value
 
 
-class _RunAwareEnviron(_Environ):  # type: ignore[misc,valid-type]
+class _RunAwareEnviron(_Environ):
     """``os.environ`` that reads and writes the current run's mapping inside a run."""
 
     def __getitem__(self, key: str) -> str:
@@ -128,7 +128,7 @@ class _RunAwareEnviron(_Environ):  # type: ignore[misc,valid-type]
 
     def copy(self) -> dict[str, str]:
         scope = current_scope()
-        return super().copy() if scope is None else dict(scope.environ)  # type: ignore[no-any-return]
+        return super().copy() if scope is None else dict(scope.environ)
 
     def __repr__(self) -> str:
         scope = current_scope()

@@ -169,5 +169,7 @@ def install_thread_inheritance() -> None:
             return
         _original_start = threading.Thread.start
         _original_submit = ThreadPoolExecutor.submit
+        # NOTE: patching the standard library: no annotation can describe replacing a
+        # method, and submit's ParamSpec signature is narrower than the wrapper's.
         threading.Thread.start = _start  # type: ignore[method-assign]
-        ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign]
+        ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign,assignment]

@@ -20,6 +20,7 @@ sandbox. The in-process server api and the data the node serves work outside the
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -155,7 +156,7 @@ class MockNodes:
             self._executors.append(executor)
         for run in runs:
             future = executor.submit(self.execute, task, run)
-            future.add_done_callback(lambda f, run=run: self._crashed(f, run))
+            future.add_done_callback(functools.partial(self._crashed, run=run))
         executor.shutdown(wait=False)
 
     def _crashed(self, future: Future[None], run: RunRecord) -> None:

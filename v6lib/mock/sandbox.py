@@ -77,11 +77,11 @@ def sandbox_enabled(argument: bool | None) -> bool:
 def _absolute(value: object, dir_fd: object = None) -> str | None:
     """``value`` as an absolute path; None for file descriptors, for paths relative to
     a directory descriptor (they cannot be placed), and for what is not a path."""
-    if value is None or isinstance(value, int):
-        return None
+    if not isinstance(value, str | bytes | os.PathLike):
+        return None  # None, descriptors and whatever is not a path
     try:
-        raw = os.fsdecode(os.fspath(value))  # type: ignore[arg-type]
-    except TypeError:
+        raw = os.fsdecode(os.fspath(value))
+    except TypeError:  # a PathLike whose __fspath__ answers neither str nor bytes
         return None
     if isinstance(dir_fd, int) and dir_fd != -1 and not os.path.isabs(raw):
         return None

@@ -100,7 +100,7 @@ def make_runtime(options: NodeOptions) -> ContainerRuntime:
     if options.runtime == "docker":
         from v6lib.node.runtime import docker as docker_runtime
 
-        return docker_runtime.DockerRuntime.from_options(options)  # type: ignore[attr-defined]
+        return docker_runtime.DockerRuntime.from_options(options)
     raise ConfigurationError(f"runtime must be 'docker' or 'process', got {options.runtime!r}")
 
 

@@ -45,7 +45,9 @@ from v6lib.node.server_link import ServerLink
 from v6lib.node.supervisor import Supervisor
 from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import RunRequest, evaluate
+from v6lib.schemas.run import RunClaimOut, RunOut
 from v6lib.schemas.run_status import RunStatus
+from v6lib.schemas.task import TaskOut
 
 __all__ = ["Identity", "RunExecutor"]
 
@@ -152,11 +154,10 @@ class RunExecutor:
         claim = self._claim(run_id)
         if claim is None:
             return
-        task = claim["task"]
-        self.journal.update(run_id, job_id=task.get("job_id") or task["id"],
-                            task_uid=task.get("uid"), image=str(task["image"]),
-                            init_org_id=task.get("init_org_id"))
-        log.info("run %d task %d: claimed (image %s)", run_id, task["id"], task["image"])
+        task = claim.task
+        self.journal.update(run_id, job_id=task.job_id or task.id, task_uid=task.uid,
+                            image=task.image, init_org_id=task.init_org_id)
+        log.info("run %d task %d: claimed (image %s)", run_id, task.id, task.image)
         self.audit.received(run_id, task)
         if no_room:
             self._finish(run_id, RunStatus.START_FAILED, reason=no_room)
@@ -167,17 +168,17 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=replayed)
             return
         decision = evaluate(self.options.policy, RunRequest(
-            image=str(task["image"]),
-            database_labels=[d["label"] for d in task.get("databases") or []],
-            collaboration_id=int(task["collaboration_id"]),
+            image=task.image,
+            database_labels=[d["label"] for d in task.databases],
+            collaboration_id=task.collaboration_id,
             collaboration_encrypted=self.identity.encrypted,
-            init_org_id=task.get("init_org_id"), init_user_id=task.get("init_user_id"),
+            init_org_id=task.init_org_id, init_user_id=task.init_user_id,
         ))
         self.audit.decided(run_id, "node policy", decision.allowed, decision.reason)
         if not decision.allowed:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
-        self._start(claim["run"], task, str(claim["container_token"]))
+        self._start(claim.run, task, claim.container_token)
 
     def _refuse_unjournaled(self, run_id: int, reason: str) -> None:
         """End a run as "start failed" on the server when not even its journal row fits.
@@ -203,18 +204,18 @@ class RunExecutor:
             return exc.message
         return None
 
-    def _replay_reason(self, run_id: int, task: dict[str, Any]) -> str | None:
+    def _replay_reason(self, run_id: int, task: TaskOut) -> str | None:
         """Why the run's input must not be opened (its uid was another task's), or None."""
-        uid = task.get("uid")
+        uid = task.uid
         if not uid:
             return None
-        first = self.journal.record_task_uid(str(uid), int(task["id"]), run_id)
+        first = self.journal.record_task_uid(uid, task.id, run_id)
         if first is None:
             return None
         return (f"task uid {uid} was already used by task {first} on this node: "
                 "refusing a replayed input")
 
-    def _claim(self, run_id: int) -> dict[str, Any] | None:
+    def _claim(self, run_id: int) -> RunClaimOut | None:
         """Claim the run (pending -> initializing) with its task and container token.
 
         None when the run is not ours to start; its journal entry is then dropped.
@@ -236,9 +237,9 @@ class RunExecutor:
         return None
 
     # -- starting -----------------------------------------------------------------------
-    def _start(self, run: dict[str, Any], task: dict[str, Any], token: str) -> None:
-        run_id = int(run["id"])
-        job_id = int(task.get("job_id") or task["id"])
+    def _start(self, run: RunOut, task: TaskOut, token: str) -> None:
+        run_id = run.id
+        job_id = task.job_id or task.id
         paths = run_paths(self.options.task_dir, job_id, run_id)
         try:
             self._prepare(run, task, token, paths)
@@ -252,11 +253,11 @@ class RunExecutor:
             self._finish(run_id, RunStatus.START_FAILED, reason=self._os_reason(exc))
             return
         spec = JobSpec(
-            node_name=self.options.name, run_id=run_id, task_id=int(task["id"]), job_id=job_id,
-            image=str(task["image"]), input_file=paths.input_file,
+            node_name=self.options.name, run_id=run_id, task_id=task.id, job_id=job_id,
+            image=task.image, input_file=paths.input_file,
             output_file=paths.output_file, token_file=paths.token_file,
             temporary_folder=paths.temporary_folder,
-            databases=[self._database(d) for d in task.get("databases") or []],
+            databases=[self._database(d) for d in task.databases],
             proxy_port=self.proxy_port, api_path=self.options.algorithm_api_path,
             environment=dict(self.options.algorithm_env), cpus=self.options.cpus,
             memory=self.options.memory,
@@ -288,7 +289,7 @@ class RunExecutor:
             self.runtime.kill(handle)
             self.runtime.remove(handle)
             return
-        log.info("run %d task %d: started (%s)", run_id, task["id"], handle)
+        log.info("run %d task %d: started (%s)", run_id, task.id, handle)
         self._report_active(run_id, handle)
         self.watch(run_id, handle)
 
@@ -301,21 +302,19 @@ class RunExecutor:
         db = self.options.databases[requested["label"]]
         return replace(db, query=requested.get("query") or db.query)
 
-    def _prepare(self, run: dict[str, Any], task: dict[str, Any], token: str,
-                 paths: RunPaths) -> None:
+    def _prepare(self, run: RunOut, task: TaskOut, token: str, paths: RunPaths) -> None:
         """Key of the result's recipient, input and token files."""
-        run_id = int(run["id"])
+        run_id = run.id
         if self.identity.encrypted:
-            init_org = task.get("init_org_id")
-            if init_org is None:
-                raise EncryptionError(f"task {task['id']} has no initiating organization")
-            recipient = self.keys.public_key_of(int(init_org))
+            if task.init_org_id is None:
+                raise EncryptionError(f"task {task.id} has no initiating organization")
+            recipient = self.keys.public_key_of(task.init_org_id)
             from v6lib.crypto import public_key_b64
 
             self.journal.update(run_id, recipient_key=public_key_b64(recipient))
         try:
-            blob = base64.b64decode(run.get("input") or "")
-            plain = self.keys.open(blob, TaskBinding.of(task).input(
+            blob = base64.b64decode(run.input)
+            plain = self.keys.open(blob, TaskBinding.of(task.model_dump()).input(
                 self.identity.organization_id)) if self.keys.encrypted else blob
         except EncryptionError as exc:
             raise type(exc)(f"cannot decrypt the run's input: {exc.message}") from exc

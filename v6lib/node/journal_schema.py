@@ -16,6 +16,8 @@ from enum import StrEnum
 from sqlalchemy import Boolean, DateTime, Engine, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from v6lib.schemas.run_status import RunStatus
+
 __all__ = ["IN_FLIGHT", "JournalEntry", "LocalState", "TaskUid", "create_or_upgrade",
            "sqlite_pragmas"]
 
@@ -111,6 +113,13 @@ class JournalEntry:
     @property
     def in_flight(self) -> bool:
         return self.state in IN_FLIGHT
+
+    @property
+    def outcome(self) -> RunStatus:
+        """The final status journaled for delivery; a ValueError before there is one."""
+        if self.status is None:
+            raise ValueError(f"run {self.run_id} has no outcome journaled yet")
+        return RunStatus(self.status)
 
 
 def snapshot(row: Row) -> JournalEntry:

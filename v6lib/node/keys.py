@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+from v6lib.byte_source import ByteSource
 from v6lib.crypto import (
     Binding,
     RSAPrivateKey,
@@ -103,7 +104,7 @@ class NodeKeys:
     def seal_with(self, data: bytes, public_key: RSAPublicKey, binding: Binding) -> bytes:
         return seal(data, [public_key], binding) if self.encrypted else data
 
-    def open_stream(self, src: BinaryIO, dst: BinaryIO, binding: Binding) -> None:
+    def open_stream(self, src: ByteSource, dst: BinaryIO, binding: Binding) -> None:
         """:meth:`open` in constant memory, from ``src`` into ``dst`` (big results)."""
         if not self.encrypted:
             shutil.copyfileobj(src, dst, 1 << 20)

@@ -146,7 +146,7 @@ class Outbox:
 
     def deliver(self, entry: JournalEntry) -> None:
         """Send one outcome; marks it uploaded or dropped, or raises to retry later."""
-        status = RunStatus(entry.status)
+        status = entry.outcome
         try:
             if status in _NEEDS_ACTIVE and not entry.active_reported:
                 self._ensure_active(entry)
@@ -219,7 +219,7 @@ class Outbox:
 
     def _downgrade(self, entry: JournalEntry, exc: V6Error) -> None:
         """The server refuses the payload itself: tell the researcher instead of retrying."""
-        if RunStatus(entry.status) not in _NEEDS_ACTIVE or (
+        if entry.outcome not in _NEEDS_ACTIVE or (
             entry.status == RunStatus.FAILED.value and entry.result is None
         ):
             self._drop(entry, f"the server refused the outcome: {exc}")

@@ -118,7 +118,8 @@ class NodeProxy:
             self._server = ThreadingHTTPServer((host, port), handler)
             self._server.daemon_threads = True
         self.unix_socket = Path(unix_socket) if unix_socket is not None else None
-        self._unix_server = _unix_server(self.unix_socket, handler) if unix_socket else None
+        self._unix_server = (_unix_server(self.unix_socket, handler)
+                             if unix_socket and self.unix_socket is not None else None)
         self._threads: list[threading.Thread] = []
 
     @property
@@ -155,7 +156,8 @@ class NodeProxy:
     def session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
             self._local.session = requests.Session()
-        return self._local.session
+        session: requests.Session = self._local.session
+        return session
 
     def upstream(self, method: str, path_qs: str, token: str, *, json_body: Any = None,
                  stream: bool = False) -> requests.Response:

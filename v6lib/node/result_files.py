@@ -18,7 +18,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import requests
 
@@ -26,7 +26,7 @@ from v6lib import errors
 from v6lib.client.transport import Transport, raise_for_error
 from v6lib.crypto import Binding, RSAPublicKey, seal_stream
 from v6lib.private_files import make_private_dir, private_opener
-from v6lib.schemas.run import INLINE_RESULT_BYTES
+from v6lib.schemas.run import INLINE_RESULT_BYTES, RunResultOut
 
 __all__ = ["BIG_RESULT_BYTES", "ResultFiles", "upload_result_file"]
 
@@ -122,7 +122,7 @@ def _put(transport: Transport, url: str, path: Path, sha256: str) -> requests.Re
             f"cannot reach {transport.base_url}: {exc.__class__.__name__}: {exc}") from exc
 
 
-def upload_result_file(transport: Transport, run_id: int, path: Path) -> dict[str, Any]:
+def upload_result_file(transport: Transport, run_id: int, path: Path) -> RunResultOut:
     """``PUT /run/{run_id}/result`` with the file's bytes, streamed; the server's answer.
 
     Raises the ``v6lib.errors`` class of a refusal (409 when the run ended with other
@@ -140,7 +140,7 @@ def upload_result_file(transport: Transport, run_id: int, path: Path) -> dict[st
             transport.token = token
             response = _put(transport, url, path, sha256)
     raise_for_error(response)
-    body: dict[str, Any] = response.json()
-    log.info("run %d: result of %d bytes uploaded (%s)", run_id, body.get("size", -1),
-             "stored" if body.get("changed") else "already there")
-    return body
+    stored = RunResultOut.from_reply(response.json())
+    log.info("run %d: result of %d bytes uploaded (%s)", run_id, stored.size,
+             "stored" if stored.changed else "already there")
+    return stored

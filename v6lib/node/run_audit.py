@@ -18,6 +18,7 @@ from typing import Any
 
 from v6lib.node.audit import AuditTrail, now
 from v6lib.node.journal import JournalEntry
+from v6lib.schemas.task import TaskOut
 
 __all__ = ["RunAudit"]
 
@@ -40,15 +41,14 @@ class RunAudit:
             self._facts.setdefault(run_id, {"received_at": now(), "decisions": []}
                                    ).update(facts)
 
-    def received(self, run_id: int, task: dict[str, Any]) -> None:
+    def received(self, run_id: int, task: TaskOut) -> None:
         """The task as the server handed it out with the claim."""
-        image = str(task.get("image") or "")
-        self._note(run_id, task_id=task.get("id"), job_id=task.get("job_id"),
-                   collaboration_id=task.get("collaboration_id"),
-                   init_org_id=task.get("init_org_id"), init_user_id=task.get("init_user_id"),
-                   image=image, image_digest=_digest_of(image),
+        self._note(run_id, task_id=task.id, job_id=task.job_id,
+                   collaboration_id=task.collaboration_id,
+                   init_org_id=task.init_org_id, init_user_id=task.init_user_id,
+                   image=task.image, image_digest=_digest_of(task.image),
                    databases=[{"label": d.get("label"), "query": d.get("query")}
-                              for d in task.get("databases") or []])
+                              for d in task.databases])
 
     def decided(self, run_id: int, check: str, allowed: bool, reason: str | None) -> None:
         """A policy decision (``node policy`` before the start, ``disclosure`` at the end)."""

@@ -16,8 +16,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from v6lib.client.transport import Transport
 from v6lib.errors import AuthenticationError, ServerUnavailableError
+from v6lib.schemas._base import OutModel
+from v6lib.schemas.collaboration import CollaborationOut
+from v6lib.schemas.event import EventsOut
+from v6lib.schemas.health import VersionOut
+from v6lib.schemas.node import NodeOut
+from v6lib.schemas.organization import OrganizationOut
+from v6lib.schemas.run import RunClaimOut, RunOut
+from v6lib.schemas.task import TaskOut
+from v6lib.schemas.token import NodeTokenOut, RefreshOut
 
-__all__ = ["ServerLink", "server_base_url"]
+__all__ = ["ServerLink", "checked", "server_base_url"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,18 @@ def server_base_url(server_url: str, port: int | None = None, api_path: str = "/
         netloc = f"{netloc}:{port}"
     path = "/".join(p.strip("/") for p in (parts.path, api_path or "") if p.strip("/"))
     return urlunsplit((parts.scheme, netloc, f"/{path}" if path else "", "", "")).rstrip("/")
+
+
+def checked(model: type[OutModel], body: Any) -> dict[str, Any]:
+    """``body`` once ``model`` (the server's reply model) accepts it.
+
+    The node reads these replies as mappings, but through the server's own wire model
+    first, so a reply the server no longer sends that way fails here and in the tests,
+    not later deep in a run.
+    """
+    model.from_reply(body)
+    reply: dict[str, Any] = body
+    return reply
 
 
 class ServerLink:
@@ -58,12 +79,12 @@ class ServerLink:
             return self._login_locked()
 
     def _login_locked(self) -> int:
-        body = self.transport.post(
+        token = NodeTokenOut.from_reply(self.transport.post(
             "/token/node", json={"api_key": self._api_key}, authenticated=False
-        )
-        self.transport.token = body["access_token"]
-        self._refresh_token = body.get("refresh_token")
-        self.node_id = int(body["id"])
+        ))
+        self.transport.token = token.access_token
+        self._refresh_token = token.refresh_token
+        self.node_id = token.id
         return self.node_id
 
     def _renew(self) -> str | None:
@@ -71,12 +92,12 @@ class ServerLink:
         with self._lock:
             if self._refresh_token:
                 try:
-                    body = self.transport.post(
+                    refreshed = RefreshOut.from_reply(self.transport.post(
                         "/token/refresh", authenticated=False,
                         headers={"Authorization": f"Bearer {self._refresh_token}"},
-                    )
-                    self._refresh_token = body.get("refresh_token", self._refresh_token)
-                    return str(body["access_token"])
+                    ))
+                    self._refresh_token = refreshed.refresh_token
+                    return refreshed.access_token
                 except AuthenticationError:
                     log.info("refresh token no longer valid; logging in again with the API key")
                 except ServerUnavailableError:
@@ -90,48 +111,53 @@ class ServerLink:
 
     # -- resources ----------------------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        return self.transport.get("/version", authenticated=False)
+        return checked(VersionOut, self.transport.get("/version", authenticated=False))
 
     def node(self, node_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/node/{node_id}")
+        return checked(NodeOut, self.transport.get(f"/node/{node_id}"))
 
     def organization(self, org_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/organization/{org_id}")
+        return checked(OrganizationOut, self.transport.get(f"/organization/{org_id}"))
 
     def set_public_key(self, org_id: int, public_key_b64: str) -> dict[str, Any]:
-        return self.transport.patch(f"/organization/{org_id}", json={"public_key": public_key_b64})
+        return checked(OrganizationOut, self.transport.patch(
+            f"/organization/{org_id}", json={"public_key": public_key_b64}))
 
     def collaboration(self, collaboration_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/collaboration/{collaboration_id}")
+        return checked(CollaborationOut, self.transport.get(f"/collaboration/{collaboration_id}"))
 
     def task(self, task_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/task/{task_id}")
+        return checked(TaskOut, self.transport.get(f"/task/{task_id}"))
 
     def run(self, run_id: int) -> dict[str, Any]:
-        return self.transport.get(f"/run/{run_id}")
+        return checked(RunOut, self.transport.get(f"/run/{run_id}"))
 
     def runs(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every run matching ``filters``, all pages."""
-        return self.transport.iter_pages("/run", params=filters, per_page=100)
+        for run in self.transport.iter_pages("/run", params=filters, per_page=100):
+            yield checked(RunOut, run)
 
     def patch_run(self, run_id: int, body: dict[str, Any]) -> dict[str, Any] | None:
-        return self.transport.patch(f"/run/{run_id}", json=body)
+        answer = self.transport.patch(f"/run/{run_id}", json=body)
+        return None if answer is None else checked(RunOut, answer)
 
     def publish_audit_head(self, node_id: int, count: int, head: str) -> dict[str, Any]:
         """Store the audit trail's head on the node's record (409 when it goes back)."""
-        return self.transport.put(f"/node/{node_id}/audit", json={"count": count, "head": head})
+        answer = self.transport.put(f"/node/{node_id}/audit",
+                                    json={"count": count, "head": head})
+        return dict(answer) if answer else {}
 
-    def claim_run(self, run_id: int) -> dict[str, Any]:
+    def claim_run(self, run_id: int) -> RunClaimOut:
         """Take a pending run (or resume one this node already initializes) in one call.
 
-        Answers ``{"run", "task", "container_token"}``; the server moved the run to
-        "initializing". 409 when it is not ours to start (killed, taken, finished).
+        The server moved the run to "initializing"; 409 when it is not ours to start
+        (killed, taken, finished).
         """
-        return self.transport.post(f"/run/{run_id}/claim")
+        return RunClaimOut.from_reply(self.transport.post(f"/run/{run_id}/claim"))
 
     def events(self, since: int | None, timeout: float) -> dict[str, Any]:
         """Long-poll for events; the HTTP timeout exceeds the server's hold time."""
-        return self.transport.get(
+        return checked(EventsOut, self.transport.get(
             "/event", params={"since": since, "timeout": int(timeout)}, timeout=timeout + 15
-        )
+        ))
 

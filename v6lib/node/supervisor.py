@@ -152,6 +152,6 @@ def log_uncaught_thread_exceptions() -> None:
             return
         name = args.thread.name if args.thread is not None else "unknown"
         log.error("thread %s ended by an uncaught exception", name,
-                  exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+                  exc_info=args.exc_value if args.exc_value is not None else False)
 
     threading.excepthook = hook

@@ -124,7 +124,7 @@ def _pattern_matches(pattern: str, image: str) -> bool:
         name_pattern, pinned = pattern.split(_DIGEST_SEP, 1)
         if digest is None or digest.lower() != pinned.strip().lower():
             return False
-        candidates = (without_digest, repository)
+        candidates: tuple[str, ...] = (without_digest, repository)
     else:
         name_pattern = pattern
         candidates = (image, without_digest, repository)

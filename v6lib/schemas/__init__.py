@@ -45,8 +45,10 @@ if typing.TYPE_CHECKING:
     from .rule import RuleOut as RuleOut
     from .rule import Scope as Scope
     from .run import ResultOut as ResultOut
+    from .run import RunClaimOut as RunClaimOut
     from .run import RunOut as RunOut
     from .run import RunPatch as RunPatch
+    from .run import RunResultOut as RunResultOut
     from .run_status import TERMINAL_STATUSES as TERMINAL_STATUSES
     from .run_status import RunStatus as RunStatus
     from .run_status import can_transition as can_transition
@@ -87,7 +89,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "permission": ("PermissionsOut", "RuleGrant"),
     "role": ("RoleIn", "RoleOut", "RolePatch"),
     "rule": ("Operation", "Resource", "RuleOut", "Scope"),
-    "run": ("ResultOut", "RunOut", "RunPatch"),
+    "run": ("ResultOut", "RunClaimOut", "RunOut", "RunPatch", "RunResultOut"),
     "run_status": ("TERMINAL_STATUSES", "RunStatus", "can_transition"),
     "study": ("StudyIn", "StudyOut", "StudyPatch"),
     "task": ("DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"),
@@ -143,8 +145,10 @@ __all__ = [
     "RolePatch",
     "RuleGrant",
     "RuleOut",
+    "RunClaimOut",
     "RunOut",
     "RunPatch",
+    "RunResultOut",
     "RunStatus",
     "Scope",
     "StudyIn",

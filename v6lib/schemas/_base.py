@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from typing import Annotated, Any, Self
 
+import pydantic
 from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+
+from v6lib.errors import ValidationError
 
 __all__ = ["MAX_ID", "Base64Str", "DbId", "IdList", "InModel", "Name", "OutModel",
            "vantage6_name"]
@@ -22,6 +25,22 @@ class OutModel(BaseModel):
     """A response body, built from ORM objects or dicts."""
 
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def from_reply(cls, body: Any) -> Self:
+        """The server's JSON reply read through this model, as the receiving side does.
+
+        Both sides use the one model, so a reply that changed shape fails here, in the
+        receiver's tests too, instead of as a missing key deep in its code. Raises
+        :class:`v6lib.errors.ValidationError` naming the model and the fields.
+        """
+        try:
+            return cls.model_validate(body)
+        except pydantic.ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(body)"
+                               for e in exc.errors())
+            raise ValidationError(f"the server's reply does not match {cls.__name__}: {fields}",
+                                  details={"model": cls.__name__}) from exc
 
 
 def _check_base64(value: str) -> str:

@@ -8,8 +8,10 @@ from pydantic import Field, model_validator
 
 from ._base import Base64Str, InModel, OutModel
 from .run_status import RunStatus
+from .task import TaskOut
 
-__all__ = ["INLINE_RESULT_BYTES", "ResultOut", "RunOut", "RunPatch"]
+__all__ = ["INLINE_RESULT_BYTES", "ResultOut", "RunClaimOut", "RunOut", "RunPatch",
+           "RunResultOut"]
 
 #: Results above this size are not inlined in JSON answers: ``result`` is null and
 #: ``result_size`` tells the client to fetch the bytes from ``GET /run/{id}/result``.
@@ -65,3 +67,25 @@ class ResultOut(_SizedResult):
     organization_id: int
     status: RunStatus
     log: str | None = None
+
+
+class RunClaimOut(OutModel):
+    """``POST /run/{id}/claim``: everything a node needs to start a run it claimed.
+
+    One model for the server's reply and the node's parsing, so a change of either side
+    fails the other's tests.
+    """
+
+    run: RunOut
+    task: TaskOut
+    container_token: str
+
+
+class RunResultOut(OutModel):
+    """``PUT /run/{id}/result``: what a raw result upload stored."""
+
+    run_id: int
+    size: int
+    sha256: str
+    stored: str
+    changed: bool

@@ -242,7 +242,7 @@ def string_dtype(storage: str, na: str) -> pd.StringDtype:
     if na == "NA":
         return pd.StringDtype(storage)
     try:
-        return pd.StringDtype(storage, na_value=np.nan)  # type: ignore[call-arg]
+        return pd.StringDtype(storage, na_value=np.nan)
     except TypeError:  # pandas before 2.3
         return pd.StringDtype("pyarrow_numpy")
 

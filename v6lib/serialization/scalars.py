@@ -74,11 +74,15 @@ def decode(tag: str, d: dict[str, Any]) -> Any:
     if tag == "timedelta":
         return dt.timedelta(days=d["days"], seconds=d["seconds"],
                             microseconds=d["microseconds"])
-    value = (dt.datetime if tag == "datetime" else dt.time).fromisoformat(d["iso"])
-    if "tz" in d:
-        from zoneinfo import ZoneInfo
+    value: dt.datetime | dt.time
+    if tag == "datetime":
+        value = dt.datetime.fromisoformat(d["iso"])
+        if "tz" in d:  # only datetimes carry a named zone (see encode)
+            from zoneinfo import ZoneInfo
 
-        value = value.astimezone(ZoneInfo(d["tz"]))  # the same instant, named zone
+            value = value.astimezone(ZoneInfo(d["tz"]))  # the same instant, named zone
+    else:
+        value = dt.time.fromisoformat(d["iso"])
     if d.get("fold"):
         value = value.replace(fold=1)
     return value

@@ -69,7 +69,7 @@ def _handle_http(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPErro
     body: dict[str, Any] = {"code": _FALCON_CODES.get(status, "http_error"), "message": message}
     if status >= 500:
         body = {"code": "internal_error", "message": message, "request_id": _request_id(req)}
-    for name, value in (ex.headers or {}).items():
+    for name, value in dict(ex.headers or {}).items():
         resp.set_header(name, value)
     _send(resp, status, body)
 

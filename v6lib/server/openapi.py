@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from v6lib.schemas._base import MAX_ID
 from v6lib.schemas.common import ErrorBody, Page
@@ -34,7 +34,7 @@ def _response_model(op: Op) -> type[BaseModel] | None:
 
 
 def _collect(routes: Iterable[tuple[str, Resource]]) -> tuple[dict[Any, Any], dict[str, Any]]:
-    wanted: list[tuple[type[BaseModel], str]] = [(ErrorBody, "serialization")]
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for _, resource in routes:
         for op in resource.api.values():
             if op.body is not None:

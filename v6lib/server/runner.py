@@ -100,7 +100,7 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
 
     options["post_worker_init"] = post_worker_init
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 if value is not None:

@@ -12,7 +12,7 @@ import inspect
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from v6lib.errors import AlgorithmError, DataError, ValidationError
 from v6lib.schemas.task_call import TaskCall, parse_task_call
@@ -107,10 +107,10 @@ def dispatch(module: ModuleType | str, task_input: AnyTaskInput | Mapping[str, A
     """
     if isinstance(module, str):
         module = importlib.import_module(module)
-    if not _is_task_input(task_input):
-        task_input = parse_task_call(task_input, "the task input")
-    function, style = resolve_method(module, task_input)
-    _check_arguments(function, task_input, 0 if style == "plain" else
+    call = (task_input if _is_task_input(task_input)
+            else parse_task_call(task_input, "the task input"))
+    function, style = resolve_method(module, call)
+    _check_arguments(function, call, 0 if style == "plain" else
                      (2 if style == "legacy_central" else 1))
     with use_context(context):
         leading: list[Any] = []
@@ -118,10 +118,10 @@ def dispatch(module: ModuleType | str, task_input: AnyTaskInput | Mapping[str, A
             leading = [context.client(), _legacy_data(context, required=False)]
         elif style == "legacy_partial":
             leading = [_legacy_data(context, required=True)]
-        return function(*leading, *task_input.args, **task_input.kwargs)
+        return function(*leading, *call.args, **call.kwargs)
 
 
-def _is_task_input(value: object) -> bool:
+def _is_task_input(value: object) -> TypeGuard[AnyTaskInput]:
     """Whether ``value`` is an already checked TaskCall or pydantic TaskInput."""
     if isinstance(value, TaskCall):
         return True

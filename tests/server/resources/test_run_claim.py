@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import World
+from v6lib.schemas.run import RunClaimOut
 
 
 def _task(world: World, **extra: Any) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def test_claim_moves_pending_to_initializing_and_hands_out_everything(
     api = world.api
     since = api.ok("GET", "/event", token=node, params={"since": 0})["cursor"]
     body = api.ok("POST", f"/run/{run['id']}/claim", token=node)
+    RunClaimOut.from_reply(body)  # what the node parses the reply with
     assert body["run"]["id"] == run["id"] and body["run"]["status"] == "initializing"
     assert body["run"]["node_id"] == world.node_a
     assert body["run"]["input"] == "e30="

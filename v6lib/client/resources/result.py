@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import shutil
 from collections.abc import Iterable
@@ -49,7 +50,7 @@ class ResultClient(ResourceClient):
         """One result, decoded."""
         return self._decoded(self._get(id_))
 
-    def from_task(self, task_id: int) -> list[Any]:
+    def from_task(self, task_id: int) -> builtins.list[Any]:  # .list is a method
         """The decoded results of a task's runs, in run order (``None`` for unfinished runs)."""
         items = list(self.transport.iter_pages(self.path, params={"task_id": check_id(task_id)}))
         items.sort(key=lambda item: item.get("run_id", item["id"]))
@@ -83,7 +84,7 @@ class ResultClient(ResourceClient):
         ``path`` without holding them in memory; returns the number of bytes written."""
         with open_result_stream(self.transport, check_id(run_id)) as body, \
                 open(path, "wb") as out:
-            shutil.copyfileobj(body, out, READ_BYTES)  # type: ignore[misc]
+            shutil.copyfileobj(body, out, READ_BYTES)
             body.read()  # reach the end: length and digest are checked there
         return body.got
 

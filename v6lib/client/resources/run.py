@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,7 +27,7 @@ class RunClient(ResourceClient):
         """One run: status, timestamps, log and the encoded input/result."""
         return self._get(id_)
 
-    def from_task(self, task_id: int) -> list[dict[str, Any]]:
+    def from_task(self, task_id: int) -> builtins.list[dict[str, Any]]:  # .list is a method
         """Every run of a task, in run order."""
         runs = list(self.transport.iter_pages(self.path, params={"task_id": check_id(task_id)}))
         return sorted(runs, key=lambda run: run["id"])

@@ -326,9 +326,10 @@ class DockerRuntime:
         import docker.errors
 
         try:
-            return self._engine(self.client.api.inspect_container, handle)
+            details: dict[str, Any] = self._engine(self.client.api.inspect_container, handle)
         except docker.errors.NotFound:
             raise NotFoundError(f"no container {handle[:12]!r} on this node") from None
+        return details
 
     def wait(self, handle: str, timeout: float | None = None) -> ExitInfo | None:
         import requests

@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
@@ -196,7 +197,7 @@ class ProcessRuntime:
                 Path(f"{exit_file}.starter.tmp"), self._pid_file(handle),
                 Path(f"{self._pid_file(handle)}.tmp")]
 
-    def _state(self, handle: str) -> dict[str, object] | None:
+    def _state(self, handle: str) -> dict[str, Any] | None:
         return run_state(self._files(handle)[0])
 
     # -- protocol -----------------------------------------------------------------------
@@ -275,7 +276,7 @@ class ProcessRuntime:
         handle = f"run-{spec.run_id}"
         state_file, exit_file, log_file = self._files(handle)
         state = self._state(handle)
-        if state and _alive(int(state["pid"]), state.get("start_time")):  # type: ignore[arg-type]
+        if state and _alive(int(state["pid"]), state.get("start_time")):
             raise ConflictError(f"run {spec.run_id} is already running (pid {state['pid']})")
         for stale in (exit_file, log_file, *self._temporary_files(handle)):
             stale.unlink(missing_ok=True)
@@ -390,7 +391,7 @@ class ProcessRuntime:
         state = self._state(handle)
         if state is None:
             return self._exit_info(handle, -1)
-        if not _wait_foreign(int(state["pid"]), state.get("start_time"), timeout):  # type: ignore[arg-type]
+        if not _wait_foreign(int(state["pid"]), state.get("start_time"), timeout):
             return None
         if state.get("starter") == "warm":
             self._await_exit_file(handle, 0.5)
@@ -402,21 +403,21 @@ class ProcessRuntime:
         state = self._state(handle)
         if state is None:
             return
-        pid = int(state["pid"])  # type: ignore[arg-type]
+        pid = int(state["pid"])
         try:
             self._kill_group(handle, state, pid)
         finally:
-            kill_marked(run_marker(self.state_dir, int(state["run_id"])))  # type: ignore[arg-type]
+            kill_marked(run_marker(self.state_dir, int(state["run_id"])))
 
-    def _kill_group(self, handle: str, state: dict[str, object], pid: int) -> None:
-        if not _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
+    def _kill_group(self, handle: str, state: dict[str, Any], pid: int) -> None:
+        if not _alive(pid, state.get("start_time")):
             if state.get("starter") == "warm":  # the starter may still be recording it
                 self._await_exit_file(handle, 0.2)
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline and _alive(pid, state.get("start_time")):  # type: ignore[arg-type]
+        while time.monotonic() < deadline and _alive(pid, state.get("start_time")):
             child = self._children.get(handle)
             if child is not None and child.poll() is not None:
                 break
@@ -428,7 +429,7 @@ class ProcessRuntime:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(0.4)
         elif state.get("starter") == "warm":  # its exit file must not appear after remove()
-            _wait_foreign(pid, state.get("start_time"), 0.2)  # type: ignore[arg-type]
+            _wait_foreign(pid, state.get("start_time"), 0.2)
             self._await_exit_file(handle, 0.2)
 
     def remove(self, handle: str) -> None:
@@ -475,8 +476,8 @@ class ProcessRuntime:
                 continue
             child = self._children.get(handle)
             running = (child.poll() is None) if child is not None else _alive(
-                int(state["pid"]), state.get("start_time"))  # type: ignore[arg-type]
-            jobs.append(ManagedJob(handle=handle, run_id=int(state["run_id"]),  # type: ignore[arg-type]
+                int(state["pid"]), state.get("start_time"))
+            jobs.append(ManagedJob(handle=handle, run_id=int(state["run_id"]),
                                    running=running))
         return jobs
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from v6lib.errors import UnsafeFileError
 from v6lib.node.untrusted_files import open_untrusted
@@ -46,7 +47,7 @@ def exit_code(path: Path) -> int | None:
         return None
 
 
-def run_state(path: Path) -> dict[str, object] | None:
+def run_state(path: Path) -> dict[str, Any] | None:
     """A run's state file (pid, start time, ids); None when there is none or it is bad."""
     try:
         with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=_STATE_BYTES,

@@ -320,7 +320,7 @@ class _Starter:
         sys.argv = [self.main_file]
         numpy_random = sys.modules.get("numpy.random")
         if numpy_random is not None:
-            numpy_random.seed()  # type: ignore[attr-defined]
+            numpy_random.seed()
         from v6lib.wrappers.runner import main as run
 
         code = _finish(run())

@@ -81,7 +81,7 @@ def delay_after(count: int, policy: ThrottlePolicy) -> timedelta:
     if count < policy.free_attempts:
         return timedelta(0)
     doublings = min(count - policy.free_attempts, 40)  # 2**40 * any delay > any max_delay
-    return min(policy.max_delay, policy.first_delay * 2 ** doublings)
+    return min(policy.max_delay, policy.first_delay * (1 << doublings))
 
 
 def admit(previous: Attempts, now: datetime, policy: ThrottlePolicy) -> Decision:

@@ -7,6 +7,7 @@ PostgreSQL: constraints get the same names no matter which backend created them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +68,7 @@ class IdMixin:
     """
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    __table_args__: Any  # each model's own (as DeclarativeBase declares it), extended below
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         args = cls.__dict__.get("__table_args__", ())

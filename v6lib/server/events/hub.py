@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, event, func, select, text
 from sqlalchemy.orm import Session
@@ -220,7 +221,7 @@ class EventHub:
         if self.backend == "memory":
             state["rows"].append(row)
 
-    def _arm(self, session: Session) -> dict:
+    def _arm(self, session: Session) -> dict[str, Any]:
         key = ("v6_event_hub", id(self))
         if key not in session.info:
             session.info[key] = {"pending": False, "rows": [], "flushed": []}
@@ -229,12 +230,13 @@ class EventHub:
             event.listen(session, "after_rollback", self._after_rollback)
             if self.backend == "memory":
                 event.listen(session, "after_flush", self._after_flush)
-        state = session.info[key]
+        state: dict[str, Any] = session.info[key]
         state["pending"] = True
         return state
 
-    def _state(self, session: Session) -> dict:
-        return session.info.get(("v6_event_hub", id(self)), {})
+    def _state(self, session: Session) -> dict[str, Any]:
+        state: dict[str, Any] = session.info.get(("v6_event_hub", id(self)), {})
+        return state
 
     def _before_commit(self, session: Session) -> None:
         if self.backend == "postgresql" and self._state(session).get("pending"):

@@ -39,7 +39,7 @@ def _extend(base: Spec, extra: Spec) -> Spec:
 _V, _VED = ("view",), ("view", "edit", "delete")
 _ALL = ("view", "create", "edit", "delete")
 
-_VIEWER = {
+_VIEWER: Spec = {
     "user": {"organization": _V},
     "organization": {"collaboration": _V},
     "collaboration": {"collaboration": _V},

@@ -2,14 +2,14 @@
 
 Each mixin adds one falcon responder and nothing else, so a resource answers exactly the
 methods it composes (others stay 405). The request and response models come from the
-class's ``api`` ops (the same ones the OpenAPI document is built from); the use case comes
-from a service function the class names, e.g. ``list_rows = service(svc, "list_users")``.
+class's ``api`` ops (the same ones the OpenAPI document is built from); the use case is
+the service function the class holds, e.g. ``list_rows = staticmethod(svc.list_users)``:
+a reference, not a name, so the type checker holds it to the mixin's signature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from types import ModuleType
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import falcon
@@ -19,23 +19,7 @@ from v6lib.schemas.token import Message
 from v6lib.server.resources._base import Resource, page_reply, parse_body, parse_query, reply
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["Creating", "Deleting", "Editing", "Listing", "Reading", "service"]
-
-
-def service(module: ModuleType, name: str) -> Any:
-    """``module.name`` as a responder's use case, looked up at each call, not at import.
-
-    Late lookup keeps a service function replaceable after the resources are built (as
-    tests do to provoke failures); a misspelt name still fails at import.
-    """
-    if not callable(getattr(module, name, None)):
-        raise AttributeError(f"{module.__name__} has no service function {name!r}")
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(module, name)(*args, **kwargs)
-
-    call.__name__ = call.__qualname__ = name
-    return staticmethod(call)
+__all__ = ["Creating", "Deleting", "Editing", "Listing", "Reading"]
 
 
 class _Served(Resource):
@@ -51,7 +35,14 @@ class _Served(Resource):
 class Listing(_Served):
     """``GET`` a page: the op's query model is parsed and passed to ``list_rows``."""
 
-    list_rows: ClassVar[Callable[..., tuple[Sequence[Any], int]]]
+    @staticmethod
+    def list_rows(*ctx_and_query: Any, **query: Any) -> tuple[Sequence[Any], int]:
+        """The rows of one page and the total; the resource holds its service's.
+
+        Called as ``list_rows(ctx, **query)``; the query's fields are each resource's
+        own (its query model), so only the reply is typed here.
+        """
+        raise NotImplementedError
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         ctx, model = self.ctx(req), self.api["get"].query
@@ -65,7 +56,10 @@ class Listing(_Served):
 class Creating(_Served):
     """``POST`` the op's body model to ``create_row``; answers with the op's status."""
 
-    create_row: ClassVar[Callable[[ServiceContext, Any], Any]]
+    @staticmethod
+    def create_row(ctx: ServiceContext, body: Any, /) -> Any:
+        """The new row; the resource holds its service's."""
+        raise NotImplementedError
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         ctx, op = self.ctx(req), self.api["post"]
@@ -77,7 +71,10 @@ class Creating(_Served):
 class Reading(_Served):
     """``GET`` one row by id from ``get_row``."""
 
-    get_row: ClassVar[Callable[[ServiceContext, int], Any]]
+    @staticmethod
+    def get_row(ctx: ServiceContext, id: int, /) -> Any:
+        """The row with ``id``; the resource holds its service's."""
+        raise NotImplementedError
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         ctx = self.ctx(req)
@@ -87,7 +84,10 @@ class Reading(_Served):
 class Editing(_Served):
     """``PATCH`` one row by id with the op's body model through ``update_row``."""
 
-    update_row: ClassVar[Callable[[ServiceContext, int, Any], Any]]
+    @staticmethod
+    def update_row(ctx: ServiceContext, id: int, body: Any, /) -> Any:
+        """The row with ``id`` once changed; the resource holds its service's."""
+        raise NotImplementedError
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         ctx, model = self.ctx(req), self.api["patch"].body
@@ -99,7 +99,10 @@ class Deleting(Resource):
     """``DELETE`` one row by id through ``delete_row``; answers "<noun> <id> deleted"."""
 
     noun: ClassVar[str]
-    delete_row: ClassVar[Callable[[ServiceContext, int], None]]
+    @staticmethod
+    def delete_row(ctx: ServiceContext, id: int, /) -> None:
+        """Remove the row with ``id``; the resource holds its service's."""
+        raise NotImplementedError
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         self.delete_row(self.ctx(req), id)

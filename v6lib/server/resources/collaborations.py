@@ -13,7 +13,7 @@ from v6lib.schemas.collaboration import (
 )
 from v6lib.schemas.token import Message
 from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, reply
-from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading
 from v6lib.server.services import collaborations as svc
 
 __all__ = ["CollaborationCollection", "CollaborationItem", "CollaborationOrganizations"]
@@ -31,8 +31,8 @@ class CollaborationCollection(Listing, Creating):
         "post": Op("Create a collaboration", CollaborationOut, body=CollaborationIn,
                    status=201, errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_collaborations")
-    create_row = service(svc, "create_collaboration")
+    list_rows = staticmethod(svc.list_collaborations)
+    create_row = staticmethod(svc.create_collaboration)
 
 
 class CollaborationItem(Reading, Editing, Deleting):
@@ -44,9 +44,9 @@ class CollaborationItem(Reading, Editing, Deleting):
                      errors=(403, 404)),
     }
     noun = "collaboration"
-    get_row = service(svc, "get_collaboration")
-    update_row = service(svc, "update_collaboration")
-    delete_row = service(svc, "delete_collaboration")
+    get_row = staticmethod(svc.get_collaboration)
+    update_row = staticmethod(svc.update_collaboration)
+    delete_row = staticmethod(svc.delete_collaboration)
 
 
 class CollaborationOrganizations(Resource):

@@ -11,7 +11,7 @@ from v6lib.schemas.node import ApiKeyOut, NodeAuditHead, NodeCreated, NodeIn, No
 from v6lib.schemas.token import Message
 from v6lib.server.db.models import Node
 from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, reply
-from v6lib.server.resources._crud import Deleting, Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Deleting, Editing, Listing, Reading
 from v6lib.server.services import nodes as svc
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.node_liveness import node_status
@@ -22,7 +22,7 @@ __all__ = ["NodeApiKey", "NodeAudit", "NodeCollection", "NodeItem", "node_out"]
 def node_out(ctx: ServiceContext, node: Node) -> NodeOut:
     return NodeOut(id=node.id, name=node.name, organization_id=node.organization_id,
                    collaboration_id=node.collaboration_id,
-                   status=node_status(node, ctx.now(), ctx.settings),  # type: ignore[arg-type]
+                   status=node_status(node, ctx.now(), ctx.settings),
                    last_seen_at=node.last_seen_at, audit_count=node.audit_count,
                    audit_head=node.audit_head, audit_published_at=node.audit_published_at)
 
@@ -46,7 +46,7 @@ class NodeCollection(_NodeReply, Listing):
         "post": Op("Register a node; the answer holds its API key, shown only this once",
                    NodeCreated, body=NodeIn, status=201, errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_nodes")
+    list_rows = staticmethod(svc.list_nodes)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         ctx = self.ctx(req)
@@ -61,9 +61,9 @@ class NodeItem(_NodeReply, Reading, Editing, Deleting):
         "delete": Op("Delete a node", Message, errors=(403, 404)),
     }
     noun = "node"
-    get_row = service(svc, "get_node")
-    update_row = service(svc, "update_node")
-    delete_row = service(svc, "delete_node")
+    get_row = staticmethod(svc.get_node)
+    update_row = staticmethod(svc.update_node)
+    delete_row = staticmethod(svc.delete_node)
 
 
 class NodeApiKey(Resource):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from v6lib.schemas._base import DbId
 from v6lib.schemas.organization import OrganizationIn, OrganizationOut, OrganizationPatch
 from v6lib.server.resources._base import ListQuery, Op
-from v6lib.server.resources._crud import Creating, Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Creating, Editing, Listing, Reading
 from v6lib.server.services import organizations as svc
 
 __all__ = ["OrganizationCollection", "OrganizationItem"]
@@ -22,8 +22,8 @@ class OrganizationCollection(Listing, Creating):
         "post": Op("Create an organization", OrganizationOut, body=OrganizationIn, status=201,
                    errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_organizations")
-    create_row = service(svc, "create_organization")
+    list_rows = staticmethod(svc.list_organizations)
+    create_row = staticmethod(svc.create_organization)
 
 
 class OrganizationItem(Reading, Editing):
@@ -32,5 +32,5 @@ class OrganizationItem(Reading, Editing):
         "patch": Op("Edit an organization", OrganizationOut, body=OrganizationPatch,
                     errors=(400, 403, 404, 409)),
     }
-    get_row = service(svc, "get_organization")
-    update_row = service(svc, "update_organization")
+    get_row = staticmethod(svc.get_organization)
+    update_row = staticmethod(svc.update_organization)

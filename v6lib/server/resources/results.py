@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import falcon
 
-from v6lib.schemas._base import OutModel
+from v6lib.schemas.run import RunResultOut
 from v6lib.server.resources._base import Op, Resource, reply
 from v6lib.server.services import results as svc
 
-__all__ = ["RAW_MEDIA", "SHA256_HEADER", "RunResult", "RunResultOut"]
+__all__ = ["RAW_MEDIA", "SHA256_HEADER", "RunResult"]
 
 RAW_MEDIA = "application/octet-stream"
 #: Response header carrying the hex SHA-256 of the result bytes (also the ETag).
 SHA256_HEADER = "X-Result-SHA256"
-
-
-class RunResultOut(OutModel):
-    """What a raw result upload stored."""
-
-    run_id: int
-    size: int
-    sha256: str
-    stored: str
-    changed: bool
 
 
 def _media(req: falcon.Request) -> str:

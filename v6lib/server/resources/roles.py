@@ -8,7 +8,7 @@ from v6lib.schemas.rule import Operation, RuleOut, Scope
 from v6lib.schemas.rule import Resource as ResourceName
 from v6lib.schemas.token import Message
 from v6lib.server.resources._base import ListQuery, Op
-from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading
 from v6lib.server.services import roles as svc
 from v6lib.server.services import rules as rule_svc
 
@@ -29,8 +29,8 @@ class RoleCollection(Listing, Creating):
         "post": Op("Create a role", RoleOut, body=RoleIn, status=201,
                    errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_roles")
-    create_row = service(svc, "create_role")
+    list_rows = staticmethod(svc.list_roles)
+    create_row = staticmethod(svc.create_role)
 
 
 class RoleItem(Reading, Editing, Deleting):
@@ -41,9 +41,9 @@ class RoleItem(Reading, Editing, Deleting):
                      errors=(403, 404, 409)),
     }
     noun = "role"
-    get_row = service(svc, "get_role")
-    update_row = service(svc, "update_role")
-    delete_row = service(svc, "delete_role")
+    get_row = staticmethod(svc.get_role)
+    update_row = staticmethod(svc.update_role)
+    delete_row = staticmethod(svc.delete_role)
 
 
 class RuleQuery(ListQuery):
@@ -56,9 +56,9 @@ class RuleQuery(ListQuery):
 
 class RuleCollection(Listing):
     api = {"get": Op("List rules", RuleOut, query=RuleQuery, paged=True)}
-    list_rows = service(rule_svc, "list_rules")
+    list_rows = staticmethod(rule_svc.list_rules)
 
 
 class RuleItem(Reading):
     api = {"get": Op("One rule", RuleOut, errors=(404,))}
-    get_row = service(rule_svc, "get_rule")
+    get_row = staticmethod(rule_svc.get_rule)

@@ -6,17 +6,17 @@ from typing import Any
 
 import falcon
 
-from v6lib.schemas._base import DbId, OutModel
-from v6lib.schemas.run import ResultOut, RunOut, RunPatch
+from v6lib.schemas._base import DbId
+from v6lib.schemas.run import ResultOut, RunClaimOut, RunOut, RunPatch
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskOut
 from v6lib.server.db.models import Run
 from v6lib.server.resources._base import ListQuery, Op, Resource, reply
-from v6lib.server.resources._crud import Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Editing, Listing, Reading
 from v6lib.server.services import runs as svc
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["ResultCollection", "ResultItem", "RunClaimOut", "RunClaimResource", "RunCollection",
+__all__ = ["ResultCollection", "ResultItem", "RunClaimResource", "RunCollection",
            "RunItem", "result_out"]
 
 
@@ -37,7 +37,7 @@ class RunQuery(ListQuery):
 
 class RunCollection(Listing):
     api = {"get": Op("List runs", RunOut, query=RunQuery, paged=True)}
-    list_rows = service(svc, "list_runs")
+    list_rows = staticmethod(svc.list_runs)
 
 
 class RunItem(Reading, Editing):
@@ -47,16 +47,8 @@ class RunItem(Reading, Editing):
                     "final status is a no-op", RunOut, body=RunPatch,
                     errors=(400, 403, 404, 409)),
     }
-    get_row = service(svc, "get_run")
-    update_row = service(svc, "update_run")
-
-
-class RunClaimOut(OutModel):
-    """Everything a node needs to start a run it claimed."""
-
-    run: RunOut
-    task: TaskOut
-    container_token: str
+    get_row = staticmethod(svc.get_run)
+    update_row = staticmethod(svc.update_run)
 
 
 class RunClaimResource(Resource):
@@ -88,9 +80,9 @@ class _AsResult:
 class ResultCollection(_AsResult, Listing):
     api = {"get": Op("List results (a run seen as a result)", ResultOut, query=ResultQuery,
                      paged=True)}
-    list_rows = service(svc, "list_runs")
+    list_rows = staticmethod(svc.list_runs)
 
 
 class ResultItem(_AsResult, Reading):
     api = {"get": Op("One result", ResultOut, errors=(404,))}
-    get_row = service(svc, "get_run")
+    get_row = staticmethod(svc.get_run)

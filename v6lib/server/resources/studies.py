@@ -6,7 +6,7 @@ from v6lib.schemas._base import DbId
 from v6lib.schemas.study import StudyIn, StudyOut, StudyPatch
 from v6lib.schemas.token import Message
 from v6lib.server.resources._base import ListQuery, Op
-from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading
 from v6lib.server.services import studies as svc
 
 __all__ = ["StudyCollection", "StudyItem"]
@@ -23,8 +23,8 @@ class StudyCollection(Listing, Creating):
         "post": Op("Create a study", StudyOut, body=StudyIn, status=201,
                    errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_studies")
-    create_row = service(svc, "create_study")
+    list_rows = staticmethod(svc.list_studies)
+    create_row = staticmethod(svc.create_study)
 
 
 class StudyItem(Reading, Editing, Deleting):
@@ -34,6 +34,6 @@ class StudyItem(Reading, Editing, Deleting):
         "delete": Op("Delete a study", Message, errors=(403, 404)),
     }
     noun = "study"
-    get_row = service(svc, "get_study")
-    update_row = service(svc, "update_study")
-    delete_row = service(svc, "delete_study")
+    get_row = staticmethod(svc.get_study)
+    update_row = staticmethod(svc.update_study)
+    delete_row = staticmethod(svc.delete_study)

@@ -18,7 +18,7 @@ from v6lib.server.resources._base import (
     parse_query,
     reply,
 )
-from v6lib.server.resources._crud import Creating, Deleting, Listing, Reading, service
+from v6lib.server.resources._crud import Creating, Deleting, Listing, Reading
 from v6lib.server.services import events as event_svc
 from v6lib.server.services import tasks as svc
 
@@ -48,8 +48,8 @@ class TaskCollection(Listing, Creating):
         "post": Op("Create a task: one pending run per organization", TaskOut, body=TaskIn,
                    status=201, errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_tasks")
-    create_row = service(svc, "create_task")
+    list_rows = staticmethod(svc.list_tasks)
+    create_row = staticmethod(svc.create_task)
 
 
 class TaskItem(Reading, Deleting):
@@ -58,8 +58,8 @@ class TaskItem(Reading, Deleting):
         "delete": Op("Delete a task with its runs and subtasks", Message, errors=(403, 404)),
     }
     noun = "task"
-    get_row = service(svc, "get_task")
-    delete_row = service(svc, "delete_task")
+    get_row = staticmethod(svc.get_task)
+    delete_row = staticmethod(svc.delete_task)
 
 
 class TaskKill(Resource):

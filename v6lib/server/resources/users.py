@@ -8,7 +8,7 @@ from v6lib.schemas._base import DbId
 from v6lib.schemas.token import Message
 from v6lib.schemas.user import UserIn, UserOut, UserPatch
 from v6lib.server.resources._base import ListQuery, Op, Resource, reply
-from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading, service
+from v6lib.server.resources._crud import Creating, Deleting, Editing, Listing, Reading
 from v6lib.server.services import users as svc
 
 __all__ = ["UserCollection", "UserItem", "UserMfaReset"]
@@ -26,8 +26,8 @@ class UserCollection(Listing, Creating):
         "post": Op("Create a user", UserOut, body=UserIn, status=201,
                    errors=(400, 403, 409)),
     }
-    list_rows = service(svc, "list_users")
-    create_row = service(svc, "create_user")
+    list_rows = staticmethod(svc.list_users)
+    create_row = staticmethod(svc.create_user)
 
 
 class UserItem(Reading, Editing, Deleting):
@@ -38,9 +38,9 @@ class UserItem(Reading, Editing, Deleting):
         "delete": Op("Delete a user", Message, errors=(403, 404, 409)),
     }
     noun = "user"
-    get_row = service(svc, "get_user")
-    update_row = service(svc, "update_user")
-    delete_row = service(svc, "delete_user")
+    get_row = staticmethod(svc.get_user)
+    update_row = staticmethod(svc.update_user)
+    delete_row = staticmethod(svc.delete_user)
 
 
 class UserMfaReset(Resource):

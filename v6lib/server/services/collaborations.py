@@ -146,10 +146,10 @@ def add_organization(ctx: ServiceContext, collaboration_id: int,
     recorded consent.
     """
     if _is_global(ctx):
-        collab = get_collaboration(ctx, collaboration_id)
-        (org,) = check_ids_exist(ctx.session, Organization, [organization_id], "id")
-        _join(ctx, collab, org)
-        return Membership(collab)
+        target = get_collaboration(ctx, collaboration_id)
+        (member,) = check_ids_exist(ctx.session, Organization, [organization_id], "id")
+        _join(ctx, target, member)
+        return Membership(target)
     sides = _consent_sides(ctx, collaboration_id, organization_id)
     if not sides:
         raise PermissionDenied(

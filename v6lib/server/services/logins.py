@@ -161,8 +161,8 @@ def container_token(ctx: ServiceContext, payload: ContainerTokenIn) -> Container
 def refresh_tokens(ctx: ServiceContext, refresh_token: str) -> RefreshOut:
     claims = ctx.tokens.verify(refresh_token, {"user", "node"}, refresh=True)
     kind, subject = claims["kind"], claims["subject_id"]
-    model = User if kind == "user" else Node
-    subject_row = ctx.session.get(model, subject)
+    subject_row: User | Node | None = (ctx.session.get(User, subject) if kind == "user"
+                                       else ctx.session.get(Node, subject))
     if subject_row is None:
         raise AuthenticationError(f"the {kind} of this token no longer exists")
     check_token_generation(subject_row, claims)

@@ -15,10 +15,10 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO
 
 from sqlalchemy import Connection, Engine, select
 
+from v6lib.byte_source import ByteSource
 from v6lib.errors import (
     ConflictError,
     NotFoundError,
@@ -59,7 +59,7 @@ class ReceivedResult:
 class _Body:
     """Reads a request body in pieces, enforcing the size limit and the announced length."""
 
-    def __init__(self, stream: BinaryIO, length: int | None, limit: int,
+    def __init__(self, stream: ByteSource, length: int | None, limit: int,
                  sealed: SealedStream | None = None) -> None:
         self.stream, self.length, self.limit = stream, length, limit
         self.sealed = sealed
@@ -135,7 +135,7 @@ class _Upload:
     now: datetime
 
 
-def receive_result(ctx: ServiceContext, run_id: int, body: BinaryIO,
+def receive_result(ctx: ServiceContext, run_id: int, body: ByteSource,
                    length: int | None, declared_sha256: str | None = None) -> ReceivedResult:
     """Store the raw result body of a run, streamed; replaces an earlier one while running.
 
@@ -246,7 +246,7 @@ def _acceptor(run_id: int, sha256: str) -> Callable[[Connection, StoredResult | 
     def accept(conn: Connection, current: StoredResult | None) -> bool:
         if current is not None and current.sha256 == sha256:
             return False
-        status = RunStatus(conn.scalar(select(Run.status).where(Run.id == run_id)))
+        status = RunStatus(conn.execute(select(Run.status).where(Run.id == run_id)).scalar_one())
         if status.is_terminal:
             _unchanged_or_refuse(run_id, current, sha256, status)
         return True

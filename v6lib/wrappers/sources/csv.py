@@ -33,7 +33,7 @@ class CsvSource:
 
 def _read(spec: DatabaseSpec, path: object, **kwargs: object) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, **kwargs)  # type: ignore[call-overload]
+        return pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
         raise DataError(f"database {spec.label!r}: CSV file {path} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:

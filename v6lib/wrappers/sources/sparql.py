@@ -99,13 +99,13 @@ def _select(rdflib: Any, spec: DatabaseSpec, path: Path, fmt: str) -> pd.DataFra
         raise DataError(f"database {spec.label!r}: cannot parse {path} as {fmt}: "
                         f"{type(exc).__name__}: {exc}") from None
     try:
-        result = graph.query(spec.query)  # type: ignore[arg-type]
+        result = graph.query(spec.query)
         if result.type != "SELECT" or result.vars is None:
             raise DataError(f"database {spec.label!r}: only SELECT queries give a table; "
                             f"this is a {result.type} query")
         names = [str(v) for v in result.vars]
         # NOTE: the rows are evaluated lazily, while iterating: still under the lock.
-        rows = [[_python_value(term) for term in row] for row in result]  # type: ignore[union-attr]
+        rows = [[_python_value(term) for term in row] for row in result]
     except DataError:
         raise
     except Exception as exc:  # pyparsing and rdflib evaluation errors

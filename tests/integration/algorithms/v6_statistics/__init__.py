@@ -4,7 +4,9 @@ A partial returns what analysts return: grouped counts and a grouped aggregate w
 list of functions (MultiIndex rows and columns), a crosstab with axis names, age bands
 (categoricals over intervals), an ``np.int32`` count and a ``float32`` matrix. The
 central function returns the partials as it received them, keyed by organization id,
-and their combination. The columns used exist at every site of the parity data.
+and their combination. :func:`nested_statistics` puts one more central level on top,
+so the same values also cross two levels of subtasks. The columns used exist at every
+site of the parity data.
 """
 
 from __future__ import annotations
@@ -58,3 +60,15 @@ def central_statistics(client: Any, organizations: list[int] | None = None) -> d
     task = client.task.create(input_={"method": "partial_statistics"}, organizations=orgs,
                               name="partial statistics")
     return combine(dict(zip(orgs, client.wait_for_results(task["id"]), strict=True)))
+
+
+@algorithm_client
+def nested_statistics(client: Any) -> dict[str, Any]:
+    """Two central levels: :func:`central_statistics` as a subtask at the last
+    organization, whose partials come back through both levels unchanged."""
+    orgs = sorted(org["id"] for org in client.organization.list())
+    task = client.task.create(
+        input_={"method": "central_statistics", "kwargs": {"organizations": orgs}},
+        organizations=[orgs[-1]], name="inner central statistics")
+    [inner] = client.wait_for_results(task["id"])
+    return {"inner": inner, "rows": inner["rows"], "inner_at": np.int64(orgs[-1])}

@@ -8,8 +8,9 @@ never waits on its events.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Connection, Integer, String, delete, func, select
+from sqlalchemy import Connection, CursorResult, Integer, String, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from v6lib.server.db.base import Base, UTCDateTime, utcnow
@@ -41,8 +42,10 @@ def prune_events(bind: Session | Connection, *, older_than: datetime) -> int:
     The caller commits.
     """
     newest = select(func.max(Event.id)).scalar_subquery()
-    result = bind.execute(
+    # NOTE: a DELETE answers a CursorResult (which has rowcount); execute() is typed
+    # for every statement, hence the cast.
+    result = cast(CursorResult[Any], bind.execute(
         delete(Event).where(Event.created_at < older_than, Event.id < newest),
         execution_options={"synchronize_session": False},
-    )
+    ))
     return int(result.rowcount or 0)

@@ -1,5 +1,5 @@
-"""The algorithm the MockNetwork side of the contract suite runs; the fake server's node
-answers the same three methods the same way."""
+"""The algorithm of the AlgorithmApi contract suite: the subtasks it creates run these on
+the MockNetwork and on the real nodes of a LocalFederation alike."""
 
 from __future__ import annotations
 
