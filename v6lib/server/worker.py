@@ -1,10 +1,16 @@
-"""Gunicorn worker hook of ``v6 server start``: end held long-polls when a worker stops.
+"""Gunicorn worker of ``v6 server start``: end held long-polls whenever a worker stops.
 
 Why: a node holds ``GET /event`` open for up to a minute. On SIGTERM (graceful stop,
 ``v6 server stop``) and SIGINT/SIGQUIT (quick stop) gunicorn waits for requests in
 flight, so without this a stop took the whole ``graceful_timeout``. The hook wraps the
 worker's signal handlers so the signal also stops the app's ``EventHub``, which wakes
 every held long-poll; they answer with no events at once and the worker exits promptly.
+
+The same holds when the master dies (SIGKILL, out of memory): gunicorn's worker notices
+its parent changed within a second and stops, but then waited for held long-polls too,
+keeping the listening socket, so a new ``v6 server start`` found the address in use.
+``ThreadWorker`` wakes them on that path as well, so the orphaned workers are gone (and
+the port free) within about two seconds.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import signal
 import threading
 from typing import Any
 
-__all__ = ["post_worker_init", "wake_long_polls"]
+from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+
+__all__ = ["ThreadWorker", "post_worker_init", "wake_long_polls"]
 
 
 def wake_long_polls(app: Any) -> threading.Thread | None:
@@ -50,3 +58,13 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_quit)
     signal.signal(signal.SIGQUIT, on_quit)
+
+
+class ThreadWorker(GthreadWorker):  # type: ignore[misc]
+    """gunicorn's ``gthread`` worker that also wakes held long-polls when orphaned."""
+
+    def is_parent_alive(self) -> bool:
+        if super().is_parent_alive():
+            return True
+        wake_long_polls(getattr(self, "wsgi", None))
+        return False
