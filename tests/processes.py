@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["children", "descendants", "running", "wait_gone"]
+__all__ = ["children", "descendants", "running", "tagged", "wait_gone"]
 
 
 def _stat(pid: int) -> list[str] | None:
@@ -58,3 +58,22 @@ def wait_gone(pids: Iterable[int], timeout: float) -> list[int]:
         time.sleep(0.1)
         pending = [pid for pid in pending if running(pid)]
     return [pid for pid in pending if running(pid)]
+
+
+def tagged(name: str, value: str) -> list[int]:
+    """The running processes whose environment holds ``name=value``.
+
+    Why: a process that outlived its parent is no longer anyone's descendant; a variable
+    set for a test's processes is inherited by everything they start, orphans included.
+    """
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0") and running(int(entry)):
+                found.append(int(entry))
+    return found

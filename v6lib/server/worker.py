@@ -9,19 +9,23 @@ every held long-poll; they answer with no events at once and the worker exits pr
 The same holds when the master dies (SIGKILL, out of memory): gunicorn's worker notices
 its parent changed within a second and stops, but then waited for held long-polls too,
 keeping the listening socket, so a new ``v6 server start`` found the address in use.
-``ThreadWorker`` wakes them on that path as well, so the orphaned workers are gone (and
-the port free) within about two seconds.
+``ThreadWorker`` wakes them on that path as well and closes its listening socket there,
+so the port is free about a second after the master died.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
 
-__all__ = ["ThreadWorker", "post_worker_init", "wake_long_polls"]
+__all__ = ["ORPHAN_GRACE", "ThreadWorker", "post_worker_init", "wake_long_polls"]
+
+ORPHAN_GRACE = 2.0
+"""Seconds a worker whose master died may finish its requests before it exits."""
 
 
 def wake_long_polls(app: Any) -> threading.Thread | None:
@@ -61,10 +65,30 @@ def post_worker_init(worker: Any) -> None:
 
 
 class ThreadWorker(GthreadWorker):  # type: ignore[misc]
-    """gunicorn's ``gthread`` worker that also wakes held long-polls when orphaned."""
+    """gunicorn's ``gthread`` worker that lets go of the port at once when orphaned.
+
+    An orphan finishes the requests it holds (long-polls woken, others for at most
+    ``ORPHAN_GRACE`` seconds), and closes its copy of the listening socket as soon as it
+    stops accepting; once every orphan did, a new master can bind the address.
+    """
+
+    _orphaned = False
 
     def is_parent_alive(self) -> bool:
         if super().is_parent_alive():
             return True
+        self._orphaned = True
         wake_long_polls(getattr(self, "wsgi", None))
+        # NOTE: a request still running holds its database connection, transaction and
+        # locks, which the next master's migration waits for; an orphan has no one to
+        # report to, so it gives them ORPHAN_GRACE seconds instead of graceful_timeout
+        ender = threading.Timer(ORPHAN_GRACE, os._exit, (0,))
+        ender.daemon = True
+        ender.start()
         return False
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if self._orphaned and not enabled:
+            for listener in self.sockets:  # gunicorn closes them again on exit: harmless
+                listener.close()
