@@ -50,6 +50,14 @@ class PostgresCluster:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr.strip()}")
 
     def create(self) -> PostgresCluster:
+        """Initialize, start, and create the database; nothing is left when it fails."""
+        try:
+            return self._create()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _create(self) -> PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "chaos", "--auth=trust",
