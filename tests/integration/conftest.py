@@ -60,6 +60,8 @@ SCENARIO_IMAGE = "v6-scenario:test"
 AVERAGE_IMAGE = "v6-average:latest"
 ALGORITHMS_DIR = Path(__file__).resolve().parent / "algorithms"
 STATISTICS_IMAGE = "v6-statistics:test"
+#: ``v6`` of this checkout (the installed ``v6`` script may import another checkout)
+V6 = [sys.executable, "-c", "from v6lib.cli import main; main()"]
 #: the images the test nodes accept
 ALLOWED_IMAGES = (r"v6-scenario:.*", r"v6-average:.*", r"v6-statistics:.*")
 FAST_BACKOFF = Backoff(base=0.1, max_delay=1.0)
@@ -118,6 +120,12 @@ def tree(client: Any, depth: int, seconds: float,
         organizations=orgs, name=f"tree depth {depth - 1}")
     return client.wait_for_results(task["id"])
 '''
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """This process's environment with this checkout first on ``PYTHONPATH``."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 # --------------------------------------------------------------------------- servers
@@ -401,18 +409,19 @@ class ThreadNode:
 class CliNode:
     """``v6 node start --config <file>`` as a subprocess (the real daemon entry point)."""
 
-    def __init__(self, config: dict[str, Any], path: Path) -> None:
+    def __init__(self, config: dict[str, Any], path: Path,
+                 env: dict[str, str] | None = None) -> None:
         self.config = config
         self.path = path
+        self.env = env or checkout_env()
         path.write_text(yaml.safe_dump(config))
         self.log_file = Path(config["task_dir"]) / "node.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CliNode:
-        v6 = Path(sys.executable).with_name("v6")
         with open(self.log_file, "ab") as log:
-            self.process = subprocess.Popen([str(v6), "node", "start", "--attach", "--config",
-                                             str(self.path)], stdout=log,
+            self.process = subprocess.Popen([*V6, "node", "start", "--attach", "--config",
+                                             str(self.path)], stdout=log, env=self.env,
                                             stderr=subprocess.STDOUT, cwd=self.path.parent)
         return self
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
+
+from tests.processes import children, wait_gone
 
 
 def _free_port() -> int:
@@ -145,37 +149,79 @@ def _held_long_polls(base: str) -> list[tuple[str, dict[str, str]]]:
             (f"{base}/task/{task['id']}/wait?timeout=60", root)]
 
 
+def _hold_long_polls(base: str, answers: list[object]) -> list[threading.Thread]:
+    """Six long-polls held in threads (several of each, so both workers hold some)."""
+
+    def hold(url: str, headers: dict[str, str]) -> None:
+        try:
+            answers.append(requests.get(url, headers=headers, timeout=90))
+        except requests.RequestException as exc:
+            answers.append(exc)
+
+    threads = [threading.Thread(target=hold, args=poll, daemon=True)
+               for poll in _held_long_polls(base) * 3]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)  # the requests are being held now
+    return threads
+
+
+def _start_attached(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*V6, "server", "start", "it", "--attach", "--workers", "2",
+                             "--threads", "8"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.integration
+def test_start_right_after_the_master_was_killed_serves_at_once(tmp_path: Path) -> None:
+    # NOTE: held long-polls are what kept orphaned workers (and the port) for
+    # graceful_timeout; see the room for six polls below
+    port, env = _config(tmp_path, root_password="Root-pass-1234!",
+                        max_long_polls_per_caller=3)
+    base = f"http://127.0.0.1:{port}/api"
+    first = _start_attached(env)
+    second: subprocess.Popen[bytes] | None = None
+    workers: list[int] = []
+    try:
+        _wait_healthy(f"{base}/health", first, time.monotonic() + 60)
+        threads = _hold_long_polls(base, [])
+        workers = children(first.pid)
+        assert len(workers) == 2
+        first.kill()
+        first.wait()
+        restarted = time.monotonic()
+        second = _start_attached(env)
+        # the orphaned workers end their held polls and go, freeing the port ...
+        assert wait_gone(workers, 5) == [], "orphaned workers kept running"
+        # ... so the new master binds it and its workers answer
+        _wait_healthy(f"{base}/health", second, restarted + 8)
+        took = time.monotonic() - restarted
+        for thread in threads:
+            thread.join(5)
+        assert second.poll() is None and len(children(second.pid)) == 2
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=30)
+        for pid in wait_gone(workers, 0):
+            os.kill(pid, signal.SIGKILL)
+    assert took < 8, f"the restarted server served after {took:.1f} s"
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("how", ["v6 server stop", "SIGINT"])
 def test_stop_ends_held_long_polls_promptly(tmp_path: Path, how: str) -> None:
-    import signal
-    import threading
-
     # NOTE: room for all six polls even if one worker gets them all: 3 per caller, and
     # 8 threads leave 6 long-poll slots per worker
     port, env = _config(tmp_path, root_password="Root-pass-1234!",
                         max_long_polls_per_caller=3)
-    proc = subprocess.Popen([*V6, "server", "start", "it", "--attach", "--workers", "2",
-                             "--threads", "8"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _start_attached(env)
     answers: list[object] = []
     try:
         base = f"http://127.0.0.1:{port}/api"
         _wait_healthy(f"{base}/health", proc, time.monotonic() + 60)
-        polls = _held_long_polls(base)
-
-        def hold(url: str, headers: dict[str, str]) -> None:
-            try:
-                answers.append(requests.get(url, headers=headers, timeout=90))
-            except requests.RequestException as exc:
-                answers.append(exc)
-
-        # several of each, so both workers hold some
-        threads = [threading.Thread(target=hold, args=poll, daemon=True)
-                   for poll in polls * 3]
-        for thread in threads:
-            thread.start()
-        time.sleep(1.5)  # the requests are being held now
+        threads = _hold_long_polls(base, answers)
         assert answers == []
         started = time.monotonic()
         if how == "SIGINT":
@@ -200,3 +246,15 @@ def test_stop_ends_held_long_polls_promptly(tmp_path: Path, how: str) -> None:
     # the held event polls were answered (no events), not cut off
     assert len(events) == 3 and all(a.status_code == 200 and a.json()["events"] == []
                                     for a in events), answers
+
+
+def test_start_waits_a_bounded_time_for_the_address() -> None:
+    from v6lib.server.runner import wait_for_address
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    # still held at the deadline: the start goes on and gunicorn reports the clash
+    assert not wait_for_address("127.0.0.1", port, timeout=0.3)
+    threading.Timer(0.5, listener.close).start()
+    # freed meanwhile (orphaned workers finished): the start binds it
+    assert wait_for_address("127.0.0.1", port, timeout=5)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +17,8 @@ from typing import Any
 from v6lib.config import ServerConfig
 from v6lib.pid_files import remove_pid_file, write_pid_file
 
-__all__ = ["configure_logging", "gunicorn_options", "run_dev", "run_gunicorn"]
+__all__ = ["GRACEFUL_TIMEOUT", "address_in_use", "configure_logging", "gunicorn_options",
+           "run_dev", "run_gunicorn", "wait_for_address"]
 
 
 def configure_logging(config: ServerConfig) -> None:
@@ -50,15 +54,55 @@ def _prepare(config: ServerConfig) -> None:
         engine.dispose()
 
 
+GRACEFUL_TIMEOUT = 10
+"""Seconds a stopping worker may finish requests in flight (gunicorn ``graceful_timeout``)."""
+
+
+def address_in_use(host: str, port: int) -> bool:
+    """Whether something still listens on ``host:port`` (as gunicorn binds it)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+def wait_for_address(host: str, port: int, *, timeout: float) -> bool:
+    """Wait up to ``timeout`` s for ``host:port`` to be free; whether it is.
+
+    Why: after the master was killed its orphaned workers finish their requests in flight
+    (at most ``GRACEFUL_TIMEOUT``) before they close the listening socket; gunicorn itself
+    retries binding for only five seconds, so a restart right after a crash could fail.
+    A port held by another running server stays in use and the start still fails, later.
+    """
+    deadline = time.monotonic() + timeout
+    said = False
+    while address_in_use(host, port):
+        if time.monotonic() >= deadline:
+            return False
+        if not said:
+            print(f"{host}:{port} is in use (workers of a previous server may be finishing "
+                  f"their requests); waiting up to {timeout:g} s", file=sys.stderr)
+            said = True
+        time.sleep(0.2)
+    return True
+
+
 def gunicorn_options(config: ServerConfig, *, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{config.host}:{config.port}",
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread",
+        # gthread that also ends held long-polls when the master died (see worker.py)
+        "worker_class": "v6lib.server.worker.ThreadWorker",
         # NOTE: long polls hold a request up to 60 s; the worker timeout must exceed it.
         "timeout": 120,
-        "graceful_timeout": 10,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         # NOTE: `v6 server stop/list` recognize the master by "v6" in its process title
         "proc_name": f"v6 server {config.name}",
         "accesslog": "-",
@@ -111,6 +155,7 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
 
             return load_app()  # logging was set up in the master and is inherited
 
+    wait_for_address(config.host, config.port, timeout=GRACEFUL_TIMEOUT + 2)
     print(f"v6 server {config.name!r} listening on "
           f"http://{config.host}:{config.port}{config.api_path}", file=sys.stderr)
     with _pid_file(pid_file):

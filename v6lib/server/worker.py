@@ -1,19 +1,31 @@
-"""Gunicorn worker hook of ``v6 server start``: end held long-polls when a worker stops.
+"""Gunicorn worker of ``v6 server start``: end held long-polls whenever a worker stops.
 
 Why: a node holds ``GET /event`` open for up to a minute. On SIGTERM (graceful stop,
 ``v6 server stop``) and SIGINT/SIGQUIT (quick stop) gunicorn waits for requests in
 flight, so without this a stop took the whole ``graceful_timeout``. The hook wraps the
 worker's signal handlers so the signal also stops the app's ``EventHub``, which wakes
 every held long-poll; they answer with no events at once and the worker exits promptly.
+
+The same holds when the master dies (SIGKILL, out of memory): gunicorn's worker notices
+its parent changed within a second and stops, but then waited for held long-polls too,
+keeping the listening socket, so a new ``v6 server start`` found the address in use.
+``ThreadWorker`` wakes them on that path as well and closes its listening socket there,
+so the port is free about a second after the master died.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from typing import Any
 
-__all__ = ["post_worker_init", "wake_long_polls"]
+from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+
+__all__ = ["ORPHAN_GRACE", "ThreadWorker", "post_worker_init", "wake_long_polls"]
+
+ORPHAN_GRACE = 2.0
+"""Seconds a worker whose master died may finish its requests before it exits."""
 
 
 def wake_long_polls(app: Any) -> threading.Thread | None:
@@ -50,3 +62,33 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_quit)
     signal.signal(signal.SIGQUIT, on_quit)
+
+
+class ThreadWorker(GthreadWorker):  # type: ignore[misc]
+    """gunicorn's ``gthread`` worker that lets go of the port at once when orphaned.
+
+    An orphan finishes the requests it holds (long-polls woken, others for at most
+    ``ORPHAN_GRACE`` seconds), and closes its copy of the listening socket as soon as it
+    stops accepting; once every orphan did, a new master can bind the address.
+    """
+
+    _orphaned = False
+
+    def is_parent_alive(self) -> bool:
+        if super().is_parent_alive():
+            return True
+        self._orphaned = True
+        wake_long_polls(getattr(self, "wsgi", None))
+        # NOTE: a request still running holds its database connection, transaction and
+        # locks, which the next master's migration waits for; an orphan has no one to
+        # report to, so it gives them ORPHAN_GRACE seconds instead of graceful_timeout
+        ender = threading.Timer(ORPHAN_GRACE, os._exit, (0,))
+        ender.daemon = True
+        ender.start()
+        return False
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if self._orphaned and not enabled:
+            for listener in self.sockets:  # gunicorn closes them again on exit: harmless
+                listener.close()

@@ -1,0 +1,85 @@
+"""What the chaos suite checks afterwards, and the counts it prints.
+
+Every task on the server, including one created twice by a retried request, must have
+the status its runs' statuses derive to (``v6lib.rules``), every run must have completed
+and executed exactly once (one ``started`` and one ``finished`` marker line), and every
+task the researcher created must have delivered each run's result exactly once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.chaos.workload import SECONDS, Researcher, marker_of
+from tests.integration.conftest import marker_lines
+from v6lib.client import Client
+from v6lib.rules.task_status import derive_task_status
+
+__all__ = ["Tally", "check_outcome"]
+
+
+@dataclass
+class Tally:
+    """The counts of one chaos run; ``problems`` lists every broken promise."""
+
+    tasks: int = 0
+    runs: int = 0
+    executions: int = 0
+    results: int = 0
+    retried_creations: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        faults = ", ".join(f"{kind} x{n}" for kind, n in sorted(self.faults.items()))
+        return (f"tasks {self.tasks}, runs {self.runs}, executions {self.executions}, "
+                f"results delivered {self.results}, task creations retried "
+                f"{self.retried_creations}; faults injected {sum(self.faults.values())} "
+                f"({faults})")
+
+
+def _check_task(tally: Tally, root: Client, task: dict[str, Any], org_ids: list[int],
+                marker_dir: Path) -> None:
+    runs = root.run.from_task(task["id"])
+    statuses = [run["status"] for run in runs]
+    tally.runs += len(runs)
+    derived = derive_task_status(statuses).value
+    if task["status"] != derived:
+        tally.problems.append(f"task {task['id']} is {task['status']!r}, its runs "
+                              f"{statuses} derive {derived!r}")
+    if statuses != ["completed"] * len(org_ids):
+        tally.problems.append(f"task {task['id']}: runs ended {statuses}")
+    marker = marker_of(task["name"], marker_dir)
+    for org in org_ids:
+        lines = marker_lines(marker, org)
+        tally.executions += lines.count("started")
+        if lines != ["started", "finished"]:
+            tally.problems.append(f"task {task['id']} at organization {org} executed as "
+                                  f"{lines} (once: ['started', 'finished'])")
+
+
+def check_outcome(tally: Tally, root: Client, researcher: Researcher) -> None:
+    """Add the counts and problems of what the researcher did and the server holds."""
+    fed = researcher.fed
+    tasks = root.task.list(collaboration=fed.collaboration, all_pages=True)
+    tally.tasks = len(tasks)
+    for task in tasks:
+        _check_task(tally, root, task, fed.org_ids, researcher.marker_dir)
+    created = {s.task_id for s in researcher.submissions if s.task_id is not None}
+    unknown = [t["id"] for t in tasks if t["id"] not in created]
+    if len(unknown) > sum(max(0, s.create_attempts - 1) for s in researcher.submissions):
+        tally.problems.append(f"tasks {unknown} exist that no request created")
+    for submission in researcher.submissions:
+        tally.retried_creations += max(0, submission.create_attempts - 1)
+        if submission.error is not None:
+            tally.problems.append(f"task #{submission.index} was lost: {submission.error}")
+            continue
+        results = submission.results or []
+        tally.results += len(results)
+        expected = [{"echo": submission.index, "slept": SECONDS}] * len(fed.org_ids)
+        if results != expected:
+            tally.problems.append(f"task {submission.task_id} delivered {results}, "
+                                  f"expected {expected}")

@@ -1,0 +1,112 @@
+"""Chaos: a researcher keeps eight tasks going while server, database and nodes fail.
+
+A real server (``v6 server start``: gunicorn master and two workers) on PostgreSQL (a
+cluster of its own) or SQLite, three real node daemons (``v6 node start``, process
+runtime) and a researcher at concurrency 8. Meanwhile a node is SIGKILLed and started
+again, a gunicorn worker is SIGKILLed, the master is SIGKILLed and the server started
+again at once, and PostgreSQL is restarted. Afterwards every task's status matches its
+runs, every run executed exactly once, every result arrived exactly once, and no process
+of the federation is left. The counts are printed.
+
+Run it alone:  ``python -m pytest tests/chaos -m chaos -s``
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.checks import Tally, check_outcome
+from tests.chaos.database import PostgresCluster, postgres_bin_dir
+from tests.chaos.faults import Faults
+from tests.chaos.server_process import ServerProcess
+from tests.chaos.workload import Researcher
+from tests.integration.conftest import (
+    CliNode,
+    checkout_env,
+    cli_node_config,
+    free_port,
+    make_federation,
+)
+from tests.processes import tagged, wait_gone
+
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
+
+TAG = "V6_CHAOS_TAG"
+"""Set for every process of the federation (inherited by workers and algorithms)."""
+
+PAUSE = 4.0
+"""Seconds of work between two faults, so each lands while tasks are in flight."""
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
+def database(request: pytest.FixtureRequest,
+             tmp_path: Path) -> Iterator[tuple[str, PostgresCluster | None]]:
+    """The server's database URL, and the PostgreSQL cluster to restart (if any)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.sqlite'}", None
+        return
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (bash .ci/postgres.sh installs it)")
+    cluster = PostgresCluster(bin_dir, free_port()).create()
+    try:
+        yield cluster.url, cluster
+    finally:
+        cluster.destroy()
+
+
+def _schedule(faults: Faults) -> list[Callable[[], None]]:
+    steps: list[Callable[[], None]] = [lambda: faults.kill_node(0), faults.kill_worker,
+                                       faults.kill_master]
+    if faults.cluster is not None:
+        steps.append(faults.restart_database)
+    steps.append(lambda: faults.kill_node(2))
+    return steps
+
+
+def test_no_task_is_lost_or_repeated_when_parts_fail(
+        database: tuple[str, PostgresCluster | None], tmp_path: Path,
+        scenario_package: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    uri, cluster = database
+    tag = uuid.uuid4().hex
+    env = checkout_env(**{TAG: tag})
+    server = ServerProcess(tmp_path / "server", uri, env).start()
+    nodes: list[CliNode] = []
+    tally = Tally()
+    try:
+        fed = make_federation(server, prefix="chaos")  # type: ignore[arg-type]
+        for index in range(3):
+            config = cli_node_config(fed, index, tmp_path / f"node{index}",
+                                     scenario_package=scenario_package,
+                                     event_timeout=5, sweep_interval=5)
+            config["algorithm_env"][TAG] = tag
+            nodes.append(CliNode(config, tmp_path / f"node{index}.yaml", env).start())
+        researcher = Researcher(fed, tmp_path / "markers")
+        (tmp_path / "markers").mkdir()
+        working = researcher.run()
+        faults = Faults(server, nodes, cluster)
+        for step in _schedule(faults):
+            time.sleep(PAUSE)
+            step()
+        time.sleep(PAUSE)
+        researcher.stop()
+        working.join(researcher.wait_timeout + 60)
+        assert not working.is_alive(), "the researcher still waits"
+        tally.faults = faults.injected
+        check_outcome(tally, fed.login(), researcher)
+    finally:
+        for node in nodes:
+            node.stop()
+        server.stop()
+    left = wait_gone(tagged(TAG, tag), 10)
+    if left:
+        tally.problems.append(f"processes left behind: {left}")
+    with capsys.disabled():
+        print(f"\nchaos on {uri.split(':', 1)[0]}: {tally.summary()}")
+    assert not tally.problems, "\n".join(tally.problems[:30])
+    assert tally.tasks >= 8 and tally.faults["server master SIGKILL"] == 1
