@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,10 @@ def test_new_algorithm_from_the_wheel_passes_its_tests(tmp_path: Path) -> None:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     _run([*pip, "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", ROOT], tmp_path, env)
     [wheel] = (tmp_path / "dist").glob("v6lib-*.whl")
+    with zipfile.ZipFile(wheel) as archive:  # the web UI ships too: no Node.js at install
+        shipped = set(archive.namelist())
+    assert {f"v6lib/server/ui/static/{name}" for name in
+            ("index.html", "app.js", "decode.js", "qrcode.mjs", "arrow.mjs")} <= shipped
     python = _fresh_venv(tmp_path / "venv", env)
     _run([*pip, "--python", python, "install", "--no-deps", "-q", wheel], tmp_path, env)
     work = tmp_path / "work"
