@@ -64,7 +64,7 @@ def post_worker_init(worker: Any) -> None:
     signal.signal(signal.SIGQUIT, on_quit)
 
 
-class ThreadWorker(GthreadWorker):  # type: ignore[misc]
+class ThreadWorker(GthreadWorker):  # type: ignore[misc,unused-ignore]  # typed in some gunicorn releases
     """gunicorn's ``gthread`` worker that lets go of the port at once when orphaned.
 
     An orphan finishes the requests it holds (long-polls woken, others for at most
