@@ -22,6 +22,9 @@ from v6lib.server.compat.references import add_references
 
 __all__ = ["VantageWireMiddleware"]
 
+#: Longest ``Link`` header sent; HTTP clients refuse header lines over 64 KiB.
+MAX_LINK_HEADER = 8192
+
 #: query parameters vantage6's client sends that v6lib's answers already satisfy
 ACCEPTED_QUERY_PARAMETERS = frozenset({"include"})
 
@@ -97,7 +100,9 @@ class VantageWireMiddleware:
         elif _is_page(body):
             resp.set_header("total-count", str(body["total"]))
             header = link_header(body["links"])
-            if header:
+            # NOTE: the links repeat the query; a long query (a caller's choice) must not
+            # make a header line that HTTP clients refuse to read. The body has them too.
+            if header and len(header) <= MAX_LINK_HEADER:
                 resp.set_header("Link", header)
             for item in body["data"]:
                 if isinstance(item, dict):
