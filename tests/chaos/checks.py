@@ -20,6 +20,9 @@ from v6lib.rules.task_status import derive_task_status
 
 __all__ = ["Tally", "check_outcome"]
 
+DISK_FULL = ("node disk full", "No space left on device")
+"""How the node's reason, or the algorithm's own log, names a full disk."""
+
 
 @dataclass
 class Tally:
@@ -30,6 +33,7 @@ class Tally:
     executions: int = 0
     results: int = 0
     retried_creations: int = 0
+    refused_disk_full: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
@@ -37,7 +41,8 @@ class Tally:
         faults = ", ".join(f"{kind} x{n}" for kind, n in sorted(self.faults.items()))
         return (f"tasks {self.tasks}, runs {self.runs}, executions {self.executions}, "
                 f"results delivered {self.results}, task creations retried "
-                f"{self.retried_creations}; faults injected {sum(self.faults.values())} "
+                f"{self.retried_creations}, runs ended by a full disk "
+                f"{self.refused_disk_full}; faults injected {sum(self.faults.values())} "
                 f"({faults})")
 
 
@@ -50,15 +55,31 @@ def _check_task(tally: Tally, root: Client, task: dict[str, Any], org_ids: list[
     if task["status"] != derived:
         tally.problems.append(f"task {task['id']} is {task['status']!r}, its runs "
                               f"{statuses} derive {derived!r}")
-    if statuses != ["completed"] * len(org_ids):
+    refused = {run["organization_id"] for run in runs if _refused_for_disk(run)}
+    tally.refused_disk_full += len(refused)
+    if any(run["status"] != "completed" for run in runs
+           if run["organization_id"] not in refused):
         tally.problems.append(f"task {task['id']}: runs ended {statuses}")
     marker = marker_of(task["name"], marker_dir)
     for org in org_ids:
         lines = marker_lines(marker, org)
         tally.executions += lines.count("started")
+        if org in refused:  # ended for lack of space: it must not have run twice
+            if lines not in ([], ["started"], ["started", "finished"]):
+                tally.problems.append(f"task {task['id']} at organization {org} ended "
+                                      f"for a full disk but executed as {lines}")
+            continue
         if lines != ["started", "finished"]:
             tally.problems.append(f"task {task['id']} at organization {org} executed as "
                                   f"{lines} (once: ['started', 'finished'])")
+
+
+def _refused_for_disk(run: dict[str, Any]) -> bool:
+    """The run could not start, or its algorithm could not write, for lack of space at
+    the node, and the researcher was told so (in the reason, or the algorithm's log)."""
+    told = (str(run.get("reason") or "").startswith(DISK_FULL[0])
+            or DISK_FULL[1] in str(run.get("log") or ""))
+    return run["status"] in ("start failed", "failed") and told
 
 
 def check_outcome(tally: Tally, root: Client, researcher: Researcher) -> None:
@@ -74,6 +95,9 @@ def check_outcome(tally: Tally, root: Client, researcher: Researcher) -> None:
         tally.problems.append(f"tasks {unknown} exist that no request created")
     for submission in researcher.submissions:
         tally.retried_creations += max(0, submission.create_attempts - 1)
+        if submission.error is not None and any(
+                cause in submission.error for cause in DISK_FULL):
+            continue  # the researcher was told why; the run check covers the rest
         if submission.error is not None:
             tally.problems.append(f"task #{submission.index} was lost: {submission.error}")
             continue

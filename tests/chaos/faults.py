@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tests.chaos.database import PostgresCluster
 from tests.chaos.server_process import ServerProcess
@@ -49,6 +51,22 @@ class Faults:
         took = time.monotonic() - started
         assert wait_gone(orphans, 5) == [], f"orphaned workers {orphans} kept running"
         assert took < RESTART_WITHIN, f"the server served again only after {took:.1f} s"
+
+    def fill_disk(self, index: int, full_for: float = 4.0) -> None:
+        """Fill the (size-limited) folder of a node's ``task_dir``, keep it full, free it."""
+        filler = Path(self.nodes[index].config["task_dir"]) / "chaos-filler"
+        block = b"\0" * (1 << 20)
+        try:
+            with filler.open("wb") as out:
+                while True:
+                    out.write(block)
+                    out.flush()
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+        self.injected["node disk full"] += 1
+        time.sleep(full_for)
+        filler.unlink()
 
     def restart_database(self, down_for: float = 3.0) -> None:
         """Stop PostgreSQL (cutting every connection), keep it down, start it again."""
