@@ -120,3 +120,10 @@ def test_the_proxy_hands_progress_to_the_node(proxy: NodeProxy) -> None:
     stranger = requests.post(url, json={"progress": 0.5}, timeout=5,
                              headers={"Authorization": "Bearer a-users-token"})
     assert stranger.status_code == 403
+
+
+def test_a_report_too_long_to_be_progress_is_refused_unread(proxy: NodeProxy) -> None:
+    answer = requests.post(f"http://127.0.0.1:{proxy.port}/api/progress", timeout=5,
+                           json={"progress": 0.5, "message": "x" * 10_000},
+                           headers={"Authorization": "Bearer token-of-run-1"})
+    assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"

@@ -57,6 +57,7 @@ from v6lib.errors import (
     ValidationError,
 )
 from v6lib.node.keys import NodeKeys
+from v6lib.rules.progress import ProgressReport
 
 __all__ = ["NodeProxy"]
 
@@ -67,6 +68,8 @@ _DECRYPT = ("run", "result")
 _CHUNK = 1 << 16
 _RAW_RESULT = re.compile(r"/run/(\d+)/result/?")
 MAX_BODY = 512 * 1024 * 1024
+#: A progress report is a number and a short message: anything longer is refused unread.
+MAX_PROGRESS_BODY = 4096
 
 
 class ProxyError(Exception):
@@ -110,7 +113,7 @@ class NodeProxy:
         timeout: float = 90.0,
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
         organization_id: int,
-        progress: Callable[[str, Any], Any] | None = None,
+        progress: Callable[[str, Any], ProgressReport] | None = None,
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.keys = keys
@@ -359,7 +362,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             raise ProxyError(400, "validation_error", "'..' is not allowed in a path")
         return rest
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, limit: int = MAX_BODY) -> bytes:
         length_header = self.headers.get("Content-Length")
         if length_header is None:
             raise ProxyError(411, "validation_error", "a Content-Length header is required")
@@ -367,9 +370,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             length = int(length_header)
         except ValueError as exc:
             raise ProxyError(400, "validation_error", "Content-Length is not a number") from exc
-        if length > MAX_BODY:
+        if length > limit:
+            self.close_connection = True  # the unread body must not read as a request
             raise ProxyError(413, "payload_too_large",
-                             f"request body of {length} bytes exceeds {MAX_BODY} bytes")
+                             f"request body of {length} bytes exceeds {limit} bytes")
         return self.rfile.read(length)
 
     def _discard_body(self) -> None:
@@ -377,9 +381,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if length and length.isdigit():
             self.rfile.read(min(int(length), MAX_BODY))
 
-    def _json_body(self) -> Any:
+    def _json_body(self, limit: int = MAX_BODY) -> Any:
         try:
-            return json.loads(self._read_body() or b"null")
+            return json.loads(self._read_body(limit) or b"null")
         except ValueError as exc:
             raise ProxyError(400, "validation_error", f"request body is not JSON: {exc}") from exc
 
@@ -387,13 +391,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.proxy.progress is None:
             self._discard_body()
             raise ProxyError(404, "not_found", "this node takes no progress reports")
-        body = self._json_body()
+        body = self._json_body(MAX_PROGRESS_BODY)
         try:
             report = self.proxy.progress(token, body)
         except (ValidationError, PermissionDenied) as exc:
             status = 403 if isinstance(exc, PermissionDenied) else 400
             raise ProxyError(status, exc.code, exc.message) from exc
-        self._send_json(202, {"progress": getattr(report, "fraction", None)})
+        self._send_json(202, {"progress": report.fraction})
 
     def _create_task(self, path_qs: str, token: str) -> None:
         body = self._json_body()
