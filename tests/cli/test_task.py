@@ -28,6 +28,7 @@ class FakeFederation:
         self.runs: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, Any]] = []
         self.run_outcome: dict[int, tuple[str, Any, str]] = {}  # org -> (status, result, log)
+        self.progress: dict[int, tuple[float, str | None]] = {}  # org -> (fraction, message)
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any,
                auth: str | None) -> tuple[int, Any]:
@@ -69,7 +70,10 @@ class FakeFederation:
             self.runs.append({"id": len(self.runs) + 1, "task_id": task_id,
                               "organization_id": org["id"], "status": status,
                               "result": encoded, "log": log, "reason": None,
-                              "input": org["input"]})
+                              "input": org["input"],
+                              "progress": self.progress.get(org["id"], (None, None))[0],
+                              "progress_message": self.progress.get(org["id"],
+                                                                    (None, None))[1]})
             statuses.append(status)
         overall = "completed" if all(s == "completed" for s in statuses) else "failed"
         self.tasks[task_id] = {"id": task_id, "uid": body["uid"], "name": body["name"],
@@ -142,6 +146,16 @@ def test_create_wait_prints_results_table(federation: Any) -> None:
     assert "completed" in result.output
     posted = next(b for m, p, b in fake.requests if m == "POST" and p == "/api/task")
     assert posted["databases"] == [{"label": "other"}]
+
+
+def test_create_wait_shows_each_organizations_progress(federation: Any) -> None:
+    fake, port = federation
+    fake.progress = {2: (0.5, "step 5/10"), 3: (1.0, None)}
+    result = _run(port, "create", "--collaboration", "1", "--organization", "2",
+                  "--organization", "3", "--image", "img", "--method", "m", "--wait")
+    assert result.exit_code == 0, result.output
+    assert "task 1: organization 2  [##########----------]  50%  step 5/10" in result.stderr
+    assert "task 1: organization 3  [####################] 100%\n" in result.stderr
 
 
 def test_create_wait_exits_70_when_a_run_failed(federation: Any) -> None:

@@ -157,6 +157,20 @@ def test_wait_for_results_returns_results_in_run_order(client: Client, server: A
     assert server.requests_to("/task/5") == []  # the wait's answer says all that is needed
 
 
+def test_wait_for_results_hands_each_runs_progress_to_on_progress(
+        client: Client, server: Any) -> None:
+    _task_routes(server, [
+        {"id": 11, "task_id": 5, "organization_id": 2, "status": "completed",
+         "result": _b64(1), "progress": 1.0, "progress_message": "done"},
+        {"id": 12, "task_id": 5, "organization_id": 3, "status": "completed",
+         "result": _b64(2), "progress": None, "progress_message": None},
+    ])
+    seen: list[dict[str, Any]] = []
+    assert client.wait_for_results(5, on_progress=seen.append) == [1, 2]
+    assert [(r["organization_id"], r["progress"], r["progress_message"]) for r in seen] == \
+        [(2, 1.0, "done")]
+
+
 def test_wait_for_results_names_failed_organization(client: Client, server: Any) -> None:
     _task_routes(server, [
         {"id": 11, "task_id": 5,

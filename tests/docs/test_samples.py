@@ -45,6 +45,10 @@ NOT_RUN: dict[tuple[str, str], str] = {
      "# Needs Docker and a built image: tests/cli/test_algorithm_image.py does exactly this."):
         "needs Docker and an image built from the reader's own package; the Docker test "
         "tests/cli/test_algorithm_image.py runs the same comparison on a generated package",
+    ("algorithm-developer.md", "from v6lib.wrappers import data, progress"):
+        "a sketch with elided work (``...``); tests/mock/test_progress.py runs an algorithm "
+        "reporting progress on the MockNetwork and tests/integration/test_progress.py on "
+        "real nodes",
 }
 
 

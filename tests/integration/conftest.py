@@ -76,7 +76,7 @@ import os
 import time
 from typing import Any
 
-from v6lib.wrappers import algorithm_client
+from v6lib.wrappers import algorithm_client, progress
 
 
 def _mark(marker: str | None, text: str) -> None:
@@ -103,6 +103,15 @@ def crash_at(organization: int, value: Any, marker: str | None = None) -> dict[s
         print(f"scenario: organization {me} crashes on purpose", flush=True)
         os._exit(3)
     return {"echo": value, "organization": me}
+
+
+def count_up(steps: int, seconds: float) -> int:
+    """Report progress ``steps`` times (``step i/steps``), ``seconds`` apart."""
+    for i in range(1, int(steps) + 1):
+        time.sleep(float(seconds))
+        progress(i / int(steps), f"step {i}/{steps}")
+    time.sleep(float(seconds))
+    return int(steps)
 
 
 @algorithm_client
@@ -273,8 +282,9 @@ def scenario_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def algorithm_path(scenario_package: Path) -> str:
     """``PYTHONPATH`` for process-runtime algorithms: the scenario, average and statistics
-    packages."""
-    return os.pathsep.join([str(scenario_package), str(AVERAGE_DIR), str(ALGORITHMS_DIR)])
+    packages, and the v6lib of this checkout (not whichever one is installed)."""
+    return os.pathsep.join([str(scenario_package), str(AVERAGE_DIR), str(ALGORITHMS_DIR),
+                            str(ROOT)])
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from v6lib.wrappers import (
     data,
     database_connection,
     metadata,
+    progress,
 )
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.token import read_claims
@@ -269,3 +270,15 @@ def crosstab(df: pd.DataFrame, rows: str, columns: str, suppress: int = 0) -> An
 def head(df: pd.DataFrame, rows: int | None = None) -> pd.DataFrame:
     """Row-level data: what a disclosure policy keeps at the node."""
     return df if rows is None else df.head(rows)
+
+
+def count_up(steps: int, seconds: float, message: str = "step") -> int:
+    """Report progress ``steps`` times, ``seconds`` apart (and once more a bad one when
+    ``steps`` is 0)."""
+    if steps == 0:
+        progress("half")  # type: ignore[arg-type]
+    for i in range(1, steps + 1):
+        time.sleep(seconds)
+        progress(i / steps, f"{message} {i}/{steps}")
+    time.sleep(seconds)
+    return steps

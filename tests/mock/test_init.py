@@ -18,6 +18,7 @@ def test_all_imports_are_exported() -> None:
         "datasets",
         "folders",
         "network",
+        "progress",
         "run_environ",
         "run_scope",
         "runtime",

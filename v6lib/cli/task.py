@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +16,10 @@ import click
 from tabulate import tabulate
 
 from v6lib import errors, serialization
+from v6lib.cli.progress_lines import progress_line
 from v6lib.client import Client, RunOutcome
 
 __all__ = ["task"]
-
-PROGRESS_WINDOW = 2.0
 
 
 def _connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,30 +121,17 @@ def _outcome_table(outcomes: list[RunOutcome]) -> str:
 
 def _wait_with_progress(client: Client, task_id: int, timeout: float | None,
                         quiet: bool) -> None:
-    """Long-poll in short windows so progress can be shown; no fixed-rate polling."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    last = ""
-    while True:
-        window = PROGRESS_WINDOW
-        if deadline is not None:
-            window = max(0.01, min(window, deadline - time.monotonic()))
-        try:
-            client.task.wait(task_id, timeout=window, interval=window)
-            return
-        except errors.WaitTimeoutError:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise errors.WaitTimeoutError(
-                    f"task {task_id} did not finish within {timeout:g} s; it keeps running "
-                    f"(see `v6 task status {task_id}`)", details={"task_id": task_id}) from None
-        if not quiet:
-            runs = client.run.from_task(task_id)
-            counts: dict[str, int] = {}
-            for run in runs:
-                counts[run["status"]] = counts.get(run["status"], 0) + 1
-            line = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-            if line != last:
-                click.echo(f"task {task_id}: {line}", err=True)
-                last = line
+    """Wait for the task; unless ``quiet``, a line per organization whenever its run's
+    progress changes (the node forwards at most one report a second)."""
+    def show(run: dict[str, Any]) -> None:
+        click.echo(f"task {task_id}: {progress_line(run)}", err=True)
+
+    try:
+        client.task.wait(task_id, timeout=timeout, on_progress=None if quiet else show)
+    except errors.WaitTimeoutError:
+        raise errors.WaitTimeoutError(
+            f"task {task_id} did not finish within {timeout:g} s; it keeps running "
+            f"(see `v6 task status {task_id}`)", details={"task_id": task_id}) from None
 
 
 @click.group()

@@ -28,6 +28,7 @@ from v6lib.client.resources import (
     TaskClient,
     UserClientResource,
 )
+from v6lib.client.resources.task import ProgressCallback
 from v6lib.client.transport import DEFAULT_TIMEOUT, Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem
 from v6lib.rules.failures import RunOutcome, failure_error, outcome_of
@@ -214,7 +215,8 @@ class UserClient:
     # ------------------------------------------------------------------ results
     def wait_for_results(self, task_id: int, timeout: float | None = None,
                          interval: float | None = None, *,
-                         raise_on_failure: bool = True) -> list[Any]:
+                         raise_on_failure: bool = True,
+                         on_progress: ProgressCallback | None = None) -> list[Any]:
         """Wait until every run of the task has ended, then return the results.
 
         Args:
@@ -224,6 +226,8 @@ class UserClient:
                 answers as soon as the task is done, so this is not a polling period.
             raise_on_failure: when false, return a :class:`RunOutcome` per run instead of
                 raising, so completed results survive a failure elsewhere.
+            on_progress: called with each run whose progress changed, in order (see
+                :meth:`~v6lib.client.resources.task.TaskClient.wait`).
 
         Returns:
             Decoded results in run order, or ``RunOutcome`` objects.
@@ -232,7 +236,8 @@ class UserClient:
             AlgorithmError: a run did not complete; names organization, status and log.
             WaitTimeoutError: ``timeout`` passed first.
         """
-        task = self.task.wait(task_id, timeout=timeout, interval=interval)
+        task = self.task.wait(task_id, timeout=timeout, interval=interval,
+                              on_progress=on_progress)
         self.result.know_task(task)  # its uid, image and initiator: no second request
         outcomes = self.outcomes(task_id)
         if raise_on_failure:

@@ -169,6 +169,9 @@ class NodePolicies(StrictModel):
     require_algorithm_pull: bool = False
     # v6lib's: what a result may hold before it leaves the node (min_cell_count, ...)
     disclosure: DisclosureConfig = DisclosureConfig()
+    # v6lib's: let progress reports carry the algorithm's short message (see
+    # v6lib.rules.progress); off by default, since a message may carry data values
+    allow_progress_messages: bool = False
 
     @model_validator(mode="before")
     @classmethod

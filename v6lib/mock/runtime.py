@@ -35,6 +35,7 @@ from v6lib.errors import ConflictError
 from v6lib.mock.api import MockAlgorithmApi, Submit
 from v6lib.mock.container import MockContainers
 from v6lib.mock.datasets import MEMORY_TYPE, OrganizationData
+from v6lib.mock.progress import MockProgress
 from v6lib.mock.run_scope import host_side
 from v6lib.mock.server import MockServer
 from v6lib.mock.store import RunRecord, TaskRecord
@@ -105,6 +106,11 @@ class MockNodes:
         self._executors: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
         self.containers = MockContainers(organizations, module.__name__, sandbox=sandbox)
+        self.progress = MockProgress(server.store, self._messages_allowed)
+
+    def _messages_allowed(self, organization_id: int) -> bool:
+        configured = self.policies.get(organization_id)
+        return configured is not None and configured.allow_progress_messages
 
     def policy(self, organization_id: int) -> NodePolicy:
         """What the organization's node allows: its database labels, the network's
@@ -229,7 +235,8 @@ class MockNodes:
 
             context = AlgorithmContext(databases=container.databases,
                                        metadata=container.metadata, client_factory=client,
-                                       data_loader=host_side(data.load))
+                                       data_loader=host_side(data.load),
+                                       progress_sink=host_side(self.progress.sink(run)))
             self._raise_injected_failure(run.organization_id, task_input)
             with container.running():
                 result = dispatch(self.module, task_input, context)
@@ -255,4 +262,5 @@ class MockNodes:
             executors, self._executors = self._executors, []
         for executor in executors:
             executor.shutdown(wait=True)
+        self.progress.close()
         self.containers.close()

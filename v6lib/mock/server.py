@@ -119,6 +119,7 @@ class MockServer:
             input=base64.b64encode(run.input).decode("ascii"), result=wire,
             log=run.log, reason=run.reason, assigned_at=run.assigned_at,
             started_at=run.started_at, finished_at=run.finished_at,
+            progress=run.progress, progress_message=run.progress_message,
         ).model_dump(mode="json")
         body["result"] = result
         return body

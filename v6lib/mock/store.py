@@ -46,6 +46,8 @@ class RunRecord:
     assigned_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    progress: float | None = None
+    progress_message: str | None = None
 
 
 @dataclass
@@ -174,6 +176,14 @@ class TaskStore:
                 if log is not None:
                     run.log = log
                 self._changed.notify_all()
+
+    def set_progress(self, run: RunRecord, fraction: float, message: str) -> None:
+        """Record a run's progress as its node forwarded it (ignored once it ended, as
+        the server refuses progress of a finished run)."""
+        with self._changed:
+            if run.status.is_terminal:
+                return
+            run.progress, run.progress_message = fraction, message or None
 
     def wait(self, task_id: int, timeout: float | None) -> bool:
         """Sleep until every run of the task is terminal (True) or ``timeout`` passes."""

@@ -50,6 +50,7 @@ from v6lib.node.journal import Journal, LocalState
 from v6lib.node.keys import NodeKeys
 from v6lib.node.options import NodeOptions
 from v6lib.node.outbox import Outbox
+from v6lib.node.progress import ProgressRelay
 from v6lib.node.proxy import NodeProxy
 from v6lib.node.reconcile import ReconcileReport, reconcile
 from v6lib.node.retry import Backoff, is_transient, retry_call
@@ -140,6 +141,8 @@ class Node:
                                retention=timedelta(days=options.journal_retention_days))
         self.outbox = Outbox(self.journal, self.link, backoff=self.backoff)
         self.tokens = RunTokens(self.journal)
+        self.progress = ProgressRelay(self.tokens, self.link.post_progress,
+                                      messages_allowed=options.allow_progress_messages)
         self.audit_trail = AuditTrail(options.audit_path)
         self._published_head: ChainHead | None = None
         self.identity: Identity | None = None
@@ -243,7 +246,8 @@ class Node:
                                api_path=self.options.algorithm_api_path,
                                port=self.options.proxy_port if unix_socket is None else None,
                                unix_socket=unix_socket,
-                               organization_id=self.identity.organization_id)
+                               organization_id=self.identity.organization_id,
+                               progress=self.progress.receive)
         self.proxy.start()
         self.runtime.verify()  # after the proxy: the isolation check must reach it
         self.executor = RunExecutor(
@@ -255,6 +259,7 @@ class Node:
             supervisor=self.supervisor,
         )
         self._spawn(self.outbox.run_forever, self.stop_event, name="node-outbox")
+        self._spawn(self.progress.run_forever, self.stop_event, name="node-progress")
         self.cursor = self._until_reachable(self._current_cursor, "reading the event cursor")
         executor = self.executor
         self.reconcile_report = self._until_reachable(lambda: reconcile(executor),
@@ -388,7 +393,8 @@ class Node:
                 self._submit(self.link.run(int(event["run_id"])))
             else:
                 for run in self.link.runs(task_id=event["task_id"],
-                                          organization_id=self.identity.organization_id):
+                                          organization_id=self.identity.organization_id,
+                               progress=self.progress.receive):
                     self._submit(run)
         elif kind == "task_killed":
             killed = self.executor.kill_task(int(event["task_id"]))

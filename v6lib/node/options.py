@@ -58,6 +58,7 @@ class NodeOptions:
     require_algorithm_pull: bool = False
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
     disclosure: DisclosureRules = field(default_factory=DisclosureRules)
+    allow_progress_messages: bool = False
     min_free_disk_mb: int = 100
     give_up_after: float = 600.0
     max_run_seconds: float | None = None
@@ -133,6 +134,7 @@ class NodeOptions:
             require_algorithm_pull=config.policies.require_algorithm_pull,
             max_output_bytes=config.max_output_bytes,
             disclosure=config.policies.disclosure.rules(),
+            allow_progress_messages=config.policies.allow_progress_messages,
             min_free_disk_mb=config.min_free_disk_mb,
             give_up_after=config.give_up_after,
             max_run_seconds=config.max_run_seconds,

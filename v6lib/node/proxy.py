@@ -13,6 +13,8 @@ token; it forwards to the server and does the encryption on their behalf:
   algorithm receives base64 of plain serialized JSON.
 * ``GET /run/{id}/result`` (a result too big to inline): the raw bytes, opened the same
   way in constant memory.
+* ``POST /progress``: the run's progress, handled by the node itself and never forwarded
+  as such (``progress``, see :mod:`v6lib.node.progress`); 202 when taken.
 * ``GET`` of ``/task``, ``/organization``, ``/collaboration``, ``/study``, ``/version``,
   ``/health`` (including ``/task/{id}/wait``) pass through untouched (streamed).
 
@@ -47,8 +49,15 @@ from urllib.parse import urlsplit
 import requests
 
 from v6lib.crypto import TaskBinding
-from v6lib.errors import DecryptionError, EncryptionError, V6Error
+from v6lib.errors import (
+    DecryptionError,
+    EncryptionError,
+    PermissionDenied,
+    V6Error,
+    ValidationError,
+)
 from v6lib.node.keys import NodeKeys
+from v6lib.rules.progress import ProgressReport
 
 __all__ = ["NodeProxy"]
 
@@ -59,6 +68,8 @@ _DECRYPT = ("run", "result")
 _CHUNK = 1 << 16
 _RAW_RESULT = re.compile(r"/run/(\d+)/result/?")
 MAX_BODY = 512 * 1024 * 1024
+#: A progress report is a number and a short message: anything longer is refused unread.
+MAX_PROGRESS_BODY = 4096
 
 
 class ProxyError(Exception):
@@ -85,6 +96,8 @@ class NodeProxy:
         new_uid: generates task uids (injected for tests).
         organization_id: this node's organization: the initiator of every subtask its
             algorithms create, and so part of their inputs' binding.
+        progress: takes ``(container token, JSON body)`` of a ``POST /progress``
+            (:meth:`v6lib.node.progress.ProgressRelay.receive`); None: no such endpoint.
     """
 
     def __init__(
@@ -100,11 +113,13 @@ class NodeProxy:
         timeout: float = 90.0,
         new_uid: Callable[[], str] = lambda: str(uuid.uuid4()),
         organization_id: int,
+        progress: Callable[[str, Any], ProgressReport] | None = None,
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
         self.keys = keys
         self.authorize = authorize
         self.organization_id = organization_id
+        self.progress = progress
         self.api_path = "/" + api_path.strip("/") if api_path.strip("/") else ""
         self.timeout = timeout
         self.new_uid = new_uid
@@ -300,7 +315,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             path_qs = self._relative_path()
             resource = urlsplit(path_qs).path.strip("/").split("/")[0]
             raw_result = _RAW_RESULT.fullmatch(urlsplit(path_qs).path)
-            if method == "POST" and resource == "task" and urlsplit(path_qs).path.rstrip(
+            if method == "POST" and urlsplit(path_qs).path.rstrip("/") == "/progress":
+                self._progress(token)
+            elif method == "POST" and resource == "task" and urlsplit(path_qs).path.rstrip(
                     "/") == "/task":
                 self._create_task(path_qs, token)
             elif method == "GET" and raw_result:
@@ -345,7 +362,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             raise ProxyError(400, "validation_error", "'..' is not allowed in a path")
         return rest
 
-    def _read_body(self) -> bytes:
+    def _read_body(self, limit: int = MAX_BODY) -> bytes:
         length_header = self.headers.get("Content-Length")
         if length_header is None:
             raise ProxyError(411, "validation_error", "a Content-Length header is required")
@@ -353,9 +370,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             length = int(length_header)
         except ValueError as exc:
             raise ProxyError(400, "validation_error", "Content-Length is not a number") from exc
-        if length > MAX_BODY:
+        if length > limit:
+            self.close_connection = True  # the unread body must not read as a request
             raise ProxyError(413, "payload_too_large",
-                             f"request body of {length} bytes exceeds {MAX_BODY} bytes")
+                             f"request body of {length} bytes exceeds {limit} bytes")
         return self.rfile.read(length)
 
     def _discard_body(self) -> None:
@@ -363,11 +381,26 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if length and length.isdigit():
             self.rfile.read(min(int(length), MAX_BODY))
 
-    def _create_task(self, path_qs: str, token: str) -> None:
+    def _json_body(self, limit: int = MAX_BODY) -> Any:
         try:
-            body = json.loads(self._read_body() or b"null")
+            return json.loads(self._read_body(limit) or b"null")
         except ValueError as exc:
             raise ProxyError(400, "validation_error", f"request body is not JSON: {exc}") from exc
+
+    def _progress(self, token: str) -> None:
+        if self.proxy.progress is None:
+            self._discard_body()
+            raise ProxyError(404, "not_found", "this node takes no progress reports")
+        body = self._json_body(MAX_PROGRESS_BODY)
+        try:
+            report = self.proxy.progress(token, body)
+        except (ValidationError, PermissionDenied) as exc:
+            status = 403 if isinstance(exc, PermissionDenied) else 400
+            raise ProxyError(status, exc.code, exc.message) from exc
+        self._send_json(202, {"progress": report.fraction})
+
+    def _create_task(self, path_qs: str, token: str) -> None:
+        body = self._json_body()
         sealed = self.proxy.seal_task(body)
         resp = self.proxy.upstream("POST", path_qs, token, json_body=sealed)
         self._send_raw(resp.status_code, resp.content, resp.headers)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from v6lib.client.transport import Transport
 from v6lib.errors import AuthenticationError, ServerUnavailableError
+from v6lib.rules.progress import ProgressReport
 from v6lib.schemas._base import OutModel
 from v6lib.schemas.collaboration import CollaborationOut
 from v6lib.schemas.event import EventsOut
@@ -140,6 +141,12 @@ class ServerLink:
     def patch_run(self, run_id: int, body: dict[str, Any]) -> dict[str, Any] | None:
         answer = self.transport.patch(f"/run/{run_id}", json=body)
         return None if answer is None else checked(RunOut, answer)
+
+    def post_progress(self, run_id: int, report: ProgressReport) -> dict[str, Any]:
+        """Forward a run's progress (409 once the run has ended)."""
+        return checked(RunOut, self.transport.post(
+            f"/run/{run_id}/progress",
+            json={"progress": report.fraction, "message": report.message}))
 
     def publish_audit_head(self, node_id: int, count: int, head: str) -> dict[str, Any]:
         """Store the audit trail's head on the node's record (409 when it goes back)."""

@@ -48,6 +48,7 @@ if typing.TYPE_CHECKING:
     from .run import RunClaimOut as RunClaimOut
     from .run import RunOut as RunOut
     from .run import RunPatch as RunPatch
+    from .run import RunProgressIn as RunProgressIn
     from .run import RunResultOut as RunResultOut
     from .run_status import TERMINAL_STATUSES as TERMINAL_STATUSES
     from .run_status import RunStatus as RunStatus
@@ -89,7 +90,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "permission": ("PermissionsOut", "RuleGrant"),
     "role": ("RoleIn", "RoleOut", "RolePatch"),
     "rule": ("Operation", "Resource", "RuleOut", "Scope"),
-    "run": ("ResultOut", "RunClaimOut", "RunOut", "RunPatch", "RunResultOut"),
+    "run": ("ResultOut", "RunClaimOut", "RunOut", "RunPatch", "RunProgressIn",
+            "RunResultOut"),
     "run_status": ("TERMINAL_STATUSES", "RunStatus", "can_transition"),
     "study": ("StudyIn", "StudyOut", "StudyPatch"),
     "task": ("DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"),
@@ -148,6 +150,7 @@ __all__ = [
     "RunClaimOut",
     "RunOut",
     "RunPatch",
+    "RunProgressIn",
     "RunResultOut",
     "RunStatus",
     "Scope",

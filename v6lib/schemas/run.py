@@ -11,7 +11,7 @@ from .run_status import RunStatus
 from .task import TaskOut
 
 __all__ = ["INLINE_RESULT_BYTES", "ResultOut", "RunClaimOut", "RunOut", "RunPatch",
-           "RunResultOut"]
+           "RunProgressIn", "RunResultOut"]
 
 #: Results above this size are not inlined in JSON answers: ``result`` is null and
 #: ``result_size`` tells the client to fetch the bytes from ``GET /run/{id}/result``.
@@ -44,6 +44,15 @@ class RunPatch(InModel):
     reason: str | None = Field(default=None, max_length=10_000)
 
 
+class RunProgressIn(InModel):
+    """``POST /run/{id}/progress``: a node forwards its algorithm's progress (already
+    reduced by :mod:`v6lib.rules.progress`, which the server applies again)."""
+
+    progress: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
+    # a bound on the request only: the rule keeps its own, shorter limit
+    message: str = Field(default="", max_length=1000)
+
+
 class RunOut(_SizedResult):
     id: int
     task_id: int
@@ -56,6 +65,10 @@ class RunOut(_SizedResult):
     assigned_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # how far the run is (0.0 to 1.0, whole percent) and the node's short message, while
+    # it runs (v6lib.rules.progress); None before its first report
+    progress: float | None = None
+    progress_message: str | None = None
 
 
 class ResultOut(_SizedResult):

@@ -30,6 +30,7 @@ from .messages import info as info
 from .messages import warn as warn
 from .metadata import RunMetaData as RunMetaData
 from .metadata import RunMetadata as RunMetadata
+from .progress import progress as progress
 from .runner import docker_wrapper as docker_wrapper
 from .runner import main as main
 from .runner import wrap_algorithm as wrap_algorithm
@@ -53,6 +54,7 @@ __all__ = [
     "info",
     "main",
     "metadata",
+    "progress",
     "registry",
     "use_context",
     "warn",

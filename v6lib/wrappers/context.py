@@ -44,6 +44,8 @@ class AlgorithmContext:
         columns: optional default column selection used by ``@data`` without ``columns``.
         data_loader: how a DatabaseSpec becomes a DataFrame; None means
             ``v6lib.wrappers.sources.load_data``.
+        progress_sink: where ``progress(fraction, message)`` reports go (the node proxy,
+            or the mock's store); None: the run has nowhere to report, reports are dropped.
     """
 
     databases: Sequence[DatabaseSpec] = ()
@@ -51,6 +53,7 @@ class AlgorithmContext:
     client_factory: Callable[[], AlgorithmClient] | None = None
     columns: Sequence[str] | None = None
     data_loader: DataLoader | None = None
+    progress_sink: Callable[[float, str], None] | None = None
     _client: AlgorithmClient | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -69,6 +72,11 @@ class AlgorithmContext:
                     )
                 self._client = self.client_factory()
             return self._client
+
+    def report_progress(self, fraction: float, message: str) -> None:
+        """Hand one progress report to the run's sink (checked by the caller)."""
+        if self.progress_sink is not None:
+            self.progress_sink(fraction, message)
 
     def connect(self, spec: DatabaseSpec) -> AbstractContextManager[Connection]:
         """An open connection to one SQL database of the run (``@database_connection``)."""

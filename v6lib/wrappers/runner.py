@@ -25,6 +25,7 @@ from .context import AlgorithmContext
 from .contract import ContainerEnv
 from .dispatch import dispatch
 from .metadata import RunMetadata
+from .progress import proxy_sender
 from .token import metadata_for_run
 
 __all__ = [
@@ -219,8 +220,11 @@ def _run(argv: Sequence[str]) -> None:
     task_input = _read_input(env.input_file)
     token = _read_token(env.token_file)
     metadata = metadata_for_run(token, env)
+    url = env.server_url()
     context = AlgorithmContext(databases=env.databases(), metadata=metadata,
-                               client_factory=_client_factory(env, token, metadata))
+                               client_factory=_client_factory(env, token, metadata),
+                               progress_sink=proxy_sender(url, token) if url and token
+                               else None)
     module = import_algorithm(package)
     print(f"v6lib: running {package}.{task_input.method}", file=sys.stderr, flush=True)
     result = dispatch(module, task_input, context)

@@ -249,3 +249,26 @@ def test_wait_refused_past_its_deadline_still_times_out(client: Client, server: 
         client.task.wait(9, timeout=0.3, interval=0.1)
     # refused while waiting: the last round asks without holding, and is refused too
     assert len(server.requests_to("/task/9/wait")) <= 3
+
+
+def test_wait_calls_on_progress_with_each_change_in_order(client: Client,
+                                                           server: Any) -> None:
+    answers = iter(["active", "active", "active", "completed"])
+    reports = iter([("active", [None, None]), ("active", [0.1, None]),
+                    ("active", [0.1, 0.5]), ("completed", [0.8, 0.5])])
+
+    def runs(req: Any) -> dict[str, Any]:
+        status, fractions = next(reports)
+        page = _runs([status, status])
+        for run, fraction in zip(page["data"], fractions, strict=True):
+            run["progress"], run["progress_message"] = fraction, None
+        return page
+
+    server.on("GET", "/task/9/wait", lambda req: {"id": 9, "status": next(answers)})
+    server.on("GET", "/run", runs)
+    seen: list[tuple[int, float]] = []
+    task = client.task.wait(9, interval=30, on_progress=lambda run: seen.append(
+        (run["id"], run["progress"])))
+    assert task["status"] == "completed"
+    assert seen == [(0, 0.1), (1, 0.5), (0, 0.8)]
+    assert {w.params["timeout"] for w in server.requests_to("/task/9/wait")} == {"1.0"}

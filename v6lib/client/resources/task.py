@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from v6lib.client.payload import PayloadCodec
@@ -22,6 +22,11 @@ __all__ = ["TaskClient", "normalize_databases"]
 #: Longest a single ``GET /task/{id}/wait`` may be held by the server (the API's cap).
 MAX_WAIT_WINDOW = 60.0
 DEFAULT_WAIT_WINDOW = 30.0
+#: How often a wait with ``on_progress`` looks at the runs' progress (seconds).
+PROGRESS_WINDOW = 1.0
+
+#: ``on_progress(run)``: a run (dict) whose progress changed.
+ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 class _Outage:
@@ -44,6 +49,22 @@ class _Outage:
         if self.delay:
             log.warning("the server is back; waiting for task %d goes on", self.task_id)
         self.delay = 0.0
+
+
+class _ProgressWatcher:
+    """Calls back with each run whose progress changed since the last look."""
+
+    def __init__(self, callback: ProgressCallback) -> None:
+        self.callback = callback
+        self.seen: dict[int, tuple[Any, Any]] = {}
+
+    def look(self, runs: Iterable[Mapping[str, Any]]) -> None:
+        for run in runs:
+            now = (run.get("progress"), run.get("progress_message"))
+            if now[0] is None or self.seen.get(run["id"]) == now:
+                continue
+            self.seen[run["id"]] = now
+            self.callback(dict(run))
 
 
 def _bounded(delay: float, deadline: float | None) -> float:
@@ -138,17 +159,26 @@ class TaskClient(ResourceClient):
             f"{self.path}/{check_id(id_)}/kill")
 
     def wait(self, id_: int, timeout: float | None = None,
-             interval: float | None = None) -> dict[str, Any]:
+             interval: float | None = None,
+             on_progress: ProgressCallback | None = None) -> dict[str, Any]:
         """Block until every run of the task is terminal; returns the task.
 
         The server holds each request until the task finishes or ``interval`` seconds
         (at most 60) pass, so finishing is noticed at once without busy polling.
+
+        ``on_progress(run)`` is called with a run (its ``organization_id``, ``status``,
+        ``progress`` from 0 to 1 and ``progress_message``) each time its progress
+        changed, in the order the node reported it; the runs are then looked at every
+        :data:`PROGRESS_WINDOW` seconds (the node forwards at most one report a second).
 
         Raises:
             WaitTimeoutError: ``timeout`` seconds passed first (the task keeps running).
         """
         check_id(id_)
         window = min(MAX_WAIT_WINDOW, interval or DEFAULT_WAIT_WINDOW)
+        watcher = None if on_progress is None else _ProgressWatcher(on_progress)
+        if watcher is not None:
+            window = min(window, PROGRESS_WINDOW)
         if window <= 0:
             raise ValidationError(f"interval must be positive, got {interval}")
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -163,7 +193,7 @@ class TaskClient(ResourceClient):
                 task = self.transport.get(
                     f"{self.path}/{id_}/wait", params={"timeout": round(hold, 3)},
                     timeout=max(self.transport.timeout, hold + 15.0))
-                finished = self._finished(task)
+                finished = self._finished(task, watcher)
             except REFUSALS as exc:
                 # NOTE: the server holds few waits per caller; come back when it says
                 # (never past the deadline: the next round then asks without waiting)
@@ -200,9 +230,13 @@ class TaskClient(ResourceClient):
             else:
                 backoff = 0.05
 
-    def _finished(self, task: Mapping[str, Any]) -> bool:
+    def _finished(self, task: Mapping[str, Any],
+                  watcher: _ProgressWatcher | None = None) -> bool:
         status = task.get("status")
-        if status is None or not RunStatus(status).is_terminal:
+        terminal = status is not None and RunStatus(status).is_terminal
+        if not terminal and watcher is None:
             return False
-        runs = self.transport.iter_pages("/run", params={"task_id": task["id"]})
-        return all(RunStatus(run["status"]).is_terminal for run in runs)
+        runs = list(self.transport.iter_pages("/run", params={"task_id": task["id"]}))
+        if watcher is not None:
+            watcher.look(runs)
+        return terminal and all(RunStatus(run["status"]).is_terminal for run in runs)

@@ -7,17 +7,17 @@ from typing import Any
 import falcon
 
 from v6lib.schemas._base import DbId
-from v6lib.schemas.run import ResultOut, RunClaimOut, RunOut, RunPatch
+from v6lib.schemas.run import ResultOut, RunClaimOut, RunOut, RunPatch, RunProgressIn
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskOut
 from v6lib.server.db.models import Run
-from v6lib.server.resources._base import ListQuery, Op, Resource, reply
+from v6lib.server.resources._base import ListQuery, Op, Resource, parse_body, reply
 from v6lib.server.resources._crud import Editing, Listing, Reading
 from v6lib.server.services import runs as svc
 from v6lib.server.services.context import ServiceContext
 
 __all__ = ["ResultCollection", "ResultItem", "RunClaimResource", "RunCollection",
-           "RunItem", "result_out"]
+           "RunItem", "RunProgressResource", "result_out"]
 
 
 def result_out(run: Run) -> ResultOut:
@@ -62,6 +62,16 @@ class RunClaimResource(Resource):
         reply(resp, RunClaimOut(run=RunOut.model_validate(claim.run),
                                 task=TaskOut.model_validate(claim.task),
                                 container_token=claim.container_token))
+
+
+class RunProgressResource(Resource):
+    api = {"post": Op("Report a running run's progress (its node only): a fraction from 0 "
+                      "to 1 kept in whole percent that never goes down, and a short "
+                      "message", RunOut, body=RunProgressIn, errors=(400, 403, 404, 409))}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
+        payload = parse_body(req, RunProgressIn)
+        reply(resp, RunOut.model_validate(svc.record_progress(self.ctx(req), id, payload)))
 
 
 class ResultQuery(ListQuery):

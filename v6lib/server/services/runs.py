@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from v6lib.errors import ConflictError, PermissionDenied, ValidationError
-from v6lib.schemas.run import RunPatch
+from v6lib.rules.progress import ProgressReport, merge, progress_report
+from v6lib.schemas.run import RunPatch, RunProgressIn
 from v6lib.schemas.run_status import RunStatus, can_transition
 from v6lib.schemas.token import ContainerTokenIn
 from v6lib.server.db.models import Collaboration, Run, Task
@@ -19,7 +20,7 @@ from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.sealed import require_sealed
 from v6lib.server.services.task_status import refresh_task_status
 
-__all__ = ["RunClaim", "claim_run", "get_run", "list_runs", "update_run"]
+__all__ = ["RunClaim", "claim_run", "get_run", "list_runs", "record_progress", "update_run"]
 
 
 def list_runs(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
@@ -92,6 +93,31 @@ def update_run(ctx: ServiceContext, run_id: int, payload: RunPatch) -> Run:
         run.reason = payload.reason
     ctx.session.flush()
     refresh_task_status(ctx.session, task)
+    ctx.events.publish(ctx.session, "run_updated", task_id=task.id, run_id=run.id,
+                       organization_id=run.organization_id,
+                       collaboration_id=task.collaboration_id, status=run.status)
+    return run
+
+
+def record_progress(ctx: ServiceContext, run_id: int, payload: RunProgressIn) -> Run:
+    """Keep a running run's progress, as its node forwards it, and wake its waiters.
+
+    The node reduced the report already; the server applies the same rule again (it
+    trusts no node to have done so): whole percent, never down, the message's characters
+    and length. Progress of a run that has ended is a ``ConflictError`` (409).
+    """
+    run = get_run(ctx, run_id)
+    task = check_owner(ctx, run, "report a run's progress")
+    if RunStatus(run.status).is_terminal:
+        raise ConflictError(f"run {run.id} has ended ({run.status!r}); its progress is final",
+                            details={"current": run.status})
+    previous = None if run.progress is None else ProgressReport(
+        round(run.progress * 100), run.progress_message or "")
+    report = merge(previous, progress_report(payload.progress, payload.message,
+                                             messages_allowed=True))
+    run.progress, run.progress_message = report.fraction, report.message or None
+    ctx.session.flush()
+    # NOTE: a run_updated event (same status): whoever waits on the task wakes and reads it
     ctx.events.publish(ctx.session, "run_updated", task_id=task.id, run_id=run.id,
                        organization_id=run.organization_id,
                        collaboration_id=task.collaboration_id, status=run.status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from v6lib.server.db.base import Base, IdMixin
@@ -31,3 +31,6 @@ class Run(IdMixin, Base):
     assigned_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # the algorithm's progress as its node forwarded it (v6lib.rules.progress)
+    progress: Mapped[float | None] = mapped_column(Float)
+    progress_message: Mapped[str | None] = mapped_column(String(80))

@@ -148,10 +148,22 @@ export async function newTaskPage(view, { query }) {
 
 // ------------------------------------------------------------------ one task
 
+// The algorithm's own progress, as the run's node let it through (whole percent; the
+// message only where the node allows messages); nothing before the first report.
+function runProgress(run) {
+  if (run.progress === null || run.progress === undefined) return null;
+  const percent = Math.round(run.progress * 100);
+  return h("p", {},
+    h("label", { for: `run-progress-${run.id}` }, `Progress ${percent}%`), " ",
+    h("progress", { id: `run-progress-${run.id}`, max: 100, value: percent }),
+    run.progress_message ? h("span", { class: "muted" }, ` ${run.progress_message}`) : null);
+}
+
 function runCard(run, collaboration) {
   return h("section", { class: "card", "aria-labelledby": `run-${run.id}` },
     h("h3", { id: `run-${run.id}` }, `${app.orgName(run.organization_id)} `, badge(run.status)),
     h("p", { class: "muted" }, `run ${run.id} · started ${when(run.started_at)} · finished ${when(run.finished_at)}`),
+    runProgress(run),
     run.reason ? message("error", run.reason) : null,
     resultView(run, collaboration),
     run.log ? h("details", {}, h("summary", {}, "Log"), h("pre", {}, run.log)) : null);
