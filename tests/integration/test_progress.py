@@ -1,12 +1,14 @@
 """A run's progress on real nodes: algorithm -> node proxy -> server -> the client's wait.
 
-Two process-runtime nodes, one allowing progress messages and one not (the default):
+Two nodes, one allowing progress messages and one not (the default), on the process
+runtime and on Docker (the algorithm in a container with no network but the proxy):
 both organizations' progress arrives at ``task.wait(on_progress=...)`` in the order the
 algorithm reported it, in whole percent, and only the allowing node's messages leave.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,18 +27,40 @@ from .conftest import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def federation(live_server: LiveServer, scenario_package: Path,
+@pytest.fixture(scope="module", params=["process",
+                                        pytest.param("docker", marks=pytest.mark.docker)])
+def federation(request: pytest.FixtureRequest, live_server: LiveServer,
+               scenario_package: Path,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    fed = make_federation(live_server, 2, prefix="progress")
+    runtime = request.param
+    if runtime == "docker":
+        request.getfixturevalue("scenario_image")  # built from this checkout's base image
+    fed = make_federation(live_server, 2, prefix=f"progress-{runtime}")
     try:
         for i in range(2):
-            fed.nodes.append(ThreadNode(node_options(
-                fed, i, tmp_path_factory.mktemp(fed.names[i]),
-                scenario_package=scenario_package, allow_progress_messages=i == 0)))
+            options = node_options(fed, i, tmp_path_factory.mktemp(fed.names[i]),
+                                   scenario_package=scenario_package, runtime=runtime,
+                                   allow_progress_messages=i == 0)
+            if runtime == "docker":  # the image's own PYTHONPATH finds the algorithm
+                options = dataclasses.replace(options, algorithm_env={})
+            fed.nodes.append(ThreadNode(options, runtime=_runtime(runtime, fed.names[i])))
         yield fed
     finally:
         fed.stop_nodes()
+        if runtime == "docker":
+            from tests.docker_support import cleanup_node
+
+            client = request.getfixturevalue("docker_client")
+            assert [cleanup_node(client, node.runtime) for node in fed.nodes] == [[], []]
+
+
+def _runtime(kind: str, name: str) -> Any:
+    if kind != "docker":
+        return None
+    from tests.docker_support import BASE_IMAGE
+    from v6lib.node.runtime.docker import DockerRuntime
+
+    return DockerRuntime(name, check_image=BASE_IMAGE)
 
 
 def test_progress_arrives_at_the_client_in_order(federation: Federation) -> None:
