@@ -76,7 +76,7 @@ import os
 import time
 from typing import Any
 
-from v6lib.wrappers import algorithm_client, progress
+from v6lib.wrappers import algorithm_client, data, progress
 
 
 def _mark(marker: str | None, text: str) -> None:
@@ -112,6 +112,21 @@ def count_up(steps: int, seconds: float) -> int:
         progress(i / int(steps), f"step {i}/{steps}")
     time.sleep(float(seconds))
     return int(steps)
+
+
+@data(1)
+def crosstab(df: Any, rows: str, columns: str, suppress: int = 0) -> Any:
+    """A typed count table of the node's data, small cells suppressed when asked."""
+    from v6lib.wrappers.aggregates import count_table, suppress_small_cells
+
+    table = count_table(df, rows, columns)
+    return suppress_small_cells(table, int(suppress)) if suppress else table
+
+
+@data(1)
+def rows(df: Any) -> Any:
+    """Row-level data: what a disclosure policy keeps at the node."""
+    return df
 
 
 @algorithm_client
