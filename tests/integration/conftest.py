@@ -123,6 +123,11 @@ def crosstab(df: Any, rows: str, columns: str, suppress: int = 0) -> Any:
     return suppress_small_cells(table, int(suppress)) if suppress else table
 
 
+def fail(message: str) -> None:
+    """Raise, so the log holds a traceback (what the node may withhold)."""
+    raise ValueError(message)
+
+
 @data(1)
 def rows(df: Any) -> Any:
     """Row-level data: what a disclosure policy keeps at the node."""

@@ -1,5 +1,6 @@
-"""Disclosure control for an algorithm in a container: the same rules as on the process
-runtime and the MockNetwork, applied by a Docker node to what the container wrote."""
+"""What leaves a Docker node of an algorithm in a container: the disclosure rules (as on
+the process runtime and the MockNetwork) applied to what the container wrote, and its
+traceback only where the node shares tracebacks."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from tests.docker_support import BASE_IMAGE, cleanup_node
 from v6lib.errors import AlgorithmError
 from v6lib.node.runtime.docker import DockerRuntime
 from v6lib.rules.disclosure import DisclosurePolicy, DisclosureRules
+from v6lib.rules.failures import TRACEBACK_WITHHELD
+from v6lib.schemas.run_status import RunStatus
 
 from .conftest import SITES, Federation, LiveServer, ThreadNode, make_federation, node_options
 
@@ -25,23 +28,27 @@ RULES = DisclosureRules(DisclosurePolicy(min_cell_count=5, refuse_row_level=True
 def guarded(live_server: LiveServer, scenario_image: str, scenario_package: Any,
             docker_client: Any,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    fed = make_federation(live_server, 1, prefix="guarded-docker")
-    options = node_options(fed, 0, tmp_path_factory.mktemp(fed.names[0]),
-                           scenario_package=scenario_package, runtime="docker")
-    # the image's own PYTHONPATH finds the algorithm; the node's rules guard the result
-    options = dataclasses.replace(options, algorithm_env={}, disclosure=RULES)
-    fed.nodes.append(ThreadNode(options, runtime=DockerRuntime(fed.names[0],
-                                                               check_image=BASE_IMAGE)))
+    fed = make_federation(live_server, 2, prefix="guarded-docker")
+    for index in range(2):
+        options = node_options(fed, index, tmp_path_factory.mktemp(fed.names[index]),
+                               scenario_package=scenario_package, runtime="docker")
+        # the image's own PYTHONPATH finds the algorithm; the node's rules guard results;
+        # only the second node shares tracebacks
+        options = dataclasses.replace(options, algorithm_env={}, disclosure=RULES,
+                                      share_algorithm_tracebacks=index == 1)
+        fed.nodes.append(ThreadNode(options, runtime=DockerRuntime(fed.names[index],
+                                                                   check_image=BASE_IMAGE)))
     try:
         yield fed
     finally:
         fed.stop_nodes()
-        assert cleanup_node(docker_client, fed.nodes[0].runtime) == []
+        assert [cleanup_node(docker_client, node.runtime) for node in fed.nodes] == [[], []]
 
 
-def _run(fed: Federation, image: str, method: str, **kwargs: Any) -> list[Any]:
+def _run(fed: Federation, image: str, method: str, *, at: int = 0, **kwargs: Any
+         ) -> list[Any]:
     task = fed.root.task.create(
-        collaboration=fed.collaboration, organizations=fed.org_ids, name=method,
+        collaboration=fed.collaboration, organizations=[fed.org_ids[at]], name=method,
         image=image, input_={"method": method, "kwargs": kwargs})
     return fed.root.wait_for_results(task["id"], timeout=120)
 
@@ -63,3 +70,21 @@ def test_small_cells_and_rows_stay_at_a_docker_node(guarded: Federation,
     with pytest.raises(AlgorithmError, match=fr"organization {org}.*refused by "
                        r"refuse_row_level at result \(a DataFrame of"):
         _run(guarded, scenario_image, "rows")
+
+
+def test_a_traceback_leaves_only_a_node_that_shares_tracebacks(guarded: Federation,
+                                                               scenario_image: str) -> None:
+    logs = []
+    for at in (0, 1):
+        task = guarded.root.task.create(
+            collaboration=guarded.collaboration, organizations=[guarded.org_ids[at]],
+            name="fail", image=scenario_image,
+            input_={"method": "fail", "kwargs": {"message": "bad column"}})
+        [run] = guarded.root.wait_for_results(task["id"], timeout=120,
+                                              raise_on_failure=False)
+        assert run.status is RunStatus.FAILED and "ValueError: bad column" in run.reason
+        logs.append(guarded.root.run.from_task(task["id"])[0]["log"] or "")
+    withheld, shared = logs
+    assert "Traceback (most recent call last)" not in withheld and TRACEBACK_WITHHELD in withheld
+    assert "ValueError: bad column" in withheld
+    assert "Traceback (most recent call last)" in shared and 'in fail' in shared
