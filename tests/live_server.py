@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,11 +16,12 @@ __all__ = ["serve_app", "serve_sqlite_server"]
 
 
 def serve_sqlite_server(tmp_path_factory: pytest.TempPathFactory,
-                        root_password: str) -> Iterator[int]:
-    """Serve a fresh server on a SQLite file; yields its port, cleans up afterwards."""
+                        root_password: str, **settings: Any) -> Iterator[int]:
+    """Serve a fresh server on a SQLite file (with ``settings`` of ServerConfig); yields
+    its port, cleans up afterwards."""
     db = tmp_path_factory.mktemp("server") / "server.sqlite"
     config = ServerConfig(uri=f"sqlite:///{db}", root_password=root_password,
-                          jwt_secret_key="k" * 40)
+                          jwt_secret_key="k" * 40, **settings)
     app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
     try:
         with serve_app(app) as port:

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.cli.conftest import free_port
 from v6lib.cli import main
 from v6lib.config import load_node_config, load_server_config
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "system"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    yield tmp_path
-    for kind in ("node", "server"):  # whatever a failed test left running goes
-        CliRunner().invoke(main, [kind, "stop", "--all", "--force"])
 
 
 def v6(*argv: str, code: int = 0) -> str:
@@ -69,7 +52,7 @@ def test_create_writes_configurations_where_server_and_node_find_them(home: Path
 @pytest.mark.integration
 @pytest.mark.slow
 def test_demo_network_lifecycle_with_feature_test_and_client_script(home: Path) -> None:
-    v6("dev", "create-demo-network", "-n", "net", "-p", str(_free_port()))
+    v6("dev", "create-demo-network", "-n", "net", "-p", str(free_port()))
     started = v6("dev", "start-demo-network", "-n", "net")
     assert "is up at" in started and started.count("running (pid") == 4
     tested = v6("test", "feature-test", "-n", "net")
@@ -104,7 +87,7 @@ def test_demo_network_lifecycle_with_feature_test_and_client_script(home: Path) 
 @pytest.mark.integration
 @pytest.mark.slow
 def test_integration_test_creates_tests_and_removes_a_network(home: Path) -> None:
-    out = v6("test", "integration-test", "-n", "it", "-p", str(_free_port()))
+    out = v6("test", "integration-test", "-n", "it", "-p", str(free_port()))
     assert "created demo network 'it'" in out and "feature test passed" in out
     assert "removed" in out
     assert "no node configurations" in v6("node", "list")

@@ -3,36 +3,18 @@ version, restart and stop, with real processes on 127.0.0.1."""
 
 from __future__ import annotations
 
-import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.cli.conftest import free_port
 from v6lib.cli import main
 from v6lib.pid_files import is_alive, read_pid
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "system"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    yield tmp_path
-    # whatever a failed test left running goes
-    for kind in ("node", "server"):
-        CliRunner().invoke(main, [kind, "stop", "--all", "--force"])
 
 
 def v6(*argv: str) -> str:
@@ -43,7 +25,7 @@ def v6(*argv: str) -> str:
 
 @pytest.mark.integration
 def test_server_in_the_background(home: Path) -> None:
-    port = _free_port()
+    port = free_port()
     v6("server", "new", "-n", "bg", "--port", str(port),
        "--uri", f"sqlite:///{home / 'bg.sqlite'}")
     started = v6("server", "start", "-n", "bg", "--workers", "1", "--threads", "4")
@@ -79,7 +61,7 @@ def test_server_in_the_background(home: Path) -> None:
 def test_node_in_the_background_restart_and_stop_all(home: Path) -> None:
     # the server need not be up: a node keeps trying to log in
     v6("node", "new", "-n", "n1", "--api-key", "k.k", "--server-url", "http://127.0.0.1",
-       "--port", str(_free_port()), "--runtime", "process",
+       "--port", str(free_port()), "--runtime", "process",
        "--task-dir", str(home / "tasks"))
     started = v6("node", "start", "n1")
     pid = read_pid(home / "tasks" / "node.pid")
@@ -108,7 +90,7 @@ def test_refused_docker_options(home: Path) -> None:
 
 
 def test_files_remove_and_version_without_a_server(home: Path) -> None:
-    v6("server", "new", "-n", "s", "--port", str(_free_port()))
+    v6("server", "new", "-n", "s", "--port", str(free_port()))
     files = v6("server", "files", "s")
     assert "data directory" in files and "server.sqlite" in files
     version = v6("server", "version", "s")

@@ -21,11 +21,9 @@ import pyotp
 import pytest
 import requests
 
+from tests.live_server import serve_sqlite_server
 from v6lib.client import Client
-from v6lib.config import ServerConfig
-from v6lib.server.app import create_app
-from v6lib.server.auth.passwords import TEST_COST
-from v6lib.testing import LocalFederation, serve_app
+from v6lib.testing import LocalFederation
 
 pytestmark = pytest.mark.integration
 
@@ -163,16 +161,7 @@ def test_password_change_with_vantage6s_method(upstream: UpstreamRun) -> None:
 @pytest.fixture(scope="module")
 def mfa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A server that requires two-factor authentication; yields its port."""
-    db = tmp_path_factory.mktemp("mfa-server") / "server.sqlite"
-    config = ServerConfig(uri=f"sqlite:///{db}", root_password=MFA_PASSWORD,
-                          jwt_secret_key="m" * 40, mfa_required=True)
-    app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
-    try:
-        with serve_app(app) as port:
-            yield port
-    finally:
-        app.v6_state.hub.stop()
-        app.v6_state.engine.dispose()
+    yield from serve_sqlite_server(tmp_path_factory, MFA_PASSWORD, mfa_required=True)
 
 
 MFA_PASSWORD = "Mfa-password-1!"
