@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from tests.chaos.database import PostgresCluster
 from tests.chaos.server_process import ServerProcess
 from tests.integration.conftest import CliNode, wait_until
 from tests.processes import wait_gone
+from tests.small_disk import fill_disk
 
 __all__ = ["RESTART_WITHIN", "Faults"]
 
@@ -54,16 +54,7 @@ class Faults:
 
     def fill_disk(self, index: int, full_for: float = 4.0) -> None:
         """Fill the (size-limited) folder of a node's ``task_dir``, keep it full, free it."""
-        filler = Path(self.nodes[index].config["task_dir"]) / "chaos-filler"
-        block = b"\0" * (1 << 20)
-        try:
-            with filler.open("wb") as out:
-                while True:
-                    out.write(block)
-                    out.flush()
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
+        filler = fill_disk(Path(self.nodes[index].config["task_dir"]), name="chaos-filler")
         self.injected["node disk full"] += 1
         time.sleep(full_for)
         filler.unlink()

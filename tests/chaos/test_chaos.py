@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +39,7 @@ from tests.integration.conftest import (
     make_federation,
 )
 from tests.processes import tagged, wait_gone
+from tests.small_disk import mounted_tmpfs
 
 pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 
@@ -60,7 +59,8 @@ def database(request: pytest.FixtureRequest,
         return
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (bash .ci/postgres.sh installs it)")
+        pytest.fail("PostgreSQL is not installed: bash .ci/postgres.sh installs it "
+                    "(scripts/test.sh does so as root)")
     cluster = PostgresCluster(bin_dir, free_port()).create()
     try:
         yield cluster.url, cluster
@@ -70,20 +70,16 @@ def database(request: pytest.FixtureRequest,
 
 @contextlib.contextmanager
 def small_disk(folder: Path, size_mb: int = 32) -> Iterator[bool]:
-    """A size-limited filesystem at ``folder`` (a tmpfs; root only, and only with
-    ``V6_CHAOS_DISK=1``); yields whether it is mounted."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if (os.environ.get("V6_CHAOS_DISK") != "1" or os.geteuid() != 0
-            or shutil.which("mount") is None):
+    """A size-limited filesystem at ``folder`` (a tmpfs, as root), only with
+    ``V6_CHAOS_DISK=1``; yields whether it is mounted."""
+    if os.environ.get("V6_CHAOS_DISK") != "1":
+        folder.mkdir(parents=True, exist_ok=True)
         yield False
         return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m", "tmpfs",
-                              str(folder)], capture_output=True, check=False).returncode == 0
-    try:
-        yield mounted
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+    with mounted_tmpfs(folder, size_mb) as refused:
+        if refused is not None:
+            pytest.fail(f"V6_CHAOS_DISK=1 but no tmpfs at {folder}: {refused}")
+        yield True
 
 
 def _schedule(faults: Faults, *, disk: bool) -> list[Callable[[], None]]:

@@ -46,7 +46,8 @@ def test_a_missing_base_image_says_how_to_build_it(tmp_path: Path) -> None:
     import shutil
 
     if shutil.which("docker") is None:
-        pytest.skip("needs the docker command (not an engine: the image is only looked up)")
+        pytest.fail("needs the docker command (not an engine: the image is only looked up); "
+                    "bash .ci/docker.sh installs it")
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = []\n')
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
 

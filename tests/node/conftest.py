@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.small_disk import mounted_tmpfs
 from v6lib.node.daemon import Node
 from v6lib.node.options import NodeOptions
 from v6lib.node.retry import Backoff
@@ -95,29 +93,10 @@ def harness(tmp_path: Path) -> Iterator[NodeHarness]:
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 8 MB file system (tmpfs) to fill up; skipped where mounting is not allowed."""
+    """A real 8 MB file system (tmpfs) to fill up; the tests run as root (as in CI)."""
     mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a size-limited tmpfs needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs",
-                              str(mount_point)], capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with mounted_tmpfs(mount_point, 8) as refused:
+        if refused is not None:
+            pytest.fail(f"cannot mount a tmpfs at {mount_point} ({refused}): the disk-full "
+                        "tests need root, as scripts/test.sh has in CI")
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, check=False)
-
-
-def fill_disk(folder: Path, leave_bytes: int = 0, name: str = "filler") -> Path:
-    """Write a file into ``folder`` until at most ``leave_bytes`` stay free on its disk."""
-    path = folder / name
-    with path.open("ab") as fh:
-        while (free := shutil.disk_usage(folder).free) > leave_bytes:
-            try:
-                fh.write(b"\0" * max(4096, min(1 << 20, free - leave_bytes)))
-                fh.flush()
-            except OSError:
-                break
-    return path

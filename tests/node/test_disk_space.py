@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from tests.small_disk import fill_disk
 from v6lib.node.disk_space import (
     DiskFullError,
     check_free_space,
@@ -20,7 +21,7 @@ from v6lib.node.disk_space import (
 )
 from v6lib.node.journal import Journal
 
-from .conftest import NodeHarness, fill_disk, wait_until
+from .conftest import NodeHarness, wait_until
 from .fakes import FakeRuntime, FakeServer
 
 

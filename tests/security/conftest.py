@@ -32,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from tests.integration.conftest import (
     Federation,
     LiveServer,
+    ThreadNode,
     docker_client,
     live_server,
     make_federation,
@@ -45,7 +46,7 @@ from tests.server.conftest import ROOT_PASSWORD, Api, World, build_app, make_wor
 from v6lib.crypto import RSAPrivateKey, generate_private_key, public_key_b64, save_private_key
 from v6lib.node.options import NodeOptions
 
-__all__ = ["Live", "LiveFactory", "docker_client", "live_server", "scenario_image",
+__all__ = ["Live", "LiveFactory", "NodeSite", "docker_client", "live_server", "scenario_image",
            "scenario_package", "sealed_site"]
 
 
@@ -107,6 +108,18 @@ class Live:
 
 
 LiveFactory = Callable[..., Live]
+
+
+@dataclass
+class NodeSite:
+    """One organization's node in a federation of its own, under attack."""
+
+    fed: Federation
+    node: ThreadNode
+
+    @property
+    def org(self) -> int:
+        return self.fed.org_ids[0]
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,13 @@ import pytest
 
 from tests.docker_support import BASE_IMAGE, PROBE_IMAGE, cleanup_node
 from tests.integration.conftest import (
-    Federation,
     LiveServer,
     ThreadNode,
     make_federation,
     node_options,
     wait_statuses,
 )
+from tests.security.conftest import NodeSite
 from v6lib.node.run_files import run_paths
 from v6lib.node.runtime.docker import DockerRuntime
 from v6lib.schemas.run_status import RunStatus
@@ -68,14 +67,7 @@ else:
 """
 
 
-@dataclass
-class Site:
-    fed: Federation
-    node: ThreadNode
-
-    @property
-    def org(self) -> int:
-        return self.fed.org_ids[0]
+class Site(NodeSite):
 
     def task(self, method: str, **kwargs: Any) -> dict[str, Any]:
         return self.fed.root.task.create(

@@ -16,7 +16,6 @@ import json
 import socket
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,12 @@ import requests
 from tests.docker_support import BASE_IMAGE, PROBE_IMAGE, cleanup_node
 from tests.integration.conftest import (
     ADMIN_PASSWORD,
-    Federation,
     LiveServer,
     ThreadNode,
     wait_statuses,
     wait_until,
 )
+from tests.security.conftest import NodeSite
 from v6lib.node.run_files import run_paths
 from v6lib.node.runtime.docker import DockerRuntime
 from v6lib.schemas.run_status import RunStatus
@@ -45,14 +44,7 @@ REFUSAL = {"code": "permission_denied", "message": "the node proxy serves only t
 ACTIVE = RunStatus.ACTIVE.value
 
 
-@dataclass
-class Site:
-    fed: Federation
-    node: ThreadNode
-
-    @property
-    def org(self) -> int:
-        return self.fed.org_ids[0]
+class Site(NodeSite):
 
     def task(self, image: str, input_: dict[str, Any]) -> dict[str, Any]:
         return self.fed.root.task.create(collaboration=self.fed.collaboration,

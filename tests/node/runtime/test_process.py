@@ -175,9 +175,8 @@ def test_launcher_records_the_exit_code_without_python(tmp_path: Path) -> None:
 
 
 def test_launcher_on_a_full_disk_leaves_no_half_written_exit_file(small_disk: Path) -> None:
+    from tests.small_disk import fill_disk
     from v6lib.node.runtime._launch import SHELL, launcher_argv
-
-    from ..conftest import fill_disk
 
     exit_file = small_disk / "run.exit"
     fill_disk(small_disk)
