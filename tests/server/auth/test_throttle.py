@@ -69,3 +69,8 @@ def test_error_tells_when_to_retry(wait: timedelta, text: str, header: int) -> N
     error = throttled_error(wait)
     assert isinstance(error, RateLimitedError) and error.http_status == 429
     assert text in f"{error.message};" and error.details == {"retry_after_seconds": header}
+
+
+def test_error_does_not_call_a_burst_of_correct_logins_failed() -> None:
+    # attempts are counted before the secret is checked, so correct ones are slowed too
+    assert "failed" not in throttled_error(timedelta(seconds=3)).message

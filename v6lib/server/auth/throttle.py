@@ -108,6 +108,8 @@ def throttled_error(retry_after: timedelta) -> RateLimitedError:
     else:
         wait = f"{seconds} second{'' if seconds == 1 else 's'}"
     return RateLimitedError(
-        f"too many failed login attempts from this address; try again in {wait}",
+        # Not "failed": attempts are counted before the check, so a burst of correct
+        # logins (several tabs, a script's workers) is slowed down the same way.
+        f"too many login attempts for this account from this address; try again in {wait}",
         details={"retry_after_seconds": seconds},
     )
