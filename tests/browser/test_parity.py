@@ -117,7 +117,7 @@ _DECODE = """async (stored) => {
     for (const [name, text] of Object.entries(stored)) {
       const result = codec.decodeResult(text);
       out[name] = result.kind === "table"
-        ? { kind: "table", head: codec.tableHead(result),
+        ? { kind: "table", head: codec.tableHead(result), header: codec.headerRows(result),
             rows: result.rows.map((_, i) => codec.tableRow(result, i).map(codec.cellText)),
             csv: codec.tableToCsv(result) }
         : { kind: result.kind, text: codec.pretty(result.value) };
@@ -144,6 +144,11 @@ def test_the_page_decodes_results_like_the_codec(page: Any, federation: LocalFed
     # the spots most likely to go wrong, spelled out
     assert decoded["by_sex_site"]["head"] == ["sex", "site", "bmi / mean", "bmi / count",
                                               "visits / sum"]
+    # shown as pandas lays MultiIndex columns out: a row per level, shared labels spanning
+    assert decoded["by_sex_site"]["header"] == [
+        [{"text": "", "span": 1}, {"text": "", "span": 1}, {"text": "bmi", "span": 2},
+         {"text": "visits", "span": 1}],
+        [{"text": t, "span": 1} for t in ("sex", "site", "mean", "count", "sum")]]
     first = decoded["visits"]["rows"][0]
     assert first[:5] == ["a", "F", "2", "21.5", "3"]
     assert first[5] == "2024-01-02 10:00:00.123456+01:00"

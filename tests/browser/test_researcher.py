@@ -99,8 +99,10 @@ def test_a_result_that_holds_frames_shows_each_as_a_table(
     assert json.loads(page.locator(".result pre").first.inner_text()) == {
         "rows": expected["rows"]}
     by_sex = page.get_by_role("table", name=re.compile(r"^by_sex, run"))
-    assert by_sex.locator("th").all_inner_texts() == ["sex", "smoker", "bmi / mean",
-                                                      "bmi / count"]
+    header = by_sex.locator("thead tr")
+    assert header.nth(0).locator("th").all_inner_texts() == ["", "", "bmi"]
+    assert header.nth(0).locator("th").nth(2).get_attribute("colspan") == "2"
+    assert header.nth(1).locator("th").all_inner_texts() == ["sex", "smoker", "mean", "count"]
     first = by_sex.locator("tbody tr").first.locator("td").all_inner_texts()
     sex, smoker = expected["by_sex"].index[0]
     mean, count = expected["by_sex"].iloc[0, 0], expected["by_sex"].iloc[0, 1]  # float, int

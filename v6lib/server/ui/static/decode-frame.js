@@ -7,7 +7,8 @@
 import Arrow from "./arrow.mjs";
 import { Missing, boolText, datetimeText, floatText, timedeltaText } from "./decode-text.js";
 
-// -> { kind: "table", of, indexNames, index: [[level cells] per row] | null, columns, rows }
+// -> { kind: "table", of, indexNames, index: [[level cells] per row] | null, columns,
+//      columnLevels: [[label per column] per level] | null (MultiIndex columns), rows }
 // ``nameText`` turns a name or label (JSON in the codec's format) into header text.
 export function frameTable(bytes, of, nameText) {
   const stream = Arrow.tableFromIPC(bytes);
@@ -17,13 +18,15 @@ export function frameTable(bytes, of, nameText) {
   const data = meta.columns.map((descriptor, i) => cells(fields[i], descriptor));
   const rowCount = stream.numRows;
   const index = indexCells(fields.slice(data.length), meta.index, rowCount);
+  const levels = of === "DataFrame" ? columnLevels(meta.column_index) : null;
   const columns = of === "Series" ? [meta.name === null ? "value" : nameText(meta.name)]
-    : of === "DataFrame" ? labels(meta.column_index, nameText) : [];
+    : levels ? levels[0].map((_, i) => levels.map((level) => level[i]).join(" / ")) : [];
   return {
     kind: "table", of,
     indexNames: index ? meta.index.names.map((n) => (n === null ? "" : nameText(n))) : [],
     index,
     columns,
+    columnLevels: levels && levels.length > 1 ? levels : null,
     rows: Array.from({ length: rowCount }, (_, row) => data.map((column) => column[row])),
   };
 }
@@ -43,19 +46,19 @@ function indexCells(arrays, description, rowCount) {
   return Array.from({ length: rowCount }, (_, row) => levels.map((level) => level[row]));
 }
 
-// The column labels, a MultiIndex's levels joined by " / " (("bmi", "mean") -> "bmi / mean").
-function labels(description, nameText) {
+// The column labels per level: one level for flat columns, several for a MultiIndex
+// (("bmi", "mean") is "bmi" in the first level and "mean" in the second).
+function columnLevels(description) {
   if (description.range) {
     const [start, stop, step] = description.range;
     const count = Math.max(0, Math.ceil((stop - start) / step));
-    return Array.from({ length: count }, (_, i) => String(start + i * step));
+    return [Array.from({ length: count }, (_, i) => String(start + i * step))];
   }
   const stream = Arrow.tableFromIPC(base64Bytes(description.arrow));
   const arrays = stream.schema.fields.map((_, i) => stream.getChildAt(i));
   const levels = description.flat ? [cells(arrays[0], description.flat)]
     : description.levels.map((level, i) => cells(arrays[i], level.level ?? level.values));
-  return Array.from({ length: stream.numRows }, (_, i) =>
-    levels.map((level) => String(level[i])).join(" / "));
+  return levels.map((level) => level.map(String));
 }
 
 function base64Bytes(text) {

@@ -175,6 +175,26 @@ export function tableHead(table) {
   return table.index ? [...table.indexNames, ...table.columns] : table.columns;
 }
 
+// The header rows as pandas lays them out: one row for flat columns; for MultiIndex
+// columns one row per level, a label spanning the columns that share it and every level
+// above it (("bmi", "mean"), ("bmi", "count") -> "bmi" over "mean" and "count"), the
+// index names in the last row. -> [[{ text, span }] per row]
+export function headerRows(table) {
+  if (!table.columnLevels) return [tableHead(table).map((text) => ({ text, span: 1 }))];
+  const depth = table.columnLevels.length;
+  return table.columnLevels.map((level, depthIndex) => {
+    const last = depthIndex === depth - 1;
+    const cells = table.index ? table.indexNames.map((name) => ({ text: last ? name : "", span: 1 })) : [];
+    level.forEach((label, i) => {
+      const sameGroup = i > 0 && !last
+        && table.columnLevels.slice(0, depthIndex + 1).every((above) => above[i] === above[i - 1]);
+      if (sameGroup) cells[cells.length - 1].span += 1;
+      else cells.push({ text: label, span: 1 });
+    });
+    return cells;
+  });
+}
+
 // The cells of row ``i``: its index labels, then its values.
 export function tableRow(table, i) {
   return table.index ? [...table.index[i], ...table.rows[i]] : table.rows[i];

@@ -4,7 +4,7 @@
 
 import { h, message, busy, download } from "./dom.js";
 import { app } from "./app.js";
-import { decodeResult, isTable, pretty, tableToCsv, cellText, tableHead, tableRow } from "./decode.js";
+import { decodeResult, isTable, pretty, tableToCsv, cellText, headerRows, tableRow } from "./decode.js";
 
 export const ENCRYPTED_REFUSAL = "This collaboration is encrypted: inputs are sealed for each "
   + "organization's key and results for your organization's private key, which this web page "
@@ -58,7 +58,8 @@ function valueView(value, run, name) {
 
 function tableView(table, label) {
   return h("div", { class: "table-wrap" }, h("table", { "aria-label": label },
-    h("thead", {}, h("tr", {}, tableHead(table).map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, headerRows(table).map((cells) => h("tr", {}, cells.map(({ text, span }) =>
+      h("th", span > 1 ? { scope: "colgroup", colspan: String(span) } : { scope: "col" }, text))))),
     h("tbody", {}, table.rows.map((_, i) => h("tr", {},
       tableRow(table, i).map((v) => h("td", {}, cellText(v))))))));
 }
