@@ -31,4 +31,5 @@ fi
 if command -v npm >/dev/null 2>&1; then
     bash scripts/build-ui.sh --check
 fi
-exec "$python" -m pytest "$@"
+# the slowest tests are listed so that the 30-minute CI budget stays visible
+exec "$python" -m pytest --durations=25 "$@"
