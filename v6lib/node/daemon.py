@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from v6lib import __version__
 from v6lib.client.refusals import REFUSALS, refusal_delay
+from v6lib.client.tls import tls_session
 from v6lib.client.transport import Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem, public_key_b64
 from v6lib.errors import (
@@ -133,7 +134,9 @@ class Node:
         self.supervisor = Supervisor(self.stop_event, backoff=self.backoff,
                                      give_up_after=options.give_up_after)
         self._trackers: dict[str, FailureTracker] = {}
-        self.link = ServerLink(transport or Transport(options.server_api_url), options.api_key)
+        self.link = ServerLink(transport or Transport(
+            options.server_api_url, session=tls_session(options.server_ca_file)),
+            options.api_key)
         self.runtime = runtime or make_runtime(options)
         options.task_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(options.journal_path,
@@ -242,6 +245,7 @@ class Node:
         # NOTE: algorithms of a runtime with a proxy socket reach the proxy only there;
         # a TCP port on 127.0.0.1 would only serve other processes on this machine.
         self.proxy = NodeProxy(upstream_url=self.options.server_api_url, keys=keys,
+                               ca_file=self.options.server_ca_file,
                                authorize=self.tokens.accepts,
                                api_path=self.options.algorithm_api_path,
                                port=self.options.proxy_port if unix_socket is None else None,
