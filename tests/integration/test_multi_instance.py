@@ -101,7 +101,7 @@ def _start_nodes(fed: Federation, folder: Path, scenario_package: Path,
         config = cli_node_config(fed, index, folder / f"node{index}",
                                  scenario_package=scenario_package, server_url=url,
                                  server_ca_file=str(ca_file), event_timeout=EVENT_TIMEOUT,
-                                 sweep_interval=300)
+                                 sweep_interval=300, process_preload=[])
         nodes.append(CliNode(config, folder / f"node{index}.yaml").start())
     return nodes
 
@@ -136,9 +136,18 @@ def deployment(tmp_path_factory: pytest.TempPathFactory,
             collaboration=fed.collaboration, all_pages=True)), 90, "the nodes to be online")
         yield Deployment(a, b, nginx, fed, nodes, folder)
     finally:
-        for part in reversed(started):
-            part.stop()
+        _stop([part for part in started if isinstance(part, CliNode)])
+        _stop([part for part in started if not isinstance(part, CliNode)])
         drop_database(uri)
+
+
+def _stop(parts: list[ServerProcess | Nginx | CliNode]) -> None:
+    """Stop ``parts`` side by side: each is told first, then each is waited for."""
+    for part in parts:
+        if part.process is not None and part.process.poll() is None:
+            part.process.terminate()
+    for part in reversed(parts):
+        part.stop()
 
 
 def _task(client: Client, fed: Federation, organizations: list[int], value: object,
@@ -179,11 +188,11 @@ def test_failed_logins_count_per_address_across_instances(deployment: Deployment
         answer = requests.post(url, json={"username": name, "password": "wrong-Pass-1"},
                                headers={"X-Forwarded-For": f"198.51.100.{attempt + 1}"},
                                verify=str(deployment.nginx.ca_file), timeout=30)
-        assert answer.status_code == 401, answer.text
+        assert answer.status_code == 401, answer.json().get("code")
     for url in (via_nginx, direct_b):
         answer = requests.post(url, json={"username": name, "password": ADMIN_PASSWORD},
                                verify=str(deployment.nginx.ca_file), timeout=30)
-        assert answer.status_code == 429, answer.text
+        assert answer.status_code == 429, answer.json().get("code")
 
 
 def test_events_reach_their_waiters_across_instances(deployment: Deployment,
@@ -237,7 +246,6 @@ def test_killing_an_instance_loses_and_repeats_nothing(
         assert marker_lines(tmp_path / "down", org) == ["started", "finished"]
     down_for = time.monotonic() - began
     deployment.a.start()  # node 1, connected to A only, carries on
-    time.sleep(3)
     researcher.stop()
     working.join(researcher.wait_timeout + 30)
     assert not working.is_alive(), "the researcher still waits"
