@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socketserver
+import ssl
 from pathlib import Path
 
 from cryptography import x509
@@ -15,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["self_signed_certificate"]
+__all__ = ["self_signed_certificate", "speak_tls"]
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
@@ -39,3 +41,13 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
                                            serialization.NoEncryption()))
     key_file.chmod(0o600)
     return cert_file, key_file
+
+
+def speak_tls(server: socketserver.TCPServer, folder: Path) -> Path:
+    """Make ``server`` (not serving yet) speak HTTPS with a new self-signed certificate;
+    return the certificate file, the CA bundle a client must trust."""
+    cert_file, key_file = self_signed_certificate(folder)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert_file), str(key_file))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return cert_file
