@@ -6,18 +6,24 @@ accepts it, and no client that uses the system's trust store does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
+import json
 import socketserver
 import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-__all__ = ["self_signed_certificate", "speak_tls"]
+__all__ = ["https_version_server", "self_signed_certificate", "speak_tls"]
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
@@ -51,3 +57,32 @@ def speak_tls(server: socketserver.TCPServer, folder: Path) -> Path:
     context.load_cert_chain(str(cert_file), str(key_file))
     server.socket = context.wrap_socket(server.socket, server_side=True)
     return cert_file
+
+
+class _Version(BaseHTTPRequestHandler):
+    """Answers every GET with ``{"version": "1.0"}``, as a server's ``/version`` does."""
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        body = json.dumps({"version": "1.0"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def https_version_server(folder: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate: (its URL, the
+    certificate to trust)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Version)
+    ca_file = speak_tls(server, folder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", ca_file
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
-from tests.tls_certificate import self_signed_certificate, speak_tls
+from tests.tls_certificate import https_version_server, self_signed_certificate
 from v6lib import errors
 from v6lib.client import Client
-
-
-class _Version(BaseHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        body = json.dumps({"version": "1.0"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
 def https_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """An HTTPS server with a self-signed certificate: (its URL, that certificate)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Version)
-    ca_file = speak_tls(server, tmp_path_factory.mktemp("tls"))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}", ca_file
-    server.shutdown()
-    server.server_close()
+    with https_version_server(tmp_path_factory.mktemp("tls")) as server:
+        yield server
 
 
 def test_the_configured_ca_is_trusted(https_server: tuple[str, Path]) -> None:

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from v6lib import __version__
 from v6lib.client.refusals import REFUSALS, refusal_delay
-from v6lib.client.tls import tls_session
 from v6lib.client.transport import Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem, public_key_b64
 from v6lib.errors import (
@@ -58,7 +57,7 @@ from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
-from v6lib.node.server_link import ServerLink
+from v6lib.node.server_link import ServerLink, link_for
 from v6lib.node.supervisor import FailureTracker, Supervisor
 from v6lib.schemas.run_status import RunStatus
 from v6lib.trust import TrustStore
@@ -134,9 +133,8 @@ class Node:
         self.supervisor = Supervisor(self.stop_event, backoff=self.backoff,
                                      give_up_after=options.give_up_after)
         self._trackers: dict[str, FailureTracker] = {}
-        self.link = ServerLink(transport or Transport(
-            options.server_api_url, session=tls_session(options.server_ca_file)),
-            options.api_key)
+        self.link = ServerLink(transport, options.api_key) if transport is not None \
+            else link_for(options)
         self.runtime = runtime or make_runtime(options)
         options.task_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(options.journal_path,
