@@ -344,8 +344,12 @@ class Node:
                 self._safe(self.sweep)
                 self._safe(self.publish_audit_head)
             asked = time.monotonic()
+            # NOTE: the first poll after an outage is not held: the recovery below (runs
+            # in flight re-read, pending runs swept) must not wait out a long-poll first
+            recovering = failures > 0
             try:
-                body = self.link.events(self.cursor, self.options.event_timeout)
+                body = self.link.events(self.cursor,
+                                        0 if recovering else self.options.event_timeout)
             except REFUSALS as exc:
                 # NOTE: the server is up but holds no more long-polls now (429, or 503
                 # server_busy): come back when it says, not counted as an outage.
@@ -374,7 +378,8 @@ class Node:
             self.cursor = body.get("cursor", self.cursor)
             for event in body.get("events", []):
                 self._safe(self.dispatch, event)
-            if not body.get("events") and time.monotonic() - asked < _EARLY_ANSWER:
+            if (not recovering and not body.get("events")
+                    and time.monotonic() - asked < _EARLY_ANSWER):
                 # NOTE: a busy server answers at once instead of holding the poll; pause
                 # so that this loop short-polls rather than spins.
                 self.stop_event.wait(_SHORT_POLL_PAUSE)
