@@ -74,16 +74,17 @@ class Deployment:
     nodes: list[CliNode]
     folder: Path
 
-    def client(self, via: ServerProcess | Nginx) -> Client:
-        """A client (not logged in) at one instance directly, or through nginx."""
-        if isinstance(via, Nginx):
-            return Client(via.url, None, "/api", ca_file=via.ca_file, trust_file=None)
-        return Client("http://127.0.0.1", via.port, "/api", trust_file=None)
-
     def admin(self, via: ServerProcess | Nginx) -> Client:
-        client = self.client(via)
+        client = _client(via)
         client.authenticate(self.fed.admin, ADMIN_PASSWORD)
         return client
+
+
+def _client(via: ServerProcess | Nginx) -> Client:
+    """A client (not logged in) at one instance directly, or through nginx."""
+    if isinstance(via, Nginx):
+        return Client(via.url, None, "/api", ca_file=via.ca_file, trust_file=None)
+    return Client("http://127.0.0.1", via.port, "/api", trust_file=None)
 
 
 def _instance(folder: Path, uri: str, env: dict[str, str], **settings: object
@@ -126,8 +127,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory,
         nginx = Nginx(folder / "nginx", free_port(), (a.port, b.port))
         started.append(nginx.start())
         fed = make_federation(a, prefix="multi",  # type: ignore[arg-type]
-                              connect=lambda: Client(nginx.url, None, "/api",
-                                                     ca_file=nginx.ca_file, trust_file=None))
+                              connect=lambda: _client(nginx))
         nodes = _start_nodes(fed, folder, scenario_package,
                              [nginx.url, f"http://127.0.0.1:{a.port}",
                               f"http://127.0.0.1:{b.port}"], nginx.ca_file)
@@ -163,11 +163,11 @@ def _task(client: Client, fed: Federation, organizations: list[int], value: obje
 
 def test_a_token_of_one_instance_works_at_the_other(deployment: Deployment) -> None:
     at_a = deployment.admin(deployment.a)
-    at_b = deployment.client(deployment.b)
+    at_b = _client(deployment.b)
     at_b.transport.token = at_a.token
     at_b.user_id = at_a.user_id
     assert at_b.whoami["user"]["username"] == deployment.fed.admin
-    forged = deployment.client(deployment.b)
+    forged = _client(deployment.b)
     forged.transport.token = at_a.token[:-4] + ("AAAA" if not at_a.token.endswith("AAAA")
                                                  else "BBBB")
     with pytest.raises(errors.AuthenticationError):
