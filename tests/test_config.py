@@ -159,6 +159,16 @@ databases:
     assert config.databases["relative"].uri == str(tmp_path / "rel" / "b.parquet")
 
 
+def test_server_ca_file_is_next_to_the_config_and_reaches_the_daemon(tmp_path: Path) -> None:
+    from v6lib.node.options import NodeOptions
+
+    text = "api_key: k\nserver_url: https://v6.example.org\nserver_ca_file: ca/ours.pem\n"
+    config = load_node_config(write(tmp_path, "n.yaml", text))
+    assert config.server_ca_file == tmp_path / "ca" / "ours.pem"
+    assert NodeOptions.from_config(config).server_ca_file == tmp_path / "ca" / "ours.pem"
+    assert load_node_config(write(tmp_path, "m.yaml", "api_key: k\n")).server_ca_file is None
+
+
 def test_database_list_form(tmp_path: Path) -> None:
     text = """
 api_key: k

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 import yaml
@@ -21,18 +22,25 @@ __all__ = ["ServerProcess"]
 class ServerProcess:
     """The server under gunicorn with ``workers`` workers; duck-types ``LiveServer``."""
 
-    def __init__(self, home: Path, uri: str, env: dict[str, str], *, workers: int = 2) -> None:
+    def __init__(self, home: Path, uri: str, env: dict[str, str], *, workers: int = 2,
+                 name: str = "chaos", settings: dict[str, Any] | None = None) -> None:
+        """``settings`` are added to the configuration file; a ``None`` value removes
+        a default (``jwt_secret_key``, to use a key file instead)."""
         self.home = home
+        self.name = name
         self.port = free_port()
         self.workers = workers
         self.env = {**env, "XDG_CONFIG_HOME": str(home / "config"),
                     "XDG_DATA_HOME": str(home / "data")}
-        config = home / "config" / "v6lib" / "server" / "chaos.yaml"
+        self.data_dir = home / "data" / "v6lib" / "server" / name
+        config = home / "config" / "v6lib" / "server" / f"{name}.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         # NOTE: eight researcher threads long-poll as one caller, each node as another
-        config.write_text(yaml.safe_dump({
-            "name": "chaos", "port": self.port, "uri": uri, "root_password": ROOT_PASSWORD,
-            "jwt_secret_key": JWT_SECRET, "threads": 12, "max_long_polls_per_caller": 8}))
+        values: dict[str, Any] = {
+            "name": name, "port": self.port, "uri": uri, "root_password": ROOT_PASSWORD,
+            "jwt_secret_key": JWT_SECRET, "threads": 12, "max_long_polls_per_caller": 8,
+            **(settings or {})}
+        config.write_text(yaml.safe_dump({k: v for k, v in values.items() if v is not None}))
         self.log_file = home / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -42,10 +50,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 60) -> ServerProcess:
         with open(self.log_file, "ab") as log:
-            log.write(f"--- chaos: starting the server at {time.strftime('%X')}\n".encode())
+            log.write(f"--- {self.name}: starting the server at {time.strftime('%X')}\n"
+                      .encode())
             log.flush()
             self.process = subprocess.Popen(
-                [*V6, "server", "start", "chaos", "--attach", "--workers", str(self.workers)],
+                [*V6, "server", "start", self.name, "--attach", "--workers",
+                 str(self.workers)],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while not (self.healthy() and len(self.worker_pids()) == self.workers):

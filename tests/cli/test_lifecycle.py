@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from tests.cli.conftest import free_port
+from tests.tls_certificate import https_version_server
 from v6lib.cli import main
 from v6lib.pid_files import is_alive, read_pid
 
@@ -100,6 +101,17 @@ def test_files_remove_and_version_without_a_server(home: Path) -> None:
     removed = v6("server", "remove", "s", "--force")
     assert "kept the data directory" in removed
     assert not (home / "config/v6lib/server/s.yaml").exists()
+
+
+def test_node_version_trusts_the_configured_ca(home: Path) -> None:
+    with https_version_server(home) as (url, ca_file):
+        v6("node", "new", "-n", "tls", "--api-key", "k", "--server-url", url,
+           "--runtime", "process", "--task-dir", str(home / "tls"))
+        refused = v6("node", "version", "-n", "tls")
+        assert "not reachable (SSLError)" in refused
+        path = home / "config" / "v6lib" / "node" / "tls.yaml"
+        path.write_text(path.read_text() + f"server_ca_file: {ca_file}\n")
+        assert f"server at {url}/api: v6lib 1.0" in v6("node", "version", "-n", "tls")
 
 
 def test_node_remove_keeps_the_private_key(home: Path) -> None:

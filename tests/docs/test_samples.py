@@ -6,6 +6,8 @@ Info strings this module understands (``test_docs.py`` handles ``python test``,
 
 * ```` ```yaml node-config ```` / ```` ```yaml server-config ````: loaded with
   :func:`v6lib.config.load_node_config` / :func:`~v6lib.config.load_server_config`;
+* ```` ```yaml server-instance ````: one instance of several, loaded and checked to share
+  the key through a file and to trust its reverse proxy;
 * ```` ```yaml server-import ````: imported twice into a fresh SQLite server database;
 * ```` ```python test-mock ````: written to a module and run on a :class:`MockNetwork`;
 * ```` ```python test-pytest ````: written to a test module and run with pytest in a
@@ -32,7 +34,7 @@ import pytest
 from tests.docs.test_docs import DOCS, EXAMPLES, Block, blocks
 
 PYTHON_MARKERS = {"test", "test-federation", "test-mock", "test-pytest", "no-test"}
-YAML_MARKERS = {"node-config", "server-config", "server-import"}
+YAML_MARKERS = {"node-config", "server-config", "server-instance", "server-import"}
 
 #: Blocks deliberately not run: (page name, first line of the block) -> why.
 NOT_RUN: dict[tuple[str, str], str] = {
@@ -136,6 +138,18 @@ def test_server_config_sample_loads(block: Block, tmp_path: Path, clean_env: Non
     assert config.password_policy.min_length == 8
     assert config.workers == 2 and config.threads == 8
     _serve_and_log_in(path, tmp_path)
+
+
+@pytest.mark.parametrize("block", _marked("yaml", "server-instance"), ids=_ids)
+def test_instance_config_sample_loads(block: Block, tmp_path: Path, clean_env: None) -> None:
+    from v6lib.config import load_server_config
+
+    path = tmp_path / "v6.yaml"
+    path.write_text(block.code, encoding="utf-8")
+    config = load_server_config(path)
+    assert config.uri.startswith("postgresql+psycopg://")
+    assert config.jwt_secret_key is None and config.jwt_secret_file is not None
+    assert [str(net) for net in config.trusted_proxies] == ["10.0.0.10/32"]
 
 
 def _serve_and_log_in(path: Path, tmp_path: Path) -> None:

@@ -359,10 +359,14 @@ class Federation:
     names: list[str]
     admin: str = ""
     nodes: list[Any] = field(default_factory=list)
+    connect: Callable[[], Client] | None = None
+    """Makes the client of :meth:`login` (default: plain HTTP to ``server``), e.g. one
+    that goes through a reverse proxy."""
 
     def login(self) -> Client:
         """A fresh session for the federation's administrator (e.g. after a restart)."""
-        client = Client("http://127.0.0.1", self.server.port, "/api")
+        client = self.connect() if self.connect is not None else \
+            Client("http://127.0.0.1", self.server.port, "/api")
         client.authenticate(self.admin, ADMIN_PASSWORD)
         return client
 
@@ -375,7 +379,8 @@ class Federation:
 
 
 def make_federation(server: LiveServer, size: int = 3, *, encrypted: bool = False,
-                    prefix: str = "fed") -> Federation:
+                    prefix: str = "fed",
+                    connect: Callable[[], Client] | None = None) -> Federation:
     root = server.root()
     suffix = uuid.uuid4().hex[:6]
     orgs = [root.organization.create(name=f"{prefix} org {i} {suffix}")["id"]
@@ -388,7 +393,7 @@ def make_federation(server: LiveServer, size: int = 3, *, encrypted: bool = Fals
     admin = f"{prefix}-admin-{suffix}"
     root.user.create(username=admin, password=ADMIN_PASSWORD, organization=orgs[0],
                      roles=root_role)
-    fed = Federation(server, root, collab, orgs, keys, names, admin=admin)
+    fed = Federation(server, root, collab, orgs, keys, names, admin=admin, connect=connect)
     fed.root = fed.login()
     return fed
 

@@ -142,6 +142,7 @@ class FakeServer:
         self.events: list[dict[str, Any]] = []
         self.event_refusals: list[errors.V6Error] = []  # answers to the next event polls
         self.event_polls: list[tuple[float, bool]] = []  # (time.monotonic(), refused)
+        self.event_timeouts: list[float] = []  # how long each event poll asked to be held
         self.busy = False  # answer event polls at once, as a server with no slot left
         self.patches: list[tuple[int, dict[str, Any], int]] = []  # run, body, http status
         self.claims: list[tuple[int, int]] = []  # run, http status of POST /run/{id}/claim
@@ -338,6 +339,7 @@ class FakeServer:
     def _events(self, params: dict[str, Any]) -> Any:
         refusal = self.event_refusals.pop(0) if self.event_refusals else None
         self.event_polls.append((time.monotonic(), refusal is not None))
+        self.event_timeouts.append(float(params.get("timeout", 0)))
         if refusal is not None:
             raise refusal
         since = params.get("since")

@@ -159,6 +159,22 @@ def test_outage_then_reauthentication_and_queued_run(harness: NodeHarness) -> No
     assert server.logins > logins
 
 
+def test_the_first_poll_after_an_outage_is_not_held(harness: NodeHarness) -> None:
+    """Runs whose claim failed when the server went away are taken again by the sweep
+    after the outage; a held first poll would delay that by a whole long-poll (up to
+    ``event_timeout``) when no new event comes."""
+    server = server_with_node()
+    harness.start(server, FakeRuntime(auto=lambda spec: (0, b"2", "")), event_timeout=5)
+    wait_until(lambda: server.event_polls, what="first poll")
+    server.event_refusals.append(errors.ServerUnavailableError("the instance died"))
+    wait_until(lambda: any(refused for _, refused in server.event_polls), what="outage")
+    lost = next(i for i, (_, refused) in enumerate(server.event_polls) if refused)
+    wait_until(lambda: len(server.event_timeouts) >= lost + 3, what="polls after it")
+    assert server.event_timeouts[lost - 1] == 5, "polls before the outage are held"
+    assert server.event_timeouts[lost + 1] == 0, "the first poll after it is not"
+    assert server.event_timeouts[lost + 2] == 5, "and the next ones are again"
+
+
 @pytest.mark.parametrize("path", ["version", "node", "collaboration", "event"])
 def test_start_up_retries_requests_that_time_out_after_login(harness: NodeHarness,
                                                              path: str) -> None:

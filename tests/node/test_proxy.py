@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.tls_certificate import self_signed_certificate, speak_tls
 from v6lib.crypto import Binding, generate_private_key, open_sealed, seal
 from v6lib.node.keys import NodeKeys
 from v6lib.node.proxy import NodeProxy
@@ -30,7 +31,7 @@ TASK10 = {"id": 10, "uid": UID, "image": "img", "init_org_id": 1}
 class Upstream:
     """Records requests and answers like the server would."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls_folder: Path | None = None) -> None:
         self.requests: list[tuple[str, str, str | None, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self.raw_result = b""
@@ -77,8 +78,10 @@ class Upstream:
                 self._answer(201, {"id": 10, "uid": body.get("uid")})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.ca_file = None if tls_folder is None else speak_tls(self.server, tls_folder)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+        scheme = "http" if tls_folder is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/api"
 
 
 @pytest.fixture
@@ -94,7 +97,7 @@ def _in_flight(token: str) -> bool:
     return token == "container-token"
 
 
-def make_proxy(upstream: Upstream, encrypted: bool) -> NodeProxy:
+def make_proxy(upstream: Upstream, encrypted: bool, ca_file: Path | None = None) -> NodeProxy:
     orgs = {1: OWN, 2: OTHER}
     from v6lib.crypto import public_key_b64
 
@@ -102,7 +105,7 @@ def make_proxy(upstream: Upstream, encrypted: bool) -> NodeProxy:
                     organization_getter=lambda i: {"id": i,
                                                    "public_key": public_key_b64(orgs[i])})
     proxy = NodeProxy(upstream_url=upstream.url, keys=keys, authorize=_in_flight,
-                      new_uid=lambda: UID, organization_id=1)
+                      new_uid=lambda: UID, organization_id=1, ca_file=ca_file)
     proxy.start()
     return proxy
 
@@ -204,6 +207,29 @@ def test_pass_through_and_refusals(upstream: Upstream, enc_proxy: NodeProxy) -> 
     assert requests.get(url(enc_proxy, "/user"), headers=AUTH, timeout=5).status_code == 405
     outside = requests.get(f"http://127.0.0.1:{enc_proxy.port}/other", headers=AUTH, timeout=5)
     assert outside.status_code == 404
+
+
+def test_an_https_server_is_trusted_through_the_configured_ca_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node's ``server_ca_file`` reaches the requests algorithms make through the
+    proxy; without it (or with another bundle in the environment) the server's
+    self-signed certificate is refused and the algorithm gets a 502."""
+    upstream = Upstream(tls_folder=tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _ = self_signed_certificate(tmp_path / "other")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other_ca))
+    trusting, plain = make_proxy(upstream, False, upstream.ca_file), make_proxy(upstream, False)
+    try:
+        answer = requests.get(url(trusting, "/task/10"), headers=AUTH, timeout=10)
+        assert answer.status_code == 200 and answer.json()["uid"] == UID
+        refused = requests.get(url(plain, "/task/10"), headers=AUTH, timeout=10)
+        assert refused.status_code == 502
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.json()["message"]
+    finally:
+        for proxy in (trusting, plain):
+            proxy.stop()
+        upstream.server.shutdown()
+        upstream.server.server_close()
 
 
 def test_bad_requests_get_json_errors(upstream: Upstream, enc_proxy: NodeProxy) -> None:

@@ -172,7 +172,10 @@ def remove_command(kind: Kind, cleanup: Callable[[Instance], list[str]],
     return remove
 
 
-def version_command(kind: Kind, server_api: Callable[[Instance], str]) -> click.Command:
+def version_command(kind: Kind, server_api: Callable[[Instance], str],
+                    ca_file: Callable[[Instance], Any] = lambda _instance: None
+                    ) -> click.Command:
+    """``v6 <kind> version``; ``ca_file`` gives the CA bundle to trust for the server."""
     @click.command("version")
     @select_config(kind)
     def version(selection: Selection) -> None:
@@ -188,14 +191,16 @@ def version_command(kind: Kind, server_api: Callable[[Instance], str]) -> click.
         except errors.V6Error as exc:
             fail(exc)
             return
+        from v6lib.client.tls import tls_session
+
         url = server_api(instance)
         try:
-            answer = requests.get(f"{url}/version", timeout=5)
+            answer = tls_session(ca_file(instance)).get(f"{url}/version", timeout=5)
             answer.raise_for_status()
             body = answer.json()
             click.echo(f"server at {url}: v6lib {body.get('version')} "
                        f"(API {body.get('api')})")
-        except (requests.RequestException, ValueError) as exc:
+        except (requests.RequestException, ValueError, errors.ConfigurationError) as exc:
             click.echo(f"server at {url}: not reachable ({type(exc).__name__})")
 
     version.help = (f"Show the version of v6lib, and of the server the {kind} configuration "

@@ -260,6 +260,7 @@ node.add_command(files_command("node", _details))
 node.add_command(remove_command(
     "node", _remove_data, "its configuration file and its task directory (run journal, run "
     "files, log); never its private key"))
-node.add_command(version_command("node", lambda instance: instance.config.server_api_url))
+node.add_command(version_command("node", lambda instance: instance.config.server_api_url,
+                                 lambda instance: instance.config.server_ca_file))
 for _command in (create_private_key, set_api_key, clean, audit):
     node.add_command(_command)

@@ -99,14 +99,13 @@ def verify_command(selection: Selection, file: Path | None, published: str | Non
 
 def _published_head(selection: Selection) -> Any:
     """The head the server holds for this node (None before the first publication)."""
-    from v6lib.client.transport import Transport
     from v6lib.node.audit import ChainHead
     from v6lib.node.options import NodeOptions
-    from v6lib.node.server_link import ServerLink
+    from v6lib.node.server_link import link_for
 
     try:
         options = NodeOptions.from_config(load_instance(selection).config)
-        link = ServerLink(Transport(options.server_api_url), options.api_key)
+        link = link_for(options)
         record = link.node(link.login())
     except errors.V6Error as exc:
         fail(exc)

@@ -54,12 +54,11 @@ def create_private_key(selection: Selection, upload: bool, force: bool) -> None:
 
 
 def _upload_public_key(config: Any, key_b64: str) -> int:
-    from v6lib.client.transport import Transport
     from v6lib.node.options import NodeOptions
-    from v6lib.node.server_link import ServerLink
+    from v6lib.node.server_link import link_for
 
     options = NodeOptions.from_config(config)
-    link = ServerLink(Transport(options.server_api_url), options.api_key)
+    link = link_for(options)
     node_id = link.login()
     org_id = int(link.node(node_id)["organization_id"])
     link.set_public_key(org_id, key_b64)

@@ -29,6 +29,7 @@ from v6lib.client.resources import (
     UserClientResource,
 )
 from v6lib.client.resources.task import ProgressCallback
+from v6lib.client.tls import tls_session
 from v6lib.client.transport import DEFAULT_TIMEOUT, Transport
 from v6lib.crypto import fingerprint, load_private_key, load_public_key_pem
 from v6lib.rules.failures import RunOutcome, failure_error, outcome_of
@@ -76,6 +77,9 @@ class UserClient:
         port: the server's port (``None`` when ``server_url`` already has it).
         api_path: the API prefix, ``"/api"`` by default.
         session: a ``requests.Session`` to reuse (proxies, certificates, retries).
+        ca_file: a PEM bundle of the certificate authorities to trust for an ``https``
+            server whose certificate is not signed by a public one (e.g. an
+            organization's own CA); not together with ``session``.
         timeout: seconds for each ordinary request.
         verbose: log every request at INFO level (for debugging a connection).
         trust_file: where the organization keys and encrypted collaborations this user
@@ -85,10 +89,15 @@ class UserClient:
 
     def __init__(self, server_url: str, port: int | None = None, api_path: str = "/api",
                  *, session: requests.Session | None = None,
+                 ca_file: str | os.PathLike[str] | None = None,
                  timeout: float = DEFAULT_TIMEOUT, verbose: bool = False,
                  trust_file: str | os.PathLike[str] | _Default | None = DEFAULT) -> None:
         self.base_url = build_base_url(server_url, port, api_path)
-        self.transport = Transport(self.base_url, session=session, timeout=timeout,
+        if session is not None and ca_file is not None:
+            raise errors.ValidationError(
+                "give either session or ca_file (set the session's verify instead)")
+        self.transport = Transport(self.base_url, session=session or tls_session(ca_file),
+                                   timeout=timeout,
                                    refresh=self._refresh)
         self.verbose = verbose
         if verbose:

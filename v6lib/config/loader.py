@@ -167,6 +167,7 @@ def _resolve_paths(config: Any, base: Path) -> None:
             config.smtp.ca_file = fix(config.smtp.ca_file)
     if isinstance(config, NodeConfig):
         config.task_dir = fix(config.task_dir)
+        config.server_ca_file = fix(config.server_ca_file)
         config.encryption.private_key = fix(config.encryption.private_key)
         for database in config.databases.values():
             if "://" not in database.uri:

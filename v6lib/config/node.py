@@ -222,6 +222,9 @@ class NodeConfig(StrictModel):
     server_url: str = "http://localhost"
     port: int = Field(default=7601, ge=1, le=65535)
     api_path: str = "/api"
+    # PEM bundle of the CAs to trust for an https server_url signed by a private CA
+    # (default: the system's trust store)
+    server_ca_file: Path | None = None
     task_dir: Path | None = None
     databases: dict[DatabaseLabel, DatabaseConfig] = {}
     encryption: EncryptionConfig = EncryptionConfig()

@@ -57,7 +57,7 @@ from v6lib.node.retry import Backoff, is_transient, retry_call
 from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_tokens import RunTokens
 from v6lib.node.runtime.base import ContainerRuntime
-from v6lib.node.server_link import ServerLink
+from v6lib.node.server_link import ServerLink, link_for
 from v6lib.node.supervisor import FailureTracker, Supervisor
 from v6lib.schemas.run_status import RunStatus
 from v6lib.trust import TrustStore
@@ -133,7 +133,8 @@ class Node:
         self.supervisor = Supervisor(self.stop_event, backoff=self.backoff,
                                      give_up_after=options.give_up_after)
         self._trackers: dict[str, FailureTracker] = {}
-        self.link = ServerLink(transport or Transport(options.server_api_url), options.api_key)
+        self.link = ServerLink(transport, options.api_key) if transport is not None \
+            else link_for(options)
         self.runtime = runtime or make_runtime(options)
         options.task_dir.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(options.journal_path,
@@ -242,6 +243,7 @@ class Node:
         # NOTE: algorithms of a runtime with a proxy socket reach the proxy only there;
         # a TCP port on 127.0.0.1 would only serve other processes on this machine.
         self.proxy = NodeProxy(upstream_url=self.options.server_api_url, keys=keys,
+                               ca_file=self.options.server_ca_file,
                                authorize=self.tokens.accepts,
                                api_path=self.options.algorithm_api_path,
                                port=self.options.proxy_port if unix_socket is None else None,
@@ -342,8 +344,12 @@ class Node:
                 self._safe(self.sweep)
                 self._safe(self.publish_audit_head)
             asked = time.monotonic()
+            # NOTE: the first poll after an outage is not held: the recovery below (runs
+            # in flight re-read, pending runs swept) must not wait out a long-poll first
+            recovering = failures > 0
             try:
-                body = self.link.events(self.cursor, self.options.event_timeout)
+                body = self.link.events(self.cursor,
+                                        0 if recovering else self.options.event_timeout)
             except REFUSALS as exc:
                 # NOTE: the server is up but holds no more long-polls now (429, or 503
                 # server_busy): come back when it says, not counted as an outage.
@@ -372,7 +378,8 @@ class Node:
             self.cursor = body.get("cursor", self.cursor)
             for event in body.get("events", []):
                 self._safe(self.dispatch, event)
-            if not body.get("events") and time.monotonic() - asked < _EARLY_ANSWER:
+            if (not recovering and not body.get("events")
+                    and time.monotonic() - asked < _EARLY_ANSWER):
                 # NOTE: a busy server answers at once instead of holding the poll; pause
                 # so that this loop short-polls rather than spins.
                 self.stop_event.wait(_SHORT_POLL_PAUSE)

@@ -32,6 +32,7 @@ class NodeOptions:
     api_key: str
     server_api_url: str
     task_dir: Path
+    server_ca_file: Path | None = None
     databases: Mapping[str, JobDatabase] = field(default_factory=dict)
     encryption_enabled: bool = False
     private_key_path: Path | None = None
@@ -108,6 +109,7 @@ class NodeOptions:
             name=config.name,
             api_key=config.api_key.get_secret_value(),
             server_api_url=config.server_api_url,
+            server_ca_file=config.server_ca_file,
             task_dir=Path(config.task_dir),
             databases=databases,
             encryption_enabled=config.encryption.enabled,

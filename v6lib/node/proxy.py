@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from v6lib.client.tls import tls_session
 from v6lib.crypto import TaskBinding
 from v6lib.errors import (
     DecryptionError,
@@ -83,6 +84,8 @@ class NodeProxy:
 
     Args:
         upstream_url: the server's URL including its API path.
+        ca_file: the CA bundle to trust for an ``https`` upstream (the node's
+            ``server_ca_file``); None: the system's trust store.
         keys: the node's encryption helper (plain pass-through when not encrypted).
         authorize: whether a bearer token may be served: true only for the container
             token of a run in flight on this node.
@@ -104,6 +107,7 @@ class NodeProxy:
         self,
         *,
         upstream_url: str,
+        ca_file: Path | None = None,
         keys: NodeKeys,
         authorize: Callable[[str], bool],
         api_path: str = "/api",
@@ -116,6 +120,7 @@ class NodeProxy:
         progress: Callable[[str, Any], ProgressReport] | None = None,
     ) -> None:
         self.upstream_url = upstream_url.rstrip("/")
+        self.ca_file = ca_file
         self.keys = keys
         self.authorize = authorize
         self.organization_id = organization_id
@@ -170,7 +175,7 @@ class NodeProxy:
     # -- upstream -----------------------------------------------------------------------
     def session(self) -> requests.Session:
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
+            self._local.session = tls_session(self.ca_file)
         session: requests.Session = self._local.session
         return session
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from v6lib.client.tls import tls_session
 from v6lib.client.transport import Transport
 from v6lib.errors import AuthenticationError, ServerUnavailableError
 from v6lib.rules.progress import ProgressReport
@@ -27,7 +28,10 @@ from v6lib.schemas.run import RunClaimOut, RunOut
 from v6lib.schemas.task import TaskOut
 from v6lib.schemas.token import NodeTokenOut, RefreshOut
 
-__all__ = ["ServerLink", "checked", "server_base_url"]
+if TYPE_CHECKING:
+    from v6lib.node.options import NodeOptions
+
+__all__ = ["ServerLink", "checked", "link_for", "server_base_url"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,17 @@ def checked(model: type[OutModel], body: Any) -> dict[str, Any]:
     model.from_reply(body)
     reply: dict[str, Any] = body
     return reply
+
+
+def link_for(options: NodeOptions) -> ServerLink:
+    """The link to the server a node's options name, trusting their ``server_ca_file``.
+
+    Why one function: the daemon and the node's commands (audit, key upload) must reach
+    the server alike; a command that left out the CA bundle would fail only behind a
+    private CA.
+    """
+    transport = Transport(options.server_api_url, session=tls_session(options.server_ca_file))
+    return ServerLink(transport, options.api_key)
 
 
 class ServerLink:
