@@ -1,0 +1,120 @@
+"""The first process of every Docker algorithm container: the proxy relay, then the image.
+
+Why: a container has no network; its one way out is the node proxy's Unix socket. v6lib's
+own wrapper relays ``127.0.0.1:PORT`` to that socket, but images built with vantage6's
+wrapper (or none) do not, and their algorithm client would retry ``HOST:PORT`` forever.
+The node therefore starts every container with this script as its entrypoint (mounted
+read-only next to :mod:`proxy_bridge`, both standard library only) followed by the
+image's own ENTRYPOINT and CMD::
+
+    python3 -I -S /mnt/v6-launch/launcher.py -- <the image's entrypoint and command>
+
+It forks: the child starts the relays the contract names
+(``proxy_bridge.start_from_environ``) and serves them until its parent ends; the parent
+waits until they listen, then replaces itself with the image's command, which keeps the
+container's process 1, its signals and exit code. The command's environment loses the
+relay's variables, so a wrapper that would relay too (v6lib's) does not bind the same
+port again. Nothing else is reachable: the relay connects only to the mounted socket.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import NoReturn
+
+__all__ = ["RELAY_VARIABLES", "command_environment", "main"]
+
+#: What ``proxy_bridge.start_from_environ`` reads: the launcher's relay serves them, so
+#: the image's command does not see them.
+RELAY_VARIABLES = ("PROXY_SOCKET", "V6_RELAYS")
+#: Exit status when the relay cannot start (EX_UNAVAILABLE) or the command is missing.
+EXIT_NO_RELAY = 69
+EXIT_USAGE = 64
+EXIT_NOT_FOUND = 127
+_PARENT_POLL = 0.5
+
+
+def _bridge() -> ModuleType:
+    """``proxy_bridge``, loaded from the file next to the launcher (the container has no
+    v6lib); by path, so nothing in that folder can shadow a standard module."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proxy_bridge.py")
+    spec = importlib.util.spec_from_file_location("proxy_bridge", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the relay from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look modules up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def command_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The image command's environment: ``environ`` without the relay's variables."""
+    return {k: v for k, v in environ.items() if k.upper() not in RELAY_VARIABLES}
+
+
+def _serve_relay(ready: int, parent: int) -> NoReturn:
+    """In the child: start the relays, report on ``ready``, serve while ``parent`` lives."""
+    try:
+        bridge = _bridge().start_from_environ(os.environ)
+    except Exception as exc:  # any reason the relay cannot run ends the container
+        os.write(ready, f"error: {type(exc).__name__}: {exc}".encode())
+        os._exit(1)
+    os.write(ready, b"ok" if bridge is not None else b"none")
+    os.close(ready)
+    if bridge is None:
+        os._exit(0)
+    while os.getppid() == parent:  # outside a container, end with the command
+        time.sleep(_PARENT_POLL)
+    os._exit(0)
+
+
+def _start_relay() -> str:
+    """Fork the relay; ``""`` once it listens (or has nothing to do), else the reason."""
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        _serve_relay(write_end, parent)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 4096):
+        chunks.append(chunk)
+    os.close(read_end)
+    status = b"".join(chunks).decode("utf-8", "replace")
+    if status == "none":
+        os.waitpid(child, 0)
+    return "" if status in ("ok", "none") else status or "the relay process died"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the relay and exec the command after ``--``; returns only on failure."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--"]:
+        args = args[1:]
+    if not args:
+        sys.stderr.write("v6lib launcher: the image has no ENTRYPOINT or CMD to run\n")
+        return EXIT_USAGE
+    problem = _start_relay()
+    if problem:
+        sys.stderr.write(f"v6lib launcher: the relay to the node proxy cannot start "
+                         f"({problem})\n")
+        return EXIT_NO_RELAY
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(args[0], args, command_environment(os.environ))
+    except OSError as exc:
+        sys.stderr.write(f"v6lib launcher: cannot run the image's command {args[0]!r}: "
+                         f"{exc.strerror or exc}\n")
+        return EXIT_NOT_FOUND
+    raise AssertionError("unreachable: exec returned")  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())
