@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from v6lib.wrappers import launcher
+from v6lib.wrappers.contract import RELAYED_VARIABLE
 
 LAUNCHER = Path(launcher.__file__)
 
@@ -28,6 +29,7 @@ answer = b""
 while chunk := s.recv(100): answer += chunk
 print(json.dumps({"answer": answer.decode(), "pid": os.getpid(), "argv": sys.argv[1:],
                   "proxy_socket": os.environ.get("PROXY_SOCKET"),
+                  "relayed": os.environ.get("V6_PROXY_RELAYED"),
                   "kept": os.environ.get("KEPT")}))
 """
 
@@ -75,8 +77,9 @@ def test_the_command_reaches_the_proxy_on_port_and_keeps_its_pid_and_arguments(
     seen = json.loads(done.stdout)
     assert seen["answer"] == "proxy saw ping"
     assert seen["argv"] == ["a", "b c"]
-    # the relay's variable is not passed on: a wrapper that relays too would collide
-    assert seen["proxy_socket"] is None and seen["kept"] == "yes"
+    # the contract is unchanged; v6lib's wrapper learns that it must not relay too
+    assert seen["proxy_socket"] == str(proxy_socket) and seen["kept"] == "yes"
+    assert seen["relayed"] == "1"
     # the relay process ends with the command (outside a container nobody else ends it)
     deadline = time.monotonic() + 5
     while _children_of(seen["pid"]) and time.monotonic() < deadline:
@@ -128,7 +131,9 @@ def test_a_missing_command_is_named() -> None:
     assert "cannot run the image's command '/no/such/program'" in done.stderr
 
 
-def test_command_environment_drops_only_the_relays_variables() -> None:
-    env = {"PROXY_SOCKET": "/s", "proxy_socket": "/s", "V6_RELAYS": "x", "PORT": "1",
-           "HOST": "http://127.0.0.1"}
-    assert launcher.command_environment(env) == {"PORT": "1", "HOST": "http://127.0.0.1"}
+def test_the_relayed_flag_is_the_launchers_alone() -> None:
+    env = {"PROXY_SOCKET": "/s", "PORT": "1", RELAYED_VARIABLE: "1"}
+    assert launcher.command_environment(env, relayed=False) == {"PROXY_SOCKET": "/s",
+                                                                 "PORT": "1"}
+    assert launcher.command_environment(env, relayed=True) == env
+    assert launcher.RELAYED == RELAYED_VARIABLE  # the container cannot import the contract

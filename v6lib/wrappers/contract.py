@@ -25,6 +25,7 @@ from v6lib.errors import ConfigurationError, DataError
 __all__ = [
     "CONTRACT_VARIABLES",
     "HOST_SETTINGS_PREFIX",
+    "RELAYED_VARIABLE",
     "ContainerEnv",
     "DatabaseSpec",
     "RunPaths",
@@ -184,6 +185,10 @@ class ContainerEnv:
 
 #: The contract's own variable names (upper case); a node's extra environment cannot set them.
 CONTRACT_VARIABLES: tuple[str, ...] = tuple(f.name.upper() for f in fields(ContainerEnv))
+
+#: Set (to ``1``) by the Docker runtime's launcher (:mod:`v6lib.wrappers.launcher`) once
+#: it relays ``HOST:PORT`` to ``PROXY_SOCKET``: the wrapper then starts no relay itself.
+RELAYED_VARIABLE = "V6_PROXY_RELAYED"
 
 #: Variables of the host that runtimes sharing it (the process runtime, the MockNetwork)
 #: do not pass on to algorithms: the node's own settings, secrets among them.

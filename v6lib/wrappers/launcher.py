@@ -12,9 +12,11 @@ image's own ENTRYPOINT and CMD::
 It forks: the child starts the relays the contract names
 (``proxy_bridge.start_from_environ``) and serves them until its parent ends; the parent
 waits until they listen, then replaces itself with the image's command, which keeps the
-container's process 1, its signals and exit code. The command's environment loses the
-relay's variables, so a wrapper that would relay too (v6lib's) does not bind the same
-port again. Nothing else is reachable: the relay connects only to the mounted socket.
+container's process 1, its signals and exit code. The command's environment is the
+container's, plus ``V6_PROXY_RELAYED=1`` once the relay listens, so v6lib's own wrapper
+does not bind the same port again (an algorithm that speaks HTTP on ``PROXY_SOCKET``
+itself still finds it). Nothing else is reachable: the relay connects only to the
+mounted socket.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import NoReturn
 
-__all__ = ["RELAY_VARIABLES", "command_environment", "main"]
+__all__ = ["RELAYED", "command_environment", "main"]
 
-#: What ``proxy_bridge.start_from_environ`` reads: the launcher's relay serves them, so
-#: the image's command does not see them.
-RELAY_VARIABLES = ("PROXY_SOCKET", "V6_RELAYS")
+#: Set in the command's environment once the relay listens (the contract's
+#: ``RELAYED_VARIABLE``; repeated here because the container has no v6lib to import).
+RELAYED = "V6_PROXY_RELAYED"
 #: Exit status when the relay cannot start (EX_UNAVAILABLE) or the command is missing.
 EXIT_NO_RELAY = 69
 EXIT_USAGE = 64
@@ -52,9 +54,12 @@ def _bridge() -> ModuleType:
     return module
 
 
-def command_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The image command's environment: ``environ`` without the relay's variables."""
-    return {k: v for k, v in environ.items() if k.upper() not in RELAY_VARIABLES}
+def command_environment(environ: Mapping[str, str], relayed: bool) -> dict[str, str]:
+    """The image command's environment: ``environ``, saying whether the relay listens."""
+    env = {k: v for k, v in environ.items() if k != RELAYED}
+    if relayed:
+        env[RELAYED] = "1"
+    return env
 
 
 def _serve_relay(ready: int, parent: int) -> NoReturn:
@@ -74,7 +79,8 @@ def _serve_relay(ready: int, parent: int) -> NoReturn:
 
 
 def _start_relay() -> str:
-    """Fork the relay; ``""`` once it listens (or has nothing to do), else the reason."""
+    """Fork the relay; ``"ok"`` once it listens, ``"none"`` when the environment names no
+    proxy socket, else the reason it cannot start."""
     read_end, write_end = os.pipe()
     parent = os.getpid()
     child = os.fork()
@@ -89,7 +95,7 @@ def _start_relay() -> str:
     status = b"".join(chunks).decode("utf-8", "replace")
     if status == "none":
         os.waitpid(child, 0)
-    return "" if status in ("ok", "none") else status or "the relay process died"
+    return status or "the relay process died"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,15 +106,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args:
         sys.stderr.write("v6lib launcher: the image has no ENTRYPOINT or CMD to run\n")
         return EXIT_USAGE
-    problem = _start_relay()
-    if problem:
+    status = _start_relay()
+    if status not in ("ok", "none"):
         sys.stderr.write(f"v6lib launcher: the relay to the node proxy cannot start "
-                         f"({problem})\n")
+                         f"({status})\n")
         return EXIT_NO_RELAY
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execvpe(args[0], args, command_environment(os.environ))
+        os.execvpe(args[0], args, command_environment(os.environ, status == "ok"))
     except OSError as exc:
         sys.stderr.write(f"v6lib launcher: cannot run the image's command {args[0]!r}: "
                          f"{exc.strerror or exc}\n")
