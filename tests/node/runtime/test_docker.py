@@ -264,8 +264,8 @@ def test_an_image_without_python_fails_to_start_with_the_reason(
     spec = make_spec(tmp_path, runtime, "", image=NO_PYTHON_IMAGE)
     with pytest.raises(RuntimeUnavailableError, match="has no python3 on its PATH"):
         runtime.start(spec)
-    assert [c for c in docker_client.api.containers(
-        all=True, filters={"label": f"{LABEL_NODE}={runtime.node_name}"})] == []
+    assert docker_client.api.containers(
+        all=True, filters={"label": f"{LABEL_NODE}={runtime.node_name}"}) == []
 
 
 class _NetworkedRuntime(DockerRuntime):
