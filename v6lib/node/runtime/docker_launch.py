@@ -19,8 +19,8 @@ from typing import Any
 
 from v6lib.wrappers import launcher, proxy_bridge
 
-__all__ = ["LAUNCH_DIR", "launch_command", "launch_mounts", "runs_v6lib_wrapper",
-           "start_problem"]
+__all__ = ["INTERPRETER", "LAUNCHER", "LAUNCH_DIR", "launch_command", "launch_files",
+           "launch_mounts", "runs_v6lib_wrapper", "start_problem"]
 
 #: Where the launcher and the relay appear inside every container (read-only).
 LAUNCH_DIR = PurePosixPath("/mnt/v6-launch")
@@ -33,12 +33,17 @@ WRAPPER_MODULE = "v6lib.wrappers"
 INTERPRETER = ("python3", "-I", "-S")
 
 
+def launch_files() -> list[tuple[Path, PurePosixPath]]:
+    """(file on the node, where the container sees it) of the launcher and the relay."""
+    return [(source.resolve(), LAUNCH_DIR / source.name) for source in _FILES]
+
+
 def launch_mounts() -> list[Any]:
     """Read-only bind mounts of the launcher and the relay, file by file."""
     from docker.types import Mount
 
-    return [Mount(str(LAUNCH_DIR / source.name), str(source.resolve()), type="bind",
-                  read_only=True) for source in _FILES]
+    return [Mount(str(target), str(source), type="bind", read_only=True)
+            for source, target in launch_files()]
 
 
 def runs_v6lib_wrapper(command: Sequence[str]) -> bool:
