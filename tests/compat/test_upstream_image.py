@@ -20,19 +20,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.docker_support import (
-    BASE_IMAGE,
-    cleanup_node,
-    docker_client,
-    http_server,
-    outside_host_ip,
-)
+from tests.docker_support import BASE_IMAGE, docker_client, http_server, outside_host_ip
 from tests.integration.conftest import (
     ROOT,
     SITES,
     Federation,
     LiveServer,
-    ThreadNode,
+    docker_nodes,
+    live_server,
     make_federation,
 )
 from v6lib.image.build import install_offline
@@ -40,10 +35,9 @@ from v6lib.image.docker_cli import docker
 from v6lib.image.wheelhouse import download
 from v6lib.node.options import NodeOptions
 from v6lib.node.runtime.base import JobDatabase
-from v6lib.node.runtime.docker import DockerRuntime
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
-__all__ = ["docker_client"]  # the session fixture, re-exported for pytest
+__all__ = ["docker_client", "live_server"]  # the fixtures, re-exported for pytest
 
 UPSTREAM_TOOLS = "vantage6-algorithm-tools==4.15.2"
 #: vantage6-common pins qrcode 7.3.1, published only as source: a wheel is built on the
@@ -82,36 +76,22 @@ def upstream_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("server") / "server.sqlite").start()
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture(scope="module")
-def federation(server: LiveServer, upstream_image: str, docker_client: Any,
+def federation(live_server: LiveServer, upstream_image: str, docker_client: Any,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     """Two Docker nodes; each has the real data as ``ages`` and a decoy as ``default``,
     so only subtasks that inherit their parent's database compute the right mean."""
-    fed = make_federation(server, 2, prefix="upstream")
+    fed = make_federation(live_server, 2, prefix="upstream")
     decoy = tmp_path_factory.mktemp("decoy") / "decoy.csv"
     decoy.write_text("age\n1000\n1000\n")
-    for index, name in enumerate(fed.names):
-        options = NodeOptions(
-            name=name, api_key=fed.api_keys[index], server_api_url=server.url,
-            task_dir=tmp_path_factory.mktemp(name),
-            databases={"default": JobDatabase("default", str(decoy), "csv"),
-                       "ages": JobDatabase("ages", str(SITES[index]), "csv")},
-            allowed_images=(upstream_image,), event_timeout=2.0)
-        fed.nodes.append(ThreadNode(options, runtime=DockerRuntime(name,
-                                                                   check_image=BASE_IMAGE)))
-    try:
-        yield fed
-    finally:
-        fed.stop_nodes()
-        assert [cleanup_node(docker_client, node.runtime) for node in fed.nodes] == [[], []]
+    options = [NodeOptions(
+        name=name, api_key=fed.api_keys[index], server_api_url=live_server.url,
+        task_dir=tmp_path_factory.mktemp(name),
+        databases={"default": JobDatabase("default", str(decoy), "csv"),
+                   "ages": JobDatabase("ages", str(SITES[index]), "csv")},
+        allowed_images=(upstream_image,), event_timeout=2.0)
+        for index, name in enumerate(fed.names)]
+    with docker_nodes(fed, options, docker_client) as running:
+        yield running
 
 
 def test_upstream_central_function_fans_out_through_the_node_proxy(
