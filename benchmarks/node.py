@@ -210,7 +210,7 @@ def bare_docker(repeat: int, workdir: Path) -> dict[str, list[float]]:
             "-e", "TOKEN_FILE=/io/token", "-e", "TEMPORARY_FOLDER=/tmp",
             "-e", "USER_REQUESTED_DATABASE_LABELS=", IMAGE], 1),
         "3 x docker run at once (python3 -c pass)": (empty, 3),
-        "docker run, launcher + relay (python3 -c pass)": (_launched(empty), 1),
+        "docker run via launcher (python3 -c pass)": (_launched(empty), 1),
     }
     out: dict[str, list[float]] = {}
     for label, (command, copies) in commands.items():
