@@ -98,7 +98,8 @@ class ContainerEnv:
     ``HOST`` may carry a scheme (``http://172.18.0.1``); without one ``http://`` is used.
     ``HOST``/``PORT`` are only needed by central functions that create subtasks.
     ``PROXY_SOCKET`` names the node proxy's Unix socket in a container without a network
-    (the wrapper relays ``HOST:PORT`` on its loopback interface to it).
+    (the wrapper, or the node's launcher for images without it, relays ``HOST:PORT`` on
+    the container's loopback interface to it).
 
     NOTE: a plain dataclass read by :meth:`from_environ`, not a pydantic model: importing
     pydantic costs several times the rest of the entrypoint, paid by every algorithm run.
