@@ -21,13 +21,17 @@ mounted socket.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import NoReturn
+
+# NOTE: no ``typing``, ``collections.abc`` or ``importlib.util`` at run time: they are
+# the launcher's biggest imports, paid before every run of the images it serves.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import NoReturn
 
 __all__ = ["RELAYED", "command_environment", "main"]
 
@@ -45,12 +49,12 @@ def _bridge() -> ModuleType:
     """``proxy_bridge``, loaded from the file next to the launcher (the container has no
     v6lib); by path, so nothing in that folder can shadow a standard module."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "proxy_bridge.py")
-    spec = importlib.util.spec_from_file_location("proxy_bridge", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the relay from {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and pickling look modules up there
-    spec.loader.exec_module(module)
+    with open(path, "rb") as source:
+        code = compile(source.read(), path, "exec")
+    module = ModuleType("proxy_bridge")
+    module.__file__ = path
+    sys.modules[module.__name__] = module  # dataclasses and pickling look modules up there
+    exec(code, module.__dict__)
     return module
 
 
