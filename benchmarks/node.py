@@ -23,6 +23,7 @@ node per Docker engine, as in production, where the 3 nodes do not share one eng
 Usage::
 
     python benchmarks/node.py [--repeat 15] [--runtimes process,docker]
+    python benchmarks/node.py --runtimes bare   # the bare docker run rows alone
 
 Prints a table; asserts nothing. Needs a Docker engine and ``v6lib-base:latest``
 (``bash .ci/docker.sh && bash .ci/images.sh``) for the Docker rows.
@@ -209,6 +210,7 @@ def bare_docker(repeat: int, workdir: Path) -> dict[str, list[float]]:
             "-e", "TOKEN_FILE=/io/token", "-e", "TEMPORARY_FOLDER=/tmp",
             "-e", "USER_REQUESTED_DATABASE_LABELS=", IMAGE], 1),
         "3 x docker run at once (python3 -c pass)": (empty, 3),
+        "docker run via launcher (python3 -c pass)": (_launched(empty), 1),
     }
     out: dict[str, list[float]] = {}
     for label, (command, copies) in commands.items():
@@ -225,6 +227,19 @@ def bare_docker(repeat: int, workdir: Path) -> dict[str, list[float]]:
     return out
 
 
+def _launched(command: list[str]) -> list[str]:
+    """``command`` (a ``docker run``) started as the node starts images that do not run
+    v6lib's wrapper: through the launcher, which forks the proxy relay first."""
+    from v6lib.node.runtime.docker_launch import INTERPRETER, LAUNCHER, launch_files
+
+    at = command.index(IMAGE)
+    mounts = [arg for source, target in launch_files()
+              for arg in ("-v", f"{source}:{target}:ro")]
+    return [*command[:at], *mounts, "-e", "PROXY_SOCKET=/mnt/proxy/proxy.sock",
+            "-e", "PORT=7654", "--entrypoint", INTERPRETER[0], IMAGE, *INTERPRETER[1:],
+            str(LAUNCHER), "--", *command[at + 1:]]
+
+
 def build_image(algorithms: Path) -> None:
     (algorithms / "Dockerfile").write_text(
         f"FROM {BASE_IMAGE}\nCOPY v6_bench /algorithm/v6_bench\n"
@@ -237,11 +252,14 @@ def build_image(algorithms: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--runtimes", default="process,docker")
+    parser.add_argument("--runtimes", default="process,docker",
+                        help="process, docker, or bare (only the bare docker run rows)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (logs, configs) and print its path")
     args = parser.parse_args()
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+    engine = bool({"docker", "bare"} & set(runtimes))
+    runtimes = [r for r in runtimes if r != "bare"]
 
     from v6lib.client import Client
 
@@ -260,13 +278,14 @@ def main() -> None:
         data = workdir / "data.csv"
         data.write_text("x\n1\n2\n")
         data.chmod(0o644)
-        if "docker" in runtimes:
+        if engine:
             build_image(algorithms)
-        server = Server(workdir)
+        server = Server(workdir) if runtimes else None
         try:
-            client = Client(server.url.removesuffix("/api"), None, "/api")
-            client.authenticate("root", ROOT_PASSWORD)
             for runtime in runtimes:
+                assert server is not None
+                client = Client(server.url.removesuffix("/api"), None, "/api")
+                client.authenticate("root", ROOT_PASSWORD)
                 nodes = Nodes(client, server, runtime, workdir, algorithms, data)
                 try:
                     for _ in range(WARMUP):  # also waits until the 3 nodes are connected
@@ -291,8 +310,9 @@ def main() -> None:
                 finally:
                     nodes.stop()
         finally:
-            server.stop()
-        if "docker" in runtimes:
+            if server is not None:
+                server.stop()
+        if engine:
             rows += list(bare_docker(args.repeat, workdir).items())
 
     report(rows, failures, args.repeat)

@@ -441,6 +441,25 @@ class ThreadNode:
         self.node.close()
 
 
+@contextlib.contextmanager
+def docker_nodes(fed: Federation, options: list[NodeOptions],
+                 docker_client: Any) -> Iterator[Federation]:
+    """One :class:`ThreadNode` with the Docker runtime per ``options`` in ``fed``; at the
+    end they stop and must have left no container behind."""
+    from tests.docker_support import BASE_IMAGE, cleanup_node
+    from v6lib.node.runtime.docker import DockerRuntime
+
+    for node_options_ in options:
+        runtime = DockerRuntime(node_options_.name, check_image=BASE_IMAGE)
+        fed.nodes.append(ThreadNode(node_options_, runtime=runtime))
+    try:
+        yield fed
+    finally:
+        fed.stop_nodes()
+        leftovers = [cleanup_node(docker_client, node.runtime) for node in fed.nodes]
+        assert leftovers == [[] for _ in fed.nodes]
+
+
 class CliNode:
     """``v6 node start --config <file>`` as a subprocess (the real daemon entry point)."""
 

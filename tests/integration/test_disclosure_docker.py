@@ -11,14 +11,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.docker_support import BASE_IMAGE, cleanup_node
 from v6lib.errors import AlgorithmError
-from v6lib.node.runtime.docker import DockerRuntime
 from v6lib.rules.disclosure import DisclosurePolicy, DisclosureRules
 from v6lib.rules.failures import TRACEBACK_WITHHELD
 from v6lib.schemas.run_status import RunStatus
 
-from .conftest import SITES, Federation, LiveServer, ThreadNode, make_federation, node_options
+from .conftest import SITES, Federation, LiveServer, docker_nodes, make_federation, node_options
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.slow]
 RULES = DisclosureRules(DisclosurePolicy(min_cell_count=5, refuse_row_level=True))
@@ -29,20 +27,15 @@ def guarded(live_server: LiveServer, scenario_image: str, scenario_package: Any,
             docker_client: Any,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     fed = make_federation(live_server, 2, prefix="guarded-docker")
-    for index in range(2):
-        options = node_options(fed, index, tmp_path_factory.mktemp(fed.names[index]),
-                               scenario_package=scenario_package, runtime="docker")
-        # the image's own PYTHONPATH finds the algorithm; the node's rules guard results;
-        # only the second node shares tracebacks
-        options = dataclasses.replace(options, algorithm_env={}, disclosure=RULES,
-                                      share_algorithm_tracebacks=index == 1)
-        fed.nodes.append(ThreadNode(options, runtime=DockerRuntime(fed.names[index],
-                                                                   check_image=BASE_IMAGE)))
-    try:
-        yield fed
-    finally:
-        fed.stop_nodes()
-        assert [cleanup_node(docker_client, node.runtime) for node in fed.nodes] == [[], []]
+    # the image's own PYTHONPATH finds the algorithm; the node's rules guard results;
+    # only the second node shares tracebacks
+    options = [dataclasses.replace(
+        node_options(fed, index, tmp_path_factory.mktemp(fed.names[index]),
+                     scenario_package=scenario_package, runtime="docker"),
+        algorithm_env={}, disclosure=RULES, share_algorithm_tracebacks=index == 1)
+        for index in range(2)]
+    with docker_nodes(fed, options, docker_client) as running:
+        yield running
 
 
 def _run(fed: Federation, image: str, method: str, *, at: int = 0, **kwargs: Any

@@ -76,7 +76,7 @@ def dns(name):
     t = threading.Thread(target=look, daemon=True); t.start(); t.join(4)
     return box[0]
 def proxy_version():
-    # no wrapper in this image, so no loopback relay: speak HTTP on the proxy's socket
+    # speak HTTP on the proxy's socket itself (PROXY_SOCKET), as some images do
     token = open(os.environ["TOKEN_FILE"]).read().strip()
     request = ("GET %s/version HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n"
                % (os.environ["API_PATH"], token))

@@ -16,6 +16,7 @@ from v6lib.mock import MockNetwork
 from v6lib.mock.container import PROXY_PORT, MockContainers, mock_token
 from v6lib.mock.datasets import normalize_datasets
 from v6lib.mock.store import RunRecord, TaskRecord
+from v6lib.rules.container_identity import container_identity
 from v6lib.wrappers.contract import DatabaseSpec
 from v6lib.wrappers.metadata import RunMetadata
 from v6lib.wrappers.token import metadata_from_token
@@ -43,10 +44,13 @@ def test_a_partial_reads_the_documented_contract_from_os_environ(
     assert (view["uri"], view["type"], view["rows"]) == (str(site_files[1]), "csv",
                                                          len(sites[1]))
     assert view["input"] == {"method": "contract_view", "args": [], "kwargs": {}}
+    ids = {"run_id": run.id, "task_id": task["id"], "job_id": job, "collaboration_id": 1,
+           "organization_id": 2, "node_id": 2, "image": "mock", "study_id": None,
+           "databases": [{"label": "default"}]}
+    # vantage6's algorithm tools read the identity object in "sub", as in a node's token
     assert view["claims"] | {"iss": None} == {
-        "run_id": run.id, "task_id": task["id"], "job_id": job, "collaboration_id": 1,
-        "organization_id": 2, "node_id": 2, "image": "mock", "kind": "container",
-        "iss": None, "study_id": None, "databases": [{"label": "default"}],
+        **ids, "kind": "container", "iss": None,
+        "sub": {**ids, "client_type": "container", "store_id": None},
     }
     assert view["HOME"] == view["tempdir"] == str(run_dir / "home")
     assert view["thread_input_file"] == view["INPUT_FILE"]
@@ -139,8 +143,10 @@ def test_mock_token_carries_the_claims_unsigned() -> None:
     assert signature == ""
     assert metadata_from_token(token).organization_id == 2
     assert json.loads(_b64(header)) == {"alg": "none", "typ": "JWT"}
-    assert json.loads(_b64(payload)) == {"run_id": 1, "organization_id": 2,
-                                         "kind": "container", "iss": "v6lib-mock"}
+    claims = json.loads(_b64(payload))
+    assert claims.pop("sub") == container_identity({"run_id": 1, "organization_id": 2})
+    assert claims == {"run_id": 1, "organization_id": 2, "kind": "container",
+                      "iss": "v6lib-mock"}
 
 
 def _b64(segment: str) -> bytes:

@@ -232,6 +232,15 @@ def test_an_https_server_is_trusted_through_the_configured_ca_only(
         upstream.server.server_close()
 
 
+@pytest.mark.parametrize("path", ["/task/10/status", "/blobstream/status"])
+def test_vantage6_algorithm_clients_calls_reach_the_server(upstream: Upstream,
+                                                         enc_proxy: NodeProxy, path: str) -> None:
+    # vantage6's AlgorithmClient polls the first while it waits, asks the second per subtask
+    requests.get(url(enc_proxy, path), headers=AUTH, timeout=10)
+    assert upstream.requests[-1][:2] == ("GET", f"/api{path}")
+    assert requests.post(url(enc_proxy, path), headers=AUTH, timeout=5).status_code == 405
+
+
 def test_bad_requests_get_json_errors(upstream: Upstream, enc_proxy: NodeProxy) -> None:
     bad_json = requests.post(url(enc_proxy, "/task"), data=b"{nope", headers=AUTH, timeout=5)
     assert bad_json.status_code == 400 and "not JSON" in bad_json.json()["message"]

@@ -39,7 +39,7 @@ from v6lib.image.requirements import parse, pinned_closure
 from v6lib.image.wheelhouse import build_wheel, download, source_checkout
 
 __all__ = ["BASE_IMAGE", "DATA_SOURCE_EXTRAS", "BuildOptions", "BuildReport", "build_image",
-           "default_tag", "image_requirements"]
+           "default_tag", "image_requirements", "install_offline"]
 
 BASE_IMAGE = "v6lib-base:latest"
 #: v6lib's extras that add a database type (SQL, SPARQL, Excel) to the wrapper's readers
@@ -179,9 +179,15 @@ def _fetch(missing: list[str], wheelhouse: Path, options: BuildOptions) -> None:
              no_deps=all(parse(line).spec.startswith("==") for line in others))
 
 
-def _install(image: str, tag: str, title: str, wheelhouse: Path, lock: Path
-             ) -> dict[str, str]:
-    """Install the lock into a container of ``image`` and commit it as ``tag``."""
+def install_offline(image: str, tag: str, title: str, wheelhouse: Path, lock: Path
+                    ) -> dict[str, str]:
+    """Install the requirements file ``lock`` from ``wheelhouse`` into a container of
+    ``image`` without network, and commit it as ``tag`` (the image's command, entrypoint
+    and user kept); the versions of every distribution it then holds.
+
+    Raises:
+        RuntimeUnavailableError: a docker step (the install among them) failed.
+    """
     config = image_config(image)
     name = f"v6-algorithm-build-{uuid.uuid4().hex[:8]}"
     script = ("python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
@@ -240,7 +246,7 @@ def build_image(options: BuildOptions) -> BuildReport:
         options.echo(f"  fetching wheels into {wheelhouse}: {', '.join(missing)}")
         _fetch(missing, wheelhouse, options)
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    installed = _install(built, tag, tag.rsplit(":", 1)[0], wheelhouse, lock)
+    installed = install_offline(built, tag, tag.rsplit(":", 1)[0], wheelhouse, lock)
     versions = {name: installed[name] for name in PARITY_PACKAGES if name in installed}
     found = mismatches(versions, local_versions())
     options.echo(f"  built {tag}: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

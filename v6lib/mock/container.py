@@ -31,6 +31,7 @@ from v6lib.mock.run_environ import RunEnvironment
 from v6lib.mock.run_scope import RunScope, entered
 from v6lib.mock.sandbox import Cage, DataOwners, sandbox_enabled
 from v6lib.mock.store import MOCK_IMAGE
+from v6lib.rules.container_identity import container_identity
 from v6lib.wrappers.contract import (
     ContainerEnv,
     DatabaseSpec,
@@ -59,14 +60,16 @@ def _segment(value: Mapping[str, Any]) -> str:
 
 
 def mock_token(claims: Mapping[str, Any]) -> str:
-    """An unsigned JWT (``alg: none``) with the container token's ``claims``.
+    """An unsigned JWT (``alg: none``) with the container token's ``claims`` and, as its
+    ``sub``, the identity object the server's tokens carry.
 
     The wrapper reads a run's ids from its token's claims without verifying them
     (:func:`~v6lib.wrappers.token.metadata_for_run`); the server verifies the real one
     on every call. Nothing in the mock needs a signature.
     """
     header = _segment({"alg": "none", "typ": "JWT"})
-    payload = _segment({**claims, "kind": "container", "iss": "v6lib-mock"})
+    payload = _segment({**claims, "sub": container_identity(claims), "kind": "container",
+                        "iss": "v6lib-mock"})
     return f"{header}.{payload}."
 
 

@@ -16,7 +16,9 @@ token; it forwards to the server and does the encryption on their behalf:
 * ``POST /progress``: the run's progress, handled by the node itself and never forwarded
   as such (``progress``, see :mod:`v6lib.node.progress`); 202 when taken.
 * ``GET`` of ``/task``, ``/organization``, ``/collaboration``, ``/study``, ``/version``,
-  ``/health`` (including ``/task/{id}/wait``) pass through untouched (streamed).
+  ``/health`` (including ``/task/{id}/wait`` and vantage6's ``/task/{id}/status``) and
+  ``/blobstream/status`` (vantage6's algorithm client asks it before each subtask) pass
+  through untouched (streamed).
 
 Every request must carry ``Authorization: Bearer <container token>`` of a run in flight
 on this node (``authorize``, see :mod:`v6lib.node.run_tokens`): the proxy refuses any
@@ -64,7 +66,8 @@ __all__ = ["NodeProxy"]
 
 log = logging.getLogger(__name__)
 
-_PASS_THROUGH = ("task", "organization", "collaboration", "study", "version", "health")
+_PASS_THROUGH = ("task", "organization", "collaboration", "study", "version", "health",
+                 "blobstream")
 _DECRYPT = ("run", "result")
 _CHUNK = 1 << 16
 _RAW_RESULT = re.compile(r"/run/(\d+)/result/?")

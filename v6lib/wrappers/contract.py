@@ -25,6 +25,7 @@ from v6lib.errors import ConfigurationError, DataError
 __all__ = [
     "CONTRACT_VARIABLES",
     "HOST_SETTINGS_PREFIX",
+    "RELAYED_VARIABLE",
     "ContainerEnv",
     "DatabaseSpec",
     "RunPaths",
@@ -97,7 +98,8 @@ class ContainerEnv:
     ``HOST`` may carry a scheme (``http://172.18.0.1``); without one ``http://`` is used.
     ``HOST``/``PORT`` are only needed by central functions that create subtasks.
     ``PROXY_SOCKET`` names the node proxy's Unix socket in a container without a network
-    (the wrapper relays ``HOST:PORT`` on its loopback interface to it).
+    (the wrapper, or the node's launcher for images without it, relays ``HOST:PORT`` on
+    the container's loopback interface to it).
 
     NOTE: a plain dataclass read by :meth:`from_environ`, not a pydantic model: importing
     pydantic costs several times the rest of the entrypoint, paid by every algorithm run.
@@ -184,6 +186,10 @@ class ContainerEnv:
 
 #: The contract's own variable names (upper case); a node's extra environment cannot set them.
 CONTRACT_VARIABLES: tuple[str, ...] = tuple(f.name.upper() for f in fields(ContainerEnv))
+
+#: Set (to ``1``) by the Docker runtime's launcher (:mod:`v6lib.wrappers.launcher`) once
+#: it relays ``HOST:PORT`` to ``PROXY_SOCKET``: the wrapper then starts no relay itself.
+RELAYED_VARIABLE = "V6_PROXY_RELAYED"
 
 #: Variables of the host that runtimes sharing it (the process runtime, the MockNetwork)
 #: do not pass on to algorithms: the node's own settings, secrets among them.

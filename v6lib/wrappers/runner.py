@@ -22,7 +22,7 @@ from v6lib.errors import ConfigurationError, V6Error, ValidationError
 from v6lib.schemas.task_call import TaskCall, parse_task_call
 
 from .context import AlgorithmContext
-from .contract import ContainerEnv
+from .contract import RELAYED_VARIABLE, ContainerEnv
 from .dispatch import dispatch
 from .metadata import RunMetadata
 from .progress import proxy_sender
@@ -206,7 +206,7 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
 def _run(argv: Sequence[str]) -> None:
     env = ContainerEnv.from_environ()
-    if env.proxy_socket is not None:
+    if env.proxy_socket is not None and not os.environ.get(RELAYED_VARIABLE):
         # NOTE: imported only here: its sockets, threads and logging cost every run that
         # has no proxy socket (the process runtime) about 5 ms.
         from .proxy_bridge import ProxyBridge

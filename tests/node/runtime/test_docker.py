@@ -231,6 +231,9 @@ def test_only_the_proxy_socket_is_reachable(tmp_path: Path, runtime: DockerRunti
             targets = {targets!r}
             out = {{name: http(url) for name, url in targets.items()}}
             out["proxy"] = via_proxy_socket("/api/version")
+            # the launcher's relay: HOST:PORT in an image without any v6lib wrapper
+            out["proxy_port"] = http(os.environ.get("HOST", "http://127.0.0.1") + ":"
+                                     + os.environ.get("PORT", "9") + "/api/version")
             out["public_ip"] = tcp("1.1.1.1", 443)
             out["dns"] = dns("example.com")
             out["interfaces"] = sorted(os.listdir("/sys/class/net"))
@@ -242,13 +245,27 @@ def test_only_the_proxy_socket_is_reachable(tmp_path: Path, runtime: DockerRunti
             PROBE_IMAGE, ["python3", "-c", code.replace(
                 'done(out)', 'print(json.dumps(out))')], remove=True,
             environment={"OUTPUT_FILE": "/dev/null", "PROXY_SOCKET": "/nonexistent"})
-    assert out["proxy"] == "hello from the proxy"
+    assert out["proxy"] == out["proxy_port"] == "hello from the proxy"
     assert out["interfaces"] == ["lo"]
     assert out["host_ip"].startswith("failed")
     assert out["docker0_gateway"].startswith("failed")
     assert out["public_ip"].startswith("failed")
     assert out["dns"].startswith("failed")
     assert json.loads(control)["host_ip"] == "hello from the host"
+
+
+NO_PYTHON_IMAGE = "v6-no-python:test"
+
+
+def test_an_image_without_python_fails_to_start_with_the_reason(
+        tmp_path: Path, runtime: DockerRuntime, docker_client: Any) -> None:
+    docker_client.images.build(fileobj=io.BytesIO(b'FROM scratch\nCMD ["/algorithm"]\n'),
+                               tag=NO_PYTHON_IMAGE, rm=True)
+    spec = make_spec(tmp_path, runtime, "", image=NO_PYTHON_IMAGE)
+    with pytest.raises(RuntimeUnavailableError, match="has no python3 on its PATH"):
+        runtime.start(spec)
+    assert docker_client.api.containers(
+        all=True, filters={"label": f"{LABEL_NODE}={runtime.node_name}"}) == []
 
 
 class _NetworkedRuntime(DockerRuntime):

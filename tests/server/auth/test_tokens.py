@@ -221,3 +221,43 @@ def test_short_secret_is_a_configuration_error():
 def test_bytes_secret_is_accepted(clock):
     service = TokenService(b"k" * 32, clock=clock)
     assert service.verify(service.issue_access("user", 3), {"user"})["subject_id"] == 3
+
+
+def _signed(claims: dict) -> str:
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def test_container_token_subject_is_vantage6s_identity_object(service):
+    token = service.issue_access("container", 7, {**CONTAINER, "study_id": 5,
+                                                  "databases": [{"label": "default"}]})
+    # read as vantage6's algorithm tools read it: unverified, the identity in "sub"
+    identity = jwt.decode(token, options={"verify_signature": False})["sub"]
+    assert identity == {"client_type": "container", "store_id": None, "run_id": 7,
+                        "task_id": 3, "job_id": 3, "node_id": 4, "organization_id": 2,
+                        "collaboration_id": 1, "study_id": 5, "image": "v6-average:latest",
+                        "databases": [{"label": "default"}]}
+    assert service.verify(token, {"container"})["subject_id"] == 7
+
+
+def test_container_token_subject_must_be_its_run(service):
+    with pytest.raises(ValidationError, match="subject is its run"):
+        service.issue_access("container", 8, CONTAINER)
+
+
+@pytest.mark.parametrize("field, value", [("task_id", 4), ("image", "other:latest"),
+                                          ("collaboration_id", 9),
+                                          ("databases", [{"label": "secret"}])])
+def test_signed_container_token_whose_identity_differs_from_its_claims_is_refused(
+        service, field, value):
+    claims = jwt.decode(service.issue_access("container", 7, CONTAINER),
+                        options={"verify_signature": False})
+    claims["sub"] = {**claims["sub"], field: value}
+    with pytest.raises(AuthenticationError, match="does not match its claims"):
+        service.verify(_signed(claims), {"container"})
+
+
+@pytest.mark.parametrize("subject", [{"id": 1}, ["1"], 1.5, True, "one"])
+def test_user_token_subject_must_be_an_id(service, subject):
+    claims = jwt.decode(service.issue_access("user", 1), options={"verify_signature": False})
+    with pytest.raises(AuthenticationError, match="subject is not an id"):
+        service.verify(_signed({**claims, "sub": subject}), {"user"})

@@ -3,10 +3,12 @@
 Why these choices: a container sees only its own files (input and token read-only, its
 output folder, the job's temporary folder, data read-only) and the node proxy's Unix
 socket, its one way out: it has no network interface but loopback (see
-:mod:`docker_isolation`). It runs without capabilities, without privilege escalation, as
-an unprivileged user, on a read-only root file system, with CPU, memory and process
-limits. Everything it starts carries the node's labels so a restarted node finds its
-runs again.
+:mod:`docker_isolation`). Every image starts through v6lib's launcher, which relays
+``HOST:PORT`` on that loopback to the socket and then runs the image's own command
+(:mod:`docker_launch`), so images built for vantage6 reach the proxy unchanged. It
+runs without capabilities, without privilege escalation, as an unprivileged user, on a
+read-only root file system, with CPU, memory and process limits. Everything it starts
+carries the node's labels so a restarted node finds its runs again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from v6lib.node.runtime.base import (
     ManagedJob,
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
+from v6lib.node.runtime.docker_launch import launch_command, launch_mounts, start_problem
 from v6lib.wrappers.contract import contract_environment
 
 __all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
@@ -247,7 +250,7 @@ class DockerRuntime:
         for db in spec.databases:
             if db.is_file:
                 mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
-        return mounts
+        return mounts + launch_mounts()
 
     def output_owner(self) -> int:
         return docker_user.output_owner(self.user)
@@ -274,7 +277,9 @@ class DockerRuntime:
         memory = spec.memory if spec.memory is not None else self.memory
         from docker.types import LogConfig
 
+        image_config = self._engine(self.client.api.inspect_image, spec.image)["Config"]
         options: dict[str, Any] = {
+            **launch_command(image_config or {}),
             "name": f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", "environment": env,
             "labels": labels, "mounts": mounts, **self._confinement(), "detach": True,
             "log_config": LogConfig(type="json-file",
@@ -291,8 +296,11 @@ class DockerRuntime:
         container = self._create(spec, options)
         try:
             self._engine(container.start)
-        except RuntimeUnavailableError:
+        except RuntimeUnavailableError as exc:
             self.remove(container.id)
+            reason = start_problem(exc, spec.image)
+            if reason is not None:
+                raise RuntimeUnavailableError(reason) from exc
             raise
         log.info("run %d: container %s started from %s", spec.run_id, container.id[:12],
                  spec.image)

@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 import jwt
 
 from v6lib.errors import AuthenticationError, ConfigurationError, ValidationError
+from v6lib.rules.container_identity import container_identity, matches_claims
 
 __all__ = ["CONTAINER_CLAIMS", "MIN_SECRET_BYTES", "TOKEN_KINDS", "TokenKind", "TokenService"]
 
@@ -102,6 +103,8 @@ class TokenService:
             missing = [name for name in CONTAINER_CLAIMS if extra.get(name) is None]
             if missing:
                 raise ValidationError(f"a container token needs the claims {missing}")
+            if extra["run_id"] != subject_id:
+                raise ValidationError("a container token's subject is its run")
         return self._encode(kind, subject_id, "access", ttl or self.access_ttl, extra)
 
     def issue_refresh(self, kind: TokenKind, subject_id: int,
@@ -135,10 +138,13 @@ class TokenService:
         if ttl <= timedelta(0):
             raise ValidationError("token lifetime must be positive")
         now = self._clock()
+        # NOTE: a container token's subject is vantage6's identity object (what
+        # vantage6's algorithm client reads); the subject id is then its run id.
+        subject: Any = container_identity(extra) if kind == "container" else str(subject_id)
         payload = {
             **extra,
             "iss": self.issuer,
-            "sub": str(subject_id),
+            "sub": subject,
             "kind": kind,
             "type": token_type,
             "iat": int(now.timestamp()),
@@ -155,7 +161,8 @@ class TokenService:
     ) -> dict:
         """The token's claims, after checking signature, issuer, kind, type and times.
 
-        The result holds every claim plus ``subject_id`` (``sub`` as an int).
+        The result holds every claim plus ``subject_id`` (``sub`` as an int; for a
+        container token, whose ``sub`` is vantage6's identity object, its ``run_id``).
 
         Raises:
             AuthenticationError: with a message naming the problem ("token expired",
@@ -175,11 +182,22 @@ class TokenService:
                 f"a {payload['kind']} token is not accepted here; "
                 f"this needs a {' or '.join(sorted(kinds))} token"
             )
-        try:
-            payload["subject_id"] = int(payload["sub"])
-        except (TypeError, ValueError):
-            raise AuthenticationError("token subject is not an id") from None
+        payload["subject_id"] = self._subject_id(payload)
         return payload
+
+    @staticmethod
+    def _subject_id(payload: dict) -> int:
+        subject = payload["sub"]
+        if payload["kind"] == "container":
+            if not matches_claims(subject, payload):
+                raise AuthenticationError("container token subject does not match its claims")
+            subject = payload.get("run_id")
+        if isinstance(subject, bool) or not isinstance(subject, int | str):
+            raise AuthenticationError("token subject is not an id")
+        try:
+            return int(subject)
+        except ValueError:
+            raise AuthenticationError("token subject is not an id") from None
 
     def _decode(self, token: str) -> dict:
         if not isinstance(token, str) or not token:
@@ -192,6 +210,9 @@ class TokenService:
                 issuer=self.issuer,
                 options={
                     "require": _REQUIRED,
+                    # a container's ``sub`` is an object; every ``sub`` is checked in
+                    # _subject_id instead
+                    "verify_sub": False,
                     "verify_exp": False,
                     "verify_nbf": False,
                     "verify_iat": False,
