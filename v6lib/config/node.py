@@ -34,6 +34,7 @@ __all__ = [
     "EncryptionConfig",
     "NodeConfig",
     "NodePolicies",
+    "WhitelistConfig",
 ]
 
 #: The largest output a node reads from a run: the server's default max_result_bytes.
@@ -108,6 +109,27 @@ class DatabaseConfig(StrictModel):
                     )
                 value["type"] = inferred
         return value
+
+
+class WhitelistConfig(StrictModel):
+    """vantage6's ``whitelist``: what runs may reach over HTTP(S) through the node's
+    allowlisting proxy (see :mod:`v6lib.rules.network_access`)."""
+
+    domains: list[str] = []
+    ips: list[str] = []
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
+
+    @field_validator("ips")
+    @classmethod
+    def _networks(cls, ips: list[str]) -> list[str]:
+        import ipaddress
+
+        for ip in ips:
+            try:
+                ipaddress.ip_network(ip, strict=False)
+            except ValueError:
+                raise ValueError(f"{ip!r} is not an IP address or network") from None
+        return ips
 
 
 class EncryptionConfig(StrictModel):
@@ -232,6 +254,11 @@ class NodeConfig(StrictModel):
     runtime: Literal["docker", "process"] = "docker"
     container: ContainerLimits = ContainerLimits()
     proxy_port: int | None = Field(default=None, ge=1, le=65535)
+    # vantage6's keys: destinations runs may reach through the node's allowlisting HTTP
+    # proxy, and containers (name algorithms use -> container name) reached through it
+    # and by database URIs naming them (see docs/node-operator.md)
+    whitelist: WhitelistConfig = WhitelistConfig()
+    docker_services: dict[str, str] = {}
     # Process runtime only: image name (or regex) -> importable algorithm module.
     process_images: dict[str, str] = {}
     # Process runtime only: fork runs from a warm interpreter that has already imported

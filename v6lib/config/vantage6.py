@@ -130,12 +130,6 @@ NODE_RULES: dict[str, Rule] = {
     "ssh_tunnels": Rule(
         "refuse", "v6lib does not open SSH tunnels; run the tunnel outside v6lib (ssh -L) "
                   "and point the database uri at its local end"),
-    "whitelist": Rule(
-        "refuse", "algorithm containers have no network at all here, so no host, domain "
-                  "or port can be opened for them; remove the key"),
-    "docker_services": Rule(
-        "refuse", "algorithm containers have no network here and cannot reach other "
-                  "containers; give the data as a database of the node instead"),
     "run_context_file": Rule(
         "refuse", "algorithms get their context from v6lib's container contract "
                   "(environment and input file), not from run_context.json; remove the key"),

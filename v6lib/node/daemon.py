@@ -97,7 +97,8 @@ def make_runtime(options: NodeOptions) -> ContainerRuntime:
         return ProcessRuntime(options.task_dir / "process-runtime",
                               image_modules=options.process_images,
                               warm_start=options.process_warm_start,
-                              preload=options.process_preload)
+                              preload=options.process_preload,
+                              allowlist=options.allowlist)
     if options.runtime == "docker":
         from v6lib.node.runtime import docker as docker_runtime
 

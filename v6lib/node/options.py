@@ -16,6 +16,7 @@ from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
 from v6lib.node.audit import AUDIT_FILE
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.rules.disclosure import DisclosureRules
+from v6lib.rules.network_access import Allowlist
 from v6lib.rules.node_policy import NodePolicy
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class NodeOptions:
     min_free_disk_mb: int = 100
     give_up_after: float = 600.0
     max_run_seconds: float | None = None
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    docker_services: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -138,4 +141,7 @@ class NodeOptions:
             min_free_disk_mb=config.min_free_disk_mb,
             give_up_after=config.give_up_after,
             max_run_seconds=config.max_run_seconds,
+            allowlist=Allowlist.of(config.whitelist.domains, config.whitelist.ips,
+                                   config.whitelist.ports),
+            docker_services=dict(config.docker_services),
         )

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from v6lib.errors import ConflictError, NotFoundError, RuntimeUnavailableError
+from v6lib.node.relays import RunRelays, open_relays
 from v6lib.node.runtime import docker_isolation as iso
 from v6lib.node.runtime import docker_user
 from v6lib.node.runtime.base import (
@@ -29,10 +30,13 @@ from v6lib.node.runtime.base import (
     LABEL_RUN,
     LABEL_TASK,
     ExitInfo,
+    JobDatabase,
     JobSpec,
     ManagedJob,
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
+from v6lib.node.runtime.docker_services import service_addresses
+from v6lib.rules.network_access import Allowlist
 from v6lib.wrappers.contract import contract_environment
 
 __all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
@@ -44,6 +48,8 @@ _RUNNING = {"created", "running", "restarting", "paused"}
 PROXY_DIR = "/mnt/proxy"
 PROXY_SOCKET_NAME = "proxy.sock"
 PROXY_SOCKET = f"{PROXY_DIR}/{PROXY_SOCKET_NAME}"
+#: Where a run's own relay sockets appear (see :mod:`v6lib.node.relays`).
+RELAY_DIR = "/mnt/relays"
 #: PORT inside the container when the node gives none: the wrapper's relay listens on
 #: the container's own loopback interface (the node's proxy listens on no TCP port).
 CONTAINER_PROXY_PORT = 7654
@@ -91,6 +97,14 @@ class DockerRuntime:
         gpus: give every container all of the host's GPUs (vantage6's
             ``algorithm_device_requests: {gpu: true}``).
         always_pull: pull the image before every run; a failed pull refuses the run.
+        allowlist: vantage6's ``whitelist`` (domains, ips, ports) served to every run
+            through the node's allowlisting HTTP proxy.
+        services: ``docker_services``: a name algorithms use -> the name of a running
+            container, reached at its address on its Docker network.
+        relay_dir: where each run's relay sockets are made (the node's
+            ``<task_dir>/relays``).
+        network_databases: the node's databases, for the isolation check to prove each
+            network one reachable through a relay and not directly.
     """
 
     name = "docker"
@@ -111,6 +125,10 @@ class DockerRuntime:
         check_image: str = "v6lib-base:latest",
         gpus: bool = False,
         always_pull: bool = False,
+        allowlist: Allowlist | None = None,
+        services: Mapping[str, str] | None = None,
+        relay_dir: Path | None = None,
+        network_databases: Sequence[JobDatabase] = (),
     ) -> None:
         self.node_name = node_name
         self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
@@ -123,6 +141,12 @@ class DockerRuntime:
         self.gpus, self.always_pull = gpus, always_pull
         self._client = client
         self._owns_client = False
+        self.allowlist = allowlist or Allowlist()
+        self.services = dict(services or {})
+        self.relay_dir = Path(relay_dir) if relay_dir else self.proxy_socket_dir.with_name(
+            f"{self.proxy_socket_dir.name}-relays")
+        self.network_databases = [db for db in network_databases if not db.is_file]
+        self._relays: dict[str, RunRelays] = {}
 
     @classmethod
     def from_options(cls, options: Any) -> DockerRuntime:
@@ -134,6 +158,10 @@ class DockerRuntime:
             "proxy_socket_dir": Path(options.task_dir) / "proxy",
             "gpus": bool(getattr(options, "gpus", False)),
             "always_pull": bool(getattr(options, "require_algorithm_pull", False)),
+            "allowlist": getattr(options, "allowlist", None),
+            "services": getattr(options, "docker_services", None),
+            "relay_dir": Path(options.task_dir) / "relays",
+            "network_databases": list((getattr(options, "databases", None) or {}).values()),
         }
         for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
@@ -194,15 +222,27 @@ class DockerRuntime:
                 "locally (build it with .ci/images.sh or set another check image)"
             ) from None
         docker_user.hand_over_socket(self.proxy_socket(), self.user)
-        command = iso.probe_command(PROXY_SOCKET)
-        output = self._engine(
-            self.client.containers.run, self.check_image, command[1:],
-            entrypoint=command[:1], remove=True, stdout=True, stderr=True,
-            mounts=[Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
-                          read_only=True)],
-            labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
-            **self._confinement(),
-        )
+        relays = self.open_relays(0, self.network_databases)
+        try:
+            sockets = [f"{RELAY_DIR}/{i}.sock" for i in range(len(relays.servers))]
+            command = iso.probe_command(
+                PROXY_SOCKET, extra_targets=iso.direct_targets(self.network_databases),
+                relays=list(zip([db.label for db in self.network_databases], sockets,
+                                strict=False)),
+                allowlist_socket=sockets[-1] if not self.allowlist.empty or self.services
+                else "")
+            output = self._engine(
+                self.client.containers.run, self.check_image, command[1:],
+                entrypoint=command[:1], remove=True, stdout=True, stderr=True,
+                mounts=[Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
+                              read_only=True),
+                        Mount(RELAY_DIR, str(relays.directory.resolve()), type="bind",
+                              read_only=True)],
+                labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
+                **self._confinement(),
+            )
+        finally:
+            relays.close()
         report = iso.read_report(output.decode("utf-8", "replace"))
         report.raise_if_unsafe()
         return report
@@ -252,9 +292,28 @@ class DockerRuntime:
     def output_owner(self) -> int:
         return docker_user.output_owner(self.user)
 
+    def open_relays(self, run_id: int, databases: Sequence[JobDatabase]) -> RunRelays:
+        """The run's relays: one per requested network database, and the allowlisting
+        proxy when the node has a whitelist or services (see :mod:`v6lib.node.relays`)."""
+        services = self._engine(service_addresses, self.client, self.services)
+        allowlist = replace(self.allowlist, services=services)
+        return open_relays(run_id, databases, allowlist,
+                           directory=self.relay_dir / f"r{run_id}", container_dir=RELAY_DIR,
+                           services=services, owner=docker_user.container_owner(self.user))
+
     def start(self, spec: JobSpec) -> str:
         self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name,
                      always_pull=self.always_pull)
+        relays = self.open_relays(spec.run_id, spec.databases)
+        try:
+            handle = self._start(spec, relays)
+        except BaseException:
+            relays.close()
+            raise
+        self._relays[handle] = relays
+        return handle
+
+    def _start(self, spec: JobSpec, relays: RunRelays) -> str:
         paths = container_paths(spec)
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
@@ -262,10 +321,15 @@ class DockerRuntime:
             port=spec.proxy_port or CONTAINER_PROXY_PORT,
             api_path=spec.api_path, proxy_socket=paths["proxy"],
             databases=[replace(db, uri=paths[f"db:{db.label}"]) if db.is_file else db
-                       for db in spec.databases],
-            extra={"HOME": "/tmp", **spec.environment},
+                       for db in relays.databases],
+            extra={"HOME": "/tmp", **spec.environment, **relays.environment},
         )
         mounts = self._mounts(spec, paths)
+        if relays.servers or "PGPASSFILE" in relays.environment:
+            from docker.types import Mount
+
+            mounts.append(Mount(RELAY_DIR, str(relays.directory.resolve()), type="bind",
+                                read_only=True))
         docker_user.hand_over_run_files(spec, self.user)
         docker_user.hand_over_socket(self.proxy_socket(), self.user)
         labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
@@ -388,6 +452,9 @@ class DockerRuntime:
     def remove(self, handle: str) -> None:
         import docker.errors
 
+        relays = self._relays.pop(handle, None)
+        if relays is not None:
+            relays.close()
         try:
             self.client.api.remove_container(handle, v=True, force=True)
         except docker.errors.NotFound:

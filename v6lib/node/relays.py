@@ -1,0 +1,303 @@
+"""The node's per-run relays: a run's only way to its network databases and allowlist.
+
+Why relays and not a network: an algorithm container has no network interface (see
+:mod:`v6lib.node.runtime.docker_isolation`), so it cannot open a connection of its own,
+however hostile. For each network database the task *requested*, the node opens one
+relay that connects to that database's host and port and nothing else; with a
+``whitelist`` or ``docker_services`` it also opens an HTTP proxy that lets through only
+what :class:`~v6lib.rules.network_access.Allowlist` allows. The relays exist from the
+run's start until the run is removed, and only that run's container gets them mounted:
+a run that did not request a database has no relay to it.
+
+Docker runtime: each relay is a Unix socket in a per-run directory mounted into that
+run's container; the wrapper's :mod:`~v6lib.wrappers.proxy_bridge` listens on the
+container's loopback ports of ``V6_RELAYS`` and forwards to the sockets. Process
+runtime: each relay listens on a free port of the host's loopback interface (such a
+process has the host's network anyway; see docs/node-operator.md).
+
+Credentials: a PostgreSQL password stays out of the URI the run sees; the node writes it
+to a ``PGPASSFILE`` for this run only, which libpq-based drivers (psycopg, psycopg2)
+read. Other drivers get the URI with its password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from v6lib.node.runtime.base import JobDatabase
+from v6lib.node.unix_sockets import listen_unix
+from v6lib.rules.network_access import (
+    Allowlist,
+    Endpoint,
+    network_endpoint,
+    relayed_uri,
+    uri_password,
+    uri_scheme,
+    uri_user,
+)
+from v6lib.wrappers.proxy_bridge import ENV_RELAYS, pump
+
+__all__ = ["FIRST_CONTAINER_PORT", "RunRelays", "open_relays"]
+
+log = logging.getLogger(__name__)
+
+#: Loopback port of the first relay inside a container (then one up per relay).
+FIRST_CONTAINER_PORT = 16001
+CONNECT_TIMEOUT = 10.0
+_HEAD_LIMIT = 16 * 1024
+_PG_SCHEMES = ("postgresql", "postgres")
+
+
+# -- what a relay does with one connection ----------------------------------------------
+def _connect(endpoint: Endpoint) -> socket.socket:
+    upstream = socket.create_connection((endpoint.host, endpoint.port), CONNECT_TIMEOUT)
+    upstream.settimeout(None)
+    return upstream
+
+
+def _forward(client: socket.socket, endpoint: Endpoint, first: bytes = b"") -> None:
+    try:
+        upstream = _connect(endpoint)
+    except OSError as exc:
+        log.warning("relay to %s: cannot connect (%s)", endpoint, exc)
+        return  # the client sees the connection closed
+    with upstream:
+        try:
+            if first:
+                upstream.sendall(first)
+            pump(client, upstream)
+        except OSError as exc:
+            log.debug("relay to %s ended: %s", endpoint, exc)
+
+
+def _read_head(client: socket.socket) -> tuple[bytes, bytes] | None:
+    """An HTTP request head and what came after it; None when it is too long or cut."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = client.recv(4096)
+        if not chunk or len(data) > _HEAD_LIMIT:
+            return None
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def _refuse(client: socket.socket, status: str, why: str) -> None:
+    body = (why + "\n").encode()
+    with contextlib.suppress(OSError):
+        client.sendall(f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: "
+                       f"{len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+
+
+def _split_host(authority: str, default_port: int) -> tuple[str, int]:
+    host, port = authority, default_port
+    if authority.startswith("["):
+        end = authority.find("]")
+        host, rest = authority[1:end], authority[end + 1:]
+        port = int(rest[1:]) if rest.startswith(":") else default_port
+    elif ":" in authority:
+        host, _, text = authority.rpartition(":")
+        port = int(text)
+    return host, port
+
+
+def _serve_http_proxy(client: socket.socket, allowlist: Allowlist) -> None:
+    """One connection to the allowlisting proxy: ``CONNECT host:port`` (HTTPS) or a plain
+    HTTP request with an absolute URI, let through only to what ``allowlist`` allows."""
+    got = _read_head(client)
+    if got is None:
+        return _refuse(client, "400 Bad Request", "malformed proxy request")
+    head, rest = got
+    line, _, headers = head.partition(b"\r\n")
+    parts = line.decode("latin-1").split(" ")
+    if len(parts) != 3:
+        return _refuse(client, "400 Bad Request", "malformed request line")
+    method, target, version = parts
+    try:
+        if method == "CONNECT":
+            host, port = _split_host(target, 443)
+            path = ""
+        elif target.startswith("http://"):
+            authority, _, path = target[len("http://"):].partition("/")
+            host, port = _split_host(authority, 80)
+            path = "/" + path
+        else:
+            return _refuse(client, "400 Bad Request", "only CONNECT and absolute http:// "
+                           "requests are proxied")
+    except ValueError:
+        return _refuse(client, "400 Bad Request", "invalid port")
+    endpoint = allowlist.target(host, port)
+    if endpoint is None:
+        log.warning("allowlist proxy: refused %s %s:%d", method, host, port)
+        return _refuse(client, "403 Forbidden", f"{host}:{port} is not allowed by this "
+                       "node's whitelist")
+    if method == "CONNECT":
+        try:
+            upstream = _connect(endpoint)
+        except OSError as exc:
+            return _refuse(client, "502 Bad Gateway", f"cannot reach {host}:{port}: {exc}")
+        with upstream:
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if rest:
+                upstream.sendall(rest)
+            with contextlib.suppress(OSError):
+                pump(client, upstream)
+        return None
+    request = f"{method} {path} {version}\r\n".encode("latin-1") + headers + b"\r\n\r\n"
+    return _forward(client, endpoint, request + rest)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: Any
+
+    def handle(self) -> None:
+        self.server.serve_one(self.request)
+
+
+class _UnixRelay(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    serve_one: Callable[[socket.socket], None]
+
+
+class _TcpRelay(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    serve_one: Callable[[socket.socket], None]
+
+
+# -- the relays of one run --------------------------------------------------------------
+@dataclass
+class RunRelays:
+    """The relays opened for one run; :meth:`close` ends them (and their connections'
+    listeners; connections in flight end with the run's container or process)."""
+
+    databases: list[JobDatabase]
+    #: Variables for the run's environment (``V6_RELAYS``, ``PGPASSFILE``, proxy vars).
+    environment: dict[str, str]
+    directory: Path
+    servers: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        self.servers.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _start(server: Any, serve_one: Callable[[socket.socket], None], name: str) -> Any:
+    server.serve_one = serve_one
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return server
+
+
+def _pgpass(user: str, port: int, password: str) -> str:
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace(":", "\\:")
+
+    return f"127.0.0.1:{port}:*:{esc(user)}:{esc(password)}\n"
+
+
+def open_relays(
+    run_id: int,
+    databases: Sequence[JobDatabase],
+    allowlist: Allowlist,
+    *,
+    directory: Path,
+    container_dir: str | None = None,
+    services: Mapping[str, str] | None = None,
+    owner: tuple[int, int] | None = None,
+) -> RunRelays:
+    """Open the relays of one run.
+
+    Args:
+        databases: the run's requested databases; a network one gets a relay and its URI
+            rewritten, a file one is passed on unchanged.
+        allowlist: whitelist and services; when not empty, an allowlisting HTTP proxy.
+        directory: the run's own directory for its sockets and pgpass file.
+        container_dir: Docker: where ``directory`` is mounted in the run's container;
+            the relays are Unix sockets there. None (process runtime): the relays listen
+            on free ports of the host's loopback interface.
+        services: ``docker_services`` names and the addresses they resolve to, for
+            database URIs naming a service.
+        owner: uid/gid the sockets and pgpass file are handed to (the container user).
+    """
+    services = {k.lower(): v for k, v in (services or {}).items()}
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.chmod(directory, 0o711)
+    if owner is not None:
+        os.chown(directory, *owner)
+    relays = RunRelays(databases=[], environment={}, directory=directory)
+    pairs: list[str] = []
+    pgpass: list[str] = []
+    try:
+        def listen(name: str, serve_one: Callable[[socket.socket], None]) -> int:
+            """A relay's port as the run sees it."""
+            index = len(relays.servers)
+            if container_dir is None:
+                server: Any = _TcpRelay(("127.0.0.1", 0), _Handler)
+                relays.servers.append(_start(server, serve_one, f"v6-relay-{run_id}"))
+                return int(server.server_address[1])
+            path = directory / f"{index}.sock"
+            relays.servers.append(_start(listen_unix(path, _UnixRelay, _Handler), serve_one,
+                                         f"v6-relay-{run_id}"))
+            if owner is not None:
+                os.chown(path, *owner, follow_symlinks=False)
+            port = FIRST_CONTAINER_PORT + index
+            pairs.append(f"{port}={container_dir}/{path.name}")
+            return port
+
+        for db in databases:
+            endpoint = None if db.is_file else network_endpoint(db.uri)
+            if endpoint is None:
+                relays.databases.append(db)
+                continue
+            target = Endpoint(services.get(endpoint.host.lower(), endpoint.host),
+                              endpoint.port)
+            port = listen(db.label, lambda c, t=target: _forward(c, t))  # type: ignore[misc]
+            password = uri_password(db.uri)
+            # NOTE: libpq reads a PostgreSQL password from PGPASSFILE; other drivers
+            # have no such file and need it in the URI
+            in_file = password is not None and uri_scheme(db.uri) in _PG_SCHEMES
+            uri = relayed_uri(db.uri, "127.0.0.1", port, keep_password=not in_file)
+            if in_file and password is not None:
+                pgpass.append(_pgpass(uri_user(db.uri), port, password))
+            relays.databases.append(replace(db, uri=uri))
+        if not allowlist.empty:
+            port = listen("allowlist", lambda c: _serve_http_proxy(c, allowlist))
+            proxy = f"http://127.0.0.1:{port}"
+            relays.environment.update({
+                "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy,
+                "https_proxy": proxy, "NO_PROXY": "localhost,127.0.0.1",
+                "no_proxy": "localhost,127.0.0.1"})
+        if pairs:
+            relays.environment[ENV_RELAYS] = ",".join(pairs)
+        if pgpass:
+            relays.environment["PGPASSFILE"] = _write_pgpass(
+                pgpass, directory, container_dir, owner)
+    except BaseException:
+        relays.close()
+        raise
+    return relays
+
+
+def _write_pgpass(lines: list[str], directory: Path, container_dir: str | None,
+                  owner: tuple[int, int] | None) -> str:
+    """The run's pgpass file (owner-only, as libpq demands); its path as the run sees it."""
+    path = directory / "pgpass"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.writelines(lines)
+    if owner is not None:
+        os.chown(path, *owner)
+    return f"{container_dir}/pgpass" if container_dir else str(path)
