@@ -39,7 +39,7 @@ __all__ = [
 
 #: The largest output a node reads from a run: the server's default max_result_bytes.
 DEFAULT_MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
-DatabaseType = Literal["csv", "parquet", "sql", "sparql", "excel"]
+DatabaseType = Literal["csv", "parquet", "sql", "omop", "sparql", "excel"]
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
                  ".sqlite": "sql", ".sqlite3": "sql", ".db": "sql", ".ttl": "sparql",

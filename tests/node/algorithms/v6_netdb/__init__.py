@@ -1,0 +1,72 @@
+"""Test algorithm for the node's network databases: reads through the relays with ordinary
+drivers, and tries what a hostile run would try.
+
+``summarize`` gets the requested database as a DataFrame (SQLAlchemy + psycopg through
+the relay); ``sql_direct`` connects itself with the URI it was given; ``reach`` tries TCP
+destinations directly and HTTP(S) through the node's allowlisting proxy, and lists what
+it can see of the node's secrets.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import socket
+from typing import Any
+
+import pandas as pd
+
+from v6lib.wrappers import data
+
+__all__ = ["reach", "sql_direct", "summarize"]
+
+
+@data(1)
+def summarize(df: pd.DataFrame) -> dict[str, Any]:
+    return {"rows": len(df), "age_sum": int(df["age"].sum())}
+
+
+def sql_direct(label: str, sql: str) -> Any:
+    import sqlalchemy
+
+    uri = os.environ[f"{label.upper()}_DATABASE_URI"]
+    engine = sqlalchemy.create_engine(uri)
+    with engine.connect() as connection:
+        value = connection.execute(sqlalchemy.text(sql)).scalar()
+    engine.dispose()
+    return value
+
+
+def _tcp(host: str, port: int) -> str:
+    sock = socket.socket()
+    sock.settimeout(2)
+    try:
+        sock.connect((host, port))
+        return "connected"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as exc:
+        return "failed: " + (exc.strerror or type(exc).__name__)
+    finally:
+        sock.close()
+
+
+def _http(url: str) -> str:
+    import requests
+
+    try:
+        answer = requests.get(url, timeout=5)
+    except requests.RequestException as exc:
+        return "failed: " + type(exc).__name__
+    return f"{answer.status_code} {answer.text.strip()[:80]}"
+
+
+def reach(tcp: list[list[Any]] = (), http: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    env = {k: v for k, v in os.environ.items() if "DATABASE_URI" in k or "PROXY" in k
+           or k in ("V6_RELAYS", "PGPASSFILE")}
+    return {
+        "tcp": {f"{h}:{p}": _tcp(h, int(p)) for h, p in tcp},
+        "http": {url: _http(url) for url in http},
+        "env": env,
+        "relay_files": sorted(glob.glob("/mnt/relays/*")),
+    }
