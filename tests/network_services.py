@@ -44,10 +44,9 @@ def people_age_sum() -> int:
 def people_database(rows: int = PEOPLE) -> Iterator[str]:
     """A fresh PostgreSQL database with ``people`` and the OMOP tables; its URL."""
     import psycopg
+    from sqlalchemy.engine import make_url
 
     from tests.postgres import _admin_conninfo, drop_database, fresh_postgres_url
-
-    from sqlalchemy.engine import make_url
 
     url = fresh_postgres_url()
     with psycopg.connect(_admin_conninfo(make_url(url)), autocommit=True) as conn:

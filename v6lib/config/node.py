@@ -335,6 +335,9 @@ class NodeConfig(StrictModel):
             if self.algorithm_device_requests.gpu:
                 warn_ignored("algorithm_device_requests.gpu", "the process runtime runs "
                              "algorithms as local processes, which see what the node sees")
+            if self.docker_services:
+                raise ValueError("docker_services: needs runtime: docker (the process "
+                                 "runtime does not look up Docker containers)")
             if self.policies.require_algorithm_pull:
                 warn_ignored("policies.require_algorithm_pull", "the process runtime runs "
                              "Python modules, not images")

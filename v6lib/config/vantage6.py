@@ -8,8 +8,8 @@ dropped silently. Every vantage6 key either
 * is **ignored with a warning** that names the key and says why it has no meaning here
   (there is no RabbitMQ, VPN or user interface to configure); or
 * is **refused** with an error that names the key and what to use instead, because
-  ignoring it would change what the operator asked for (a data-retention period, a
-  network opening for algorithms, a store whose algorithms should be the only ones).
+  ignoring it would change what the operator asked for (a data-retention period, an
+  SSH tunnel, a store whose algorithms should be the only ones).
 
 Keys whose value asks for what v6lib does anyway (``run_context_file: false``) are
 honoured without a word. The functions here work on the raw mapping before the pydantic
@@ -128,8 +128,10 @@ NODE_RULES: dict[str, Rule] = {
     "debug": Rule("ignore", "Flask/socket.io debug switches; use logging.level: DEBUG"),
     "prometheus": Rule("ignore", "v6lib has no Prometheus reporting"),
     "ssh_tunnels": Rule(
-        "refuse", "v6lib does not open SSH tunnels; run the tunnel outside v6lib (ssh -L) "
-                  "and point the database uri at its local end"),
+        "refuse", "v6lib does not open SSH tunnels itself; run `ssh -N -L "
+                  "127.0.0.1:PORT:DEST:DESTPORT user@host` on the node's host (as a service) "
+                  "and point the database uri at 127.0.0.1:PORT: the node relays it to the "
+                  "runs that request the database"),
     "run_context_file": Rule(
         "refuse", "algorithms get their context from v6lib's container contract "
                   "(environment and input file), not from run_context.json; remove the key"),
