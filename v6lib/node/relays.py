@@ -85,9 +85,9 @@ def _read_head(client: socket.socket) -> tuple[bytes, bytes] | None:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = client.recv(4096)
+        data += chunk
         if not chunk or len(data) > _HEAD_LIMIT:
             return None
-        data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     return head, rest
 
