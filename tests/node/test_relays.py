@@ -4,6 +4,7 @@ database relays (their environment, their end with the run)."""
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,6 @@ import pytest
 from v6lib.node.relays import FIRST_CONTAINER_PORT, open_relays
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.rules.network_access import Allowlist
-
-import sys  # noqa: E402,I001
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:

@@ -119,5 +119,5 @@ def test_v6_relays_start_one_relay_per_pair(upstream: EchoUpstream, tmp_path: Pa
 
 @pytest.mark.parametrize("value", ["5432", "x=/s.sock", "5432=", "=/s.sock"])
 def test_malformed_v6_relays_are_refused(value: str) -> None:
-    with pytest.raises(ValueError, match="V6_RELAYS: .* is not PORT=SOCKET_PATH"):
+    with pytest.raises(ValueError, match=r"V6_RELAYS: .* is not PORT=SOCKET_PATH"):
         start_from_environ({"V6_RELAYS": value})
