@@ -32,8 +32,23 @@ CONDITIONS = [(1, "diabetes"), (1, "diabetes"), (2, "diabetes"), (3, "diabetes")
               (2, "asthma"), (4, "asthma"), (5, "gout")]
 EXPECTED_PERSONS = {"diabetes": 3, "asthma": 2, "gout": 1}
 
-__all__ = ["CONDITIONS", "EXPECTED_PERSONS", "NETDB_IMAGE", "OMOP_IMAGE", "PEOPLE",
-           "build_images", "people_database"]
+__all__ = ["CONDITIONS", "EXPECTED_PERSONS", "NETDB_IMAGE", "OMOP_IMAGE", "PATIENTS",
+           "PEOPLE", "build_images", "people_database", "sparql_endpoint"]
+
+#: Subjects of type ex:Patient in the SPARQL endpoint's graph.
+PATIENTS = 12
+_ENDPOINT = """
+import sys, rdflib, uvicorn
+from rdflib_endpoint import SparqlEndpoint
+ex = rdflib.Namespace("http://example.org/")
+graph = rdflib.Graph()
+for i in range(int(sys.argv[2])):
+    graph.add((ex[f"p{i}"], rdflib.RDF.type, ex.Patient))
+    graph.add((ex[f"p{i}"], ex.age, rdflib.Literal(30 + i)))
+graph.add((ex.site, rdflib.RDF.type, ex.Hospital))
+app = SparqlEndpoint(graph=graph, path="/sparql")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
 
 
 def people_age_sum() -> int:
@@ -72,6 +87,33 @@ def people_database(rows: int = PEOPLE) -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+@contextmanager
+def sparql_endpoint() -> Iterator[str]:
+    """A real SPARQL 1.1 endpoint (rdflib-endpoint on uvicorn) on the host's loopback,
+    serving ``PATIENTS`` patients with an age; its query URL."""
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-c", _ENDPOINT, str(port), str(PATIENTS)])
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the SPARQL endpoint did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/sparql"
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def _sql_wheels() -> Path:

@@ -42,10 +42,12 @@ from tests.docker_support import (  # noqa: E402
 )
 from tests.network_services import (  # noqa: E402
     EXPECTED_PERSONS,
+    PATIENTS,
     PEOPLE,
     build_images,
     people_age_sum,
     people_database,
+    sparql_endpoint,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.integration]
@@ -195,6 +197,16 @@ def test_omop_example_counts_persons_by_condition(
     result, _ = run(runtime, tmp_path, images[0], "persons_by_condition", {"min_count": 2},
                     databases=(omop,), run_id=2)
     assert result == {"diabetes": 3, "asthma": 2}
+
+
+def test_sparql_endpoint_is_queried_through_the_relay(
+        runtime: DockerRuntime, images: tuple[str, str], tmp_path: Path) -> None:
+    query = ("PREFIX ex: <http://example.org/> "
+             "SELECT ?patient ?age WHERE { ?patient a ex:Patient ; ex:age ?age }")
+    with sparql_endpoint() as url:
+        kg = JobDatabase("kg", url, "sparql", query)
+        result, _ = run(runtime, tmp_path, images[1], "table", databases=(kg,))
+    assert result == {"rows": PATIENTS, "columns": ["age", "patient"]}
 
 
 def test_isolation_check_proves_the_relays(runtime: DockerRuntime) -> None:

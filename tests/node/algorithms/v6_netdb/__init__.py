@@ -18,12 +18,17 @@ import pandas as pd
 
 from v6lib.wrappers import data
 
-__all__ = ["reach", "sql_direct", "summarize"]
+__all__ = ["reach", "sql_direct", "summarize", "table"]
 
 
 @data(1)
 def summarize(df: pd.DataFrame) -> dict[str, Any]:
     return {"rows": len(df), "age_sum": int(df["age"].sum())}
+
+
+@data(1)
+def table(df: pd.DataFrame) -> dict[str, Any]:
+    return {"rows": len(df), "columns": sorted(df.columns)}
 
 
 def sql_direct(label: str, sql: str) -> Any:
