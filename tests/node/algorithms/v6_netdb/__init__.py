@@ -18,12 +18,13 @@ import pandas as pd
 
 from v6lib.wrappers import data
 
-__all__ = ["reach", "sql_direct", "summarize", "table"]
+__all__ = ["fetch_relayed", "fetch_seconds", "reach", "sql_direct", "summarize", "table"]
 
 
 @data(1)
 def summarize(df: pd.DataFrame) -> dict[str, Any]:
-    return {"rows": len(df), "age_sum": int(df["age"].sum())}
+    """The table's size and age total, and what the run sees of its relays."""
+    return {"rows": len(df), "age_sum": int(df["age"].sum()), **reach()}
 
 
 @data(1)
@@ -40,6 +41,30 @@ def sql_direct(label: str, sql: str) -> Any:
         value = connection.execute(sqlalchemy.text(sql)).scalar()
     engine.dispose()
     return value
+
+
+def fetch_seconds(uri: str, sql: str, repeat: int = 3) -> list[float]:
+    """Seconds to connect with psycopg, run ``sql`` and fetch every row, ``repeat`` times
+    (the benchmark runs the same code on the host and in a container)."""
+    import time
+
+    import psycopg
+
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        with psycopg.connect(uri) as conn:
+            rows = conn.execute(sql).fetchall()
+        times.append(time.perf_counter() - start)
+        assert rows
+    return times
+
+
+def fetch_relayed(label: str, sql: str, repeat: int = 3) -> dict[str, Any]:
+    """:func:`fetch_seconds` on the run's relayed database (its URI as libpq reads it)."""
+    uri = os.environ[f"{label.upper()}_DATABASE_URI"].replace("postgresql+psycopg://",
+                                                                "postgresql://")
+    return {"seconds": fetch_seconds(uri, sql, repeat)}
 
 
 def _tcp(host: str, port: int) -> str:
@@ -66,7 +91,7 @@ def _http(url: str) -> str:
     return f"{answer.status_code} {answer.text.strip()[:80]}"
 
 
-def reach(tcp: list[list[Any]] = (), http: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def reach(tcp: tuple[list[Any], ...] = (), http: tuple[str, ...] = ()) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if "DATABASE_URI" in k or "PROXY" in k
            or k in ("V6_RELAYS", "PGPASSFILE")}
     return {
