@@ -32,7 +32,7 @@ CONDITIONS = [(1, "diabetes"), (1, "diabetes"), (2, "diabetes"), (3, "diabetes")
               (2, "asthma"), (4, "asthma"), (5, "gout")]
 EXPECTED_PERSONS = {"diabetes": 3, "asthma": 2, "gout": 1}
 
-__all__ = ["CONDITIONS", "EXPECTED_PERSONS", "NETDB_IMAGE", "OMOP_IMAGE", "PATIENTS",
+__all__ = ["CONDITIONS", "EXPECTED_PERSONS", "NETDB_IMAGE", "OMOP_DIR", "OMOP_IMAGE", "PATIENTS",
            "PEOPLE", "build_images", "people_database", "sparql_endpoint"]
 
 #: Subjects of type ex:Patient in the SPARQL endpoint's graph.

@@ -4,21 +4,15 @@ database relays (their environment, their end with the run)."""
 from __future__ import annotations
 
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.docker_support import http_server
 from v6lib.node.relays import FIRST_CONTAINER_PORT, open_relays
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.rules.network_access import Allowlist
-
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.docker_support import http_server  # noqa: E402
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ relays and refuses to run algorithms when a relay's destination is unreachable.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,19 +17,7 @@ from typing import Any
 
 import pytest
 
-from v6lib.errors import RuntimeUnavailableError
-from v6lib.node.run_files import prepare_run_files, run_paths
-from v6lib.node.runtime.base import JobDatabase, JobSpec
-from v6lib.node.runtime.docker import DockerRuntime
-from v6lib.rules.network_access import Allowlist
-from v6lib.serialization.codec import loads
-
-_ROOT = str(Path(__file__).resolve().parents[3])
-for _path in (_ROOT, str(Path(_ROOT) / "examples" / "omop_count")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-from tests.docker_support import (  # noqa: E402
+from tests.docker_support import (
     BASE_IMAGE,
     PYTHON_IMAGE,
     cleanup_node,
@@ -40,8 +27,9 @@ from tests.docker_support import (  # noqa: E402
     outside_host_ip,
     unique_node_name,
 )
-from tests.network_services import (  # noqa: E402
+from tests.network_services import (
     EXPECTED_PERSONS,
+    OMOP_DIR,
     PATIENTS,
     PEOPLE,
     build_images,
@@ -49,6 +37,12 @@ from tests.network_services import (  # noqa: E402
     people_database,
     sparql_endpoint,
 )
+from v6lib.errors import RuntimeUnavailableError
+from v6lib.node.run_files import prepare_run_files, run_paths
+from v6lib.node.runtime.base import JobDatabase, JobSpec
+from v6lib.node.runtime.docker import DockerRuntime
+from v6lib.rules.network_access import Allowlist
+from v6lib.serialization.codec import loads
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.integration]
 __all__ = ["docker_client"]
@@ -184,7 +178,9 @@ def test_whitelist_and_docker_services_are_reached_through_the_proxy_only(
 
 
 def test_omop_example_counts_persons_by_condition(
-        runtime: DockerRuntime, pg_url: str, images: tuple[str, str], tmp_path: Path) -> None:
+        runtime: DockerRuntime, pg_url: str, images: tuple[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(OMOP_DIR))
     from v6_omop import CONDITION_QUERY
 
     omop = JobDatabase("omop", pg_url, "omop", CONDITION_QUERY)

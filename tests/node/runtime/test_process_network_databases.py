@@ -8,23 +8,18 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.network_services import PEOPLE, people_age_sum, people_database
 from v6lib.node.runtime.base import JobDatabase, JobSpec
 from v6lib.node.runtime.process import ProcessRuntime
 from v6lib.serialization.codec import loads
 
 _ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.network_services import PEOPLE, people_age_sum, people_database  # noqa: E402
-
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
 ALGORITHMS = Path(__file__).resolve().parents[1] / "algorithms"
