@@ -34,6 +34,7 @@ __all__ = [
     "EncryptionConfig",
     "NodeConfig",
     "NodePolicies",
+    "SshTunnelConfig",
     "WhitelistConfig",
 ]
 
@@ -130,6 +131,37 @@ class WhitelistConfig(StrictModel):
             except ValueError:
                 raise ValueError(f"{ip!r} is not an IP address or network") from None
         return ips
+
+
+class _SshIdentity(StrictModel):
+    username: str
+    key: Path
+
+
+class _SshServer(StrictModel):
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    fingerprint: str = Field(min_length=1)  # the server's host key line: "ssh-ed25519 AAAA..."
+    identity: _SshIdentity
+
+
+class _HostPort(StrictModel):
+    ip: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class _TunnelEnds(StrictModel):
+    bind: _HostPort  # what algorithms name (with ``hostname``); bind.ip has no meaning here
+    dest: _HostPort  # the data source, as the SSH server sees it
+
+
+class SshTunnelConfig(StrictModel):
+    """vantage6's ``ssh_tunnels`` entry: runs naming ``hostname:tunnel.bind.port`` reach
+    ``tunnel.dest`` through the SSH server (see :mod:`v6lib.node.ssh_tunnels`)."""
+
+    hostname: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    ssh: _SshServer
+    tunnel: _TunnelEnds
 
 
 class EncryptionConfig(StrictModel):
@@ -259,6 +291,7 @@ class NodeConfig(StrictModel):
     # and by database URIs naming them (see docs/node-operator.md)
     whitelist: WhitelistConfig = WhitelistConfig()
     docker_services: dict[str, str] = {}
+    ssh_tunnels: list[SshTunnelConfig] = []
     # Process runtime only: image name (or regex) -> importable algorithm module.
     process_images: dict[str, str] = {}
     # Process runtime only: fork runs from a warm interpreter that has already imported

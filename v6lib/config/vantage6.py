@@ -127,11 +127,6 @@ NODE_RULES: dict[str, Rule] = {
                           "plain v6lib configurations"),
     "debug": Rule("ignore", "Flask/socket.io debug switches; use logging.level: DEBUG"),
     "prometheus": Rule("ignore", "v6lib has no Prometheus reporting"),
-    "ssh_tunnels": Rule(
-        "refuse", "v6lib does not open SSH tunnels itself; run `ssh -N -L "
-                  "127.0.0.1:PORT:DEST:DESTPORT user@host` on the node's host (as a service) "
-                  "and point the database uri at 127.0.0.1:PORT: the node relays it to the "
-                  "runs that request the database"),
     "run_context_file": Rule(
         "refuse", "algorithms get their context from v6lib's container contract "
                   "(environment and input file), not from run_context.json; remove the key"),

@@ -262,8 +262,8 @@ def open_relays(
             if endpoint is None:
                 relays.databases.append(db)
                 continue
-            target = Endpoint(services.get(endpoint.host.lower(), endpoint.host),
-                              endpoint.port)
+            target = allowlist.tunnels.get(Endpoint(endpoint.host.lower(), endpoint.port)) \
+                or Endpoint(services.get(endpoint.host.lower(), endpoint.host), endpoint.port)
             port = listen(db.label, lambda c, t=target: _forward(c, t))  # type: ignore[misc]
             password = uri_password(db.uri)
             # NOTE: libpq reads a PostgreSQL password from PGPASSFILE; other drivers

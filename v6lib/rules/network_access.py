@@ -125,7 +125,7 @@ def _safe(uri: str) -> str:
 
 @dataclass(frozen=True)
 class Allowlist:
-    """vantage6's ``whitelist`` plus the node's ``docker_services``.
+    """vantage6's ``whitelist`` plus the node's ``docker_services`` and ``ssh_tunnels``.
 
     ``services`` maps a name an algorithm uses (the ``docker_services`` key) to the
     address the node reaches it at; such a name is reachable on any port, as a container
@@ -136,6 +136,8 @@ class Allowlist:
     ips: tuple[str, ...] = ()
     ports: frozenset[int] = frozenset()
     services: Mapping[str, str] = field(default_factory=dict)
+    #: ``ssh_tunnels``: ``hostname:bind port`` -> the tunnel's local end on the node.
+    tunnels: Mapping[Endpoint, Endpoint] = field(default_factory=dict)
 
     @classmethod
     def of(cls, domains: Iterable[str] = (), ips: Iterable[str] = (),
@@ -150,11 +152,13 @@ class Allowlist:
 
     @property
     def empty(self) -> bool:
-        return not (self.domains or self.ips or self.services)
+        return not (self.domains or self.ips or self.services or self.tunnels)
 
     def target(self, host: str, port: int) -> Endpoint | None:
         """Where to connect for a run asking for ``host:port``; None when not allowed."""
         name = host.strip().lower().rstrip(".")
+        if Endpoint(name, port) in self.tunnels:
+            return self.tunnels[Endpoint(name, port)]
         if name in self.services:
             return Endpoint(self.services[name], port)
         if port not in WEB_PORTS and port not in self.ports:

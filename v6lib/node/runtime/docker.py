@@ -36,6 +36,7 @@ from v6lib.node.runtime.base import (
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
 from v6lib.node.runtime.docker_services import service_addresses
+from v6lib.node.ssh_tunnels import SshTunnels
 from v6lib.rules.network_access import Allowlist
 from v6lib.wrappers.contract import contract_environment
 
@@ -105,6 +106,8 @@ class DockerRuntime:
             ``<task_dir>/relays``).
         network_databases: the node's databases, for the isolation check to prove each
             network one reachable through a relay and not directly.
+        tunnels: the node's ``ssh_tunnels`` (opened on first use, closed with the
+            runtime).
     """
 
     name = "docker"
@@ -129,6 +132,7 @@ class DockerRuntime:
         services: Mapping[str, str] | None = None,
         relay_dir: Path | None = None,
         network_databases: Sequence[JobDatabase] = (),
+        tunnels: SshTunnels | None = None,
     ) -> None:
         self.node_name = node_name
         self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
@@ -147,6 +151,7 @@ class DockerRuntime:
             f"{self.proxy_socket_dir.name}-relays")
         self.network_databases = [db for db in network_databases if not db.is_file]
         self._relays: dict[str, RunRelays] = {}
+        self.tunnels = tunnels
 
     @classmethod
     def from_options(cls, options: Any) -> DockerRuntime:
@@ -162,6 +167,8 @@ class DockerRuntime:
             "services": getattr(options, "docker_services", None),
             "relay_dir": Path(options.task_dir) / "relays",
             "network_databases": list((getattr(options, "databases", None) or {}).values()),
+            "tunnels": SshTunnels(options.ssh_tunnels)
+            if getattr(options, "ssh_tunnels", None) else None,
         }
         for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
@@ -259,6 +266,8 @@ class DockerRuntime:
     def close(self) -> None:
         """At node shutdown: close the engine connection (containers outlive the node and
         are reconciled at its next start; the proxy removes its own socket)."""
+        if self.tunnels is not None:
+            self.tunnels.close()
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
@@ -296,7 +305,8 @@ class DockerRuntime:
         """The run's relays: one per requested network database, and the allowlisting
         proxy when the node has a whitelist or services (see :mod:`v6lib.node.relays`)."""
         services = self._engine(service_addresses, self.client, self.services)
-        allowlist = replace(self.allowlist, services=services)
+        allowlist = replace(self.allowlist, services=services,
+                            tunnels=self.tunnels.start() if self.tunnels else {})
         return open_relays(run_id, databases, allowlist,
                            directory=self.relay_dir / f"r{run_id}", container_dir=RELAY_DIR,
                            services=services, owner=docker_user.container_owner(self.user))

@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from v6lib.node.runtime.process_limits import (
 )
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
+from v6lib.node.ssh_tunnels import SshTunnels
 from v6lib.rules.network_access import Allowlist
 from v6lib.rules.node_policy import split_image
 from v6lib.wrappers.contract import HOST_SETTINGS_PREFIX, contract_environment
@@ -155,6 +157,8 @@ class ProcessRuntime:
         allowlist: vantage6's ``whitelist`` served through the node's allowlisting HTTP
             proxy (a process can still open its own connections: it has the host's
             network).
+        tunnels: the node's ``ssh_tunnels`` (opened on first use, closed with the
+            runtime).
     """
 
     name = "process"
@@ -171,10 +175,12 @@ class ProcessRuntime:
         preload: Sequence[str] = DEFAULT_PRELOAD,
         warm_start: bool = True,
         allowlist: Allowlist | None = None,
+        tunnels: SshTunnels | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.allowlist = allowlist or Allowlist()
         self._relays: dict[str, RunRelays] = {}
+        self.tunnels = tunnels
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.image_modules = dict(image_modules or {})
         self.python = python
@@ -214,6 +220,8 @@ class ProcessRuntime:
             raise RuntimeUnavailableError(f"process runtime: interpreter {self.python} not found")
         log.warning("process runtime: algorithms run unisolated on this machine; use the "
                     "docker runtime in production")
+        if self.tunnels is not None:
+            self.tunnels.start()
         self._warm()
 
     # -- warm starter -------------------------------------------------------------------
@@ -293,8 +301,10 @@ class ProcessRuntime:
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
         self._close_relays(handle)
+        allowlist = replace(self.allowlist, tunnels=self.tunnels.start()) if self.tunnels \
+            else self.allowlist
         relays = self._relays[handle] = open_relays(
-            spec.run_id, spec.databases, self.allowlist,
+            spec.run_id, spec.databases, allowlist,
             directory=self.state_dir / "relays" / handle)
         try:
             return self._start(spec, handle, relays)
@@ -515,5 +525,7 @@ class ProcessRuntime:
         and are reconciled at its start."""
         if self.warm_starter is not None:
             self.warm_starter.close()
+        if self.tunnels is not None:
+            self.tunnels.close()
         for handle in list(self._pidfds):
             os.close(self._pidfds.pop(handle))
