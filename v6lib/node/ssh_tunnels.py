@@ -105,11 +105,11 @@ class SshTunnels:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                error = (process.stderr.read() if process.stderr else b"").decode(
-                    "utf-8", "replace").strip()
-                raise RuntimeUnavailableError(
+                lines = (process.stderr.read() if process.stderr else b"").decode(
+                    "utf-8", "replace").strip().splitlines()
+                raise RuntimeUnavailableError(  # ssh's last line says what went wrong
                     f"ssh_tunnels.{spec.hostname}: ssh to {spec.ssh_host}:{spec.ssh_port} "
-                    f"failed: {error[-500:] or f'exit {process.returncode}'}")
+                    f"failed: {lines[-1].strip() if lines else f'exit {process.returncode}'}")
             with contextlib.suppress(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 log.info("ssh tunnel %s:%d -> %s:%d via %s open", spec.hostname,
