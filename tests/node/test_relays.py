@@ -98,3 +98,20 @@ def test_docker_relays_are_sockets_named_in_v6_relays(tmp_path: Path) -> None:
     finally:
         relays.close()
     assert not (tmp_path / "r3").exists()
+
+
+def test_https_database_is_reached_through_the_proxy_with_its_own_host_name(
+        web: tuple[str, int], tmp_path: Path) -> None:
+    host, port = web
+    db = JobDatabase("kg", f"https://{host}:{port}/sparql", "sparql", "SELECT *")
+    relays = open_relays(4, [db], Allowlist(), directory=tmp_path / "r4")
+    try:
+        assert relays.databases == [db]  # unchanged: TLS checks the real host name
+        proxy = proxy_port(relays.environment)
+        tunnel = ask(proxy, f"CONNECT {host}:{port} HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n"
+                     .encode())
+        assert tunnel.startswith(b"HTTP/1.1 200") and tunnel.endswith(b"hello from the host")
+        refused = ask(proxy, f"CONNECT {host}:{port + 1} HTTP/1.1\r\n\r\n".encode())
+        assert refused.startswith(b"HTTP/1.1 403")
+    finally:
+        relays.close()

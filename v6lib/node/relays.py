@@ -185,6 +185,9 @@ class RunRelays:
     environment: dict[str, str]
     directory: Path
     servers: list[Any] = field(default_factory=list)
+    #: Docker: each relay's socket as the run sees it, by ``db:<label>`` or
+    #: ``allowlist``.
+    sockets: dict[str, str] = field(default_factory=dict)
 
     def close(self) -> None:
         for server in self.servers:
@@ -221,8 +224,11 @@ def open_relays(
 
     Args:
         databases: the run's requested databases; a network one gets a relay and its URI
-            rewritten, a file one is passed on unchanged.
-        allowlist: whitelist and services; when not empty, an allowlisting HTTP proxy.
+            rewritten (an ``https://`` one is reached through the allowlisting proxy
+            instead, its URI unchanged, so TLS still checks the real host name); a file
+            one is passed on unchanged.
+        allowlist: whitelist, services and routes; when not empty (or with an https
+            database), an allowlisting HTTP proxy.
         directory: the run's own directory for its sockets and pgpass file.
         container_dir: Docker: where ``directory`` is mounted in the run's container;
             the relays are Unix sockets there. None (process runtime): the relays listen
@@ -231,64 +237,94 @@ def open_relays(
             database URIs naming a service.
         owner: uid/gid the sockets and pgpass file are handed to (the container user).
     """
-    services = {k.lower(): v for k, v in (services or {}).items()}
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.chmod(directory, 0o711)
     if owner is not None:
         os.chown(directory, *owner)
-    relays = RunRelays(databases=[], environment={}, directory=directory)
-    pairs: list[str] = []
-    pgpass: list[str] = []
+    opener = _Opener(run_id, RunRelays(databases=[], environment={}, directory=directory),
+                     container_dir, owner)
     try:
-        def listen(name: str, serve_one: Callable[[socket.socket], None]) -> int:
-            """A relay's port as the run sees it."""
-            index = len(relays.servers)
-            if container_dir is None:
-                server: Any = _TcpRelay(("127.0.0.1", 0), _Handler)
-                relays.servers.append(_start(server, serve_one, f"v6-relay-{run_id}"))
-                return int(server.server_address[1])
-            path = directory / f"{index}.sock"
-            relays.servers.append(_start(listen_unix(path, _UnixRelay, _Handler), serve_one,
-                                         f"v6-relay-{run_id}"))
-            if owner is not None:
-                os.chown(path, *owner, follow_symlinks=False)
-            port = FIRST_CONTAINER_PORT + index
-            pairs.append(f"{port}={container_dir}/{path.name}")
-            return port
+        opener.open(databases, allowlist, {k.lower(): v for k, v in (services or {}).items()})
+    except BaseException:
+        opener.relays.close()
+        raise
+    return opener.relays
 
+
+@dataclass
+class _Opener:
+    """Builds one run's :class:`RunRelays`."""
+
+    run_id: int
+    relays: RunRelays
+    container_dir: str | None
+    owner: tuple[int, int] | None
+    pairs: list[str] = field(default_factory=list)
+    pgpass: list[str] = field(default_factory=list)
+
+    def listen(self, name: str, serve_one: Callable[[socket.socket], None]) -> int:
+        """Start a relay; its port as the run sees it."""
+        relays, index = self.relays, len(self.relays.servers)
+        if self.container_dir is None:
+            server: Any = _TcpRelay(("127.0.0.1", 0), _Handler)
+            relays.servers.append(_start(server, serve_one, f"v6-relay-{self.run_id}"))
+            return int(server.server_address[1])
+        path = relays.directory / f"{index}.sock"
+        relays.servers.append(_start(listen_unix(path, _UnixRelay, _Handler), serve_one,
+                                     f"v6-relay-{self.run_id}"))
+        if self.owner is not None:
+            os.chown(path, *self.owner, follow_symlinks=False)
+        relays.sockets[name] = f"{self.container_dir}/{path.name}"
+        port = FIRST_CONTAINER_PORT + index
+        self.pairs.append(f"{port}={relays.sockets[name]}")
+        return port
+
+    def open(self, databases: Sequence[JobDatabase], allowlist: Allowlist,
+             services: Mapping[str, str]) -> None:
+        https_routes: dict[Endpoint, Endpoint] = {}
         for db in databases:
             endpoint = None if db.is_file else network_endpoint(db.uri)
             if endpoint is None:
-                relays.databases.append(db)
+                self.relays.databases.append(db)
                 continue
-            target = allowlist.tunnels.get(Endpoint(endpoint.host.lower(), endpoint.port)) \
-                or Endpoint(services.get(endpoint.host.lower(), endpoint.host), endpoint.port)
-            port = listen(db.label, lambda c, t=target: _forward(c, t))  # type: ignore[misc]
-            password = uri_password(db.uri)
-            # NOTE: libpq reads a PostgreSQL password from PGPASSFILE; other drivers
-            # have no such file and need it in the URI
-            in_file = password is not None and uri_scheme(db.uri) in _PG_SCHEMES
-            uri = relayed_uri(db.uri, "127.0.0.1", port, keep_password=not in_file)
-            if in_file and password is not None:
-                pgpass.append(_pgpass(uri_user(db.uri), port, password))
-            relays.databases.append(replace(db, uri=uri))
+            named = Endpoint(endpoint.host.lower(), endpoint.port)
+            target = allowlist.routes.get(named) \
+                or Endpoint(services.get(named.host, endpoint.host), endpoint.port)
+            if uri_scheme(db.uri) == "https":
+                # NOTE: TLS checks the URI's host name, which a relay's 127.0.0.1 would
+                # break: the run reaches it through the allowlisting proxy instead
+                https_routes[named] = target
+                self.relays.databases.append(db)
+            else:
+                self.relays.databases.append(self.database(db, target))
+        if https_routes:
+            allowlist = replace(allowlist, routes={**allowlist.routes, **https_routes})
+        environment = self.relays.environment
         if not allowlist.empty:
-            port = listen("allowlist", lambda c: _serve_http_proxy(c, allowlist))
+            port = self.listen("allowlist", lambda c: _serve_http_proxy(c, allowlist))
             proxy = f"http://127.0.0.1:{port}"
-            relays.environment.update({
+            environment.update({
                 "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy,
                 "https_proxy": proxy, "NO_PROXY": "localhost,127.0.0.1",
                 "no_proxy": "localhost,127.0.0.1"})
-        if pairs:
-            relays.environment[ENV_RELAYS] = ",".join(pairs)
-        if pgpass:
-            relays.environment["PGPASSFILE"] = _write_pgpass(
-                pgpass, directory, container_dir, owner)
-    except BaseException:
-        relays.close()
-        raise
-    return relays
+        if self.pairs:
+            environment[ENV_RELAYS] = ",".join(self.pairs)
+        if self.pgpass:
+            environment["PGPASSFILE"] = _write_pgpass(
+                self.pgpass, self.relays.directory, self.container_dir, self.owner)
+
+    def database(self, db: JobDatabase, target: Endpoint) -> JobDatabase:
+        """A relay to ``target`` for ``db``; ``db`` as the run sees it."""
+        port = self.listen(f"db:{db.label}", lambda c: _forward(c, target))
+        password = uri_password(db.uri)
+        # NOTE: libpq reads a PostgreSQL password from PGPASSFILE; other drivers have no
+        # such file and need it in the URI
+        in_file = password is not None and uri_scheme(db.uri) in _PG_SCHEMES
+        if in_file and password is not None:
+            self.pgpass.append(_pgpass(uri_user(db.uri), port, password))
+        return replace(db, uri=relayed_uri(db.uri, "127.0.0.1", port,
+                                           keep_password=not in_file))
 
 
 def _write_pgpass(lines: list[str], directory: Path, container_dir: str | None,

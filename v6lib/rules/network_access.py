@@ -136,8 +136,9 @@ class Allowlist:
     ips: tuple[str, ...] = ()
     ports: frozenset[int] = frozenset()
     services: Mapping[str, str] = field(default_factory=dict)
-    #: ``ssh_tunnels``: ``hostname:bind port`` -> the tunnel's local end on the node.
-    tunnels: Mapping[Endpoint, Endpoint] = field(default_factory=dict)
+    #: Exact destinations -> where the node connects for them: ``ssh_tunnels``
+    #: (``hostname:bind port`` -> the tunnel's local end) and a run's https databases.
+    routes: Mapping[Endpoint, Endpoint] = field(default_factory=dict)
 
     @classmethod
     def of(cls, domains: Iterable[str] = (), ips: Iterable[str] = (),
@@ -152,13 +153,13 @@ class Allowlist:
 
     @property
     def empty(self) -> bool:
-        return not (self.domains or self.ips or self.services or self.tunnels)
+        return not (self.domains or self.ips or self.services or self.routes)
 
     def target(self, host: str, port: int) -> Endpoint | None:
         """Where to connect for a run asking for ``host:port``; None when not allowed."""
         name = host.strip().lower().rstrip(".")
-        if Endpoint(name, port) in self.tunnels:
-            return self.tunnels[Endpoint(name, port)]
+        if Endpoint(name, port) in self.routes:
+            return self.routes[Endpoint(name, port)]
         if name in self.services:
             return Endpoint(self.services[name], port)
         if port not in WEB_PORTS and port not in self.ports:

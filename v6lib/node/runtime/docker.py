@@ -231,13 +231,11 @@ class DockerRuntime:
         docker_user.hand_over_socket(self.proxy_socket(), self.user)
         relays = self.open_relays(0, self.network_databases)
         try:
-            sockets = [f"{RELAY_DIR}/{i}.sock" for i in range(len(relays.servers))]
             command = iso.probe_command(
                 PROXY_SOCKET, extra_targets=iso.direct_targets(self.network_databases),
-                relays=list(zip([db.label for db in self.network_databases], sockets,
-                                strict=False)),
-                allowlist_socket=sockets[-1] if not self.allowlist.empty or self.services
-                else "")
+                relays=[(name[3:], path) for name, path in relays.sockets.items()
+                        if name.startswith("db:")],
+                allowlist_socket=relays.sockets.get("allowlist", ""))
             output = self._engine(
                 self.client.containers.run, self.check_image, command[1:],
                 entrypoint=command[:1], remove=True, stdout=True, stderr=True,
@@ -306,7 +304,7 @@ class DockerRuntime:
         proxy when the node has a whitelist or services (see :mod:`v6lib.node.relays`)."""
         services = self._engine(service_addresses, self.client, self.services)
         allowlist = replace(self.allowlist, services=services,
-                            tunnels=self.tunnels.start() if self.tunnels else {})
+                            routes=self.tunnels.start() if self.tunnels else {})
         return open_relays(run_id, databases, allowlist,
                            directory=self.relay_dir / f"r{run_id}", container_dir=RELAY_DIR,
                            services=services, owner=docker_user.container_owner(self.user))

@@ -301,7 +301,7 @@ class ProcessRuntime:
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
         self._close_relays(handle)
-        allowlist = replace(self.allowlist, tunnels=self.tunnels.start()) if self.tunnels \
+        allowlist = replace(self.allowlist, routes=self.tunnels.start()) if self.tunnels \
             else self.allowlist
         relays = self._relays[handle] = open_relays(
             spec.run_id, spec.databases, allowlist,
