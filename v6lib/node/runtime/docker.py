@@ -236,13 +236,15 @@ class DockerRuntime:
                 relays=[(name[3:], path) for name, path in relays.sockets.items()
                         if name.startswith("db:")],
                 allowlist_socket=relays.sockets.get("allowlist", ""))
+            mounts = [Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
+                            read_only=True)]
+            if relays.servers:
+                mounts.append(Mount(RELAY_DIR, str(relays.directory.resolve()),
+                                    type="bind", read_only=True))
             output = self._engine(
                 self.client.containers.run, self.check_image, command[1:],
                 entrypoint=command[:1], remove=True, stdout=True, stderr=True,
-                mounts=[Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
-                              read_only=True),
-                        Mount(RELAY_DIR, str(relays.directory.resolve()), type="bind",
-                              read_only=True)],
+                mounts=mounts,
                 labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
                 **self._confinement(),
             )
@@ -333,7 +335,7 @@ class DockerRuntime:
             extra={"HOME": "/tmp", **spec.environment, **relays.environment},
         )
         mounts = self._mounts(spec, paths)
-        if relays.servers or "PGPASSFILE" in relays.environment:
+        if relays.servers:
             from docker.types import Mount
 
             mounts.append(Mount(RELAY_DIR, str(relays.directory.resolve()), type="bind",
