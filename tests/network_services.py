@@ -33,7 +33,8 @@ CONDITIONS = [(1, "diabetes"), (1, "diabetes"), (2, "diabetes"), (3, "diabetes")
 EXPECTED_PERSONS = {"diabetes": 3, "asthma": 2, "gout": 1}
 
 __all__ = ["CONDITIONS", "EXPECTED_PERSONS", "NETDB_IMAGE", "OMOP_DIR", "OMOP_IMAGE", "PATIENTS",
-           "PEOPLE", "build_images", "people_database", "sparql_endpoint"]
+           "PEOPLE", "build_images", "free_port", "people_database", "sparql_endpoint",
+           "wait_listening"]
 
 #: Subjects of type ex:Patient in the SPARQL endpoint's graph.
 PATIENTS = 12
@@ -89,27 +90,42 @@ def people_database(rows: int = PEOPLE) -> Iterator[str]:
         drop_database(url)
 
 
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for a server started next)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_listening(port: int, server: subprocess.Popen[bytes], what: str,
+                   timeout: float) -> None:
+    """Return once ``server`` accepts on ``127.0.0.1:port``; RuntimeError if it exits or
+    does not listen within ``timeout`` seconds (with its stderr, when piped)."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                error = server.stderr.read() if server.stderr else b""
+                raise RuntimeError(f"{what} did not start: {error!r}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def sparql_endpoint() -> Iterator[str]:
     """A real SPARQL 1.1 endpoint (rdflib-endpoint on uvicorn) on the host's loopback,
     serving ``PATIENTS`` patients with an age; its query URL."""
-    import socket
-    import time
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-c", _ENDPOINT, str(port), str(PATIENTS)])
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the SPARQL endpoint did not start") from None
-                time.sleep(0.1)
+        wait_listening(port, server, "the SPARQL endpoint", 60)
         yield f"http://127.0.0.1:{port}/sparql"
     finally:
         server.terminate()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.network_services import PEOPLE, people_database
+from tests.network_services import PEOPLE, free_port, people_database, wait_listening
 from v6lib.errors import RuntimeUnavailableError
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.node.ssh_tunnels import SshTunnels, SshTunnelSpec
@@ -51,9 +49,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     client_public = keygen(base / "client_key")
     (base / "authorized_keys").write_text(client_public + "\n")
     (base / "authorized_keys").chmod(0o600)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = base / "sshd_config"
     config.write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {base / 'host_key'}\n"
@@ -63,16 +59,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation
     server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                error = server.stderr.read() if server.stderr else b""
-                raise RuntimeError(f"sshd did not start: {error!r}") from None
-            time.sleep(0.1)
+    wait_listening(port, server, "sshd", 20)
     yield {"port": port, "host_key": host_key, "client_key": base / "client_key"}
     server.terminate()
     server.wait(10)

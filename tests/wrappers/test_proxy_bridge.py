@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.network_services import free_port
 from v6lib.wrappers.proxy_bridge import start_from_environ
 
 
@@ -91,12 +92,6 @@ def test_missing_socket_closes_the_connection_instead_of_hanging(tmp_path: Path)
         assert answer == b""
     finally:
         bridge.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_v6_relays_start_one_relay_per_pair(upstream: EchoUpstream, tmp_path: Path) -> None:
