@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 OMOP_DIR = ROOT / "examples" / "omop_count"
 NETDB_DIR = ROOT / "tests" / "node" / "algorithms"
@@ -32,9 +34,21 @@ CONDITIONS = [(1, "diabetes"), (1, "diabetes"), (2, "diabetes"), (3, "diabetes")
               (2, "asthma"), (4, "asthma"), (5, "gout")]
 EXPECTED_PERSONS = {"diabetes": 3, "asthma": 2, "gout": 1}
 
-__all__ = ["CONDITIONS", "EXPECTED_PERSONS", "NETDB_IMAGE", "OMOP_DIR", "OMOP_IMAGE", "PATIENTS",
-           "PEOPLE", "build_images", "free_port", "people_database", "sparql_endpoint",
-           "wait_listening"]
+__all__ = [
+    "CONDITIONS",
+    "EXPECTED_PERSONS",
+    "NETDB_IMAGE",
+    "OMOP_DIR",
+    "OMOP_IMAGE",
+    "PATIENTS",
+    "PEOPLE",
+    "build_images",
+    "free_port",
+    "netdb_images",
+    "people_database",
+    "sparql_endpoint",
+    "wait_listening",
+]
 
 #: Subjects of type ex:Patient in the SPARQL endpoint's graph.
 PATIENTS = 12
@@ -164,3 +178,12 @@ def build_images(client: Any, context: Path, base_image: str) -> tuple[str, str]
         "ENV PYTHONPATH=/netdb PKG_NAME=v6_netdb\n")
     client.images.build(path=str(netdb), tag=NETDB_IMAGE, rm=True)
     return OMOP_IMAGE, NETDB_IMAGE
+
+
+@pytest.fixture(scope="session")
+def netdb_images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory
+                 ) -> tuple[str, str]:
+    """``(v6-omop:test, v6-netdb:test)``, built once per session on the base image."""
+    from tests.docker_support import BASE_IMAGE
+
+    return build_images(docker_client, tmp_path_factory.mktemp("netdb-images"), BASE_IMAGE)

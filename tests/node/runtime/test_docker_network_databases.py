@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from tests.docker_support import (
-    BASE_IMAGE,
     PYTHON_IMAGE,
     cleanup_node,
     docker_client,
@@ -32,7 +31,7 @@ from tests.network_services import (
     OMOP_DIR,
     PATIENTS,
     PEOPLE,
-    build_images,
+    netdb_images,
     people_age_sum,
     people_database,
     sparql_endpoint,
@@ -45,14 +44,14 @@ from v6lib.rules.network_access import Allowlist
 from v6lib.serialization.codec import loads
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.integration]
-__all__ = ["docker_client"]
+__all__ = ["docker_client", "netdb_images"]
 
 PEOPLE_QUERY = "SELECT id, age FROM people"
 
 
 @pytest.fixture(scope="module")
-def images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    return build_images(docker_client, tmp_path_factory.mktemp("netdb-images"), BASE_IMAGE)
+def images(netdb_images: tuple[str, str]) -> tuple[str, str]:
+    return netdb_images
 
 
 @pytest.fixture(scope="module")
