@@ -187,3 +187,24 @@ def netdb_images(docker_client: Any, tmp_path_factory: pytest.TempPathFactory
     from tests.docker_support import BASE_IMAGE
 
     return build_images(docker_client, tmp_path_factory.mktemp("netdb-images"), BASE_IMAGE)
+
+
+@pytest.fixture
+def local_web() -> Iterator[tuple[str, int]]:
+    """An HTTP server on 127.0.0.1 answering 'hello from the host'."""
+    from tests.docker_support import http_server
+
+    with http_server("127.0.0.1") as address:
+        yield address
+
+
+def ask(port: int, request: bytes) -> bytes:
+    """Send ``request`` to ``127.0.0.1:port``; everything answered until it closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer

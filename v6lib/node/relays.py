@@ -22,8 +22,6 @@ read. Other drivers get the URI with its password.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import shutil
 import socket
@@ -34,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from v6lib.node.allowlist_proxy import forward, serve_http_proxy
 from v6lib.node.runtime.base import JobDatabase
 from v6lib.node.unix_sockets import listen_unix
 from v6lib.rules.network_access import (
@@ -45,123 +44,32 @@ from v6lib.rules.network_access import (
     uri_scheme,
     uri_user,
 )
-from v6lib.wrappers.proxy_bridge import ENV_RELAYS, pump
+from v6lib.wrappers.proxy_bridge import ENV_RELAYS
 
-__all__ = ["FIRST_CONTAINER_PORT", "RunRelays", "open_relays"]
+__all__ = ["FIRST_CONTAINER_PORT", "MAX_CONNECTIONS", "RunRelays", "open_relays"]
 
-log = logging.getLogger(__name__)
 
 #: Loopback port of the first relay inside a container (then one up per relay).
 FIRST_CONTAINER_PORT = 16001
-CONNECT_TIMEOUT = 10.0
-_HEAD_LIMIT = 16 * 1024
+#: Connections one relay serves at a time (a connection pool of a few per database, and
+#: a few HTTP requests, fit many times over).
+MAX_CONNECTIONS = 64
 _PG_SCHEMES = ("postgresql", "postgres")
 
 
-# -- what a relay does with one connection ----------------------------------------------
-def _connect(endpoint: Endpoint) -> socket.socket:
-    upstream = socket.create_connection((endpoint.host, endpoint.port), CONNECT_TIMEOUT)
-    upstream.settimeout(None)
-    return upstream
-
-
-def _forward(client: socket.socket, endpoint: Endpoint, first: bytes = b"") -> None:
-    try:
-        upstream = _connect(endpoint)
-    except OSError as exc:
-        log.warning("relay to %s: cannot connect (%s)", endpoint, exc)
-        return  # the client sees the connection closed
-    with upstream:
-        try:
-            if first:
-                upstream.sendall(first)
-            pump(client, upstream)
-        except OSError as exc:
-            log.debug("relay to %s ended: %s", endpoint, exc)
-
-
-def _read_head(client: socket.socket) -> tuple[bytes, bytes] | None:
-    """An HTTP request head and what came after it; None when it is too long or cut."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = client.recv(4096)
-        data += chunk
-        if not chunk or len(data) > _HEAD_LIMIT:
-            return None
-    head, _, rest = data.partition(b"\r\n\r\n")
-    return head, rest
-
-
-def _refuse(client: socket.socket, status: str, why: str) -> None:
-    body = (why + "\n").encode()
-    with contextlib.suppress(OSError):
-        client.sendall(f"HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: "
-                       f"{len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
-
-
-def _split_host(authority: str, default_port: int) -> tuple[str, int]:
-    host, port = authority, default_port
-    if authority.startswith("["):
-        end = authority.find("]")
-        host, rest = authority[1:end], authority[end + 1:]
-        port = int(rest[1:]) if rest.startswith(":") else default_port
-    elif ":" in authority:
-        host, _, text = authority.rpartition(":")
-        port = int(text)
-    return host, port
-
-
-def _serve_http_proxy(client: socket.socket, allowlist: Allowlist) -> None:
-    """One connection to the allowlisting proxy: ``CONNECT host:port`` (HTTPS) or a plain
-    HTTP request with an absolute URI, let through only to what ``allowlist`` allows."""
-    got = _read_head(client)
-    if got is None:
-        return _refuse(client, "400 Bad Request", "malformed proxy request")
-    head, rest = got
-    line, _, headers = head.partition(b"\r\n")
-    parts = line.decode("latin-1").split(" ")
-    if len(parts) != 3:
-        return _refuse(client, "400 Bad Request", "malformed request line")
-    method, target, version = parts
-    try:
-        if method == "CONNECT":
-            host, port = _split_host(target, 443)
-            path = ""
-        elif target.startswith("http://"):
-            authority, _, path = target[len("http://"):].partition("/")
-            host, port = _split_host(authority, 80)
-            path = "/" + path
-        else:
-            return _refuse(client, "400 Bad Request", "only CONNECT and absolute http:// "
-                           "requests are proxied")
-    except ValueError:
-        return _refuse(client, "400 Bad Request", "invalid port")
-    endpoint = allowlist.target(host, port)
-    if endpoint is None:
-        log.warning("allowlist proxy: refused %s %s:%d", method, host, port)
-        return _refuse(client, "403 Forbidden", f"{host}:{port} is not allowed by this "
-                       "node's whitelist")
-    if method == "CONNECT":
-        try:
-            upstream = _connect(endpoint)
-        except OSError as exc:
-            return _refuse(client, "502 Bad Gateway", f"cannot reach {host}:{port}: {exc}")
-        with upstream:
-            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            if rest:
-                upstream.sendall(rest)
-            with contextlib.suppress(OSError):
-                pump(client, upstream)
-        return None
-    request = f"{method} {path} {version}\r\n".encode("latin-1") + headers + b"\r\n\r\n"
-    return _forward(client, endpoint, request + rest)
-
-
+# -- the relays' servers ------------------------------------------------------------------
 class _Handler(socketserver.BaseRequestHandler):
     server: Any
 
     def handle(self) -> None:
-        self.server.serve_one(self.request)
+        # NOTE: each connection is a thread of the node: a run may not open unboundedly
+        # many; one over the limit is closed at once
+        if not self.server.slots.acquire(blocking=False):
+            return
+        try:
+            self.server.serve_one(self.request)
+        finally:
+            self.server.slots.release()
 
 
 class _UnixRelay(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -205,6 +113,7 @@ class RunRelays:
 
 def _start(server: Any, serve_one: Callable[[socket.socket], None], name: str) -> Any:
     server.serve_one = serve_one
+    server.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
 
@@ -311,7 +220,7 @@ class _Opener:
             allowlist = replace(allowlist, routes={**allowlist.routes, **https_routes})
         environment = self.relays.environment
         if not allowlist.empty:
-            port = self.listen("allowlist", lambda c: _serve_http_proxy(c, allowlist))
+            port = self.listen("allowlist", lambda c: serve_http_proxy(c, allowlist))
             proxy = f"http://127.0.0.1:{port}"
             environment.update({
                 "HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy,
@@ -325,7 +234,7 @@ class _Opener:
 
     def database(self, db: JobDatabase, target: Endpoint) -> JobDatabase:
         """A relay to ``target`` for ``db``; ``db`` as the run sees it."""
-        port = self.listen(f"db:{db.label}", lambda c: _forward(c, target))
+        port = self.listen(f"db:{db.label}", lambda c: forward(c, target))
         password = uri_password(db.uri)
         # NOTE: libpq reads a PostgreSQL password from PGPASSFILE; other drivers have no
         # such file and need it in the URI
