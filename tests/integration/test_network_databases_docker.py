@@ -56,7 +56,6 @@ def site(live_server: int, docker_client: Any, netdb_images: tuple[str, str],
     admin.authenticate(f"net-admin-{suffix}", ROOT_PASSWORD)
     name = f"net-{suffix}"
     base: Path = tmp_path_factory.mktemp(name)
-    (base / "site.csv").write_text("age\n30\n")
     with people_database() as url:
         config = base / "node.yaml"
         config.write_text(yaml.safe_dump({
@@ -64,11 +63,10 @@ def site(live_server: int, docker_client: Any, netdb_images: tuple[str, str],
             "api_key": root.node.create(collaboration=collab, organization=org, name=name),
             "server_url": "http://127.0.0.1", "port": live_server, "task_dir": str(base),
             "databases": {"people": {"uri": url, "type": "sql",
-                                     "query": "SELECT id, age FROM people"},
-                          "default": str(base / "site.csv")},
+                                     "query": "SELECT id, age FROM people"}},
             "whitelist": {"domains": ["example.org"]},
             "policies": {"allowed_images": [netdb_images[1]]},
-            "event_timeout": 5.0,
+            "event_timeout": 1.0,  # a short long-poll: the node stops quickly
         }))
         options = NodeOptions.from_config(load_node_config(config))
         node = Node(options, runtime=make_runtime(options))
