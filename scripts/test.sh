@@ -18,6 +18,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 && [ "${V6_SKIP_SE
     [ -f .ci/images.sh ] && bash .ci/images.sh
     [ -f .ci/chromium.sh ] && bash .ci/chromium.sh
     [ -f .ci/nginx.sh ] && bash .ci/nginx.sh
+    [ -f .ci/sshd.sh ] && bash .ci/sshd.sh
 fi
 if [ -f .ci/postgres.env ] && [ -z "${V6_TEST_POSTGRES_URL:-}" ]; then
     # shellcheck disable=SC1091

@@ -212,7 +212,8 @@ def _error(loader, tmp_path: Path, text: str, name: str = "node.yaml") -> str:  
     [
         (
             "api_key: k\ndatabases:\n  default: {uri: a.csv, type: cvs}\n",
-            "node.yaml: databases.default.type: must be one of csv, parquet, sql, sparql, excel",
+            "node.yaml: databases.default.type: must be one of csv, parquet, sql, omop, "
+            "sparql, excel",
         ),
         (
             "api_key: k\ndatabases:\n  bad-label: a.csv\n",

@@ -67,9 +67,11 @@ def test_meaningless_keys_are_ignored_out_loud(tmp_path: Path, key: str,
 
 
 @pytest.mark.parametrize(("text", "named"), [
-    ("ssh_tunnels: [{hostname: h}]\n", "ssh_tunnels: v6lib does not open SSH tunnels"),
-    ("whitelist: {domains: [example.org]}\n", "whitelist: algorithm containers have no"),
-    ("docker_services: {db: pg}\n", "docker_services:"),
+    ("ssh_tunnels: [{hostname: h}]\n", "ssh_tunnels[0].ssh: required setting is missing"),
+    ("whitelist: {ips: [not-an-ip]}\n", "whitelist.ips: 'not-an-ip' is not an IP"),
+    ("whitelist: {ports: [70000]}\n", "whitelist.ports[0]: Input should be less"),
+    ("runtime: process\ndocker_services: {db: pg}\n", "docker_services: needs runtime: "
+     "docker"),
     ("run_context_file: true\n", "run_context_file:"),
     ("policies: {allowed_algorithm_stores: [https://store.example]}\n",
      "policies.allowed_algorithm_stores: v6lib has no algorithm store"),
@@ -82,6 +84,40 @@ def test_keys_that_cannot_be_honoured_are_refused(tmp_path: Path, text: str,
     with pytest.raises(ConfigurationError) as info:
         load(tmp_path, text)
     assert f"node.yaml: {named}" in info.value.message
+
+
+def test_whitelist_and_docker_services_are_honoured(tmp_path: Path) -> None:
+    options = NodeOptions.from_config(load(
+        tmp_path, "whitelist:\n  domains: [Example.org]\n  ips: [10.0.0.0/8, 192.0.2.7]\n"
+                  "  ports: [8443]\ndocker_services: {omop-db: omop_postgres}\n"))
+    allow = options.allowlist
+    assert allow.target("api.example.org", 443) is not None
+    assert allow.target("example.org", 8443) is not None
+    assert allow.target("10.1.2.3", 80) is not None
+    assert allow.target("example.org", 22) is None  # not a whitelisted port
+    assert allow.target("example.com", 443) is None
+    assert allow.target("192.0.2.8", 443) is None
+    assert options.docker_services == {"omop-db": "omop_postgres"}
+
+
+def test_ssh_tunnels_are_read_as_vantage6_writes_them(tmp_path: Path) -> None:
+    options = NodeOptions.from_config(load(tmp_path, """
+ssh_tunnels:
+  - hostname: my-data-service
+    ssh:
+      host: my-remote-machine.net
+      port: 2222
+      fingerprint: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE"
+      identity: {username: bob, key: /keys/id_ed25519}
+    tunnel:
+      bind: {ip: 0.0.0.0, port: 8000}
+      dest: {ip: 127.0.0.1, port: 5432}
+"""))
+    (tunnel,) = options.ssh_tunnels
+    assert (tunnel.hostname, tunnel.ssh_host, tunnel.ssh_port, tunnel.username) == (
+        "my-data-service", "my-remote-machine.net", 2222, "bob")
+    assert (tunnel.bind_port, tunnel.dest_ip, tunnel.dest_port) == (8000, "127.0.0.1", 5432)
+    assert str(tunnel.key) == "/keys/id_ed25519"
 
 
 def test_store_keys_and_basics_are_ignored_out_loud(

@@ -8,6 +8,10 @@ Info strings this module understands (``test_docs.py`` handles ``python test``,
   :func:`v6lib.config.load_node_config` / :func:`~v6lib.config.load_server_config`;
 * ```` ```yaml server-instance ````: one instance of several, loaded and checked to share
   the key through a file and to trust its reverse proxy;
+* ```` ```yaml node-network ````: a node file with network databases, whitelist or
+  docker_services, loaded and given to the node's relays (its URIs rewritten, its
+  passwords kept out; tests/node/runtime/test_docker_network_databases.py runs the same
+  shapes against a real PostgreSQL, HTTP servers and a service container);
 * ```` ```yaml server-import ````: imported twice into a fresh SQLite server database;
 * ```` ```python test-mock ````: written to a module and run on a :class:`MockNetwork`;
 * ```` ```python test-pytest ````: written to a test module and run with pytest in a
@@ -34,7 +38,8 @@ import pytest
 from tests.docs.test_docs import DOCS, EXAMPLES, Block, blocks
 
 PYTHON_MARKERS = {"test", "test-federation", "test-mock", "test-pytest", "no-test"}
-YAML_MARKERS = {"node-config", "server-config", "server-instance", "server-import"}
+YAML_MARKERS = {"node-config", "node-network", "server-config", "server-instance",
+                "server-import"}
 
 #: Blocks deliberately not run: (page name, first line of the block) -> why.
 NOT_RUN: dict[tuple[str, str], str] = {
@@ -82,7 +87,8 @@ def test_every_excluded_block_has_a_reason() -> None:
 
 
 def test_the_sample_markers_are_used() -> None:
-    for language, marker in [("yaml", "node-config"), ("yaml", "server-config"),
+    for language, marker in [("yaml", "node-config"), ("yaml", "node-network"),
+                             ("yaml", "server-config"),
                              ("yaml", "server-import"), ("python", "test-mock"),
                              ("python", "test-pytest"), ("dockerfile", "")]:
         assert _marked(language, marker), f"no ```{language} {marker} block in docs/"
@@ -124,6 +130,32 @@ def test_node_config_sample_loads(block: Block, tmp_path: Path, clean_env: None)
     # the vantage6 table names keys that are ignored or refused rather than fields
     unknown = documented - set(NodeConfig.model_fields) - set(NODE_RULES)
     assert not unknown, f"node-operator.md documents keys NodeConfig lacks: {unknown}"
+
+
+@pytest.mark.parametrize("block", _marked("yaml", "node-network"), ids=_ids)
+def test_network_node_sample_is_relayed(block: Block, tmp_path: Path, clean_env: None) -> None:
+    from v6lib.config import load_node_config
+    from v6lib.node.options import NodeOptions
+    from v6lib.node.relays import open_relays
+    from v6lib.rules.network_access import network_endpoint, uri_password
+
+    path = tmp_path / "hospital-a.yaml"
+    path.write_text(block.code, encoding="utf-8")
+    options = NodeOptions.from_config(load_node_config(path))
+    network = [db for db in options.databases.values() if network_endpoint(db.uri)]
+    assert network, "the sample should show a network database"
+    relays = open_relays(1, network, options.allowlist, directory=tmp_path / "relays",
+                         container_dir="/mnt/relays",
+                         services=dict.fromkeys(options.docker_services, "192.0.2.1"))
+    try:
+        for before, after in zip(network, relays.databases, strict=True):
+            assert network_endpoint(after.uri) is not None
+            assert str(network_endpoint(after.uri)).startswith("127.0.0.1:160")
+            if before.uri.startswith("postgresql"):
+                assert uri_password(after.uri) is None
+                assert relays.environment["PGPASSFILE"] == "/mnt/relays/pgpass"
+    finally:
+        relays.close()
 
 
 @pytest.mark.parametrize("block", _marked("yaml", "server-config"), ids=_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,30 @@ def test_disclosure_rules_from_config(tmp_path: Path) -> None:
     path.write_text("api_key: s\npolicies: {disclosure: {untyped: sometimes}}\n")
     with pytest.raises(ConfigurationError, match="untyped"):
         load_node_config(path)
+
+
+def test_runtimes_get_the_nodes_network_settings(tmp_path: Path) -> None:
+    from v6lib.node.runtime.base import JobDatabase
+    from v6lib.node.runtime.docker import DockerRuntime
+    from v6lib.node.ssh_tunnels import SshTunnelSpec
+    from v6lib.rules.network_access import Allowlist
+
+    tunnel = SshTunnelSpec("svc", "ssh.example", 22, "ssh-ed25519 AAAA", "bob",
+                           tmp_path / "key", 8000, "127.0.0.1", 5432)
+    network = JobDatabase("remote", "postgresql://u:p@db.example/x", "sql")
+    options = NodeOptions(
+        name="n", api_key="k", server_api_url="http://x/api", task_dir=tmp_path,
+        databases={"file": JobDatabase("file", str(tmp_path / "a.csv"), "csv"),
+                   "remote": network},
+        allowlist=Allowlist.of(domains=["example.org"]), docker_services={"omop": "pg"},
+        ssh_tunnels=(tunnel,))
+    docker = make_runtime(options)
+    assert isinstance(docker, DockerRuntime)
+    assert docker.allowlist.domains == ("example.org",)
+    assert docker.services == {"omop": "pg"} and docker.network_databases == [network]
+    assert docker.relay_dir == tmp_path / "relays"
+    assert docker.tunnels is not None and docker.tunnels.specs == [tunnel]
+    process = make_runtime(replace(options, runtime="process", docker_services={}))
+    assert isinstance(process, ProcessRuntime)
+    assert process.allowlist.domains == ("example.org",)
+    assert process.tunnels is not None and process.tunnels.specs == [tunnel]

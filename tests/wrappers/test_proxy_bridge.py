@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.network_services import free_port
 from v6lib.wrappers.proxy_bridge import start_from_environ
 
 
@@ -91,3 +92,27 @@ def test_missing_socket_closes_the_connection_instead_of_hanging(tmp_path: Path)
         assert answer == b""
     finally:
         bridge.close()
+
+
+def test_v6_relays_start_one_relay_per_pair(upstream: EchoUpstream, tmp_path: Path) -> None:
+    from v6lib.wrappers import proxy_bridge
+
+    other = EchoUpstream(tmp_path / "db.sock")
+    first, second = free_port(), free_port()
+    try:
+        bridge = start_from_environ({
+            "V6_RELAYS": f"{first}={upstream.path}, {second}={other.path}"})
+        assert bridge is None  # no proxy socket named: only the run's relays
+        assert exchange(first, b"abc") == b"cba"
+        assert exchange(second, b"xyz") == b"zyx"
+    finally:
+        for relay in proxy_bridge._relays:
+            relay.close()
+        proxy_bridge._relays.clear()
+        other.sock.close()
+
+
+@pytest.mark.parametrize("value", ["5432", "x=/s.sock", "5432=", "=/s.sock"])
+def test_malformed_v6_relays_are_refused(value: str) -> None:
+    with pytest.raises(ValueError, match=r"V6_RELAYS: .* is not PORT=SOCKET_PATH"):
+        start_from_environ({"V6_RELAYS": value})

@@ -1,7 +1,7 @@
 """Typed server and node configuration read from YAML, with environment overrides.
 
 Why: a typo in a config file must fail loudly at start-up with the file and key named
-(``node.yaml: databases.default.type: must be one of csv, parquet, sql, sparql, excel``),
+(``node.yaml: databases.default.type: must be one of csv, parquet, sql, omop, sparql, excel``),
 not surface as a confusing error mid-task. Unknown keys are rejected, except the vantage6
 keys listed in ``_VANTAGE6_*`` (accepted for compatibility, ignored when unused here). The
 vantage6 ``application:``/``environments:`` wrappers, the list form of ``databases`` and the

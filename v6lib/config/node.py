@@ -34,11 +34,13 @@ __all__ = [
     "EncryptionConfig",
     "NodeConfig",
     "NodePolicies",
+    "SshTunnelConfig",
+    "WhitelistConfig",
 ]
 
 #: The largest output a node reads from a run: the server's default max_result_bytes.
 DEFAULT_MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
-DatabaseType = Literal["csv", "parquet", "sql", "sparql", "excel"]
+DatabaseType = Literal["csv", "parquet", "sql", "omop", "sparql", "excel"]
 _LABEL = re.compile(r"^[A-Za-z0-9_]+$")
 _SUFFIX_TYPES = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet",
                  ".sqlite": "sql", ".sqlite3": "sql", ".db": "sql", ".ttl": "sparql",
@@ -108,6 +110,58 @@ class DatabaseConfig(StrictModel):
                     )
                 value["type"] = inferred
         return value
+
+
+class WhitelistConfig(StrictModel):
+    """vantage6's ``whitelist``: what runs may reach over HTTP(S) through the node's
+    allowlisting proxy (see :mod:`v6lib.rules.network_access`)."""
+
+    domains: list[str] = []
+    ips: list[str] = []
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = []
+
+    @field_validator("ips")
+    @classmethod
+    def _networks(cls, ips: list[str]) -> list[str]:
+        import ipaddress
+
+        for ip in ips:
+            try:
+                ipaddress.ip_network(ip, strict=False)
+            except ValueError:
+                raise ValueError(f"{ip!r} is not an IP address or network") from None
+        return ips
+
+
+class _SshIdentity(StrictModel):
+    username: str
+    key: Path
+
+
+class _SshServer(StrictModel):
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    fingerprint: str = Field(min_length=1)  # the server's host key line: "ssh-ed25519 AAAA..."
+    identity: _SshIdentity
+
+
+class _HostPort(StrictModel):
+    ip: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class _TunnelEnds(StrictModel):
+    bind: _HostPort  # what algorithms name (with ``hostname``); bind.ip has no meaning here
+    dest: _HostPort  # the data source, as the SSH server sees it
+
+
+class SshTunnelConfig(StrictModel):
+    """vantage6's ``ssh_tunnels`` entry: runs naming ``hostname:tunnel.bind.port`` reach
+    ``tunnel.dest`` through the SSH server (see :mod:`v6lib.node.ssh_tunnels`)."""
+
+    hostname: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
+    ssh: _SshServer
+    tunnel: _TunnelEnds
 
 
 class EncryptionConfig(StrictModel):
@@ -235,6 +289,12 @@ class NodeConfig(StrictModel):
     runtime: Literal["docker", "process"] = "docker"
     container: ContainerLimits = ContainerLimits()
     proxy_port: int | None = Field(default=None, ge=1, le=65535)
+    # vantage6's keys: destinations runs may reach through the node's allowlisting HTTP
+    # proxy, and containers (name algorithms use -> container name) reached through it
+    # and by database URIs naming them (see docs/node-operator.md)
+    whitelist: WhitelistConfig = WhitelistConfig()
+    docker_services: dict[str, str] = {}
+    ssh_tunnels: list[SshTunnelConfig] = []
     # Process runtime only: image name (or regex) -> importable algorithm module.
     process_images: dict[str, str] = {}
     # Process runtime only: fork runs from a warm interpreter that has already imported
@@ -311,6 +371,9 @@ class NodeConfig(StrictModel):
             if self.algorithm_device_requests.gpu:
                 warn_ignored("algorithm_device_requests.gpu", "the process runtime runs "
                              "algorithms as local processes, which see what the node sees")
+            if self.docker_services:
+                raise ValueError("docker_services: needs runtime: docker (the process "
+                                 "runtime does not look up Docker containers)")
             if self.policies.require_algorithm_pull:
                 warn_ignored("policies.require_algorithm_pull", "the process runtime runs "
                              "Python modules, not images")

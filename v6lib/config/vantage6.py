@@ -8,8 +8,8 @@ dropped silently. Every vantage6 key either
 * is **ignored with a warning** that names the key and says why it has no meaning here
   (there is no RabbitMQ, VPN or user interface to configure); or
 * is **refused** with an error that names the key and what to use instead, because
-  ignoring it would change what the operator asked for (a data-retention period, a
-  network opening for algorithms, a store whose algorithms should be the only ones).
+  ignoring it would change what the operator asked for (a data-retention period, an
+  SSH tunnel, a store whose algorithms should be the only ones).
 
 Keys whose value asks for what v6lib does anyway (``run_context_file: false``) are
 honoured without a word. The functions here work on the raw mapping before the pydantic
@@ -127,15 +127,6 @@ NODE_RULES: dict[str, Rule] = {
                           "plain v6lib configurations"),
     "debug": Rule("ignore", "Flask/socket.io debug switches; use logging.level: DEBUG"),
     "prometheus": Rule("ignore", "v6lib has no Prometheus reporting"),
-    "ssh_tunnels": Rule(
-        "refuse", "v6lib does not open SSH tunnels; run the tunnel outside v6lib (ssh -L) "
-                  "and point the database uri at its local end"),
-    "whitelist": Rule(
-        "refuse", "algorithm containers have no network at all here, so no host, domain "
-                  "or port can be opened for them; remove the key"),
-    "docker_services": Rule(
-        "refuse", "algorithm containers have no network here and cannot reach other "
-                  "containers; give the data as a database of the node instead"),
     "run_context_file": Rule(
         "refuse", "algorithms get their context from v6lib's container contract "
                   "(environment and input file), not from run_context.json; remove the key"),

@@ -93,11 +93,15 @@ def make_runtime(options: NodeOptions) -> ContainerRuntime:
     """The runtime named in the config (docker imported only when chosen)."""
     if options.runtime == "process":
         from v6lib.node.runtime.process import ProcessRuntime
+        from v6lib.node.ssh_tunnels import SshTunnels
 
         return ProcessRuntime(options.task_dir / "process-runtime",
                               image_modules=options.process_images,
                               warm_start=options.process_warm_start,
-                              preload=options.process_preload)
+                              preload=options.process_preload,
+                              allowlist=options.allowlist,
+                              tunnels=SshTunnels(options.ssh_tunnels)
+                              if options.ssh_tunnels else None)
     if options.runtime == "docker":
         from v6lib.node.runtime import docker as docker_runtime
 

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from v6lib.config.node import DEFAULT_MAX_OUTPUT_BYTES
 from v6lib.node.audit import AUDIT_FILE
 from v6lib.node.runtime.base import JobDatabase
+from v6lib.node.ssh_tunnels import SshTunnelSpec
 from v6lib.rules.disclosure import DisclosureRules
+from v6lib.rules.network_access import Allowlist
 from v6lib.rules.node_policy import NodePolicy
 
 if TYPE_CHECKING:
@@ -63,6 +65,9 @@ class NodeOptions:
     min_free_disk_mb: int = 100
     give_up_after: float = 600.0
     max_run_seconds: float | None = None
+    allowlist: Allowlist = field(default_factory=Allowlist)
+    docker_services: Mapping[str, str] = field(default_factory=dict)
+    ssh_tunnels: tuple[SshTunnelSpec, ...] = ()
 
     def __repr__(self) -> str:  # never print the API key
         return f"NodeOptions(name={self.name!r}, server={self.server_api_url!r})"
@@ -140,4 +145,13 @@ class NodeOptions:
             min_free_disk_mb=config.min_free_disk_mb,
             give_up_after=config.give_up_after,
             max_run_seconds=config.max_run_seconds,
+            allowlist=Allowlist.of(config.whitelist.domains, config.whitelist.ips,
+                                   config.whitelist.ports),
+            docker_services=dict(config.docker_services),
+            ssh_tunnels=tuple(SshTunnelSpec(
+                hostname=t.hostname, ssh_host=t.ssh.host, ssh_port=t.ssh.port,
+                fingerprint=t.ssh.fingerprint, username=t.ssh.identity.username,
+                key=t.ssh.identity.key, bind_port=t.tunnel.bind.port,
+                dest_ip=t.tunnel.dest.ip, dest_port=t.tunnel.dest.port)
+                for t in config.ssh_tunnels),
         )

@@ -35,7 +35,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import re
 import shutil
 import socketserver
@@ -60,6 +59,7 @@ from v6lib.errors import (
     ValidationError,
 )
 from v6lib.node.keys import NodeKeys
+from v6lib.node.unix_sockets import listen_unix
 from v6lib.rules.progress import ProgressReport
 
 __all__ = ["NodeProxy"]
@@ -265,19 +265,7 @@ class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer
 
 def _unix_server(path: Path, handler: type[BaseHTTPRequestHandler]) -> _UnixHTTPServer:
     """Listen on ``path`` (owner-only; replacing a socket left by an earlier life)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o711)  # containers may traverse it, not list it
-    if path.is_socket():
-        path.unlink()
-    old_umask = os.umask(0o177)
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        # NOTE: a socket path is limited to 107 bytes and task directories can be longer:
-        # binding through the directory's descriptor keeps the path short, whatever it is.
-        return _UnixHTTPServer(f"/proc/self/fd/{directory}/{path.name}", handler)
-    finally:
-        os.close(directory)
-        os.umask(old_umask)
+    return listen_unix(path, _UnixHTTPServer, handler)
 
 
 def _handler_for(proxy: NodeProxy) -> type[BaseHTTPRequestHandler]:

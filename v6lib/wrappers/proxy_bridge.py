@@ -1,4 +1,4 @@
-"""Inside a network-less container: relay ``127.0.0.1:PORT`` to the node proxy's Unix socket.
+"""Inside a network-less container: relay loopback ports to the node's Unix sockets.
 
 Why: the Docker runtime starts algorithm containers with no network at all (not even an
 internal one), which is both the strongest cage and the fastest start. Their only way
@@ -7,6 +7,11 @@ any HTTP library they use, or subprocesses they start) keep the contract's ``HOS
 ``PORT``: this relay listens there on the container's own loopback interface and copies
 bytes to and from the socket, one thread per connection, for as long as the wrapper
 process lives. It reads and changes nothing in the traffic.
+
+The same relay serves the run's network databases and allowlisted destinations:
+``V6_RELAYS`` holds comma-separated ``PORT=SOCKET_PATH`` pairs, one per socket the node
+opened for this run only (see :mod:`v6lib.node.relays`), and the run's database URIs
+point at ``127.0.0.1:PORT``.
 
 Only the standard library is imported, so the relay costs nothing at start-up.
 """
@@ -22,15 +27,16 @@ import socketserver
 import threading
 from collections.abc import Mapping
 
-__all__ = ["ENV_SOCKET", "ProxyBridge", "start_from_environ"]
+__all__ = ["ENV_RELAYS", "ENV_SOCKET", "ProxyBridge", "pump", "relay_pairs", "start_from_environ"]
 
 log = logging.getLogger(__name__)
 
 ENV_SOCKET = "PROXY_SOCKET"
+ENV_RELAYS = "V6_RELAYS"
 _CHUNK = 1 << 16
 
 
-def _pump(client: socket.socket, upstream: socket.socket) -> None:
+def pump(client: socket.socket, upstream: socket.socket) -> None:
     """Copy both directions until both sides have finished sending."""
     peers = {client: upstream, upstream: client}
     selector = selectors.DefaultSelector()
@@ -69,7 +75,7 @@ class _RelayHandler(socketserver.BaseRequestHandler):
             return
         with upstream:
             try:
-                _pump(self.request, upstream)
+                pump(self.request, upstream)
             except OSError as exc:  # a side went away mid-transfer: drop the connection
                 log.debug("proxy relay connection ended: %s", exc)
 
@@ -101,13 +107,44 @@ class ProxyBridge:
         self._server.server_close()
 
 
-def start_from_environ(environ: Mapping[str, str] | None = None) -> ProxyBridge | None:
-    """Start the relay when the container contract names a proxy socket; else None.
+#: The relays of ``V6_RELAYS``, kept for the life of the process.
+_relays: list[ProxyBridge] = []
+
+
+def relay_pairs(value: str) -> list[tuple[int, str]]:
+    """``V6_RELAYS``'s ``PORT=SOCKET_PATH`` pairs; ValueError names a malformed one."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        port, sep, path = item.partition("=")
+        if not sep or not port.strip().isdigit() or not path.strip():
+            raise ValueError(f"{ENV_RELAYS}: {item!r} is not PORT=SOCKET_PATH")
+        pairs.append((int(port), path.strip()))
+    return pairs
+
+
+def start_relays(environ: Mapping[str, str] | None = None) -> list[ProxyBridge]:
+    """Start one relay per ``V6_RELAYS`` pair (none when it is unset).
 
     Raises:
-        OSError: the loopback port cannot be bound (the run then fails with that reason).
+        OSError: a loopback port cannot be bound.
+        ValueError: ``V6_RELAYS`` is malformed.
     """
     env = os.environ if environ is None else environ
+    started = [ProxyBridge(port, path) for port, path in relay_pairs(env.get(ENV_RELAYS, ""))]
+    _relays.extend(started)
+    return started
+
+
+def start_from_environ(environ: Mapping[str, str] | None = None) -> ProxyBridge | None:
+    """Start the relays the container contract names: the run's ``V6_RELAYS`` and the
+    proxy relay (returned; None when no proxy socket is named).
+
+    Raises:
+        OSError: a loopback port cannot be bound (the run then fails with that reason).
+        ValueError: ``V6_RELAYS`` is malformed.
+    """
+    env = os.environ if environ is None else environ
+    start_relays(env)
     socket_path = env.get(ENV_SOCKET)
     if not socket_path:
         return None

@@ -206,13 +206,14 @@ def write_atomic(path: Path, payload: bytes) -> None:
 
 def _run(argv: Sequence[str]) -> None:
     env = ContainerEnv.from_environ()
-    if env.proxy_socket is not None and not os.environ.get(RELAYED_VARIABLE):
+    if ((env.proxy_socket is not None or os.environ.get("V6_RELAYS"))
+            and not os.environ.get(RELAYED_VARIABLE)):
         # NOTE: imported only here: its sockets, threads and logging cost every run that
         # has no proxy socket (the process runtime) about 5 ms.
-        from .proxy_bridge import ProxyBridge
+        from .proxy_bridge import start_from_environ
 
-        # a network-less container reaches the proxy through it
-        ProxyBridge(env.port or 0, str(env.proxy_socket))
+        # a network-less container reaches the proxy and its databases through them
+        start_from_environ()
     package = argv[0] if argv else env.pkg_name
     if not package:
         raise ConfigurationError("PKG_NAME is not set: the image must name its algorithm "

@@ -165,7 +165,10 @@ def test_run_sees_contract_environment_and_writes_output(tmp_path: Path,
     assert env["USER_REQUESTED_DATABASE_LABELS"] == "site,remote"
     assert env["SITE_DATABASE_URI"] == "/mnt/data/site/site.csv" and out["data"] == "age\n30\n40\n"
     assert env["SITE_DATABASE_TYPE"] == "csv"
-    assert env["REMOTE_DATABASE_URI"] == "postgresql://db.example/x"
+    # a network database: reached through the run's relay (tests/node/runtime/
+    # test_docker_network_databases.py connects through it)
+    assert env["REMOTE_DATABASE_URI"] == "postgresql://127.0.0.1:16001/x"
+    assert env["V6_RELAYS"] == "16001=/mnt/relays/0.sock"
     assert env["REMOTE_QUERY"] == "q"
     assert out["uid"] != 0
 

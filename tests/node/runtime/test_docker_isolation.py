@@ -51,7 +51,8 @@ def test_no_answer_is_a_failed_check() -> None:
 def test_probe_tries_the_outside_every_host_address_and_the_proxy() -> None:
     command = probe_command("/mnt/proxy/proxy.sock", extra_targets=[("10.1.2.3", 80)])
     targets = [tuple(t) for t in json.loads(command[3])]
-    assert command[:2] == ["python3", "-c"] and command[-1] == "/mnt/proxy/proxy.sock"
+    assert command[:2] == ["python3", "-c"] and command[5] == "/mnt/proxy/proxy.sock"
+    assert command[6:] == ["[]", ""]  # no relays, no allowlisting proxy
     assert set(PUBLIC_TARGETS) <= set(targets) and ("10.1.2.3", 80) in targets
     assert {(ip, 9) for ip in host_ipv4_addresses()} <= set(targets)
     assert ("172.17.0.1", 9) in targets and len(targets) == len(set(targets))

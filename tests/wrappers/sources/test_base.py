@@ -73,14 +73,15 @@ def test_every_builtin_satisfies_the_protocol(any_db: DatabaseSpec) -> None:
 
 
 def test_unknown_type_lists_known_types() -> None:
-    with pytest.raises(DataError, match=r"unknown database type 'omop'.*csv.*parquet.*sparql"):
-        load_data(DatabaseSpec("x", "/x", "omop"))
+    with pytest.raises(DataError, match=r"unknown database type 'graphdb'.*csv.*parquet.*sparql"):
+        load_data(DatabaseSpec("x", "/x", "graphdb"))
 
 
 def test_types_are_case_insensitive_and_aliases_resolve() -> None:
     assert get_source("CSV") is get_source("csv")
     assert get_source("xlsx") is get_source("excel")
     assert get_source("sqlite") is get_source("sql")
+    assert get_source("omop") is get_source("sql")  # vantage6's OMOP type: read with SQL
     assert {"csv", "parquet", "sql", "sparql", "excel"} <= set(known_types())
 
 

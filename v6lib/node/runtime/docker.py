@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from v6lib.errors import ConflictError, NotFoundError, RuntimeUnavailableError
+from v6lib.node.relays import RunRelays, open_relays
 from v6lib.node.runtime import docker_isolation as iso
 from v6lib.node.runtime import docker_user
 from v6lib.node.runtime.base import (
@@ -31,11 +32,15 @@ from v6lib.node.runtime.base import (
     LABEL_RUN,
     LABEL_TASK,
     ExitInfo,
+    JobDatabase,
     JobSpec,
     ManagedJob,
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
 from v6lib.node.runtime.docker_launch import launch_command, launch_mounts, start_problem
+from v6lib.node.runtime.docker_services import service_addresses
+from v6lib.node.ssh_tunnels import SshTunnels
+from v6lib.rules.network_access import Allowlist
 from v6lib.wrappers.contract import contract_environment
 
 __all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
@@ -47,6 +52,8 @@ _RUNNING = {"created", "running", "restarting", "paused"}
 PROXY_DIR = "/mnt/proxy"
 PROXY_SOCKET_NAME = "proxy.sock"
 PROXY_SOCKET = f"{PROXY_DIR}/{PROXY_SOCKET_NAME}"
+#: Where a run's own relay sockets appear (see :mod:`v6lib.node.relays`).
+RELAY_DIR = "/mnt/relays"
 #: PORT inside the container when the node gives none: the wrapper's relay listens on
 #: the container's own loopback interface (the node's proxy listens on no TCP port).
 CONTAINER_PROXY_PORT = 7654
@@ -94,6 +101,16 @@ class DockerRuntime:
         gpus: give every container all of the host's GPUs (vantage6's
             ``algorithm_device_requests: {gpu: true}``).
         always_pull: pull the image before every run; a failed pull refuses the run.
+        allowlist: vantage6's ``whitelist`` (domains, ips, ports) served to every run
+            through the node's allowlisting HTTP proxy.
+        services: ``docker_services``: a name algorithms use -> the name of a running
+            container, reached at its address on its Docker network.
+        relay_dir: where each run's relay sockets are made (the node's
+            ``<task_dir>/relays``).
+        network_databases: the node's databases, for the isolation check to prove each
+            network one reachable through a relay and not directly.
+        tunnels: the node's ``ssh_tunnels`` (opened on first use, closed with the
+            runtime).
     """
 
     name = "docker"
@@ -114,6 +131,11 @@ class DockerRuntime:
         check_image: str = "v6lib-base:latest",
         gpus: bool = False,
         always_pull: bool = False,
+        allowlist: Allowlist | None = None,
+        services: Mapping[str, str] | None = None,
+        relay_dir: Path | None = None,
+        network_databases: Sequence[JobDatabase] = (),
+        tunnels: SshTunnels | None = None,
     ) -> None:
         self.node_name = node_name
         self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
@@ -126,6 +148,13 @@ class DockerRuntime:
         self.gpus, self.always_pull = gpus, always_pull
         self._client = client
         self._owns_client = False
+        self.allowlist = allowlist or Allowlist()
+        self.services = dict(services or {})
+        self.relay_dir = Path(relay_dir) if relay_dir else self.proxy_socket_dir.with_name(
+            f"{self.proxy_socket_dir.name}-relays")
+        self.network_databases = [db for db in network_databases if not db.is_file]
+        self._relays: dict[str, RunRelays] = {}
+        self.tunnels = tunnels
 
     @classmethod
     def from_options(cls, options: Any) -> DockerRuntime:
@@ -137,6 +166,12 @@ class DockerRuntime:
             "proxy_socket_dir": Path(options.task_dir) / "proxy",
             "gpus": bool(getattr(options, "gpus", False)),
             "always_pull": bool(getattr(options, "require_algorithm_pull", False)),
+            "allowlist": getattr(options, "allowlist", None),
+            "services": getattr(options, "docker_services", None),
+            "relay_dir": Path(options.task_dir) / "relays",
+            "network_databases": list((getattr(options, "databases", None) or {}).values()),
+            "tunnels": SshTunnels(options.ssh_tunnels)
+            if getattr(options, "ssh_tunnels", None) else None,
         }
         for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
@@ -197,15 +232,27 @@ class DockerRuntime:
                 "locally (build it with .ci/images.sh or set another check image)"
             ) from None
         docker_user.hand_over_socket(self.proxy_socket(), self.user)
-        command = iso.probe_command(PROXY_SOCKET)
-        output = self._engine(
-            self.client.containers.run, self.check_image, command[1:],
-            entrypoint=command[:1], remove=True, stdout=True, stderr=True,
-            mounts=[Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
-                          read_only=True)],
-            labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
-            **self._confinement(),
-        )
+        relays = self.open_relays(0, self.network_databases)
+        try:
+            command = iso.probe_command(
+                PROXY_SOCKET, extra_targets=iso.direct_targets(self.network_databases),
+                relays=[(name[3:], path) for name, path in relays.sockets.items()
+                        if name.startswith("db:")],
+                allowlist_socket=relays.sockets.get("allowlist", ""))
+            mounts = [Mount(PROXY_DIR, str(self.proxy_socket_dir.resolve()), type="bind",
+                            read_only=True)]
+            if relays.servers:
+                mounts.append(Mount(RELAY_DIR, str(relays.directory.resolve()),
+                                    type="bind", read_only=True))
+            output = self._engine(
+                self.client.containers.run, self.check_image, command[1:],
+                entrypoint=command[:1], remove=True, stdout=True, stderr=True,
+                mounts=mounts,
+                labels={LABEL_NODE: self.node_name, "v6lib.purpose": "isolation-check"},
+                **self._confinement(),
+            )
+        finally:
+            relays.close()
         report = iso.read_report(output.decode("utf-8", "replace"))
         report.raise_if_unsafe()
         return report
@@ -222,6 +269,8 @@ class DockerRuntime:
     def close(self) -> None:
         """At node shutdown: close the engine connection (containers outlive the node and
         are reconciled at its next start; the proxy removes its own socket)."""
+        if self.tunnels is not None:
+            self.tunnels.close()
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
@@ -255,9 +304,29 @@ class DockerRuntime:
     def output_owner(self) -> int:
         return docker_user.output_owner(self.user)
 
+    def open_relays(self, run_id: int, databases: Sequence[JobDatabase]) -> RunRelays:
+        """The run's relays: one per requested network database, and the allowlisting
+        proxy when the node has a whitelist or services (see :mod:`v6lib.node.relays`)."""
+        services = self._engine(service_addresses, self.client, self.services)
+        allowlist = replace(self.allowlist, services=services,
+                            routes=self.tunnels.start() if self.tunnels else {})
+        return open_relays(run_id, databases, allowlist,
+                           directory=self.relay_dir / f"r{run_id}", container_dir=RELAY_DIR,
+                           services=services, owner=docker_user.container_owner(self.user))
+
     def start(self, spec: JobSpec) -> str:
         self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name,
                      always_pull=self.always_pull)
+        relays = self.open_relays(spec.run_id, spec.databases)
+        try:
+            handle = self._start(spec, relays)
+        except BaseException:
+            relays.close()
+            raise
+        self._relays[handle] = relays
+        return handle
+
+    def _start(self, spec: JobSpec, relays: RunRelays) -> str:
         paths = container_paths(spec)
         env = contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
@@ -265,10 +334,15 @@ class DockerRuntime:
             port=spec.proxy_port or CONTAINER_PROXY_PORT,
             api_path=spec.api_path, proxy_socket=paths["proxy"],
             databases=[replace(db, uri=paths[f"db:{db.label}"]) if db.is_file else db
-                       for db in spec.databases],
-            extra={"HOME": "/tmp", **spec.environment},
+                       for db in relays.databases],
+            extra={"HOME": "/tmp", **spec.environment, **relays.environment},
         )
         mounts = self._mounts(spec, paths)
+        if relays.servers:
+            from docker.types import Mount
+
+            mounts.append(Mount(RELAY_DIR, str(relays.directory.resolve()), type="bind",
+                                read_only=True))
         docker_user.hand_over_run_files(spec, self.user)
         docker_user.hand_over_socket(self.proxy_socket(), self.user)
         labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
@@ -396,6 +470,9 @@ class DockerRuntime:
     def remove(self, handle: str) -> None:
         import docker.errors
 
+        relays = self._relays.pop(handle, None)
+        if relays is not None:
+            relays.close()
         try:
             self.client.api.remove_container(handle, v=True, force=True)
         except docker.errors.NotFound:

@@ -13,21 +13,30 @@ exactly like a run's, which tries the outside world, every address of the host a
 lists its network interfaces, and must reach the proxy socket. If anything but the
 proxy is reachable, or the proxy is not, the node refuses to run algorithms and says
 why (SCENARIOS 6).
+
+With network databases or a whitelist the check also proves the node's relays (see
+:mod:`v6lib.node.relays`): each database's relay must reach its database while the
+database's own address stays unreachable directly, and the allowlisting proxy must
+refuse a destination the whitelist does not name.
 """
 
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import json
 import socket
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from v6lib.errors import RuntimeUnavailableError
+from v6lib.rules.network_access import network_endpoint
 
 __all__ = [
     "IsolationReport",
+    "direct_targets",
     "host_ipv4_addresses",
     "probe_command",
     "read_report",
@@ -64,7 +73,33 @@ def host_ipv4_addresses() -> list[str]:
 _PROBE = r"""
 import json, os, socket, sys, threading, time
 targets = json.loads(sys.argv[1]); names = json.loads(sys.argv[2]); proxy = sys.argv[3]
+relays = json.loads(sys.argv[4]); allowlist = sys.argv[5]
 out = {}
+def relay(label, path):
+    u = socket.socket(socket.AF_UNIX); u.settimeout(1.0)
+    try:
+        u.connect(path)
+        if u.recv(1) == b"":
+            out[f"relay {label}"] = "unreachable: the node could not connect to it"
+        else:
+            out[f"relay {label}"] = "ok"
+    except socket.timeout:
+        out[f"relay {label}"] = "ok"
+    except OSError as exc:
+        out[f"relay {label}"] = "unreachable: " + str(exc)
+    finally:
+        u.close()
+def refused(path):
+    u = socket.socket(socket.AF_UNIX); u.settimeout(3.0)
+    try:
+        u.connect(path)
+        u.sendall(b"CONNECT forbidden.invalid:443 HTTP/1.1\r\n\r\n")
+        answer = u.recv(64).split(b"\r\n")[0].decode("latin-1")
+        out["allowlist proxy"] = "refuses" if " 403 " in answer else "reached: " + answer
+    except OSError as exc:
+        out["allowlist proxy"] = "unreachable: " + str(exc)
+    finally:
+        u.close()
 def tcp(host, port):
     s = socket.socket(); s.settimeout(1.5)
     try:
@@ -82,6 +117,9 @@ def dns(name):
         out[f"dns {name}"] = "blocked: " + str(exc)
 jobs = [threading.Thread(target=tcp, args=tuple(t), daemon=True) for t in targets]
 jobs += [threading.Thread(target=dns, args=(n,), daemon=True) for n in names]
+jobs += [threading.Thread(target=relay, args=tuple(r), daemon=True) for r in relays]
+if allowlist:
+    jobs.append(threading.Thread(target=refused, args=(allowlist,), daemon=True))
 for j in jobs: j.start()
 for name in sorted(os.listdir("/sys/class/net")):
     if name != "lo":
@@ -102,17 +140,39 @@ print("V6-ISOLATION " + json.dumps(out))
 
 
 def probe_command(proxy_socket: str,
-                  extra_targets: Iterable[tuple[str, int]] = ()) -> list[str]:
-    """The self-check container's command: outside and host targets, DNS, the proxy socket.
+                  extra_targets: Iterable[tuple[str, int]] = (),
+                  relays: Iterable[tuple[str, str]] = (),
+                  allowlist_socket: str = "") -> list[str]:
+    """The self-check container's command: outside and host targets, DNS, the proxy socket,
+    the run relays (``(label, socket path)``) and the allowlisting proxy's socket.
 
-    ``proxy_socket`` is the socket's path *inside* the container.
+    Socket paths are paths *inside* the container; ``extra_targets`` are addresses that
+    must stay unreachable directly (the network databases' own).
     """
     targets = [*PUBLIC_TARGETS, ("172.17.0.1", CLOSED_PORT)]  # docker0's usual gateway
     targets += [(ip, CLOSED_PORT) for ip in host_ipv4_addresses()
                 if (ip, CLOSED_PORT) not in targets]
     targets += list(extra_targets)
     return ["python3", "-c", _PROBE, json.dumps(targets), json.dumps(list(DNS_NAMES)),
-            proxy_socket]
+            proxy_socket, json.dumps([list(r) for r in relays]), allowlist_socket]
+
+
+def direct_targets(databases: Iterable[Any]) -> list[tuple[str, int]]:
+    """The network databases' own addresses, which a run must not reach directly (a
+    loopback address is the container's own there, so it proves nothing and is left
+    out; a host name cannot even be resolved without DNS)."""
+    found = []
+    for db in databases:
+        endpoint = network_endpoint(db.uri)
+        if endpoint is None:
+            continue
+        try:
+            if ipaddress.ip_address(endpoint.host).is_loopback:
+                continue
+        except ValueError:
+            continue
+        found.append((endpoint.host, endpoint.port))
+    return found
 
 
 @dataclass(frozen=True)
@@ -135,6 +195,15 @@ class IsolationReport:
                 "docs/operations/docker.md)",
                 details={"reached": self.leaks},
             )
+        broken = sorted(k for k, v in self.results.items()
+                        if (k.startswith("relay ") and v != "ok")
+                        or (k == "allowlist proxy" and v != "refuses"))
+        if broken:
+            detail = "; ".join(f"{k}: {self.results[k]}" for k in broken)
+            raise RuntimeUnavailableError(
+                f"isolation check failed: {detail}. Algorithms will not run until every "
+                "network database is reachable through its relay and the whitelist is "
+                "enforced (see docs/node-operator.md)", details={"broken": broken})
         proxy = self.results.get(PROXY_KEY, "not tried")
         if proxy != "ok":
             raise RuntimeUnavailableError(

@@ -34,10 +34,12 @@ import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from v6lib.errors import ConflictError, RuntimeUnavailableError
+from v6lib.node.relays import RunRelays, open_relays
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
 from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
@@ -49,6 +51,8 @@ from v6lib.node.runtime.process_limits import (
 )
 from v6lib.node.runtime.warm_client import WarmStarter
 from v6lib.node.runtime.warm_starter import DEFAULT_PRELOAD
+from v6lib.node.ssh_tunnels import SshTunnels
+from v6lib.rules.network_access import Allowlist
 from v6lib.rules.node_policy import split_image
 from v6lib.wrappers.contract import HOST_SETTINGS_PREFIX, contract_environment
 
@@ -150,6 +154,11 @@ class ProcessRuntime:
         preload: modules the warm starter imports before forking runs (skipped when not
             importable); they cost the starter's memory once, shared by its runs.
         warm_start: use the warm starter with the default command.
+        allowlist: vantage6's ``whitelist`` served through the node's allowlisting HTTP
+            proxy (a process can still open its own connections: it has the host's
+            network).
+        tunnels: the node's ``ssh_tunnels`` (opened on first use, closed with the
+            runtime).
     """
 
     name = "process"
@@ -165,8 +174,13 @@ class ProcessRuntime:
         log_limit: int = LOG_LIMIT,
         preload: Sequence[str] = DEFAULT_PRELOAD,
         warm_start: bool = True,
+        allowlist: Allowlist | None = None,
+        tunnels: SshTunnels | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
+        self.allowlist = allowlist or Allowlist()
+        self._relays: dict[str, RunRelays] = {}
+        self.tunnels = tunnels
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.image_modules = dict(image_modules or {})
         self.python = python
@@ -206,6 +220,8 @@ class ProcessRuntime:
             raise RuntimeUnavailableError(f"process runtime: interpreter {self.python} not found")
         log.warning("process runtime: algorithms run unisolated on this machine; use the "
                     "docker runtime in production")
+        if self.tunnels is not None:
+            self.tunnels.start()
         self._warm()
 
     # -- warm starter -------------------------------------------------------------------
@@ -258,14 +274,17 @@ class ProcessRuntime:
     def output_owner(self) -> int:
         return os.geteuid()  # runs are the node's own processes
 
-    def environment(self, spec: JobSpec) -> dict[str, str]:
-        """The full environment of the algorithm process."""
+    def environment(self, spec: JobSpec, relays: RunRelays | None = None) -> dict[str, str]:
+        """The full environment of the algorithm process (its databases reached through
+        ``relays`` when given)."""
         base = contract_environment(
             input_file=spec.input_file, output_file=spec.output_file,
             token_file=spec.token_file, temporary_folder=spec.temporary_folder,
             host="http://127.0.0.1", port=spec.proxy_port, api_path=spec.api_path,
-            databases=spec.databases, pkg_name=module_for_image(spec.image, self.image_modules),
-            extra={**self._base_environment(), **spec.environment},
+            databases=relays.databases if relays else spec.databases,
+            pkg_name=module_for_image(spec.image, self.image_modules),
+            extra={**self._base_environment(), **spec.environment,
+                   **(relays.environment if relays else {})},
         )
         if "PWD" in base:  # what the launcher's shell sets; a forked run gets it too
             base["PWD"] = str(spec.temporary_folder)
@@ -274,14 +293,33 @@ class ProcessRuntime:
 
     def start(self, spec: JobSpec) -> str:
         handle = f"run-{spec.run_id}"
-        state_file, exit_file, log_file = self._files(handle)
+        _, exit_file, log_file = self._files(handle)
         state = self._state(handle)
         if state and _alive(int(state["pid"]), state.get("start_time")):
             raise ConflictError(f"run {spec.run_id} is already running (pid {state['pid']})")
         for stale in (exit_file, log_file, *self._temporary_files(handle)):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
-        env = self.environment(spec)
+        self._close_relays(handle)
+        allowlist = replace(self.allowlist, routes=self.tunnels.start()) if self.tunnels \
+            else self.allowlist
+        relays = self._relays[handle] = open_relays(
+            spec.run_id, spec.databases, allowlist,
+            directory=self.state_dir / "relays" / handle)
+        try:
+            return self._start(spec, handle, relays)
+        except BaseException:
+            self._close_relays(handle)
+            raise
+
+    def _close_relays(self, handle: str) -> None:
+        relays = self._relays.pop(handle, None)
+        if relays is not None:
+            relays.close()
+
+    def _start(self, spec: JobSpec, handle: str, relays: RunRelays) -> str:
+        state_file = self._files(handle)[0]
+        env = self.environment(spec, relays)
         limits = ProcessLimits.of(spec)
         # NOTE: a forked run would inherit the warm starter's address space and cores;
         # limited runs start through the launcher, which applies the limits first
@@ -434,6 +472,7 @@ class ProcessRuntime:
 
     def remove(self, handle: str) -> None:
         self.kill(handle)
+        self._close_relays(handle)
         self._children.pop(handle, None)
         fd = self._pidfds.pop(handle, None)
         if fd is not None:
@@ -486,5 +525,7 @@ class ProcessRuntime:
         and are reconciled at its start."""
         if self.warm_starter is not None:
             self.warm_starter.close()
+        if self.tunnels is not None:
+            self.tunnels.close()
         for handle in list(self._pidfds):
             os.close(self._pidfds.pop(handle))

@@ -50,7 +50,7 @@ _BUILTIN: dict[str, str] = {
     "sparql": "v6lib.wrappers.sources.sparql",
     "excel": "v6lib.wrappers.sources.excel",
 }
-_ALIASES: dict[str, str] = {"xlsx": "excel", "sqlite": "sql"}
+_ALIASES: dict[str, str] = {"xlsx": "excel", "sqlite": "sql", "omop": "sql"}
 
 _registered: dict[str, DataSource] = {}
 _lock = threading.Lock()
