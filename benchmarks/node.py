@@ -55,10 +55,34 @@ BASE_IMAGE = "v6lib-base:latest"
 WARMUP = 2
 ALGORITHM = '''"""A trivial algorithm for the node benchmark."""
 
+import time
+
+from v6lib.wrappers import algorithm_client
+
 
 def noop() -> dict:
     """Return at once: what is measured is everything around the algorithm."""
     return {"ok": True}
+
+
+@algorithm_client
+def iterate(client, organizations: list, rounds: int = 10) -> dict:
+    """An iterative fit's shape: each round a subtask at every organization, then wait.
+
+    Returns, per round, the subtask id and the central function's clock before the
+    create, after it and after the results arrived (for the benchmark's breakdown).
+    """
+    marks = []
+    for _ in range(rounds):
+        before = time.time()
+        task = client.task.create(input_={"method": "noop"}, organizations=organizations,
+                                  name="round")
+        created = time.time()
+        results = client.wait_for_results(task["id"])
+        if results != [{"ok": True}] * len(organizations):
+            raise RuntimeError(f"unexpected results {results}")
+        marks.append([task["id"], before, created, time.time()])
+    return {"rounds": marks}
 '''
 
 
@@ -189,6 +213,44 @@ def round_trip(client: Any, nodes: Nodes, phases: dict[str, list[float]] | None 
     return elapsed
 
 
+def iterative(client: Any, nodes: Nodes, rounds: int,
+              phases: dict[str, list[float]] | None = None) -> float:
+    """Milliseconds from before ``POST /task`` of ``v6_bench.iterate`` (at the first
+    organization) until its result: ``rounds`` rounds of a subtask at the 3 organizations.
+
+    ``phases`` collects, per round, where the time goes: the central function's create
+    call, each subtask run's "created -> active" (claim, files, container start) and
+    "active -> finished" (the run itself: interpreter, imports, algorithm, result), and
+    the central function's wake-up after the round's last result.
+    """
+    start = time.perf_counter()
+    task = client.task.create(collaboration=nodes.collaboration, organizations=nodes.orgs[:1],
+                              name="bench iterate", image=IMAGE,
+                              input_={"method": "iterate",
+                                      "kwargs": {"organizations": nodes.orgs,
+                                                 "rounds": rounds}})
+    (result,) = client.wait_for_results(task["id"], timeout=600)
+    elapsed = (time.perf_counter() - start) * 1000
+    if len(result["rounds"]) != rounds:
+        raise RuntimeError(f"unexpected result {result}")
+    if phases is not None:
+        label = f"  {nodes.runtime} iterative, per round:"
+        for subtask, before, created, woke in result["rounds"]:
+            runs = client.run.from_task(subtask)
+            finished = [_when(run["finished_at"]) for run in runs]
+            add = phases.setdefault
+            add(f"{label} central creates subtask", []).append((created - before) * 1000)
+            add(f"{label} whole round", []).append((woke - before) * 1000)
+            for run in runs:
+                active = _when(run["started_at"])
+                add(f"{label} created -> active", []).append((active - created) * 1000)
+                add(f"{label} active -> finished", []).append(
+                    (_when(run["finished_at"]) - active) * 1000)
+            add(f"{label} last finished -> central woke", []).append(
+                (woke - max(finished)) * 1000)
+    return elapsed
+
+
 def _when(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
@@ -238,6 +300,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--runtimes", default="process,docker")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="rounds of the iterative algorithm (0: skip it)")
+    parser.add_argument("--iterative-repeat", type=int, default=3,
+                        help="repetitions of the iterative algorithm (after 1 warm-up)")
+    parser.add_argument("--only-iterative", action="store_true",
+                        help="skip the single-task round trips and the bare engine rows")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (logs, configs) and print its path")
     args = parser.parse_args()
@@ -271,6 +339,11 @@ def main() -> None:
                 try:
                     for _ in range(WARMUP):  # also waits until the 3 nodes are connected
                         round_trip(client, nodes)
+                    if args.rounds:
+                        rows += _iterative_rows(client, nodes, args.rounds,
+                                                args.iterative_repeat, failures)
+                    if args.only_iterative:
+                        continue
                     times: list[float] = []
                     phases: dict[str, list[float]] = {}
                     for _ in range(args.repeat):
@@ -292,26 +365,51 @@ def main() -> None:
                     nodes.stop()
         finally:
             server.stop()
-        if "docker" in runtimes:
+        if "docker" in runtimes and not args.only_iterative:
             rows += list(bare_docker(args.repeat, workdir).items())
 
     report(rows, failures, args.repeat)
+
+
+def _iterative_rows(client: Any, nodes: Nodes, rounds: int, repeat: int,
+                    failures: list[str]) -> list[tuple[str, list[float]]]:
+    """The iterative algorithm's rows for one runtime: its total and the breakdown."""
+    phases: dict[str, list[float]] = {}
+    times: list[float] = []
+    for i in range(1 + repeat):
+        try:
+            elapsed = iterative(client, nodes, rounds, phases if i else None)
+        except Exception as exc:
+            failures.append(f"{nodes.runtime} iterative: {type(exc).__name__}: {exc}")
+            continue
+        if i:  # the first one is a warm-up
+            times.append(elapsed)
+    return [(f"{nodes.runtime} runtime: {rounds}-round iterative, 3 nodes", times),
+            *phases.items()]
 
 
 def report(rows: list[tuple[str, list[float]]], failures: list[str], repeat: int) -> None:
     """Print the table and the verdicts against the targets."""
     print(f"\nnode round trip on {os.cpu_count()} CPUs, {repeat} repetitions "
           f"(after {WARMUP} warm-up)")
-    print(f"{'measurement':44} {'p50 ms':>9} {'p95 ms':>9} {'min ms':>9}")
+    print(f"{'measurement':58} {'p50 ms':>9} {'p95 ms':>9} {'min ms':>9}")
     for label, values in rows:
         if not values:
-            print(f"{label:44} {'(no successful repetition)':>29}")
+            print(f"{label:58} {'(no successful repetition)':>29}")
             continue
-        print(f"{label:44} {_pct(values, 0.5):9.0f} {_pct(values, 0.95):9.0f} "
+        print(f"{label:58} {_pct(values, 0.5):9.0f} {_pct(values, 0.95):9.0f} "
               f"{min(values):9.0f}")
     for failure in failures:
         print(f"FAILED repetition: {failure}")
     stats = {label: values for label, values in rows if values}
+    iterative_rows = {label.split(" runtime:")[0]: values for label, values in stats.items()
+                      if "-round iterative, 3 nodes" in label}
+    if {"process", "docker"} <= set(iterative_rows):
+        process, docker = (_pct(iterative_rows[r], 0.5) for r in ("process", "docker"))
+        ratio = docker / process
+        print(f"target iterative docker p50 <= 3 x process p50: "
+              f"{'met' if ratio <= 3 else 'NOT met'} (docker {docker:.0f} ms, process "
+              f"{process:.0f} ms, ratio {ratio:.2f})")
     if "process runtime: task -> 3 results" in stats:
         p50 = _pct(stats["process runtime: task -> 3 results"], 0.5)
         print(f"target process p50 < 300 ms: {'met' if p50 < 300 else 'NOT met'} ({p50:.0f})")
