@@ -33,6 +33,7 @@ from v6lib.node.runtime.base import (
     ManagedJob,
 )
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
+from v6lib.node.runtime.docker_warm import WarmContainers, is_warm_handle
 from v6lib.wrappers.contract import contract_environment
 
 __all__ = ["CONTAINER_PROXY_PORT", "LOG_LIMIT", "PROXY_DIR", "DockerRuntime", "container_paths"]
@@ -51,6 +52,19 @@ CONTAINER_PROXY_PORT = 7654
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", name).strip("-.") or "node"
+
+
+def bind_mount(spec: JobSpec, target: str, source: Path, read_only: bool) -> Any:
+    """A bind mount of a host path the node made (or was configured with) for the run."""
+    from docker.types import Mount
+
+    # NOTE: resolve() follows links; the run's own files and folders are the node's
+    # (in folders no container sees) and hand_over_run_files refuses a link among
+    # them before any container is created.
+    if not source.exists():
+        raise RuntimeUnavailableError(
+            f"run {spec.run_id}: {source} does not exist on node {spec.node_name!r}")
+    return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
 
 
 def container_paths(spec: JobSpec) -> dict[str, str]:
@@ -91,6 +105,9 @@ class DockerRuntime:
         gpus: give every container all of the host's GPUs (vantage6's
             ``algorithm_device_requests: {gpu: true}``).
         always_pull: pull the image before every run; a failed pull refuses the run.
+        warm_dir: where warm containers keep their runs' files
+            (:mod:`v6lib.node.runtime.docker_warm`: later runs of a job share one
+            container); None runs every run in a container of its own.
     """
 
     name = "docker"
@@ -111,6 +128,7 @@ class DockerRuntime:
         check_image: str = "v6lib-base:latest",
         gpus: bool = False,
         always_pull: bool = False,
+        warm_dir: Path | None = None,
     ) -> None:
         self.node_name = node_name
         self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
@@ -123,6 +141,11 @@ class DockerRuntime:
         self.gpus, self.always_pull = gpus, always_pull
         self._client = client
         self._owns_client = False
+        self.warm: WarmContainers | None = None
+        if warm_dir is not None and docker_user.container_owner(self.user) is not None:
+            # NOTE: only when the container's user is not the node's: a warm container
+            # sees its job's run folders, which must be the node's and not its own
+            self.warm = WarmContainers(self, Path(warm_dir))
 
     @classmethod
     def from_options(cls, options: Any) -> DockerRuntime:
@@ -134,6 +157,8 @@ class DockerRuntime:
             "proxy_socket_dir": Path(options.task_dir) / "proxy",
             "gpus": bool(getattr(options, "gpus", False)),
             "always_pull": bool(getattr(options, "require_algorithm_pull", False)),
+            "warm_dir": (Path(options.task_dir) / "warm"
+                         if getattr(options, "docker_warm_containers", True) else None),
         }
         for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
@@ -219,44 +244,35 @@ class DockerRuntime:
     def close(self) -> None:
         """At node shutdown: close the engine connection (containers outlive the node and
         are reconciled at its next start; the proxy removes its own socket)."""
+        if self.warm is not None:
+            self.warm.close()
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
 
     # -- runs ---------------------------------------------------------------------------
     def _mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
-        from docker.types import Mount
-
-        # NOTE: resolve() follows links; the run's own files and folders are the node's
-        # (in folders no container sees) and hand_over_run_files refuses a link among
-        # them before any container is created.
-        def bind(target: str, source: Path, read_only: bool) -> Mount:
-            if not source.exists():
-                raise RuntimeUnavailableError(
-                    f"run {spec.run_id}: {source} does not exist on node {self.node_name!r}"
-                )
-            return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
-
-        mounts = [
-            bind(paths["input"], spec.input_file, True),
-            bind(paths["token"], spec.token_file, True),
-            bind(str(PurePosixPath(paths["output"]).parent), spec.output_file.parent, False),
-            bind(paths["tmp"], spec.temporary_folder, False),
-            bind(PROXY_DIR, self.proxy_socket_dir, True),
+        return [
+            bind_mount(spec, paths["input"], spec.input_file, True),
+            bind_mount(spec, paths["token"], spec.token_file, True),
+            bind_mount(spec, str(PurePosixPath(paths["output"]).parent),
+                       spec.output_file.parent, False),
+            bind_mount(spec, paths["tmp"], spec.temporary_folder, False),
+            *self.shared_mounts(spec, paths),
         ]
+
+    def shared_mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
+        """The proxy's folder and the run's file databases, all read-only: what a warm
+        container of the run's job (:mod:`docker_warm`) mounts as well."""
+        mounts = [bind_mount(spec, PROXY_DIR, self.proxy_socket_dir, True)]
         for db in spec.databases:
             if db.is_file:
-                mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
+                mounts.append(bind_mount(spec, paths[f"db:{db.label}"], Path(db.uri), True))
         return mounts
 
-    def output_owner(self) -> int:
-        return docker_user.output_owner(self.user)
-
-    def start(self, spec: JobSpec) -> str:
-        self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name,
-                     always_pull=self.always_pull)
-        paths = container_paths(spec)
-        env = contract_environment(
+    def run_environment(self, spec: JobSpec, paths: Mapping[str, str]) -> dict[str, str]:
+        """The contract's environment of a run whose files appear at ``paths``."""
+        return contract_environment(
             input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
             temporary_folder=paths["tmp"], host="http://127.0.0.1",
             port=spec.proxy_port or CONTAINER_PROXY_PORT,
@@ -265,18 +281,17 @@ class DockerRuntime:
                        for db in spec.databases],
             extra={"HOME": "/tmp", **spec.environment},
         )
-        mounts = self._mounts(spec, paths)
-        docker_user.hand_over_run_files(spec, self.user)
-        docker_user.hand_over_socket(self.proxy_socket(), self.user)
-        labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
-                  LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
-        cpus = spec.cpus if spec.cpus is not None else self.cpus
-        memory = spec.memory if spec.memory is not None else self.memory
+
+    def container_options(self, spec: JobSpec, *, name: str, labels: Mapping[str, str],
+                          environment: Mapping[str, str], mounts: list[Any]) -> dict[str, Any]:
+        """``containers.create`` keywords: the confinement and the run's limits."""
         from docker.types import LogConfig
 
+        cpus = spec.cpus if spec.cpus is not None else self.cpus
+        memory = spec.memory if spec.memory is not None else self.memory
         options: dict[str, Any] = {
-            "name": f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", "environment": env,
-            "labels": labels, "mounts": mounts, **self._confinement(), "detach": True,
+            "name": name, "environment": dict(environment), "labels": dict(labels),
+            "mounts": mounts, **self._confinement(), "detach": True,
             "log_config": LogConfig(type="json-file",
                                     config={"max-size": "16m", "max-file": "2"}),
         }
@@ -288,6 +303,28 @@ class DockerRuntime:
             from docker.types import DeviceRequest
 
             options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        return options
+
+    def output_owner(self) -> int:
+        return docker_user.output_owner(self.user)
+
+    def start(self, spec: JobSpec) -> str:
+        self._engine(ensure_image, self.client, spec.image, self.registries, self.node_name,
+                     always_pull=self.always_pull)
+        if self.warm is not None:
+            handle = self.warm.start(spec)
+            if handle is not None:
+                return handle
+        paths = container_paths(spec)
+        env = self.run_environment(spec, paths)
+        mounts = self._mounts(spec, paths)
+        docker_user.hand_over_run_files(spec, self.user)
+        docker_user.hand_over_socket(self.proxy_socket(), self.user)
+        labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
+                  LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
+        options = self.container_options(
+            spec, name=f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", labels=labels,
+            environment=env, mounts=mounts)
         container = self._create(spec, options)
         try:
             self._engine(container.start)
@@ -334,6 +371,9 @@ class DockerRuntime:
     def wait(self, handle: str, timeout: float | None = None) -> ExitInfo | None:
         import requests
 
+        if self.warm is not None and is_warm_handle(handle):
+            return self.warm.wait(handle, timeout)
+
         state = self._inspect(handle)["State"]
         if state.get("Status") in _RUNNING:
             if timeout is not None and timeout <= 0:
@@ -377,6 +417,9 @@ class DockerRuntime:
     def kill(self, handle: str) -> None:
         import docker.errors
 
+        if self.warm is not None and is_warm_handle(handle):
+            return self.warm.kill(handle)
+
         try:
             self.client.api.kill(handle)
         except docker.errors.NotFound:
@@ -387,6 +430,9 @@ class DockerRuntime:
 
     def remove(self, handle: str) -> None:
         import docker.errors
+
+        if self.warm is not None and is_warm_handle(handle):
+            return self.warm.remove(handle)
 
         try:
             self.client.api.remove_container(handle, v=True, force=True)
@@ -399,8 +445,9 @@ class DockerRuntime:
     def list_managed(self) -> list[ManagedJob]:
         found = self._engine(self.client.api.containers, all=True,
                              filters={"label": [f"{LABEL_NODE}={self.node_name}", LABEL_RUN]})
+        warm = self.warm.list_managed() if self.warm is not None else []
         return [
             ManagedJob(handle=c["Id"], run_id=int(c["Labels"][LABEL_RUN]),
                        running=c.get("State") in _RUNNING)
             for c in found
-        ]
+        ] + warm
