@@ -93,12 +93,14 @@ def runtime(docker_client: Any, site: Path, image: str) -> Iterator[DockerRuntim
 
 
 def make_spec(site: Path, runtime: DockerRuntime, job_id: int, run_id: int,
-              code: str) -> JobSpec:
+              code: str, *, subtask: bool = False) -> JobSpec:
+    """A run of the job's root task (the task id is the job id), or of a subtask."""
     paths = run_paths(site / "task", job_id, run_id)
     prepare_run_files(paths, json.dumps({"method": "probe", "kwargs": {"code": code}}).encode(),
                       f"token-{run_id}")
     return JobSpec(
-        node_name=runtime.node_name, run_id=run_id, task_id=run_id, job_id=job_id,
+        node_name=runtime.node_name, run_id=run_id, job_id=job_id,
+        task_id=job_id + 1000 * subtask,
         image=IMAGE, input_file=paths.input_file, output_file=paths.output_file,
         token_file=paths.token_file, temporary_folder=paths.temporary_folder,
         databases=(), proxy_port=0)
@@ -121,17 +123,20 @@ def run(runtime: DockerRuntime, spec: JobSpec) -> tuple[str, Any]:
 def test_rounds_of_a_job_share_a_container_other_jobs_do_not(
         runtime: DockerRuntime, site: Path, docker_client: Any) -> None:
     seen = {}
-    for job_id, run_id in ((1, 1), (1, 2), (1, 3), (2, 4), (2, 5)):
-        seen[run_id] = run(runtime, make_spec(site, runtime, job_id, run_id, COUNT))
-    # a job's first run has a container of its own, as every run had before
-    assert not is_warm_handle(seen[1][0]) and not is_warm_handle(seen[4][0])
-    assert all(is_warm_handle(seen[r][0]) for r in (2, 3, 5))
-    # rounds 2 and 3 of job 1 ran in one container, which kept the counter between them
-    assert seen[2][1]["host"] == seen[3][1]["host"] != seen[1][1]["host"]
-    assert (seen[2][1]["count"], seen[3][1]["count"]) == (1, 2)
-    # job 2 never met job 1's container nor its files
-    assert seen[5][1]["host"] not in (seen[2][1]["host"], seen[1][1]["host"])
-    assert seen[5][1]["count"] == 1
+    for job_id, run_id, subtask in ((1, 1, False), (1, 2, True), (1, 3, True),
+                                    (2, 4, True), (2, 5, True)):
+        spec = make_spec(site, runtime, job_id, run_id, COUNT, subtask=subtask)
+        seen[run_id] = run(runtime, spec)
+    host = {run_id: result["host"] for run_id, (_, result) in seen.items()}
+    count = {run_id: result["count"] for run_id, (_, result) in seen.items()}
+    # the first run of a job's root task has a container of its own, as before
+    assert not is_warm_handle(seen[1][0])
+    assert all(is_warm_handle(seen[r][0]) for r in (2, 3, 4, 5))
+    # the later rounds of job 1 ran in one container, which kept the counter between them
+    assert host[2] == host[3] != host[1] and (count[2], count[3]) == (1, 2)
+    # a subtask's first run here is warm at once; job 2 never met job 1's container
+    assert host[4] == host[5] and host[4] not in (host[1], host[2])
+    assert (count[4], count[5]) == (1, 2)
     warm = docker_client.containers.list(
         all=True, filters={"label": [f"{LABEL_NODE}={runtime.node_name}", LABEL_WARM]})
     assert len({c.labels[LABEL_WARM] for c in warm}) <= 2
@@ -139,7 +144,6 @@ def test_rounds_of_a_job_share_a_container_other_jobs_do_not(
 
 def test_a_warm_run_cannot_touch_what_the_node_wrote(runtime: DockerRuntime,
                                                      site: Path) -> None:
-    run(runtime, make_spec(site, runtime, 3, 10, COUNT))  # the job's first run
     hostile = textwrap.dedent("""
         import os
         def attempt(action):
@@ -161,7 +165,7 @@ def test_a_warm_run_cannot_touch_what_the_node_wrote(runtime: DockerRuntime,
             "write the folder": attempt(lambda: open(root + "/x", "w").close()),
         }
     """)
-    spec = make_spec(site, runtime, 3, 11, hostile)
+    spec = make_spec(site, runtime, 3, 11, hostile, subtask=True)
     handle, result = run(runtime, spec)
     assert is_warm_handle(handle)
     assert result.pop("root") == "/v6-warm"
@@ -171,8 +175,7 @@ def test_a_warm_run_cannot_touch_what_the_node_wrote(runtime: DockerRuntime,
 
 
 def test_a_killed_run_retires_its_container(runtime: DockerRuntime, site: Path) -> None:
-    run(runtime, make_spec(site, runtime, 4, 20, COUNT))
-    spec = make_spec(site, runtime, 4, 21, "import time\ntime.sleep(120)\n")
+    spec = make_spec(site, runtime, 4, 21, "import time\ntime.sleep(120)\n", subtask=True)
     handle = runtime.start(spec)
     assert is_warm_handle(handle)
     assert runtime.wait(handle, timeout=0.5) is None
@@ -183,7 +186,7 @@ def test_a_killed_run_retires_its_container(runtime: DockerRuntime, site: Path) 
     assert info.exit_code == 128 + signal.SIGKILL
     runtime.remove(handle)
     # what the killed run may have left behind never meets the job's next run
-    next_handle, result = run(runtime, make_spec(site, runtime, 4, 22, COUNT))
+    next_handle, result = run(runtime, make_spec(site, runtime, 4, 22, COUNT, subtask=True))
     assert is_warm_handle(next_handle)
     assert next_handle.split(":")[1] != handle.split(":")[1]
     assert result["count"] == 1
@@ -197,11 +200,7 @@ NODE = textwrap.dedent("""
     from pathlib import Path
     site = Path({site!r})
     rt = DockerRuntime({name!r}, proxy_socket_dir=site / "proxy", warm_dir=site / "warm")
-    first = make_spec(site, rt, 5, 30, {count!r})
-    handle = rt.start(first)
-    rt.wait(handle, 60)
-    rt.remove(handle)
-    spec = make_spec(site, rt, 5, 31, {slow!r})
+    spec = make_spec(site, rt, 5, 31, {slow!r}, subtask=True)
     print(rt.start(spec), flush=True)
     time.sleep(600)
 """)

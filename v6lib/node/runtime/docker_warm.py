@@ -4,14 +4,14 @@ container, so an iterative algorithm does not pay a container start per round.
 Why: a container per run costs the engine's create and start, an interpreter and the
 wrapper's imports (about 1 s on an idle machine, several when the 3 nodes of a
 federation start theirs at once on few CPUs), and an iterative algorithm pays it every
-round at every node. Here the second run of a job at this node starts a container, set
-up like a run's (:meth:`DockerRuntime.container_options`: no network, no capabilities,
+round at every node. Here a run of a subtask, or the second run of a job at this node,
+starts a container, set up like a run's (:meth:`DockerRuntime.container_options`: no network, no capabilities,
 the same user and limits, read-only image, the proxy's socket and the run's databases
 mounted read-only), that runs v6lib's warm starter (:mod:`warm_starter`) instead of the
 wrapper; it and every later run of the job with the same image, databases and limits are
 forked inside it through the warm starter's protocol, over a Unix socket in the
-container's folder. The first run of a job keeps a container of its own: most jobs have
-one run per node, and they stay exactly as they were.
+container's folder. A job's first run here that is a run of its root task keeps a
+container of its own: most jobs have one run per node, and they stay as they were.
 
 What the container sees: its folder ``<task_dir>/warm/<job>-<id>/`` (the node's, mode
 0711) at ``/v6-warm``, holding ``tmp/`` (TEMPORARY_FOLDER of its runs), ``sock/`` (the
@@ -46,6 +46,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -74,6 +75,7 @@ LABEL_WARM = "v6lib.warm"
 WARM_ROOT = "/v6-warm"
 IDLE_SECONDS = 5.0
 BOOT_TIMEOUT = 60.0
+COLD_RETRY_SECONDS = 600.0  # after a warm starter did not come up in an image
 LOG_LIMIT = 64 * 1024
 #: The command of an image whose runs the warm starter can serve (v6lib's wrapper).
 WRAPPER_COMMAND = ["python3", "-m", "v6lib.wrappers"]
@@ -142,21 +144,24 @@ class WarmContainers:
         self._jobs: set[int] = set()
         self._warm: dict[str, _Warm] = {}  # by key, only the one taking new runs
         self._by_folder: dict[str, _Warm] = {}
-        self._cold_images: set[str] = set()  # image ids the starter cannot serve
+        # image ids whose warm starter did not come up, and when: not tried again soon
+        self._cold_images: dict[str, float] = {}
 
     # -- starting -----------------------------------------------------------------------
     def start(self, spec: JobSpec) -> str | None:
         """Start the run in its job's warm container; None when it takes a container of
-        its own (the job's first run here, an image without v6lib's wrapper, a container
-        that could not be prepared).
+        its own (the job's first run here when it is a run of the job's root task, an
+        image without v6lib's wrapper, a container that could not be prepared).
 
         Raises:
             ConflictError: the starter took the run but did not answer: it may be running.
         """
         with self._lock:
-            first = spec.job_id not in self._jobs
+            # NOTE: a subtask (its task is not the job's root task) is what a central
+            # function creates, round after round: it gets the warm container at once
+            alone = spec.job_id not in self._jobs and spec.task_id == spec.job_id
             self._jobs.add(spec.job_id)
-        if first:
+        if alone:
             return None
         image = self._wrapper_image(spec.image)
         if image is None:
@@ -180,7 +185,9 @@ class WarmContainers:
             return None
         config = details.get("Config") or {}
         command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-        if command != WRAPPER_COMMAND or details.get("Id") in self._cold_images:
+        failed = self._cold_images.get(str(details.get("Id")))
+        if command != WRAPPER_COMMAND or (failed is not None
+                                          and time.monotonic() - failed < COLD_RETRY_SECONDS):
             return None
         env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
         env["v6lib.image_id"] = str(details.get("Id"))
@@ -208,7 +215,8 @@ class WarmContainers:
         except (RuntimeUnavailableError, OSError) as exc:
             log.warning("run %d: no warm container for job %d (%s); the run gets a "
                         "container of its own", spec.run_id, spec.job_id, exc)
-            self._cold_images.add(image_id)
+            if isinstance(exc, RuntimeUnavailableError):
+                self._cold_images[image_id] = time.monotonic()
             return None
         with self._lock:
             self._warm[key] = warm
@@ -291,21 +299,19 @@ class WarmContainers:
             raise ConflictError(f"run {spec.run_id} was already started in warm container "
                                 f"{warm.name}; it is not started twice")
         docker_user.hand_over_run_files(spec, self.runtime.user)
-        owner = docker_user.container_owner(self.runtime.user)
-        _private_dir(run_dir, None, 0o711)
-        for name in ("output", "state"):
-            _private_dir(run_dir / name, owner, 0o700)
-        for source, target in ((spec.input_file, "input"), (spec.token_file, "token")):
-            os.link(source, run_dir / target, follow_symlinks=False)
+        record = {"run_id": spec.run_id, "output_file": str(spec.output_file),
+                  "output_name": spec.output_file.name}
+        try:
+            self._run_folder(run_dir, spec, record)
+        except OSError:  # e.g. a full disk: nothing of the run is left for a retry
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         inside = f"{WARM_ROOT}/runs/{spec.run_id}"
         paths = {**container_paths(spec), "input": f"{inside}/input",
                  "token": f"{inside}/token", "tmp": f"{WARM_ROOT}/tmp",
                  "output": f"{inside}/output/{spec.output_file.name}"}
         env = {**warm.image_env, "HOSTNAME": warm.container_id[:12],
                **self.runtime.run_environment(spec, paths)}
-        record = {"run_id": spec.run_id, "output_file": str(spec.output_file),
-                  "output_name": spec.output_file.name}
-        (run_dir / "record.json").write_text(json.dumps(record))
         with self._lock:
             warm.active.add(spec.run_id)
             if warm.timer is not None:
@@ -329,6 +335,16 @@ class WarmContainers:
         log.info("run %d: forked (pid %d) in warm container %s", spec.run_id, pid,
                  warm.container_id[:12])
         return f"{_PREFIX}{warm.folder.name}:{spec.run_id}"
+
+    def _run_folder(self, run_dir: Path, spec: JobSpec, record: dict[str, Any]) -> None:
+        """The run's folder in the container's: the node's, with links to its files."""
+        owner = docker_user.container_owner(self.runtime.user)
+        _private_dir(run_dir, None, 0o711)
+        for name in ("output", "state"):
+            _private_dir(run_dir / name, owner, 0o700)
+        for source, target in ((spec.input_file, "input"), (spec.token_file, "token")):
+            os.link(source, run_dir / target, follow_symlinks=False)
+        (run_dir / "record.json").write_text(json.dumps(record))
 
     # -- lifetime -----------------------------------------------------------------------
     def _run_done(self, warm: _Warm, run_id: int) -> None:
@@ -403,7 +419,7 @@ class WarmContainers:
             raise NotFoundError(f"no warm run {handle!r} on this node")
         exit_file = run_dir / "state" / "exit"
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause, checked, ended = 0.002, time.monotonic(), False
+        pause, checked, ended = 0.002, -math.inf, False
         while not exit_file.exists():
             now = time.monotonic()
             if ended:
