@@ -5,13 +5,14 @@ Why: a container per run costs the engine's create and start, an interpreter and
 wrapper's imports (about 1 s on an idle machine, several when the 3 nodes of a
 federation start theirs at once on few CPUs), and an iterative algorithm pays it every
 round at every node. Here a run of a subtask, or the second run of a job at this node,
-starts a container, set up like a run's (:meth:`DockerRuntime.container_options`: no network, no capabilities,
-the same user and limits, read-only image, the proxy's socket and the run's databases
-mounted read-only), that runs v6lib's warm starter (:mod:`warm_starter`) instead of the
-wrapper; it and every later run of the job with the same image, databases and limits are
-forked inside it through the warm starter's protocol, over a Unix socket in the
-container's folder. A job's first run here that is a run of its root task keeps a
-container of its own: most jobs have one run per node, and they stay as they were.
+starts a container, set up like a run's (:meth:`DockerRuntime.container_options`: no
+network, no capabilities, the same user and limits, read-only image, the proxy's socket
+and the run's databases mounted read-only), that runs v6lib's warm starter
+(:mod:`warm_starter`) instead of the wrapper; it and every later run of the job with the
+same image, databases and limits are forked inside it through the warm starter's
+protocol, over a Unix socket in the container's folder. A job's first run here that is a
+run of its root task keeps a container of its own: most jobs have one run per node, and
+they stay as they were.
 
 What the container sees: its folder ``<task_dir>/warm/<job>-<id>/`` (the node's, mode
 0711) at ``/v6-warm``, holding ``tmp/`` (TEMPORARY_FOLDER of its runs), ``sock/`` (the
