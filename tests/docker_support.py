@@ -28,6 +28,7 @@ __all__ = [
     "PROBE_IMAGE",
     "PYTHON_IMAGE",
     "REQUIRED_IMAGES",
+    "build_wrapper_image",
     "cleanup_node",
     "docker_client",
     "http_server",
@@ -75,6 +76,18 @@ def docker_client() -> Iterator[Any]:
         )
     yield client
     client.close()
+
+
+def build_wrapper_image(client: Any, context: Path, package: str, tag: str) -> str:
+    """Build ``tag``: the base image plus the package ``context/<package>``, run by
+    v6lib's wrapper as an algorithm image built on ``v6lib-base`` is."""
+    client.images.get(BASE_IMAGE)
+    (context / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\nCOPY {package} /algorithm/{package}\n"
+        f"ENV PYTHONPATH=/algorithm PKG_NAME={package}\n"
+        'CMD ["python3", "-m", "v6lib.wrappers"]\n')
+    client.images.build(path=str(context), tag=tag, rm=True)
+    return tag
 
 
 def unique_node_name(prefix: str = "t") -> str:

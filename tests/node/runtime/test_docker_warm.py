@@ -22,23 +22,20 @@ from typing import Any
 
 import pytest
 
-from v6lib.node.run_files import prepare_run_files, run_paths
-from v6lib.node.runtime.base import LABEL_NODE, JobSpec
-from v6lib.node.runtime.docker import DockerRuntime
-from v6lib.node.runtime.docker_warm import LABEL_WARM, is_warm_handle
-
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.docker_support import (  # noqa: E402
-    BASE_IMAGE,
+from tests.docker_support import (
+    build_wrapper_image,
     cleanup_node,
     docker_client,
     fake_proxy_socket,
     unique_node_name,
 )
+from v6lib.node.run_files import prepare_run_files, run_paths
+from v6lib.node.runtime.base import LABEL_NODE, JobSpec
+from v6lib.node.runtime.docker import DockerRuntime
+from v6lib.node.runtime.docker_warm import LABEL_WARM, is_warm_handle
 
+# the checkout's root, for the node the crash test starts in a subprocess
+_ROOT = str(Path(__file__).resolve().parents[3])
 pytestmark = pytest.mark.docker
 __all__ = ["docker_client"]  # the session fixture, re-exported for pytest
 
@@ -66,12 +63,7 @@ def image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     context = tmp_path_factory.mktemp("warm-probe-image")
     (context / "v6_warm_probe").mkdir()
     (context / "v6_warm_probe" / "__init__.py").write_text(PACKAGE)
-    (context / "Dockerfile").write_text(
-        f"FROM {BASE_IMAGE}\nCOPY v6_warm_probe /algorithm/v6_warm_probe\n"
-        "ENV PYTHONPATH=/algorithm PKG_NAME=v6_warm_probe\n"
-        'CMD ["python3", "-m", "v6lib.wrappers"]\n')
-    docker_client.images.build(path=str(context), tag=IMAGE, rm=True)
-    return IMAGE
+    return build_wrapper_image(docker_client, context, "v6_warm_probe", IMAGE)
 
 
 @pytest.fixture(scope="module")
