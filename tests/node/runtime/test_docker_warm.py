@@ -218,6 +218,8 @@ def test_a_node_killed_mid_job_loses_and_duplicates_nothing(
             if node.poll() is None:
                 node.kill()
                 node.wait()
+            if node.stdout is not None:
+                node.stdout.close()
         # a run the node recorded but never handed to the starter (it died in between)
         # is not the starter's: the next life starts it instead
         never = tmp_path / "warm" / handle.split(":")[1] / "runs" / "32"
@@ -235,6 +237,7 @@ def test_a_node_killed_mid_job_loses_and_duplicates_nothing(
             output = run_paths(tmp_path / "task", 5, 31).output_file
             assert json.loads(output.read_text())["count"] == 1
             rt.remove(handle)
-            assert rt.list_managed() == []
+            left = sorted(str(p) for p in (tmp_path / "warm").rglob("*"))
+            assert rt.list_managed() == [], left
         finally:
             assert cleanup_node(docker_client, rt) == []

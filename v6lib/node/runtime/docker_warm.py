@@ -116,6 +116,20 @@ def _private_dir(path: Path, owner: tuple[int, int] | None, mode: int) -> None:
         os.chown(path, *owner, follow_symlinks=False)
 
 
+def _remove_tree(path: Path) -> None:
+    """Remove a folder a container wrote in (without following its links)."""
+    for attempt in range(3):
+        try:
+            shutil.rmtree(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:  # e.g. a file created meanwhile: try again
+            if attempt == 2:
+                log.warning("cannot remove %s: %s", path, exc)
+            time.sleep(0.05)
+
+
 @dataclass
 class _Warm:
     """One warm container: its folder, its starter and the runs it has in flight."""
@@ -308,7 +322,7 @@ class WarmContainers:
         try:
             self._run_folder(run_dir, spec, record)
         except OSError:  # e.g. a full disk: nothing of the run is left for a retry
-            shutil.rmtree(run_dir, ignore_errors=True)
+            _remove_tree(run_dir)
             raise
         inside = f"{WARM_ROOT}/runs/{spec.run_id}"
         paths = {**container_paths(spec), "input": f"{inside}/input",
@@ -331,7 +345,7 @@ class WarmContainers:
                         "of its own", spec.run_id, warm.name, exc)
             self._run_done(warm, spec.run_id)
             self._retire(warm)
-            shutil.rmtree(run_dir, ignore_errors=True)
+            _remove_tree(run_dir)
             return None
         except ConflictError:
             self._retire(warm)
@@ -382,7 +396,7 @@ class WarmContainers:
         warm.starter.close()
         with contextlib.suppress(RuntimeUnavailableError):
             self.runtime.remove(warm.container_id)
-        shutil.rmtree(warm.folder, ignore_errors=True)
+        _remove_tree(warm.folder)
 
     def close(self) -> None:
         """At node shutdown: no more runs; each container ends after its last run."""
@@ -495,7 +509,7 @@ class WarmContainers:
         if warm is not None:
             with self._lock:
                 warm.active.discard(run_id)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        _remove_tree(run_dir)
         self._forget_if_gone(folder)
 
     def _forget_if_gone(self, folder: str) -> None:
@@ -508,7 +522,7 @@ class WarmContainers:
             return
         with self._lock:
             self._by_folder.pop(folder, None)
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_tree(path)
 
     def list_managed(self) -> list[ManagedJob]:
         """Runs in warm containers, from their folders (also those of an earlier life)."""
