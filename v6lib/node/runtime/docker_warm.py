@@ -51,6 +51,7 @@ import math
 import os
 import shutil
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -130,6 +131,35 @@ def _remove_tree(path: Path) -> None:
             time.sleep(0.05)
 
 
+def _connect_socket(folder_fd: int, name: str) -> socket.socket | None:
+    """Connect to the socket ``name`` in a folder the container writes; None while there
+    is none.
+
+    Why through an ``O_PATH`` descriptor: ``connect`` follows links, and the container
+    could put a link to any socket of the host (the engine's) in place of its own; the
+    descriptor is of the entry itself, checked to be a socket, and the connection is made
+    to exactly that inode. It also keeps the address short (a host path may exceed the
+    108 bytes of a socket address).
+    """
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            raise RuntimeUnavailableError(f"the warm container left a non-socket {name!r} "
+                                          "where its starter listens")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(f"/proc/self/fd/{fd}")
+        except OSError:
+            sock.close()
+            return None
+        return sock
+    finally:
+        os.close(fd)
+
+
 @dataclass
 class _Warm:
     """One warm container: its folder, its starter and the runs it has in flight."""
@@ -181,7 +211,7 @@ class WarmContainers:
         image = self._wrapper_image(spec.image)
         if image is None:
             return None
-        key = self._key(spec)
+        key = self._key(spec, image["v6lib.image_id"])
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
@@ -208,10 +238,11 @@ class WarmContainers:
         env["v6lib.image_id"] = str(details.get("Id"))
         return env
 
-    def _key(self, spec: JobSpec) -> str:
-        """What runs must share to share a container."""
+    def _key(self, spec: JobSpec, image_id: str) -> str:
+        """What runs must share to share a container (the image by its id: a tag pulled
+        again between rounds names another image)."""
         material = json.dumps([
-            spec.node_name, spec.job_id, spec.image, spec.cpus, spec.memory,
+            spec.node_name, spec.job_id, spec.image, image_id, spec.cpus, spec.memory,
             sorted(spec.environment.items()),
             sorted((db.label, db.uri, db.type) for db in spec.databases),
         ])
@@ -281,18 +312,13 @@ class WarmContainers:
     def _connect(self, warm: _Warm) -> None:
         """Connect to the starter once it listens, and wait until it has prepared."""
         deadline = time.monotonic() + BOOT_TIMEOUT
-        sock_dir = os.open(warm.folder / "sock", os.O_RDONLY | os.O_DIRECTORY)
+        sock_dir = os.open(warm.folder / "sock", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            # NOTE: through /proc: the host path may exceed a socket address's 108 bytes
-            address = f"/proc/self/fd/{sock_dir}/{_SOCKET}"
             checked = 0.0
             while True:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    sock.connect(address)
+                sock = _connect_socket(sock_dir, _SOCKET)
+                if sock is not None:
                     break
-                except OSError:
-                    sock.close()
                 now = time.monotonic()
                 if now > deadline:
                     raise RuntimeUnavailableError("the warm starter did not listen in time")
