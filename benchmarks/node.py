@@ -24,6 +24,13 @@ Usage::
 
     python benchmarks/node.py [--repeat 15] [--runtimes process,docker]
     python benchmarks/node.py --runtimes bare   # the bare docker run rows alone
+    python benchmarks/node.py --only-iterative --runtimes process,docker,docker-cold
+
+``docker-cold`` is the Docker runtime with ``docker_warm_containers: false`` (a
+container per run, as before warm containers), for the comparison in the same run.
+The iterative rows: ``v6_bench.iterate`` at the first organization creates, ``--rounds``
+times, a subtask at the 3 organizations and waits for its results; the per-round rows
+say where a round's time goes (server timestamps and the central function's clock).
 
 Prints a table; asserts nothing. Needs a Docker engine and ``v6lib-base:latest``
 (``bash .ci/docker.sh && bash .ci/images.sh``) for the Docker rows.
@@ -56,10 +63,34 @@ BASE_IMAGE = "v6lib-base:latest"
 WARMUP = 2
 ALGORITHM = '''"""A trivial algorithm for the node benchmark."""
 
+import time
+
+from v6lib.wrappers import algorithm_client
+
 
 def noop() -> dict:
     """Return at once: what is measured is everything around the algorithm."""
     return {"ok": True}
+
+
+@algorithm_client
+def iterate(client, organizations: list, rounds: int = 10) -> dict:
+    """An iterative fit's shape: each round a subtask at every organization, then wait.
+
+    Returns, per round, the subtask id and the central function's clock before the
+    create, after it and after the results arrived (for the benchmark's breakdown).
+    """
+    marks = []
+    for _ in range(rounds):
+        before = time.time()
+        task = client.task.create(input_={"method": "noop"}, organizations=organizations,
+                                  name="round")
+        created = time.time()
+        results = client.wait_for_results(task["id"])
+        if results != [{"ok": True}] * len(organizations):
+            raise RuntimeError(f"unexpected results {results}")
+        marks.append([task["id"], before, created, time.time()])
+    return {"rounds": marks}
 '''
 
 
@@ -140,7 +171,9 @@ class Nodes:
             config.write_text(yaml.safe_dump({
                 "name": name, "api_key": key, "server_url": "http://127.0.0.1",
                 "port": server.port, "api_path": "/api", "task_dir": str(task_dir),
-                "runtime": runtime, "databases": {"default": {"uri": str(data), "type": "csv"}},
+                "runtime": runtime.removesuffix("-cold"),
+                "docker_warm_containers": not runtime.endswith("-cold"),
+                "databases": {"default": {"uri": str(data), "type": "csv"}},
                 "policies": {"allowed_images": [r"v6-bench:.*"]},
                 "algorithm_env": {"PYTHONPATH": str(algorithms)} if runtime == "process" else {},
                 "logging": {"level": "WARNING", "file": str(task_dir / "node.log"),
@@ -187,6 +220,44 @@ def round_trip(client: Any, nodes: Nodes, phases: dict[str, list[float]] | None 
                 (active - created) * 1000)
             phases.setdefault(f"  {nodes.runtime}: active -> finished (per run)", []).append(
                 (finished - active) * 1000)
+    return elapsed
+
+
+def iterative(client: Any, nodes: Nodes, rounds: int,
+              phases: dict[str, list[float]] | None = None) -> float:
+    """Milliseconds from before ``POST /task`` of ``v6_bench.iterate`` (at the first
+    organization) until its result: ``rounds`` rounds of a subtask at the 3 organizations.
+
+    ``phases`` collects, per round, where the time goes: the central function's create
+    call, each subtask run's "created -> active" (claim, files, container start) and
+    "active -> finished" (the run itself: interpreter, imports, algorithm, result), and
+    the central function's wake-up after the round's last result.
+    """
+    start = time.perf_counter()
+    task = client.task.create(collaboration=nodes.collaboration, organizations=nodes.orgs[:1],
+                              name="bench iterate", image=IMAGE,
+                              input_={"method": "iterate",
+                                      "kwargs": {"organizations": nodes.orgs,
+                                                 "rounds": rounds}})
+    (result,) = client.wait_for_results(task["id"], timeout=600)
+    elapsed = (time.perf_counter() - start) * 1000
+    if len(result["rounds"]) != rounds:
+        raise RuntimeError(f"unexpected result {result}")
+    if phases is not None:
+        label = f"  {nodes.runtime} iterative, per round:"
+        for subtask, before, created, woke in result["rounds"]:
+            runs = client.run.from_task(subtask)
+            finished = [_when(run["finished_at"]) for run in runs]
+            add = phases.setdefault
+            add(f"{label} central creates subtask", []).append((created - before) * 1000)
+            add(f"{label} whole round", []).append((woke - before) * 1000)
+            for run in runs:
+                active = _when(run["started_at"])
+                add(f"{label} created -> active", []).append((active - created) * 1000)
+                add(f"{label} active -> finished", []).append(
+                    (_when(run["finished_at"]) - active) * 1000)
+            add(f"{label} last finished -> central woke", []).append(
+                (woke - max(finished)) * 1000)
     return elapsed
 
 
@@ -253,12 +324,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--runtimes", default="process,docker",
-                        help="process, docker, or bare (only the bare docker run rows)")
+                        help="process, docker, docker-cold, or bare (only the bare docker "
+                             "run rows)")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="rounds of the iterative algorithm (0: skip it)")
+    parser.add_argument("--iterative-repeat", type=int, default=3,
+                        help="repetitions of the iterative algorithm (after 1 warm-up)")
+    parser.add_argument("--only-iterative", action="store_true",
+                        help="skip the single-task round trips and the bare engine rows")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (logs, configs) and print its path")
     args = parser.parse_args()
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
-    engine = bool({"docker", "bare"} & set(runtimes))
+    engine = any(r.startswith("docker") or r == "bare" for r in runtimes)
     runtimes = [r for r in runtimes if r != "bare"]
 
     from v6lib.client import Client
@@ -288,50 +366,91 @@ def main() -> None:
                 client.authenticate("root", ROOT_PASSWORD)
                 nodes = Nodes(client, server, runtime, workdir, algorithms, data)
                 try:
-                    for _ in range(WARMUP):  # also waits until the 3 nodes are connected
-                        round_trip(client, nodes)
-                    times: list[float] = []
-                    phases: dict[str, list[float]] = {}
-                    for _ in range(args.repeat):
-                        try:
-                            times.append(round_trip(client, nodes, phases))
-                        except Exception as exc:  # reported with the figures, not hidden
-                            failures.append(f"{runtime}: {type(exc).__name__}: {exc}")
-                    rows.append((f"{runtime} runtime: task -> 3 results", times))
-                    rows += list(phases.items())
-                    single: list[float] = []
-                    for _ in range(args.repeat):  # one node per engine, as in production
-                        try:
-                            single.append(round_trip(client, nodes,
-                                                     organizations=nodes.orgs[:1]))
-                        except Exception as exc:
-                            failures.append(f"{runtime}: {type(exc).__name__}: {exc}")
-                    rows.append((f"{runtime} runtime: task -> 1 result (1 node)", single))
+                    rows += _runtime_rows(client, nodes, args, failures)
                 finally:
                     nodes.stop()
         finally:
             if server is not None:
                 server.stop()
-        if engine:
+        if engine and not args.only_iterative:
             rows += list(bare_docker(args.repeat, workdir).items())
 
     report(rows, failures, args.repeat)
+
+
+def _runtime_rows(client: Any, nodes: Nodes, args: argparse.Namespace,
+                  failures: list[str]) -> list[tuple[str, list[float]]]:
+    """One runtime's rows: the iterative algorithm, then the single-task round trips."""
+    rows: list[tuple[str, list[float]]] = []
+    runtime = nodes.runtime
+    for _ in range(WARMUP):  # also waits until the 3 nodes are connected
+        round_trip(client, nodes)
+    if args.rounds:
+        rows += _iterative_rows(client, nodes, args.rounds,
+                                args.iterative_repeat, failures)
+    if args.only_iterative:
+        return rows
+    times: list[float] = []
+    phases: dict[str, list[float]] = {}
+    for _ in range(args.repeat):
+        try:
+            times.append(round_trip(client, nodes, phases))
+        except Exception as exc:  # reported with the figures, not hidden
+            failures.append(f"{runtime}: {type(exc).__name__}: {exc}")
+    rows.append((f"{runtime} runtime: task -> 3 results", times))
+    rows += list(phases.items())
+    single: list[float] = []
+    for _ in range(args.repeat):  # one node per engine, as in production
+        try:
+            single.append(round_trip(client, nodes,
+                                     organizations=nodes.orgs[:1]))
+        except Exception as exc:
+            failures.append(f"{runtime}: {type(exc).__name__}: {exc}")
+    rows.append((f"{runtime} runtime: task -> 1 result (1 node)", single))
+    return rows
+
+
+def _iterative_rows(client: Any, nodes: Nodes, rounds: int, repeat: int,
+                    failures: list[str]) -> list[tuple[str, list[float]]]:
+    """The iterative algorithm's rows for one runtime: its total and the breakdown."""
+    phases: dict[str, list[float]] = {}
+    times: list[float] = []
+    for i in range(1 + repeat):
+        try:
+            elapsed = iterative(client, nodes, rounds, phases if i else None)
+        except Exception as exc:
+            failures.append(f"{nodes.runtime} iterative: {type(exc).__name__}: {exc}")
+            continue
+        if i:  # the first one is a warm-up
+            times.append(elapsed)
+    return [(f"{nodes.runtime} runtime: {rounds}-round iterative, 3 nodes", times),
+            *phases.items()]
 
 
 def report(rows: list[tuple[str, list[float]]], failures: list[str], repeat: int) -> None:
     """Print the table and the verdicts against the targets."""
     print(f"\nnode round trip on {os.cpu_count()} CPUs, {repeat} repetitions "
           f"(after {WARMUP} warm-up)")
-    print(f"{'measurement':44} {'p50 ms':>9} {'p95 ms':>9} {'min ms':>9}")
+    print(f"{'measurement':58} {'p50 ms':>9} {'p95 ms':>9} {'min ms':>9}")
     for label, values in rows:
         if not values:
-            print(f"{label:44} {'(no successful repetition)':>29}")
+            print(f"{label:58} {'(no successful repetition)':>29}")
             continue
-        print(f"{label:44} {_pct(values, 0.5):9.0f} {_pct(values, 0.95):9.0f} "
+        print(f"{label:58} {_pct(values, 0.5):9.0f} {_pct(values, 0.95):9.0f} "
               f"{min(values):9.0f}")
     for failure in failures:
         print(f"FAILED repetition: {failure}")
     stats = {label: values for label, values in rows if values}
+    iterative_rows = {label.split(" runtime:")[0]: values for label, values in stats.items()
+                      if "-round iterative, 3 nodes" in label}
+    process_p50 = _pct(iterative_rows["process"], 0.5) if "process" in iterative_rows else None
+    for runtime in ("docker", "docker-cold"):
+        if process_p50 and runtime in iterative_rows:
+            docker = _pct(iterative_rows[runtime], 0.5)
+            ratio = docker / process_p50
+            print(f"target iterative {runtime} p50 <= 3 x process p50: "
+                  f"{'met' if ratio <= 3 else 'NOT met'} ({runtime} {docker:.0f} ms, "
+                  f"process {process_p50:.0f} ms, ratio {ratio:.2f})")
     if "process runtime: task -> 3 results" in stats:
         p50 = _pct(stats["process runtime: task -> 3 results"], 0.5)
         print(f"target process p50 < 300 ms: {'met' if p50 < 300 else 'NOT met'} ({p50:.0f})")

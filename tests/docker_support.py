@@ -15,6 +15,7 @@ import contextlib
 import os
 import socketserver
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ __all__ = [
     "PROBE_IMAGE",
     "PYTHON_IMAGE",
     "REQUIRED_IMAGES",
+    "build_wrapper_image",
     "cleanup_node",
     "docker_client",
     "http_server",
@@ -77,6 +79,18 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
+def build_wrapper_image(client: Any, context: Path, package: str, tag: str) -> str:
+    """Build ``tag``: the base image plus the package ``context/<package>``, run by
+    v6lib's wrapper as an algorithm image built on ``v6lib-base`` is."""
+    client.images.get(BASE_IMAGE)
+    (context / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\nCOPY {package} /algorithm/{package}\n"
+        f"ENV PYTHONPATH=/algorithm PKG_NAME={package}\n"
+        'CMD ["python3", "-m", "v6lib.wrappers"]\n')
+    client.images.build(path=str(context), tag=tag, rm=True)
+    return tag
+
+
 def unique_node_name(prefix: str = "t") -> str:
     """A node name no other test (or parallel run) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -88,16 +102,26 @@ def cleanup_node(client: Any, runtime: Any) -> list[str]:
     The runtime's own ``remove``/``close`` do the work; what this returns afterwards is
     what they missed, so tests can assert it is empty.
     """
+    import docker.errors
+
     from v6lib.node.runtime.base import LABEL_NODE
 
     for job in runtime.list_managed():
         runtime.remove(job.handle)
-    for container in client.containers.list(all=True,
-                                            filters={"label": f"{LABEL_NODE}={runtime.node_name}"}):
-        container.remove(force=True, v=True)
+    mine = {"label": f"{LABEL_NODE}={runtime.node_name}"}
+    for container in client.containers.list(all=True, filters=mine):
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.APIError as exc:
+            # a warm container that ended removes itself (auto_remove): 409 meanwhile
+            if exc.status_code not in (404, 409):
+                raise
     runtime.close()
-    return [c.name for c in client.containers.list(
-        all=True, filters={"label": f"{LABEL_NODE}={runtime.node_name}"})]
+    deadline = time.monotonic() + 10
+    while (left := client.containers.list(all=True, filters=mine)) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [c.name for c in left]
 
 
 def outside_host_ip() -> str:

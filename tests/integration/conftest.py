@@ -310,16 +310,10 @@ def algorithm_path(scenario_package: Path) -> str:
 @pytest.fixture(scope="session")
 def scenario_image(scenario_package: Path, docker_client: Any) -> str:
     """``v6-scenario:test``: v6lib-base plus the scenario package (rebuilt per session)."""
-    from tests.docker_support import BASE_IMAGE
+    from tests.docker_support import build_wrapper_image
 
-    docker_client.images.get(BASE_IMAGE)
-    dockerfile = scenario_package / "Dockerfile"
-    dockerfile.write_text(
-        f"FROM {BASE_IMAGE}\nCOPY v6_scenario /algorithm/v6_scenario\n"
-        "ENV PYTHONPATH=/algorithm PKG_NAME=v6_scenario\n"
-        'CMD ["python3", "-m", "v6lib.wrappers"]\n')
-    docker_client.images.build(path=str(scenario_package), tag=SCENARIO_IMAGE, rm=True)
-    return SCENARIO_IMAGE
+    return build_wrapper_image(docker_client, scenario_package, "v6_scenario",
+                               SCENARIO_IMAGE)
 
 
 @pytest.fixture(scope="session")
@@ -327,18 +321,12 @@ def statistics_image(tmp_path_factory: pytest.TempPathFactory, docker_client: An
     """``v6-statistics:test``: the base image plus ``v6_statistics`` (rebuilt per session)."""
     import shutil
 
-    from tests.docker_support import BASE_IMAGE
+    from tests.docker_support import build_wrapper_image
 
-    docker_client.images.get(BASE_IMAGE)
     context = tmp_path_factory.mktemp("statistics-image")
     shutil.copytree(ALGORITHMS_DIR / "v6_statistics", context / "v6_statistics",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (context / "Dockerfile").write_text(
-        f"FROM {BASE_IMAGE}\nCOPY v6_statistics /algorithm/v6_statistics\n"
-        "ENV PYTHONPATH=/algorithm PKG_NAME=v6_statistics\n"
-        'CMD ["python3", "-m", "v6lib.wrappers"]\n')
-    docker_client.images.build(path=str(context), tag=STATISTICS_IMAGE, rm=True)
-    return STATISTICS_IMAGE
+    return build_wrapper_image(docker_client, context, "v6_statistics", STATISTICS_IMAGE)
 
 
 # --------------------------------------------------------------------------- federation

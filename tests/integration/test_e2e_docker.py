@@ -27,6 +27,7 @@ from v6lib.node.daemon import Node
 from v6lib.node.options import NodeOptions
 from v6lib.node.runtime.base import LABEL_RUN, JobDatabase
 from v6lib.node.runtime.docker import DockerRuntime
+from v6lib.node.runtime.docker_warm import is_warm_handle
 from v6lib.rules.disclosure import DisclosurePolicy, DisclosureRules
 from v6lib.schemas.run_status import RunStatus
 
@@ -152,7 +153,10 @@ def federation(live_server: int, docker_client: Any,
                 algorithm_env={"V6_PROBE": PROBE},
                 event_timeout=5.0,
             )
-            node = Node(options, runtime=DockerRuntime(name, check_image=BASE_IMAGE))
+            # warm containers as a node's config sets them up: the central average's
+            # partial runs (subtasks) are forked in them, through the whole daemon
+            node = Node(options, runtime=DockerRuntime(name, check_image=BASE_IMAGE,
+                                                       warm_dir=options.task_dir / "warm"))
             node.start()
             nodes.append(node)
             thread = threading.Thread(target=node.run_forever, daemon=True, name=name)
@@ -210,6 +214,14 @@ def test_central_average_fans_out_over_docker_nodes(federation: Federation) -> N
     assert result["average"] == pytest.approx(float(_ages().mean()))
     assert result["count"] == int(_ages().count())
     assert result["organizations"] == sorted(fed.org_ids)
+    # the partial runs (a subtask's) ran in warm containers, not in containers of their own
+    (subtask,) = fed.root.transport.iter_pages("/task", params={"parent_id": task["id"]})
+    for node, org in zip(fed.nodes, fed.org_ids, strict=True):
+        assert node.executor is not None
+        (run,) = [r for r in fed.root.run.from_task(subtask["id"])
+                  if r["organization_id"] == org]
+        entry = node.executor.journal.get(run["id"])
+        assert entry is not None and is_warm_handle(entry.handle or ""), entry
 
 
 def test_image_not_on_the_allow_list_is_refused(federation: Federation,

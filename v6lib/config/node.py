@@ -301,6 +301,9 @@ class NodeConfig(StrictModel):
     # v6lib's wrapper and these modules (a fresh interpreter per run when false).
     process_warm_start: bool = True
     process_preload: list[str] = ["pandas"]
+    # Docker runtime only: the later runs of a job (same image, databases, limits) share a
+    # warm container instead of one container each (see docs/operations/docker.md).
+    docker_warm_containers: bool = True
     # Days an uploaded run stays in the node's journal (its result is dropped at upload).
     journal_retention_days: float = Field(default=7.0, gt=0)
     # Seconds one long-poll for events may be held open by the server.

@@ -50,6 +50,7 @@ class NodeOptions:
     process_images: Mapping[str, str] = field(default_factory=dict)
     process_warm_start: bool = True
     process_preload: tuple[str, ...] = ("pandas",)
+    docker_warm_containers: bool = True
     journal_retention_days: float = 7.0
     algorithm_api_path: str = "/api"
     event_timeout: float = 25.0
@@ -131,6 +132,7 @@ class NodeOptions:
             process_images=dict(config.process_images),
             process_warm_start=config.process_warm_start,
             process_preload=tuple(config.process_preload),
+            docker_warm_containers=config.docker_warm_containers,
             journal_retention_days=config.journal_retention_days,
             event_timeout=config.event_timeout,
             sweep_interval=config.sweep_interval,

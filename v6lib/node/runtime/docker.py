@@ -39,6 +39,7 @@ from v6lib.node.runtime.base import (
 from v6lib.node.runtime.docker_images import ensure_image, registry_entry
 from v6lib.node.runtime.docker_launch import launch_command, launch_mounts, start_problem
 from v6lib.node.runtime.docker_services import service_addresses
+from v6lib.node.runtime.docker_warm import WarmContainers, is_warm_handle
 from v6lib.node.ssh_tunnels import SshTunnels
 from v6lib.rules.network_access import Allowlist
 from v6lib.wrappers.contract import contract_environment
@@ -61,6 +62,19 @@ CONTAINER_PROXY_PORT = 7654
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", name).strip("-.") or "node"
+
+
+def bind_mount(spec: JobSpec, target: str, source: Path, read_only: bool) -> Any:
+    """A bind mount of a host path the node made (or was configured with) for the run."""
+    from docker.types import Mount
+
+    # NOTE: resolve() follows links; the run's own files and folders are the node's
+    # (in folders no container sees) and hand_over_run_files refuses a link among
+    # them before any container is created.
+    if not source.exists():
+        raise RuntimeUnavailableError(
+            f"run {spec.run_id}: {source} does not exist on node {spec.node_name!r}")
+    return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
 
 
 def container_paths(spec: JobSpec) -> dict[str, str]:
@@ -111,6 +125,9 @@ class DockerRuntime:
             network one reachable through a relay and not directly.
         tunnels: the node's ``ssh_tunnels`` (opened on first use, closed with the
             runtime).
+        warm_dir: where warm containers keep their runs' files
+            (:mod:`v6lib.node.runtime.docker_warm`: later runs of a job share one
+            container); None runs every run in a container of its own.
     """
 
     name = "docker"
@@ -136,6 +153,7 @@ class DockerRuntime:
         relay_dir: Path | None = None,
         network_databases: Sequence[JobDatabase] = (),
         tunnels: SshTunnels | None = None,
+        warm_dir: Path | None = None,
     ) -> None:
         self.node_name = node_name
         self.proxy_socket_dir = Path(proxy_socket_dir) if proxy_socket_dir else (
@@ -155,6 +173,11 @@ class DockerRuntime:
         self.network_databases = [db for db in network_databases if not db.is_file]
         self._relays: dict[str, RunRelays] = {}
         self.tunnels = tunnels
+        self.warm: WarmContainers | None = None
+        if warm_dir is not None and docker_user.container_owner(self.user) is not None:
+            # NOTE: only when the container's user is not the node's: a warm container
+            # sees its job's run folders, which must be the node's and not its own
+            self.warm = WarmContainers(self, Path(warm_dir))
 
     @classmethod
     def from_options(cls, options: Any) -> DockerRuntime:
@@ -172,6 +195,8 @@ class DockerRuntime:
             "network_databases": list((getattr(options, "databases", None) or {}).values()),
             "tunnels": SshTunnels(options.ssh_tunnels)
             if getattr(options, "ssh_tunnels", None) else None,
+            "warm_dir": (Path(options.task_dir) / "warm"
+                         if getattr(options, "docker_warm_containers", True) else None),
         }
         for name in ("check_image", "pids_limit"):
             value = getattr(options, f"docker_{name}", None)
@@ -271,35 +296,71 @@ class DockerRuntime:
         are reconciled at its next start; the proxy removes its own socket)."""
         if self.tunnels is not None:
             self.tunnels.close()
+        if self.warm is not None:
+            self.warm.close()
         if self._owns_client and self._client is not None:
             self._client.close()
             self._client = None
 
     # -- runs ---------------------------------------------------------------------------
     def _mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
-        from docker.types import Mount
-
-        # NOTE: resolve() follows links; the run's own files and folders are the node's
-        # (in folders no container sees) and hand_over_run_files refuses a link among
-        # them before any container is created.
-        def bind(target: str, source: Path, read_only: bool) -> Mount:
-            if not source.exists():
-                raise RuntimeUnavailableError(
-                    f"run {spec.run_id}: {source} does not exist on node {self.node_name!r}"
-                )
-            return Mount(target, str(source.resolve()), type="bind", read_only=read_only)
-
-        mounts = [
-            bind(paths["input"], spec.input_file, True),
-            bind(paths["token"], spec.token_file, True),
-            bind(str(PurePosixPath(paths["output"]).parent), spec.output_file.parent, False),
-            bind(paths["tmp"], spec.temporary_folder, False),
-            bind(PROXY_DIR, self.proxy_socket_dir, True),
+        return [
+            bind_mount(spec, paths["input"], spec.input_file, True),
+            bind_mount(spec, paths["token"], spec.token_file, True),
+            bind_mount(spec, str(PurePosixPath(paths["output"]).parent),
+                       spec.output_file.parent, False),
+            bind_mount(spec, paths["tmp"], spec.temporary_folder, False),
+            *self.shared_mounts(spec, paths),
+            *launch_mounts(),
         ]
+
+    def shared_mounts(self, spec: JobSpec, paths: Mapping[str, str]) -> list[Any]:
+        """The proxy's folder and the run's file databases, all read-only: what a warm
+        container of the run's job (:mod:`docker_warm`) mounts as well."""
+        mounts = [bind_mount(spec, PROXY_DIR, self.proxy_socket_dir, True)]
         for db in spec.databases:
             if db.is_file:
-                mounts.append(bind(paths[f"db:{db.label}"], Path(db.uri), True))
-        return mounts + launch_mounts()
+                mounts.append(bind_mount(spec, paths[f"db:{db.label}"], Path(db.uri), True))
+        return mounts
+
+    def run_environment(self, spec: JobSpec, paths: Mapping[str, str],
+                        relays: RunRelays | None = None) -> dict[str, str]:
+        """The contract's environment of a run whose files appear at ``paths`` (and
+        whose network databases and allowed destinations are reached through ``relays``)."""
+        databases = relays.databases if relays is not None else spec.databases
+        return contract_environment(
+            input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
+            temporary_folder=paths["tmp"], host="http://127.0.0.1",
+            port=spec.proxy_port or CONTAINER_PROXY_PORT,
+            api_path=spec.api_path, proxy_socket=paths["proxy"],
+            databases=[replace(db, uri=paths[f"db:{db.label}"]) if db.is_file else db
+                       for db in databases],
+            extra={"HOME": "/tmp", **spec.environment,
+                   **(relays.environment if relays is not None else {})},
+        )
+
+    def container_options(self, spec: JobSpec, *, name: str, labels: Mapping[str, str],
+                          environment: Mapping[str, str], mounts: list[Any]) -> dict[str, Any]:
+        """``containers.create`` keywords: the confinement and the run's limits."""
+        from docker.types import LogConfig
+
+        cpus = spec.cpus if spec.cpus is not None else self.cpus
+        memory = spec.memory if spec.memory is not None else self.memory
+        options: dict[str, Any] = {
+            "name": name, "environment": dict(environment), "labels": dict(labels),
+            "mounts": mounts, **self._confinement(), "detach": True,
+            "log_config": LogConfig(type="json-file",
+                                    config={"max-size": "16m", "max-file": "2"}),
+        }
+        if cpus:
+            options["nano_cpus"] = int(float(cpus) * 1e9)
+        if memory:
+            options["mem_limit"] = options["memswap_limit"] = memory
+        if self.gpus:
+            from docker.types import DeviceRequest
+
+            options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        return options
 
     def output_owner(self) -> int:
         return docker_user.output_owner(self.user)
@@ -319,6 +380,13 @@ class DockerRuntime:
                      always_pull=self.always_pull)
         relays = self.open_relays(spec.run_id, spec.databases)
         try:
+            # NOTE: a warm container outlives the run whose relay folder it would mount,
+            # so only runs that need no relay share one
+            handle = self.warm.start(spec) if self.warm is not None and not relays.servers \
+                else None
+            if handle is not None:
+                relays.close()
+                return handle
             handle = self._start(spec, relays)
         except BaseException:
             relays.close()
@@ -327,16 +395,10 @@ class DockerRuntime:
         return handle
 
     def _start(self, spec: JobSpec, relays: RunRelays) -> str:
+        """A container of the run's own: the image's command (through the launcher when
+        the image has no v6lib wrapper), the run's files, relays and limits."""
         paths = container_paths(spec)
-        env = contract_environment(
-            input_file=paths["input"], output_file=paths["output"], token_file=paths["token"],
-            temporary_folder=paths["tmp"], host="http://127.0.0.1",
-            port=spec.proxy_port or CONTAINER_PROXY_PORT,
-            api_path=spec.api_path, proxy_socket=paths["proxy"],
-            databases=[replace(db, uri=paths[f"db:{db.label}"]) if db.is_file else db
-                       for db in relays.databases],
-            extra={"HOME": "/tmp", **spec.environment, **relays.environment},
-        )
+        env = self.run_environment(spec, paths, relays)
         mounts = self._mounts(spec, paths)
         if relays.servers:
             from docker.types import Mount
@@ -347,26 +409,11 @@ class DockerRuntime:
         docker_user.hand_over_socket(self.proxy_socket(), self.user)
         labels = {LABEL_NODE: spec.node_name, LABEL_RUN: str(spec.run_id),
                   LABEL_TASK: str(spec.task_id), LABEL_JOB: str(spec.job_id)}
-        cpus = spec.cpus if spec.cpus is not None else self.cpus
-        memory = spec.memory if spec.memory is not None else self.memory
-        from docker.types import LogConfig
-
+        options = self.container_options(
+            spec, name=f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", labels=labels,
+            environment=env, mounts=mounts)
         image_config = self._engine(self.client.api.inspect_image, spec.image)["Config"]
-        options: dict[str, Any] = {
-            **launch_command(image_config or {}),
-            "name": f"v6-{_slug(spec.node_name)}-run-{spec.run_id}", "environment": env,
-            "labels": labels, "mounts": mounts, **self._confinement(), "detach": True,
-            "log_config": LogConfig(type="json-file",
-                                    config={"max-size": "16m", "max-file": "2"}),
-        }
-        if cpus:
-            options["nano_cpus"] = int(float(cpus) * 1e9)
-        if memory:
-            options["mem_limit"] = options["memswap_limit"] = memory
-        if self.gpus:
-            from docker.types import DeviceRequest
-
-            options["device_requests"] = [DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        options.update(launch_command(image_config or {}))
         container = self._create(spec, options)
         try:
             self._engine(container.start)
@@ -416,6 +463,9 @@ class DockerRuntime:
     def wait(self, handle: str, timeout: float | None = None) -> ExitInfo | None:
         import requests
 
+        if self.warm is not None and is_warm_handle(handle):
+            return self.warm.wait(handle, timeout)
+
         state = self._inspect(handle)["State"]
         if state.get("Status") in _RUNNING:
             if timeout is not None and timeout <= 0:
@@ -459,6 +509,9 @@ class DockerRuntime:
     def kill(self, handle: str) -> None:
         import docker.errors
 
+        if self.warm is not None and is_warm_handle(handle):
+            return self.warm.kill(handle)
+
         try:
             self.client.api.kill(handle)
         except docker.errors.NotFound:
@@ -473,6 +526,9 @@ class DockerRuntime:
         relays = self._relays.pop(handle, None)
         if relays is not None:
             relays.close()
+        if self.warm is not None and is_warm_handle(handle):
+            return self.warm.remove(handle)
+
         try:
             self.client.api.remove_container(handle, v=True, force=True)
         except docker.errors.NotFound:
@@ -484,8 +540,9 @@ class DockerRuntime:
     def list_managed(self) -> list[ManagedJob]:
         found = self._engine(self.client.api.containers, all=True,
                              filters={"label": [f"{LABEL_NODE}={self.node_name}", LABEL_RUN]})
+        warm = self.warm.list_managed() if self.warm is not None else []
         return [
             ManagedJob(handle=c["Id"], run_id=int(c["Labels"][LABEL_RUN]),
                        running=c.get("State") in _RUNNING)
             for c in found
-        ]
+        ] + warm

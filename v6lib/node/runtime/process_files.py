@@ -23,10 +23,17 @@ _EXIT_BYTES = 32  # an exit file holds a number
 _STATE_BYTES = 64 * 1024  # a state file holds a few ids
 
 
-def log_tail(path: Path, limit: int) -> str:
-    """The last ``limit`` bytes of a run's log ("" when there is none)."""
+def _owner(owner: int | None) -> int:
+    return os.geteuid() if owner is None else owner
+
+
+def log_tail(path: Path, limit: int, owner: int | None = None) -> str:
+    """The last ``limit`` bytes of a run's log ("" when there is none).
+
+    ``owner``: the uid the run's files belong to (the node's own by default; a warm
+    container's user for :mod:`v6lib.node.runtime.docker_warm`)."""
     try:
-        with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=None,
+        with open_untrusted(path.parent, path.name, owner=_owner(owner), limit=None,
                             what="the run's log") as file:
             data, size = file.tail(limit)
     except FileNotFoundError:
@@ -37,20 +44,20 @@ def log_tail(path: Path, limit: int) -> str:
     return f"[log truncated to the last {limit} bytes]\n{text}" if size > limit else text
 
 
-def exit_code(path: Path) -> int | None:
+def exit_code(path: Path, owner: int | None = None) -> int | None:
     """The code in a run's exit file; None when there is none or it is not a plain file."""
     try:
-        with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=_EXIT_BYTES,
+        with open_untrusted(path.parent, path.name, owner=_owner(owner), limit=_EXIT_BYTES,
                             what="the run's exit file") as file:
             return int(file.read_all().strip())
     except (FileNotFoundError, UnsafeFileError, ValueError):
         return None
 
 
-def run_state(path: Path) -> dict[str, Any] | None:
+def run_state(path: Path, owner: int | None = None) -> dict[str, Any] | None:
     """A run's state file (pid, start time, ids); None when there is none or it is bad."""
     try:
-        with open_untrusted(path.parent, path.name, owner=os.geteuid(), limit=_STATE_BYTES,
+        with open_untrusted(path.parent, path.name, owner=_owner(owner), limit=_STATE_BYTES,
                             what="the run's state file") as file:
             state = json.loads(file.read_all())
     except (FileNotFoundError, UnsafeFileError, ValueError):

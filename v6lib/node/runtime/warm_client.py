@@ -67,6 +67,16 @@ class WarmStarter:
             self._sock = ours
             self._state = "starting"
 
+    def attach(self, sock: socket.socket) -> None:
+        """Take a connection to a starter started elsewhere (inside a warm container, see
+        :mod:`v6lib.node.runtime.docker_warm`) instead of launching one."""
+        with self._lock:
+            if self._state != "new":
+                sock.close()
+                return
+            self._sock = sock
+            self._state = "starting"
+
     def ready(self, timeout: float = 0.0) -> bool:
         """True once the starter has prepared; waits up to ``timeout`` seconds for it."""
         with self._lock:
