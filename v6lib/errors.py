@@ -141,6 +141,9 @@ class AuthenticationError(V6Error):
 
 
 class MFARequiredError(AuthenticationError):
+    """Raised by the client at enrolment, which the server answers with the TOTP secret
+    (200, no token, as vantage6 does); the details carry the secret and its URI."""
+
     code = "mfa_required"
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import warnings
@@ -24,8 +26,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import requests
 
 from v6lib import serialization
+from v6lib.client import Client
 from v6lib.demo.data import write_sites
 from v6lib.image.lock import ImageMismatchWarning
 from v6lib.mock import MockNetwork
@@ -237,3 +241,63 @@ def test_the_mock_reports_an_image_of_other_versions_with_both(
                         image=other).close()
     finally:
         docker_client.images.remove(other, force=True)
+
+
+def _sqlite_sites(folder: Path) -> tuple[list[Path], list[pd.DataFrame]]:
+    """The demo's three patient tables as SQLite files (table ``patients``)."""
+    paths, frames = [], []
+    for csv in write_sites(folder, seed=6):
+        frame = pd.read_csv(csv)
+        path = csv.with_suffix(".sqlite")
+        with sqlite3.connect(path) as connection:
+            frame.to_sql("patients", connection, index=False)
+        paths.append(path)
+        frames.append(frame)
+    return paths, frames
+
+
+def _kept(stderr: str) -> tuple[int, str, Path]:
+    """Port, researcher password and stop script that ``--keep`` printed."""
+    port = re.search(r"server  http://127\.0\.0\.1:(\d+)/api", stderr)
+    password = re.search(r"researcher password: (\S+)\)", stderr)
+    stop = re.search(r"Stop it and delete everything:  sh (\S+)", stderr)
+    assert port and password and stop, stderr
+    return int(port.group(1)), password.group(1), Path(stop.group(1))
+
+
+def test_sqlite_data_with_a_query_and_a_kept_federation_for_more_tasks(
+        built: Built, tmp_path: Path) -> None:
+    sites, frames = _sqlite_sites(tmp_path / "sites")
+    query = "SELECT * FROM patients"
+    data = [arg for site in sites for arg in ("--data", str(site))]
+    refused = _v6("algorithm", "run", "--image", TAG, "--method", "central_table", *data,
+                  cwd=built.package, timeout=120)  # SQL data without its query
+    assert refused.returncode != 0 and "--query" in refused.stderr + refused.stdout
+    done = _v6("algorithm", "run", "--image", TAG, "--method", "central_table", "--kwargs",
+               json.dumps({"column": "age"}), "--query", query, "--keep", *data,
+               "--output", str(tmp_path / "results.v6"), cwd=built.package)
+    assert done.returncode == 0, done.stdout + done.stderr
+    port, password, stop = _kept(done.stderr)
+    try:
+        [federated] = serialization.loads((tmp_path / "results.v6").read_bytes())
+        expected = [(int(f["age"].dropna().size), float(f["age"].dropna().sum()))
+                    for f in frames]
+        got = list(zip(federated["frame"]["count"], federated["frame"]["sum"], strict=True))
+        assert got == expected  # the SQL rows are the CSV rows, to the last bit
+        # the federation is still up: a second task, from a client as a researcher would
+        client = Client("http://127.0.0.1", port, "/api", trust_file=None)
+        client.authenticate("researcher", password)
+        organizations = [int(o) for o in federated["frame"].index.levels[0]]
+        task = client.task.create(
+            collaboration=client.collaboration.list(all_pages=True)[0]["id"],
+            organizations=organizations, name="again", image=TAG,
+            input_={"method": "partial_table", "kwargs": {"column": "age"}},
+            databases=[{"label": "default", "query": f"{query} WHERE sex = 'F'"}])
+        parts = client.wait_for_results(task["id"], timeout=120)
+        assert [int(p["frame"]["count"][0]) for p in parts] == \
+            [int(f[f["sex"] == "F"]["age"].dropna().size) for f in frames]
+    finally:
+        subprocess.run(["sh", str(stop)], check=False, timeout=60)
+    assert not stop.parent.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5)

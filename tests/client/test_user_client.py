@@ -36,11 +36,15 @@ def test_wrong_password_raises_authentication_error(server: Any) -> None:
     assert len(server.requests_to("/token/refresh")) == 0
 
 
-def test_mfa_required_says_how_to_continue(server: Any) -> None:
-    server.on("POST", "/token/user", (401, {"code": "mfa_required", "message": "code needed"}))
+def test_mfa_enrolment_says_how_to_continue(server: Any) -> None:
+    server.on("POST", "/token/user", {"msg": "set it up", "otp_secret": "SECRET",
+                                      "qr_uri": "otpauth://x", "provisioning_uri": "otpauth://x"})
     client = Client("http://server.test", 7601, session=server.session())
-    with pytest.raises(errors.MFARequiredError, match="mfa_code"):
+    with pytest.raises(errors.MFARequiredError, match="mfa_code") as raised:
         client.authenticate("alice", "pw")
+    assert raised.value.details == {"otp_secret": "SECRET", "qr_uri": "otpauth://x",
+                                    "provisioning_uri": "otpauth://x"}
+    assert client.token is None
 
 
 def test_refresh_on_401_then_retry_with_new_token(client: Client, server: Any) -> None:

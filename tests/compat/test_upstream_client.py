@@ -8,6 +8,7 @@ client's venv and writes what each call answered; every call is checked here.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -63,6 +64,8 @@ class UpstreamRun:
     ids: dict[str, int]
     organizations: list[int]
     researcher_id: int
+    root: Client
+    rules: list[int]
 
     def value(self, call: str) -> Any:
         outcome = self.outcomes[call]
@@ -85,14 +88,16 @@ def upstream(federation: LocalFederation, upstream_python: Path,
            "role": root.role.list(all_pages=True)[0]["id"],
            "rule": root.rule.list(all_pages=True)[0]["id"],
            "study": study["id"]}
+    rules = [r["id"] for r in root.rule.list(all_pages=True)[:2]]
     outcomes = run_upstream(
         upstream_python, tmp_path_factory.mktemp("upstream-run"),
         host="http://127.0.0.1", port=federation.port, path="/api",
         username="researcher", password=LocalFederation.PASSWORD, ids=ids,
         collaboration=federation.collaboration_id,
-        organizations=federation.organization_ids, image=federation.image)
+        organizations=federation.organization_ids, image=federation.image,
+        admin={"username": "root", "password": LocalFederation.PASSWORD, "rules": rules})
     return UpstreamRun(outcomes, ids, list(federation.organization_ids),
-                       researcher.user_id)
+                       researcher.user_id, root, rules)
 
 
 #: what ``partial_sum`` computes at each organization, in organization order
@@ -102,7 +107,7 @@ EXPECTED_SUMS = [{"sum": float(f["value"].sum()), "count": len(f)} for f in FRAM
 def test_every_call_of_the_script_works(upstream: UpstreamRun) -> None:
     failed = {call: o["error"] for call, o in upstream.outcomes.items() if not o["ok"]}
     assert failed == {}
-    assert len(upstream.outcomes) == 27
+    assert len(upstream.outcomes) == 40
 
 
 def test_login_identifies_the_user_and_organization(upstream: UpstreamRun) -> None:
@@ -152,6 +157,48 @@ def test_kill_stops_the_task(upstream: UpstreamRun) -> None:
     assert upstream.value("task.get (killed)")["status"] == "killed by user"
 
 
+def test_run_list_state_open_is_the_unfinished_runs(upstream: UpstreamRun) -> None:
+    slow = upstream.value("task.create (slow)")["id"]
+    open_runs = upstream.value("run.list (open)")["data"]
+    assert {r["task_id"] for r in open_runs} == {slow}
+    assert sorted(r["organization_id"] for r in open_runs) == upstream.organizations
+    assert upstream.value("run.list (open, killed)")["data"] == []
+
+
+def test_sort_through_the_upstream_clients_request(upstream: UpstreamRun) -> None:
+    ids = [o["id"] for o in upstream.value("request (sort)")["data"]]
+    assert ids == sorted(ids, reverse=True) and set(upstream.organizations) <= set(ids)
+    refused = upstream.value("request (sort unknown)")  # the client returns the error body
+    assert refused["code"] == "validation_error" and "'password'" in refused["msg"]
+
+
+def test_node_kill_tasks_stops_only_that_nodes_run(upstream: UpstreamRun) -> None:
+    assert "msg" in upstream.value("node.kill_tasks")
+    runs = {r["node_id"]: r["status"] for r in
+            upstream.value("run.from_task (node kill)")["data"]}
+    assert runs.pop(upstream.ids["node"]) == "killed by user"
+    assert runs and "killed by user" not in runs.values()  # the other node's run went on
+
+
+def test_role_and_user_created_with_vantage6s_field_names(upstream: UpstreamRun) -> None:
+    role = upstream.value("role.create")
+    assert role["name"] == "upstream viewer"
+    assert upstream.root.role.get(role["id"])["rule_ids"] == upstream.rules
+    user = upstream.value("user.create")
+    stored = upstream.root.user.get(user["id"])
+    assert (stored["username"], stored["firstname"], stored["role_ids"]) == \
+        ("upstream-made", "Grace", [role["id"]])
+
+
+def test_study_membership_through_the_upstream_client(upstream: UpstreamRun) -> None:
+    member = upstream.organizations[-1]
+    removed = upstream.value("study.remove_organization")
+    added = upstream.value("study.add_organization")
+    assert member not in removed["organization_ids"] and member in added["organization_ids"]
+    study = upstream.root.study.get(upstream.ids["study"])
+    assert sorted(study["organization_ids"]) == upstream.organizations
+
+
 def test_password_change_with_vantage6s_method(upstream: UpstreamRun) -> None:
     assert upstream.value("util.change_my_password")["msg"]
     assert upstream.value("authenticate (changed password)") is None
@@ -171,13 +218,13 @@ def _enrol(base: str, username: str) -> str:
     """Log in without a code: the enrolment answer; returns the TOTP secret."""
     answer = requests.post(f"{base}/token/user", timeout=10,
                            json={"username": username, "password": MFA_PASSWORD})
-    assert answer.status_code == 401 and answer.json()["code"] == "mfa_required"
-    details = answer.json()["details"]
-    assert details["qr_uri"] == details["provisioning_uri"]
-    return str(details["otp_secret"])
+    body = answer.json()
+    assert answer.status_code == 200 and body["qr_uri"] == body["provisioning_uri"]
+    assert "access_token" not in body and "refresh_token" not in body
+    return str(body["otp_secret"])
 
 
-def test_two_factor_login_with_integer_and_string_codes(
+def test_two_factor_enrolment_then_login_with_integer_and_string_codes(
         mfa_server: int, upstream_python: Path, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{mfa_server}/api"
     root_secret = _enrol(base, "root")
@@ -192,7 +239,18 @@ def test_two_factor_login_with_integer_and_string_codes(
     requests.post(f"{base}/user", headers=auth, timeout=10, json={
         "username": "mfa-user", "password": MFA_PASSWORD, "organization_id": org,
         "firstname": "Ada", "role_ids": [researcher]}).raise_for_status()
-    totp = pyotp.TOTP(_enrol(base, "mfa-user"))
+    # enrolment as the person does it: vantage6's client prints the QR code and secret
+    first = run_upstream(upstream_python, tmp_path, host="http://127.0.0.1",
+                         port=mfa_server, path="/api", username="mfa-user",
+                         password=MFA_PASSWORD, only_login=True)
+    assert first["authenticate"] == {"ok": True, "value": None}
+    printed = first["authenticate (printed)"]["value"]
+    assert "two-factor authentication" in printed and "log in again" in printed
+    found = re.search(r"authenticator app: ([A-Z2-7]+)", printed)
+    assert found, printed
+    assert not first["whoami"]["ok"]  # no token: the client is not logged in
+    assert requests.get(f"{base}/user", timeout=10).status_code == 401
+    totp = pyotp.TOTP(found.group(1))
     now = datetime.now(UTC)
     # a code is used once: the second login takes the next step's (accepted ±1 step)
     codes = [int(totp.at(now)), totp.at(now + timedelta(seconds=30))]

@@ -8,10 +8,12 @@ Usage: ``python upstream_script.py SETTINGS.json``.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from typing import Any
 
 from vantage6.client import Client
@@ -31,8 +33,12 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
         return value
 
     client = Client(settings["host"], settings["port"], settings["path"], log_level="error")
-    record("authenticate", lambda: client.authenticate(
-        settings["username"], settings["password"], mfa_code=settings.get("mfa_code")))
+    printed = io.StringIO()  # what the person sees: at enrolment, the QR code and secret
+    with redirect_stdout(printed):
+        record("authenticate", lambda: client.authenticate(
+            settings["username"], settings["password"], mfa_code=settings.get("mfa_code")))
+    if printed.getvalue():
+        outcomes["authenticate (printed)"] = {"ok": True, "value": printed.getvalue()}
     record("whoami", lambda: {"id": client.whoami.id_, "name": client.whoami.name,
                               "organization_id": client.whoami.organization_id,
                               "organization_name": client.whoami.organization_name})
@@ -64,14 +70,55 @@ def main(settings: dict[str, Any]) -> dict[str, Any]:
         name="upstream sleep", image=settings["image"], description="",
         input_={"method": "sleep", "kwargs": {"seconds": 60}}, databases=[]))
     slow_id = (slow or {}).get("id")
+    record("run.list (open)", lambda: client.run.list(task=slow_id, state="open"))
     record("task.kill", lambda: client.task.kill(slow_id))
     record("task.get (killed)", lambda: client.task.get(slow_id))
+    record("run.list (open, killed)", lambda: client.run.list(task=slow_id, state="open"))
+    record("request (sort)", lambda: client.request("organization", params={"sort": "-id"}))
+    record("request (sort unknown)", lambda: client.request(
+        "organization", params={"sort": "password"}))
+    kill_on_node(client, settings, record)
+    administer(settings, record)
     new_password = settings["password"] + "-changed"
     record("util.change_my_password", lambda: client.util.change_my_password(
         settings["password"], new_password))
     record("authenticate (changed password)", lambda: client.authenticate(
         settings["username"], new_password))
     return outcomes
+
+
+def kill_on_node(client: Client, settings: dict[str, Any],
+                 record: Callable[[str, Callable[[], Any]], Any]) -> None:
+    """Start a long task and stop it with ``node.kill_tasks`` (the node's runs only)."""
+    slow = record("task.create (for node kill)", lambda: client.task.create(
+        collaboration=settings["collaboration"], organizations=settings["organizations"],
+        name="upstream sleep on a node", image=settings["image"], description="",
+        input_={"method": "sleep", "kwargs": {"seconds": 60}}, databases=[]))
+    slow_id = (slow or {}).get("id")
+    record("node.kill_tasks", lambda: client.node.kill_tasks(settings["ids"]["node"]))
+    record("run.from_task (node kill)", lambda: client.run.from_task(slow_id))
+    record("task.kill (rest)", lambda: client.task.kill(slow_id))
+
+
+def administer(settings: dict[str, Any],
+               record: Callable[[str, Callable[[], Any]], Any]) -> None:
+    """An administrator's calls: a role with rules, a user with it, a study's members."""
+    admin = Client(settings["host"], settings["port"], settings["path"], log_level="error")
+    record("authenticate (admin)", lambda: admin.authenticate(
+        settings["admin"]["username"], settings["admin"]["password"]))
+    organization = settings["organizations"][0]
+    role = record("role.create", lambda: admin.role.create(
+        name="upstream viewer", description="made by vantage6's client",
+        rules=settings["admin"]["rules"], organization=organization))
+    record("user.create", lambda: admin.user.create(
+        username="upstream-made", firstname="Grace", lastname="Hopper",
+        password=settings["password"], email="grace@upstream.test",
+        organization=organization, roles=[(role or {}).get("id")]))
+    study, member = settings["ids"]["study"], settings["organizations"][-1]
+    record("study.remove_organization", lambda: admin.study.remove_organization(
+        member, study=study))
+    record("study.add_organization", lambda: admin.study.add_organization(
+        member, study=study))
 
 
 def create_encrypted_tasks(client: Client, given: dict[str, Any],

@@ -25,7 +25,7 @@ def test_wrong_password_and_missing_or_wrong_code_look_the_same(live: LiveFactor
     server = live(config={"mfa_required": True})
     anonymous = Api(server.app)
     enrol = anonymous.post("/token/user", json={"username": "root", "password": ROOT_PASSWORD})
-    secret = enrol.json["details"]["otp_secret"]
+    secret = enrol.json["otp_secret"]
     code = pyotp.TOTP(secret).now()
     assert anonymous.post("/token/user", json={"username": "root", "password": ROOT_PASSWORD,
                                                "mfa_code": code}).status_code == 200

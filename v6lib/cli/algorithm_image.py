@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import pprint
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from v6lib.cli._configs import fail
 from v6lib.errors import V6Error
+
+if TYPE_CHECKING:
+    from v6lib.demo.image_run import ImageRunReport
 
 __all__ = ["build", "run"]
 
@@ -110,7 +113,13 @@ def _package_image(path: Path) -> str:
 @click.option("--data", "data", multiple=True,
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Your own data instead: one file per organization, three in all (CSV, "
-                   "Parquet or Excel, the type by suffix).")
+                   "Parquet, Excel, SQLite or RDF such as .ttl; the type by suffix).")
+@click.option("--query", default=None,
+              help="The SQL or SPARQL SELECT for SQLite or RDF --data files (the task's "
+                   "query of the default database).")
+@click.option("--keep", is_flag=True,
+              help="Leave the federation running afterwards for more tasks, and print "
+                   "how to use and stop it.")
 @click.option("--timeout", type=float, default=300.0, show_default=True,
               help="Seconds to wait for the task.")
 @click.option("--encrypted", is_flag=True, help="Use an encrypted collaboration.")
@@ -118,25 +127,26 @@ def _package_image(path: Path) -> str:
               help="Also write the results to this file, exactly (v6lib's serialization; "
                    "read it with v6lib.serialization.loads).")
 def run(image: str | None, path: Path, method: str, kwargs_json: str, organizations: str,
-        seed: int, data: tuple[Path, ...], timeout: float, encrypted: bool,
-        output: Path | None) -> None:
+        seed: int, data: tuple[Path, ...], query: str | None, keep: bool, timeout: float,
+        encrypted: bool, output: Path | None) -> None:
     """Run an algorithm image on a local federation and print the results.
 
     Starts the demo federation (a server and three nodes with synthetic patient tables
     as their `default` database) with the Docker runtime, its node policies allowing
     this image, creates one task and prints each organization's result. Everything is
-    removed afterwards. The data is the same as `v6 demo`'s (v6lib.demo.data) unless
-    --data gives three files of your own.
+    removed afterwards unless --keep. The data is the same as `v6 demo`'s
+    (v6lib.demo.data) unless --data gives three files of your own (with --query for
+    SQLite and RDF files).
     """
     from v6lib import serialization
     from v6lib.demo import DemoOptions
     from v6lib.demo.image_run import TaskRequest, run_image
 
     request = TaskRequest(method=method, kwargs=_kwargs(kwargs_json),
-                          organizations=_organizations(organizations))
+                          organizations=_organizations(organizations), query=query)
     try:
         options = DemoOptions(image=image or _package_image(path), seed=seed, data=data,
-                              timeout=timeout, encrypted=encrypted,
+                              timeout=timeout, encrypted=encrypted, keep=keep,
                               echo=lambda text: click.echo(text, err=True))
         report = run_image(options, request)
     except V6Error as exc:
@@ -149,3 +159,20 @@ def run(image: str | None, path: Path, method: str, kwargs_json: str, organizati
                f"in {report.round_trip:.1f} s", err=True)
     if output is not None:
         output.write_bytes(serialization.dumps(report.results))
+    if keep and report.workdir is not None:
+        _tell_kept(report)
+
+
+def _tell_kept(report: ImageRunReport) -> None:
+    """Where the kept federation runs, how to send it more tasks, and how to stop it."""
+    from v6lib.cli.demo import write_stop_script
+
+    stop = write_stop_script(report.workdir or Path("."), report.pids, "v6 algorithm run")
+    click.echo(f"""
+The federation keeps running in {report.workdir}
+  server  http://127.0.0.1:{report.port}/api   (researcher password: {report.researcher_password})
+More tasks on it, e.g.:
+  V6_USERNAME=researcher V6_PASSWORD='{report.researcher_password}' \\
+    v6 task results {report.task_id} --port {report.port}
+  or from Python: Client("http://127.0.0.1", {report.port}, "/api")
+Stop it and delete everything:  sh {stop}""", err=True)

@@ -10,14 +10,14 @@ import click
 
 from v6lib import errors
 
-__all__ = ["demo"]
+__all__ = ["demo", "write_stop_script"]
 
 MISMATCH_EXIT = 1
 
 
-def _stop_script(report_dir: Path, pids: dict[str, int]) -> Path:
+def write_stop_script(report_dir: Path, pids: dict[str, int], command: str) -> Path:
     """A script that stops the kept federation (each process group) and removes it."""
-    lines = ["#!/bin/sh", "# Stops the demo federation started by `v6 demo --keep`."]
+    lines = ["#!/bin/sh", f"# Stops the federation started by `{command} --keep`."]
     lines += [f"kill -TERM -{pid} 2>/dev/null  # {name}" for name, pid in pids.items()]
     lines += ["sleep 3"]
     lines += [f"kill -KILL -{pid} 2>/dev/null" for pid in pids.values()]
@@ -72,7 +72,7 @@ def demo(runtime: str, keep: bool, column: str, seed: int, timeout: float, encry
          f"{t['nodes_ready']:.2f} s, task round-trip {t['task_round_trip']:.2f} s")
     document = report.as_dict()
     if keep:
-        stop = _stop_script(report.workdir, report.pids)
+        stop = write_stop_script(report.workdir, report.pids, "v6 demo")
         document["stop_script"] = str(stop)
         echo(f"""
 The federation keeps running in {report.workdir}

@@ -40,6 +40,9 @@ __all__ = ["UserClient", "build_base_url"]
 
 log = logging.getLogger(__name__)
 
+#: what the enrolment answer carries for an authenticator app
+ENROLMENT_FIELDS = ("otp_secret", "provisioning_uri", "qr_uri")
+
 
 class _Default:
     """Marks "not given" where ``None`` has a meaning of its own."""
@@ -147,12 +150,14 @@ class UserClient:
         body: dict[str, Any] = {"username": username, "password": password}
         if mfa_code is not None:
             body["mfa_code"] = str(mfa_code)
-        try:
-            answer = self.transport.post("/token/user", json=body, authenticated=False)
-        except errors.MFARequiredError as exc:
+        answer = self.transport.post("/token/user", json=body, authenticated=False)
+        if "access_token" not in answer and "otp_secret" in answer:
+            # the enrolment: the server answers it as vantage6 does (200, no token)
             raise errors.MFARequiredError(
-                f"{exc.message} (call authenticate(username, password, mfa_code='123456') "
-                "with the code from your authenticator app)", details=exc.details) from None
+                f"{answer.get('msg', 'set up two-factor authentication')} (call "
+                "authenticate(username, password, mfa_code='123456') with the code from "
+                "your authenticator app)",
+                details={key: answer[key] for key in ENROLMENT_FIELDS if key in answer})
         self.transport.token = answer["access_token"]
         self.refresh_token = answer.get("refresh_token")
         self.user_id = _id_from_url(answer.get("user_url"))

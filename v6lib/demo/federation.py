@@ -318,8 +318,12 @@ class DemoFederation:
             researcher_password=self.researcher_password, root_password=self.root_password,
             collaboration_id=int(collaboration["id"]),
             organization_ids=[int(o["id"]) for o in organizations],
-            pids={p.name: p.pid for p in [self.server, *self.nodes] if p and p.pid})
+            pids=self.pids())
         return report
+
+    def pids(self) -> dict[str, int]:
+        """Process id of the server and each node, by name (to stop a kept federation)."""
+        return {p.name: p.pid for p in [self.server, *self.nodes] if p and p.pid}
 
     # ------------------------------------------------------------------ configs
     def server_config(self) -> dict[str, Any]:

@@ -65,6 +65,7 @@ if typing.TYPE_CHECKING:
     from .token import ContainerTokenIn as ContainerTokenIn
     from .token import ContainerTokenOut as ContainerTokenOut
     from .token import Message as Message
+    from .token import MfaEnrolmentOut as MfaEnrolmentOut
     from .token import NodeLogin as NodeLogin
     from .token import NodeTokenOut as NodeTokenOut
     from .token import PasswordChange as PasswordChange
@@ -73,6 +74,7 @@ if typing.TYPE_CHECKING:
     from .token import RecoverReset as RecoverReset
     from .token import RefreshOut as RefreshOut
     from .token import UserLogin as UserLogin
+    from .token import UserLoginOut as UserLoginOut
     from .token import UserTokenOut as UserTokenOut
     from .user import UserIn as UserIn
     from .user import UserOut as UserOut
@@ -96,9 +98,9 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "study": ("StudyIn", "StudyOut", "StudyPatch"),
     "task": ("DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"),
     "task_input": ("TaskInput",),
-    "token": ("ContainerTokenIn", "ContainerTokenOut", "Message", "NodeLogin", "NodeTokenOut",
-              "PasswordChange", "RecoverLost", "RecoverMfaReset", "RecoverReset", "RefreshOut",
-              "UserLogin", "UserTokenOut"),
+    "token": ("ContainerTokenIn", "ContainerTokenOut", "Message", "MfaEnrolmentOut",
+              "NodeLogin", "NodeTokenOut", "PasswordChange", "RecoverLost", "RecoverMfaReset",
+              "RecoverReset", "RefreshOut", "UserLogin", "UserLoginOut", "UserTokenOut"),
     "user": ("UserIn", "UserOut", "UserPatch"),
 }
 _OWNER = {name: module for module, names in _MODULES.items() for name in names}
@@ -120,6 +122,7 @@ __all__ = [
     "IdRef",
     "Links",
     "Message",
+    "MfaEnrolmentOut",
     "NodeAuditHead",
     "NodeCreated",
     "NodeIn",
@@ -164,6 +167,7 @@ __all__ = [
     "TaskStatus",
     "UserIn",
     "UserLogin",
+    "UserLoginOut",
     "UserOut",
     "UserPatch",
     "UserTokenOut",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, RootModel, field_validator, model_validator
 
 from ._base import DbId, InModel, OutModel
 
@@ -10,6 +10,7 @@ __all__ = [
     "ContainerTokenIn",
     "ContainerTokenOut",
     "Message",
+    "MfaEnrolmentOut",
     "NodeLogin",
     "NodeTokenOut",
     "PasswordChange",
@@ -18,6 +19,7 @@ __all__ = [
     "RecoverReset",
     "RefreshOut",
     "UserLogin",
+    "UserLoginOut",
     "UserTokenOut",
 ]
 
@@ -57,6 +59,22 @@ class UserTokenOut(OutModel):
     refresh_token: str
     user_url: str
     refresh_url: str
+
+
+class MfaEnrolmentOut(OutModel):
+    """The answer to the right password of an account that must set up two-factor
+    authentication: the TOTP secret, and no token. vantage6's clients recognise it by
+    ``qr_uri`` (200, as vantage6 answers), show the QR code and log in again with a code;
+    ``provisioning_uri`` is the same URI under v6lib's name."""
+
+    msg: str
+    otp_secret: str
+    qr_uri: str
+    provisioning_uri: str
+
+
+class UserLoginOut(RootModel[UserTokenOut | MfaEnrolmentOut]):
+    """What ``POST /token/user`` answers: tokens, or (enrolment) the TOTP secret."""
 
 
 class NodeTokenOut(OutModel):

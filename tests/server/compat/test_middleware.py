@@ -42,8 +42,8 @@ def test_include_is_accepted_and_other_unknown_parameters_still_refused(world: W
     assert world.api.ok("GET", f"/task/{task['id']}", params={"include": "results"})["id"] \
         == task["id"]
     assert world.api.ok("GET", "/run", params={"include": "task"})["total"] == 2
-    refused = world.api.get("/run", params={"sort": "-id"})
-    assert refused.status_code == 400 and "sort" in refused.json["msg"]
+    refused = world.api.get("/run", params={"order": "-id"})
+    assert refused.status_code == 400 and "order" in refused.json["msg"]
 
 
 def test_delete_dependents_true_confirms_the_delete(world: World) -> None:

@@ -61,13 +61,17 @@ def test_mfa_enrolment_then_code_required(sqlite_url: str) -> None:
         assert api.post("/token/user", json={**creds, "password": "bad"}).json["code"] == \
             "authentication_error"  # enrolment only after the password was proven
         first = api.post("/token/user", json=creds)
-        assert first.status_code == 401 and first.json["code"] == "mfa_required"
-        secret = first.json["details"]["otp_secret"]
-        assert first.json["details"]["provisioning_uri"].startswith("otpauth://")
+        # vantage6's answer: 200 with the secret and its QR URI, and no token at all
+        assert first.status_code == 200 and "access_token" not in first.json
+        assert "refresh_token" not in first.json
+        secret = first.json["otp_secret"]
+        assert first.json["provisioning_uri"].startswith("otpauth://")
+        assert first.json["qr_uri"] == first.json["provisioning_uri"]
         # until a code was used once, the same secret is shown again (a lost answer
         # must not lock the person out)
         again = api.post("/token/user", json=creds)
-        assert again.status_code == 401 and again.json["details"]["otp_secret"] == secret
+        assert again.status_code == 200 and again.json["otp_secret"] == secret
+        assert "access_token" not in again.json
         totp, now = pyotp.TOTP(secret), datetime.now(UTC)
         valid = {totp.at(now + timedelta(seconds=30 * k)) for k in (-2, -1, 0, 1, 2)}
         bad_code = next(c for c in ("000000", "111111", "222222", "333333", "444444",
@@ -337,9 +341,9 @@ def test_vantage6_keys_reach_the_login(sqlite_url: str) -> None:
     try:
         first = Api(app).post("/token/user", json={"username": "root",
                                                    "password": "Root-pass-1234!"})
-        assert first.status_code == 401 and first.json["code"] == "mfa_required"
-        assert "issuer=Cotopaxi" in first.json["details"]["provisioning_uri"]
-        secret = first.json["details"]["otp_secret"]
+        assert first.status_code == 200 and "access_token" not in first.json
+        assert "issuer=Cotopaxi" in first.json["qr_uri"]
+        secret = first.json["otp_secret"]
         login = Api(app).post("/token/user", json={
             "username": "root", "password": "Root-pass-1234!",
             "mfa_code": pyotp.TOTP(secret).now()})

@@ -1,7 +1,7 @@
 """vantage6's conventions around every answer, added beside v6lib's own.
 
-* Errors: vantage6 clients print ``msg``; it is added as a copy of ``message``. A
-  two-factor enrolment names its URI ``qr_uri`` too, as vantage6 does.
+* Errors: vantage6 clients print ``msg``; it is added as a copy of ``message``. (A
+  two-factor enrolment is answered in vantage6's shape by the login itself.)
 * Lists: vantage6 sends the page size and count in headers (``total-count``, ``Link``)
   as well as in the body; v6lib's body (``links``, ``total``) stays as it is.
 * Items: nested ``{id, link, methods}`` references beside flat ids (:mod:`.references`).
@@ -58,14 +58,6 @@ def link_header(links: Mapping[str, str | None]) -> str:
     return ", ".join(f"<{url}>; rel={rel}" for rel, url in links.items() if url)
 
 
-def _name_enrolment_as_vantage6(body: dict[str, Any]) -> None:
-    """vantage6 calls the enrolment's ``otpauth://`` URI ``qr_uri``; v6lib's name stays."""
-    details = body.get("details")
-    if body["code"] == "mfa_required" and isinstance(details, dict) \
-            and "provisioning_uri" in details:
-        details.setdefault("qr_uri", details["provisioning_uri"])
-
-
 class VantageWireMiddleware:
     """Adds vantage6's shapes to requests and answers under ``api_path``.
 
@@ -96,7 +88,6 @@ class VantageWireMiddleware:
             return
         if _is_error(body):
             body.setdefault("msg", body["message"])
-            _name_enrolment_as_vantage6(body)
         elif _is_page(body):
             resp.set_header("total-count", str(body["total"]))
             header = link_header(body["links"])

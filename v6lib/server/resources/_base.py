@@ -49,6 +49,8 @@ class ListQuery(BaseModel):
 
     page: int = Field(default=1, ge=1, le=1_000_000)
     per_page: int = Field(default=10, ge=1, le=1000)
+    #: ``name,-id``: fields to order by, ``-`` for descending (``services.sorting``)
+    sort: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Resource:

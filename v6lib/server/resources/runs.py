@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import falcon
 
@@ -33,6 +33,8 @@ class RunQuery(ListQuery):
     node_id: DbId | None = None
     status: RunStatus | None = None
     job_id: DbId | None = None
+    #: vantage6's filter for runs that have not finished yet
+    state: Literal["open"] | None = None
 
 
 class RunCollection(Listing):

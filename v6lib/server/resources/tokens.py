@@ -16,7 +16,7 @@ from v6lib.schemas.token import (
     RecoverReset,
     RefreshOut,
     UserLogin,
-    UserTokenOut,
+    UserLoginOut,
 )
 from v6lib.server.middleware import bearer_token
 from v6lib.server.resources._base import Op, Resource, parse_body, reply
@@ -30,8 +30,10 @@ __all__ = ["ContainerToken", "NodeToken", "PasswordChangeResource", "RecoverLost
 class UserToken(Resource):
     auth = False
     api = {"post": Op("Log in as a user (password, TOTP code when the account has one); "
-                      "attempts are throttled per username and client address",
-                      UserTokenOut, body=UserLogin, auth=False, errors=(400, 401, 429))}
+                      "an account that must set up two-factor authentication gets the "
+                      "TOTP secret instead of tokens; attempts are throttled per username "
+                      "and client address",
+                      UserLoginOut, body=UserLogin, auth=False, errors=(400, 401, 429))}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         reply(resp, logins.login_user(self.ctx(req), parse_body(req, UserLogin),

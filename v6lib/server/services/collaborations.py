@@ -28,6 +28,7 @@ from v6lib.server.permissions.policy import can, require, visible_filter
 from v6lib.server.services.common import check_ids_exist, get_visible, linked, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
+from v6lib.server.services.sorting import order_by
 from v6lib.server.services.tasks import kill_runs
 
 __all__ = ["Membership", "add_organization", "create_collaboration", "delete_collaboration",
@@ -36,6 +37,7 @@ __all__ = ["Membership", "add_organization", "create_collaboration", "delete_col
 
 
 def list_collaborations(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+                        sort: str | None = None,
                         name: str | None = None, organization_id: int | None = None
                         ) -> tuple[Sequence[Collaboration], int]:
     stmt = select(Collaboration).where(visible_filter(ctx.me, "collaboration"))
@@ -45,7 +47,8 @@ def list_collaborations(ctx: ServiceContext, *, page: int = 1, per_page: int = 1
         co = collaboration_organization
         stmt = stmt.where(Collaboration.id.in_(
             linked(co.c.collaboration_id, co.c.organization_id, organization_id)))
-    return paginate(ctx.session, stmt.order_by(Collaboration.id), page, per_page)
+    ordered = stmt.order_by(*order_by(Collaboration, "collaboration", sort))
+    return paginate(ctx.session, ordered, page, per_page)
 
 
 def get_collaboration(ctx: ServiceContext, collaboration_id: int) -> Collaboration:

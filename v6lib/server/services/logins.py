@@ -12,13 +12,13 @@ from sqlalchemy import select
 from v6lib.errors import (
     AuthenticationError,
     ConflictError,
-    MFARequiredError,
     PermissionDenied,
 )
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.token import (
     ContainerTokenIn,
     ContainerTokenOut,
+    MfaEnrolmentOut,
     NodeTokenOut,
     RefreshOut,
     UserLogin,
@@ -40,17 +40,18 @@ BAD_LOGIN = ("invalid username, password or two-factor code (accounts with two-f
              "authentication send the current code as mfa_code)")
 
 
-def _enrolment(secret: str, username: str, issuer: str) -> MFARequiredError:
-    """The answer that hands out a TOTP secret; only ever given after the password."""
-    return MFARequiredError(
-        "this server requires two-factor authentication: add the secret to an "
-        "authenticator app and log in again with mfa_code",
-        details={"otp_secret": secret,
-                 "provisioning_uri": mfa.provisioning_uri(secret, username, issuer)})
+def _enrolment(secret: str, username: str, issuer: str) -> MfaEnrolmentOut:
+    """The answer that hands out a TOTP secret; only ever given after the password, and
+    never with a token: the session starts only at a login that proves the code."""
+    uri = mfa.provisioning_uri(secret, username, issuer)
+    return MfaEnrolmentOut(
+        msg="this server requires two-factor authentication: add the secret to an "
+            "authenticator app and log in again with mfa_code",
+        otp_secret=secret, qr_uri=uri, provisioning_uri=uri)
 
 
-def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> None:
-    """Accept the login's TOTP code, or raise.
+def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> MfaEnrolmentOut | None:
+    """Accept the login's TOTP code (None), answer with the enrolment, or raise.
 
     While the account has not yet used a code (enrolment on a server that requires
     two-factor authentication) a login without one gets the secret (again), so a lost
@@ -60,25 +61,28 @@ def _check_mfa(ctx: ServiceContext, user: User, code: str | None) -> None:
     enrolling = ctx.settings.mfa_required and user.mfa_last_step is None
     if user.mfa_secret is None:
         if not ctx.settings.mfa_required:
-            return
-        user.mfa_secret = secret = mfa.new_secret()
-        ctx.session.commit()  # NOTE: kept although the request answers 401
-        raise _enrolment(secret, user.username, ctx.settings.totp_issuer)
+            return None
+        user.mfa_secret = mfa.new_secret()
+        return _enrolment(user.mfa_secret, user.username, ctx.settings.totp_issuer)
     if not code and enrolling:
-        raise _enrolment(user.mfa_secret, user.username, ctx.settings.totp_issuer)
+        return _enrolment(user.mfa_secret, user.username, ctx.settings.totp_issuer)
     step = mfa.matching_step(user.mfa_secret, code, ctx.now())
     if step is None or (user.mfa_last_step is not None and step <= user.mfa_last_step):
         raise AuthenticationError(BAD_LOGIN)
     user.mfa_last_step = step
+    return None
 
 
-def login_user(ctx: ServiceContext, payload: UserLogin, *, client: str = "") -> UserTokenOut:
-    """Log a user in from the address ``client``.
+def login_user(ctx: ServiceContext, payload: UserLogin, *,
+               client: str = "") -> UserTokenOut | MfaEnrolmentOut:
+    """Log a user in from the address ``client``: tokens, or the enrolment (the password
+    was right and the account must set up two-factor authentication: the TOTP secret).
+
+    An enrolment does not clear the throttle: only a login that proves the code does.
 
     Raises:
         RateLimitedError: ``client`` made too many attempts on this username lately.
         AuthenticationError: ``BAD_LOGIN``, whatever was wrong.
-        MFARequiredError: enrolment; the password was right, here is the TOTP secret.
     """
     subject = login_throttle.user_subject(payload.username)
     # NOTE: read before ``admit`` commits; from then on no transaction is open while
@@ -91,7 +95,9 @@ def login_user(ctx: ServiceContext, payload: UserLogin, *, client: str = "") -> 
     if not verify_secret(user.password_hash, payload.password):
         raise AuthenticationError(BAD_LOGIN)
     begin_write(ctx.session)
-    _check_mfa(ctx, user, payload.mfa_code)
+    enrolment = _check_mfa(ctx, user, payload.mfa_code)
+    if enrolment is not None:
+        return enrolment
     login_throttle.forget(ctx, subject, client)
     if needs_rehash(user.password_hash, cost=ctx.settings.kdf_cost):
         # the cost was raised (or lowered) since this hash was made: upgrade it now,

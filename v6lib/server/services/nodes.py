@@ -29,6 +29,7 @@ from v6lib.server.services import node_liveness
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
+from v6lib.server.services.sorting import order_by
 
 __all__ = ["BAD_API_KEY", "authenticate_node", "check_key", "count_old_format_keys",
            "create_node", "delete_node", "find_by_key", "get_node", "issue_api_key",
@@ -72,6 +73,7 @@ def count_old_format_keys(session: Session) -> int:
 
 
 def list_nodes(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+               sort: str | None = None,
                organization_id: int | None = None, collaboration_id: int | None = None,
                name: str | None = None) -> tuple[Sequence[Node], int]:
     stmt = select(Node).where(visible_filter(ctx.me, "node"))
@@ -81,7 +83,8 @@ def list_nodes(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
         stmt = stmt.where(Node.collaboration_id == collaboration_id)
     if name is not None:
         stmt = stmt.where(Node.name.like(f"%{name}%"))
-    return paginate(ctx.session, stmt.order_by(Node.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(Node, "node", sort)), page,
+                    per_page)
 
 
 def get_node(ctx: ServiceContext, node_id: int) -> Node:

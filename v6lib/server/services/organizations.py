@@ -13,12 +13,14 @@ from v6lib.server.db.models import Organization, collaboration_organization
 from v6lib.server.permissions.policy import require, require_own_organization, visible_filter
 from v6lib.server.services.common import get_visible, linked, paginate
 from v6lib.server.services.context import ServiceContext
+from v6lib.server.services.sorting import order_by
 
 __all__ = ["create_organization", "get_organization", "list_organizations",
            "update_organization"]
 
 
 def list_organizations(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+                       sort: str | None = None,
                        name: str | None = None,
                        collaboration_id: int | None = None
                        ) -> tuple[Sequence[Organization], int]:
@@ -29,7 +31,8 @@ def list_organizations(ctx: ServiceContext, *, page: int = 1, per_page: int = 10
         co = collaboration_organization
         stmt = stmt.where(Organization.id.in_(
             linked(co.c.organization_id, co.c.collaboration_id, collaboration_id)))
-    return paginate(ctx.session, stmt.order_by(Organization.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(Organization, "organization", sort)), page,
+                    per_page)
 
 
 def get_organization(ctx: ServiceContext, organization_id: int) -> Organization:

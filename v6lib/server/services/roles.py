@@ -26,11 +26,13 @@ from v6lib.server.services.common import (
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.grants import check_grantable_rules
 from v6lib.server.services.organizations import flush_unique
+from v6lib.server.services.sorting import order_by
 
 __all__ = ["create_role", "delete_role", "get_role", "list_roles", "update_role"]
 
 
 def list_roles(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+               sort: str | None = None,
                organization_id: int | None = None, user_id: int | None = None,
                name: str | None = None, include_default: bool = True
                ) -> tuple[Sequence[Role], int]:
@@ -46,7 +48,8 @@ def list_roles(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
                                              user_id)))
     if name is not None:
         stmt = stmt.where(Role.name.like(f"%{name}%"))
-    return paginate(ctx.session, stmt.order_by(Role.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(Role, "role", sort)), page,
+                    per_page)
 
 
 def get_role(ctx: ServiceContext, role_id: int) -> Role:

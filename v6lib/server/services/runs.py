@@ -10,7 +10,7 @@ from sqlalchemy import select
 from v6lib.errors import ConflictError, PermissionDenied, ValidationError
 from v6lib.rules.progress import ProgressReport, merge, progress_report
 from v6lib.schemas.run import RunPatch, RunProgressIn
-from v6lib.schemas.run_status import RunStatus, can_transition
+from v6lib.schemas.run_status import TERMINAL_STATUSES, RunStatus, can_transition
 from v6lib.schemas.token import ContainerTokenIn
 from v6lib.server.db.models import Collaboration, Run, Task
 from v6lib.server.permissions.policy import visible_filter
@@ -18,23 +18,30 @@ from v6lib.server.services import logins
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.sealed import require_sealed
+from v6lib.server.services.sorting import order_by
 from v6lib.server.services.task_status import refresh_task_status
 
 __all__ = ["RunClaim", "claim_run", "get_run", "list_runs", "record_progress", "update_run"]
 
 
 def list_runs(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+              sort: str | None = None,
               task_id: int | None = None, organization_id: int | None = None,
               node_id: int | None = None, status: str | None = None,
-              job_id: int | None = None) -> tuple[Sequence[Run], int]:
+              job_id: int | None = None, state: str | None = None
+              ) -> tuple[Sequence[Run], int]:
+    """One page of the runs the caller may see; ``state="open"``: those not finished."""
     stmt = select(Run).where(visible_filter(ctx.me, "run"))
+    if state == "open":
+        stmt = stmt.where(Run.status.not_in([s.value for s in TERMINAL_STATUSES]))
     for column, value in ((Run.task_id, task_id), (Run.organization_id, organization_id),
                           (Run.node_id, node_id), (Run.status, status)):
         if value is not None:
             stmt = stmt.where(column == value)
     if job_id is not None:
         stmt = stmt.where(Run.task_id.in_(select(Task.id).where(Task.job_id == job_id)))
-    return paginate(ctx.session, stmt.order_by(Run.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(Run, "run", sort)), page,
+                    per_page)
 
 
 def get_run(ctx: ServiceContext, run_id: int) -> Run:

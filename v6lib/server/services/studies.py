@@ -13,11 +13,13 @@ from v6lib.server.permissions.policy import require, visible_filter
 from v6lib.server.services.common import check_ids_exist, get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.organizations import flush_unique
+from v6lib.server.services.sorting import order_by
 
 __all__ = ["create_study", "delete_study", "get_study", "list_studies", "update_study"]
 
 
 def list_studies(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+                 sort: str | None = None,
                  collaboration_id: int | None = None, name: str | None = None
                  ) -> tuple[Sequence[Study], int]:
     stmt = select(Study).where(visible_filter(ctx.me, "study"))
@@ -25,7 +27,8 @@ def list_studies(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
         stmt = stmt.where(Study.collaboration_id == collaboration_id)
     if name is not None:
         stmt = stmt.where(Study.name.like(f"%{name}%"))
-    return paginate(ctx.session, stmt.order_by(Study.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(Study, "study", sort)), page,
+                    per_page)
 
 
 def get_study(ctx: ServiceContext, study_id: int) -> Study:

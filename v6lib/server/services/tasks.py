@@ -18,6 +18,7 @@ from v6lib.server.services import nodes
 from v6lib.server.services.common import get_visible, paginate
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.sealed import require_sealed
+from v6lib.server.services.sorting import order_by
 from v6lib.server.services.task_status import refresh_task_status
 
 __all__ = ["create_task", "delete_task", "descendant_ids", "get_task", "kill_node_runs",
@@ -25,6 +26,7 @@ __all__ = ["create_task", "delete_task", "descendant_ids", "get_task", "kill_nod
 
 
 def list_tasks(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+               sort: str | None = None,
                collaboration_id: int | None = None, init_org_id: int | None = None,
                init_user_id: int | None = None, job_id: int | None = None,
                parent_id: int | None = None, study_id: int | None = None,
@@ -39,7 +41,8 @@ def list_tasks(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
             stmt = stmt.where(column == value)
     if name is not None:
         stmt = stmt.where(Task.name.like(f"%{name}%"))
-    return paginate(ctx.session, stmt.order_by(Task.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(Task, "task", sort)), page,
+                    per_page)
 
 
 def get_task(ctx: ServiceContext, task_id: int) -> Task:

@@ -26,12 +26,14 @@ from v6lib.server.services.grants import (
     check_manageable_user,
 )
 from v6lib.server.services.organizations import flush_unique
+from v6lib.server.services.sorting import order_by
 
 __all__ = ["create_user", "delete_user", "get_user", "list_users", "reset_user_mfa",
            "update_user"]
 
 
 def list_users(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
+               sort: str | None = None,
                organization_id: int | None = None, username: str | None = None,
                role_id: int | None = None) -> tuple[Sequence[User], int]:
     stmt = select(User).where(visible_filter(ctx.me, "user"))
@@ -42,7 +44,8 @@ def list_users(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
     if role_id is not None:
         stmt = stmt.where(User.id.in_(linked(user_role.c.user_id, user_role.c.role_id,
                                              role_id)))
-    return paginate(ctx.session, stmt.order_by(User.id), page, per_page)
+    return paginate(ctx.session, stmt.order_by(*order_by(User, "user", sort)), page,
+                    per_page)
 
 
 def get_user(ctx: ServiceContext, user_id: int) -> User:

@@ -99,6 +99,10 @@ export class Api {
     if (mfaCode) json.mfa_code = mfaCode;
     const body = await this.decode(
       await this.raw("POST", "/token/user", { json, token: null }));
+    if (!body.access_token && body.otp_secret) {
+      // enrolment (answered as vantage6 does, 200 without a token): show the secret
+      throw new ApiError(200, { code: "mfa_required", message: body.msg, details: body });
+    }
     this.keep(body.access_token, body.refresh_token);
     return body;
   }
