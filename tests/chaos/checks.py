@@ -77,7 +77,7 @@ def _check_task(tally: Tally, root: Client, task: dict[str, Any], org_ids: list[
 def _refused_for_disk(run: dict[str, Any]) -> bool:
     """The run could not start, or its algorithm could not write, for lack of space at
     the node, and the researcher was told so (in the reason, or the algorithm's log)."""
-    told = (str(run.get("reason") or "").startswith(DISK_FULL[0])
+    told = (DISK_FULL[0] in str(run.get("reason") or "")
             or DISK_FULL[1] in str(run.get("log") or ""))
     return run["status"] in ("start failed", "failed") and told
 

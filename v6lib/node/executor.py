@@ -421,13 +421,21 @@ class RunExecutor:
         if info is not None and info.exit_code != 0:
             reason = self.output.failure_reason(paths.output_file)
             self._finish(run_id, RunStatus.FAILED, log=logs,
-                         reason=reason or f"algorithm exited with code {info.exit_code}")
+                         reason=reason or self._exit_reason(info.exit_code))
         else:
             outcome = self.output.collect(entry, paths.output_file)
             self._audit_disclosure(entry, outcome.status, outcome.reason)
             self._finish(run_id, outcome.status, result=outcome.result, log=logs,
                          reason=outcome.reason, output_digest=outcome.output_digest)
         self._cleanup(self.journal.get(run_id), handle)
+
+    def _exit_reason(self, code: int) -> str:
+        """Why a run failed, from its exit code; with the state of the node's disk when it
+        is (nearly) full, since an algorithm that could not write its log or files then
+        fails for that, and its own log, on the same disk, may not say so."""
+        reason = f"algorithm exited with code {code}"
+        no_room = self._no_room()
+        return f"{reason} ({no_room})" if no_room else reason
 
     def _audit_disclosure(self, entry: JournalEntry, status: RunStatus,
                           reason: str | None) -> None:

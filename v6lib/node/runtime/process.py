@@ -40,7 +40,12 @@ from typing import Any
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
-from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
+from v6lib.node.runtime.process_files import (
+    exit_code,
+    log_tail,
+    reserve_exit_file,
+    run_state,
+)
 from v6lib.node.runtime.process_limits import (
     MARKER_VARIABLE,
     ProcessLimits,
@@ -192,9 +197,7 @@ class ProcessRuntime:
     def _temporary_files(self, handle: str) -> list[Path]:
         """What an interrupted write (a full disk, a crash) can leave next to the state
         and exit files; removed with the run."""
-        state_file, exit_file, _ = self._files(handle)
-        return [state_file.with_suffix(".json.tmp"), Path(f"{exit_file}.tmp"),
-                Path(f"{exit_file}.starter.tmp"), self._pid_file(handle),
+        return [self._files(handle)[0].with_suffix(".json.tmp"), self._pid_file(handle),
                 Path(f"{self._pid_file(handle)}.tmp")]
 
     def _state(self, handle: str) -> dict[str, Any] | None:
@@ -274,13 +277,22 @@ class ProcessRuntime:
 
     def start(self, spec: JobSpec) -> str:
         handle = f"run-{spec.run_id}"
-        state_file, exit_file, log_file = self._files(handle)
+        _, exit_file, log_file = self._files(handle)
         state = self._state(handle)
         if state and _alive(int(state["pid"]), state.get("start_time")):
             raise ConflictError(f"run {spec.run_id} is already running (pid {state['pid']})")
         for stale in (exit_file, log_file, *self._temporary_files(handle)):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
+        reserve_exit_file(exit_file)
+        try:
+            self._launch(spec, handle)
+        except BaseException:
+            self.remove(handle)  # a run that did not start leaves no files behind
+            raise
+        return handle
+
+    def _launch(self, spec: JobSpec, handle: str) -> None:
         env = self.environment(spec)
         limits = ProcessLimits.of(spec)
         # NOTE: a forked run would inherit the warm starter's address space and cores;
@@ -292,7 +304,7 @@ class ProcessRuntime:
             pid = self._start_launcher(spec, handle, env, limits)
             start_time = _start_time(pid)
         try:
-            self._write_state(state_file, {
+            self._write_state(self._files(handle)[0], {
                 "pid": pid, "start_time": start_time, "run_id": spec.run_id,
                 "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
                 "starter": "warm" if warm is not None else "launcher",
@@ -303,7 +315,6 @@ class ProcessRuntime:
                 os.killpg(pid, signal.SIGKILL)
             raise
         self._release(handle)
-        return handle
 
     def _release(self, handle: str) -> None:
         """Let the launcher run the algorithm (its limits are set, its state recorded)."""
@@ -362,7 +373,7 @@ class ProcessRuntime:
         child just after the child ends)."""
         exit_file = self._files(handle)[1]
         deadline = time.monotonic() + timeout
-        while not exit_file.exists() and time.monotonic() < deadline:
+        while exit_code(exit_file) is None and time.monotonic() < deadline:
             time.sleep(0.002)
 
     def _wait_child(self, handle: str, child: subprocess.Popen[bytes],
