@@ -198,6 +198,10 @@ def test_a_forked_run_killed_on_a_full_disk_keeps_its_exit_code(small_disk: Path
     assert first.warm_up(60)
     handle = first.start(spec_for(tmp_path, 9, "sleep_echo", {"seconds": 60, "value": 1}))
     assert starter_of(first, handle) == "warm"
+    log = small_disk / "state" / f"{handle}.log"
+    deadline = time.monotonic() + 30
+    while b"running" not in log.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)  # its first line, written before the disk is full
     fill_disk(small_disk)
     first.close()
     second = ProcessRuntime(small_disk / "state", warm_start=False)  # not its parent

@@ -5,8 +5,9 @@ learn the exit code from ``wait()``; this tiny parent outlives the node and reco
 in ``EXIT_FILE``. The node reserves that file (blanks) before the run starts and the
 shell writes the code over its first bytes without truncating it, so recording an exit
 code needs no new disk block: a run that ends while the disk is full still has its code
-(a temporary file and a rename would need room the disk no longer has). A shell starts in about a millisecond where a second Python
-interpreter took tens, which is most of the run's start cost.
+(a temporary file and a rename would need room the disk no longer has). A shell starts
+in about a millisecond where a second Python interpreter took tens, which is most of the
+run's start cost.
 
 The launcher waits for a line on its stdin before it runs anything: the node sends it
 once it has applied the run's limits (:mod:`v6lib.node.runtime.process_limits`) and
