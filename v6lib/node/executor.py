@@ -40,7 +40,7 @@ from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
 from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
-from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
+from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec, ManagedJob
 from v6lib.node.server_link import ServerLink
 from v6lib.node.supervisor import Supervisor
 from v6lib.rules.failures import without_tracebacks
@@ -130,27 +130,13 @@ class RunExecutor:
     def _handle(self, run: dict[str, Any]) -> None:
         run_id = int(run["id"])
         entry = self.journal.get(run_id)
-        if entry is not None and entry.state not in (LocalState.RECEIVED, LocalState.STARTING):
-            return  # started, finished, uploaded or dropped: never executed again
-        if entry is not None and entry.state is LocalState.STARTING and self._find_job(run_id):
-            return  # a container exists; reconciliation owns it
-        status = RunStatus(run["status"])
-        ours_already = entry is not None and status is RunStatus.INITIALIZING
-        if status is not RunStatus.PENDING and not ours_already:
-            return
-        if int(run["organization_id"]) != self.identity.organization_id:
+        if not self._to_start(run, entry):
             return
         no_room = self._no_room()
-        if entry is None:
-            # Journaled before the server hears of it: a restart finds the entry and
-            # claims again (the server hands a run this node initializes out again).
-            try:
-                self.journal.receive(run_id, task_id=int(run["task_id"]))
-            except Exception as exc:
-                if not is_disk_full(exc):
-                    raise
-                self._refuse_unjournaled(run_id, disk_full_reason(self.options.task_dir))
-                return
+        # Journaled before the server hears of it: a restart finds the entry and claims
+        # again (the server hands a run this node initializes out again).
+        if entry is None and not self._journal_new(run_id, int(run["task_id"])):
+            return
         claim = self._claim(run_id)
         if claim is None:
             return
@@ -179,6 +165,39 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
         self._start(claim.run, task, claim.container_token)
+
+    def _to_start(self, run: dict[str, Any], entry: JournalEntry | None) -> bool:
+        """Whether this node is to (claim and) start the run it was offered now."""
+        run_id = int(run["id"])
+        if entry is not None and entry.state not in (LocalState.RECEIVED, LocalState.STARTING):
+            return False  # started, finished, uploaded or dropped: never executed again
+        if entry is not None and entry.state is LocalState.STARTING:
+            job = self._find_managed(run_id)
+            if job is not None:  # started, but a failure (a full disk) kept it unrecorded
+                if self.adopt(run_id, job):
+                    self._report_active(run_id, job.handle)
+                return False
+        status = RunStatus(run["status"])
+        # NOTE: initializing on this node yet unknown to the journal: claimed while not
+        # even the journal row fitted, and the report of that failed too. Nothing ran
+        # (every start is journaled first), so it is resumed like a journaled claim.
+        ours_already = status is RunStatus.INITIALIZING and (
+            entry is not None or run.get("node_id") == self.identity.node_id)
+        if status is not RunStatus.PENDING and not ours_already:
+            return False
+        return int(run["organization_id"]) == self.identity.organization_id
+
+    def _journal_new(self, run_id: int, task_id: int) -> bool:
+        """Record a run the node has not seen; False when not even its row fits (it is
+        then reported as start failed)."""
+        try:
+            self.journal.receive(run_id, task_id=task_id)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            self._refuse_unjournaled(run_id, disk_full_reason(self.options.task_dir))
+            return False
+        return True
 
     def _refuse_unjournaled(self, run_id: int, reason: str) -> None:
         """End a run as "start failed" on the server when not even its journal row fits.
@@ -512,10 +531,27 @@ class RunExecutor:
         return killed
 
     def _find_job(self, run_id: int) -> str | None:
+        job = self._find_managed(run_id)
+        return None if job is None else job.handle
+
+    def _find_managed(self, run_id: int) -> ManagedJob | None:
         for job in self.runtime.list_managed():
             if job.run_id == run_id:
-                return job.handle
+                return job
         return None
+
+    def adopt(self, run_id: int, job: ManagedJob) -> bool:
+        """Take charge of the run's container or process found in the runtime (left by a
+        previous life of the node, or by a start the journal could not record): watch it
+        while it runs, else collect its outcome. True when it is still running."""
+        entry = self.journal.get(run_id)
+        if entry is not None and entry.state is not LocalState.STARTED:
+            self.journal.mark_started(run_id, job.handle)
+        if job.running:
+            self.watch(run_id, job.handle)
+            return True
+        self.complete(run_id, job.handle, self.runtime.wait(job.handle, 0))
+        return False
 
 
 def _log_outcome(run_id: int, status: RunStatus, reason: str | None) -> None:
