@@ -195,3 +195,27 @@ def test_a_claim_neither_journaled_nor_reported_is_resumed(harness: NodeHarness)
     node.sweep()
     wait_until(lambda: run["status"] == "completed", what="resumed and completed")
     assert runtime.started == [run["id"]]
+
+
+def test_a_started_run_is_watched_although_its_active_report_cannot_be_journaled(
+    harness: NodeHarness,
+) -> None:
+    """The report got through, the journal could not note it (a full disk): the run must
+    still be watched, or it would stay active on the server for ever."""
+    server, runtime = _server(), FakeRuntime()
+    node = harness.start(server, runtime)
+    original = node.journal.update
+    refused: list[int] = []
+
+    def full_once(run_id: int, **fields: Any) -> None:
+        if fields == {"active_reported": True} and not refused:
+            refused.append(run_id)
+            raise sqlite3.OperationalError("database or disk is full")
+        original(run_id, **fields)
+
+    node.journal.update = full_once  # type: ignore[method-assign]
+    run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+    job = runtime.wait_started(run["id"])
+    wait_until(lambda: refused, what="the active report's journal update refused")
+    runtime.finish(job.handle, 0, b'{"x": 1}')
+    wait_until(lambda: run["status"] == "completed", what="completed")

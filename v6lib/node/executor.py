@@ -45,6 +45,7 @@ from v6lib.node.server_link import ServerLink
 from v6lib.node.supervisor import Supervisor
 from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import RunRequest, evaluate
+from v6lib.rules.time_limits import TimeLimit, run_time_limit
 from v6lib.schemas.run import RunClaimOut, RunOut
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskOut
@@ -142,7 +143,8 @@ class RunExecutor:
             return
         task = claim.task
         self.journal.update(run_id, job_id=task.job_id or task.id, task_uid=task.uid,
-                            image=task.image, init_org_id=task.init_org_id)
+                            image=task.image, init_org_id=task.init_org_id,
+                            max_run_seconds=task.max_run_seconds)
         log.info("run %d task %d: claimed (image %s)", run_id, task.id, task.image)
         self.audit.received(run_id, task)
         if no_room:
@@ -309,8 +311,13 @@ class RunExecutor:
             self.runtime.remove(handle)
             return
         log.info("run %d task %d: started (%s)", run_id, task.id, handle)
-        self._report_active(run_id, handle)
-        self.watch(run_id, handle)
+        try:
+            self._report_active(run_id, handle)
+        finally:
+            # NOTE: a started run is always watched: nothing else would (the sweep
+            # resumes only runs without a handle), and the outbox reports "active"
+            # itself when this report did not get through
+            self.watch(run_id, handle)
 
     def _os_reason(self, exc: OSError) -> str:
         return disk_full_reason(self.options.task_dir) if is_disk_full(exc) else str(exc)
@@ -354,7 +361,13 @@ class RunExecutor:
         except V6Error as exc:
             log.warning("run %d: 'active' not reported (%s); the outbox will", run_id, exc)
             return  # the outbox reports 'active' before the outcome
-        self.journal.update(run_id, active_reported=True)
+        try:
+            self.journal.update(run_id, active_reported=True)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            # only saves the outbox a look at the run on the server
+            log.warning("run %d: 'active' reported but not journaled (%s)", run_id, exc)
 
     # -- watching -----------------------------------------------------------------------
     def watch(self, run_id: int, handle: str) -> threading.Thread:
@@ -387,24 +400,28 @@ class RunExecutor:
                 return
         # Node stopping: leave the run; the next start reconciles it.
 
-    def _deadline(self, run_id: int) -> float | None:
-        """When (``time.monotonic()``) the run's time is up, counted from its start as
+    def _deadline(self, run_id: int) -> tuple[float, TimeLimit] | None:
+        """When (``time.monotonic()``) the run's time is up, and the limit that says so:
+        the shorter of the node's and the task's, counted from the run's start as
         journaled (so a restarted node does not grant it the full time again)."""
-        limit = self.options.max_run_seconds
+        entry = self.journal.get(run_id)
+        limit = run_time_limit(self.options.max_run_seconds,
+                               entry.max_run_seconds if entry is not None else None)
         if limit is None:
             return None
-        entry = self.journal.get(run_id)
         now = self.journal.now()
         started = entry.started_at if entry is not None and entry.started_at else now
-        return time.monotonic() + limit - max(0.0, (now - started).total_seconds())
+        return (time.monotonic() + limit.seconds - max(0.0, (now - started).total_seconds()),
+                limit)
 
-    def _watch_once(self, run_id: int, handle: str, deadline: float | None = None) -> bool:
+    def _watch_once(self, run_id: int, handle: str,
+                    deadline: tuple[float, TimeLimit] | None = None) -> bool:
         """Wait a second for the run's end; True once its outcome is journaled."""
         timeout = 1.0
         if deadline is not None:
-            left = deadline - time.monotonic()
+            left = deadline[0] - time.monotonic()
             if left <= 0:
-                self._time_up(run_id, handle)  # a no-op once the outcome is journaled
+                self._time_up(run_id, handle, deadline[1])  # a no-op once journaled
             else:
                 timeout = min(timeout, left)
         try:
@@ -417,10 +434,10 @@ class RunExecutor:
         self.complete(run_id, handle, info)
         return True
 
-    def _time_up(self, run_id: int, handle: str) -> None:
-        """End a run that exceeded the node's time limit: journal the outcome, then stop
-        its container or process tree; the watcher then sees it ended and cleans up."""
-        reason = f"run exceeded the node's time limit of {self.options.max_run_seconds:g} s"
+    def _time_up(self, run_id: int, handle: str, limit: TimeLimit) -> None:
+        """End a run that exceeded its time limit: journal the outcome, then stop its
+        container or process tree; the watcher then sees it ended and cleans up."""
+        reason = limit.reason
         if not self.journal.finish(run_id, RunStatus.FAILED.value, reason=reason):
             return  # ended meanwhile
         self.runtime.kill(handle)
