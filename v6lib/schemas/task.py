@@ -68,7 +68,8 @@ class TaskIn(InModel):
     uid: str | None = Field(default=None, min_length=1, max_length=64)
     # the run time limit the researcher asks for; each node applies the shorter of it
     # and its own (v6lib.rules.time_limits)
-    max_run_seconds: float | None = Field(default=None, gt=0, le=MAX_TASK_RUN_SECONDS)
+    max_run_seconds: float | None = Field(default=None, gt=0, le=MAX_TASK_RUN_SECONDS,
+                                          strict=True)
 
     @field_validator("organizations")
     @classmethod
