@@ -107,3 +107,6 @@ def check_outcome(tally: Tally, root: Client, researcher: Researcher) -> None:
         if results != expected:
             tally.problems.append(f"task {submission.task_id} delivered {results}, "
                                   f"expected {expected}")
+    if tally.results * 3 < tally.runs:  # the full disk ends a few runs, not the suite's work
+        tally.problems.append(f"only {tally.results} of {tally.runs} runs delivered a "
+                              "result: the faults did not land on a working federation")

@@ -16,6 +16,7 @@ Run it alone:  ``python -m pytest tests/chaos -m chaos -s``
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from tests.integration.conftest import (
     cli_node_config,
     free_port,
     make_federation,
+    wait_until,
 )
 from tests.processes import tagged, wait_gone
 from tests.small_disk import mounted_tmpfs
@@ -75,6 +77,10 @@ def small_disk(folder: Path, size_mb: int = 32) -> Iterator[None]:
         yield
 
 
+def _connected(node: CliNode) -> bool:
+    return "connected as node" in node.log()
+
+
 def _schedule(faults: Faults) -> list[Callable[[], None]]:
     steps: list[Callable[[], None]] = [lambda: faults.kill_node(0), faults.kill_worker,
                                        faults.kill_master]
@@ -106,6 +112,9 @@ def test_no_task_is_lost_or_repeated_when_parts_fail(
             node = CliNode(config, tmp_path / f"node{index}.yaml", env)
             node.log_file = tmp_path / f"node{index}.log"  # not on the disk that fills up
             nodes.append(node.start())
+        for node in nodes:  # faults must land on a working federation
+            wait_until(functools.partial(_connected, node), 90,
+                       f"node {node.config['name']} to connect")
         researcher = Researcher(fed, tmp_path / "markers")
         (tmp_path / "markers").mkdir()
         working = researcher.run()
