@@ -185,8 +185,8 @@ def test_a_run_ending_on_a_full_disk_keeps_its_exit_code(small_disk: Path,
     fill_disk(small_disk)
     second = ProcessRuntime(small_disk / "state", warm_start=False)
     assert second.wait(handle, timeout=60) == ExitInfo(exit_code=7, logs="")
+    first.wait(handle, timeout=10)  # reaped by its parent
     second.remove(handle)
-    first.wait(handle, timeout=10)
 
 
 def test_a_forked_run_killed_on_a_full_disk_keeps_its_exit_code(small_disk: Path,

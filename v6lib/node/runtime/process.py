@@ -22,6 +22,7 @@ interpreter. Either way the exit code lands in the exit file, which the node rea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -40,6 +41,7 @@ from typing import Any
 from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
+from v6lib.node.runtime.process_cgroups import RunCgroups
 from v6lib.node.runtime.process_files import (
     exit_code,
     log_tail,
@@ -155,6 +157,8 @@ class ProcessRuntime:
         preload: modules the warm starter imports before forking runs (skipped when not
             importable); they cost the starter's memory once, shared by its runs.
         warm_start: use the warm starter with the default command.
+        cgroups: put each run with limits in a cgroup of its own where cgroup v2 allows
+            (:mod:`v6lib.node.runtime.process_cgroups`); resource limits otherwise.
     """
 
     name = "process"
@@ -170,6 +174,7 @@ class ProcessRuntime:
         log_limit: int = LOG_LIMIT,
         preload: Sequence[str] = DEFAULT_PRELOAD,
         warm_start: bool = True,
+        cgroups: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -184,6 +189,12 @@ class ProcessRuntime:
         self.warm_starter: WarmStarter | None = None
         self._warm_lock = threading.Lock()
         self._warm_restarts = 0
+        self.cgroups: RunCgroups | None = None
+        self.containment = "resource limits (RLIMIT_AS, CPU affinity): cgroups not used"
+        if cgroups:
+            self.cgroups, why_not = RunCgroups.detect(self.state_dir)
+            self.containment = (self.cgroups.describe() if self.cgroups is not None else
+                                f"resource limits (RLIMIT_AS, CPU affinity): {why_not}")
 
     # -- files --------------------------------------------------------------------------
     def _files(self, handle: str) -> tuple[Path, Path, Path]:
@@ -209,6 +220,7 @@ class ProcessRuntime:
             raise RuntimeUnavailableError(f"process runtime: interpreter {self.python} not found")
         log.warning("process runtime: algorithms run unisolated on this machine; use the "
                     "docker runtime in production")
+        log.info("process runtime: runs with limits are contained by %s", self.containment)
         self._warm()
 
     # -- warm starter -------------------------------------------------------------------
@@ -351,7 +363,8 @@ class ProcessRuntime:
             raise RuntimeUnavailableError(f"process runtime cannot start run "
                                           f"{spec.run_id}: {exc}") from exc
         try:
-            limits.apply(proc.pid)  # the launcher waits for its go: nothing ran yet
+            # the launcher waits for its go: nothing ran yet
+            self._contain(spec, proc.pid, limits)
         except (OSError, ValueError) as exc:
             proc.kill()
             proc.wait()
@@ -361,6 +374,23 @@ class ProcessRuntime:
         with contextlib.suppress(AttributeError, OSError):  # no pidfd: Popen.wait polls
             self._pidfds[handle] = os.pidfd_open(proc.pid)
         return proc.pid
+
+    def _contain(self, spec: JobSpec, pid: int, limits: ProcessLimits) -> None:
+        """Put the launcher ``pid`` in the run's cgroup with what the cgroup can bound;
+        the resource limits take the rest (all of it without a cgroup)."""
+        if self.cgroups is not None:
+            bound = self.cgroups.limits(limits.memory, spec.cpus)
+            try:
+                self.cgroups.place(spec.run_id, pid, bound)
+            except OSError as exc:
+                log.warning("process runtime: run %s not put in a cgroup (%s); resource "
+                            "limits apply", spec.run_id, exc)
+                self.cgroups.remove(spec.run_id)
+            else:
+                limits = dataclasses.replace(
+                    limits, memory=None if bound.memory is not None else limits.memory,
+                    cores=None if bound.cpus is not None else limits.cores)
+        limits.apply(pid)
 
     def _exit_info(self, handle: str, fallback: int) -> ExitInfo:
         _, exit_file, log_file = self._files(handle)
@@ -418,6 +448,8 @@ class ProcessRuntime:
         try:
             self._kill_group(handle, state, pid)
         finally:
+            if self.cgroups is not None:
+                self.cgroups.kill(int(state["run_id"]))
             kill_marked(run_marker(self.state_dir, int(state["run_id"])))
 
     def _kill_group(self, handle: str, state: dict[str, Any], pid: int) -> None:
@@ -445,7 +477,12 @@ class ProcessRuntime:
 
     def remove(self, handle: str) -> None:
         self.kill(handle)
-        self._children.pop(handle, None)
+        child = self._children.pop(handle, None)
+        if child is not None:  # reaped: a zombie would keep the run's cgroup busy
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(1.0)
+        if self.cgroups is not None and handle[4:].isdigit():
+            self.cgroups.remove(int(handle[4:]))
         fd = self._pidfds.pop(handle, None)
         if fd is not None:
             os.close(fd)
@@ -490,6 +527,8 @@ class ProcessRuntime:
                 int(state["pid"]), state.get("start_time"))
             jobs.append(ManagedJob(handle=handle, run_id=int(state["run_id"]),
                                    running=running))
+        if self.cgroups is not None:
+            self.cgroups.sweep({job.run_id for job in jobs})
         return jobs
 
     def close(self) -> None:
@@ -497,5 +536,7 @@ class ProcessRuntime:
         and are reconciled at its start."""
         if self.warm_starter is not None:
             self.warm_starter.close()
+        if self.cgroups is not None:
+            self.cgroups.release()
         for handle in list(self._pidfds):
             os.close(self._pidfds.pop(handle))
