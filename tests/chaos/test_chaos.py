@@ -100,6 +100,7 @@ def test_no_task_is_lost_or_repeated_when_parts_fail(
     nodes: list[CliNode] = []
     tally = Tally()
     disk = contextlib.ExitStack()
+    researcher: Researcher | None = None
     try:
         disk.enter_context(small_disk(tmp_path / "node1"))
         fed = make_federation(server, prefix="chaos")  # type: ignore[arg-type]
@@ -129,6 +130,8 @@ def test_no_task_is_lost_or_repeated_when_parts_fail(
         tally.faults = faults.injected
         check_outcome(tally, fed.login(), researcher)
     finally:
+        if researcher is not None:  # a fault that failed must not leave it creating tasks
+            researcher.stop()
         for node in nodes:
             node.stop()
         server.stop()
