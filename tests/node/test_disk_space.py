@@ -116,19 +116,22 @@ def test_a_started_run_the_journal_cannot_record_is_removed_and_started_again(
     assert len(runtime.removed) >= 1 and runtime.removed[0].startswith(f"fake-{run['id']}-0")
 
 
-def test_a_run_failing_while_the_disk_is_full_says_so(harness: NodeHarness,
-                                                      small_disk: Path) -> None:
-    """Its own log, on the same disk, may not: the reason names the disk."""
+def test_a_run_failing_while_the_disk_is_full_says_so(
+        harness: NodeHarness, small_disk: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Its own log, on the same disk, may not: the reason names the disk, also when the
+    outcome can only be journaled once space is back."""
     server, runtime = _server(), FakeRuntime()
     harness.start(server, runtime, task_dir=small_disk / "node2", min_free_disk_mb=3)
     run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
     job = runtime.wait_started(run["id"])
     wait_until(lambda: run["status"] == "active", what="active")
-    filler = fill_disk(small_disk, leave_bytes=1024 * 1024)
-    runtime.finish(job.handle, 1)
-    wait_until(lambda: run["status"] == "failed", what="failed")
-    assert str(run["reason"]).startswith("algorithm exited with code 1 (node disk full: ")
+    filler = fill_disk(small_disk)
+    runtime.finish(job.handle, 1, None, "x" * 200_000)
+    wait_until(lambda: f"watcher of run {run['id']} failed" in caplog.text,
+               what="the outcome not journaled on the full disk")
     filler.unlink()
+    wait_until(lambda: run["status"] == "failed", what="failed")
+    assert str(run["reason"]).startswith("algorithm exited with code 1 (node disk full: 0 MB")
     other = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
     runtime.finish(runtime.wait_started(other["id"]).handle, 3)
     wait_until(lambda: other["status"] == "failed", what="failed with room")

@@ -389,9 +389,10 @@ class RunExecutor:
         run's outcome is journaled once the cause is gone."""
         tracker = self.supervisor.tracker(f"watcher of run {run_id}")
         deadline = self._deadline(run_id)
-        while not self.stop.is_set():
+        at_end: dict[str, str | None] = {}  # the disk's state when the run ended, kept
+        while not self.stop.is_set():  # through retries (the disk may be freed meanwhile)
             try:
-                ended = self._watch_once(run_id, handle, deadline)
+                ended = self._watch_once(run_id, handle, deadline, at_end)
             except Exception as exc:  # a watcher must never die silently
                 self.stop.wait(tracker.failed(exc))
                 continue
@@ -415,7 +416,8 @@ class RunExecutor:
                 limit)
 
     def _watch_once(self, run_id: int, handle: str,
-                    deadline: tuple[float, TimeLimit] | None = None) -> bool:
+                    deadline: tuple[float, TimeLimit] | None = None,
+                    at_end: dict[str, str | None] | None = None) -> bool:
         """Wait a second for the run's end; True once its outcome is journaled."""
         timeout = 1.0
         if deadline is not None:
@@ -431,7 +433,9 @@ class RunExecutor:
             return True
         if info is None:
             return False
-        self.complete(run_id, handle, info)
+        at_end = {} if at_end is None else at_end
+        self.complete(run_id, handle, info,
+                      no_room=at_end.setdefault("no_room", self._no_room()))
         return True
 
     def _time_up(self, run_id: int, handle: str, limit: TimeLimit) -> None:
@@ -446,8 +450,10 @@ class RunExecutor:
             self.journal.update(run_id, log=self._shared_logs(run_id, info.logs))
         self._announce(run_id, RunStatus.FAILED, reason)
 
-    def complete(self, run_id: int, handle: str | None, info: ExitInfo | None) -> None:
-        """Turn an ended run into its outcome (exit code, output file) and journal it."""
+    def complete(self, run_id: int, handle: str | None, info: ExitInfo | None, *,
+                 no_room: str | None = None) -> None:
+        """Turn an ended run into its outcome (exit code, output file) and journal it;
+        ``no_room``: why the node's disk was full when the run ended (else checked now)."""
         entry = self.journal.get(run_id)
         if entry is None or not entry.in_flight:
             self._cleanup(entry, handle)
@@ -457,7 +463,7 @@ class RunExecutor:
         if info is not None and info.exit_code != 0:
             reason = self.output.failure_reason(paths.output_file)
             self._finish(run_id, RunStatus.FAILED, log=logs,
-                         reason=reason or self._exit_reason(info.exit_code))
+                         reason=reason or self._exit_reason(info.exit_code, no_room))
         else:
             outcome = self.output.collect(entry, paths.output_file)
             self._audit_disclosure(entry, outcome.status, outcome.reason)
@@ -465,12 +471,13 @@ class RunExecutor:
                          reason=outcome.reason, output_digest=outcome.output_digest)
         self._cleanup(self.journal.get(run_id), handle)
 
-    def _exit_reason(self, code: int) -> str:
+    def _exit_reason(self, code: int, no_room: str | None) -> str:
         """Why a run failed, from its exit code; with the state of the node's disk when it
-        is (nearly) full, since an algorithm that could not write its log or files then
-        fails for that, and its own log, on the same disk, may not say so."""
+        was (nearly) full at the run's end, since an algorithm that could not write its
+        log or files then fails for that, and its own log, on the same disk, may not say
+        so."""
         reason = f"algorithm exited with code {code}"
-        no_room = self._no_room()
+        no_room = no_room or self._no_room()
         return f"{reason} ({no_room})" if no_room else reason
 
     def _audit_disclosure(self, entry: JournalEntry, status: RunStatus,
