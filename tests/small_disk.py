@@ -31,11 +31,10 @@ def mounted_tmpfs(folder: Path, size_mb: int) -> Iterator[str | None]:
 def fill_disk(folder: Path, leave_bytes: int = 0, name: str = "filler") -> Path:
     """Write a file into ``folder`` until at most ``leave_bytes`` stay free on its disk."""
     path = folder / name
-    with path.open("ab") as fh:
+    with path.open("ab", buffering=0) as fh:  # unbuffered: close() has nothing left to fail
         while (free := shutil.disk_usage(folder).free) > leave_bytes:
             try:
                 fh.write(b"\0" * max(4096, min(1 << 20, free - leave_bytes)))
-                fh.flush()
             except OSError:
                 break
     return path

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,7 +79,8 @@ class FakeFederation:
         overall = "completed" if all(s == "completed" for s in statuses) else "failed"
         self.tasks[task_id] = {"id": task_id, "uid": body["uid"], "name": body["name"],
                                "image": body["image"], "collaboration_id": 1,
-                               "status": overall, "created_at": "2026-01-01T00:00:00Z"}
+                               "status": overall, "created_at": "2026-01-01T00:00:00Z",
+                               "max_run_seconds": body.get("max_run_seconds")}
         return self.tasks[task_id]
 
 
@@ -134,6 +136,16 @@ def test_create_sends_the_input_and_prints_the_task(federation: Any) -> None:
     assert posted["databases"] == [{"label": "default"}]
     decoded = serialization.loads(base64.b64decode(posted["organizations"][0]["input"]))
     assert decoded == {"method": "partial_average", "args": [], "kwargs": {"column": "age"}}
+
+
+def test_create_passes_the_time_limit_and_shows_it(federation: Any) -> None:
+    fake, port = federation
+    result = _run(port, "create", "--collaboration", "1", "--organization", "2",
+                  "--image", "img", "--method", "m", "--max-run-seconds", "90")
+    assert result.exit_code == 0, result.output
+    posted = next(b for m, p, b in fake.requests if m == "POST" and p == "/api/task")
+    assert posted["max_run_seconds"] == 90
+    assert re.search(r"max_run_seconds\s+90", result.output), result.output
 
 
 def test_create_wait_prints_results_table(federation: Any) -> None:

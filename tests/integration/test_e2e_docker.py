@@ -283,6 +283,29 @@ def test_kill_stops_running_containers_within_seconds(federation: Federation,
     _wait_status(fed, task["id"], {RunStatus.KILLED.value}, timeout=10)
 
 
+def test_a_tasks_time_limit_ends_its_containers(federation: Federation,
+                                                docker_client: Any) -> None:
+    """The researcher's limit (shorter than the nodes', which have none) ends each run."""
+    fed = federation
+    task = fed.root.task.create(
+        collaboration=fed.collaboration, organizations=fed.org_ids, name="slow",
+        image=PROBE_IMAGE, input_={"method": "sleep"}, max_run_seconds=2)
+    assert task["max_run_seconds"] == 2
+    _wait_status(fed, task["id"], {RunStatus.FAILED.value}, timeout=90)
+    assert {r["reason"] for r in _runs(fed, task["id"])} == {
+        "run exceeded the task's time limit of 2 s"}
+    run_ids = {str(r["id"]) for r in _runs(fed, task["id"])}
+
+    def left() -> list[str]:  # the outcome is reported first, the container goes next
+        return [c["Id"] for c in docker_client.api.containers(
+            all=True, filters={"label": LABEL_RUN}) if c["Labels"].get(LABEL_RUN) in run_ids]
+
+    deadline = time.monotonic() + 15
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left() == []
+
+
 def test_a_containers_small_count_is_refused_at_its_node(federation: Federation) -> None:
     from v6lib.node.audit import entries
 

@@ -170,7 +170,8 @@ class FakeServer:
 
     def create_task(self, image: str, inputs: dict[int, bytes], *, init_org_id: int = 1,
                     databases: list[dict[str, Any]] | None = None, uid: str | None = None,
-                    init_user_id: int | None = 1) -> dict[str, Any]:
+                    init_user_id: int | None = 1,
+                    max_run_seconds: float | None = None) -> dict[str, Any]:
         with self._lock:
             task_id = next(self._ids)
             task = {"id": task_id, "uid": uid or str(uuid.uuid4()), "name": "t",
@@ -178,7 +179,8 @@ class FakeServer:
                     "collaboration_id": 1, "init_org_id": init_org_id,
                     "init_user_id": init_user_id, "job_id": task_id, "parent_id": None,
                     "databases": databases if databases is not None else [
-                        {"label": "default", "query": None}], "status": "pending"}
+                        {"label": "default", "query": None}], "status": "pending",
+                    "max_run_seconds": max_run_seconds}
             self.tasks[task_id] = task
             for org_id, data in inputs.items():
                 run_id = next(self._ids)

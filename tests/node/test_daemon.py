@@ -218,6 +218,26 @@ def test_a_run_over_the_time_limit_is_ended_with_the_reason(harness: NodeHarness
     assert entry is not None and entry.started_at is not None
 
 
+@pytest.mark.parametrize(("node_limit", "task_limit", "reason"), [
+    (60, 0.5, "run exceeded the task's time limit of 0.5 s"),
+    (0.5, 60, "run exceeded the node's time limit of 0.5 s"),
+    (None, 0.5, "run exceeded the task's time limit of 0.5 s"),
+])
+def test_the_shorter_of_the_node_and_task_time_limits_ends_a_run(
+        harness: NodeHarness, node_limit: float | None, task_limit: float,
+        reason: str) -> None:
+    server, runtime = server_with_node(), FakeRuntime()
+    harness.start(server, runtime, max_run_seconds=node_limit)
+    task = server.create_task("img", {2: b"{}"}, max_run_seconds=task_limit)
+    run = server.run_of(task["id"], 2)
+    job = runtime.wait_started(run["id"])
+    started = time.monotonic()
+    wait_until(lambda: job.killed, what="run ended at its time limit")
+    assert 0.4 <= time.monotonic() - started < 1.5
+    wait_until(lambda: run["status"] == "failed", what="failure delivered")
+    assert run["reason"] == reason
+
+
 def test_the_time_limit_counts_from_the_start_across_a_restart(harness: NodeHarness) -> None:
     server, runtime = server_with_node(), FakeRuntime()
     node = harness.start(server, runtime, max_run_seconds=60)

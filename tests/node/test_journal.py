@@ -316,3 +316,18 @@ def test_after_the_retention_the_servers_terminal_status_still_blocks_a_rerun(
     node.sweep()
     time.sleep(0.2)
     assert runtime.started == [run["id"]]
+
+
+def test_an_older_file_gets_the_task_time_limit_column(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path)
+    journal.receive(1, task_id=10)
+    journal.close()
+    with sqlite3.connect(path) as raw:  # the file as the previous version left it
+        raw.execute("ALTER TABLE node_run DROP COLUMN max_run_seconds")
+    upgraded = Journal(path)
+    assert upgraded.get(1).max_run_seconds is None  # type: ignore[union-attr]
+    upgraded.update(1, max_run_seconds=30.0)
+    entry = upgraded.get(1)
+    assert entry is not None and entry.max_run_seconds == 30.0
+    upgraded.close()

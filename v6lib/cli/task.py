@@ -104,6 +104,8 @@ def _emit(as_json: bool, document: Any, table: str) -> None:
 
 def _task_table(task: dict[str, Any]) -> str:
     keys = ["id", "uid", "name", "image", "collaboration_id", "status", "created_at"]
+    if task.get("max_run_seconds") is not None:
+        keys.append("max_run_seconds")
     return str(tabulate([[k, task.get(k)] for k in keys], tablefmt="simple"))
 
 
@@ -154,6 +156,8 @@ def task() -> None:
 @click.option("--study", type=int, default=None, help="Restrict the task to a study.")
 @click.option("--name", default="", help="Task name.")
 @click.option("--description", default="", help="Task description.")
+@click.option("--max-run-seconds", type=float, default=None,
+              help="Time limit of each run; a node applies the shorter of it and its own.")
 @click.option("--wait", "wait", is_flag=True, help="Wait for the results and print them.")
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after S s.")
 @_handle_errors
@@ -161,7 +165,8 @@ def create(server_url: str, port: int, api_path: str, username: str, password: s
            mfa_code: str | None, private_key: str | None, as_json: bool, collaboration: int,
            organizations: tuple[int, ...], image: str, method: str, kwargs_json: str | None,
            args_json: str | None, databases: tuple[str, ...], study: int | None, name: str,
-           description: str, wait: bool, timeout: float | None) -> None:
+           description: str, max_run_seconds: float | None, wait: bool,
+           timeout: float | None) -> None:
     """Create a task; with --wait, also wait for it and print every run's outcome."""
     input_ = {"method": method, "args": _parse_json(args_json, "args", list),
               "kwargs": _parse_json(kwargs_json, "kwargs", dict)}
@@ -169,7 +174,7 @@ def create(server_url: str, port: int, api_path: str, username: str, password: s
     created = client.task.create(
         collaboration=collaboration, organizations=list(organizations), name=name or method,
         image=image, description=description, input_=input_,
-        databases=list(databases) or None, study=study)
+        databases=list(databases) or None, study=study, max_run_seconds=max_run_seconds)
     if not wait:
         _emit(as_json, created, _task_table(created))
         return

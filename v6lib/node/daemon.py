@@ -280,7 +280,8 @@ class Node:
             return None
 
     def sweep(self) -> None:
-        """Take every pending run (after start-up and after every outage)."""
+        """Take every pending run (after start-up and after every outage), and resume
+        those this node claimed but left unstarted."""
         assert self.executor is not None and self.identity is not None
         seen: set[int] = set()
         for filters in ({"node_id": self.identity.node_id},
@@ -291,7 +292,12 @@ class Node:
                     self._submit(run)
         for entry in self.journal.in_flight():
             if entry.handle is None and entry.run_id not in seen:
+                seen.add(entry.run_id)
                 self._submit(self.link.run(entry.run_id))
+        # claimed, but neither journaled nor reported (a full disk, then the server away)
+        for run in list(self.link.runs(status="initializing", node_id=self.identity.node_id)):
+            if run["id"] not in seen and self.journal.get(run["id"]) is None:
+                self._submit(run)
 
     def publish_audit_head(self) -> None:
         """Put the audit trail's head on the server (when it moved since the last time).

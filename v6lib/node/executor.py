@@ -40,11 +40,12 @@ from v6lib.node.run_audit import RunAudit
 from v6lib.node.run_files import RunPaths, prepare_run_files, remove_run_files, run_paths
 from v6lib.node.run_output import OutputCollector
 from v6lib.node.run_tokens import RunTokens
-from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec
+from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobSpec, ManagedJob
 from v6lib.node.server_link import ServerLink
 from v6lib.node.supervisor import Supervisor
 from v6lib.rules.failures import without_tracebacks
 from v6lib.rules.node_policy import RunRequest, evaluate
+from v6lib.rules.time_limits import TimeLimit, run_time_limit
 from v6lib.schemas.run import RunClaimOut, RunOut
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskOut
@@ -130,33 +131,20 @@ class RunExecutor:
     def _handle(self, run: dict[str, Any]) -> None:
         run_id = int(run["id"])
         entry = self.journal.get(run_id)
-        if entry is not None and entry.state not in (LocalState.RECEIVED, LocalState.STARTING):
-            return  # started, finished, uploaded or dropped: never executed again
-        if entry is not None and entry.state is LocalState.STARTING and self._find_job(run_id):
-            return  # a container exists; reconciliation owns it
-        status = RunStatus(run["status"])
-        ours_already = entry is not None and status is RunStatus.INITIALIZING
-        if status is not RunStatus.PENDING and not ours_already:
-            return
-        if int(run["organization_id"]) != self.identity.organization_id:
+        if not self._to_start(run, entry):
             return
         no_room = self._no_room()
-        if entry is None:
-            # Journaled before the server hears of it: a restart finds the entry and
-            # claims again (the server hands a run this node initializes out again).
-            try:
-                self.journal.receive(run_id, task_id=int(run["task_id"]))
-            except Exception as exc:
-                if not is_disk_full(exc):
-                    raise
-                self._refuse_unjournaled(run_id, disk_full_reason(self.options.task_dir))
-                return
+        # Journaled before the server hears of it: a restart finds the entry and claims
+        # again (the server hands a run this node initializes out again).
+        if entry is None and not self._journal_new(run_id, int(run["task_id"])):
+            return
         claim = self._claim(run_id)
         if claim is None:
             return
         task = claim.task
         self.journal.update(run_id, job_id=task.job_id or task.id, task_uid=task.uid,
-                            image=task.image, init_org_id=task.init_org_id)
+                            image=task.image, init_org_id=task.init_org_id,
+                            max_run_seconds=task.max_run_seconds)
         log.info("run %d task %d: claimed (image %s)", run_id, task.id, task.image)
         self.audit.received(run_id, task)
         if no_room:
@@ -179,6 +167,39 @@ class RunExecutor:
             self._finish(run_id, RunStatus.NOT_ALLOWED, reason=decision.reason)
             return
         self._start(claim.run, task, claim.container_token)
+
+    def _to_start(self, run: dict[str, Any], entry: JournalEntry | None) -> bool:
+        """Whether this node is to (claim and) start the run it was offered now."""
+        run_id = int(run["id"])
+        if entry is not None and entry.state not in (LocalState.RECEIVED, LocalState.STARTING):
+            return False  # started, finished, uploaded or dropped: never executed again
+        if entry is not None and entry.state is LocalState.STARTING:
+            job = self._find_managed(run_id)
+            if job is not None:  # started, but a failure (a full disk) kept it unrecorded
+                if self.adopt(run_id, job):
+                    self._report_active(run_id, job.handle)
+                return False
+        status = RunStatus(run["status"])
+        # NOTE: initializing on this node yet unknown to the journal: claimed while not
+        # even the journal row fitted, and the report of that failed too. Nothing ran
+        # (every start is journaled first), so it is resumed like a journaled claim.
+        ours_already = status is RunStatus.INITIALIZING and (
+            entry is not None or run.get("node_id") == self.identity.node_id)
+        if status is not RunStatus.PENDING and not ours_already:
+            return False
+        return int(run["organization_id"]) == self.identity.organization_id
+
+    def _journal_new(self, run_id: int, task_id: int) -> bool:
+        """Record a run the node has not seen; False when not even its row fits (it is
+        then reported as start failed)."""
+        try:
+            self.journal.receive(run_id, task_id=task_id)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            self._refuse_unjournaled(run_id, disk_full_reason(self.options.task_dir))
+            return False
+        return True
 
     def _refuse_unjournaled(self, run_id: int, reason: str) -> None:
         """End a run as "start failed" on the server when not even its journal row fits.
@@ -290,8 +311,13 @@ class RunExecutor:
             self.runtime.remove(handle)
             return
         log.info("run %d task %d: started (%s)", run_id, task.id, handle)
-        self._report_active(run_id, handle)
-        self.watch(run_id, handle)
+        try:
+            self._report_active(run_id, handle)
+        finally:
+            # NOTE: a started run is always watched: nothing else would (the sweep
+            # resumes only runs without a handle), and the outbox reports "active"
+            # itself when this report did not get through
+            self.watch(run_id, handle)
 
     def _os_reason(self, exc: OSError) -> str:
         return disk_full_reason(self.options.task_dir) if is_disk_full(exc) else str(exc)
@@ -335,7 +361,13 @@ class RunExecutor:
         except V6Error as exc:
             log.warning("run %d: 'active' not reported (%s); the outbox will", run_id, exc)
             return  # the outbox reports 'active' before the outcome
-        self.journal.update(run_id, active_reported=True)
+        try:
+            self.journal.update(run_id, active_reported=True)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            # only saves the outbox a look at the run on the server
+            log.warning("run %d: 'active' reported but not journaled (%s)", run_id, exc)
 
     # -- watching -----------------------------------------------------------------------
     def watch(self, run_id: int, handle: str) -> threading.Thread:
@@ -357,9 +389,10 @@ class RunExecutor:
         run's outcome is journaled once the cause is gone."""
         tracker = self.supervisor.tracker(f"watcher of run {run_id}")
         deadline = self._deadline(run_id)
-        while not self.stop.is_set():
+        at_end: dict[str, str | None] = {}  # the disk's state when the run ended, kept
+        while not self.stop.is_set():  # through retries (the disk may be freed meanwhile)
             try:
-                ended = self._watch_once(run_id, handle, deadline)
+                ended = self._watch_once(run_id, handle, deadline, at_end)
             except Exception as exc:  # a watcher must never die silently
                 self.stop.wait(tracker.failed(exc))
                 continue
@@ -368,24 +401,29 @@ class RunExecutor:
                 return
         # Node stopping: leave the run; the next start reconciles it.
 
-    def _deadline(self, run_id: int) -> float | None:
-        """When (``time.monotonic()``) the run's time is up, counted from its start as
+    def _deadline(self, run_id: int) -> tuple[float, TimeLimit] | None:
+        """When (``time.monotonic()``) the run's time is up, and the limit that says so:
+        the shorter of the node's and the task's, counted from the run's start as
         journaled (so a restarted node does not grant it the full time again)."""
-        limit = self.options.max_run_seconds
+        entry = self.journal.get(run_id)
+        limit = run_time_limit(self.options.max_run_seconds,
+                               entry.max_run_seconds if entry is not None else None)
         if limit is None:
             return None
-        entry = self.journal.get(run_id)
         now = self.journal.now()
         started = entry.started_at if entry is not None and entry.started_at else now
-        return time.monotonic() + limit - max(0.0, (now - started).total_seconds())
+        return (time.monotonic() + limit.seconds - max(0.0, (now - started).total_seconds()),
+                limit)
 
-    def _watch_once(self, run_id: int, handle: str, deadline: float | None = None) -> bool:
+    def _watch_once(self, run_id: int, handle: str,
+                    deadline: tuple[float, TimeLimit] | None = None,
+                    at_end: dict[str, str | None] | None = None) -> bool:
         """Wait a second for the run's end; True once its outcome is journaled."""
         timeout = 1.0
         if deadline is not None:
-            left = deadline - time.monotonic()
+            left = deadline[0] - time.monotonic()
             if left <= 0:
-                self._time_up(run_id, handle)  # a no-op once the outcome is journaled
+                self._time_up(run_id, handle, deadline[1])  # a no-op once journaled
             else:
                 timeout = min(timeout, left)
         try:
@@ -395,13 +433,15 @@ class RunExecutor:
             return True
         if info is None:
             return False
-        self.complete(run_id, handle, info)
+        at_end = {} if at_end is None else at_end
+        self.complete(run_id, handle, info,
+                      no_room=at_end.setdefault("no_room", self._no_room()))
         return True
 
-    def _time_up(self, run_id: int, handle: str) -> None:
-        """End a run that exceeded the node's time limit: journal the outcome, then stop
-        its container or process tree; the watcher then sees it ended and cleans up."""
-        reason = f"run exceeded the node's time limit of {self.options.max_run_seconds:g} s"
+    def _time_up(self, run_id: int, handle: str, limit: TimeLimit) -> None:
+        """End a run that exceeded its time limit: journal the outcome, then stop its
+        container or process tree; the watcher then sees it ended and cleans up."""
+        reason = limit.reason
         if not self.journal.finish(run_id, RunStatus.FAILED.value, reason=reason):
             return  # ended meanwhile
         self.runtime.kill(handle)
@@ -410,8 +450,10 @@ class RunExecutor:
             self.journal.update(run_id, log=self._shared_logs(run_id, info.logs))
         self._announce(run_id, RunStatus.FAILED, reason)
 
-    def complete(self, run_id: int, handle: str | None, info: ExitInfo | None) -> None:
-        """Turn an ended run into its outcome (exit code, output file) and journal it."""
+    def complete(self, run_id: int, handle: str | None, info: ExitInfo | None, *,
+                 no_room: str | None = None) -> None:
+        """Turn an ended run into its outcome (exit code, output file) and journal it;
+        ``no_room``: why the node's disk was full when the run ended (else checked now)."""
         entry = self.journal.get(run_id)
         if entry is None or not entry.in_flight:
             self._cleanup(entry, handle)
@@ -421,13 +463,22 @@ class RunExecutor:
         if info is not None and info.exit_code != 0:
             reason = self.output.failure_reason(paths.output_file)
             self._finish(run_id, RunStatus.FAILED, log=logs,
-                         reason=reason or f"algorithm exited with code {info.exit_code}")
+                         reason=reason or self._exit_reason(info.exit_code, no_room))
         else:
             outcome = self.output.collect(entry, paths.output_file)
             self._audit_disclosure(entry, outcome.status, outcome.reason)
             self._finish(run_id, outcome.status, result=outcome.result, log=logs,
                          reason=outcome.reason, output_digest=outcome.output_digest)
         self._cleanup(self.journal.get(run_id), handle)
+
+    def _exit_reason(self, code: int, no_room: str | None) -> str:
+        """Why a run failed, from its exit code; with the state of the node's disk when it
+        was (nearly) full at the run's end, since an algorithm that could not write its
+        log or files then fails for that, and its own log, on the same disk, may not say
+        so."""
+        reason = f"algorithm exited with code {code}"
+        no_room = no_room or self._no_room()
+        return f"{reason} ({no_room})" if no_room else reason
 
     def _audit_disclosure(self, entry: JournalEntry, status: RunStatus,
                           reason: str | None) -> None:
@@ -504,10 +555,27 @@ class RunExecutor:
         return killed
 
     def _find_job(self, run_id: int) -> str | None:
+        job = self._find_managed(run_id)
+        return None if job is None else job.handle
+
+    def _find_managed(self, run_id: int) -> ManagedJob | None:
         for job in self.runtime.list_managed():
             if job.run_id == run_id:
-                return job.handle
+                return job
         return None
+
+    def adopt(self, run_id: int, job: ManagedJob) -> bool:
+        """Take charge of the run's container or process found in the runtime (left by a
+        previous life of the node, or by a start the journal could not record): watch it
+        while it runs, else collect its outcome. True when it is still running."""
+        entry = self.journal.get(run_id)
+        if entry is not None and entry.state is not LocalState.STARTED:
+            self.journal.mark_started(run_id, job.handle)
+        if job.running:
+            self.watch(run_id, job.handle)
+            return True
+        self.complete(run_id, job.handle, self.runtime.wait(job.handle, 0))
+        return False
 
 
 def _log_outcome(run_id: int, status: RunStatus, reason: str | None) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, DateTime, Engine, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, DateTime, Engine, Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from v6lib.schemas.run_status import RunStatus
@@ -67,6 +67,8 @@ class Row(Base):
     # when the run's container/process started: the node's run time limit counts from
     # here, also across a restart of the node
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the task's own time limit (the node applies the shorter of it and its own)
+    max_run_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class TaskUid(Base):
@@ -109,6 +111,7 @@ class JournalEntry:
     attempts: int
     note: str | None
     started_at: datetime | None = None
+    max_run_seconds: float | None = None
 
     @property
     def in_flight(self) -> bool:
@@ -129,7 +132,7 @@ def snapshot(row: Row) -> JournalEntry:
         token_digest=row.token_digest, state=LocalState(row.state), handle=row.handle,
         active_reported=row.active_reported, status=row.status, result=row.result,
         log=row.log, reason=row.reason, attempts=row.attempts, note=row.note,
-        started_at=row.started_at,
+        started_at=row.started_at, max_run_seconds=row.max_run_seconds,
     )
 
 
@@ -145,6 +148,8 @@ def create_or_upgrade(engine: Engine) -> None:
             conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN token_digest VARCHAR(64)")
         if columns and "started_at" not in columns:
             conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN started_at DATETIME")
+        if columns and "max_run_seconds" not in columns:
+            conn.exec_driver_sql("ALTER TABLE node_run ADD COLUMN max_run_seconds FLOAT")
         if not had_uids:  # the uids of runs journaled before the table existed
             conn.exec_driver_sql(
                 "INSERT OR IGNORE INTO node_task_uid (task_uid, task_id, run_id, first_seen) "

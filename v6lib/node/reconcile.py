@@ -92,14 +92,7 @@ def _one(executor: RunExecutor, entry: JournalEntry, job: ManagedJob | None,
         report.abandoned.append(run_id)
         return
     if job is not None:
-        if entry.state is not LocalState.STARTED:
-            executor.journal.mark_started(run_id, job.handle)
-        if job.running:
-            executor.watch(run_id, job.handle)
-            report.watching.append(run_id)
-        else:
-            executor.complete(run_id, job.handle, executor.runtime.wait(job.handle, 0))
-            report.collected.append(run_id)
+        (report.watching if executor.adopt(run_id, job) else report.collected).append(run_id)
         return
     started = entry.state is LocalState.STARTED or status is RunStatus.ACTIVE
     if started:

@@ -10,10 +10,14 @@ from pydantic import ConfigDict, Field, field_validator
 from ._base import Base64Str, DbId, InModel, OutModel
 from .run_status import RunStatus
 
-__all__ = ["DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut", "TaskStatus"]
+__all__ = ["MAX_TASK_RUN_SECONDS", "DatabaseRef", "TaskIn", "TaskOrganization", "TaskOut",
+           "TaskStatus"]
 
 # A task's status is one of the run statuses; it is derived from its runs.
 TaskStatus = RunStatus
+
+MAX_TASK_RUN_SECONDS = 366 * 24 * 3600.0
+"""The longest run time limit a task may ask for (a year)."""
 
 
 #: vantage6's sealed input: ``<RSA-wrapped key>$<IV>$<AES-CTR ciphertext>``, each base64
@@ -62,6 +66,10 @@ class TaskIn(InModel):
     organizations: list[TaskOrganization] = Field(min_length=1, max_length=10_000)
     databases: list[DatabaseRef] = Field(default_factory=list, max_length=100)
     uid: str | None = Field(default=None, min_length=1, max_length=64)
+    # the run time limit the researcher asks for; each node applies the shorter of it
+    # and its own (v6lib.rules.time_limits)
+    max_run_seconds: float | None = Field(default=None, gt=0, le=MAX_TASK_RUN_SECONDS,
+                                          strict=True)
 
     @field_validator("organizations")
     @classmethod
@@ -89,3 +97,4 @@ class TaskOut(OutModel):
     databases: list[dict[str, Any]]
     status: RunStatus
     created_at: datetime
+    max_run_seconds: float | None = None

@@ -44,6 +44,17 @@ def test_create_plain_task_body(client: Client, server: Any) -> None:
         assert decoded == {"method": "central_average", "args": [], "kwargs": {"column": "age"}}
 
 
+def test_create_sends_a_time_limit_only_when_given(client: Client, server: Any) -> None:
+    server.on("GET", "/collaboration/1", {"id": 1, "encrypted": False})
+    server.on("POST", "/task", _created)
+    client.task.create(collaboration=1, organizations=[2], image="i", input_=INPUT,
+                       max_run_seconds=90)
+    client.task.create(collaboration=1, organizations=[2], image="i", input_=INPUT)
+    with_limit, without = (r.body for r in server.requests_to("/task", "POST"))
+    assert with_limit["max_run_seconds"] == 90
+    assert "max_run_seconds" not in without  # as servers without the field expect
+
+
 def test_create_encrypted_task_seals_per_organization(client: Client, server: Any) -> None:
     keys = {2: generate_private_key(2048), 3: generate_private_key(2048)}
     server.on("GET", "/collaboration/1", {"id": 1, "encrypted": True})

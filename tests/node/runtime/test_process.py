@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from v6lib.node.runtime.base import ContainerRuntime, JobDatabase, JobSpec
+from v6lib.node.runtime.base import ContainerRuntime, ExitInfo, JobDatabase, JobSpec
 from v6lib.node.runtime.process import ProcessRuntime, module_for_image
 from v6lib.node.runtime.process_limits import marked_pids, run_marker
 
@@ -171,28 +171,65 @@ def test_launcher_records_the_exit_code_without_python(tmp_path: Path) -> None:
     assert argv[0] == SHELL
     assert subprocess.run(argv, input=b"go\n", check=False).returncode == 7
     assert exit_file.read_text() == "7"
-    assert not Path(f"{exit_file}.tmp").exists()
 
 
-def test_launcher_on_a_full_disk_leaves_no_half_written_exit_file(small_disk: Path) -> None:
+def test_a_run_ending_on_a_full_disk_keeps_its_exit_code(small_disk: Path,
+                                                        tmp_path: Path) -> None:
+    """The exit file is reserved at the start and written in place: a run ending while
+    the disk is full still has its code, also for a node that is not its parent (which
+    would otherwise see no code at all: -1)."""
     from tests.small_disk import fill_disk
-    from v6lib.node.runtime._launch import SHELL, launcher_argv
 
-    exit_file = small_disk / "run.exit"
+    first = ProcessRuntime(small_disk / "state", command=["/bin/sh", "-c", "sleep 0.5; exit 7"])
+    handle = first.start(spec_for(tmp_path, 11, "echo", {"value": 1}))
     fill_disk(small_disk)
-    argv = launcher_argv(str(exit_file), [SHELL, "-c", "exit 7"])
-    assert subprocess.run(argv, input=b"go\n", check=False,
-                          capture_output=True).returncode == 7
-    assert not exit_file.exists()
-    assert not Path(f"{exit_file}.tmp").exists()
+    second = ProcessRuntime(small_disk / "state", warm_start=False)
+    assert second.wait(handle, timeout=60) == ExitInfo(exit_code=7, logs="")
+    first.wait(handle, timeout=10)  # reaped by its parent
+    second.remove(handle)
+
+
+def test_a_forked_run_killed_on_a_full_disk_keeps_its_exit_code(small_disk: Path,
+                                                               tmp_path: Path) -> None:
+    """The warm starter records the code of a child killed by a signal, in place too."""
+    from tests.small_disk import fill_disk
+
+    first = ProcessRuntime(small_disk / "state", warm_start=True, preload=())
+    assert first.warm_up(60)
+    handle = first.start(spec_for(tmp_path, 9, "sleep_echo", {"seconds": 60, "value": 1}))
+    assert starter_of(first, handle) == "warm"
+    log = small_disk / "state" / f"{handle}.log"
+    deadline = time.monotonic() + 30
+    while b"running" not in log.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)  # its first line, written before the disk is full
+    fill_disk(small_disk)
+    first.close()
+    second = ProcessRuntime(small_disk / "state", warm_start=False)  # not its parent
+    os.killpg(int(json.loads((small_disk / "state" / f"{handle}.json").read_text())["pid"]),
+              9)
+    info = second.wait(handle, timeout=60)
+    assert info is not None and info.exit_code == 128 + 9, info
+    second.remove(handle)
+
+
+def test_a_run_that_cannot_reserve_its_exit_file_does_not_start(small_disk: Path,
+                                                                tmp_path: Path) -> None:
+    from tests.small_disk import fill_disk
+
+    runtime = ProcessRuntime(small_disk / "state", warm_start=False)
+    fill_disk(small_disk)
+    with pytest.raises(OSError, match="No space left"):
+        runtime.start(spec_for(tmp_path, 10, "echo", {"value": 1}))
+    assert runtime.list_managed() == []
+    assert sorted(p.name for p in runtime.state_dir.iterdir()) == []
+    assert not (tmp_path / "10" / "output").exists()
 
 
 def test_remove_deletes_what_interrupted_writes_left(tmp_path: Path) -> None:
     runtime = ProcessRuntime(tmp_path / "state", warm_start=False)
     handle = runtime.start(spec_for(tmp_path, 8, "echo", {"value": 1}))
     assert runtime.wait(handle, timeout=60) is not None
-    leftovers = [runtime.state_dir / f"{handle}.{suffix}"
-                 for suffix in ("json.tmp", "exit.tmp", "exit.starter.tmp")]
+    leftovers = [runtime.state_dir / f"{handle}.{suffix}" for suffix in ("json.tmp", "pid.tmp")]
     for path in leftovers:
         path.write_text("")
     runtime.remove(handle)

@@ -72,7 +72,10 @@ def test_children_a_run_leaves_behind_end_with_it(tmp_path: Path) -> None:
     assert marked_pids(marker) == []
 
 
-def test_the_node_time_limit_ends_a_process_run_and_its_children(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("node_limit", "task_limit", "owner"),
+                         [(1, None, "node"), (30, 1, "task")])
+def test_the_time_limit_ends_a_process_run_and_its_children(
+        tmp_path: Path, node_limit: float, task_limit: float | None, owner: str) -> None:
     from ..conftest import NodeHarness, wait_until
     from ..fakes import FakeServer
 
@@ -84,10 +87,11 @@ def test_the_node_time_limit_ends_a_process_run_and_its_children(tmp_path: Path)
                   "time.sleep(60)\n")
     harness = NodeHarness(tmp_path)
     try:
-        harness.start(server, runtime, max_run_seconds=1)  # type: ignore[arg-type]
-        run = server.run_of(server.create_task("img", {2: b"{}"})["id"], 2)
+        harness.start(server, runtime, max_run_seconds=node_limit)  # type: ignore[arg-type]
+        task = server.create_task("img", {2: b"{}"}, max_run_seconds=task_limit)
+        run = server.run_of(task["id"], 2)
         wait_until(lambda: run["status"] == "failed", timeout=10, what="run ended")
-        assert run["reason"] == "run exceeded the node's time limit of 1 s"
+        assert run["reason"] == f"run exceeded the {owner}'s time limit of 1 s"
         wait_until(lambda: marked_pids(run_marker(runtime.state_dir, run["id"])) == [],
                    what="every process of the run gone")
     finally:

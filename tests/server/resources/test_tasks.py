@@ -255,3 +255,24 @@ def test_targets_outside_the_collaboration_are_refused(world: World) -> None:
         "organizations": [{"id": world.org_c, "input": "e30="}]})
     assert result.status_code == 400
     assert result.json["details"]["organization_ids"] == [world.org_c]
+
+
+def test_a_tasks_time_limit_is_kept_shown_and_handed_to_its_nodes(world: World) -> None:
+    api = world.api
+    task = world.task(max_run_seconds=90.5)
+    assert task["max_run_seconds"] == 90.5
+    assert api.ok("GET", f"/task/{task['id']}")["max_run_seconds"] == 90.5
+    assert world.task()["max_run_seconds"] is None  # none asked: the nodes' own applies
+    run = next(r for r in _runs(api, task["id"]) if r["organization_id"] == world.org_a)
+    claim = api.ok("POST", f"/run/{run['id']}/claim", token=world.node_token("a"))
+    assert claim["task"]["max_run_seconds"] == 90.5
+
+
+def test_a_time_limit_that_is_not_a_positive_number_of_seconds_is_refused(
+        world: World) -> None:
+    for bad in (0, -1, "soon", True, 10 ** 9, [1]):
+        answer = world.api.post("/task", json={
+            "collaboration_id": world.collab, "image": "i", "max_run_seconds": bad,
+            "organizations": [{"id": world.org_a, "input": "e30="}]})
+        assert answer.status_code in (400, 422), (bad, answer.status_code)
+        assert "max_run_seconds" in str(answer.json), bad

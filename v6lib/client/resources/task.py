@@ -108,7 +108,8 @@ class TaskClient(ResourceClient):
     def create(self, collaboration: int, organizations: Iterable[int], name: str = "",
                image: str = "", description: str = "",
                input_: Mapping[str, Any] | None = None, databases: Any = None,
-               study: int | None = None, *, database: str | None = None) -> dict[str, Any]:
+               study: int | None = None, *, database: str | None = None,
+               max_run_seconds: float | None = None) -> dict[str, Any]:
         """Create a task: one run of ``image`` per organization with the same input.
 
         Args:
@@ -124,6 +125,9 @@ class TaskClient(ResourceClient):
                 ``None`` means ``[{"label": "default"}]``.
             study: restrict the task to a study of the collaboration.
             database: shorthand for a single label (``database="other"``).
+            max_run_seconds: a time limit for each run; a node ends a run that takes
+                longer (``failed``, "run exceeded the task's time limit of N s"). Each
+                node applies the shorter of it and its own ``max_run_seconds``.
 
         Returns:
             The created task, including its ``id`` and ``uid``.
@@ -147,6 +151,8 @@ class TaskClient(ResourceClient):
             "databases": normalize_databases(databases, database),
             "uid": uid,
         }
+        if max_run_seconds is not None:  # absent otherwise, as older servers expect
+            body["max_run_seconds"] = max_run_seconds
         return self._create(body)
 
     def delete(self, id_: int) -> None:

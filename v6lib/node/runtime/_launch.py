@@ -2,9 +2,12 @@
 
 Why: a restarted node is no longer the parent of the algorithm process, so it cannot
 learn the exit code from ``wait()``; this tiny parent outlives the node and records it
-in ``EXIT_FILE`` (written to a temporary name, then renamed, so a reader never sees a
-partial number). A shell starts in about a millisecond where a second Python
-interpreter took tens, which is most of the run's start cost.
+in ``EXIT_FILE``. The node reserves that file (blanks) before the run starts and the
+shell writes the code over its first bytes without truncating it, so recording an exit
+code needs no new disk block: a run that ends while the disk is full still has its code
+(a temporary file and a rename would need room the disk no longer has). A shell starts
+in about a millisecond where a second Python interpreter took tens, which is most of the
+run's start cost.
 
 The launcher waits for a line on its stdin before it runs anything: the node sends it
 once it has applied the run's limits (:mod:`v6lib.node.runtime.process_limits`) and
@@ -30,9 +33,7 @@ __all__ = ["SHELL", "launcher_argv"]
 
 SHELL = "/bin/sh"
 _SCRIPT = 'exit_file=$1; shift; read -r _go || exit 125; "$@" </dev/null; code=$?; ' \
-          '{ printf "%s" "$code" > "$exit_file.tmp" && mv -f "$exit_file.tmp" "$exit_file"; } ' \
-          '|| rm -f "$exit_file.tmp"; ' \
-          'exit "$code"'
+          'printf "%s" "$code" 1<>"$exit_file"; exit "$code"'
 
 
 def launcher_argv(exit_file: str, command: Sequence[str]) -> list[str]:

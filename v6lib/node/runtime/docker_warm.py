@@ -464,7 +464,7 @@ class WarmContainers:
         exit_file = run_dir / "state" / "exit"
         deadline = None if timeout is None else time.monotonic() + timeout
         pause, checked, ended = 0.002, -math.inf, False
-        while not exit_file.exists():
+        while not self._has_code(exit_file):
             now = time.monotonic()
             if ended:
                 break
@@ -479,6 +479,11 @@ class WarmContainers:
             time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
             pause = min(pause * 1.5, 0.02)
         return self._finished(folder, run_id, run_dir)
+
+    def _has_code(self, exit_file: Path) -> bool:
+        """Whether the run's exit file holds its code: the starter creates the file and
+        then writes the code into it (in place), so the file alone is not enough."""
+        return exit_file.exists() and exit_code(exit_file, self.runtime.output_owner()) is not None
 
     def _finished(self, folder: str, run_id: int, run_dir: Path) -> ExitInfo:
         owner = self.runtime.output_owner()
@@ -509,7 +514,7 @@ class WarmContainers:
             self._retire(warm)
         exit_file = run_dir / "state" / "exit"
         record = run_state(run_dir / "state" / "pid", self.runtime.output_owner())
-        if exit_file.exists() or record is None or not isinstance(record.get("pid"), int):
+        if self._has_code(exit_file) or record is None or not isinstance(record.get("pid"), int):
             return
         state = self._container_state(folder)
         if state is None or state.get("Status") != "running":
@@ -521,7 +526,7 @@ class WarmContainers:
                 user=self.runtime.user)
             self.runtime._engine(api.exec_start, started["Id"])
         deadline = time.monotonic() + 2.0
-        while not exit_file.exists() and time.monotonic() < deadline:
+        while not self._has_code(exit_file) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def remove(self, handle: str) -> None:
@@ -529,7 +534,7 @@ class WarmContainers:
         folder, run_id, run_dir = self._run_dir(handle)
         if not run_dir.exists():
             return
-        if not (run_dir / "state" / "exit").exists():
+        if not self._has_code(run_dir / "state" / "exit"):
             self.kill(handle)
         warm = self._by_folder.get(folder)
         if warm is not None:
@@ -566,7 +571,7 @@ class WarmContainers:
             if not runs and not alive:
                 self._forget_if_gone(folder.name)
             for run_dir in runs:
-                running = alive and not (run_dir / "state" / "exit").exists()
+                running = alive and not self._has_code(run_dir / "state" / "exit")
                 jobs.append(ManagedJob(handle=f"{_PREFIX}{folder.name}:{run_dir.name}",
                                        run_id=int(run_dir.name), running=running))
         return jobs

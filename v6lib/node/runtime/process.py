@@ -22,6 +22,7 @@ interpreter. Either way the exit code lands in the exit file, which the node rea
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -42,7 +43,13 @@ from v6lib.errors import ConflictError, RuntimeUnavailableError
 from v6lib.node.relays import RunRelays, open_relays
 from v6lib.node.runtime._launch import launcher_argv
 from v6lib.node.runtime.base import ExitInfo, JobSpec, ManagedJob
-from v6lib.node.runtime.process_files import exit_code, log_tail, run_state
+from v6lib.node.runtime.process_cgroups import RunCgroups
+from v6lib.node.runtime.process_files import (
+    exit_code,
+    log_tail,
+    reserve_exit_file,
+    run_state,
+)
 from v6lib.node.runtime.process_limits import (
     MARKER_VARIABLE,
     ProcessLimits,
@@ -159,6 +166,8 @@ class ProcessRuntime:
             network).
         tunnels: the node's ``ssh_tunnels`` (opened on first use, closed with the
             runtime).
+        cgroups: put each run with limits in a cgroup of its own where cgroup v2 allows
+            (:mod:`v6lib.node.runtime.process_cgroups`); resource limits otherwise.
     """
 
     name = "process"
@@ -176,6 +185,7 @@ class ProcessRuntime:
         warm_start: bool = True,
         allowlist: Allowlist | None = None,
         tunnels: SshTunnels | None = None,
+        cgroups: bool = True,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.allowlist = allowlist or Allowlist()
@@ -193,6 +203,12 @@ class ProcessRuntime:
         self.warm_starter: WarmStarter | None = None
         self._warm_lock = threading.Lock()
         self._warm_restarts = 0
+        self.cgroups: RunCgroups | None = None
+        self.containment = "resource limits (RLIMIT_AS, CPU affinity): cgroups not used"
+        if cgroups:
+            self.cgroups, why_not = RunCgroups.detect(self.state_dir)
+            self.containment = (self.cgroups.describe() if self.cgroups is not None else
+                                f"resource limits (RLIMIT_AS, CPU affinity): {why_not}")
 
     # -- files --------------------------------------------------------------------------
     def _files(self, handle: str) -> tuple[Path, Path, Path]:
@@ -206,9 +222,7 @@ class ProcessRuntime:
     def _temporary_files(self, handle: str) -> list[Path]:
         """What an interrupted write (a full disk, a crash) can leave next to the state
         and exit files; removed with the run."""
-        state_file, exit_file, _ = self._files(handle)
-        return [state_file.with_suffix(".json.tmp"), Path(f"{exit_file}.tmp"),
-                Path(f"{exit_file}.starter.tmp"), self._pid_file(handle),
+        return [self._files(handle)[0].with_suffix(".json.tmp"), self._pid_file(handle),
                 Path(f"{self._pid_file(handle)}.tmp")]
 
     def _state(self, handle: str) -> dict[str, Any] | None:
@@ -222,6 +236,7 @@ class ProcessRuntime:
                     "docker runtime in production")
         if self.tunnels is not None:
             self.tunnels.start()
+        log.info("process runtime: runs with limits are contained by %s", self.containment)
         self._warm()
 
     # -- warm starter -------------------------------------------------------------------
@@ -300,25 +315,26 @@ class ProcessRuntime:
         for stale in (exit_file, log_file, *self._temporary_files(handle)):
             stale.unlink(missing_ok=True)
         spec.temporary_folder.mkdir(parents=True, exist_ok=True)
+        reserve_exit_file(exit_file)
         self._close_relays(handle)
-        allowlist = replace(self.allowlist, routes=self.tunnels.start()) if self.tunnels \
-            else self.allowlist
-        relays = self._relays[handle] = open_relays(
-            spec.run_id, spec.databases, allowlist,
-            directory=self.state_dir / "relays" / handle)
         try:
-            return self._start(spec, handle, relays)
+            allowlist = replace(self.allowlist, routes=self.tunnels.start()) if self.tunnels \
+                else self.allowlist
+            relays = self._relays[handle] = open_relays(
+                spec.run_id, spec.databases, allowlist,
+                directory=self.state_dir / "relays" / handle)
+            self._launch(spec, handle, relays)
         except BaseException:
-            self._close_relays(handle)
+            self.remove(handle)  # a run that did not start leaves no files or relays behind
             raise
+        return handle
 
     def _close_relays(self, handle: str) -> None:
         relays = self._relays.pop(handle, None)
         if relays is not None:
             relays.close()
 
-    def _start(self, spec: JobSpec, handle: str, relays: RunRelays) -> str:
-        state_file = self._files(handle)[0]
+    def _launch(self, spec: JobSpec, handle: str, relays: RunRelays) -> None:
         env = self.environment(spec, relays)
         limits = ProcessLimits.of(spec)
         # NOTE: a forked run would inherit the warm starter's address space and cores;
@@ -330,7 +346,7 @@ class ProcessRuntime:
             pid = self._start_launcher(spec, handle, env, limits)
             start_time = _start_time(pid)
         try:
-            self._write_state(state_file, {
+            self._write_state(self._files(handle)[0], {
                 "pid": pid, "start_time": start_time, "run_id": spec.run_id,
                 "task_id": spec.task_id, "job_id": spec.job_id, "node": spec.node_name,
                 "starter": "warm" if warm is not None else "launcher",
@@ -341,7 +357,6 @@ class ProcessRuntime:
                 os.killpg(pid, signal.SIGKILL)
             raise
         self._release(handle)
-        return handle
 
     def _release(self, handle: str) -> None:
         """Let the launcher run the algorithm (its limits are set, its state recorded)."""
@@ -378,7 +393,8 @@ class ProcessRuntime:
             raise RuntimeUnavailableError(f"process runtime cannot start run "
                                           f"{spec.run_id}: {exc}") from exc
         try:
-            limits.apply(proc.pid)  # the launcher waits for its go: nothing ran yet
+            # the launcher waits for its go: nothing ran yet
+            self._contain(spec, proc.pid, limits)
         except (OSError, ValueError) as exc:
             proc.kill()
             proc.wait()
@@ -388,6 +404,23 @@ class ProcessRuntime:
         with contextlib.suppress(AttributeError, OSError):  # no pidfd: Popen.wait polls
             self._pidfds[handle] = os.pidfd_open(proc.pid)
         return proc.pid
+
+    def _contain(self, spec: JobSpec, pid: int, limits: ProcessLimits) -> None:
+        """Put the launcher ``pid`` in the run's cgroup with what the cgroup can bound;
+        the resource limits take the rest (all of it without a cgroup)."""
+        if self.cgroups is not None:
+            bound = self.cgroups.limits(limits.memory, spec.cpus)
+            try:
+                self.cgroups.place(spec.run_id, pid, bound)
+            except OSError as exc:
+                log.warning("process runtime: run %s not put in a cgroup (%s); resource "
+                            "limits apply", spec.run_id, exc)
+                self.cgroups.remove(spec.run_id)
+            else:
+                limits = dataclasses.replace(
+                    limits, memory=None if bound.memory is not None else limits.memory,
+                    cores=None if bound.cpus is not None else limits.cores)
+        limits.apply(pid)
 
     def _exit_info(self, handle: str, fallback: int) -> ExitInfo:
         _, exit_file, log_file = self._files(handle)
@@ -400,7 +433,7 @@ class ProcessRuntime:
         child just after the child ends)."""
         exit_file = self._files(handle)[1]
         deadline = time.monotonic() + timeout
-        while not exit_file.exists() and time.monotonic() < deadline:
+        while exit_code(exit_file) is None and time.monotonic() < deadline:
             time.sleep(0.002)
 
     def _wait_child(self, handle: str, child: subprocess.Popen[bytes],
@@ -445,6 +478,8 @@ class ProcessRuntime:
         try:
             self._kill_group(handle, state, pid)
         finally:
+            if self.cgroups is not None:
+                self.cgroups.kill(int(state["run_id"]))
             kill_marked(run_marker(self.state_dir, int(state["run_id"])))
 
     def _kill_group(self, handle: str, state: dict[str, Any], pid: int) -> None:
@@ -473,7 +508,12 @@ class ProcessRuntime:
     def remove(self, handle: str) -> None:
         self.kill(handle)
         self._close_relays(handle)
-        self._children.pop(handle, None)
+        child = self._children.pop(handle, None)
+        if child is not None:  # reaped: a zombie would keep the run's cgroup busy
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(1.0)
+        if self.cgroups is not None and handle[4:].isdigit():
+            self.cgroups.remove(int(handle[4:]))
         fd = self._pidfds.pop(handle, None)
         if fd is not None:
             os.close(fd)
@@ -518,6 +558,8 @@ class ProcessRuntime:
                 int(state["pid"]), state.get("start_time"))
             jobs.append(ManagedJob(handle=handle, run_id=int(state["run_id"]),
                                    running=running))
+        if self.cgroups is not None:
+            self.cgroups.sweep({job.run_id for job in jobs})
         return jobs
 
     def close(self) -> None:
@@ -527,5 +569,7 @@ class ProcessRuntime:
             self.warm_starter.close()
         if self.tunnels is not None:
             self.tunnels.close()
+        if self.cgroups is not None:
+            self.cgroups.release()
         for handle in list(self._pidfds):
             os.close(self._pidfds.pop(handle))

@@ -1,7 +1,8 @@
 """Containment for the process runtime: resource limits, and every process of a run.
 
 Why: a process run is the node's own subprocess; without this it could allocate all
-memory or leave children running after it ended. What applies (no cgroups are used):
+memory or leave children running after it ended. What applies where the run's cgroup
+(:mod:`v6lib.node.runtime.process_cgroups`) cannot bound it:
 
 * ``container.memory`` -> ``RLIMIT_AS`` (address space) on the run's first process,
   inherited by everything it starts: an allocation beyond it fails inside the run

@@ -34,9 +34,10 @@ from ``/dev/null``, stdout and stderr to ``log``, cwd ``cwd``, ``os.environ`` re
 by ``env`` and ``sys.path`` rebuilt as ``python -m`` builds it from ``cwd`` and
 ``env``'s PYTHONPATH; it runs ``v6lib.wrappers.runner.main()``, does what interpreter
 shutdown does that a run can observe (threading's exit hooks and joining non-daemon
-threads, atexit handlers, flushing stdio: 120 if that fails), writes its exit code to
-``exit`` (temporary name, then rename, as the launcher does) and calls ``os._exit``.
-The starter reaps every child and, when a child wrote no exit file (killed by signal N:
+threads, atexit handlers, flushing stdio: 120 if that fails), writes its exit code over
+the first bytes of ``exit`` (which the node reserved, blank: in place, as the launcher
+does, so a full disk cannot lose it) and calls ``os._exit``.
+The starter reaps every child and, when a child wrote no code (killed by signal N:
 128 + N, the launcher's convention), writes the code itself.
 
 A child that cannot reproduce a fresh interpreter execs ``argv`` (the launcher's
@@ -141,8 +142,29 @@ def _start_time(pid: int) -> str | None:
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _write_exit(path: str, code: int, suffix: str) -> None:
-    _write_record(path, str(code), suffix)
+def _write_exit(path: str, code: int) -> None:
+    """Write ``code`` over the first bytes of the exit file the node reserved, in place:
+    no new disk block is needed, so the code is kept even when the disk is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                 0o644)
+    try:
+        os.write(fd, str(code).encode())
+    finally:
+        os.close(fd)
+
+
+def _holds_code(path: str) -> bool:
+    """Whether the exit file at ``path`` holds a code (a reserved one is blank)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return bool(os.read(fd, 32).strip())
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _write_record(path: str, text: str, suffix: str) -> None:
@@ -234,11 +256,11 @@ class _Starter:
             if pid == 0:
                 return
             exit_file = self.children.pop(pid, None)
-            if exit_file is None or os.path.exists(exit_file):
+            if exit_file is None or _holds_code(exit_file):
                 continue
             code = os.waitstatus_to_exitcode(status)
             with contextlib.suppress(OSError):
-                _write_exit(exit_file, 128 - code if code < 0 else code, ".starter.tmp")
+                _write_exit(exit_file, 128 - code if code < 0 else code)
 
     def spawn(self, request: Mapping[str, Any]) -> dict[str, Any]:
         if request.get("op") != "spawn":
@@ -298,7 +320,7 @@ class _Starter:
             os.chdir(cwd)
         except OSError as exc:
             os.write(log_fd, f"v6lib: cannot enter the run's folder {cwd}: {exc}\n".encode())
-            _write_exit(exit_file, 126, ".tmp")
+            _write_exit(exit_file, 126)
             return 126
         cwd = os.getcwd()
         fresh = self.needs_fresh_interpreter(env, cwd)
@@ -324,7 +346,7 @@ class _Starter:
         from v6lib.wrappers.runner import main as run
 
         code = _finish(run())
-        _write_exit(exit_file, code, ".tmp")
+        _write_exit(exit_file, code)
         return code
 
     def needs_fresh_interpreter(self, env: Mapping[str, str], cwd: str) -> str | None:

@@ -155,7 +155,7 @@ def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
         raise ConflictError(f"a task with uid {uid!r} already exists")
     task = Task(uid=uid, name=payload.name, description=payload.description,
                 image=payload.image, collaboration_id=collab.id, study_id=payload.study_id,
-                databases=_databases(ctx, payload),
+                databases=_databases(ctx, payload), max_run_seconds=payload.max_run_seconds,
                 status=RunStatus.PENDING.value, created_at=ctx.now(), **origin)
     ctx.session.add(task)
     ctx.session.flush()

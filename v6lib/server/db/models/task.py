@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from v6lib.server.db.base import Base, CreatedAtMixin, IdMixin
@@ -38,3 +38,5 @@ class Task(IdMixin, CreatedAtMixin, Base):
     job_id: Mapped[int | None] = mapped_column(index=True)
     databases: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # the researcher's run time limit; nodes apply the shorter of it and their own
+    max_run_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
