@@ -1,0 +1,27 @@
+"""An index that gives an organization's tasks through their runs in task id order.
+
+Task lists page through the visible tasks' sources in id order (see
+``v6lib.server.permissions.task_visibility``); for "a run at our organization" that is
+this index, read without touching the ``run`` rows.
+
+Revision ID: 0009
+Revises: 0007
+Create Date: 2026-12-03 17:00:00
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = '0009'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_run_organization_id_task_id', 'run', ['organization_id', 'task_id'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_run_organization_id_task_id', table_name='run')
