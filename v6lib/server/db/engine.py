@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from v6lib.errors import ConfigurationError
 from v6lib.private_files import private_sqlite_file
+from v6lib.server.db.writer_queue import WriterQueue
 
 __all__ = ["SQLITE_BEGIN_IMMEDIATE", "begin_write", "is_sqlite", "make_engine",
            "make_session_factory", "write_options"]
@@ -54,7 +56,8 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine for ``url`` with per-backend settings.
 
-    SQLite gets WAL, a busy timeout and enforced foreign keys; PostgreSQL gets a
+    SQLite gets WAL, a busy timeout, enforced foreign keys and a first-come-first-served
+    queue of writers (``writer_queue``); PostgreSQL gets a
     bounded pool with pre-ping so connections killed by the database are replaced.
     """
     try:
@@ -80,7 +83,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # NOTE: pysqlite's own transaction handling defers BEGIN; issuing it ourselves
         # makes SELECT ... then UPDATE inside one request a real transaction.
         event.listen(engine, "connect", _disable_pysqlite_begin)
-        event.listen(engine, "begin", _emit_begin)
+        queue = None if memory else WriterQueue(Path(f"{parsed.database}-writer").expanduser())
+        event.listen(engine, "begin", partial(_emit_begin, queue))
+        if queue is not None:
+            event.listen(engine, "checkin", partial(_end_turn, queue))
+            event.listen(engine, "invalidate", partial(_end_turn, queue))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -93,13 +100,27 @@ def _disable_pysqlite_begin(dbapi_connection: Any, connection_record: Any) -> No
     dbapi_connection.isolation_level = None
 
 
-def _emit_begin(conn: Any) -> None:
+_TURN = "v6_writer_turn"
+
+
+def _emit_begin(queue: WriterQueue | None, conn: Any) -> None:
     # NOTE: a deferred transaction that reads and then writes fails at once with
     # "database is locked" when another connection wrote in between (SQLite cannot
-    # upgrade a stale snapshot). Writers therefore ask for BEGIN IMMEDIATE, which waits
-    # (busy_timeout) for the write lock up front.
+    # upgrade a stale snapshot). Writers therefore ask for BEGIN IMMEDIATE, after
+    # waiting for their turn in the writer queue (busy_timeout covers the rest).
     immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+    if immediate and queue is not None:
+        info = conn.connection.info
+        if not info.get(_TURN):
+            info[_TURN] = queue.acquire()
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _end_turn(queue: WriterQueue, dbapi_connection: Any, connection_record: Any,
+              *_: Any) -> None:
+    """The connection is back in the pool (committed or rolled back): next writer."""
+    if connection_record is not None and connection_record.info.pop(_TURN, False):
+        queue.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
