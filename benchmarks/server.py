@@ -426,7 +426,9 @@ def main() -> None:
         f"for every role; create (c=8) >= {TARGETS['rate_pg']:.0f} tasks/s on postgres, "
         f"p95 <= {TARGETS['tail']:.0f}x p50"
     )
-    print(f"machine: {os.cpu_count()} cores; server: gunicorn 2 workers x 16 threads")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} at the end (figures from "
+          "a busy machine are slower); server: gunicorn 2 workers x 16 threads")
 
 
 if __name__ == "__main__":
