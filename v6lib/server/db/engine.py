@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from v6lib.errors import ConfigurationError
 from v6lib.private_files import private_sqlite_file
-from v6lib.server.db.writer_queue import WriterQueue
+from v6lib.server.db.writer_queue import QueuedConnection, WriterQueue
 
 __all__ = ["SQLITE_BEGIN_IMMEDIATE", "begin_write", "is_sqlite", "make_engine",
            "make_session_factory", "write_options"]
@@ -74,6 +74,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         else:
             kwargs["poolclass"] = NullPool
             if not parsed.query.get("uri"):
+                kwargs["connect_args"]["factory"] = QueuedConnection
                 # NOTE: the file (in a data dir that may not exist yet) is created 0600
                 # before SQLite opens it: SQLite would make it 0644, and it makes the
                 # -wal/-shm/-journal files with the main file's mode.
@@ -83,11 +84,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # NOTE: pysqlite's own transaction handling defers BEGIN; issuing it ourselves
         # makes SELECT ... then UPDATE inside one request a real transaction.
         event.listen(engine, "connect", _disable_pysqlite_begin)
-        queue = None if memory else WriterQueue(Path(f"{parsed.database}-writer").expanduser())
+        queue = (None if memory or parsed.query.get("uri")
+                 else WriterQueue(Path(f"{parsed.database}-writer").expanduser()))
         event.listen(engine, "begin", partial(_emit_begin, queue))
-        if queue is not None:
-            event.listen(engine, "checkin", partial(_end_turn, queue))
-            event.listen(engine, "invalidate", partial(_end_turn, queue))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -100,9 +99,6 @@ def _disable_pysqlite_begin(dbapi_connection: Any, connection_record: Any) -> No
     dbapi_connection.isolation_level = None
 
 
-_TURN = "v6_writer_turn"
-
-
 def _emit_begin(queue: WriterQueue | None, conn: Any) -> None:
     # NOTE: a deferred transaction that reads and then writes fails at once with
     # "database is locked" when another connection wrote in between (SQLite cannot
@@ -110,17 +106,10 @@ def _emit_begin(queue: WriterQueue | None, conn: Any) -> None:
     # waiting for their turn in the writer queue (busy_timeout covers the rest).
     immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
     if immediate and queue is not None:
-        info = conn.connection.info
-        if not info.get(_TURN):
-            info[_TURN] = queue.acquire()
+        dbapi = conn.connection.dbapi_connection
+        if isinstance(dbapi, QueuedConnection) and dbapi.turn is None and queue.acquire():
+            dbapi.turn = queue  # ended by the connection's COMMIT or ROLLBACK
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def _end_turn(queue: WriterQueue, dbapi_connection: Any, connection_record: Any,
-              *_: Any) -> None:
-    """The connection is back in the pool (committed or rolled back): next writer."""
-    if connection_record is not None and connection_record.info.pop(_TURN, False):
-        queue.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -7,8 +7,9 @@ concurrent clients p95 was 15x p50. Writers here instead take a ticket in their 
 and are woken in ticket order; the head of each process's queue then takes an exclusive
 ``flock`` on a file beside the database, shared with the other gunicorn workers and
 tried every half millisecond (no longer naps of up to 100 ms). The turn is held from
-``BEGIN IMMEDIATE`` until the connection goes back to the pool (after its commit or
-rollback).
+``BEGIN IMMEDIATE`` until that transaction's COMMIT or ROLLBACK has run
+(``QueuedConnection``), not until the connection is closed: a result upload keeps one
+connection for many short transactions and must not hold other writers up in between.
 
 A writer that waits longer than ``timeout`` gives up its place and goes on to
 ``BEGIN IMMEDIATE`` alone, exactly as without the queue.
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from v6lib.private_files import PRIVATE_FILE_MODE
 
-__all__ = ["WriterQueue"]
+__all__ = ["QueuedConnection", "WriterQueue"]
 
 # NOTE: the cross-process lock is tried again at this interval; only the head of each
 # process's queue tries, so at most one thread per worker does
@@ -91,3 +93,32 @@ class WriterQueue:
                 if time.monotonic() >= deadline:
                     return False
                 time.sleep(_RETRY_SECONDS)
+
+
+class QueuedConnection(sqlite3.Connection):
+    """A SQLite connection that ends its writer's turn as its transaction ends."""
+
+    turn: WriterQueue | None = None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+    def end_turn(self) -> None:
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            turn.release()
