@@ -9,7 +9,9 @@ the models:
   concurrent clients (latency and tasks/s);
 * ``list tasks``: ``GET /task?page=1&per_page=10`` (and a deep page) with 10,000 tasks,
   as root and as a user of every default role in a node's organization (which sees the
-  tasks through their runs, the visibility filter's hardest case);
+  tasks through their runs, the visibility filter's hardest case); and the CPU time of one
+  page with its total in-process, read through one ORed WHERE clause (as before) and
+  through the index ranges task lists read now;
 * ``node told``: from sending ``POST /task`` until a node long-polling ``GET /event``
   (usually in the other worker) has the ``run_created`` event.
 
@@ -340,6 +342,46 @@ def bench_list(base: str, token: str, count: int, **params: Any) -> tuple[list[f
     return latencies, total
 
 
+def list_cpu(url: str, role: str, count: int) -> tuple[list[float], list[float]]:
+    """CPU milliseconds of one list page (with its total) in this process, for the bench
+    user of ``role``: through one ORed WHERE clause (the policy engine's filter, as task
+    lists were read before) and through the index ranges ``list_tasks`` reads.
+
+    Thread CPU time hardly depends on what else the machine runs, unlike the latency.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from v6lib.server.db.engine import make_engine
+    from v6lib.server.db.models import Task, User
+    from v6lib.server.permissions.policy import visible_filter
+    from v6lib.server.permissions.principal import load_user_principal
+    from v6lib.server.services.common import paginate
+    from v6lib.server.services.context import ServiceContext
+    from v6lib.server.services.tasks import list_tasks
+
+    engine = make_engine(url)
+    filtered, ranged = [], []
+    try:
+        with Session(engine) as session:
+            username = "root" if role == "Root" else "bench-" + role.lower().replace(" ", "-")
+            user = session.scalars(select(User).where(User.username == username)).one()
+            me = load_user_principal(session, user)
+            ctx = ServiceContext(session=session, tokens=None, events=None,  # type: ignore[arg-type]
+                                 principal=me)
+            stmt = select(Task).where(visible_filter(me, "task")).order_by(Task.id)
+            for _ in range(count):
+                start = time.thread_time()
+                paginate(session, stmt, 1, 10)
+                filtered.append((time.thread_time() - start) * 1000)
+                start = time.thread_time()
+                list_tasks(ctx, page=1, per_page=10)
+                ranged.append((time.thread_time() - start) * 1000)
+    finally:
+        engine.dispose()
+    return filtered, ranged
+
+
 def run_backend(name: str, url: str, quick: bool) -> list[tuple[str, str, str, str, str]]:
     rows: list[tuple[str, str, str, str, str]] = []
 
@@ -372,6 +414,10 @@ def run_backend(name: str, url: str, quick: bool) -> list[tuple[str, str, str, s
             for role, role_token in {"Root": token, **role_tokens}.items():
                 lat, total = bench_list(server.base, role_token, 20 if quick else 50)
                 add(f"list tasks p1 {role} ({total})", lat)
+            for role in ("Root", *ROLES):
+                filtered, ranged = list_cpu(url, role, 10 if quick else 30)
+                add(f"  list CPU {role}: one WHERE", filtered, "thread CPU ms, in-process")
+                add(f"  list CPU {role}: index ranges", ranged, "thread CPU ms, in-process")
             lat, total = bench_list(server.base, token, 20 if quick else 50, page=500)
             add(f"list tasks p500 ({total})", lat)
             lat, total = bench_list(
