@@ -16,6 +16,8 @@ Create Date: 2026-12-03 17:00:00
 
 from __future__ import annotations
 
+import uuid
+
 from alembic import op
 
 revision = '0009'
@@ -26,7 +28,8 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index('ix_run_organization_id_task_id', 'run', ['organization_id', 'task_id'])
-    op.execute("INSERT INTO server_meta (key, value) VALUES ('permissions_epoch', 'initial')")
+    op.execute("INSERT INTO server_meta (key, value) "
+               f"VALUES ('permissions_epoch', '{uuid.uuid4().hex}')")
 
 
 def downgrade() -> None:
