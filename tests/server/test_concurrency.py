@@ -27,12 +27,15 @@ def test_parallel_logins_polls_and_task_creation(world: World) -> None:
             with lock:
                 statuses.extend(c.status_code for c in calls)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    # NOTE: five: the login throttle counts attempts in flight, and a sixth concurrent
+    # login of one node key from one address waits (ThrottlePolicy.free_attempts); with
+    # writers served in order that sixth attempt is no longer a matter of luck
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(statuses) == 6 * 8 * 3 + 3 * 8
+    assert len(statuses) == 5 * 8 * 3 + 3 * 8
     assert set(statuses) <= {200, 201}, sorted(set(statuses))
     assert api.ok("GET", "/task")["total"] == 3 * 8
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from v6lib.server.auth.tokens import TokenService
 from v6lib.server.client_address import IPNetwork
 from v6lib.server.mail import MailOutbox
+from v6lib.server.permissions.cache import PrincipalCache
 from v6lib.server.services.context import ServiceSettings
 
 __all__ = ["ServerState"]
@@ -32,3 +33,5 @@ class ServerState:
     # reverse proxies whose X-Forwarded-For is believed (``client_address``)
     trusted_proxies: tuple[IPNetwork, ...] = ()
     long_polls: Any = None  # v6lib.server.events.long_polls.LongPollGate
+    # principals of users and nodes between requests (``permissions.cache``)
+    principals: PrincipalCache = field(default_factory=PrincipalCache)

@@ -3,17 +3,20 @@
 Checked on every authenticated request: the signature and times (``TokenService``), that
 the subject still exists, that the token is of its subject's current generation (a
 password change, a node API key reset), and for containers that their run still runs.
+Principals of users and nodes come from ``ServerState.principals`` while the permissions
+epoch stands (``permissions.cache``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from v6lib.errors import AuthenticationError
 from v6lib.schemas.run_status import RunStatus
 from v6lib.server.db.models import Node, Run, User
+from v6lib.server.permissions.cache import read_epoch
 from v6lib.server.permissions.principal import (
     Principal,
     container_principal,
@@ -37,11 +40,13 @@ def authenticate(state: ServerState, session: Session, token: str, *,
     claims = state.tokens.verify(token, {"user", "node", "container"})
     kind, subject = claims["kind"], claims["subject_id"]
     if kind == "user":
-        user = session.get(User, subject)
+        # NOTE: roles and rules are read only when the principal is not cached
+        user = session.get(User, subject, options=[lazyload(User.roles), lazyload(User.rules)])
         if user is None:
             raise AuthenticationError("the user of this token no longer exists")
         check_token_generation(user, claims)
-        return load_user_principal(session, user)
+        key = ("user", user.id, user.token_generation, read_epoch(session))
+        return state.principals.get(key, lambda: load_user_principal(session, user))
     if kind == "node":
         return _node(state, session, subject, claims, writer)
     return _container(session, claims)
@@ -59,7 +64,8 @@ def _node(state: ServerState, session: Session, node_id: int, claims: dict[str, 
             node_liveness.mark_seen(node, now)
         else:
             node_liveness.record_sighting(state.engine, node.id, now)
-    return node_principal(session, node)
+    key = ("node", node.id, node.token_generation, read_epoch(session))
+    return state.principals.get(key, lambda: node_principal(session, node))
 
 
 def _container(session: Session, claims: dict[str, Any]) -> Principal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.pool import NullPool
 
 from v6lib.errors import ConfigurationError
 from v6lib.private_files import private_sqlite_file
+from v6lib.server.db.writer_queue import QueuedConnection, WriterQueue
 
 __all__ = ["SQLITE_BEGIN_IMMEDIATE", "begin_write", "is_sqlite", "make_engine",
            "make_session_factory", "write_options"]
@@ -54,7 +56,8 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine for ``url`` with per-backend settings.
 
-    SQLite gets WAL, a busy timeout and enforced foreign keys; PostgreSQL gets a
+    SQLite gets WAL, a busy timeout, enforced foreign keys and a first-come-first-served
+    queue of writers (``writer_queue``); PostgreSQL gets a
     bounded pool with pre-ping so connections killed by the database are replaced.
     """
     try:
@@ -71,6 +74,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         else:
             kwargs["poolclass"] = NullPool
             if not parsed.query.get("uri"):
+                kwargs["connect_args"]["factory"] = QueuedConnection
                 # NOTE: the file (in a data dir that may not exist yet) is created 0600
                 # before SQLite opens it: SQLite would make it 0644, and it makes the
                 # -wal/-shm/-journal files with the main file's mode.
@@ -80,7 +84,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # NOTE: pysqlite's own transaction handling defers BEGIN; issuing it ourselves
         # makes SELECT ... then UPDATE inside one request a real transaction.
         event.listen(engine, "connect", _disable_pysqlite_begin)
-        event.listen(engine, "begin", _emit_begin)
+        queue = (None if memory or parsed.query.get("uri")
+                 else WriterQueue(Path(f"{parsed.database}-writer").expanduser()))
+        event.listen(engine, "begin", partial(_emit_begin, queue))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -93,12 +99,16 @@ def _disable_pysqlite_begin(dbapi_connection: Any, connection_record: Any) -> No
     dbapi_connection.isolation_level = None
 
 
-def _emit_begin(conn: Any) -> None:
+def _emit_begin(queue: WriterQueue | None, conn: Any) -> None:
     # NOTE: a deferred transaction that reads and then writes fails at once with
     # "database is locked" when another connection wrote in between (SQLite cannot
-    # upgrade a stale snapshot). Writers therefore ask for BEGIN IMMEDIATE, which waits
-    # (busy_timeout) for the write lock up front.
+    # upgrade a stale snapshot). Writers therefore ask for BEGIN IMMEDIATE, after
+    # waiting for their turn in the writer queue (busy_timeout covers the rest).
     immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+    if immediate and queue is not None:
+        dbapi = conn.connection.dbapi_connection
+        if isinstance(dbapi, QueuedConnection) and dbapi.turn is None and queue.acquire():
+            dbapi.turn = queue  # ended by the connection's COMMIT or ROLLBACK
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 

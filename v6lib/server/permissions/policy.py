@@ -25,6 +25,7 @@ from v6lib.server.db.models import (
     study_organization,
 )
 from v6lib.server.permissions.principal import Principal
+from v6lib.server.permissions.task_visibility import task_filter
 
 __all__ = ["can", "require", "require_own_organization", "visible_filter"]
 
@@ -92,28 +93,13 @@ def require_own_organization(principal: Principal, operation: str, resource: str
         details={"organization_id": organization_id})
 
 
-def _tasks_of_org(org_id: int) -> ColumnElement[bool]:
-    return or_(
-        Task.init_org_id == org_id,
-        Task.id.in_(select(Run.task_id).where(Run.organization_id == org_id)),
-    )
-
-
-def _task(p: Principal, scope: str) -> ColumnElement[bool]:
-    if scope == "collaboration":
-        return Task.collaboration_id.in_(p.collaboration_ids)
-    if scope == "organization":
-        return _tasks_of_org(p.organization_id)
-    return Task.init_user_id == p.user_id if p.user_id is not None else false()
-
-
 def _run(p: Principal, scope: str) -> ColumnElement[bool]:
     if scope == "organization":
         # runs at our organization, and every run of the tasks our organization started
         return or_(Run.organization_id == p.organization_id,
                    Run.task_id.in_(select(Task.id).where(
                        Task.init_org_id == p.organization_id)))
-    return Run.task_id.in_(select(Task.id).where(_task(p, scope)))
+    return Run.task_id.in_(select(Task.id).where(task_filter(p, scope)))
 
 
 def _organization(p: Principal, scope: str) -> ColumnElement[bool]:
@@ -157,7 +143,7 @@ def _rule(p: Principal, scope: str) -> ColumnElement[bool]:
 
 
 _FILTERS: dict[str, Callable[[Principal, str], ColumnElement[bool]]] = {
-    "task": _task,
+    "task": task_filter,
     "run": _run,
     "organization": _organization,
     "collaboration": _collaboration,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from v6lib.errors import NotFoundError
@@ -15,7 +15,8 @@ from v6lib.server.permissions.policy import require, visible_filter
 from v6lib.server.permissions.principal import Principal
 from v6lib.server.services.context import ServiceContext
 
-__all__ = ["check_ids_exist", "creation_organization", "get_visible", "linked", "paginate"]
+__all__ = ["check_ids_exist", "creation_organization", "get_visible", "linked", "paginate",
+           "paginate_ids"]
 
 M = TypeVar("M", bound=Base)
 
@@ -39,6 +40,22 @@ def paginate(session: Session, stmt: Select[Any], page: int,
     """One page of ``stmt`` and the total count, in two queries."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return rows, int(total or 0)
+
+
+def paginate_ids(session: Session, model: type[M], page: int, per_page: int,
+                 ids: Callable[[int | None], Select[Any] | CompoundSelect]
+                 ) -> tuple[Sequence[M], int]:
+    """One page of ``model`` rows, in id order, whose ids ``ids(limit)`` selects.
+
+    ``ids(limit)`` gives at least the ``limit`` lowest matching ids (all with ``None``):
+    the page reads no further than it shows, and the total counts ids without rows.
+    """
+    total = session.scalar(select(func.count()).select_from(ids(None).subquery()))
+    end = page * per_page
+    key = model.id  # type: ignore[attr-defined]
+    rows = session.scalars(select(model).where(key.in_(ids(end))).order_by(key)
+                           .limit(per_page).offset(end - per_page)).all()
     return rows, int(total or 0)
 
 

@@ -12,7 +12,10 @@ from v6lib.server.db.base import Base, IdMixin
 
 class Run(IdMixin, Base):
     __tablename__ = "run"
-    __table_args__ = (Index("ix_run_organization_id_status", "organization_id", "status"),)
+    # NOTE: (organization_id, task_id) gives an organization's tasks in id order from the
+    # index alone: task lists page through it (permissions.task_visibility)
+    __table_args__ = (Index("ix_run_organization_id_status", "organization_id", "status"),
+                      Index("ix_run_organization_id_task_id", "organization_id", "task_id"))
 
     task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
     organization_id: Mapped[int] = mapped_column(

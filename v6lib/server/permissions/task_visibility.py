@@ -1,0 +1,108 @@
+"""Which tasks a caller may see, written once and compiled two ways.
+
+A scope names where visible task ids come from ("sources"): a condition on the task
+itself (its collaboration, initiating organization or user) or on one of its runs (a
+run at the caller's organization). The policy engine ORs the sources into a WHERE
+clause for checks of single tasks; task lists take the UNION of the sources instead.
+
+Why two forms: ORed with a subquery on ``run``, the WHERE clause leaves a database no
+index that yields the tasks in id order, so a page of a list made it read and sort every
+visible task (25 ms with 10,000 tasks on SQLite). Each source on its own is one range of
+an index ordered by task id; a page takes the first ``offset + per_page`` ids of every
+source and merges them, and the total counts the union of the ranges, reading indexes only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+    union,
+)
+
+from v6lib.server.db.models import Run, Task
+from v6lib.server.permissions.principal import Principal
+
+__all__ = ["TaskSource", "task_filter", "task_sources", "visible_task_ids"]
+
+
+@dataclass(frozen=True)
+class TaskSource:
+    """Tasks matching ``condition``: on the task, or (``via_run``) on one of its runs."""
+
+    condition: ColumnElement[bool]
+    via_run: bool = False
+
+
+def task_sources(principal: Principal, scope: str) -> list[TaskSource]:
+    """Where the tasks ``principal`` may reach at ``scope`` come from."""
+    if scope == "global":
+        return [TaskSource(true())]
+    if scope == "collaboration":
+        return [TaskSource(Task.collaboration_id.in_(principal.collaboration_ids))]
+    if scope == "organization":
+        # tasks our organization started, and tasks with a run at our organization
+        org = principal.organization_id
+        return [TaskSource(Task.init_org_id == org),
+                TaskSource(Run.organization_id == org, via_run=True)]
+    if principal.user_id is None:  # "own" for a caller that is no user: nothing
+        return []
+    return [TaskSource(Task.init_user_id == principal.user_id)]
+
+
+def _job_condition(principal: Principal) -> list[ColumnElement[bool]]:
+    """An algorithm container reaches its own job's tasks only, whatever its scopes."""
+    return [Task.job_id == principal.job_id] if principal.is_container else []
+
+
+def task_filter(principal: Principal, scope: str) -> ColumnElement[bool]:
+    """A WHERE clause on ``task`` for the tasks ``principal`` may reach at ``scope``."""
+    clauses = [source.condition if not source.via_run
+               else exists().where(Run.task_id == Task.id, source.condition)
+               for source in task_sources(principal, scope)]
+    return or_(*clauses) if clauses else false()
+
+
+def _branch(source: TaskSource, conditions: Sequence[ColumnElement[bool]],
+            limit: int | None) -> Select[Any]:
+    if source.via_run:
+        stmt = select(Run.task_id.label("id")).where(source.condition).distinct()
+        if conditions:
+            stmt = stmt.join(Task, Task.id == Run.task_id).where(*conditions)
+        key = Run.task_id
+    else:
+        stmt = select(Task.id.label("id")).where(source.condition, *conditions)
+        key = Task.id
+    if limit is None:
+        return stmt
+    # NOTE: wrapped, as SQLite refuses ORDER BY/LIMIT on a member of a UNION
+    return select(stmt.order_by(key).limit(limit).subquery().c.id)
+
+
+def visible_task_ids(principal: Principal, operation: str,
+                     conditions: Iterable[ColumnElement[bool]] = (), *,
+                     limit: int | None = None) -> Select[Any] | CompoundSelect:
+    """The ids of the tasks ``principal`` may ``operation`` that meet ``conditions``.
+
+    With ``limit``, each source gives only its ``limit`` lowest ids: enough for any page
+    that ends at or before ``limit`` in id order, and read from the start of an index.
+    """
+    wanted = [*conditions, *_job_condition(principal)]
+    scopes = principal.scopes("task", operation)
+    # NOTE: global covers every other scope; one branch reads the primary key alone
+    sources = [source for scope in (["global"] if "global" in scopes else sorted(scopes))
+               for source in task_sources(principal, scope)]
+    branches = [_branch(source, wanted, limit) for source in sources]
+    if not branches:
+        return select(Task.id.label("id")).where(false())
+    return branches[0] if len(branches) == 1 else union(*branches)
