@@ -142,7 +142,9 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
     os.environ["V6_SERVER_THREADS"] = str(threads)
     options = gunicorn_options(config, workers=workers, threads=threads)
     event_loop = config.serving == "event-loop"
-    if not event_loop:
+    if event_loop:
+        import v6lib.server.asgi  # noqa: F401  # imported once here, not in every worker
+    else:
         # a stop ends held long-polls at once instead of waiting graceful_timeout for
         # them (LoopWorker does so itself)
         from v6lib.server.worker import post_worker_init

@@ -127,7 +127,7 @@ class LoopWorker(UvicornWorker):  # type: ignore[misc,unused-ignore]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.config.timeout_notify = 1  # seconds: how soon an orphan notices
+        self.config.timeout_notify = 0  # notify (and notice being orphaned) every second
         self.config.timeout_graceful_shutdown = int(ORPHAN_GRACE * 4)
         self._server: _Server | None = None
 
