@@ -1,12 +1,14 @@
 """Many waiting nodes: ``v6 server start`` (default settings) with 100 to 5,000 long-polls.
 
 A real server (``v6 server start --attach``: gunicorn, 2 workers, 8 threads, the
-configured serving mode) on SQLite or PostgreSQL. Simulated nodes are lightweight
-pollers, not daemons: one asyncio process (``--pollers``) keeps one HTTP/1.1 connection
-per node and long-polls ``GET /event`` with the node's real token, as the node daemon
-does. A researcher (this process) creates tasks, one organization each, at a steady
-pace while a prober asks ``GET /health`` every 50 ms. Printed per backend and number of
-waiting nodes:
+configured serving mode) on SQLite or PostgreSQL, with one node per organization and
+``--per-collaboration`` organizations to a collaboration (the cost of creating a task
+grows with its collaboration's size, which is not what this measures). Simulated
+nodes are lightweight pollers, not daemons: one asyncio process (``--pollers``) keeps
+one HTTP/1.1 connection per node and long-polls ``GET /event`` with the node's real
+token, as the node daemon does. A researcher (this process) creates tasks, one
+organization each, at a steady pace while a prober asks ``GET /health`` every 50 ms.
+Printed per backend and number of waiting nodes:
 
 * ``create``: ``POST /task`` latency, p50 / p99;
 * ``told``: from sending ``POST /task`` until the target node's poll answered with its
@@ -71,12 +73,13 @@ def _pct(values: list[float], q: float) -> str:
 
 
 # --------------------------------------------------------------------------- seeding
-def seed(url: str, workdir: Path, nodes: int) -> dict[str, Any]:
-    """Organizations with one node each in one collaboration, and the nodes' tokens.
+def seed(url: str, workdir: Path, nodes: int, per_collaboration: int) -> dict[str, Any]:
+    """Organizations with one node each, ``per_collaboration`` to a collaboration (with
+    root's organization, whose root creates the tasks), and the nodes' tokens.
 
-    The collaboration is made through the API; the organizations, memberships and nodes
-    are bulk-inserted through the models (API keys unused: the tokens are issued by the
-    server's own token service, as a login would), so 5,000 nodes take seconds.
+    The collaborations are made through the API; the organizations, memberships and
+    nodes are bulk-inserted through the models (API keys unused: the tokens are issued
+    by the server's own token service, as a login would), so 5,000 nodes take seconds.
     """
     from falcon import testing
     from sqlalchemy import insert, select
@@ -96,16 +99,18 @@ def seed(url: str, workdir: Path, nodes: int) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {login['access_token']}"}
         root_org = client.simulate_get("/api/organization", params={"name": "root"},
                                        headers=headers).json["data"][0]["id"]
-        collab = client.simulate_post("/api/collaboration", headers=headers, json={
-            "name": "scale", "organization_ids": [root_org]}).json["id"]
+        collabs = [client.simulate_post("/api/collaboration", headers=headers, json={
+            "name": f"scale-{n}", "organization_ids": [root_org]}).json["id"]
+            for n in range(-(-nodes // per_collaboration))]
         with state.engine.begin() as conn:
             conn.execute(insert(Organization), [{"name": f"org-{n}"} for n in range(nodes)])
             orgs = list(conn.execute(select(Organization.id).where(
                 Organization.name.like("org-%")).order_by(Organization.id)).scalars())
+            home = {org: collabs[n // per_collaboration] for n, org in enumerate(orgs)}
             conn.execute(insert(collaboration_organization), [
-                {"collaboration_id": collab, "organization_id": org} for org in orgs])
+                {"collaboration_id": home[org], "organization_id": org} for org in orgs])
             conn.execute(insert(Node), [
-                {"name": f"node-{org}", "organization_id": org, "collaboration_id": collab,
+                {"name": f"node-{org}", "organization_id": org, "collaboration_id": home[org],
                  "api_key_hash": "unusable"} for org in orgs])
             node_ids = list(conn.execute(select(Node.id).order_by(Node.organization_id))
                             .scalars())
@@ -113,7 +118,7 @@ def seed(url: str, workdir: Path, nodes: int) -> dict[str, Any]:
     finally:
         state.hub.stop()
         state.engine.dispose()
-    return {"orgs": orgs, "collab": collab, "node_tokens": tokens}
+    return {"orgs": orgs, "home": home, "node_tokens": tokens}
 
 
 # --------------------------------------------------------------------------- server
@@ -338,14 +343,14 @@ def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
         idle_from = server.cpu_seconds()
         time.sleep(pace * tasks)  # the same waiters, no creation: the baseline window
         idle = server.cpu_seconds() - idle_from
-        targets = seeded["orgs"][:max(nodes, 1)]  # with no nodes: a node-less organization
+        targets = seeded["orgs"][:max(nodes, 1)]  # none waiting: org 0 (its node does not poll)
         sent: dict[int, float] = {}
         created: list[float] = []
         failures = 0
         cpu_from = server.cpu_seconds()
         for _ in range(tasks):
             org = random.choice(targets)
-            body = {"collaboration_id": seeded["collab"], "name": "scale", "image": "i:1",
+            body = {"collaboration_id": seeded["home"][org], "name": "scale", "image": "i:1",
                     "organizations": [{"id": org, "input": "e30="}]}
             start_mono, start = time.monotonic(), time.perf_counter()
             answer = http.post(server.base + "/task", json=body, timeout=60)
@@ -387,7 +392,7 @@ def run_backend(name: str, url: str, counts: list[int],
     try:
         server = Server(url, workdir, args.serving)
         started = time.monotonic()
-        seeded = seed(url, workdir, max(*counts, 1))
+        seeded = seed(url, workdir, max(*counts, 1), args.per_collaboration)
         print(f"{name}: seeded {max(counts)} nodes in {time.monotonic() - started:.0f} s",
               file=sys.stderr)
         server.start()
@@ -438,6 +443,8 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--serving", default="event-loop", choices=["event-loop", "threads"])
     parser.add_argument("--tasks", type=int, default=40, help="tasks created per run")
+    parser.add_argument("--per-collaboration", type=int, default=10,
+                        help="organizations (nodes) per collaboration")
     parser.add_argument("--poll-timeout", type=int, default=60,
                         help="the simulated nodes' long-poll timeout (s)")
     args = parser.parse_args()
@@ -451,7 +458,8 @@ def main() -> None:
     from tabulate import tabulate
 
     print(f"serving: {args.serving}; {args.tasks} tasks per run, one organization each, "
-          f"every 0.15 s; nodes poll with timeout={args.poll_timeout}")
+          f"every 0.15 s; {args.per_collaboration} nodes per collaboration; nodes poll with "
+          f"timeout={args.poll_timeout}")
     print(tabulate(rows, disable_numparse=True, headers=[
         "backend", "waiting nodes", "create p50/p99 ms", "told p50/p99 ms",
         "health p99 ms (n)", "RSS/worker MB", "CPU/task ms (raw/net)", "missed"]))
