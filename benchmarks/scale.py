@@ -353,9 +353,12 @@ def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
             body = {"collaboration_id": seeded["home"][org], "name": "scale", "image": "i:1",
                     "organizations": [{"id": org, "input": "e30="}]}
             start_mono, start = time.monotonic(), time.perf_counter()
-            answer = http.post(server.base + "/task", json=body, timeout=60)
+            try:
+                answer = http.post(server.base + "/task", json=body, timeout=60)
+            except requests.RequestException:
+                answer = None
             created.append((time.perf_counter() - start) * 1000)
-            if answer.status_code != 201:
+            if answer is None or answer.status_code != 201:
                 failures += 1
                 continue
             sent[answer.json()["id"]] = start_mono

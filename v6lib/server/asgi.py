@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -50,6 +51,10 @@ class _Reply:
             await self.send(message)
 
 
+#: Requests that may wait (``GET /event``, ``GET /task/{id}/wait``), under any api_path.
+_WAITS = re.compile(r".*/(event|task/[0-9]+/wait)/?")
+
+
 async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
@@ -64,12 +69,16 @@ class LongPollFront:
 
     Args:
         threads: size of the pool that runs WSGI requests (the synchronous work).
+            Requests that may wait run in a second pool of half that size: a thousand
+            nodes asking again at once (after a restart, or their polls' timeouts) then
+            queue behind each other, not in front of ``/health`` or a task creation.
     """
 
     def __init__(self, wsgi_app: Any, *, threads: int) -> None:
         self.wsgi_app = wsgi_app
         self.v6_state = wsgi_app.v6_state  # the worker stops its hub on shutdown
         self.inner = WSGIMiddleware(wsgi_app, workers=threads)
+        self.waits = WSGIMiddleware(wsgi_app, workers=max(1, threads // 2))
         self.registry: WaiterRegistry | None = None
 
     def _registry(self) -> WaiterRegistry:
@@ -85,10 +94,13 @@ class LongPollFront:
         if scope["type"] != "http":
             await self.inner(scope, receive, send)  # type: ignore[arg-type]
             return
+        if scope["method"] != "GET" or not _WAITS.fullmatch(scope["path"]):
+            await self.inner(scope, receive, send)  # type: ignore[arg-type]
+            return
         registry = self._registry()
         park = Park()
         first = _Reply(park, send)
-        await self.inner({**scope, SCOPE_KEY: park}, receive, first)  # type: ignore[arg-type]
+        await self.waits({**scope, SCOPE_KEY: park}, receive, first)  # type: ignore[arg-type]
         if park.armed:
             try:
                 await self._hold(scope, receive, send, park, first.kept, registry)
@@ -117,7 +129,7 @@ class LongPollFront:
                     break
                 park = park.again()
                 rerun = _Reply(park, None)
-                await self.inner({**scope, SCOPE_KEY: park}, _no_body, rerun)  # type: ignore[arg-type]
+                await self.waits({**scope, SCOPE_KEY: park}, _no_body, rerun)  # type: ignore[arg-type]
                 reply = rerun.kept
         finally:
             gone.cancel()
