@@ -20,7 +20,6 @@ import contextlib
 import os
 import signal
 import socket
-import socketserver
 import subprocess
 import sys
 import threading
@@ -30,7 +29,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import yaml
@@ -158,15 +156,6 @@ def checkout_env(**extra: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- servers
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        return
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -174,7 +163,8 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """The real app in a thread; ``stop``/``start`` keep the port and the database."""
+    """The real app in a thread, served as ``v6 server start`` serves it (held long-polls
+    on an event loop); ``stop``/``start`` keep the port and the database."""
 
     def __init__(self, db_path: Path, *, secret: str = JWT_SECRET, **config: Any) -> None:
         self.db_path = db_path
@@ -182,7 +172,7 @@ class LiveServer:
         self.config = config
         self.port = free_port()
         self.app: Any = None
-        self._httpd: Any = None
+        self._serving: contextlib.ExitStack | None = None
 
     @property
     def url(self) -> str:
@@ -191,24 +181,22 @@ class LiveServer:
     def start(self) -> LiveServer:
         from v6lib.server.app import create_app
         from v6lib.server.auth.passwords import TEST_COST
+        from v6lib.testing.http_server import serve_event_loop
 
         config = ServerConfig(uri=f"sqlite:///{self.db_path}", root_password=ROOT_PASSWORD,
                               jwt_secret_key=self.secret, **self.config)
-        self.app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None)
-        self._httpd = make_server("127.0.0.1", self.port, self.app,
-                                  server_class=_ThreadingServer, handler_class=_QuietHandler)
-        threading.Thread(target=self._httpd.serve_forever, daemon=True,
-                         name=f"server-{self.port}").start()
+        self.app = create_app(config, kdf_cost=TEST_COST, announce=lambda result, name: None,
+                              event_loop=True)
+        self._serving = contextlib.ExitStack()
+        self._serving.enter_context(serve_event_loop(self.app, port=self.port))
         return self
 
     def stop(self) -> None:
-        if self._httpd is None:
+        if self._serving is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self.app.v6_state.hub.stop()
+        self._serving.close()  # wakes held long-polls, then stops serving
         self.app.v6_state.engine.dispose()
-        self._httpd = None
+        self._serving = None
 
     def root(self) -> Client:
         client = Client("http://127.0.0.1", self.port, "/api")

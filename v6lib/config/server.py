@@ -95,6 +95,11 @@ class ServerConfig(StrictModel):
     # long-polls (GET /event, GET /task/{id}/wait) one user, node or container may hold
     # at once per worker; all of them together hold at most three quarters of threads
     max_long_polls_per_caller: int = Field(default=2, ge=1)
+    # how `v6 server start` serves: "event-loop" holds waiting long-polls on an event
+    # loop (no thread each; threads only run requests), "threads" holds each in a thread
+    serving: Literal["event-loop", "threads"] = "event-loop"
+    # event-loop serving: long-polls one worker holds at once (more are answered at once)
+    max_waiting_long_polls: int = Field(default=20_000, ge=1)
     logging: LoggingConfig = LoggingConfig()
     cors_origins: list[str] = []
     # reverse proxies whose X-Forwarded-For header is believed (addresses or CIDR

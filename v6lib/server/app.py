@@ -135,6 +135,7 @@ def create_app(
     hub: Any = None,
     migrate: bool = True,
     announce: Callable[[BootstrapResult, str], None] = _announce,
+    event_loop: bool = False,
 ) -> V6App:
     """The WSGI app for ``config``.
 
@@ -144,6 +145,8 @@ def create_app(
         kdf_cost: argon2 cost for new password and API-key hashes (lower only in tests).
         hub: an ``EventHub``; one is created on ``engine`` when omitted.
         migrate: run migrations first (the CLI's master already did so).
+        event_loop: served by ``asgi.LongPollFront``: held long-polls take no thread, so
+            up to ``max_waiting_long_polls`` are held instead of a share of the threads.
     """
     from v6lib.server.events import EventHub
 
@@ -160,7 +163,8 @@ def create_app(
         max_request_bytes=config.max_request_bytes, version=__version__,
         mailer=MailOutbox(config.smtp) if config.smtp is not None else None,
         trusted_proxies=tuple(config.trusted_proxies),
-        long_polls=LongPollGate(slots=long_poll_slots(config.threads),
+        long_polls=LongPollGate(slots=config.max_waiting_long_polls if event_loop
+                                else long_poll_slots(config.threads),
                                 per_caller=config.max_long_polls_per_caller))
     routes = build_routes(hub=hub, long_polls=state.long_polls, version=__version__)
     middleware: list[Any] = [

@@ -94,12 +94,14 @@ def wait_for_address(host: str, port: int, *, timeout: float) -> bool:
 
 
 def gunicorn_options(config: ServerConfig, *, workers: int, threads: int) -> dict[str, Any]:
+    # both end held long-polls at once when stopped or when the master died (worker.py);
+    # the event-loop worker holds them without a thread each (asgi.py)
+    worker = "LoopWorker" if config.serving == "event-loop" else "ThreadWorker"
     return {
         "bind": f"{config.host}:{config.port}",
         "workers": workers,
         "threads": threads,
-        # gthread that also ends held long-polls when the master died (see worker.py)
-        "worker_class": "v6lib.server.worker.ThreadWorker",
+        "worker_class": f"v6lib.server.worker.{worker}",
         # NOTE: long polls hold a request up to 60 s; the worker timeout must exceed it.
         "timeout": 120,
         "graceful_timeout": GRACEFUL_TIMEOUT,
@@ -139,10 +141,15 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
     # the workers size their long-poll slots by the threads they really have
     os.environ["V6_SERVER_THREADS"] = str(threads)
     options = gunicorn_options(config, workers=workers, threads=threads)
-    # a stop ends held long-polls at once instead of waiting graceful_timeout for them
-    from v6lib.server.worker import post_worker_init
+    event_loop = config.serving == "event-loop"
+    if event_loop:
+        import v6lib.server.asgi  # noqa: F401  # imported once here, not in every worker
+    else:
+        # a stop ends held long-polls at once instead of waiting graceful_timeout for
+        # them (LoopWorker does so itself)
+        from v6lib.server.worker import post_worker_init
 
-    options["post_worker_init"] = post_worker_init
+        options["post_worker_init"] = post_worker_init
 
     class _App(BaseApplication):
         def load_config(self) -> None:
@@ -151,9 +158,14 @@ def run_gunicorn(config: ServerConfig, config_path: Path, *, workers: int, threa
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
+            # logging was set up in the master and is inherited
+            if event_loop:
+                from v6lib.server.asgi import load_app as load_front
+
+                return load_front()
             from v6lib.server.wsgi import load_app
 
-            return load_app()  # logging was set up in the master and is inherited
+            return load_app()
 
     wait_for_address(config.host, config.port, timeout=GRACEFUL_TIMEOUT + 2)
     print(f"v6 server {config.name!r} listening on "

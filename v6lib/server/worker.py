@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import warnings
 from typing import Any
 
+from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker as GthreadWorker
+from uvicorn.config import Config
+from uvicorn.server import Server
 
-__all__ = ["ORPHAN_GRACE", "ThreadWorker", "post_worker_init", "wake_long_polls"]
+__all__ = ["ORPHAN_GRACE", "LoopWorker", "ThreadWorker", "post_worker_init", "wake_long_polls"]
 
 ORPHAN_GRACE = 2.0
 """Seconds a worker whose master died may finish its requests before it exits."""
@@ -92,3 +97,67 @@ class ThreadWorker(GthreadWorker):  # type: ignore[misc,unused-ignore]  # typed 
         if self._orphaned and not enabled:
             for listener in self.sockets:  # gunicorn closes them again on exit: harmless
                 listener.close()
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # the module moves to its own package
+    from uvicorn.workers import UvicornWorker
+
+
+class _Server(Server):
+    """uvicorn's server that wakes held long-polls first when told to stop."""
+
+    def __init__(self, config: Config, app: Any) -> None:
+        super().__init__(config)
+        self.v6_app = app
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        wake_long_polls(self.v6_app)
+        super().handle_exit(sig, frame)
+
+
+class LoopWorker(UvicornWorker):  # type: ignore[misc,unused-ignore]
+    """uvicorn's gunicorn worker for ``asgi.LongPollFront``, with ``ThreadWorker``'s stops.
+
+    * SIGTERM, SIGINT (graceful) and SIGQUIT (gunicorn's quick stop) wake the held
+      long-polls, which answer with what there is, then the server stops;
+    * when the master died the worker notices within a second, wakes the long-polls,
+      stops accepting (freeing the port) and exits after at most ``ORPHAN_GRACE`` s.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config.timeout_notify = 0  # notify (and notice being orphaned) every second
+        self.config.timeout_graceful_shutdown = int(ORPHAN_GRACE * 4)
+        self._server: _Server | None = None
+
+    async def _serve(self) -> None:
+        self.config.app = self.wsgi
+        self._server = _Server(self.config, self.wsgi)
+        self._install_sigquit_handler()
+        await self._server.serve(sockets=self.sockets)
+        if not self._server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:  # SIGQUIT
+        super().handle_exit(sig, frame)
+        self._stop()
+
+    def _stop(self) -> None:
+        wake_long_polls(self.wsgi)
+        if self._server is not None:
+            self._server.should_exit = True
+        # NOTE: a request still running holds its database connection; no one waits
+        # for this worker, so it gets ORPHAN_GRACE seconds, not graceful_timeout
+        ender = threading.Timer(ORPHAN_GRACE, os._exit, (0,))
+        ender.daemon = True
+        ender.start()
+
+    async def callback_notify(self) -> None:
+        self.notify()
+        if self.ppid != os.getppid() and not self._orphaned:
+            self.log.info("Parent changed, shutting down: %s", self)
+            self._orphaned = True
+            self._stop()
+
+    _orphaned = False

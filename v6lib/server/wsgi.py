@@ -8,15 +8,19 @@ from typing import Any
 __all__ = ["load_app"]  # and the lazily built ``app``
 
 
-def load_app() -> Any:
-    """Build the app from the file in ``V6_SERVER_CONFIG`` (or defaults when unset)."""
+def load_app(*, event_loop: bool = False) -> Any:
+    """Build the app from the file in ``V6_SERVER_CONFIG`` (or defaults when unset).
+
+    ``event_loop``: the app runs behind ``asgi.LongPollFront``, whose held long-polls
+    take no thread, so its long-poll gate is sized by ``max_waiting_long_polls``.
+    """
     from v6lib.config import ServerConfig, load_server_config
     from v6lib.server.app import create_app
 
     path = os.environ.get("V6_SERVER_CONFIG")
     config = load_server_config(path) if path else ServerConfig()
     migrate = os.environ.get("V6_SERVER_MIGRATED") != "1"
-    return create_app(config, migrate=migrate)
+    return create_app(config, migrate=migrate, event_loop=event_loop)
 
 
 def __getattr__(name: str) -> Any:

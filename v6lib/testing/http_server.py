@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import socketserver
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-__all__ = ["serve_app"]
+__all__ = ["serve_app", "serve_event_loop"]
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -69,3 +71,35 @@ def serve_app(app: Any, *, threads: int | None = None, port: int = 0) -> Iterato
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextlib.contextmanager
+def serve_event_loop(app: Any, *, threads: int = 8, port: int = 0) -> Iterator[int]:
+    """Serve the WSGI app ``app`` (a ``V6App``) as ``v6 server start`` does by default:
+    behind ``asgi.LongPollFront`` on uvicorn, in a thread; yields the port.
+
+    Stopping wakes the held long-polls first (they answer at once), as a worker does.
+    """
+
+    import uvicorn
+
+    from v6lib.server.asgi import LongPollFront
+
+    front = LongPollFront(app, threads=threads)
+    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+    config = uvicorn.Config(front, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]},
+                              daemon=True, name="served-loop")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        app.v6_state.hub.stop()
+        server.should_exit = True
+        thread.join(10)
+        listener.close()

@@ -9,7 +9,9 @@ How a waiter learns of an event:
   at commit), on SQLite a cheap ``id > latest`` query every ``poll_interval``.
 
 The watcher keeps the recent events in memory, so a thousand waiting nodes cost one
-query per new event, not one per node. Waiters block on a ``threading.Condition``.
+query per new event, not one per node. Threads wait on a ``threading.Condition``;
+listeners (``add_listener``: the event-loop front's waiter registry) are handed each
+batch of new events instead, so they can wake only the waiters it concerns.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ from v6lib.server.events import watchers
 from v6lib.server.events.ordering import Gap, accept_in_order
 from v6lib.server.events.records import CHANNEL, COLUMNS, EventRecord, Match
 
-__all__ = ["EventHub"]
+__all__ = ["EventHub", "Listener"]
+
+#: Told of every batch of new events (``None``: the hub stops); called on the thread
+#: that learnt of them, so it must only hand them on (e.g. to an event loop).
+Listener = Callable[[list[EventRecord] | None], None]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +116,7 @@ class EventHub:
         self._latest = 0
         self._generation = 0
         self._waiting = 0  # threads of this process inside wait()
+        self._listeners: list[Listener] = []
         self._gap: Gap | None = None
         self._started = False
         self._closed = False  # set by stop(): waits answer at once until start() again
@@ -162,6 +169,7 @@ class EventHub:
             with self._cond:
                 self._generation += 1
                 self._cond.notify_all()
+            self._tell(None)
         with self._start_lock:
             if not self._started or self._pid != os.getpid():
                 return
@@ -269,7 +277,7 @@ class EventHub:
                     key=lambda record: record.id,
                 )
                 self._append(fresh)
-        elif self._waiting:
+        elif self._waiting or self._listeners:
             self._poke.set()  # else the next regular poll is soon enough
 
     def _after_rollback(self, session: Session) -> None:
@@ -334,6 +342,37 @@ class EventHub:
                     del self._ids[:drop], self._records[:drop]
                 self._generation += 1
                 self._cond.notify_all()
+            self._tell(accepted)
+
+    # -- listeners -----------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        """Hand every later batch of new events (and ``None`` at ``stop``) to ``listener``."""
+        self.start()
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _tell(self, records: list[EventRecord] | None) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(records)
+            except Exception:  # one broken listener must not stop the watcher
+                log.warning("event listener failed", exc_info=True)
+
+    @property
+    def latest(self) -> int:
+        """The newest event id this process has seen (no database read)."""
+        return self._latest
+
+    def records_after(self, cursor: int) -> list[EventRecord] | None:
+        """Events newer than ``cursor`` held in memory; None if some are no longer held."""
+        with self._cond:
+            if cursor < self._floor:
+                return None
+            return self._records[bisect.bisect_right(self._ids, cursor):]
 
     def maybe_prune(self) -> int:
         """Prune old events when ``prune_interval`` has passed; returns rows deleted."""

@@ -83,6 +83,32 @@ class LongPollGate:
         """Long-polls in progress now."""
         return self._total
 
+    def acquire(self, caller: str) -> bool:
+        """Take a slot for ``caller``; False when every slot is taken (answer at once).
+
+        Raises:
+            RateLimitedError: ``caller`` already holds ``per_caller`` long-polls.
+        """
+        with self._lock:
+            if self._held[caller] >= self.per_caller:
+                raise RateLimitedError(
+                    f"too many concurrent long-polls: at most {self.per_caller} per caller "
+                    "are held at once; wait for one to return, or retry later",
+                    details={"retry_after_seconds": self.retry_after})
+            if self._total >= self.slots:
+                return False
+            self._held[caller] += 1
+            self._total += 1
+            return True
+
+    def release(self, caller: str) -> None:
+        """Give back a slot taken by ``acquire``."""
+        with self._lock:
+            self._total -= 1
+            self._held[caller] -= 1
+            if self._held[caller] <= 0:
+                del self._held[caller]
+
     @contextmanager
     def hold(self, caller: str) -> Iterator[bool]:
         """Hold a slot for ``caller`` while the block runs; yields whether it got one.
@@ -92,27 +118,10 @@ class LongPollGate:
         Raises:
             RateLimitedError: ``caller`` already holds ``per_caller`` long-polls.
         """
-        details = {"retry_after_seconds": self.retry_after}
-        with self._lock:
-            if self._held[caller] >= self.per_caller:
-                raise RateLimitedError(
-                    f"too many concurrent long-polls: at most {self.per_caller} per caller "
-                    "are held at once; wait for one to return, or retry later",
-                    details=details)
-            if self._total >= self.slots:
-                granted = False
-            else:
-                granted = True
-                self._held[caller] += 1
-                self._total += 1
-        if not granted:
+        if not self.acquire(caller):
             yield False
             return
         try:
             yield True
         finally:
-            with self._lock:
-                self._total -= 1
-                self._held[caller] -= 1
-                if self._held[caller] <= 0:
-                    del self._held[caller]
+            self.release(caller)

@@ -6,7 +6,7 @@ which both drives parsing here and builds the OpenAPI document, so the two canno
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -20,6 +20,7 @@ from v6lib.errors import PayloadTooLargeError, ValidationError
 from v6lib.schemas.common import Links, Page
 from v6lib.server import json_limits
 from v6lib.server.events.long_polls import SHORT_POLL_PAUSE_SECONDS, LongPollGate, caller_key
+from v6lib.server.events.parking import Park
 from v6lib.server.services.context import ServiceContext
 
 __all__ = ["ListQuery", "Op", "Resource", "held_while_waiting", "page_reply", "parse_body",
@@ -157,6 +158,18 @@ def held_while_waiting(long_polls: LongPollGate, ctx: ServiceContext, resp: falc
         if not granted:
             resp.set_header("Retry-After", str(SHORT_POLL_PAUSE_SECONDS))
         yield timeout if granted else 0.0
+
+
+def park_until(park: Park, long_polls: LongPollGate, ctx: ServiceContext,
+               resp: falcon.Response, keys: Iterable[str], *, cursor: int,
+               timeout: float) -> None:
+    """After a reply with nothing new: have the event-loop front hold the request.
+
+    When every slot is taken the reply goes out now, with ``Retry-After`` as a hint,
+    exactly as ``held_while_waiting`` does for a thread.
+    """
+    if not park.wait_on(long_polls, caller_key(ctx.me), keys, cursor=cursor, timeout=timeout):
+        resp.set_header("Retry-After", str(SHORT_POLL_PAUSE_SECONDS))
 
 
 def reply(resp: falcon.Response, body: BaseModel, status: int = 200) -> None:

@@ -7,7 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from v6lib.schemas.event import EventsOut
 from v6lib.server.events.long_polls import LongPollGate
-from v6lib.server.resources._base import Op, Resource, held_while_waiting, parse_query, reply
+from v6lib.server.events.parking import parked
+from v6lib.server.resources._base import (
+    Op,
+    Resource,
+    held_while_waiting,
+    park_until,
+    parse_query,
+    reply,
+)
 from v6lib.server.services import events as svc
 from v6lib.server.services.context import MAX_EVENT_TIMEOUT
 
@@ -33,6 +41,14 @@ class EventCollection(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         q = parse_query(req, EventQuery)
         ctx = self.ctx(req)
-        with held_while_waiting(self.long_polls, ctx, resp, q.timeout) as timeout:
-            events, cursor = svc.wait_for_events(ctx, self.hub, q.since, timeout)
+        park = parked(req.env)
+        if park is not None and q.timeout > 0:
+            since = q.since if park.resume is None else park.resume
+            events, cursor = svc.wait_for_events(ctx, self.hub, since, 0)
+            if not events:
+                park_until(park, self.long_polls, ctx, resp, svc.event_keys(ctx.me),
+                           cursor=cursor, timeout=q.timeout)
+        else:
+            with held_while_waiting(self.long_polls, ctx, resp, q.timeout) as timeout:
+                events, cursor = svc.wait_for_events(ctx, self.hub, q.since, timeout)
         reply(resp, EventsOut(events=events, cursor=cursor))

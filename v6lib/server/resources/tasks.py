@@ -10,11 +10,13 @@ from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn, TaskOut
 from v6lib.schemas.token import Message
 from v6lib.server.events.long_polls import LongPollGate
+from v6lib.server.events.parking import parked, task_key
 from v6lib.server.resources._base import (
     ListQuery,
     Op,
     Resource,
     held_while_waiting,
+    park_until,
     parse_query,
     reply,
 )
@@ -81,6 +83,14 @@ class TaskWait(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id: int) -> None:
         q = parse_query(req, WaitQuery)
         ctx = self.ctx(req)
-        with held_while_waiting(self.long_polls, ctx, resp, q.timeout) as timeout:
-            task = event_svc.wait_for_task(ctx, self.hub, id, timeout)
+        park = parked(req.env)
+        if park is not None and q.timeout > 0:
+            cursor = self.hub.latest_id()  # type: ignore[attr-defined]
+            task = event_svc.wait_for_task(ctx, self.hub, id, 0)
+            if not RunStatus(task.status).is_terminal:
+                park_until(park, self.long_polls, ctx, resp, [task_key(id)], cursor=cursor,
+                           timeout=q.timeout)
+        else:
+            with held_while_waiting(self.long_polls, ctx, resp, q.timeout) as timeout:
+                task = event_svc.wait_for_task(ctx, self.hub, id, timeout)
         reply(resp, TaskOut.model_validate(task))

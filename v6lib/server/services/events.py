@@ -11,12 +11,17 @@ from sqlalchemy import select
 from v6lib.schemas.event import EventOut
 from v6lib.schemas.run_status import RunStatus
 from v6lib.server.db.models import Task
+from v6lib.server.events.parking import (
+    EVERYTHING,
+    collaboration_key,
+    organization_key,
+)
 from v6lib.server.permissions.policy import visible_filter
 from v6lib.server.permissions.principal import Principal
 from v6lib.server.services.context import ServiceContext
 from v6lib.server.services.tasks import get_task
 
-__all__ = ["event_matcher", "visible_events", "wait_for_events", "wait_for_task"]
+__all__ = ["event_keys", "event_matcher", "visible_events", "wait_for_events", "wait_for_task"]
 
 
 def event_matcher(p: Principal) -> Any:
@@ -40,6 +45,24 @@ def event_matcher(p: Principal) -> Any:
     elif "global" in p.scopes("task", "view"):
         return lambda r: True
     return lambda r: r.collaboration_id in p.collaboration_ids
+
+
+def event_keys(p: Principal) -> frozenset[str]:
+    """The waiter keys (``parking``) of every event ``event_matcher`` lets through.
+
+    Kept next to the matcher: the two must agree, or a parked poll would miss events.
+    """
+    if p.is_node:
+        return frozenset({organization_key(p.organization_id)})
+    if p.is_user:
+        scopes = p.scopes("event", "receive")
+        if not scopes:
+            return frozenset()
+        if "global" in scopes:
+            return frozenset({EVERYTHING})
+    elif "global" in p.scopes("task", "view"):
+        return frozenset({EVERYTHING})
+    return frozenset(collaboration_key(c) for c in p.collaboration_ids)
 
 
 def visible_events(ctx: ServiceContext, events: Sequence[EventOut]) -> list[EventOut]:

@@ -1,0 +1,211 @@
+"""The event-loop front over real HTTP (uvicorn in a thread): held long-polls take no
+thread, an event re-runs only the polls it concerns, and the per-caller limits hold."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from v6lib.config import ServerConfig
+from v6lib.server.app import create_app
+from v6lib.server.auth.passwords import TEST_COST
+from v6lib.testing.http_server import serve_event_loop
+
+ROOT_PASSWORD = "Root-pass-1234!"
+POOL = 2  # threads that run requests: far fewer than the polls held below
+
+
+class _Counting:
+    """The WSGI app, counting the requests it runs per path (re-runs included)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.v6_state = app.v6_state
+        self.runs: Counter[str] = Counter()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.runs[environ["PATH_INFO"]] += 1
+        return self.app(environ, start_response)
+
+
+class Site:
+    def __init__(self, port: int, app: _Counting) -> None:
+        self.base = f"http://127.0.0.1:{port}/api"
+        self.port = port
+        self.app = app
+        self.root = self._headers(self.post("/token/user", {
+            "username": "root", "password": ROOT_PASSWORD}, {})["access_token"])
+        root_org = self.get("/organization", self.root, name="root")["data"][0]["id"]
+        self.orgs = [self.post("/organization", {"name": f"o{i}"})["id"] for i in range(4)]
+        self.collab = self.post("/collaboration", {
+            "name": "c", "organization_ids": [*self.orgs, root_org]})["id"]
+        self.nodes = []
+        for org in self.orgs:
+            key = self.post("/node", {"collaboration_id": self.collab,
+                                      "organization_id": org})["api_key"]
+            self.nodes.append(self._headers(
+                self.post("/token/node", {"api_key": key}, {})["access_token"]))
+
+    @staticmethod
+    def _headers(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    def post(self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+             status: int | None = None) -> Any:
+        answer = requests.post(self.base + path, json=body, timeout=30,
+                               headers=self.root if headers is None else headers)
+        assert answer.status_code == (status or answer.status_code) and answer.ok, answer.text
+        return answer.json()
+
+    def get(self, path: str, headers: dict[str, str], **params: Any) -> Any:
+        answer = requests.get(self.base + path, params=params, headers=headers, timeout=30)
+        assert answer.ok, answer.text
+        return answer.json()
+
+    def task(self, org: int) -> dict[str, Any]:
+        return dict(self.post("/task", {"collaboration_id": self.collab, "image": "i:1",
+                                        "organizations": [{"id": org, "input": "e30="}]}))
+
+    def cursor(self, node: dict[str, str]) -> int:
+        return int(self.get("/event", node)["cursor"])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    db = tmp_path_factory.mktemp("front") / "server.sqlite"
+    config = ServerConfig(uri=f"sqlite:///{db}", root_password=ROOT_PASSWORD,
+                          jwt_secret_key="k" * 40, max_long_polls_per_caller=2)
+    app = _Counting(create_app(config, kdf_cost=TEST_COST, event_loop=True,
+                               announce=lambda result, name: None))
+    try:
+        with serve_event_loop(app, threads=POOL) as port:
+            yield Site(port, app)
+    finally:
+        app.v6_state.engine.dispose()
+
+
+class Poll(threading.Thread):
+    """One long-poll in a thread of the test; ``answer`` once it returned."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.headers = url, headers
+        self.answer: requests.Response | None = None
+        self.start()
+
+    def run(self) -> None:
+        self.answer = requests.get(self.url, headers=self.headers, timeout=60)
+
+
+def _events(site: Site, node: dict[str, str], timeout: float = 30) -> Poll:
+    return Poll(f"{site.base}/event?since={site.cursor(node)}&timeout={timeout}", node)
+
+
+def _until(check: Any, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_held_polls_take_no_thread_and_an_event_reruns_only_its_node(site: Site) -> None:
+    # two polls per node for three nodes: six held requests on a pool of two threads
+    polls = {node: [_events(site, site.nodes[node]) for _ in range(2)] for node in (1, 2, 3)}
+    assert _until(lambda: site.app.v6_state.long_polls.held == 6), "polls not held"
+    runs = site.app.runs["/api/event"]
+    # the pool is free: other requests are answered while every poll waits
+    started = time.monotonic()
+    for _ in range(5):
+        assert requests.get(f"{site.base}/health", timeout=5).status_code == 200
+    assert time.monotonic() - started < 5
+    # a task for organization 0 (no poll waiting) wakes no one ...
+    site.task(site.orgs[0])
+    time.sleep(1.0)
+    assert site.app.runs["/api/event"] == runs
+    assert all(poll.answer is None for held in polls.values() for poll in held)
+    # ... one for organization 1 re-runs exactly the two polls of node 1
+    task = site.task(site.orgs[1])
+    assert _until(lambda: all(poll.answer is not None for poll in polls[1]))
+    for poll in polls[1]:
+        assert poll.answer is not None and poll.answer.status_code == 200
+        assert [(e["type"], e["task_id"]) for e in poll.answer.json()["events"]] == [
+            ("run_created", task["id"])]
+    assert site.app.runs["/api/event"] == runs + 2
+    assert all(poll.answer is None for node in (2, 3) for poll in polls[node])
+    site.task(site.orgs[2])
+    site.task(site.orgs[3])
+    assert _until(lambda: all(p.answer is not None for n in (2, 3) for p in polls[n]))
+    assert _until(lambda: site.app.v6_state.long_polls.held == 0)
+
+
+def test_a_caller_holds_at_most_its_share_of_polls(site: Site) -> None:
+    node = site.nodes[0]
+    held = [_events(site, node) for _ in range(2)]
+    assert _until(lambda: site.app.v6_state.long_polls.held == 2)
+    third = requests.get(f"{site.base}/event", params={"timeout": 30}, headers=node, timeout=10)
+    assert third.status_code == 429 and third.json()["code"] == "rate_limited"
+    site.task(site.orgs[0])
+    assert _until(lambda: all(poll.answer is not None for poll in held))
+
+
+def test_a_client_that_goes_away_gives_its_slot_back(site: Site) -> None:
+    node = site.nodes[1]
+    token = node["Authorization"]
+    sockets = []
+    for _ in range(2):
+        raw = socket.create_connection(("127.0.0.1", site.port))
+        raw.sendall(f"GET /api/event?timeout=30 HTTP/1.1\r\nHost: x\r\n"
+                    f"Authorization: {token}\r\n\r\n".encode())
+        sockets.append(raw)
+    assert _until(lambda: site.app.v6_state.long_polls.held == 2)
+    for raw in sockets:
+        raw.close()
+    assert _until(lambda: site.app.v6_state.long_polls.held == 0, 5), "slots kept by gone polls"
+    poll = _events(site, node)
+    assert _until(lambda: site.app.v6_state.long_polls.held == 1)
+    site.task(site.orgs[1])
+    assert _until(lambda: poll.answer is not None and poll.answer.json()["events"] != [])
+
+
+def test_task_wait_is_held_until_the_task_ends(site: Site) -> None:
+    task = site.task(site.orgs[2])
+    wait = Poll(f"{site.base}/task/{task['id']}/wait?timeout=30", site.root)
+    assert _until(lambda: site.app.v6_state.long_polls.held == 1)
+    runs = site.app.runs[f"/api/task/{task['id']}/wait"]
+    site.task(site.orgs[2])  # another task's events do not re-run this wait
+    time.sleep(0.5)
+    assert wait.answer is None and site.app.runs[f"/api/task/{task['id']}/wait"] == runs
+    site.post(f"/task/{task['id']}/kill", {})
+    assert _until(lambda: wait.answer is not None)
+    assert wait.answer is not None and wait.answer.json()["status"] == "killed by user"
+
+
+@pytest.mark.parametrize(("params", "headers", "status"), [
+    ({"timeout": "soon"}, None, 400),
+    ({"timeout": 30, "since": -1}, None, 400),
+    ({"timeout": 30}, {"Authorization": "Bearer forged"}, 401),
+])
+def test_malformed_or_unauthorized_polls_are_answered_at_once(
+        site: Site, params: dict[str, Any], headers: dict[str, str] | None, status: int) -> None:
+    started = time.monotonic()
+    answer = requests.get(f"{site.base}/event", params=params, timeout=10,
+                          headers=site.nodes[3] if headers is None else headers)
+    assert answer.status_code == status and "code" in answer.json()
+    assert time.monotonic() - started < 5
+
+
+def test_a_header_cannot_park_a_request(site: Site) -> None:
+    # NOTE: the park lives in the ASGI scope, which no header reaches: a forged one is
+    # ignored and the poll answers at once (timeout 0), holding nothing
+    answer = requests.get(f"{site.base}/event", timeout=10, headers={
+        **site.nodes[3], "asgi.scope": "x", "v6.park": "1", "X-V6-Park": "1"})
+    assert answer.status_code == 200 and site.app.v6_state.long_polls.held == 0
