@@ -209,3 +209,26 @@ def test_a_header_cannot_park_a_request(site: Site) -> None:
     answer = requests.get(f"{site.base}/event", timeout=10, headers={
         **site.nodes[3], "asgi.scope": "x", "v6.park": "1", "X-V6-Park": "1"})
     assert answer.status_code == 200 and site.app.v6_state.long_polls.held == 0
+
+
+def test_a_forwarded_for_header_does_not_choose_the_address_logins_count_for(
+        site: Site) -> None:
+    """The event-loop server must not take X-Forwarded-For from a local peer as the
+    client's address (uvicorn's default): only the server's ``trusted_proxies`` rule may,
+    and with none configured five failures from one peer slow down the sixth attempt,
+    whatever addresses the requests claim. (Last in this module: it slows root down.)"""
+    for attempt in range(5):
+        answer = requests.post(f"{site.base}/token/user", timeout=30,
+                               json={"username": "root", "password": "wrong-Pass-1"},
+                               headers={"X-Forwarded-For": f"198.51.100.{attempt + 1}"})
+        assert answer.status_code == 401, answer.text
+    answer = requests.post(f"{site.base}/token/user", timeout=30,
+                           json={"username": "root", "password": ROOT_PASSWORD},
+                           headers={"X-Forwarded-For": "198.51.100.99"})
+    assert answer.status_code == 429, answer.text
+
+
+def test_gunicorn_s_event_loop_worker_leaves_forwarded_headers_to_the_server() -> None:
+    from v6lib.server.worker import LoopWorker
+
+    assert LoopWorker.CONFIG_KWARGS["proxy_headers"] is False

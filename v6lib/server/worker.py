@@ -125,6 +125,12 @@ class LoopWorker(UvicornWorker):  # type: ignore[misc,unused-ignore]
       stops accepting (freeing the port) and exits after at most ``ORPHAN_GRACE`` s.
     """
 
+    #: ``proxy_headers`` off: uvicorn would otherwise take any X-Forwarded-For from a
+    #: local peer as the client's address, before the server's own rule
+    #: (:mod:`v6lib.server.client_address`, ``trusted_proxies``) is asked; a client
+    #: on the same machine could then pick the address its login attempts count for.
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "proxy_headers": False}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config.timeout_notify = 0  # notify (and notice being orphaned) every second

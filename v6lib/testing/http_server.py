@@ -88,7 +88,7 @@ def serve_event_loop(app: Any, *, threads: int = 8, port: int = 0) -> Iterator[i
     front = LongPollFront(app, threads=threads)
     listener = socket.create_server(("127.0.0.1", port), backlog=1024)
     config = uvicorn.Config(front, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, proxy_headers=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]},
                               daemon=True, name="served-loop")
