@@ -73,8 +73,10 @@ def test_gunicorn_options_outlive_long_polls() -> None:
 
     options = gunicorn_options(ServerConfig(port=1234), workers=3, threads=4)
     assert options["bind"] == "127.0.0.1:1234" and options["workers"] == 3
-    assert options["worker_class"] == "v6lib.server.worker.ThreadWorker"
+    assert options["worker_class"] == "v6lib.server.worker.LoopWorker"  # polls hold no thread
     assert options["timeout"] > 60
+    threaded = gunicorn_options(ServerConfig(port=1234, serving="threads"), workers=3, threads=4)
+    assert threaded["worker_class"] == "v6lib.server.worker.ThreadWorker"
 
 
 def _serve(path: Path) -> Any:
