@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -23,6 +26,13 @@ from v6lib.server.events.waiters import WaiterRegistry
 
 def _record(id: int, *, task: int = 1, org: int | None = 1, collab: int | None = 1) -> EventRecord:
     return EventRecord(id, "run_created", task, None, org, collab, None, datetime.now(UTC))
+
+
+def _run(scenario: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` in a thread of its own: the session's browser tests keep an event
+    loop running in the main thread (Playwright's sync API), where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario).result()
 
 
 def test_record_keys_name_every_waiter_an_event_may_concern() -> None:
@@ -50,7 +60,7 @@ def test_an_event_wakes_only_the_futures_under_its_keys() -> None:
         assert other.done() and watcher.done() and registry.closed
         assert registry.park(frozenset({task_key(1)}), []).done()
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_an_event_that_came_before_parking_is_not_missed() -> None:
@@ -61,7 +71,7 @@ def test_an_event_that_came_before_parking_is_not_missed() -> None:
         # events no longer held in memory: wake and read them from the table
         assert registry.park(frozenset({task_key(4)}), None).done()
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_the_hub_hands_each_committed_batch_to_its_listeners(any_engine: Engine) -> None:
