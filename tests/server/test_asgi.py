@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +233,26 @@ def test_gunicorn_s_event_loop_worker_leaves_forwarded_headers_to_the_server() -
     from v6lib.server.worker import LoopWorker
 
     assert LoopWorker.CONFIG_KWARGS["proxy_headers"] is False
+
+
+def test_bare_gunicorn_s_front_has_the_file_s_threads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gunicorn v6lib.server.asgi:app`` sizes its pool by the file's ``threads`` unless
+    ``V6_SERVER_THREADS`` (what ``v6 server start`` sets) says otherwise."""
+    from v6lib.server import asgi
+
+    config = tmp_path / "server.yaml"
+    config.write_text(f"uri: sqlite:///{tmp_path / 'server.sqlite'}\n"
+                      f"root_password: {ROOT_PASSWORD}\njwt_secret_key: {'k' * 40}\n"
+                      "threads: 5\n")
+    monkeypatch.setenv("V6_SERVER_CONFIG", str(config))
+    monkeypatch.delenv("V6_SERVER_THREADS", raising=False)
+    for variable, threads in ((None, 5), ("3", 3)):
+        if variable is not None:
+            monkeypatch.setenv("V6_SERVER_THREADS", variable)
+        front = asgi.load_app()
+        try:
+            assert front.inner.executor._max_workers == threads
+        finally:
+            front.v6_state.hub.stop()
+            front.v6_state.engine.dispose()

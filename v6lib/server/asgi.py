@@ -150,12 +150,15 @@ class LongPollFront:
 
 
 def load_app() -> LongPollFront:
-    """The front around the app built from ``V6_SERVER_CONFIG`` (see ``wsgi.load_app``)."""
-    from v6lib.config import ServerConfig
+    """The front around the app built from ``V6_SERVER_CONFIG`` (see ``wsgi.load_app``);
+    its pool has ``V6_SERVER_THREADS`` threads (what ``v6 server start`` sets), else the
+    file's ``threads``, as for bare gunicorn."""
     from v6lib.server.wsgi import load_app as load_wsgi_app
+    from v6lib.server.wsgi import load_config
 
-    threads = int(os.environ.get("V6_SERVER_THREADS", ServerConfig().threads))
-    return LongPollFront(load_wsgi_app(event_loop=True), threads=threads)
+    config = load_config()
+    threads = int(os.environ.get("V6_SERVER_THREADS", config.threads))
+    return LongPollFront(load_wsgi_app(event_loop=True, config=config), threads=threads)
 
 
 def __getattr__(name: str) -> Any:
