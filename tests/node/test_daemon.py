@@ -111,17 +111,19 @@ def test_start_failure_is_reported(harness: NodeHarness) -> None:
     assert run["reason"] == "image 'img' not found"
 
 
-def test_kill_stops_the_container_within_a_second(harness: NodeHarness) -> None:
+def test_a_kill_event_stops_the_container_without_waiting_for_a_sweep(harness: NodeHarness
+                                                                      ) -> None:
+    """The periodic sweep would also find the kill, but only after ``sweep_interval``: with
+    the sweep an hour away, a stopped container proves the ``task_killed`` event did it
+    (how fast it does so on a quiet machine is a benchmark figure, not a test)."""
     server, runtime = server_with_node(), FakeRuntime()
-    node = harness.start(server, runtime)
+    node = harness.start(server, runtime, sweep_interval=3600.0)
     task = server.create_task("img", {2: b"{}"})
     run = server.run_of(task["id"], 2)
     job = runtime.wait_started(run["id"])
     wait_until(lambda: run["status"] == "active", what="active")
-    started = time.monotonic()
     server.kill_task(task["id"])
-    wait_until(lambda: job.killed, timeout=1.0, what="container killed")
-    assert time.monotonic() - started < 1.0
+    wait_until(lambda: job.killed, timeout=20.0, what="container killed")
     entry = wait_until(lambda: (e := node.journal.get(run["id"])) and
                        e.state is LocalState.UPLOADED and e, what="kill delivered")
     assert entry.status == "killed by user"
