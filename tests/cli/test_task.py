@@ -6,17 +6,20 @@ The fake server (a thread) answers just enough of the API for the task commands.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from click.testing import CliRunner
 
+from tests.tls_certificate import speak_tls
 from v6lib import serialization
 from v6lib.cli import main
 
@@ -84,9 +87,11 @@ class FakeFederation:
         return self.tasks[task_id]
 
 
-@pytest.fixture
-def federation() -> Iterator[tuple[FakeFederation, int]]:
-    fake = FakeFederation()
+@contextlib.contextmanager
+def serving(fake: FakeFederation, tls_folder: Path | None = None
+            ) -> Iterator[tuple[int, Path | None]]:
+    """Serve ``fake`` on a free port (over HTTPS with a new certificate when
+    ``tls_folder`` is given): (the port, the certificate or None)."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -108,13 +113,21 @@ def federation() -> Iterator[tuple[FakeFederation, int]]:
         do_GET = do_POST = do_PATCH = do_DELETE = _answer
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    certificate = speak_tls(httpd, tls_folder) if tls_folder is not None else None
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake, httpd.server_address[1]
+        yield httpd.server_address[1], certificate
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def federation() -> Iterator[tuple[FakeFederation, int]]:
+    fake = FakeFederation()
+    with serving(fake) as (port, _):
+        yield fake, port
 
 
 def _run(port: int, *args: str, env: dict[str, str] | None = None) -> Any:
@@ -244,3 +257,18 @@ def test_unreachable_server_exits_69() -> None:
     result = _run(1, "status", "1")
     assert result.exit_code == 69
     assert "cannot reach" in result.output
+
+
+def test_an_https_server_with_a_private_ca_is_reached_with_ca_file(tmp_path: Path) -> None:
+    fake = FakeFederation()
+    with serving(fake, tmp_path) as (port, certificate):
+        https = {"V6_SERVER_URL": "https://127.0.0.1"}
+        refused = _run(port, "status", "1", env=https)
+        assert refused.exit_code != 0
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.output
+        assert _run(port, "create", "--collaboration", "1", "--organization", "2",
+                    "--image", "img", "--method", "m", "--ca-file", str(certificate),
+                    env=https).exit_code == 0
+        shown = _run(port, "status", "1", "--json", env={**https, "V6_CA_FILE": str(certificate)})
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["task"]["id"] == 1

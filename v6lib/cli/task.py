@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
 import click
@@ -22,8 +23,34 @@ from v6lib.client import Client, RunOutcome
 __all__ = ["task"]
 
 
+@dataclass(frozen=True)
+class Connection:
+    """Where the server is and who logs in: what every subcommand's options add up to."""
+
+    server_url: str
+    port: int
+    api_path: str
+    username: str
+    password: str
+    mfa_code: str | None
+    private_key: str | None
+    ca_file: str | None
+
+    def login(self) -> Client:
+        """A logged-in client (with encryption set up when a private key was given)."""
+        client = Client(self.server_url, self.port, self.api_path, ca_file=self.ca_file)
+        client.authenticate(self.username, self.password, mfa_code=self.mfa_code)
+        if self.private_key:
+            client.setup_encryption(self.private_key)
+        return client
+
+
+_CONNECTION_FIELDS = tuple(f.name for f in fields(Connection))
+
+
 def _connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every subcommand needs to reach and log in to a server."""
+    """The options every subcommand needs to reach and log in to a server, handed to it
+    as one ``connection`` (plus ``as_json``)."""
     options = [
         click.option("--server-url", envvar="V6_SERVER_URL", default="http://127.0.0.1",
                      show_default=True, help="Server URL (env V6_SERVER_URL)."),
@@ -40,11 +67,22 @@ def _connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--private-key", envvar="V6_PRIVATE_KEY", default=None,
                      type=click.Path(dir_okay=False),
                      help="Your organization's private key, for encrypted collaborations."),
+        click.option("--ca-file", envvar="V6_CA_FILE", default=None,
+                     type=click.Path(dir_okay=False),
+                     help="PEM bundle of the certificate authorities to trust for an https "
+                          "server with a private CA (env V6_CA_FILE)."),
         click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
     ]
+
+    @functools.wraps(fn)
+    def with_connection(**kwargs: Any) -> Any:
+        connection = Connection(**{name: kwargs.pop(name) for name in _CONNECTION_FIELDS})
+        return fn(connection=connection, **kwargs)
+
+    command: Callable[..., Any] = with_connection
     for option in reversed(options):
-        fn = option(fn)
-    return fn
+        command = option(command)
+    return command
 
 
 def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,15 +97,6 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(exc.exit_code)
 
     return wrapper
-
-
-def _login(server_url: str, port: int, api_path: str, username: str, password: str,
-           mfa_code: str | None, private_key: str | None) -> Client:
-    client = Client(server_url, port, api_path)
-    client.authenticate(username, password, mfa_code=mfa_code)
-    if private_key:
-        client.setup_encryption(private_key)
-    return client
 
 
 def _plain(value: Any) -> Any:
@@ -161,8 +190,7 @@ def task() -> None:
 @click.option("--wait", "wait", is_flag=True, help="Wait for the results and print them.")
 @click.option("--timeout", type=float, default=None, help="With --wait: give up after S s.")
 @_handle_errors
-def create(server_url: str, port: int, api_path: str, username: str, password: str,
-           mfa_code: str | None, private_key: str | None, as_json: bool, collaboration: int,
+def create(connection: Connection, as_json: bool, collaboration: int,
            organizations: tuple[int, ...], image: str, method: str, kwargs_json: str | None,
            args_json: str | None, databases: tuple[str, ...], study: int | None, name: str,
            description: str, max_run_seconds: float | None, wait: bool,
@@ -170,7 +198,7 @@ def create(server_url: str, port: int, api_path: str, username: str, password: s
     """Create a task; with --wait, also wait for it and print every run's outcome."""
     input_ = {"method": method, "args": _parse_json(args_json, "args", list),
               "kwargs": _parse_json(kwargs_json, "kwargs", dict)}
-    client = _login(server_url, port, api_path, username, password, mfa_code, private_key)
+    client = connection.login()
     created = client.task.create(
         collaboration=collaboration, organizations=list(organizations), name=name or method,
         image=image, description=description, input_=input_,
@@ -192,10 +220,9 @@ def create(server_url: str, port: int, api_path: str, username: str, password: s
 @_connection_options
 @click.argument("task_id", type=int)
 @_handle_errors
-def status(server_url: str, port: int, api_path: str, username: str, password: str,
-           mfa_code: str | None, private_key: str | None, as_json: bool, task_id: int) -> None:
+def status(connection: Connection, as_json: bool, task_id: int) -> None:
     """Show a task and the status of each of its runs."""
-    client = _login(server_url, port, api_path, username, password, mfa_code, private_key)
+    client = connection.login()
     info = client.task.get(task_id)
     runs = client.run.from_task(task_id)
     rows = [[r["id"], r["organization_id"], r["status"], r.get("started_at") or "",
@@ -212,11 +239,9 @@ def status(server_url: str, port: int, api_path: str, username: str, password: s
 @_connection_options
 @click.argument("task_id", type=int)
 @_handle_errors
-def results(server_url: str, port: int, api_path: str, username: str, password: str,
-            mfa_code: str | None, private_key: str | None, as_json: bool,
-            task_id: int) -> None:
+def results(connection: Connection, as_json: bool, task_id: int) -> None:
     """Print the decoded result of every run of a task (exit 70 if a run failed)."""
-    client = _login(server_url, port, api_path, username, password, mfa_code, private_key)
+    client = connection.login()
     outcomes = client.outcomes(task_id)
     _emit(as_json, {"task_id": task_id, "results": _outcome_rows(outcomes)},
           _outcome_table(outcomes))
@@ -228,9 +253,8 @@ def results(server_url: str, port: int, api_path: str, username: str, password: 
 @_connection_options
 @click.argument("task_id", type=int)
 @_handle_errors
-def kill(server_url: str, port: int, api_path: str, username: str, password: str,
-         mfa_code: str | None, private_key: str | None, as_json: bool, task_id: int) -> None:
+def kill(connection: Connection, as_json: bool, task_id: int) -> None:
     """Stop a task and all its subtasks."""
-    client = _login(server_url, port, api_path, username, password, mfa_code, private_key)
+    client = connection.login()
     answer = client.task.kill(task_id)
     _emit(as_json, answer or {"id": task_id, "killed": True}, f"task {task_id} killed")
