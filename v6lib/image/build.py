@@ -6,7 +6,8 @@
    v6lib with the extras its data sources need and everything they pull in, to the
    versions of this environment: the one the MockNetwork runs in.
 3. Whatever the image lacks or has in another version is fetched as wheels on the host
-   (``v6lib.image.wheelhouse``); v6lib itself is built from its source tree.
+   (``v6lib.image.wheelhouse``); v6lib itself is built from its source tree, or made
+   again from its installed files when it was installed from a wheel.
 4. A container of that image installs the lock from the wheels, mounted read-only and
    without network, and is committed under the tag, labelled with the versions it
    really installed: the wheels never land in a layer.
@@ -35,6 +36,7 @@ from v6lib.image.lock import (
     mismatches,
     write_lock,
 )
+from v6lib.image.repack import installed_wheel
 from v6lib.image.requirements import parse, pinned_closure
 from v6lib.image.wheelhouse import build_wheel, download, source_checkout
 
@@ -162,18 +164,19 @@ def _missing(lock: dict[str, str], installed: dict[str, str]) -> list[str]:
 
 
 def _fetch(missing: list[str], wheelhouse: Path, options: BuildOptions) -> None:
-    """Wheels for the ``missing`` lines: v6lib from its source tree, the rest downloaded."""
+    """Wheels for the ``missing`` lines: v6lib from its source tree or, installed from a
+    wheel, from its installed files; the rest downloaded."""
     others = []
     for line in missing:
         if parse(line).key != "v6lib":
             others.append(line)
             continue
         checkout = source_checkout()
-        if checkout is None:
-            raise ConfigurationError(
-                f"the base image {options.base_image} has another v6lib than this "
-                f"environment ({line}); rebuild the base image with this v6lib")
-        build_wheel(checkout, wheelhouse)
+        if checkout is not None:
+            build_wheel(checkout, wheelhouse)
+        else:  # installed from a wheel: no index serves v6lib, so the installed files
+            options.echo(f"  {line}: the wheel made again from this environment's files")
+            installed_wheel("v6lib", wheelhouse)
     # A lock pins the whole closure: then each wheel alone is enough (no resolver run).
     download(others, wheelhouse, find_links=options.find_links,
              no_deps=all(parse(line).spec.startswith("==") for line in others))
