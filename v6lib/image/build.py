@@ -18,6 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import subprocess
+import sys
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -52,6 +55,14 @@ _LOCK_IN_CONTAINER = "/v6-image.lock"
 _LIST_VERSIONS = ("import json, re, importlib.metadata as m; print(json.dumps({re.sub("
                   "r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
                   "for d in m.distributions()}))")
+# Prints a digest of v6lib's Python sources as installed (found without importing v6lib):
+# run here and in the image, it tells a v6lib of the same version but other code (a
+# development build) from the one the MockNetwork runs. The template is not run code.
+_V6LIB_DIGEST = ("import hashlib, importlib.util as u, pathlib; r = pathlib.Path(next(iter("
+                 "u.find_spec('v6lib').submodule_search_locations))); h = hashlib.sha256(); "
+                 "[h.update(p.relative_to(r).as_posix().encode() + bytes(1) + p.read_bytes()) "
+                 "for p in sorted(r.rglob('*.py')) if '_algorithm_template' not in p.parts]; "
+                 "print(h.hexdigest())")
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,19 @@ def _missing(lock: dict[str, str], installed: dict[str, str]) -> list[str]:
     return missing
 
 
+def _other_v6lib_code(image: str, lock: dict[str, str], missing: list[str]) -> list[str]:
+    """The lock's v6lib line when the image has v6lib at this version but with other code
+    (both development builds of one version), so it must be installed anew; else none."""
+    line = lock.get("v6lib")
+    if line is None or line in missing:
+        return []
+    here = subprocess.run([sys.executable, "-c", _V6LIB_DIGEST], capture_output=True,
+                          text=True, check=False, timeout=120)
+    if here.returncode != 0:
+        return []  # no v6lib sources to compare here: the version decides
+    return [] if _run_python(image, _V6LIB_DIGEST).strip() == here.stdout.strip() else [line]
+
+
 def _fetch(missing: list[str], wheelhouse: Path, options: BuildOptions) -> None:
     """Wheels for the ``missing`` lines: v6lib from its source tree or, installed from a
     wheel, from its installed files; the rest downloaded."""
@@ -182,20 +206,24 @@ def _fetch(missing: list[str], wheelhouse: Path, options: BuildOptions) -> None:
              no_deps=all(parse(line).spec.startswith("==") for line in others))
 
 
-def install_offline(image: str, tag: str, title: str, wheelhouse: Path, lock: Path
-                    ) -> dict[str, str]:
+def install_offline(image: str, tag: str, title: str, wheelhouse: Path, lock: Path,
+                    *, reinstall: tuple[str, ...] = ()) -> dict[str, str]:
     """Install the requirements file ``lock`` from ``wheelhouse`` into a container of
     ``image`` without network, and commit it as ``tag`` (the image's command, entrypoint
-    and user kept); the versions of every distribution it then holds.
+    and user kept); the versions of every distribution it then holds. ``reinstall``
+    names requirements installed anew first (without their dependencies) even where the
+    image has their version: the same version with other code.
 
     Raises:
         RuntimeUnavailableError: a docker step (the install among them) failed.
     """
     config = image_config(image)
     name = f"v6-algorithm-build-{uuid.uuid4().hex[:8]}"
-    script = ("python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
-              f"--no-index --find-links {_WHEELS_IN_CONTAINER} -r {_LOCK_IN_CONTAINER} "
-              f'&& python3 -c "{_LIST_VERSIONS}"')
+    pip = ("python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
+           f"--no-index --find-links {_WHEELS_IN_CONTAINER}")
+    first = (f"{pip} --no-deps --force-reinstall {' '.join(map(shlex.quote, reinstall))} && "
+             if reinstall else "")
+    script = f'{first}{pip} -r {_LOCK_IN_CONTAINER} && python3 -c "{_LIST_VERSIONS}"'
     user = ["--user", "0"] if config.get("User") else []
     # An image without an entrypoint keeps none: only the command is replaced, and restored.
     entrypoint = ["--entrypoint", "sh"] if config.get("Entrypoint") else []
@@ -245,11 +273,13 @@ def build_image(options: BuildOptions) -> BuildReport:
     built = docker(["build", "--quiet", "--force-rm", "--build-arg",
                     f"BASE_IMAGE={options.base_image}", str(project)]).strip()
     missing = _missing(lock_lines, _last_json(_run_python(built, _LIST_VERSIONS)))
-    if missing:
-        options.echo(f"  fetching wheels into {wheelhouse}: {', '.join(missing)}")
-        _fetch(missing, wheelhouse, options)
+    reinstall = _other_v6lib_code(built, lock_lines, missing)
+    if missing or reinstall:
+        options.echo(f"  fetching wheels into {wheelhouse}: {', '.join(missing + reinstall)}")
+        _fetch(missing + reinstall, wheelhouse, options)
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    installed = install_offline(built, tag, tag.rsplit(":", 1)[0], wheelhouse, lock)
+    installed = install_offline(built, tag, tag.rsplit(":", 1)[0], wheelhouse, lock,
+                                reinstall=tuple(reinstall))
     versions = {name: installed[name] for name in PARITY_PACKAGES if name in installed}
     found = mismatches(versions, local_versions())
     options.echo(f"  built {tag}: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
