@@ -55,14 +55,16 @@ _LOCK_IN_CONTAINER = "/v6-image.lock"
 _LIST_VERSIONS = ("import json, re, importlib.metadata as m; print(json.dumps({re.sub("
                   "r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
                   "for d in m.distributions()}))")
-# Prints a digest of v6lib's Python sources as installed (found without importing v6lib):
-# run here and in the image, it tells a v6lib of the same version but other code (a
-# development build) from the one the MockNetwork runs. The template is not run code.
-_V6LIB_DIGEST = ("import hashlib, importlib.util as u, pathlib; r = pathlib.Path(next(iter("
-                 "u.find_spec('v6lib').submodule_search_locations))); h = hashlib.sha256(); "
-                 "[h.update(p.relative_to(r).as_posix().encode() + bytes(1) + p.read_bytes()) "
-                 "for p in sorted(r.rglob('*.py')) if '_algorithm_template' not in p.parts]; "
-                 "print(h.hexdigest())")
+# Prints the Python version and a digest of v6lib's Python sources as installed (found
+# without importing v6lib): run here and in the image, the digest tells a v6lib of the
+# same version but other code (a development build) from the one the MockNetwork runs.
+# The template is not run code.
+_PYTHON_AND_V6LIB = ("import sys, hashlib, importlib.util as u, pathlib; r = pathlib.Path("
+                     "next(iter(u.find_spec('v6lib').submodule_search_locations))); "
+                     "h = hashlib.sha256(); [h.update(p.relative_to(r).as_posix().encode() "
+                     "+ bytes(1) + p.read_bytes()) for p in sorted(r.rglob('*.py')) if "
+                     "'_algorithm_template' not in p.parts]; "
+                     "print('%d.%d' % sys.version_info[:2], h.hexdigest())")
 
 
 @dataclass(frozen=True)
@@ -174,17 +176,38 @@ def _missing(lock: dict[str, str], installed: dict[str, str]) -> list[str]:
     return missing
 
 
+def _python_and_v6lib(image: str) -> tuple[str, str]:
+    """The image's and this environment's Python (``3.11``) and v6lib digest, each
+    ``"<python> <digest>"``.
+
+    Raises:
+        ConfigurationError: the two Pythons differ. The wheels fetched here are for the
+            image's Python and the lock pins this one's versions: a lock of another
+            Python may name versions the image's cannot install, and the MockNetwork
+            would not run what the image runs.
+    """
+    here = subprocess.run([sys.executable, "-c", _PYTHON_AND_V6LIB], capture_output=True,
+                          text=True, check=False, timeout=120).stdout.strip()
+    there = _run_python(image, _PYTHON_AND_V6LIB).strip()
+    python_here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    python_there = there.split(" ", 1)[0]
+    if python_there != python_here:
+        raise ConfigurationError(
+            f"the base image runs Python {python_there}, this environment Python "
+            f"{python_here}: build in a Python {python_there} environment (the image gets "
+            "the versions of the environment that runs your MockNetwork tests), or name a "
+            f"base image with Python {python_here} in --base-image")
+    return here, there
+
+
 def _other_v6lib_code(image: str, lock: dict[str, str], missing: list[str]) -> list[str]:
     """The lock's v6lib line when the image has v6lib at this version but with other code
     (both development builds of one version), so it must be installed anew; else none."""
+    here, there = _python_and_v6lib(image)
     line = lock.get("v6lib")
-    if line is None or line in missing:
+    if line is None or line in missing or here == there:
         return []
-    here = subprocess.run([sys.executable, "-c", _V6LIB_DIGEST], capture_output=True,
-                          text=True, check=False, timeout=120)
-    if here.returncode != 0:
-        return []  # no v6lib sources to compare here: the version decides
-    return [] if _run_python(image, _V6LIB_DIGEST).strip() == here.stdout.strip() else [line]
+    return [line]
 
 
 def _fetch(missing: list[str], wheelhouse: Path, options: BuildOptions) -> None:
