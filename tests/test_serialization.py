@@ -233,6 +233,21 @@ def test_each_string_dtype_stays_itself(dtype: str) -> None:
     assert_same_pandas(back, strings)
 
 
+def test_arrow_backed_columns_of_several_chunks_travel_as_one() -> None:
+    # pd.concat keeps each part's Arrow chunk: pandas 3's default strings after a concat
+    parts = [pd.DataFrame({"sex": pd.Series(values, dtype=dtype),
+                           "n": pd.Series([1, 2], dtype=pd.ArrowDtype(pa.int64())),
+                           "kind": pd.Series(["x", "y"], dtype=pd.ArrowDtype(
+                               pa.dictionary(pa.int8(), pa.string())))},
+                          index=pd.Index([0, 1]))
+             for values, dtype in ((["F", "M"], "str"), (["M", None], "str"))]
+    stacked = pd.concat(parts, keys=[2, 3], names=["organization", "row"])
+    assert stacked["sex"].array._pa_array.num_chunks == 2  # what made the encoder fail
+    back = round_trip(stacked)
+    assert_same_pandas(back, stacked)
+    assert back["sex"].dtype == stacked["sex"].dtype
+
+
 def test_object_columns_keep_their_missing_marker() -> None:
     frame = pd.DataFrame({"none": pd.Series(["a", None], dtype=object),
                           "nan": pd.Series(["a", np.nan], dtype=object),

@@ -110,3 +110,19 @@ def test_report_tolerance() -> None:
     document = report(1.0, 1.0).as_dict()
     assert yaml.safe_dump(document)  # plain data only
     assert document["difference"] == 0.0 and document["username"] == "researcher"
+
+
+def test_a_missing_extra_is_named_before_anything_starts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("gunicorn", "docker") else
+                        found(name, *a))
+    federation = _federation(tmp_path, runtime="docker")
+
+    with pytest.raises(ConfigurationError, match=r"lacks gunicorn, docker "
+                                                 r"\(v6lib\[node,server\]\).*\[algorithm\]"):
+        federation.start()
+    assert not (tmp_path / "server").exists()  # nothing was written or started

@@ -16,6 +16,9 @@ Info strings this module understands (``test_docs.py`` handles ``python test``,
 * ```` ```python test-mock ````: written to a module and run on a :class:`MockNetwork`;
 * ```` ```python test-pytest ````: written to a test module and run with pytest in a
   subprocess (the ``mock_network`` plugin fixture must be found by plain pytest);
+* ```` ```python fresh-venv-module ```` / ```` ```python fresh-venv-loop ````: a module
+  the reader adds to the generated package and the loop's steps, run by
+  ``test_fresh_venv.py`` in a fresh virtual environment (with Docker);
 * ```` ```python no-test ````: deliberately not run; every such block needs a reason in
   :data:`NOT_RUN` below;
 * ```` ```dockerfile ````: checked against ``examples/average/Dockerfile``.
@@ -37,7 +40,8 @@ import pytest
 
 from tests.docs.test_docs import DOCS, EXAMPLES, Block, blocks
 
-PYTHON_MARKERS = {"test", "test-federation", "test-mock", "test-pytest", "no-test"}
+PYTHON_MARKERS = {"test", "test-federation", "test-mock", "test-pytest", "no-test",
+                  "fresh-venv-module", "fresh-venv-loop"}
 YAML_MARKERS = {"node-config", "node-network", "server-config", "server-instance",
                 "server-import"}
 

@@ -3,11 +3,14 @@ in tests/integration/test_algorithm_image.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from v6lib.errors import ConfigurationError, RuntimeUnavailableError
+from v6lib.image import build
 from v6lib.image.build import DATA_SOURCE_EXTRAS, BuildOptions, build_image, image_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +64,39 @@ def test_an_extra_v6lib_lacks_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="v6lib has no extra 'sqll'"):
         image_requirements(pyproject)
+
+
+def _image_says(monkeypatch: pytest.MonkeyPatch, python: str, digest: str) -> None:
+    """The image's answer to the Python-and-v6lib probe (no Docker in this unit test)."""
+    monkeypatch.setattr(build, "_run_python", lambda image, code: f"{python} {digest}\n")
+
+
+def _here() -> tuple[str, str]:
+    python, digest = subprocess.run([sys.executable, "-c", build._PYTHON_AND_V6LIB],
+                                    capture_output=True, text=True, check=True,
+                                    timeout=60).stdout.split()
+    return python, digest
+
+
+def test_a_base_image_of_another_python_is_refused_with_both_versions(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    python, digest = _here()
+    _image_says(monkeypatch, "3.99", digest)
+
+    with pytest.raises(ConfigurationError,
+                       match=rf"base image runs Python 3\.99, this environment Python {python}"):
+        build._other_v6lib_code("base", {"v6lib": "v6lib==0.1.0"}, [])
+
+
+def test_v6lib_of_this_version_with_other_code_is_installed_anew(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    python, digest = _here()
+    lock = {"v6lib": "v6lib[sql]==0.1.0", "pandas": "pandas==3.1.1"}
+
+    _image_says(monkeypatch, python, "0" * 64)
+    assert build._other_v6lib_code("base", lock, []) == ["v6lib[sql]==0.1.0"]
+    _image_says(monkeypatch, python, digest)
+    assert build._other_v6lib_code("base", lock, []) == []
+    # another version is fetched anyway: not asked twice
+    _image_says(monkeypatch, python, "0" * 64)
+    assert build._other_v6lib_code("base", lock, ["v6lib[sql]==0.1.0"]) == []

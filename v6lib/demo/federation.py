@@ -10,6 +10,7 @@ files.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import secrets
@@ -34,6 +35,10 @@ from v6lib.demo.locate import average_example_path
 from v6lib.demo.processes import ManagedProcess, free_port, http_ok, log_tail, wait_until
 from v6lib.errors import ConfigurationError, RuntimeUnavailableError, V6Error
 from v6lib.private_files import write_private
+
+#: what the demo's server imports beyond v6lib's core: (module, the extra that brings it)
+_SERVER_MODULES = (("falcon", "server"), ("gunicorn", "server"), ("uvicorn", "server"),
+                   ("alembic", "server"))
 
 __all__ = ["DemoFederation", "DemoOptions", "DemoReport"]
 
@@ -171,6 +176,7 @@ class DemoFederation:
         and each organization's data file. ``stop()`` ends it all.
         """
         env = self._child_env()
+        self._check_packages()
         self._check_runtime()
         self.echo(f"v6 demo: working directory {self.workdir}")
         self._start_server(env)
@@ -197,6 +203,21 @@ class DemoFederation:
             existing = os.environ.get("PYTHONPATH")
             env["PYTHONPATH"] = str(example) + (os.pathsep + existing if existing else "")
         return env
+
+    def _check_packages(self) -> None:
+        """Say which extra is missing before anything starts, rather than let the server
+        or a node die on an import in its log (an environment with only ``v6lib`` or
+        ``v6lib[cli]``)."""
+        wanted = [*_SERVER_MODULES, *(("docker", "node"),) * (self.options.runtime == "docker")]
+        missing = [(module, extra) for module, extra in wanted
+                   if importlib.util.find_spec(module) is None]
+        if missing:
+            extras = ",".join(sorted({extra for _, extra in missing}))
+            raise ConfigurationError(
+                f"the federation's server and nodes run from this environment, which lacks "
+                f"{', '.join(module for module, _ in missing)} (v6lib[{extras}]): install "
+                f"v6lib with the algorithm extra, which brings them (`pip install "
+                f"\"/path/to/v6lib-<version>-py3-none-any.whl[algorithm]\"`)")
 
     def _check_runtime(self) -> None:
         if self.options.runtime != "docker":

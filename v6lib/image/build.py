@@ -6,7 +6,8 @@
    v6lib with the extras its data sources need and everything they pull in, to the
    versions of this environment: the one the MockNetwork runs in.
 3. Whatever the image lacks or has in another version is fetched as wheels on the host
-   (``v6lib.image.wheelhouse``); v6lib itself is built from its source tree.
+   (``v6lib.image.wheelhouse``); v6lib itself is built from its source tree, or made
+   again from its installed files when it was installed from a wheel.
 4. A container of that image installs the lock from the wheels, mounted read-only and
    without network, and is committed under the tag, labelled with the versions it
    really installed: the wheels never land in a layer.
@@ -17,6 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import subprocess
+import sys
 import tomllib
 import uuid
 from collections.abc import Callable
@@ -35,6 +39,7 @@ from v6lib.image.lock import (
     mismatches,
     write_lock,
 )
+from v6lib.image.repack import installed_wheel
 from v6lib.image.requirements import parse, pinned_closure
 from v6lib.image.wheelhouse import build_wheel, download, source_checkout
 
@@ -50,6 +55,16 @@ _LOCK_IN_CONTAINER = "/v6-image.lock"
 _LIST_VERSIONS = ("import json, re, importlib.metadata as m; print(json.dumps({re.sub("
                   "r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
                   "for d in m.distributions()}))")
+# Prints the Python version and a digest of v6lib's Python sources as installed (found
+# without importing v6lib): run here and in the image, the digest tells a v6lib of the
+# same version but other code (a development build) from the one the MockNetwork runs.
+# The template is not run code.
+_PYTHON_AND_V6LIB = ("import sys, hashlib, importlib.util as u, pathlib; r = pathlib.Path("
+                     "next(iter(u.find_spec('v6lib').submodule_search_locations))); "
+                     "h = hashlib.sha256(); [h.update(p.relative_to(r).as_posix().encode() "
+                     "+ bytes(1) + p.read_bytes()) for p in sorted(r.rglob('*.py')) if "
+                     "'_algorithm_template' not in p.parts]; "
+                     "print('%d.%d' % sys.version_info[:2], h.hexdigest())")
 
 
 @dataclass(frozen=True)
@@ -161,38 +176,77 @@ def _missing(lock: dict[str, str], installed: dict[str, str]) -> list[str]:
     return missing
 
 
+def _python_and_v6lib(image: str) -> tuple[str, str]:
+    """The image's and this environment's Python (``3.11``) and v6lib digest, each
+    ``"<python> <digest>"``.
+
+    Raises:
+        ConfigurationError: the two Pythons differ. The wheels fetched here are for the
+            image's Python and the lock pins this one's versions: a lock of another
+            Python may name versions the image's cannot install, and the MockNetwork
+            would not run what the image runs.
+    """
+    here = subprocess.run([sys.executable, "-c", _PYTHON_AND_V6LIB], capture_output=True,
+                          text=True, check=False, timeout=120).stdout.strip()
+    there = _run_python(image, _PYTHON_AND_V6LIB).strip()
+    python_here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    python_there = there.split(" ", 1)[0]
+    if python_there != python_here:
+        raise ConfigurationError(
+            f"the base image runs Python {python_there}, this environment Python "
+            f"{python_here}: build in a Python {python_there} environment (the image gets "
+            "the versions of the environment that runs your MockNetwork tests), or name a "
+            f"base image with Python {python_here} in --base-image")
+    return here, there
+
+
+def _other_v6lib_code(image: str, lock: dict[str, str], missing: list[str]) -> list[str]:
+    """The lock's v6lib line when the image has v6lib at this version but with other code
+    (both development builds of one version), so it must be installed anew; else none."""
+    here, there = _python_and_v6lib(image)
+    line = lock.get("v6lib")
+    if line is None or line in missing or here == there:
+        return []
+    return [line]
+
+
 def _fetch(missing: list[str], wheelhouse: Path, options: BuildOptions) -> None:
-    """Wheels for the ``missing`` lines: v6lib from its source tree, the rest downloaded."""
+    """Wheels for the ``missing`` lines: v6lib from its source tree or, installed from a
+    wheel, from its installed files; the rest downloaded."""
     others = []
     for line in missing:
         if parse(line).key != "v6lib":
             others.append(line)
             continue
         checkout = source_checkout()
-        if checkout is None:
-            raise ConfigurationError(
-                f"the base image {options.base_image} has another v6lib than this "
-                f"environment ({line}); rebuild the base image with this v6lib")
-        build_wheel(checkout, wheelhouse)
+        if checkout is not None:
+            build_wheel(checkout, wheelhouse)
+        else:  # installed from a wheel: no index serves v6lib, so the installed files
+            options.echo(f"  {line}: the wheel made again from this environment's files")
+            installed_wheel("v6lib", wheelhouse)
     # A lock pins the whole closure: then each wheel alone is enough (no resolver run).
     download(others, wheelhouse, find_links=options.find_links,
              no_deps=all(parse(line).spec.startswith("==") for line in others))
 
 
-def install_offline(image: str, tag: str, title: str, wheelhouse: Path, lock: Path
-                    ) -> dict[str, str]:
+def install_offline(image: str, tag: str, title: str, wheelhouse: Path, lock: Path,
+                    *, reinstall: tuple[str, ...] = ()) -> dict[str, str]:
     """Install the requirements file ``lock`` from ``wheelhouse`` into a container of
     ``image`` without network, and commit it as ``tag`` (the image's command, entrypoint
-    and user kept); the versions of every distribution it then holds.
+    and user kept); the versions of every distribution it then holds. ``reinstall``
+    names requirements installed anew first (without their dependencies) even where the
+    image has their version: the same version with other code.
 
     Raises:
         RuntimeUnavailableError: a docker step (the install among them) failed.
     """
     config = image_config(image)
     name = f"v6-algorithm-build-{uuid.uuid4().hex[:8]}"
-    script = ("python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
-              f"--no-index --find-links {_WHEELS_IN_CONTAINER} -r {_LOCK_IN_CONTAINER} "
-              f'&& python3 -c "{_LIST_VERSIONS}"')
+    pip = ("python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "
+           f"--no-index --find-links {_WHEELS_IN_CONTAINER}")
+    first = (f"{pip} --no-deps --force-reinstall {' '.join(map(shlex.quote, reinstall))} && "
+             if reinstall else "")
+    script = f'{first}{pip} -r {_LOCK_IN_CONTAINER} && python3 -c "{_LIST_VERSIONS}"'
     user = ["--user", "0"] if config.get("User") else []
     # An image without an entrypoint keeps none: only the command is replaced, and restored.
     entrypoint = ["--entrypoint", "sh"] if config.get("Entrypoint") else []
@@ -242,11 +296,13 @@ def build_image(options: BuildOptions) -> BuildReport:
     built = docker(["build", "--quiet", "--force-rm", "--build-arg",
                     f"BASE_IMAGE={options.base_image}", str(project)]).strip()
     missing = _missing(lock_lines, _last_json(_run_python(built, _LIST_VERSIONS)))
-    if missing:
-        options.echo(f"  fetching wheels into {wheelhouse}: {', '.join(missing)}")
-        _fetch(missing, wheelhouse, options)
+    reinstall = _other_v6lib_code(built, lock_lines, missing)
+    if missing or reinstall:
+        options.echo(f"  fetching wheels into {wheelhouse}: {', '.join(missing + reinstall)}")
+        _fetch(missing + reinstall, wheelhouse, options)
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    installed = install_offline(built, tag, tag.rsplit(":", 1)[0], wheelhouse, lock)
+    installed = install_offline(built, tag, tag.rsplit(":", 1)[0], wheelhouse, lock,
+                                reinstall=tuple(reinstall))
     versions = {name: installed[name] for name in PARITY_PACKAGES if name in installed}
     found = mismatches(versions, local_versions())
     options.echo(f"  built {tag}: " + ", ".join(f"{k} {v}" for k, v in versions.items()))

@@ -77,7 +77,9 @@ def source_checkout() -> Path | None:
 def build_wheel(project: Path, dest: Path, *, python: str = sys.executable) -> Path:
     """Build the wheel of the v6lib source tree ``project`` (no dependencies) into ``dest``.
 
-    Built from a copy of the sources, so the tree gets no ``build/`` or ``*.egg-info``.
+    Built from a copy of what the wheel takes (the package, the algorithm template it
+    ships, the project files), so the tree gets nothing written into it; the build
+    backend (hatchling) comes from the package index, in pip's isolated build.
 
     Raises:
         ConfigurationError: the build failed (pip's last lines say why).
@@ -85,13 +87,13 @@ def build_wheel(project: Path, dest: Path, *, python: str = sys.executable) -> P
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="v6-wheel-") as scratch:
         source, out = Path(scratch) / "source", Path(scratch) / "out"
-        shutil.copytree(project / "v6lib", source / "v6lib",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for folder in ("v6lib", "cookiecutter-algorithm"):
+            shutil.copytree(project / folder, source / folder,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for name in ("pyproject.toml", "README.md", "LICENSE"):
             if (project / name).is_file():
                 shutil.copy2(project / name, source / name)
-        built = _pip(["wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out),
-                      str(source)], python)
+        built = _pip(["wheel", "--no-deps", "--wheel-dir", str(out), str(source)], python)
         if built.returncode != 0:
             tail = "\n".join((built.stdout + built.stderr).strip().splitlines()[-8:])
             raise ConfigurationError(f"could not build a wheel of {project}:\n{tail}")

@@ -69,17 +69,27 @@ def to_arrow(values: pd.Series | pd.Index, what: str) -> tuple[pa.Array, Descrip
         if isinstance(dtype, pd.IntervalDtype):
             return _interval(values, dtype, what)
         if isinstance(dtype, pd.StringDtype):
-            return pa.array(values.array), {"string": _storage(dtype), "na": _na_name(dtype)}
+            return _one_array(values), {"string": _storage(dtype), "na": _na_name(dtype)}
         if dtype.name in _MASKED:
-            return pa.array(values.array), {"masked": dtype.name}
+            return _one_array(values), {"masked": dtype.name}
         if isinstance(dtype, pd.ArrowDtype):
-            return pa.array(values.array), {"arrow": str(dtype)}
+            return _one_array(values), {"arrow": str(dtype)}
     except Unsupported:
         raise
     except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
         raise Unsupported(f"{what} of dtype {dtype} cannot be converted to Arrow: {exc}") \
             from None
     raise Unsupported(f"{what} has dtype {dtype}, which cannot be carried exactly; {_HINT}")
+
+
+def _one_array(values: pd.Series | pd.Index) -> pa.Array:
+    """The values of an extension array as one Arrow array: an Arrow-backed column made by
+    ``pd.concat`` (pandas 3's default strings among them) holds several chunks, and a
+    record batch takes one array per field."""
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        return array.unify_dictionaries().combine_chunks()
+    return array
 
 
 def _numpy(values: Any, dtype: np.dtype[Any], what: str) -> tuple[pa.Array, Descriptor]:
