@@ -189,6 +189,56 @@ def test_task_wait_is_held_until_the_task_ends(site: Site) -> None:
     assert wait.answer is not None and wait.answer.json()["status"] == "killed by user"
 
 
+def _parked_node(site: Site) -> tuple[int, int, dict[str, str], Poll]:
+    """A node of its own organization, with a poll parked on the front."""
+    org = site.post("/organization", {"name": f"parked-{time.monotonic_ns()}"})["id"]
+    site.post(f"/collaboration/{site.collab}/organization", {"id": org})
+    created = site.post("/node", {"collaboration_id": site.collab, "organization_id": org})
+    node = Site._headers(site.post("/token/node", {"api_key": created["api_key"]},
+                                   {})["access_token"])
+    held = site.app.v6_state.long_polls.held
+    poll = _events(site, node)
+    assert _until(lambda: site.app.v6_state.long_polls.held == held + 1), "poll not parked"
+    return org, created["id"], node, poll
+
+
+def test_a_woken_poll_is_authenticated_again(site: Site) -> None:
+    """A parked poll is re-run in full when woken: a node deleted while it waited (its
+    organization registered a new one), or whose API key was replaced, is not told of
+    its organization's later tasks."""
+    org, node_id, _, poll = _parked_node(site)
+    requests.delete(f"{site.base}/node/{node_id}", headers=site.root,
+                    timeout=30).raise_for_status()
+    site.post("/node", {"collaboration_id": site.collab, "organization_id": org})
+    site.task(org)
+    assert _until(lambda: poll.answer is not None)
+    assert poll.answer is not None and poll.answer.status_code == 401, poll.answer.text
+    assert "events" not in poll.answer.json()
+
+    org, node_id, _, poll = _parked_node(site)
+    site.post(f"/node/{node_id}/api_key", {})
+    site.task(org)
+    assert _until(lambda: poll.answer is not None)
+    assert poll.answer is not None and poll.answer.status_code == 401, poll.answer.text
+
+
+def test_a_woken_poll_is_told_of_its_own_events_only(site: Site) -> None:
+    """Answered from the hub's memory (no table read) while other polls keep the
+    front busy, a woken poll still gets its node's events and no other's."""
+    org, _, node, poll = _parked_node(site)
+    cursor = site.cursor(node)
+    busy = [Poll(f"{site.base}/event?timeout=0", site.nodes[i % 4]) for i in range(20)]
+    mine = site.task(org)
+    site.task(site.orgs[0])
+    assert _until(lambda: poll.answer is not None)
+    assert poll.answer is not None and poll.answer.status_code == 200
+    told = poll.answer.json()
+    assert [(e["type"], e["task_id"]) for e in told["events"]] == [("run_created", mine["id"])]
+    assert told["cursor"] > cursor
+    for other in busy:
+        other.join(30)
+
+
 @pytest.mark.parametrize(("params", "headers", "status"), [
     ({"timeout": "soon"}, None, 400),
     ({"timeout": 30, "since": -1}, None, 400),

@@ -72,6 +72,9 @@ class LongPollFront:
             Requests that may wait run in a second pool of half that size: a thousand
             nodes asking again at once (after a restart, or their polls' timeouts) then
             queue behind each other, not in front of ``/health`` or a task creation.
+            A parked poll woken by an event runs again in a third pool of that size,
+            so a node told of its task does not queue behind such a burst either (an
+            event wakes only the polls it concerns, so that pool's queue stays short).
     """
 
     def __init__(self, wsgi_app: Any, *, threads: int) -> None:
@@ -79,6 +82,7 @@ class LongPollFront:
         self.v6_state = wsgi_app.v6_state  # the worker stops its hub on shutdown
         self.inner = WSGIMiddleware(wsgi_app, workers=threads)
         self.waits = WSGIMiddleware(wsgi_app, workers=max(1, threads // 2))
+        self.wakes = WSGIMiddleware(wsgi_app, workers=max(1, threads // 2))
         self.registry: WaiterRegistry | None = None
 
     def _registry(self) -> WaiterRegistry:
@@ -129,7 +133,7 @@ class LongPollFront:
                     break
                 park = park.again()
                 rerun = _Reply(park, None)
-                await self.waits({**scope, SCOPE_KEY: park}, _no_body, rerun)  # type: ignore[arg-type]
+                await self.wakes({**scope, SCOPE_KEY: park}, _no_body, rerun)  # type: ignore[arg-type]
                 reply = rerun.kept
         finally:
             gone.cancel()
