@@ -239,6 +239,22 @@ def test_a_woken_poll_is_told_of_its_own_events_only(site: Site) -> None:
         other.join(30)
 
 
+def test_polls_with_nothing_to_tell_time_out_spread_out(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nodes that asked together do not all time out (and ask again) together: a parked
+    poll ends up to ``SPREAD`` of its timeout early (here the earliest it may)."""
+    from v6lib.server import asgi
+
+    monkeypatch.setattr(asgi.random, "random", lambda: 1.0)
+    node = site.nodes[2]
+    url = f"{site.base}/event?since={site.cursor(node)}&timeout=3"
+    started = time.monotonic()
+    answer = requests.get(url, headers=node, timeout=30)
+    took = time.monotonic() - started
+    assert answer.status_code == 200 and answer.json()["events"] == []
+    assert 3 * (1 - asgi.SPREAD) - 0.1 <= took < 3 - 0.1, took
+
+
 @pytest.mark.parametrize(("params", "headers", "status"), [
     ({"timeout": "soon"}, None, 400),
     ({"timeout": 30, "since": -1}, None, 400),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -25,7 +26,7 @@ from a2wsgi import WSGIMiddleware
 from v6lib.server.events.parking import SCOPE_KEY, Park
 from v6lib.server.events.waiters import WaiterRegistry
 
-__all__ = ["LongPollFront", "load_app"]  # and the lazily built ``app``
+__all__ = ["SPREAD", "LongPollFront", "load_app"]  # and the lazily built ``app``
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -50,6 +51,12 @@ class _Reply:
         else:
             await self.send(message)
 
+
+#: A parked poll with nothing to tell is answered up to this share of its timeout early,
+#: at random: nodes that all asked at once (a restart) would otherwise all time out and
+#: ask again at once, every timeout, as a burst that delays every reply queued behind it;
+#: spread out, the burst thins with every round.
+SPREAD = 0.1
 
 #: Requests that may wait (``GET /event``, ``GET /task/{id}/wait``), under any api_path.
 _WAITS = re.compile(r".*/(event|task/[0-9]+/wait)/?")
@@ -114,7 +121,7 @@ class LongPollFront:
     async def _hold(self, scope: Scope, receive: Receive, send: Send, park: Park,
                     reply: list[Message], registry: WaiterRegistry) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + park.timeout
+        deadline = loop.time() + park.timeout * (1 - SPREAD * random.random())
         gone = asyncio.ensure_future(_until_disconnect(receive))
         try:
             while park.armed and not registry.closed:
