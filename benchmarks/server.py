@@ -48,7 +48,7 @@ from typing import Any
 
 import requests
 import yaml
-from _backends import backends
+from _backends import backends as _backends
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOT_PASSWORD = "Bench-root-1!"
@@ -435,7 +435,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     args = parser.parse_args()
     rows = []
-    for name, url, cleanup in backends(args.backends.split(",")):
+    for name, url, cleanup in _backends(args.backends.split(",")):
         try:
             rows.extend(run_backend(name, url, args.quick))
         finally:
