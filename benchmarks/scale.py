@@ -22,7 +22,9 @@ Printed per backend and number of waiting nodes:
   e.g. polls renewed at their timeout, stays out);
 * ``connect CPU/node``: server CPU while the nodes connect (each node's first poll,
   answered at once, and its first long-poll, parked), divided by the nodes: what a burst
-  of nodes asking at once (a restart, polls timing out together) costs per node.
+  of nodes asking at once (a restart, polls timing out together) costs per node;
+  ``settle``: seconds after every node had its first answer until the server was
+  quiet (its last first long-polls parked); the windows above start only then.
 
 Several serving modes (``--serving event-loop,threads``) run one after the other on the
 same seeded database, so they compare in one run. Simulated nodes pause for
@@ -334,6 +336,21 @@ def _probe_health(base: str, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.05)
 
 
+def _settle(server: Server, quiet: float = 0.15, most: float = 300) -> float:
+    """Seconds until the server is quiet (below ``quiet`` of a core for 1 s): the
+    nodes' first long-polls queued behind the connection burst are parked by then, so
+    what follows measures waiting nodes, not connecting ones."""
+    started = time.monotonic()
+    last = server.cpu_seconds()
+    while time.monotonic() - started < most:
+        time.sleep(1.0)
+        now = server.cpu_seconds()
+        if now - last < quiet:
+            break
+        last = now
+    return time.monotonic() - started
+
+
 def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
             poll_timeout: int) -> dict[str, Any]:
     http = requests.Session()
@@ -349,6 +366,7 @@ def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
         if not pollers.ready.wait(600):
             raise RuntimeError("the pollers did not connect within 10 minutes")
         connect = (server.cpu_seconds() - connect_from) / nodes * 1000
+        settled = _settle(server)
     health: list[float] = []
     stop = threading.Event()
     prober = threading.Thread(target=_probe_health, args=(server.base, stop, health))
@@ -400,6 +418,7 @@ def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
                   + (f", {failures} creates failed" if failures else ""),
         "health": health, "rss": rss, "cpu": cpu / max(1, len(sent)) * 1000,
         "net": (cpu - idle) / max(1, len(sent)) * 1000, "connect": connect,
+        "settled": settled if nodes else 0.0,
     }
 
 
@@ -412,7 +431,7 @@ def _row(name: str, serving: str, count: int, got: dict[str, Any]) -> list[str]:
         f"{_pct(health, 0.99)} ({len(health)})",
         " ".join(f"{mb:.0f}" for mb in got["rss"]),
         f"{got['cpu']:.1f} / {got['net']:.1f}",
-        f"{got['connect']:.1f}" if count else "-", got["missed"]]
+        f"{got['connect']:.1f} / {got['settled']:.0f}" if count else "-", got["missed"]]
 
 
 def run_backend(name: str, url: str, counts: list[int],
@@ -475,7 +494,7 @@ def main() -> None:
     print(tabulate(rows, disable_numparse=True, headers=[
         "backend", "serving", "waiting nodes", "create p50/p99 ms", "told p50/p99 ms",
         "health p99 ms (n)", "RSS/worker MB", "CPU/task ms (raw/net)",
-        "connect CPU/node ms", "missed"]))
+        "connect CPU/node ms / settle s", "missed"]))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} at the end")
     print(f"targets: {TARGETS}")
