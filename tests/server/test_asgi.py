@@ -32,6 +32,8 @@ class _Counting:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.runs[environ["PATH_INFO"]] += 1
+        if "HTTP_X_TEST_SLOW" in environ:  # a poll that keeps its pool thread busy
+            time.sleep(float(environ["HTTP_X_TEST_SLOW"]))
         return self.app(environ, start_response)
 
 
@@ -223,11 +225,10 @@ def test_a_woken_poll_is_authenticated_again(site: Site) -> None:
 
 
 def test_a_woken_poll_is_told_of_its_own_events_only(site: Site) -> None:
-    """Answered from the hub's memory (no table read) while other polls keep the
-    front busy, a woken poll still gets its node's events and no other's."""
+    """Answered from the hub's memory (no table read), a woken poll still gets its
+    node's events and no other's."""
     org, _, node, poll = _parked_node(site)
     cursor = site.cursor(node)
-    busy = [Poll(f"{site.base}/event?timeout=0", site.nodes[i % 4]) for i in range(20)]
     mine = site.task(org)
     site.task(site.orgs[0])
     assert _until(lambda: poll.answer is not None)
@@ -235,7 +236,24 @@ def test_a_woken_poll_is_told_of_its_own_events_only(site: Site) -> None:
     told = poll.answer.json()
     assert [(e["type"], e["task_id"]) for e in told["events"]] == [("run_created", mine["id"])]
     assert told["cursor"] > cursor
-    for other in busy:
+
+
+def test_a_woken_poll_does_not_queue_behind_a_burst_of_polls(site: Site) -> None:
+    """New polls queue in their pool (one thread here); a poll an event woke runs in a
+    pool of its own, so it is answered while the burst still waits its turn."""
+    org, _, _, poll = _parked_node(site)
+    slow = {**site.nodes[0], "X-Test-Slow": "1.0"}
+    burst = [Poll(f"{site.base}/event?timeout=0", slow) for _ in range(3)]
+    time.sleep(0.2)  # the burst holds the pool's thread, the rest of it queues
+    mine = site.task(org)
+    sent = time.monotonic()
+    assert _until(lambda: poll.answer is not None, 10)
+    took = time.monotonic() - sent
+    assert poll.answer is not None and poll.answer.status_code == 200
+    assert [e["task_id"] for e in poll.answer.json()["events"]] == [mine["id"]]
+    assert took < 1.5, f"told after {took:.2f} s, behind the burst"
+    assert any(other.answer is None for other in burst), "the burst was over: no test"
+    for other in burst:
         other.join(30)
 
 
