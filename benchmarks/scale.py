@@ -19,7 +19,16 @@ Printed per backend and number of waiting nodes:
 * ``CPU/task``: server CPU (master and workers, user+system) during the creation
   window divided by the tasks created; ``net`` subtracts the CPU of an equally long
   window just before with the same waiters and no creation (what waiting itself costs,
-  e.g. polls renewed at their timeout, stays out).
+  e.g. polls renewed at their timeout, stays out);
+* ``connect CPU/node``: server CPU while the nodes connect (each node's first poll,
+  answered at once, and its first long-poll, parked), divided by the nodes: what a burst
+  of nodes asking at once (a restart, polls timing out together) costs per node;
+  ``settle``: seconds after every node had its first answer until the server was
+  quiet (its last first long-polls parked); the windows above start only then.
+
+Several serving modes (``--serving event-loop,threads``) run one after the other on the
+same seeded database, so they compare in one run. Simulated nodes pause for
+``Retry-After`` after an answer without news, as the node daemon does.
 
 The seeding (organizations, one collaboration, nodes, tokens) is bulk-inserted in
 process (see ``seed``) before the server starts.
@@ -27,7 +36,7 @@ process (see ``seed``) before the server starts.
 Usage::
 
     python benchmarks/scale.py [--nodes 0,100,1000,5000] [--backends sqlite,postgres]
-        [--serving event-loop|threads] [--tasks 40] [--poll-timeout 60]
+        [--serving event-loop[,threads]] [--tasks 40] [--poll-timeout 60]
 
 PostgreSQL runs when ``V6_TEST_POSTGRES_URL`` is set. Prints a table; asserts nothing.
 """
@@ -52,6 +61,7 @@ from typing import Any
 
 import requests
 import yaml
+from _backends import backends
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOT_PASSWORD = "Bench-root-1!"
@@ -206,7 +216,7 @@ class Server:
 
 # --------------------------------------------------------------------------- pollers
 async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str,
-               token: str) -> tuple[int, Any]:
+               token: str) -> tuple[int, Any, dict[str, str]]:
     writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n"
                  "\r\n".encode())
     await writer.drain()
@@ -221,18 +231,18 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
             body += await reader.readexactly(size + 2)
             body = body[:-2]
         await reader.readuntil(b"\r\n")
-    return status, json.loads(body) if body else None
+    return status, json.loads(body) if body else None, headers
 
 
 async def _node(port: int, token: str, timeout: int, out: Any, ready: list[int],
                 stop: asyncio.Event) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
     try:
-        status, answer = await _get(reader, writer, "/api/event?timeout=0", token)
+        status, answer, _ = await _get(reader, writer, "/api/event?timeout=0", token)
         cursor = answer["cursor"]
         ready.append(1)
         while not stop.is_set():
-            status, answer = await _get(
+            status, answer, headers = await _get(
                 reader, writer, f"/api/event?since={cursor}&timeout={timeout}", token)
             now = time.monotonic()
             if status != 200:
@@ -244,6 +254,9 @@ async def _node(port: int, token: str, timeout: int, out: Any, ready: list[int],
                 if event["type"] == "run_created":
                     out.write(json.dumps({"task": event["task_id"], "at": now}) + "\n")
             out.flush()
+            if not answer["events"] and "retry-after" in headers:
+                # answered at once, every slot taken (threads serving): the node pauses
+                await asyncio.sleep(float(headers["retry-after"]))
     except (OSError, asyncio.IncompleteReadError) as exc:
         if not stop.is_set():
             out.write(json.dumps({"error": type(exc).__name__}) + "\n")
@@ -323,6 +336,21 @@ def _probe_health(base: str, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.05)
 
 
+def _settle(server: Server, quiet: float = 0.15, most: float = 300) -> float:
+    """Seconds until the server is quiet (below ``quiet`` of a core for 1 s): the
+    nodes' first long-polls queued behind the connection burst are parked by then, so
+    what follows measures waiting nodes, not connecting ones."""
+    started = time.monotonic()
+    last = server.cpu_seconds()
+    while time.monotonic() - started < most:
+        time.sleep(1.0)
+        now = server.cpu_seconds()
+        if now - last < quiet:
+            break
+        last = now
+    return time.monotonic() - started
+
+
 def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
             poll_timeout: int) -> dict[str, Any]:
     http = requests.Session()
@@ -330,11 +358,15 @@ def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
         "username": "root", "password": ROOT_PASSWORD}).json()["access_token"]
     http.headers["Authorization"] = f"Bearer {token}"
     pollers = None
+    connect = 0.0
     if nodes:
+        connect_from = server.cpu_seconds()
         pollers = Pollers(server.port, seeded["node_tokens"][:nodes], poll_timeout,
                           server.workdir)
         if not pollers.ready.wait(600):
             raise RuntimeError("the pollers did not connect within 10 minutes")
+        connect = (server.cpu_seconds() - connect_from) / nodes * 1000
+        settled = _settle(server)
     health: list[float] = []
     stop = threading.Event()
     prober = threading.Thread(target=_probe_health, args=(server.base, stop, health))
@@ -385,56 +417,49 @@ def measure(server: Server, seeded: dict[str, Any], nodes: int, tasks: int,
                      if pollers and pollers.errors else "")
                   + (f", {failures} creates failed" if failures else ""),
         "health": health, "rss": rss, "cpu": cpu / max(1, len(sent)) * 1000,
-        "net": (cpu - idle) / max(1, len(sent)) * 1000,
+        "net": (cpu - idle) / max(1, len(sent)) * 1000, "connect": connect,
+        "settled": settled if nodes else 0.0,
     }
+
+
+def _row(name: str, serving: str, count: int, got: dict[str, Any]) -> list[str]:
+    health = got["health"]
+    return [
+        name, serving, f"{count} ({got['nodes']} ready)",
+        f"{_pct(got['create'], 0.5)} / {_pct(got['create'], 0.99)}",
+        f"{_pct(got['told'], 0.5)} / {_pct(got['told'], 0.99)}" if count else "-",
+        f"{_pct(health, 0.99)} ({len(health)})",
+        " ".join(f"{mb:.0f}" for mb in got["rss"]),
+        f"{got['cpu']:.1f} / {got['net']:.1f}",
+        f"{got['connect']:.1f} / {got['settled']:.0f}" if count else "-", got["missed"]]
 
 
 def run_backend(name: str, url: str, counts: list[int],
                 args: argparse.Namespace) -> list[list[str]]:
+    """Every serving mode in ``--serving`` (one server after the other, the same seeded
+    database), for every number of waiting nodes: the modes compare in one run."""
     rows = []
     workdir = Path(tempfile.mkdtemp(prefix="v6scale-"))
     try:
-        server = Server(url, workdir, args.serving)
+        servings = args.serving.split(",")
+        Server(url, workdir, servings[0])  # writes the configuration seeding reads
         started = time.monotonic()
         seeded = seed(url, workdir, max(*counts, 1), args.per_collaboration)
         print(f"{name}: seeded {max(counts)} nodes in {time.monotonic() - started:.0f} s",
               file=sys.stderr)
-        server.start()
-        try:
-            for count in counts:
-                got = measure(server, seeded, count, args.tasks, args.poll_timeout)
-                health = got["health"]
-                rows.append([
-                    name, f"{count} ({got['nodes']} ready)",
-                    f"{_pct(got['create'], 0.5)} / {_pct(got['create'], 0.99)}",
-                    f"{_pct(got['told'], 0.5)} / {_pct(got['told'], 0.99)}" if count else "-",
-                    f"{_pct(health, 0.99)} ({len(health)})",
-                    " ".join(f"{mb:.0f}" for mb in got["rss"]),
-                    f"{got['cpu']:.1f} / {got['net']:.1f}", got["missed"]])
-                print("  ".join(rows[-1]), file=sys.stderr)
-        finally:
-            server.stop()
+        for serving in servings:
+            server = Server(url, workdir, serving)
+            server.start()
+            try:
+                for count in counts:
+                    got = measure(server, seeded, count, args.tasks, args.poll_timeout)
+                    rows.append(_row(name, serving, count, got))
+                    print("  ".join(rows[-1]), file=sys.stderr)
+            finally:
+                server.stop()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return rows
-
-
-def _backends(wanted: list[str]) -> list[tuple[str, str, Any]]:
-    chosen = []
-    if "sqlite" in wanted:
-        tmp = Path(tempfile.mkdtemp(prefix="v6scale-db-"))
-        chosen.append(("sqlite", f"sqlite:///{tmp / 'server.sqlite'}",
-                       lambda: shutil.rmtree(tmp, True)))
-    if "postgres" in wanted:
-        if not os.environ.get("V6_TEST_POSTGRES_URL"):
-            print("postgres: skipped (V6_TEST_POSTGRES_URL unset)", file=sys.stderr)
-        else:
-            sys.path.insert(0, str(ROOT))
-            from tests.postgres import drop_database, fresh_postgres_url
-
-            url = fresh_postgres_url()
-            chosen.append(("postgres", url, lambda url=url: drop_database(url)))
-    return chosen
 
 
 def main() -> None:
@@ -445,7 +470,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", default="0,100,1000,5000")
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--serving", default="event-loop", choices=["event-loop", "threads"])
+    parser.add_argument("--serving", default="event-loop",
+                        help="event-loop, threads, or both comma-separated (compared in "
+                             "one run, e.g. --serving event-loop,threads --nodes 100)")
     parser.add_argument("--tasks", type=int, default=40, help="tasks created per run")
     parser.add_argument("--per-collaboration", type=int, default=10,
                         help="organizations (nodes) per collaboration")
@@ -454,19 +481,22 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.nodes.split(",")]
     rows = []
-    for name, url, cleanup in _backends(args.backends.split(",")):
+    for name, url, cleanup in backends(args.backends.split(","), "v6scale-db-"):
         try:
             rows.extend(run_backend(name, url, counts, args))
         finally:
             cleanup()
     from tabulate import tabulate
 
-    print(f"serving: {args.serving}; {args.tasks} tasks per run, one organization each, "
+    print(f"{args.tasks} tasks per run, one organization each, "
           f"every 0.15 s; {args.per_collaboration} nodes per collaboration; nodes poll with "
           f"timeout={args.poll_timeout}")
     print(tabulate(rows, disable_numparse=True, headers=[
-        "backend", "waiting nodes", "create p50/p99 ms", "told p50/p99 ms",
-        "health p99 ms (n)", "RSS/worker MB", "CPU/task ms (raw/net)", "missed"]))
+        "backend", "serving", "waiting nodes", "create p50/p99 ms", "told p50/p99 ms",
+        "health p99 ms (n)", "RSS/worker MB", "CPU/task ms (raw/net)",
+        "connect CPU/node ms / settle s", "missed"]))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load} at the end")
     print(f"targets: {TARGETS}")
 
 

@@ -33,7 +33,6 @@ import argparse
 import base64
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,6 +48,7 @@ from typing import Any
 
 import requests
 import yaml
+from _backends import backends as _backends
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOT_PASSWORD = "Bench-root-1!"
@@ -427,25 +427,6 @@ def run_backend(name: str, url: str, quick: bool) -> list[tuple[str, str, str, s
         finally:
             server.stop()
     return rows
-
-
-def _backends(wanted: list[str]) -> list[tuple[str, str, Callable[[], None]]]:
-    chosen = []
-    tmp = Path(tempfile.mkdtemp(prefix="v6bench-db-"))
-    if "sqlite" in wanted:
-        chosen.append(
-            ("sqlite", f"sqlite:///{tmp / 'server.sqlite'}", lambda: shutil.rmtree(tmp, True))
-        )
-    if "postgres" in wanted:
-        if not os.environ.get("V6_TEST_POSTGRES_URL"):
-            print("postgres: skipped (V6_TEST_POSTGRES_URL unset; run .ci/postgres.sh)")
-        else:
-            sys.path.insert(0, str(ROOT))
-            from tests.postgres import drop_database, fresh_postgres_url
-
-            url = fresh_postgres_url()
-            chosen.append(("postgres", url, lambda url=url: drop_database(url)))
-    return chosen
 
 
 def main() -> None:

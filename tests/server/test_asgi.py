@@ -33,6 +33,8 @@ class _Counting:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         self.runs[environ["PATH_INFO"]] += 1
+        if "HTTP_X_TEST_SLOW" in environ:  # a poll that keeps its pool thread busy
+            time.sleep(float(environ["HTTP_X_TEST_SLOW"]))
         return self.app(environ, start_response)
 
 
@@ -188,6 +190,88 @@ def test_task_wait_is_held_until_the_task_ends(site: Site) -> None:
     site.post(f"/task/{task['id']}/kill", {})
     assert _until(lambda: wait.answer is not None)
     assert wait.answer is not None and wait.answer.json()["status"] == "killed by user"
+
+
+def _parked_node(site: Site) -> tuple[int, int, dict[str, str], Poll]:
+    """A node of its own organization, with a poll parked on the front."""
+    org = site.post("/organization", {"name": f"parked-{time.monotonic_ns()}"})["id"]
+    site.post(f"/collaboration/{site.collab}/organization", {"id": org})
+    created = site.post("/node", {"collaboration_id": site.collab, "organization_id": org})
+    node = Site._headers(site.post("/token/node", {"api_key": created["api_key"]},
+                                   {})["access_token"])
+    held = site.app.v6_state.long_polls.held
+    poll = _events(site, node)
+    assert _until(lambda: site.app.v6_state.long_polls.held == held + 1), "poll not parked"
+    return org, created["id"], node, poll
+
+
+def test_a_woken_poll_is_authenticated_again(site: Site) -> None:
+    """A parked poll is re-run in full when woken: a node deleted while it waited (its
+    organization registered a new one), or whose API key was replaced, is not told of
+    its organization's later tasks."""
+    org, node_id, _, poll = _parked_node(site)
+    requests.delete(f"{site.base}/node/{node_id}", headers=site.root,
+                    timeout=30).raise_for_status()
+    site.post("/node", {"collaboration_id": site.collab, "organization_id": org})
+    site.task(org)
+    assert _until(lambda: poll.answer is not None)
+    assert poll.answer is not None and poll.answer.status_code == 401, poll.answer.text
+    assert "events" not in poll.answer.json()
+
+    org, node_id, _, poll = _parked_node(site)
+    site.post(f"/node/{node_id}/api_key", {})
+    site.task(org)
+    assert _until(lambda: poll.answer is not None)
+    assert poll.answer is not None and poll.answer.status_code == 401, poll.answer.text
+
+
+def test_a_woken_poll_is_told_of_its_own_events_only(site: Site) -> None:
+    """Answered from the hub's memory (no table read), a woken poll still gets its
+    node's events and no other's."""
+    org, _, node, poll = _parked_node(site)
+    cursor = site.cursor(node)
+    mine = site.task(org)
+    site.task(site.orgs[0])
+    assert _until(lambda: poll.answer is not None)
+    assert poll.answer is not None and poll.answer.status_code == 200
+    told = poll.answer.json()
+    assert [(e["type"], e["task_id"]) for e in told["events"]] == [("run_created", mine["id"])]
+    assert told["cursor"] > cursor
+
+
+def test_a_woken_poll_does_not_queue_behind_a_burst_of_polls(site: Site) -> None:
+    """New polls queue in their pool (one thread here); a poll an event woke runs in a
+    pool of its own, so it is answered while the burst still waits its turn."""
+    org, _, _, poll = _parked_node(site)
+    slow = {**site.nodes[0], "X-Test-Slow": "1.0"}
+    burst = [Poll(f"{site.base}/event?timeout=0", slow) for _ in range(3)]
+    time.sleep(0.2)  # the burst holds the pool's thread, the rest of it queues
+    mine = site.task(org)
+    sent = time.monotonic()
+    assert _until(lambda: poll.answer is not None, 10)
+    took = time.monotonic() - sent
+    assert poll.answer is not None and poll.answer.status_code == 200
+    assert [e["task_id"] for e in poll.answer.json()["events"]] == [mine["id"]]
+    assert took < 1.5, f"told after {took:.2f} s, behind the burst"
+    assert any(other.answer is None for other in burst), "the burst was over: no test"
+    for other in burst:
+        other.join(30)
+
+
+def test_polls_with_nothing_to_tell_time_out_spread_out(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nodes that asked together do not all time out (and ask again) together: a parked
+    poll ends up to ``SPREAD`` of its timeout early (here the earliest it may)."""
+    from v6lib.server import asgi
+
+    monkeypatch.setattr(asgi.random, "random", lambda: 1.0)
+    node = site.nodes[2]
+    url = f"{site.base}/event?since={site.cursor(node)}&timeout=3"
+    started = time.monotonic()
+    answer = requests.get(url, headers=node, timeout=30)
+    took = time.monotonic() - started
+    assert answer.status_code == 200 and answer.json()["events"] == []
+    assert 3 * (1 - asgi.SPREAD) - 0.1 <= took < 3 - 0.1, took
 
 
 @pytest.mark.parametrize(("params", "headers", "status"), [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -25,7 +26,7 @@ from a2wsgi import WSGIMiddleware
 from v6lib.server.events.parking import SCOPE_KEY, Park
 from v6lib.server.events.waiters import WaiterRegistry
 
-__all__ = ["LongPollFront", "load_app"]  # and the lazily built ``app``
+__all__ = ["SPREAD", "LongPollFront", "load_app"]  # and the lazily built ``app``
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -51,6 +52,12 @@ class _Reply:
             await self.send(message)
 
 
+#: A parked poll with nothing to tell is answered up to this share of its timeout early,
+#: at random: nodes that all asked at once (a restart) would otherwise all time out and
+#: ask again at once, every timeout, as a burst that delays every reply queued behind it;
+#: spread out, the burst thins with every round.
+SPREAD = 0.1
+
 #: Requests that may wait (``GET /event``, ``GET /task/{id}/wait``), under any api_path.
 _WAITS = re.compile(r".*/(event|task/[0-9]+/wait)/?")
 
@@ -72,6 +79,9 @@ class LongPollFront:
             Requests that may wait run in a second pool of half that size: a thousand
             nodes asking again at once (after a restart, or their polls' timeouts) then
             queue behind each other, not in front of ``/health`` or a task creation.
+            A parked poll woken by an event runs again in a third pool of that size,
+            so a node told of its task does not queue behind such a burst either (an
+            event wakes only the polls it concerns, so that pool's queue stays short).
     """
 
     def __init__(self, wsgi_app: Any, *, threads: int) -> None:
@@ -79,6 +89,7 @@ class LongPollFront:
         self.v6_state = wsgi_app.v6_state  # the worker stops its hub on shutdown
         self.inner = WSGIMiddleware(wsgi_app, workers=threads)
         self.waits = WSGIMiddleware(wsgi_app, workers=max(1, threads // 2))
+        self.wakes = WSGIMiddleware(wsgi_app, workers=max(1, threads // 2))
         self.registry: WaiterRegistry | None = None
 
     def _registry(self) -> WaiterRegistry:
@@ -110,7 +121,7 @@ class LongPollFront:
     async def _hold(self, scope: Scope, receive: Receive, send: Send, park: Park,
                     reply: list[Message], registry: WaiterRegistry) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + park.timeout
+        deadline = loop.time() + park.timeout * (1 - SPREAD * random.random())
         gone = asyncio.ensure_future(_until_disconnect(receive))
         try:
             while park.armed and not registry.closed:
@@ -129,7 +140,7 @@ class LongPollFront:
                     break
                 park = park.again()
                 rerun = _Reply(park, None)
-                await self.waits({**scope, SCOPE_KEY: park}, _no_body, rerun)  # type: ignore[arg-type]
+                await self.wakes({**scope, SCOPE_KEY: park}, _no_body, rerun)  # type: ignore[arg-type]
                 reply = rerun.kept
         finally:
             gone.cancel()

@@ -67,6 +67,37 @@ def test_zero_timeout_sees_what_was_just_committed(hub, sessions):
         assert [e.task_id for e in events] == [task_id]
 
 
+def test_a_memory_read_skips_the_table_and_listeners_hear_what_it_missed(
+        hub, any_engine, sessions):
+    """``fresh=False`` (a poll the front parks when nothing is found) reads no table; an
+    event another process committed just before reaches the hub's listeners anyway."""
+    from sqlalchemy import event
+
+    heard: list[int] = []
+    hub.add_listener(lambda records: heard.extend(r.id for r in records or ()))
+    cursor = hub.latest
+    other = EventHub(any_engine)  # another worker: its commit does not poke this hub
+    publish(other, sessions, task_id=7)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(any_engine, "before_cursor_execute", count)
+    try:
+        events, _ = hub.wait(everything, since=cursor, timeout=0, fresh=False)
+        read_nothing = list(statements)
+        hub.wait(everything, since=cursor, timeout=0)
+    finally:
+        event.remove(any_engine, "before_cursor_execute", count)
+    assert read_nothing == [] and len(statements) > 0
+    assert [e.task_id for e in events] in ([], [7])
+    deadline = time.monotonic() + 5
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(heard) == 1 and heard[0] > cursor
+
+
 def test_timeout_returns_nothing(hub):
     started = time.monotonic()
     events, cursor = hub.wait(everything, since=None, timeout=0.3)

@@ -388,21 +388,30 @@ class EventHub:
 
     # -- waiting -------------------------------------------------------------------------
 
-    def wait(self, match: Match, since: int | None, timeout: float) -> tuple[list[EventOut], int]:
+    def wait(self, match: Match, since: int | None, timeout: float, *,
+             fresh: bool = True) -> tuple[list[EventOut], int]:
         """Events newer than ``since`` that ``match``, and the cursor to pass next time.
 
         Answers at once when such events exist; otherwise blocks up to ``timeout``
         seconds. ``since=None`` means "from now". The cursor also moves past events
         that did not match, so they are not scanned again.
+
+        ``fresh=False`` answers from the events held in memory, without first reading
+        the table: for a poll the event-loop front parks when nothing is found, the
+        watcher's next read (within ``poll_interval``, or at once after a local commit)
+        wakes it for anything committed meanwhile, so the read would only cost a query
+        per poll, serialised with every other poll and the watcher.
         """
         if since is not None and since < 0:
             raise ValidationError("since must be 0 or more", details={"field": "since"})
         if self.closed:  # shutting down: never hold a request
             return [], since if since is not None else self._latest
         self.start()
-        # NOTE: one cheap indexed read so everything committed before this call counts,
-        # even if the watcher has not polled yet (a timeout=0 poll must see it).
-        self.refresh()
+        if fresh:
+            # NOTE: one cheap indexed read so everything committed before this call
+            # counts, even if the watcher has not polled yet (a timeout=0 poll must
+            # see it).
+            self.refresh()
         if since is None:
             since = self._latest
         elif since > self._latest:

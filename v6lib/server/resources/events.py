@@ -44,7 +44,9 @@ class EventCollection(Resource):
         park = parked(req.env)
         if park is not None and q.timeout > 0:
             since = q.since if park.resume is None else park.resume
-            events, cursor = svc.wait_for_events(ctx, self.hub, since, 0)
+            # NOTE: no table read first: if nothing is found the poll parks, and the
+            # hub wakes it for whatever it has not read yet (see ``EventHub.wait``)
+            events, cursor = svc.wait_for_events(ctx, self.hub, since, 0, fresh=False)
             if not events:
                 park_until(park, self.long_polls, ctx, resp, svc.event_keys(ctx.me),
                            cursor=cursor, timeout=q.timeout)

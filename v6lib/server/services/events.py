@@ -92,13 +92,16 @@ def _release(ctx: ServiceContext) -> None:
 
 
 def wait_for_events(ctx: ServiceContext, hub: Any, since: int | None,
-                    timeout: float) -> tuple[list[EventOut], int]:
+                    timeout: float, *, fresh: bool = True) -> tuple[list[EventOut], int]:
+    """The events the caller may receive after ``since`` (see ``EventHub.wait``;
+    ``fresh=False`` only for polls the event-loop front parks when nothing is found)."""
     match = event_matcher(ctx.me)
     _release(ctx)
     deadline = time.monotonic() + timeout
     cursor = since
     while True:
-        found, cursor = hub.wait(match, cursor, max(0.0, deadline - time.monotonic()))
+        found, cursor = hub.wait(match, cursor, max(0.0, deadline - time.monotonic()),
+                                 fresh=fresh)
         events = visible_events(ctx, found)
         _release(ctx)
         if events or time.monotonic() >= deadline or _closing(hub):
