@@ -10,6 +10,11 @@ index that yields the tasks in id order, so a page of a list made it read and so
 visible task (25 ms with 10,000 tasks on SQLite). Each source on its own is one range of
 an index ordered by task id; a page takes the first ``offset + per_page`` ids of every
 source and merges them, and the total counts the union of the ranges, reading indexes only.
+
+Why no source is dropped as covered by another (say "my organization's tasks" by "my
+collaborations' tasks"): the data model does not guarantee it. An organization that leaves
+a collaboration keeps the tasks it started there and its runs of them, and a subtask's
+initiating organization is the node's that ran its parent, not its owner's.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import (
     Select,
     exists,
     false,
+    func,
     or_,
     select,
     true,
@@ -33,7 +39,8 @@ from sqlalchemy import (
 from v6lib.server.db.models import Run, Task
 from v6lib.server.permissions.principal import Principal
 
-__all__ = ["TaskSource", "task_filter", "task_sources", "visible_task_ids"]
+__all__ = ["TaskSource", "task_filter", "task_sources", "visible_task_count",
+           "visible_task_ids"]
 
 
 @dataclass(frozen=True)
@@ -74,9 +81,13 @@ def task_filter(principal: Principal, scope: str) -> ColumnElement[bool]:
 
 
 def _branch(source: TaskSource, conditions: Sequence[ColumnElement[bool]],
-            limit: int | None) -> Select[Any]:
+            limit: int | None, union_member: bool) -> Select[Any]:
     if source.via_run:
-        stmt = select(Run.task_id.label("id")).where(source.condition).distinct()
+        stmt = select(Run.task_id.label("id")).where(source.condition)
+        if limit is not None or not union_member:
+            # NOTE: a task may have several runs that match; in a UNION the union's own
+            # deduplication is enough, a second one in the branch only costs
+            stmt = stmt.distinct()
         if conditions:
             stmt = stmt.join(Task, Task.id == Run.task_id).where(*conditions)
         key = Run.task_id
@@ -102,7 +113,23 @@ def visible_task_ids(principal: Principal, operation: str,
     # NOTE: global covers every other scope; one branch reads the primary key alone
     sources = [source for scope in (["global"] if "global" in scopes else sorted(scopes))
                for source in task_sources(principal, scope)]
-    branches = [_branch(source, wanted, limit) for source in sources]
+    branches = [_branch(source, wanted, limit, len(sources) > 1) for source in sources]
     if not branches:
         return select(Task.id.label("id")).where(false())
     return branches[0] if len(branches) == 1 else union(*branches)
+
+
+def visible_task_count(principal: Principal, operation: str,
+                       conditions: Iterable[ColumnElement[bool]] = (), *,
+                       dialect: str) -> Select[Any]:
+    """How many tasks ``principal`` may ``operation`` that meet ``conditions``: exact, in SQL.
+
+    On SQLite the union is asked for in id order: SQLite then merges the sources' index
+    ranges, each already in id order, instead of inserting every id into a temporary
+    B-tree (about 40% less CPU for 10,000 tasks). PostgreSQL (``dialect`` is the
+    database's) hashes an unordered union faster than it sorts one, so it is not asked to.
+    """
+    ids = visible_task_ids(principal, operation, conditions)
+    if dialect == "sqlite" and isinstance(ids, CompoundSelect):
+        ids = ids.order_by(ids.selected_columns.id)
+    return select(func.count()).select_from(ids.subquery())
