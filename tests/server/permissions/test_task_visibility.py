@@ -2,8 +2,9 @@
 
 One database per backend with 10,000 tasks is shared by the module: organization A starts
 most tasks with runs at A, B and C; B starts some with runs at B and C only; a researcher
-of B owns a few tasks started at C (as a subtask of its job would be), and a second
-collaboration holds tasks B cannot see at all.
+of B owns a few tasks started at C (as a subtask of its job would be), a second
+collaboration holds tasks B cannot see at all, and a third one, which B has left, holds
+tasks B started, tasks with a run at B, the researcher's and others B cannot see.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def _build(engine: Engine) -> Fixture:
         session.flush()
         one = Collaboration(name="one", encrypted=False, organizations=orgs[:3])
         two = Collaboration(name="two", encrypted=False, organizations=[orgs[0], orgs[3]])
+        # B has left "three": its tasks there stay B's, though B sees no longer all of it
+        three = Collaboration(name="three", encrypted=False, organizations=[orgs[2]])
         user = User(username="r", password_hash="x", organization_id=orgs[1].id)
-        session.add_all([one, two, user])
+        session.add_all([one, two, three, user])
         session.flush()
         a, b, c, d = (o.id for o in orgs)
         tasks: dict[int, tuple[int, int, int | None, tuple[int, ...]]] = {}
@@ -65,6 +68,14 @@ def _build(engine: Engine) -> Fixture:
                 tasks[i] = (one.id, c, user.id, (c,))  # the researcher's, started at C
             elif i % 50 == 9:
                 tasks[i] = (two.id, a, None, (a, d))
+            elif i % 100 == 11:  # in "three", which B left: started by B,
+                tasks[i] = (three.id, b, None, (c,))
+            elif i % 100 == 15:  # with a run at B,
+                tasks[i] = (three.id, c, None, (b, c))
+            elif i % 500 == 21:  # the researcher's,
+                tasks[i] = (three.id, c, user.id, (c,))
+            elif i % 100 == 25:  # and one B does not see
+                tasks[i] = (three.id, c, None, (c,))
             else:
                 tasks[i] = (one.id, a, None, (a, b, c))
         session.execute(insert(Task), [
@@ -218,20 +229,19 @@ def test_the_first_page_reads_indexes_not_every_task(world: Fixture, role: str) 
                                   "Collaboration Admin"])
 def test_the_total_is_counted_in_sql_from_indexes(world: Fixture, role: str) -> None:
     """The count of the tasks of a role with several sources reads index ranges in the
-    database (no id comes back to Python), and on SQLite merges them in id order."""
+    database (no id comes back to Python); on SQLite no id is sorted or hashed."""
     p = _principal(world, role)
     stmt = visible_task_count(p, "view", dialect=world.engine.dialect.name)
     with _recording(world.engine) as statements, world.engine.connect() as conn:
-        assert conn.execute(stmt).scalar() == len(_expected(world, p))
+        assert conn.execute(stmt).all() == [(len(_expected(world, p)),)]
     (count,) = statements
     if world.engine.dialect.name == "sqlite":
         plan = _sqlite_plan(world.engine, *count)
         assert not [line for line in plan if re.match(r"SCAN (task|run)\b", line)], plan
-        assert any("MERGE (UNION)" in line for line in plan), plan
+        # no id goes through a temporary B-tree: unions merge sources in id order
         assert not any("TEMP B-TREE" in line for line in plan), plan
         return
     nodes = list(_nodes(_postgres_plan(world.engine, *count)))
-    assert [n["Node Type"] for n in nodes][:1] == ["Aggregate"], nodes
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"
                 and n.get("Relation Name") == "run"], nodes
     if "collaboration" not in p.scopes("task", "view"):
