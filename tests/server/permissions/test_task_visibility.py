@@ -87,7 +87,7 @@ def _build(engine: Engine) -> Fixture:
             {"task_id": i, "organization_id": o, "status": "completed", "input": ""}
             for i, (_, _, _, runs) in tasks.items() for o in runs])
         session.commit()
-        fixture = Fixture(engine, [a, b, c, d], [one.id, two.id], user.id, tasks)
+        fixture = Fixture(engine, [a, b, c, d], [one.id, two.id, three.id], user.id, tasks)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does for a live server
@@ -174,6 +174,10 @@ def test_every_role_lists_exactly_its_tasks(world: Fixture, role: str) -> None:
     started_at_c = [t for t in expected if world.tasks[t][1] == world.orgs[2]]
     ids, total, _ = _list(world, p, 2, 5, init_org_id=world.orgs[2])
     assert (ids, total) == (started_at_c[5:10], len(started_at_c))
+    # of a collaboration its organization left, it counts exactly what it may still see
+    in_three = [t for t in expected if world.tasks[t][0] == world.collabs[2]]
+    ids, total, _ = _list(world, p, 1, 10, collaboration_id=world.collabs[2])
+    assert (ids, total) == (in_three[:10], len(in_three))
     ids, total, statements = _list(world, p, len(expected) // 10 + 2, 10)
     assert (ids, total, len(statements)) == ([], len(expected), 2)
     ids, total, _ = _list(world, p, 3, 10, sort="-id")
