@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,6 +182,17 @@ def test_every_role_lists_exactly_its_tasks(world: Fixture, role: str) -> None:
     assert (ids, total, len(statements)) == ([], len(expected), 2)
     ids, total, _ = _list(world, p, 3, 10, sort="-id")
     assert (ids, total) == (expected[::-1][20:30], len(expected))
+
+
+def test_a_collaboration_admin_of_no_collaboration_counts_its_other_tasks(
+        world: Fixture) -> None:
+    """With no collaboration left, "not in my collaborations" is every task: nothing of
+    the organization's or the user's own tasks is lost from the count, nothing added."""
+    p = replace(_principal(world, "Collaboration Admin"), collaboration_ids=frozenset())
+    expected = _expected(world, p)
+    assert 0 < len(expected) < N_TASKS
+    ids, total, _ = _list(world, p, 2, 10)
+    assert (ids, total) == (expected[10:20], len(expected))
 
 
 def _sqlite_plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
