@@ -21,7 +21,7 @@ p95 <= 3x p50 on both databases.
 
 Usage::
 
-    python benchmarks/server.py [--backends sqlite,postgres] [--quick]
+    python benchmarks/server.py [--backends sqlite,postgres] [--quick] [--only lists]
 
 PostgreSQL runs when ``V6_TEST_POSTGRES_URL`` is set (``bash .ci/postgres.sh &&
 source .ci/postgres.env``); each run uses a fresh database. Prints a table; asserts nothing.
@@ -382,7 +382,8 @@ def list_cpu(url: str, role: str, count: int) -> tuple[list[float], list[float]]
     return filtered, ranged
 
 
-def run_backend(name: str, url: str, quick: bool) -> list[tuple[str, str, str, str, str]]:
+def run_backend(name: str, url: str, quick: bool,
+                only: str | None = None) -> list[tuple[str, str, str, str, str]]:
     rows: list[tuple[str, str, str, str, str]] = []
 
     def add(case: str, values: list[float], note: str = "") -> None:
@@ -399,17 +400,20 @@ def run_backend(name: str, url: str, quick: bool) -> list[tuple[str, str, str, s
             # users of a node's organization that did not start the tasks: they see
             # them through their runs
             role_tokens = _role_tokens(server.base, seed["root"], seed["orgs"][1])
-            add("login", bench_login(server.base, 10 if quick else 30))
-            bench_create(server.base, token, seed, 1, 5)  # warm both workers
-            for clients, each in ((1, 30 if quick else 100), (8, 10 if quick else 40)):
-                lat, rate, errors = bench_create(server.base, token, seed, clients, each)
-                note = f"{rate:.0f} tasks/s; p95/p50 {_pct(lat, 0.95) / _pct(lat, 0.5):.1f}"
-                if errors:
-                    note += f"; {len(errors)} of {clients * each} FAILED: {errors[0][:90]}"
-                add(f"create task (c={clients})", lat, note)
-            from_sent, from_answer = bench_node_told(server.base, token, seed, 15 if quick else 40)
-            add("node told (from POST sent)", from_sent)
-            add("node told (after POST answer)", from_answer, "negative: node heard first")
+            if only != "lists":
+                add("login", bench_login(server.base, 10 if quick else 30))
+                bench_create(server.base, token, seed, 1, 5)  # warm both workers
+                for clients, each in ((1, 30 if quick else 100), (8, 10 if quick else 40)):
+                    lat, rate, errors = bench_create(server.base, token, seed, clients, each)
+                    note = (f"{rate:.0f} tasks/s; "
+                            f"p95/p50 {_pct(lat, 0.95) / _pct(lat, 0.5):.1f}")
+                    if errors:
+                        note += f"; {len(errors)} of {clients * each} FAILED: {errors[0][:90]}"
+                    add(f"create task (c={clients})", lat, note)
+                from_sent, from_answer = bench_node_told(server.base, token, seed,
+                                                         15 if quick else 40)
+                add("node told (from POST sent)", from_sent)
+                add("node told (after POST answer)", from_answer, "negative: node heard first")
             bulk_tasks(url, seed, 10_000)
             for role, role_token in {"Root": token, **role_tokens}.items():
                 lat, total = bench_list(server.base, role_token, 20 if quick else 50)
@@ -433,11 +437,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", choices=["lists"],
+                        help="only the task lists (seeding, then 10,000 tasks)")
     args = parser.parse_args()
     rows = []
     for name, url, cleanup in _backends(args.backends.split(",")):
         try:
-            rows.extend(run_backend(name, url, args.quick))
+            rows.extend(run_backend(name, url, args.quick, args.only))
         finally:
             cleanup()
     from tabulate import tabulate

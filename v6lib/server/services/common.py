@@ -35,28 +35,45 @@ def get_visible(session: Session, model: type[M], item_id: int, principal: Princ
     return row
 
 
-def paginate(session: Session, stmt: Select[Any], page: int,
-             per_page: int) -> tuple[Sequence[Any], int]:
-    """One page of ``stmt`` and the total count, in two queries."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
-    return rows, int(total or 0)
+def paginate(session: Session, stmt: Select[Any], page: int, per_page: int,
+             total: Select[Any] | None = None) -> tuple[Sequence[Any], int]:
+    """One page of ``stmt`` and the total count of its rows, in one round trip.
+
+    ``total`` replaces counting the rows of ``stmt`` where a cheaper count of the same
+    rows exists (one that reads indexes, not rows).
+    """
+    if total is None:
+        total = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return _with_total(session, stmt.limit(per_page).offset((page - 1) * per_page), total)
+
+
+def _with_total(session: Session, page: Select[Any],
+                total: Select[Any]) -> tuple[Sequence[Any], int]:
+    """The first column of ``page``'s rows and ``total``, computed once.
+
+    ``total`` rides along the page as a last column, so a page costs one round trip to
+    the database; only a page past the end, which has no row to carry it, asks for it
+    apart.
+    """
+    rows = session.execute(page.add_columns(total.scalar_subquery())).all()
+    if not rows:
+        return [], int(session.scalar(total) or 0)
+    return [row[0] for row in rows], int(rows[0][-1] or 0)
 
 
 def paginate_ids(session: Session, model: type[M], page: int, per_page: int,
-                 ids: Callable[[int | None], Select[Any] | CompoundSelect]
-                 ) -> tuple[Sequence[M], int]:
-    """One page of ``model`` rows, in id order, whose ids ``ids(limit)`` selects.
+                 ids: Callable[[int | None], Select[Any] | CompoundSelect],
+                 total: Select[Any]) -> tuple[Sequence[M], int]:
+    """One page of ``model`` rows, in id order, whose ids ``ids(limit)`` selects, and
+    ``total`` (their count).
 
-    ``ids(limit)`` gives at least the ``limit`` lowest matching ids (all with ``None``):
-    the page reads no further than it shows, and the total counts ids without rows.
+    ``ids(limit)`` gives at least the ``limit`` lowest matching ids: the page reads no
+    further than it shows.
     """
-    total = session.scalar(select(func.count()).select_from(ids(None).subquery()))
     end = page * per_page
     key = model.id  # type: ignore[attr-defined]
-    rows = session.scalars(select(model).where(key.in_(ids(end))).order_by(key)
-                           .limit(per_page).offset(end - per_page)).all()
-    return rows, int(total or 0)
+    return _with_total(session, select(model).where(key.in_(ids(end))).order_by(key)
+                       .limit(per_page).offset(end - per_page), total)
 
 
 def check_ids_exist(session: Session, model: type[M], ids: Iterable[int],

@@ -14,7 +14,7 @@ from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn
 from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
 from v6lib.server.permissions.policy import require
-from v6lib.server.permissions.task_visibility import visible_task_ids
+from v6lib.server.permissions.task_visibility import visible_task_count, visible_task_ids
 from v6lib.server.services import nodes
 from v6lib.server.services.common import get_visible, paginate, paginate_ids
 from v6lib.server.services.context import ServiceContext
@@ -39,15 +39,18 @@ def list_tasks(ctx: ServiceContext, *, page: int = 1, per_page: int = 10,
     conditions = [column == value for column, value in filters.items() if value is not None]
     if name is not None:
         conditions.append(Task.name.like(f"%{name}%"))
+    dialect = ctx.session.get_bind().dialect.name
+    total = visible_task_count(ctx.me, "view", conditions, dialect=dialect)
     if sort:
         # NOTE: another order than by id cannot stop reading an index early: the visible
         # ids in full, then sorted
         ordered = select(Task).where(
             Task.id.in_(visible_task_ids(ctx.me, "view", conditions))
         ).order_by(*order_by(Task, "task", sort))
-        return paginate(ctx.session, ordered, page, per_page)
+        return paginate(ctx.session, ordered, page, per_page, total)
     return paginate_ids(ctx.session, Task, page, per_page,
-                        lambda limit: visible_task_ids(ctx.me, "view", conditions, limit=limit))
+                        lambda limit: visible_task_ids(ctx.me, "view", conditions, limit=limit),
+                        total)
 
 
 def get_task(ctx: ServiceContext, task_id: int) -> Task:
