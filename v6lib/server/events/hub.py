@@ -245,8 +245,9 @@ class EventHub:
             return
         if events:
             now = self.clock()
-            session.execute(insert(Event), [{**fields, "type": type, "created_at": now}
-                                            for fields in events])
+            # NOTE: through the connection, so as a plain INSERT (not the ORM's bulk insert)
+            session.connection().execute(insert(Event), [
+                {**fields, "type": type, "created_at": now} for fields in events])
             self._arm(session)
 
     def _arm(self, session: Session) -> dict[str, Any]:
