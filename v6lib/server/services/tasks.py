@@ -114,9 +114,12 @@ def _require_member(collab: Collaboration, init_org_id: int | None, is_member: b
 def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
     """organization id -> node id for every targeted organization, or a 400 naming the
     organizations that have no node in the collaboration (or are outside the study)."""
+    wanted = [o.id for o in payload.organizations]
+    # NOTE: only the targeted organizations' nodes, not every node of the collaboration
     nodes = dict(ctx.session.execute(
         select(Node.organization_id, Node.id).where(
-            Node.collaboration_id == payload.collaboration_id)).all())
+            Node.collaboration_id == payload.collaboration_id,
+            Node.organization_id.in_(wanted))).all())
     allowed = set(nodes)
     if payload.study_id is not None:
         study = ctx.session.get(Study, payload.study_id)
@@ -125,7 +128,6 @@ def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
                 f"study_id: study {payload.study_id} is not part of collaboration "
                 f"{payload.collaboration_id}", details={"field": "study_id"})
         allowed &= set(study.organization_ids)
-    wanted = [o.id for o in payload.organizations]
     unreachable_organizations(wanted, allowed, collaboration_id=payload.collaboration_id,
                               study=payload.study_id is not None)
     return {o: nodes[o] for o in wanted}
