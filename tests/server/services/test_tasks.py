@@ -13,7 +13,7 @@ from tests.server.conftest import World
 from tests.server.test_performance import count_queries
 
 #: authentication (subject + permissions epoch), collaboration (+ initiator's membership),
-#: target nodes, task INSERT, job id UPDATE, runs, events; plus BEGIN IMMEDIATE on
+#: the targeted nodes, task INSERT, job id UPDATE, runs, events; plus BEGIN IMMEDIATE on
 #: SQLite or the transaction's NOTIFY on PostgreSQL
 CEILING = 8
 
