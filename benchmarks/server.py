@@ -6,7 +6,8 @@ the models:
 
 * ``login``: ``POST /token/user`` with the production argon2id cost;
 * ``create task (c=1)`` / ``(c=8)``: ``POST /task`` for 3 organizations from 1 and 8
-  concurrent clients (latency and tasks/s);
+  concurrent clients (latency, tasks/s, and the server's CPU per task created: master
+  and workers, user+system, read from /proc, so machine load hardly changes it);
 * ``list tasks``: ``GET /task?page=1&per_page=10`` (and a deep page) with 10,000 tasks,
   as root and as a user of every default role in a node's organization (which sees the
   tasks through their runs, the visibility filter's hardest case); and the CPU time of one
@@ -21,7 +22,11 @@ p95 <= 3x p50 on both databases.
 
 Usage::
 
-    python benchmarks/server.py [--backends sqlite,postgres] [--quick] [--only lists]
+    python benchmarks/server.py [--backends sqlite,postgres] [--quick]
+        [--serving event-loop|threads] [--cases login,create,told,list]
+
+The server runs as ``v6 server start`` runs it by default (``--serving event-loop``:
+uvicorn workers with the ASGI front); ``threads`` runs gthread workers instead.
 
 PostgreSQL runs when ``V6_TEST_POSTGRES_URL`` is set (``bash .ci/postgres.sh &&
 source .ci/postgres.env``); each run uses a fresh database. Prints a table; asserts nothing.
@@ -52,6 +57,8 @@ from _backends import backends as _backends
 
 ROOT = Path(__file__).resolve().parents[1]
 ROOT_PASSWORD = "Bench-root-1!"
+THREADS = 16
+CASES = frozenset({"login", "create", "told", "list"})
 TARGETS = {"create": 15.0, "told": 50.0, "list": 8.0, "rate_pg": 130.0, "tail": 3.0}
 ROLES = ("Collaboration Admin", "Organization Admin", "Researcher", "Viewer")
 USER_PASSWORD = "Bench-user-1!"
@@ -94,9 +101,13 @@ class Api:
 
 
 class Server:
-    """gunicorn with 2 gthread workers on 127.0.0.1, stopped by the pid we started."""
+    """gunicorn with 2 workers on 127.0.0.1, stopped by the pid we started.
 
-    def __init__(self, url: str, workdir: Path) -> None:
+    ``serving``: ``event-loop`` runs what ``v6 server start`` runs by default (uvicorn
+    ``LoopWorker`` with the ASGI front), ``threads`` the gthread worker with the WSGI app.
+    """
+
+    def __init__(self, url: str, workdir: Path, serving: str = "event-loop") -> None:
         from v6lib.config import load_server_config
         from v6lib.server.app import prepare_database
         from v6lib.server.db.engine import make_engine
@@ -119,14 +130,18 @@ class Server:
         engine = make_engine(url)
         prepare_database(load_server_config(config_path), engine, announce=lambda *_: None)
         engine.dispose()
-        env = {**os.environ, "V6_SERVER_CONFIG": str(config_path), "V6_SERVER_MIGRATED": "1"}
+        env = {**os.environ, "V6_SERVER_CONFIG": str(config_path), "V6_SERVER_MIGRATED": "1",
+               "V6_SERVER_THREADS": str(THREADS)}
+        front = (["--worker-class", "v6lib.server.worker.LoopWorker", "v6lib.server.asgi:app"]
+                 if serving == "event-loop" else
+                 ["--worker-class", "gthread", "v6lib.server.wsgi:app"])
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn",
-                "--workers", "2", "--worker-class", "gthread", "--threads", "16",
+                "--workers", "2", "--threads", str(THREADS),
                 "--bind", f"127.0.0.1:{self.port}", "--timeout", "120",
                 "--log-level", "warning", "--control-socket", str(workdir / "gunicorn.ctl"),
-                "v6lib.server.wsgi:app",
+                *front,
             ],
             env=env,
             cwd=workdir,
@@ -144,6 +159,16 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not become healthy within 60 s")
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the master and its workers so far (from /proc)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ticks = 0
+        for each in (pid, *map(int, children)):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[-1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -208,7 +233,10 @@ def bench_login(base: str, count: int) -> list[float]:
     return [_timed(lambda: client.call("POST", "/token/user", body))[0] for _ in range(count)]
 
 
-def bench_create(base: str, token: str, seed: dict[str, Any], clients: int, per_client: int):
+def bench_create(server: Server, token: str, seed: dict[str, Any], clients: int,
+                 per_client: int) -> tuple[list[float], float, list[str], float]:
+    """Latencies (ms), tasks/s, errors, and server CPU milliseconds per task created."""
+    base = server.base
     body = _task_body(seed)
 
     def worker(_: int) -> tuple[list[float], list[str]]:
@@ -221,13 +249,15 @@ def bench_create(base: str, token: str, seed: dict[str, Any], clients: int, per_
                 errors.append(str(exc)[:200])
         return latencies, errors
 
+    cpu_from = server.cpu_seconds()
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         chunks = list(pool.map(worker, range(clients)))
     elapsed = time.perf_counter() - start
+    cpu = server.cpu_seconds() - cpu_from
     latencies = [ms for chunk, _ in chunks for ms in chunk]
     errors = [error for _, chunk in chunks for error in chunk]
-    return latencies, len(latencies) / elapsed, errors
+    return latencies, len(latencies) / elapsed, errors, cpu * 1000 / max(1, len(latencies))
 
 
 def bench_node_told(
@@ -382,8 +412,8 @@ def list_cpu(url: str, role: str, count: int) -> tuple[list[float], list[float]]
     return filtered, ranged
 
 
-def run_backend(name: str, url: str, quick: bool,
-                only: str | None = None) -> list[tuple[str, str, str, str, str]]:
+def run_backend(name: str, url: str, quick: bool, serving: str,
+                cases: frozenset[str] = CASES) -> list[tuple[str, str, str, str, str]]:
     rows: list[tuple[str, str, str, str, str]] = []
 
     def add(case: str, values: list[float], note: str = "") -> None:
@@ -393,27 +423,31 @@ def run_backend(name: str, url: str, quick: bool,
         rows.append((name, case, f"{_pct(values, 0.5):.1f}", f"{_pct(values, 0.95):.1f}", note))
 
     with tempfile.TemporaryDirectory(prefix="v6bench-") as tmp:
-        server = Server(url, Path(tmp))
+        server = Server(url, Path(tmp), serving)
         try:
             seed = _seed(server.base)
             token = _login(server.base)
             # users of a node's organization that did not start the tasks: they see
             # them through their runs
             role_tokens = _role_tokens(server.base, seed["root"], seed["orgs"][1])
-            if only != "lists":
+            if "login" in cases:
                 add("login", bench_login(server.base, 10 if quick else 30))
-                bench_create(server.base, token, seed, 1, 5)  # warm both workers
-                for clients, each in ((1, 30 if quick else 100), (8, 10 if quick else 40)):
-                    lat, rate, errors = bench_create(server.base, token, seed, clients, each)
-                    note = (f"{rate:.0f} tasks/s; "
-                            f"p95/p50 {_pct(lat, 0.95) / _pct(lat, 0.5):.1f}")
-                    if errors:
-                        note += f"; {len(errors)} of {clients * each} FAILED: {errors[0][:90]}"
-                    add(f"create task (c={clients})", lat, note)
+            bench_create(server, token, seed, 1, 5)  # warm both workers
+            creations = ((1, 30 if quick else 100), (8, 10 if quick else 40))
+            for clients, each in creations if "create" in cases else ():
+                lat, rate, errors, cpu = bench_create(server, token, seed, clients, each)
+                note = (f"{rate:.0f} tasks/s; p95/p50 {_pct(lat, 0.95) / _pct(lat, 0.5):.1f}; "
+                        f"server CPU {cpu:.1f} ms/task")
+                if errors:
+                    note += f"; {len(errors)} of {clients * each} FAILED: {errors[0][:90]}"
+                add(f"create task (c={clients})", lat, note)
+            if "told" in cases:
                 from_sent, from_answer = bench_node_told(server.base, token, seed,
                                                          15 if quick else 40)
                 add("node told (from POST sent)", from_sent)
                 add("node told (after POST answer)", from_answer, "negative: node heard first")
+            if "list" not in cases:
+                return rows
             bulk_tasks(url, seed, 10_000)
             for role, role_token in {"Root": token, **role_tokens}.items():
                 lat, total = bench_list(server.base, role_token, 20 if quick else 50)
@@ -437,13 +471,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--only", choices=["lists"],
-                        help="only the task lists (seeding, then 10,000 tasks)")
+    parser.add_argument("--serving", choices=("event-loop", "threads"), default="event-loop",
+                        help="the gunicorn worker: v6 server start's default or gthread")
+    parser.add_argument("--cases", default=",".join(sorted(CASES)),
+                        help="which measurements, of " + ", ".join(sorted(CASES)))
     args = parser.parse_args()
     rows = []
     for name, url, cleanup in _backends(args.backends.split(",")):
         try:
-            rows.extend(run_backend(name, url, args.quick, args.only))
+            rows.extend(run_backend(name, url, args.quick, args.serving,
+                                    frozenset(args.cases.split(",")) & CASES))
         finally:
             cleanup()
     from tabulate import tabulate
@@ -461,7 +498,8 @@ def main() -> None:
     )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} at the end (figures from "
-          "a busy machine are slower); server: gunicorn 2 workers x 16 threads")
+          f"a busy machine are slower); server: gunicorn 2 workers x {THREADS} threads, "
+          f"{args.serving} serving; server CPU: master and workers, user+system, from /proc")
 
 
 if __name__ == "__main__":

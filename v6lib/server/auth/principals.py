@@ -9,14 +9,16 @@ epoch stands (``permissions.cache``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from v6lib.errors import AuthenticationError
 from v6lib.schemas.run_status import RunStatus
 from v6lib.server.db.models import Node, Run, User
-from v6lib.server.permissions.cache import read_epoch
+from v6lib.server.permissions.cache import epoch_column
 from v6lib.server.permissions.principal import (
     Principal,
     container_principal,
@@ -28,6 +30,8 @@ from v6lib.server.services.logins import check_token_generation
 from v6lib.server.state import ServerState
 
 __all__ = ["authenticate"]
+
+M = TypeVar("M", User, Node)
 
 
 def authenticate(state: ServerState, session: Session, token: str, *,
@@ -41,11 +45,12 @@ def authenticate(state: ServerState, session: Session, token: str, *,
     kind, subject = claims["kind"], claims["subject_id"]
     if kind == "user":
         # NOTE: roles and rules are read only when the principal is not cached
-        user = session.get(User, subject, options=[lazyload(User.roles), lazyload(User.rules)])
+        user, epoch = _with_epoch(session, User, subject, lazyload(User.roles),
+                                  lazyload(User.rules))
         if user is None:
             raise AuthenticationError("the user of this token no longer exists")
         check_token_generation(user, claims)
-        key = ("user", user.id, user.token_generation, read_epoch(session))
+        key = ("user", user.id, user.token_generation, epoch)
         return state.principals.get(key, lambda: load_user_principal(session, user))
     if kind == "node":
         return _node(state, session, subject, claims, writer)
@@ -54,7 +59,7 @@ def authenticate(state: ServerState, session: Session, token: str, *,
 
 def _node(state: ServerState, session: Session, node_id: int, claims: dict[str, Any],
           writer: bool) -> Principal:
-    node = session.get(Node, node_id)
+    node, epoch = _with_epoch(session, Node, node_id)
     if node is None:
         raise AuthenticationError("the node of this token no longer exists")
     check_token_generation(node, claims)
@@ -64,8 +69,16 @@ def _node(state: ServerState, session: Session, node_id: int, claims: dict[str, 
             node_liveness.mark_seen(node, now)
         else:
             node_liveness.record_sighting(state.engine, node.id, now)
-    key = ("node", node.id, node.token_generation, read_epoch(session))
+    key = ("node", node.id, node.token_generation, epoch)
     return state.principals.get(key, lambda: node_principal(session, node))
+
+
+def _with_epoch(session: Session, model: type[M], subject: int,
+                *options: ORMOption) -> tuple[M | None, str]:
+    """The token's subject and the permissions epoch, read in one statement."""
+    found = session.execute(select(model, epoch_column()).where(model.id == subject)
+                            .options(*options)).one_or_none()
+    return (None, "") if found is None else (found[0], found[1] or "")
 
 
 def _container(session: Session, claims: dict[str, Any]) -> Principal:

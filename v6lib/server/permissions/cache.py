@@ -17,14 +17,14 @@ from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, update
+from sqlalchemy import ScalarSelect, event, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from v6lib.server.db.models import Collaboration, Node, Organization, Role, Rule, User
 from v6lib.server.db.models.meta import ServerMeta
 from v6lib.server.permissions.principal import Principal
 
-__all__ = ["EPOCH_KEY", "PrincipalCache", "bump_epoch", "read_epoch"]
+__all__ = ["EPOCH_KEY", "PrincipalCache", "bump_epoch", "epoch_column", "read_epoch"]
 
 EPOCH_KEY = "permissions_epoch"
 
@@ -39,9 +39,15 @@ _WATCHED: dict[type, tuple[str, ...]] = {
 }
 
 
+def epoch_column() -> ScalarSelect[str | None]:
+    """The epoch as a column, for reading it in the statement that loads the principal's
+    subject (one round trip fewer on every authenticated request); ``None`` means ""."""
+    return select(ServerMeta.value).where(ServerMeta.key == EPOCH_KEY).scalar_subquery()
+
+
 def read_epoch(session: Session) -> str:
     """The current permissions epoch ("" before any change was ever made)."""
-    value = session.scalar(select(ServerMeta.value).where(ServerMeta.key == EPOCH_KEY))
+    value = session.scalar(select(epoch_column()))
     return value or ""
 
 

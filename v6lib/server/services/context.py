@@ -29,6 +29,9 @@ class EventPublisher(Protocol):
                 run_id: int | None = None, organization_id: int | None = None,
                 collaboration_id: int | None = None, status: str | None = None) -> Any: ...
 
+    def publish_all(self, session: Session, type: str,
+                    events: list[dict[str, Any]]) -> Any: ...
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)

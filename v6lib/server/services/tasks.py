@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, exists, insert, select
+from sqlalchemy.orm import lazyload
 
 from v6lib.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from v6lib.rules.task_requests import subtask_databases, unreachable_organizations
 from v6lib.rules.task_status import KILL_REASON
 from v6lib.schemas.run_status import RunStatus
 from v6lib.schemas.task import TaskIn
-from v6lib.server.db.models import Collaboration, Node, Run, Study, Task
+from v6lib.server.db.models import Collaboration, Node, Run, Study, Task, collaboration_organization
 from v6lib.server.permissions.policy import require
 from v6lib.server.permissions.task_visibility import visible_task_count, visible_task_ids
 from v6lib.server.services import nodes
@@ -77,22 +78,34 @@ def _resolve_origin(ctx: ServiceContext, payload: TaskIn) -> dict[str, int | Non
             "parent_id": None, "job_id": None}
 
 
-def _resolve_collaboration(ctx: ServiceContext, payload: TaskIn) -> Collaboration:
-    collab = ctx.session.get(Collaboration, payload.collaboration_id)
-    if collab is None:
+def _resolve_collaboration(ctx: ServiceContext, payload: TaskIn,
+                           init_org_id: int | None) -> Collaboration:
+    """The task's collaboration, after ``_require_member`` for the initiating organization.
+
+    Membership is asked of the link table in the same statement: loading the collaboration's
+    organizations to look for one would cost a statement and an object per member.
+    """
+    member = exists().where(collaboration_organization.c.collaboration_id == Collaboration.id,
+                            collaboration_organization.c.organization_id == init_org_id)
+    found = ctx.session.execute(
+        select(Collaboration, member).where(Collaboration.id == payload.collaboration_id)
+        .options(lazyload(Collaboration.organizations))).one_or_none()
+    if found is None:
         raise NotFoundError(f"collaboration_id: no collaboration {payload.collaboration_id}",
                               details={"field": "collaboration_id"})
+    collab, is_member = found
+    _require_member(collab, init_org_id, is_member)
     return collab
 
 
-def _require_member(ctx: ServiceContext, collab: Collaboration, init_org_id: int | None) -> None:
+def _require_member(collab: Collaboration, init_org_id: int | None, is_member: bool) -> None:
     """Refuse a task whose initiating organization is outside the collaboration.
 
     Nodes encrypt results for, and check policies against, the initiating organization;
     one outside the collaboration is invisible to them, so its task could only fail there.
     A subtask's initiator is its parent's organization, so the same rule covers it.
     """
-    if init_org_id is None or init_org_id not in collab.organization_ids:
+    if init_org_id is None or not is_member:
         raise PermissionDenied(
             f"organization {init_org_id} (the task's initiator) is not a member of "
             f"collaboration {collab.id} ({collab.name!r}); only member organizations may "
@@ -104,9 +117,12 @@ def _require_member(ctx: ServiceContext, collab: Collaboration, init_org_id: int
 def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
     """organization id -> node id for every targeted organization, or a 400 naming the
     organizations that have no node in the collaboration (or are outside the study)."""
+    wanted = [o.id for o in payload.organizations]
+    # NOTE: only the targeted organizations' nodes, not every node of the collaboration
     nodes = dict(ctx.session.execute(
         select(Node.organization_id, Node.id).where(
-            Node.collaboration_id == payload.collaboration_id)).all())
+            Node.collaboration_id == payload.collaboration_id,
+            Node.organization_id.in_(wanted))).all())
     allowed = set(nodes)
     if payload.study_id is not None:
         study = ctx.session.get(Study, payload.study_id)
@@ -115,25 +131,31 @@ def _target_nodes(ctx: ServiceContext, payload: TaskIn) -> dict[int, int]:
                 f"study_id: study {payload.study_id} is not part of collaboration "
                 f"{payload.collaboration_id}", details={"field": "study_id"})
         allowed &= set(study.organization_ids)
-    wanted = [o.id for o in payload.organizations]
     unreachable_organizations(wanted, allowed, collaboration_id=payload.collaboration_id,
                               study=payload.study_id is not None)
     return {o: nodes[o] for o in wanted}
 
 
 def _fan_out_runs(ctx: ServiceContext, task: Task, payload: TaskIn,
-                  nodes: dict[int, int]) -> list[Run]:
+                  nodes: dict[int, int]) -> None:
+    """One pending run per organization, and a ``run_created`` event for each.
+
+    Why not ORM objects: the runs go in as one multi-row INSERT (and their events as
+    one more) instead of a statement per organization, without the unit of work's
+    bookkeeping per row; nothing in the request reads the runs back.
+    """
     now = ctx.now()
-    runs = [Run(task_id=task.id, organization_id=o.id, node_id=nodes[o.id],
-                status=RunStatus.PENDING.value, input=o.input, assigned_at=now)
-            for o in payload.organizations]
-    ctx.session.add_all(runs)
-    ctx.session.flush()
-    for run in runs:
-        ctx.events.publish(ctx.session, "run_created", task_id=task.id, run_id=run.id,
-                           organization_id=run.organization_id,
-                           collaboration_id=task.collaboration_id, status=run.status)
-    return runs
+    # NOTE: through the connection, so as a plain INSERT (not the ORM's bulk insert)
+    rows = ctx.session.connection().execute(
+        insert(Run).returning(Run.id, Run.organization_id), [
+            {"task_id": task.id, "organization_id": o.id, "node_id": nodes[o.id],
+             "status": RunStatus.PENDING.value, "input": o.input, "assigned_at": now}
+            for o in payload.organizations]).all()
+    run_ids = {org: run for run, org in rows}
+    ctx.events.publish_all(ctx.session, "run_created", [
+        {"task_id": task.id, "run_id": run_ids[o.id], "organization_id": o.id,
+         "collaboration_id": task.collaboration_id, "status": RunStatus.PENDING.value}
+        for o in payload.organizations])
 
 
 def _databases(ctx: ServiceContext, payload: TaskIn) -> list[dict]:
@@ -152,14 +174,14 @@ def _databases(ctx: ServiceContext, payload: TaskIn) -> list[dict]:
 
 def create_task(ctx: ServiceContext, payload: TaskIn) -> Task:
     origin = _resolve_origin(ctx, payload)
-    collab = _resolve_collaboration(ctx, payload)
-    _require_member(ctx, collab, origin["init_org_id"])
+    collab = _resolve_collaboration(ctx, payload, origin["init_org_id"])
     nodes = _target_nodes(ctx, payload)
     if collab.encrypted:
         for org in payload.organizations:
             require_sealed(org.input, field="organizations.input", organization_id=org.id)
+    # NOTE: only a uid the caller chose can be taken already (a fresh uuid4 cannot)
     uid = payload.uid or uuid.uuid4().hex
-    if ctx.session.scalar(select(Task.id).where(Task.uid == uid)) is not None:
+    if payload.uid and ctx.session.scalar(select(Task.id).where(Task.uid == uid)) is not None:
         raise ConflictError(f"a task with uid {uid!r} already exists")
     task = Task(uid=uid, name=payload.name, description=payload.description,
                 image=payload.image, collaboration_id=collab.id, study_id=payload.study_id,
